@@ -1,0 +1,63 @@
+"""Benchmark harness: every `bench/bench_*.py` module defines `async def run(ctx) -> list[BenchRow]`.
+
+Each row carries its own baseline measured in the same run (machines here are shared and noisy;
+only same-run ratios compare). `make bench` runs them all and writes bench/results.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    benchmark: str
+    metric: str
+    value: float
+    baseline: str
+    baseline_value: float
+    # "higher" when a bigger value is better (throughput), "lower" for times and memory.
+    better: str = "higher"
+
+    @property
+    def ratio(self) -> float:
+        if self.baseline_value == 0:
+            return float("nan")
+        return self.value / self.baseline_value
+
+
+@dataclass
+class BenchContext:
+    kafka_bootstrap: str = dataclasses.field(
+        default_factory=lambda: os.environ.get("EPD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    )
+    pg_dsn: str = dataclasses.field(
+        default_factory=lambda: os.environ.get("EPD_PG_DSN", "postgresql://epd:epd@127.0.0.1:55432/epd")
+    )
+    # A short run (EPD_BENCH_QUICK=1) for smoke-testing the harness itself.
+    quick: bool = dataclasses.field(default_factory=lambda: os.environ.get("EPD_BENCH_QUICK") == "1")
+    run_id: str = dataclasses.field(default_factory=lambda: str(int(time.time() * 1000)))
+
+
+async def best_of(repeats: int, fn: Callable[[], Awaitable[float]]) -> float:
+    """Run an async measurement several times and keep the best (least disturbed) value."""
+    values = [await fn() for _ in range(repeats)]
+    return max(values)
+
+
+def render_table(rows: list[BenchRow], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| benchmark | metric | value | baseline | baseline value | ratio |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.benchmark} | {r.metric} | {r.value:,.4g} | {r.baseline} | {r.baseline_value:,.4g} | {r.ratio:.3f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Run every benchmark under bench/ and write bench/results.md (see harness.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.util
+import pathlib
+import platform
+import sys
+
+import psutil
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import BenchContext, BenchRow, render_table  # noqa: E402
+
+
+def _load(path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+async def main(selected: list[str]) -> int:
+    ctx = BenchContext()
+    rows: list[BenchRow] = []
+    failures: list[str] = []
+    for path in sorted(HERE.glob("bench_*.py")):
+        if selected and path.stem not in selected:
+            continue
+        print(f"== {path.stem}", flush=True)
+        try:
+            rows.extend(await _load(path).run(ctx))
+        except Exception as exc:  # one broken benchmark must not hide the others' rows
+            failures.append(f"{path.stem}: {type(exc).__name__}: {exc}")
+            print(f"   FAILED: {exc}", flush=True)
+    machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    header = f"Benchmarks run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine}."
+    table = render_table(rows, header)
+    if failures:
+        table += "\nFailed benchmarks:\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
+    (HERE / "results.md").write_text(table)
+    print(table)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

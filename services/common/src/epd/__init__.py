@@ -1,0 +1,1 @@
+"""Generated protobuf package (make proto); do not edit."""

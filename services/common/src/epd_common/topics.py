@@ -1,0 +1,74 @@
+"""The topic registry: every Kafka topic, its one protobuf message type, key and partitions.
+
+Declared once here (DESIGN.md section 2); producers, consumers, the stack bootstrap and the
+faust app all read it, so a topic's contract cannot drift between services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from epd.v1 import footprint_pb2, intensity_pb2, telemetry_pb2
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class TopicSpec(Generic[M]):
+    name: str
+    message_type: type[M]
+    key: str  # the domain id the records are keyed by, e.g. "plant_id"
+    partitions: int
+    compacted: bool = False
+    retention_ms: int | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def encode(self, message: M) -> bytes:
+        if not isinstance(message, self.message_type):
+            raise TypeError(f"{self.name} carries {self.message_type.__name__}, not {type(message).__name__}")
+        return message.SerializeToString(deterministic=True)
+
+    def decode(self, payload: bytes) -> M:
+        """Parse a record value; raises MalformedRecord for bytes that are not this message."""
+        msg = self.message_type()
+        try:
+            msg.ParseFromString(payload)
+        except (DecodeError, RuntimeWarning, ValueError) as exc:
+            raise MalformedRecord(f"{self.name}: not a {self.message_type.__name__}: {exc}") from exc
+        return msg
+
+    def topic_config(self) -> dict[str, str]:
+        cfg = dict(self.extra_config)
+        if self.compacted:
+            cfg["cleanup.policy"] = "compact"
+        if self.retention_ms is not None:
+            cfg["retention.ms"] = str(self.retention_ms)
+        return cfg
+
+
+class MalformedRecord(ValueError):
+    """A record value that does not parse as the topic's message type."""
+
+
+TELEMETRY_RAW = TopicSpec("epd.telemetry.raw.v1", telemetry_pb2.SignedTelemetryBatch, "plant_id", 3)
+TELEMETRY_READINGS = TopicSpec("epd.telemetry.readings.v1", telemetry_pb2.Reading, "plant_id", 3)
+TELEMETRY_REJECTED = TopicSpec("epd.telemetry.rejected.v1", telemetry_pb2.RejectedReading, "plant_id", 3)
+INTENSITY_WINDOWS = TopicSpec("epd.intensity.windows.v1", intensity_pb2.IntensityWindow, "process_id", 3)
+FOOTPRINT_CHANGES = TopicSpec("epd.footprint.changes.v1", footprint_pb2.FootprintChanged, "product_id", 3)
+FOOTPRINT_RECORDS = TopicSpec(
+    "epd.footprint.records.v1", footprint_pb2.FootprintVersion, "product_id", 3, compacted=True
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    TELEMETRY_RAW,
+    TELEMETRY_READINGS,
+    TELEMETRY_REJECTED,
+    INTENSITY_WINDOWS,
+    FOOTPRINT_CHANGES,
+    FOOTPRINT_RECORDS,
+)
+
+BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL_TOPICS}
