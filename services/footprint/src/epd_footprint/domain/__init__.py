@@ -1,0 +1,1 @@
+"""Pure footprint domain rules: drift, the EPD version lifecycle, and the drift cascade."""

@@ -1,0 +1,131 @@
+"""Rendering one footprint change for a partner endpoint, as the exact bytes to sign and send.
+
+- ``pact``: a PACT v3 ``PublishedEvent`` CloudEvent. Per PACT v3.0.3 (openapi-v3.0.3.yaml,
+  components.schemas.PublishedEvent) its ``data`` is ``{"pfIds": [...]}`` (the ids only); the
+  partner fetches the ProductFootprint itself through the gateway's GetFootprint action.
+- ``webhook-pact`` / ``webhook-openepd``: a Standard Webhooks payload ``{type, timestamp, data}``
+  whose ``data`` is the full record. The record mappings (PACT ProductFootprint, openEPD) belong
+  to the gateway (``epd_gateway.formats``); they are injected here as ``Renderer`` callables so
+  this module holds no second copy of them.
+
+Bodies are RFC 8785 canonical JSON: the same event renders to the same bytes on every retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+from epd.v1 import footprint_pb2
+from epd_publisher.delivery.recognition import DeliveryFormat
+
+PACT_PUBLISHED_EVENT_TYPE = "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
+CLOUDEVENTS_SPEC_VERSION = "1.0"
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+JSON_CONTENT_TYPE = "application/json"
+
+#: Maps one footprint version (``epd.v1.FootprintVersion``) to a JSON-ready record with decimals
+#: as strings. Provided by the gateway's format modules at the composition root.
+Renderer = Callable[[Any], Mapping[str, Any]]
+
+
+class RenderError(ValueError):
+    """The change cannot be rendered for this endpoint; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBody:
+    content_type: str
+    body: bytes
+
+
+def pact_pf_id(pf_id: object) -> str:
+    """``urn:uuid:...`` or a bare UUID -> the lower-case UUID PACT expects (``format: uuid``)."""
+    if not isinstance(pf_id, str) or len(pf_id) > 64:
+        raise RenderError(f"pfId {str(pf_id)[:80]!r} is not a UUID")
+    text = pf_id.strip().lower().removeprefix("urn:uuid:")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise RenderError(f"pfId {pf_id[:80]!r} is not a UUID") from None
+
+
+def _utc_text(when: datetime) -> str:
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise RenderError("event time must be a timezone-aware datetime")
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _canonical(document: Mapping[str, Any]) -> bytes:
+    try:
+        return rfc8785.dumps(document)
+    except Exception as exc:  # rfc8785 raises several types (floats out of range, bad keys, ...)
+        raise RenderError(f"record is not canonicalisable JSON: {exc}") from None
+
+
+def pact_published_event(
+    pf_ids: Iterable[str], *, event_id: str, source: str, time: datetime
+) -> dict[str, Any]:
+    """The PACT v3 PublishedEvent CloudEvent announcing ``pf_ids``."""
+    ids = [pact_pf_id(p) for p in pf_ids]
+    if not ids:
+        raise RenderError("a PublishedEvent needs at least one pfId")
+    if not isinstance(event_id, str) or not event_id or not isinstance(source, str) or not source:
+        raise RenderError("event id and source must be non-empty strings")
+    return {
+        "type": PACT_PUBLISHED_EVENT_TYPE,
+        "specversion": CLOUDEVENTS_SPEC_VERSION,
+        "id": event_id,
+        "source": source,
+        "time": _utc_text(time),
+        "data": {"pfIds": ids},
+    }
+
+
+def webhook_event_type(change_type: object) -> str:
+    """``FOOTPRINT_CHANGE_TYPE_PUBLISHED`` / 3 -> ``footprint.published`` (Standard Webhooks style)."""
+    name = change_type
+    if isinstance(change_type, int) and not isinstance(change_type, bool):
+        try:
+            name = footprint_pb2.FootprintChangeType.Name(change_type)
+        except ValueError:
+            raise RenderError(f"unknown change type {change_type}") from None
+    if not isinstance(name, str):
+        raise RenderError(f"unknown change type {change_type!r}")
+    short = name.strip().lower().removeprefix("footprint_change_type_")
+    if short in ("", "unspecified") or not short.replace("_", "").isalnum():
+        raise RenderError(f"unknown change type {change_type!r}")
+    return f"footprint.{short}"
+
+
+def render_for_endpoint(
+    fmt: DeliveryFormat | str,
+    footprint: Any,
+    *,
+    event_id: str,
+    change_type: object,
+    source: str,
+    time: datetime,
+    renderers: Mapping[DeliveryFormat, Renderer],
+) -> RenderedBody:
+    """Bytes and content type for one endpoint format."""
+    try:
+        fmt = DeliveryFormat(fmt)
+    except ValueError:
+        raise RenderError(f"unknown delivery format {fmt!r}") from None
+    if fmt is DeliveryFormat.PACT:
+        event = pact_published_event([footprint.pf_id], event_id=event_id, source=source, time=time)
+        return RenderedBody(CLOUDEVENTS_CONTENT_TYPE, _canonical(event))
+    renderer = renderers.get(fmt)
+    if renderer is None:
+        raise RenderError(f"no renderer configured for {fmt.value}")
+    record = renderer(footprint)
+    if not isinstance(record, Mapping):
+        raise RenderError(f"{fmt.value} renderer returned {type(record).__name__}, not a mapping")
+    payload = {"type": webhook_event_type(change_type), "timestamp": _utc_text(time), "data": dict(record)}
+    return RenderedBody(JSON_CONTENT_TYPE, _canonical(payload))

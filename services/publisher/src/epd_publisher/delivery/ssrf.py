@@ -1,0 +1,211 @@
+"""SSRF guard for partner endpoint URLs.
+
+A partner registers a URL; the publisher later POSTs to it from inside our network. This module
+refuses every URL that could reach an internal service (Standard Webhooks spec, "Server side request
+forgery"): plain http, credentials in the URL, non-canonical numeric hosts, and any host that is or
+resolves to a loopback, private, link-local, CGNAT, unique-local, multicast, reserved or otherwise
+non-global address. A host on the explicit allow-list (exact, case-insensitive match) skips the
+address and scheme checks: that is how operators register a test receiver on 127.0.0.1.
+
+Redirects are never followed (``FOLLOW_REDIRECTS``); a 3xx counts as a failed attempt. Resolution is
+injected (``Resolver``) so unit tests do no I/O. To close the DNS-rebinding window the HTTP layer should
+connect to ``GuardedUrl.addresses`` (or re-run ``check_url`` right before each attempt).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+#: Policy flag for the HTTP client (httpx ``follow_redirects``): a redirect could point anywhere.
+FOLLOW_REDIRECTS = False
+MAX_URL_LENGTH = 2048
+
+Resolver = Callable[[str], Iterable[str]]
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeUrlError(ValueError):
+    """The URL must not be used as a partner endpoint; ``reason`` says why."""
+
+    def __init__(self, url: object, reason: str) -> None:
+        super().__init__(f"refused endpoint URL {str(url)[:200]!r}: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedUrl:
+    """A URL that passed the guard, with the addresses it was checked against."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+    allow_listed: bool
+
+
+# Named non-global ranges, checked in order so the refusal says which rule matched.
+_FORBIDDEN: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "unspecified / 'this network' (RFC 1122)"),
+    ("10.0.0.0/8", "private (RFC 1918)"),
+    ("100.64.0.0/10", "carrier-grade NAT (RFC 6598)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (cloud metadata lives here)"),
+    ("172.16.0.0/12", "private (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+    ("192.168.0.0/16", "private (RFC 1918)"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved / broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::/96", "IPv4-compatible IPv6 (deprecated)"),
+    ("100::/64", "discard-only"),
+    ("2001::/32", "Teredo tunnel"),
+    ("2001:db8::/32", "documentation"),
+    ("fc00::/7", "unique-local IPv6"),
+    ("fe80::/10", "link-local IPv6"),
+    ("fec0::/10", "site-local IPv6 (deprecated)"),
+    ("ff00::/8", "multicast"),
+)
+_FORBIDDEN_NETS = tuple((ipaddress.ip_network(n), why) for n, why in _FORBIDDEN)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+
+def address_problem(ip: IP) -> str | None:
+    """Why ``ip`` must not be contacted, or None when it is globally routable."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            inner = address_problem(ip.ipv4_mapped)
+            return f"IPv4-mapped IPv6 of {ip.ipv4_mapped}: {inner}" if inner else (
+                "IPv4-mapped IPv6 address (use the IPv4 form)"
+            )
+        if ip.sixtofour is not None:
+            inner = address_problem(ip.sixtofour)
+            if inner:
+                return f"6to4 address embedding {ip.sixtofour}: {inner}"
+        if ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            inner = address_problem(embedded)
+            if inner:
+                return f"NAT64 address embedding {embedded}: {inner}"
+        if ip.scope_id:
+            return "IPv6 zone identifier"
+    for net, why in _FORBIDDEN_NETS:
+        if ip.version == net.version and ip in net:
+            return why
+    if not ip.is_global:
+        return "not globally routable"
+    return None
+
+
+def system_resolver(host: str) -> list[str]:
+    """Resolve with the OS resolver (I/O: only the composition root should pass this in)."""
+    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _normalise_host(raw: str, url: str) -> str:
+    host = raw.strip().lower().rstrip(".")
+    if not host:
+        raise UnsafeUrlError(url, "no host")
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise UnsafeUrlError(url, f"host is not a valid domain name ({exc})") from None
+    return ascii_host
+
+
+def _literal_ip(host: str, url: str) -> IP | None:
+    """The IP a host literally names, refusing numeric tricks (``2130706433``, ``0x7f.1``, ``0177.0.0.1``)."""
+    if ":" in host:
+        try:
+            return ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UnsafeUrlError(url, "malformed IPv6 literal") from None
+    labels = host.split(".")
+    if not _NUMERIC_LABEL.match(labels[-1]):
+        return None
+    try:
+        # ip_address accepts only the canonical dotted quad (no leading zeros, exactly 4 parts).
+        return ipaddress.IPv4Address(host)
+    except ValueError:
+        raise UnsafeUrlError(
+            url, "non-canonical numeric host (decimal, octal, hex or short IPv4 form)"
+        ) from None
+
+
+def check_url(
+    url: object,
+    *,
+    resolver: Resolver,
+    allow_hosts: Collection[str] = (),
+) -> GuardedUrl:
+    """Validate a partner endpoint URL; raise ``UnsafeUrlError`` with the reason when it is unsafe."""
+    if not isinstance(url, str):
+        raise UnsafeUrlError(url, "URL must be a string")
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeUrlError(url, f"URL longer than {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in url):
+        raise UnsafeUrlError(url, "whitespace, control character or backslash in URL")
+    try:
+        parts = urlsplit(url)
+        port_given = parts.port
+    except ValueError as exc:
+        raise UnsafeUrlError(url, f"unparseable URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        raise UnsafeUrlError(url, f"scheme {scheme or '(none)'!r} not allowed; use https")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise UnsafeUrlError(url, "credentials in the URL are not allowed")
+    if parts.hostname is None:
+        raise UnsafeUrlError(url, "no host")
+    host = _normalise_host(parts.hostname, url)
+    port = port_given if port_given is not None else (443 if scheme == "https" else 80)
+    if port == 0:
+        raise UnsafeUrlError(url, "port 0")
+    allowed = {_normalise_host(h, url) for h in allow_hosts}
+    if host in allowed:
+        return GuardedUrl(url, scheme, host, port, (), allow_listed=True)
+    if scheme != "https":
+        raise UnsafeUrlError(url, "https required (host is not allow-listed)")
+
+    literal = _literal_ip(host, url)
+    if literal is not None:
+        problem = address_problem(literal)
+        if problem:
+            raise UnsafeUrlError(url, f"address {literal} is {problem}")
+        return GuardedUrl(url, scheme, host, port, (str(literal),), allow_listed=False)
+
+    if not all(_HOST_LABEL.match(label) for label in host.split(".")):
+        raise UnsafeUrlError(url, "host is not a valid domain name")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise UnsafeUrlError(url, "localhost names are loopback")
+    try:
+        resolved = [str(a) for a in resolver(host)]
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeUrlError(url, f"host does not resolve ({exc})") from None
+    if not resolved:
+        raise UnsafeUrlError(url, "host resolves to no address")
+    addresses: list[str] = []
+    for text in resolved:
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            raise UnsafeUrlError(url, f"resolver returned a non-address {text[:60]!r}") from None
+        problem = address_problem(ip)
+        if problem:
+            # One bad answer is enough: the client could connect to any of them (DNS rebinding).
+            raise UnsafeUrlError(url, f"{host} resolves to {ip}, which is {problem}")
+        addresses.append(str(ip))
+    return GuardedUrl(url, scheme, host, port, tuple(addresses), allow_listed=False)
