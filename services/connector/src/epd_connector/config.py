@@ -98,6 +98,8 @@ class MeterConfig(_Strict):
     kind: ReadingKindName
     # Counters only: the register wraps to 0 after this value (in `unit`), e.g. 999999.
     rollover: Decimal | None = Field(default=None, gt=0)
+    # Counters only: a drop to at most this value (in `unit`) counts as a register reset.
+    reset_floor: Decimal = Field(default=Decimal(0), ge=0)
     # Plausibility bound for ingest, in `unit` per hour.
     max_rate_per_hour: Decimal | None = Field(default=None, gt=0)
     # Nominal sampling interval; ingest uses it for the rate check of a meter's first reading.
@@ -109,6 +111,8 @@ class MeterConfig(_Strict):
     def _consistent(self) -> MeterConfig:
         if self.rollover is not None and self.kind is not ReadingKindName.COUNTER:
             raise ValueError("rollover only applies to counter meters")
+        if self.reset_floor and self.kind is not ReadingKindName.COUNTER:
+            raise ValueError("reset_floor only applies to counter meters")
         if self.activity_kind is ActivityKindName.PRODUCT_OUTPUT and not self.product_id:
             raise ValueError("product_output meters need product_id")
         return self

@@ -1,0 +1,62 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+BROKERS ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap venv stack-up stack-down stack-status proto proto-check test test-unit test-integration test-e2e bench run stop
+
+help:
+	@echo "make run          the whole system with simulated plants (local stack, services, console)"
+	@echo "make test         bootstrap, start the local stack, run unit, integration and e2e tests"
+	@echo "make stack-up     start Kafka (BROKERS=1|3), PostgreSQL, Mosquitto; apply migrations"
+	@echo "make stack-down   stop everything the stack started"
+	@echo "make proto        regenerate protobuf code;  make proto-check  fail when it is stale"
+	@echo "make bench        run every benchmark, write bench/results.md"
+
+bootstrap:
+	@deploy/local/install-system.sh
+
+venv: bootstrap
+	@uv sync --all-packages --frozen -q
+
+stack-up: venv
+	@$(PY) -m epd_devstack up --brokers $(BROKERS)
+
+stack-down:
+	@if [ -x $(PY) ]; then $(PY) -m epd_devstack down; fi
+
+stack-status:
+	@$(PY) -m epd_devstack status
+
+proto: venv
+	@$(PY) tools/gen_proto.py services/common/src
+	@echo "generated services/common/src/epd/v1"
+
+proto-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(PY) tools/gen_proto.py $$tmp >/dev/null && \
+	if diff -r -q -x __pycache__ $$tmp/epd services/common/src/epd; then echo "protobuf code is up to date"; \
+	else echo "generated protobuf code is stale: run 'make proto' and commit" >&2; exit 1; fi
+
+test: stack-up proto-check
+	@$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+
+test-unit: venv
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: stack-up
+	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: stack-up
+	@$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: stack-up
+	@$(PY) bench/run.py
+
+run: stack-up
+	@$(PY) -m epd_devstack status
+	@echo "(services join here as they are built: see README)"
+
+stop: stack-down

@@ -1,0 +1,84 @@
+"""Produce→consume throughput of epd.v1 telemetry batches: the project's Kafka helpers against bare
+aiokafka with the same settings (idempotent, acks=all), on the same broker, in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from epd.v1 import telemetry_pb2
+from epd_common import topics
+from epd_common.kafka import PRODUCER_DEFAULTS, CONSUMER_DEFAULTS, TopicProducer, commit_processed, ensure_topics, make_consumer, make_producer
+from harness import BenchContext, BenchRow
+
+
+def batches(n: int, readings: int = 100) -> list[telemetry_pb2.SignedTelemetryBatch]:
+    out = []
+    for i in range(n):
+        batch = telemetry_pb2.TelemetryBatch(batch_id=f"b{i}", plant_id=f"plant-{i % 8}", sequence=i,
+                                             created_at=Timestamp(seconds=1_700_000_000 + i))
+        for j in range(readings):
+            batch.readings.add(meter_id=f"m{j}", value=f"{j}.25", unit="kWh",
+                               observed_at=Timestamp(seconds=1_700_000_000 + i * 60 + j))
+        out.append(telemetry_pb2.SignedTelemetryBatch(batch=batch.SerializeToString(), signature=b"s" * 64,
+                                                      key_id="k", plant_id=f"plant-{i % 8}"))
+    return out
+
+
+async def project_helpers(bootstrap: str, topic: str, data: list, group: str) -> float:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    start = time.perf_counter()
+    await TopicProducer(producer).send_all(topics.TELEMETRY_RAW, [(b.plant_id, b) for b in data], topic=topic)
+    await producer.stop()
+    consumer = make_consumer(bootstrap, group, topic)
+    await consumer.start()
+    seen = 0
+    while seen < len(data):
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for r in records:
+                topics.TELEMETRY_RAW.decode(r.value)
+                seen += 1
+        await commit_processed(consumer, batch)
+    await consumer.stop()
+    return len(data) / (time.perf_counter() - start)
+
+
+async def bare_aiokafka(bootstrap: str, topic: str, data: list, group: str) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    start = time.perf_counter()
+    futures = [await producer.send(topic, b.SerializeToString(), key=b.plant_id.encode()) for b in data]
+    await asyncio.gather(*futures)
+    await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, **CONSUMER_DEFAULTS)
+    await consumer.start()
+    seen = 0
+    while seen < len(data):
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for r in records:
+                telemetry_pb2.SignedTelemetryBatch.FromString(r.value)
+                seen += 1
+        if batch:
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
+    await consumer.stop()
+    return len(data) / (time.perf_counter() - start)
+
+
+async def run(ctx: BenchContext) -> list[BenchRow]:
+    n = 500 if ctx.quick else 5000
+    data = batches(n)
+    results: dict[str, list[float]] = {"helpers": [], "bare": []}
+    for rnd in range(3):  # interleave the two so drift in machine load hits both alike
+        for name, fn in (("helpers", project_helpers), ("bare", bare_aiokafka)):
+            prefix = f"bench{ctx.run_id}r{rnd}{name}."
+            await ensure_topics(ctx.kafka_bootstrap, [topics.TELEMETRY_RAW], prefix=prefix)
+            results[name].append(await fn(ctx.kafka_bootstrap, prefix + topics.TELEMETRY_RAW.name, data,
+                                          f"bench-{ctx.run_id}-{rnd}-{name}"))
+    return [BenchRow("kafka produce→consume (100-reading batches)", "batches/s", max(results["helpers"]),
+                     "bare aiokafka, same settings", max(results["bare"]))]

@@ -1,0 +1,23 @@
+"""Typed settings from the environment only (pydantic-settings), one class per service.
+
+Services subclass `ServiceSettings`. Shared variables carry the `EPD_` prefix; a service's own
+variables carry its name (`EPD_CONNECTOR_HTTP_PORT`) through `validation_alias`, so several
+services can run on one host. Every variable is listed in .env.example; missing required values
+fail at start-up with pydantic's error naming the variable.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EPD_", extra="ignore", frozen=True, populate_by_name=True)
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers")
+    pg_dsn: str = Field(default="postgresql://epd:epd@127.0.0.1:55432/epd", description="PostgreSQL DSN")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=True, description="JSON log lines (false: plain text for a console)")
+    # Overridden per service with an aliased variable, e.g. EPD_CONNECTOR_METRICS_PORT; 0 = off.
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics port")

@@ -1,0 +1,65 @@
+"""An hourly event-time bucket of one process: the base unit every window is computed from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from epd_intensity.core.decimals import add
+from epd_intensity.core.evidence import merkle_root
+from epd_intensity.core.ids import HOUR, hour_start
+from epd_intensity.core.readings import AdmittedReading
+
+ActivityKey = tuple[int, str, str]
+
+
+@dataclass
+class Bucket:
+    process_id: str
+    start: datetime
+    quantities: dict[ActivityKey, Decimal] = field(default_factory=dict)
+    reading_hashes: dict[str, str] = field(default_factory=dict)  # reading_id -> reading_hash
+
+    @property
+    def end(self) -> datetime:
+        return self.start + HOUR
+
+    @classmethod
+    def for_reading(cls, reading: AdmittedReading) -> Bucket:
+        return cls(reading.process.process_id, hour_start(reading.event_time))
+
+    def add(self, reading: AdmittedReading) -> bool:
+        """Accumulate exactly; False (nothing changed) when the reading id is already here."""
+        if reading.reading_id in self.reading_hashes:
+            return False
+        if hour_start(reading.event_time) != self.start or reading.process.process_id != self.process_id:
+            raise ValueError("reading does not belong to this bucket")  # caller bug, not data
+        self.reading_hashes[reading.reading_id] = reading.reading_hash
+        self.quantities[reading.key] = add(self.quantities.get(reading.key, Decimal(0)), reading.quantity)
+        return True
+
+    @property
+    def reading_count(self) -> int:
+        return len(self.reading_hashes)
+
+    def merkle_root(self) -> str:
+        return merkle_root(self.reading_hashes.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state (decimals as strings) for a faust table or a changelog."""
+        return {
+            "process_id": self.process_id,
+            "start": self.start.isoformat(),
+            "quantities": [[k, c, u, str(q)] for (k, c, u), q in sorted(self.quantities.items())],
+            "reading_hashes": dict(sorted(self.reading_hashes.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Bucket:
+        return cls(
+            data["process_id"], datetime.fromisoformat(data["start"]),
+            {(int(k), c, u): Decimal(q) for k, c, u, q in data["quantities"]},
+            dict(data["reading_hashes"]),
+        )

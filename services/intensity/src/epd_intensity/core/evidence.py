@@ -1,0 +1,35 @@
+"""Evidence behind a window: a Merkle root over the SORTED, de-duplicated reading hashes.
+
+Sorting makes the root independent of arrival order, so a replay gives the same root. Tree shape
+follows RFC 6962 (leaf = SHA-256(0x00 || hash), node = SHA-256(0x01 || left || right), an odd node
+is promoted unchanged), which avoids the duplicated-last-leaf ambiguity. Empty set: SHA-256 of "".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_reading_hash(value: str) -> bool:
+    return isinstance(value, str) and bool(_HEX64.fullmatch(value))
+
+
+def merkle_root(hashes: Iterable[str]) -> str:
+    """Hex root over lowercase hex SHA-256 hashes; raises ValueError for a malformed hash."""
+    leaves = sorted(set(hashes))
+    for h in leaves:
+        if not is_reading_hash(h):
+            raise ValueError(f"not a lowercase hex SHA-256: {h[:70]!r}")
+    if not leaves:
+        return hashlib.sha256(b"").hexdigest()
+    level = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in leaves]
+    while len(level) > 1:
+        nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0].hex()

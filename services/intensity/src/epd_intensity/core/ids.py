@@ -1,0 +1,49 @@
+"""Event-time window bounds and deterministic window ids (replays give the same ids)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from epd.v1 import intensity_pb2
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+ROLLING = timedelta(days=30)
+# Fixed namespace: uuid5(NAMESPACE_URL, "urn:epd:intensity-window").
+WINDOW_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:intensity-window")
+SIZE_NAMES = {
+    intensity_pb2.WINDOW_SIZE_HOURLY: "PT1H",
+    intensity_pb2.WINDOW_SIZE_DAILY: "P1D",
+    intensity_pb2.WINDOW_SIZE_ROLLING_30D: "P30D-rolling",
+}
+SIZE_SPANS = {
+    intensity_pb2.WINDOW_SIZE_HOURLY: HOUR,
+    intensity_pb2.WINDOW_SIZE_DAILY: DAY,
+    intensity_pb2.WINDOW_SIZE_ROLLING_30D: ROLLING,
+}
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: event times must be timezone-aware")
+    return moment.astimezone(timezone.utc)
+
+
+def hour_start(moment: datetime) -> datetime:
+    return utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    """Daily windows are UTC days (document: 08:00 Beijing time boundaries)."""
+    return utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def window_id(process_id: str, start: datetime, size: int, revision: int) -> str:
+    """UUIDv5 of "process|start ISO UTC|size|revision"."""
+    if size not in SIZE_NAMES:
+        raise ValueError(f"unknown window size {size}")
+    if revision < 0:
+        raise ValueError("revision must be non-negative")
+    name = f"{process_id}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}|{SIZE_NAMES[size]}|{revision}"
+    return str(uuid.uuid5(WINDOW_NAMESPACE, name))

@@ -1,0 +1,82 @@
+"""Idempotent duplicate detection with bounded memory.
+
+Readings (same plant, meter and observed_at): per meter, a high-water mark (latest accepted
+timestamp) and the set of accepted timestamps within `window` of it. A timestamp in the set is a
+DUPLICATE. A timestamp older than the meter's floor (high-water mark - window, or the oldest
+timestamp evicted by the per-meter cap) cannot be proven new, so it is refused as TOO_LATE rather
+than risk counting it twice: memory is bounded by window x rate (and by `max_per_meter`), and the
+price is that data later than the window is refused with a reason, never double counted. Set the
+window at least as long as ingest's lateness bound.
+
+Batches: an LRU of recent batch ids (at most `max_batch_ids`). It is a fast path for a resent
+batch; after eviction the per-reading check above still catches every reading in it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+
+
+class Seen(str, Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    BEYOND_WINDOW = "beyond_window"
+
+
+@dataclass
+class _MeterWindow:
+    stamps: list[int] = field(default_factory=list)  # sorted epoch nanoseconds
+    floor: int | None = None  # anything below is refused
+
+
+@dataclass
+class DedupeState:
+    window: timedelta = timedelta(days=7)
+    max_per_meter: int = 50_000
+    max_batch_ids: int = 100_000
+    _meters: dict[tuple[str, str], _MeterWindow] = field(default_factory=dict, repr=False)
+    _batches: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
+
+    def check_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> Seen:
+        w = self._meters.get((plant_id, meter_id))
+        if w is None:
+            return Seen.NEW
+        if w.floor is not None and ts_ns < w.floor:
+            return Seen.BEYOND_WINDOW
+        i = bisect.bisect_left(w.stamps, ts_ns)
+        return Seen.DUPLICATE if i < len(w.stamps) and w.stamps[i] == ts_ns else Seen.NEW
+
+    def high_water_ns(self, plant_id: str, meter_id: str) -> int | None:
+        w = self._meters.get((plant_id, meter_id))
+        return w.stamps[-1] if w and w.stamps else None
+
+    def record_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> None:
+        w = self._meters.setdefault((plant_id, meter_id), _MeterWindow())
+        bisect.insort(w.stamps, ts_ns)
+        cutoff = w.stamps[-1] - int(self.window.total_seconds() * 1_000_000_000)
+        drop = bisect.bisect_left(w.stamps, cutoff)
+        drop = max(drop, len(w.stamps) - self.max_per_meter)
+        floors = [cutoff] if w.floor is None else [cutoff, w.floor]
+        if drop > 0:
+            floors.append(w.stamps[drop - 1] + 1)
+            del w.stamps[:drop]
+        w.floor = max(floors)
+
+    def batch_seen(self, batch_id: str) -> bool:
+        if batch_id in self._batches:
+            self._batches.move_to_end(batch_id)
+            return True
+        return False
+
+    def record_batch(self, batch_id: str) -> None:
+        self._batches[batch_id] = None
+        self._batches.move_to_end(batch_id)
+        while len(self._batches) > self.max_batch_ids:
+            self._batches.popitem(last=False)
+
+    def tracked_readings(self) -> int:
+        return sum(len(w.stamps) for w in self._meters.values())

@@ -1,0 +1,115 @@
+"""Unit normalisation with pint: every accepted quantity leaves ingest in its kind's canonical unit.
+
+Canonical units by activity kind and physical dimension (a kind may accept several dimensions):
+
+| kind            | energy | mass | gas volume (Nm3) | volume |
+|-----------------|--------|------|------------------|--------|
+| electricity     | kWh    |      |                  |        |
+| fuel            | GJ     | kg   | Nm3              | L      |
+| steam           | GJ     | kg   |                  |        |
+| reagent         |        | kg   |                  | L      |
+| direct emission |        | kg   |                  |        |
+| product output  |        | kg   |                  |        |
+
+Decision: ingest converts only between units of one physical dimension. It does NOT turn Nm3 of
+natural gas or kg of coal into GJ: that needs the net calorific value and density of the plant's
+actual fuel, which are emission-factor data with their own citations and versions, applied in
+the intensity stage. So `Nm3` is its own dimension (normal cubic metre, 0 degC and 101.325 kPa)
+and never converts to litres. Electricity is kept in kWh (grid factors are per kWh), not GJ.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+import pint
+
+from epd.v1 import telemetry_pb2
+
+AK = telemetry_pb2.ActivityKind
+
+_UNIT_TEXT = re.compile(r"^[A-Za-z0-9_/*^. ³]{1,32}$")
+
+_ENERGY = "[mass] * [length] ** 2 / [time] ** 2"
+_MASS = "[mass]"
+_GAS = "[normal_gas_volume]"
+_VOLUME = "[length] ** 3"
+
+CANONICAL: dict[int, dict[str, str]] = {
+    AK.ACTIVITY_KIND_ELECTRICITY: {_ENERGY: "kWh"},
+    AK.ACTIVITY_KIND_FUEL: {_ENERGY: "GJ", _MASS: "kg", _GAS: "Nm3", _VOLUME: "L"},
+    AK.ACTIVITY_KIND_STEAM: {_ENERGY: "GJ", _MASS: "kg"},
+    AK.ACTIVITY_KIND_REAGENT: {_MASS: "kg", _VOLUME: "L"},
+    AK.ACTIVITY_KIND_DIRECT_EMISSION: {_MASS: "kg"},
+    AK.ACTIVITY_KIND_PRODUCT_OUTPUT: {_MASS: "kg"},
+}
+
+
+class UnknownUnit(ValueError):
+    """The unit text is not a unit pint knows (or is not a plain unit expression)."""
+
+
+class IncompatibleUnit(ValueError):
+    """A known unit whose dimension the activity kind does not accept."""
+
+
+@dataclass(frozen=True)
+class Normalised:
+    quantity: Decimal
+    unit: str
+
+
+@lru_cache(maxsize=1)
+def unit_registry() -> pint.UnitRegistry:
+    """One registry, built on first use (no work at import time); Decimal magnitudes throughout."""
+    ureg = pint.UnitRegistry(non_int_type=Decimal, cache_folder=None)
+    ureg.define("normal_cubic_meter = [normal_gas_volume] = Nm3 = Nm³")
+    ureg.define("cubic_meter_alias = meter ** 3 = m3 = m³")
+    return ureg
+
+
+@lru_cache(maxsize=1024)
+def _parse(unit: str) -> pint.Unit:
+    if not _UNIT_TEXT.match(unit):
+        raise UnknownUnit(f"unit {unit[:40]!r} is empty, too long or has characters no unit uses")
+    try:
+        parsed = unit_registry().parse_units(unit)
+    except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError) as exc:
+        raise UnknownUnit(f"unknown unit {unit!r}: {exc}") from exc
+    if parsed.dimensionless:
+        raise UnknownUnit(f"{unit!r} is not a physical unit")
+    return parsed
+
+
+def canonical_unit(kind: int, unit: str) -> str:
+    """Canonical unit for `unit` under activity `kind`; raises UnknownUnit / IncompatibleUnit."""
+    parsed = _parse(unit)
+    accepted = CANONICAL.get(kind)
+    if accepted is None:
+        raise IncompatibleUnit(f"activity kind {kind} has no canonical units")
+    ureg = unit_registry()
+    for dim, canonical in accepted.items():
+        if parsed.dimensionality == ureg.get_dimensionality(dim):
+            return canonical
+    allowed = ", ".join(accepted.values())
+    raise IncompatibleUnit(f"{unit!r} ({parsed.dimensionality}) does not fit {AK.Name(kind)}; use one of {allowed}")
+
+
+def normalise(value: Decimal, unit: str, kind: int) -> Normalised:
+    """Convert `value` in `unit` to the canonical unit of `kind` (exact Decimal arithmetic)."""
+    target = canonical_unit(kind, unit)
+    if unit == target:
+        return Normalised(value, target)
+    converted = unit_registry().Quantity(value, _parse(unit)).to(target).magnitude
+    return Normalised(Decimal(converted), target)
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain decimal string for the wire (no exponent, no trailing zeros)."""
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text

@@ -1,0 +1,67 @@
+"""Shared fixtures. Integration and e2e tests use the real local stack (tools/devstack): if it is
+not running, the session starts it (never skips). Each test gets unique topic and group names.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import uuid
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_SPECS = REPO.parent / "shared" / "specs"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = str(item.fspath)
+        if "/tests/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The running local stack; started here when a test run finds it down."""
+    from epd_devstack import stack as devstack
+    from epd_devstack.procs import port_open
+
+    comps = devstack.components(1)
+    kafka_port = comps["kafka"].nodes[0].broker_port
+    if not (port_open("127.0.0.1", kafka_port) and port_open("127.0.0.1", comps["postgres"].port)
+            and port_open("127.0.0.1", comps["mosquitto"].port)):
+        comps = devstack.up(1)
+    return comps
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack) -> str:
+    return os.environ.get("EPD_KAFKA_BOOTSTRAP", stack["kafka"].bootstrap)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(stack) -> str:
+    return os.environ.get("EPD_PG_DSN", stack["postgres"].dsn)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic, group and database names of one test."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topic_prefix(unique) -> str:
+    return f"t{unique}."
+
+
+@pytest.fixture
+async def pg_pool(pg_dsn):
+    from epd_common.db import create_pool
+
+    pool = await create_pool(pg_dsn, max_size=5)
+    yield pool
+    await pool.close()

@@ -1,0 +1,192 @@
+"""Apache Kafka 4.x in KRaft mode from Maven Central jars (deploy/kafka/pom.xml), on loopback.
+
+One node runs broker and controller together (`--standalone` format). The three-node variant uses
+static `controller.quorum.voters` and is meant for failure tests (stop one broker, keep producing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import os
+import pathlib
+import shutil
+import subprocess
+import uuid
+
+from .procs import StartupError, log_tail, port_open, read_pid, spawn, stop_pid_file, wait_until
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+POM = REPO / "deploy" / "kafka" / "pom.xml"
+LOG4J = REPO / "deploy" / "kafka" / "log4j2.properties"
+
+
+def java_bin() -> str:
+    """Kafka 4 needs Java 17+; prefer JAVA_HOME, then the Debian JDK 17."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (pathlib.Path(home) / "bin" / "java").exists():
+        return str(pathlib.Path(home) / "bin" / "java")
+    for cand in ("/usr/lib/jvm/java-17-openjdk-amd64/bin/java", shutil.which("java")):
+        if cand and pathlib.Path(cand).exists():
+            return cand
+    raise StartupError("no java found: install openjdk-17-jre-headless")
+
+
+def ensure_jars(libs: pathlib.Path) -> None:
+    if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
+        return
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StartupError("maven (mvn) is missing: apt-get install maven")
+    libs.mkdir(parents=True, exist_ok=True)
+    subprocess.run([mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+                    f"-Dlibs.dir={libs}"], check=True)
+
+
+def new_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclasses.dataclass
+class KafkaNode:
+    node_id: int
+    broker_port: int
+    controller_port: int
+    base: pathlib.Path
+
+    @property
+    def dir(self) -> pathlib.Path:
+        return self.base / f"node{self.node_id}"
+
+    @property
+    def pid_file(self) -> pathlib.Path:
+        return self.dir / "kafka.pid"
+
+    @property
+    def log_file(self) -> pathlib.Path:
+        return self.dir / "server.log"
+
+
+class KafkaCluster:
+    def __init__(self, base: pathlib.Path, nodes: int = 1, broker_port: int = 19092,
+                 libs: pathlib.Path | None = None, heap: str = "512m") -> None:
+        self.base = base
+        self.libs = libs or (REPO / ".run" / "kafka" / "libs")
+        self.heap = heap
+        # Ports: node i listens on broker_port + 100*i (broker) and +1 (controller).
+        self.nodes = [KafkaNode(i + 1, broker_port + 100 * i, broker_port + 100 * i + 1, base) for i in range(nodes)]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{n.broker_port}" for n in self.nodes)
+
+    def _properties(self, node: KafkaNode) -> str:
+        single = len(self.nodes) == 1
+        rf = min(3, len(self.nodes))
+        lines = [
+            "process.roles=broker,controller",
+            f"node.id={node.node_id}",
+            f"listeners=PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.broker_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            f"log.dirs={node.dir / 'data'}",
+            f"offsets.topic.replication.factor={rf}",
+            "offsets.topic.num.partitions=6",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={min(2, rf)}",
+            "transaction.state.log.num.partitions=6",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={min(2, rf)}",
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={min(2, rf)}",
+            "group.initial.rebalance.delay.ms=0",
+            "num.partitions=3",
+            "auto.create.topics.enable=true",
+            "log.segment.bytes=16777216",
+            "log.retention.check.interval.ms=60000",
+        ]
+        if single:
+            lines.append(f"controller.quorum.bootstrap.servers=127.0.0.1:{node.controller_port}")
+        else:
+            voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+            lines.append(f"controller.quorum.voters={voters}")
+        return "\n".join(lines) + "\n"
+
+    def _format(self, node: KafkaNode, cluster_id: str) -> None:
+        node.dir.mkdir(parents=True, exist_ok=True)
+        props = node.dir / "server.properties"
+        props.write_text(self._properties(node))
+        if (node.dir / "data" / "meta.properties").exists():
+            return
+        mode = ["--standalone"] if len(self.nodes) == 1 else []
+        cmd = [java_bin(), "-cp", f"{self.libs}/*", f"-Dlog4j2.configurationFile={LOG4J}",
+               f"-Dkafka.logs.dir={node.dir}", "kafka.tools.StorageTool", "format", *mode,
+               "-t", cluster_id, "-c", str(props)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise StartupError(f"kafka storage format failed:\n{res.stdout}\n{res.stderr}")
+
+    def start_node(self, node: KafkaNode) -> subprocess.Popen | None:
+        if read_pid(node.pid_file) is not None:
+            return None
+        env = dict(os.environ, LOG_DIR=str(node.dir))
+        cmd = [java_bin(), f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
+               f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={node.dir}",
+               "-cp", f"{self.libs}/*", "kafka.Kafka", str(node.dir / "server.properties")]
+        return spawn(cmd, node.log_file, node.pid_file, env=env)
+
+    def start(self, timeout: float = 90.0) -> None:
+        ensure_jars(self.libs)
+        id_file = self.base / "cluster.id"
+        self.base.mkdir(parents=True, exist_ok=True)
+        if not id_file.exists():
+            id_file.write_text(new_cluster_id())
+        cluster_id = id_file.read_text().strip()
+        procs = []
+        for node in self.nodes:
+            self._format(node, cluster_id)
+            procs.append((node, self.start_node(node)))
+        for node, proc in procs:
+            wait_until(lambda n=node: port_open("127.0.0.1", n.broker_port), timeout=timeout, proc=proc,
+                       what=f"kafka node {node.node_id}", log_file=node.log_file)
+        self.wait_for_metadata(timeout)
+
+    def wait_for_metadata(self, timeout: float = 60.0) -> None:
+        """Ready means a client gets cluster metadata listing every broker."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        async def probe() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            try:
+                await admin.start()
+                cluster = await admin.describe_cluster()
+                return len(cluster.get("brokers", [])) >= len(self.running_nodes())
+            except Exception:
+                return False
+            finally:
+                await admin.close()
+
+        node = self.nodes[0]
+        wait_until(lambda: asyncio.run(probe()), timeout=timeout, proc=None, what="kafka metadata",
+                   log_file=node.log_file, interval=0.5)
+
+    def running_nodes(self) -> list[KafkaNode]:
+        return [n for n in self.nodes if read_pid(n.pid_file) is not None]
+
+    def stop_node(self, node: KafkaNode, kill: bool = False) -> None:
+        import signal
+
+        stop_pid_file(node.pid_file, timeout=60, sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            self.stop_node(node)
+
+    def describe(self) -> str:
+        return f"kafka {self.bootstrap} ({len(self.running_nodes())}/{len(self.nodes)} nodes up; logs {self.base})"
+
+    def tail(self) -> str:
+        return "\n".join(log_tail(n.log_file, 30) for n in self.nodes)

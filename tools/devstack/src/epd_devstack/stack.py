@@ -1,0 +1,49 @@
+"""The local stack as a whole: what `make stack-up` / `make stack-down` drive."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+from .kafka import REPO, KafkaCluster
+from .mosquitto import Mosquitto
+from .postgres import Postgres
+
+RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
+
+
+def components(brokers: int = 1) -> dict:
+    kafka_base = RUN / ("kafka/cluster" if brokers == 1 else f"kafka/cluster{brokers}")
+    return {
+        "kafka": KafkaCluster(kafka_base, nodes=brokers,
+                              broker_port=int(os.environ.get("EPD_KAFKA_PORT", "19092"))),
+        "postgres": Postgres(RUN / "postgres", port=int(os.environ.get("EPD_PG_PORT", "55432"))),
+        "mosquitto": Mosquitto(RUN / "mosquitto", port=int(os.environ.get("EPD_MQTT_PORT", "11883"))),
+    }
+
+
+def migrate(dsn: str) -> None:
+    """Apply database migrations with alembic (db/alembic.ini)."""
+    env = dict(os.environ, EPD_PG_DSN=dsn)
+    subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
+                   check=True, env=env, cwd=REPO)
+
+
+def up(brokers: int = 1) -> dict:
+    comps = components(brokers)
+    comps["postgres"].start()
+    comps["mosquitto"].start()
+    comps["kafka"].start()
+    migrate(comps["postgres"].dsn)
+    return comps
+
+
+def down() -> None:
+    for brokers in (1, 3):
+        comps = components(brokers)
+        comps["kafka"].stop()
+    comps = components(1)
+    comps["mosquitto"].stop()
+    comps["postgres"].stop()
