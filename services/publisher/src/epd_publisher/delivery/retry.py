@@ -24,6 +24,7 @@ Retry-After is honoured on 429 and 503 (as a lower bound on the next delay, capp
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ def parse_retry_after(value: object, now: datetime) -> float | None:
         return None
     if when is None:
         return None
-    if when.tzinfo is None:  # "-0000" means UTC in RFC 5322 terms
+    if when.tzinfo is None:  # asctime form and "-0000" carry no zone; HTTP-dates are GMT
         when = when.replace(tzinfo=UTC)
     seconds = (when - now).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
@@ -146,10 +147,14 @@ class RetryPolicy:
     min_delay: float = 1.0
 
     def __post_init__(self) -> None:
+        values = (*self.delays, self.cap, self.horizon, self.min_delay)
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            raise ValueError("retry settings must be finite numbers")
         if not self.delays or any(d <= 0 for d in self.delays) or self.cap <= 0:
             raise ValueError("retry delays and cap must be positive")
         if self.horizon <= 0 or not 0 <= self.min_delay <= min(self.delays):
             raise ValueError("horizon must be positive and min_delay within [0, first delay]")
+        self.nominal_delays()  # fails early when the horizon is out of reach
 
     def nominal_delays(self) -> list[float]:
         """Delay before retry 1, 2, ...; their sum is the first value >= horizon."""
