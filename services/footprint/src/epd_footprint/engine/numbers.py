@@ -1,0 +1,43 @@
+"""Strict number parsing for product-system files: Decimal, finite, bounded, sign-checked."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import ProductSystemError, Reason
+
+# Largest magnitude accepted for any amount, factor or price. Bigger values are typing errors
+# (a plant with 1e15 t/yr of anything does not exist) and would lose precision in float64 sums.
+MAX_MAGNITUDE = Decimal("1e15")
+
+
+def parse_decimal(value: Any, where: str, *, sign: str = "any") -> Decimal:
+    """Parse an int, float or decimal string; `sign` is "any", "nonnegative" or "positive"."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ProductSystemError(Reason.MALFORMED, f"expected a number, got {type(value).__name__}", where)
+    if isinstance(value, str) and len(value) > 64:
+        raise ProductSystemError(Reason.INVALID_NUMBER, "number text too long", where)
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ProductSystemError(Reason.MALFORMED, f"not a number: {value!r}", where) from None
+    if not number.is_finite():
+        raise ProductSystemError(Reason.INVALID_NUMBER, f"not a finite number: {value!r}", where)
+    if abs(number) > MAX_MAGNITUDE:
+        raise ProductSystemError(Reason.INVALID_NUMBER, f"{value!r} is out of range (|x| <= 1e15)", where)
+    if sign == "positive" and number <= 0:
+        raise ProductSystemError(Reason.INVALID_NUMBER, f"must be > 0, got {value!r}", where)
+    if sign == "nonnegative" and number < 0:
+        raise ProductSystemError(Reason.INVALID_NUMBER, f"must be >= 0, got {value!r}", where)
+    return number
+
+
+def to_float(value: Decimal) -> float:
+    """Sparse linear algebra runs in float64 (scipy has no Decimal solver); inputs stay Decimal."""
+    return float(value)
+
+
+def to_decimal(value: float) -> Decimal:
+    """Shortest round-trip decimal for a float result."""
+    return Decimal(repr(float(value)))
