@@ -1,0 +1,61 @@
+"""pint normalisation to canonical units per activity kind."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from epd.v1 import telemetry_pb2
+from epd_intensity.ingest import units
+
+AK = telemetry_pb2.ActivityKind
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "kind", "expected", "canonical"),
+    [
+        ("1.5", "MWh", AK.ACTIVITY_KIND_ELECTRICITY, "1500", "kWh"),
+        ("250", "Wh", AK.ACTIVITY_KIND_ELECTRICITY, "0.25", "kWh"),
+        ("2", "t", AK.ACTIVITY_KIND_REAGENT, "2000", "kg"),
+        ("750", "g", AK.ACTIVITY_KIND_DIRECT_EMISSION, "0.75", "kg"),
+        ("2500", "MJ", AK.ACTIVITY_KIND_FUEL, "2.5", "GJ"),
+        ("0.004", "TJ", AK.ACTIVITY_KIND_STEAM, "4", "GJ"),
+        ("3.2", "t", AK.ACTIVITY_KIND_FUEL, "3200", "kg"),
+        ("120", "Nm3", AK.ACTIVITY_KIND_FUEL, "120", "Nm3"),
+        ("1.2", "m3", AK.ACTIVITY_KIND_FUEL, "1200", "L"),
+        ("12", "t", AK.ACTIVITY_KIND_STEAM, "12000", "kg"),
+        ("5", "kg", AK.ACTIVITY_KIND_PRODUCT_OUTPUT, "5", "kg"),
+    ],
+)
+def test_conversions_are_exact(value, unit, kind, expected, canonical):
+    n = units.normalise(D(value), unit, kind)
+    assert n.unit == canonical
+    assert n.quantity == D(expected)
+    assert isinstance(n.quantity, D)
+    assert units.format_decimal(n.quantity) == expected
+
+
+def test_nm3_is_not_a_geometric_volume():
+    with pytest.raises(units.IncompatibleUnit):
+        units.normalise(D(1), "Nm3", AK.ACTIVITY_KIND_REAGENT)
+
+
+@pytest.mark.parametrize("unit", ["bananas", "", "k" * 40, "kWh; DROP TABLE", "2 kg", "percent", "\x00kg"])
+def test_unknown_units(unit):
+    with pytest.raises(units.UnknownUnit):
+        units.canonical_unit(AK.ACTIVITY_KIND_ELECTRICITY, unit)
+
+
+@pytest.mark.parametrize(
+    ("unit", "kind"),
+    [("kg", AK.ACTIVITY_KIND_ELECTRICITY), ("kWh", AK.ACTIVITY_KIND_PRODUCT_OUTPUT), ("degC", AK.ACTIVITY_KIND_STEAM),
+     ("kWh**2", AK.ACTIVITY_KIND_ELECTRICITY), ("kg", AK.ACTIVITY_KIND_UNSPECIFIED)],
+)
+def test_incompatible_units(unit, kind):
+    with pytest.raises(units.IncompatibleUnit):
+        units.canonical_unit(kind, unit)
+
+
+def test_format_decimal_has_no_exponent():
+    assert units.format_decimal(D("1.5E+3")) == "1500"
+    assert units.format_decimal(D("0.00100")) == "0.001"
+    assert units.format_decimal(D("0E-7")) == "0"
