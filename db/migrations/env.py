@@ -1,6 +1,6 @@
 """Alembic environment: online migrations through SQLAlchemy's asyncpg dialect.
 
-Revisions are plain SQL (op.execute) so the schema reads as PostgreSQL, not as ORM models.
+Revisions are plain SQL (op.execute, or sql.script for multi-statement scripts) so the schema reads as PostgreSQL, not as ORM models.
 Each issue's tables live in their own revision; `upgrade heads` applies every branch.
 """
 
@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pathlib
+import sys
 
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
+
+# Revisions import `sql.script` from this folder.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
 def _url() -> str:
