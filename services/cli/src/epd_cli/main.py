@@ -15,6 +15,21 @@ import typer
 app = typer.Typer(name="epd", help="Operate the rare-earth EPD platform.", no_args_is_help=True)
 
 
+@app.command()
+def topics() -> None:
+    """List the Kafka topics of the platform: message type, key and partitions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from epd_common.topics import ALL_TOPICS
+
+    table = Table("topic", "message", "key", "partitions", "compacted")
+    for spec in ALL_TOPICS:
+        table.add_row(spec.name, f"epd.v1.{spec.message_type.__name__}", spec.key, str(spec.partitions),
+                      "yes" if spec.compacted else "no")
+    Console().print(table)
+
+
 def _mount(root: typer.Typer) -> None:
     for ep in sorted(entry_points(group="epd.cli"), key=lambda e: e.name):
         sub = ep.load()
