@@ -15,6 +15,11 @@ import typer
 app = typer.Typer(name="epd", help="Operate the rare-earth EPD platform.", no_args_is_help=True)
 
 
+@app.callback()
+def main() -> None:
+    """Operate the rare-earth EPD platform (settings from the environment, see .env.example)."""
+
+
 @app.command()
 def topics() -> None:
     """List the Kafka topics of the platform: message type, key and partitions."""
