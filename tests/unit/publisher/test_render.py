@@ -79,11 +79,17 @@ def test_webhook_payload_wraps_the_injected_record() -> None:
         ("smtp", {}, "unknown delivery format"),
         ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: ["not", "a", "mapping"]}, "not a mapping"),
         ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: {"x": float("inf")}}, "canonicalisable"),
+        ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: int("x")}, "mapping failed"),
     ],
 )
 def test_render_errors_say_why(fmt: str, renderers: dict, why: str) -> None:
     with pytest.raises(RenderError, match=why):
         render_for_endpoint(fmt, fv(), event_id="e", change_type=3, source="s", time=WHEN, renderers=renderers)
+
+
+def test_pact_render_of_an_object_without_pf_id_is_refused() -> None:
+    with pytest.raises(RenderError, match="not a UUID"):
+        render_for_endpoint("pact", object(), event_id="e", change_type=3, source="s", time=WHEN, renderers={})
 
 
 @pytest.mark.parametrize("pf", ["", "urn:uuid:", "not-a-uuid", "urn:uuid:" + "a" * 80, None, 5])

@@ -30,7 +30,8 @@ CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 JSON_CONTENT_TYPE = "application/json"
 
 #: Maps one footprint version (``epd.v1.FootprintVersion``) to a JSON-ready record with decimals
-#: as strings. Provided by the gateway's format modules at the composition root.
+#: as strings. Provided at the composition root, e.g. a closure over
+#: ``epd_gateway.formats.pact.product_footprint(fv, party)`` with the product's PartyInfo.
 Renderer = Callable[[Any], Mapping[str, Any]]
 
 
@@ -119,12 +120,16 @@ def render_for_endpoint(
     except ValueError:
         raise RenderError(f"unknown delivery format {fmt!r}") from None
     if fmt is DeliveryFormat.PACT:
-        event = pact_published_event([footprint.pf_id], event_id=event_id, source=source, time=time)
+        pf_id = getattr(footprint, "pf_id", None)
+        event = pact_published_event([pf_id], event_id=event_id, source=source, time=time)  # type: ignore[list-item]
         return RenderedBody(CLOUDEVENTS_CONTENT_TYPE, _canonical(event))
     renderer = renderers.get(fmt)
     if renderer is None:
         raise RenderError(f"no renderer configured for {fmt.value}")
-    record = renderer(footprint)
+    try:
+        record = renderer(footprint)
+    except ValueError as exc:  # the gateway mappings raise MappingError(ValueError) with a reason
+        raise RenderError(f"{fmt.value} mapping failed: {exc}") from None
     if not isinstance(record, Mapping):
         raise RenderError(f"{fmt.value} renderer returned {type(record).__name__}, not a mapping")
     payload = {"type": webhook_event_type(change_type), "timestamp": _utc_text(time), "data": dict(record)}
