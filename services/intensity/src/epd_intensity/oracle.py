@@ -104,7 +104,8 @@ class _Run:
         factor_set = self.library.for_window(bucket.start) or _NO_SET
         totals, missing = compute_totals(bucket, process, factor_set)
         self.result.missing.extend(missing)
-        self.result.outcomes["factor_missing"] += len(missing)
+        if missing:
+            self.result.outcomes["factor_missing"] += len(missing)
         self.hourly.setdefault(process.process_id, {})[bucket.start] = totals
         self._emit((process.process_id, HOURLY, bucket.start),
                    lambda rev: build_window(totals, process, HOURLY, bucket.start, rev, watermark))
