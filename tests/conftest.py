@@ -65,3 +65,25 @@ async def pg_pool(pg_dsn):
     pool = await create_pool(pg_dsn, max_size=5)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def fresh_db(pg_dsn, unique):
+    """A new database with every migration applied, dropped after the test: full isolation."""
+    import subprocess
+    import sys
+
+    import asyncpg
+
+    name = f"t_{unique}"
+    admin = await asyncpg.connect(pg_dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    dsn = pg_dsn.rsplit("/", 1)[0] + f"/{name}"
+    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade",
+                          "heads"], capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=dsn), cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    try:
+        yield dsn
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()

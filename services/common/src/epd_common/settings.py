@@ -19,5 +19,7 @@ class ServiceSettings(BaseSettings):
     pg_dsn: str = Field(default="postgresql://epd:epd@127.0.0.1:55432/epd", description="PostgreSQL DSN")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="JSON log lines (false: plain text for a console)")
+    # Prepended to every topic name: isolates test runs and environments sharing one cluster.
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,100}$")
     # Overridden per service with an aliased variable, e.g. EPD_CONNECTOR_METRICS_PORT; 0 = off.
     metrics_port: int = Field(default=0, ge=0, le=65535, description="Prometheus /metrics port")

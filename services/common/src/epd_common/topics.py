@@ -26,6 +26,10 @@ class TopicSpec(Generic[M]):
     retention_ms: int | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
 
+    def topic(self, prefix: str = "") -> str:
+        """The topic's name in an environment whose settings carry `topic_prefix`."""
+        return prefix + self.name
+
     def encode(self, message: M) -> bytes:
         if not isinstance(message, self.message_type):
             raise TypeError(f"{self.name} carries {self.message_type.__name__}, not {type(message).__name__}")
