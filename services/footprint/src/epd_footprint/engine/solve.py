@@ -22,17 +22,54 @@ from .matrices import CompiledSystem
 _CHUNK = 256
 
 
-def factorise(A: sp.csc_matrix):
-    """SuperLU factors of A; SINGULAR_SYSTEM when A has no inverse."""
+class Factor:
+    """LU of A after a symmetric permutation into topological order of its strongly connected
+    components: A is then block triangular and SuperLU (natural order) fills in only inside loops.
+    (COLAMD on the unordered matrix gave ~30x more fill on generated 10k-product chains.)"""
+
+    def __init__(self, A: sp.csc_matrix, perm: np.ndarray) -> None:
+        self.perm = perm
+        try:
+            self.lu = splu(A[perm][:, perm].tocsc(), permc_spec="NATURAL", diag_pivot_thresh=1.0)
+        except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+            raise ProductSystemError(Reason.SINGULAR_SYSTEM, f"technosphere matrix is singular ({exc})") from None
+
+    def solve(self, rhs: np.ndarray, trans: str = "N") -> np.ndarray:
+        out = np.empty_like(rhs, dtype=float)
+        out[self.perm] = self.lu.solve(np.ascontiguousarray(rhs[self.perm]), trans=trans)
+        return out
+
+
+def components(A: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Strong-component label per row and a topological order of the rows (inputs first)."""
+    n = A.shape[0]
+    off = (A - sp.diags(A.diagonal())).tocoo()
+    mask = off.data != 0
+    graph = sp.csr_matrix((np.ones(mask.sum()), (off.row[mask], off.col[mask])), shape=(n, n))
+    n_comp, labels = connected_components(graph, directed=True, connection="strong")
+    cond = sp.csr_matrix((np.ones(mask.sum()), (labels[off.row[mask]], labels[off.col[mask]])), shape=(n_comp, n_comp))
+    cond.setdiag(0)
+    cond.eliminate_zeros()
+    indegree = np.diff(cond.tocsc().indptr)
+    stack, rank, k = list(np.flatnonzero(indegree == 0)), np.empty(n_comp, np.int64), 0
+    while stack:  # Kahn's algorithm on the condensation (a DAG)
+        u = stack.pop()
+        rank[u], k = k, k + 1
+        for v in cond.indices[cond.indptr[u]:cond.indptr[u + 1]]:
+            indegree[v] -= 1
+            if indegree[v] == 0:
+                stack.append(v)
+    return labels, np.argsort(rank[labels], kind="stable")
+
+
+def factorise(A: sp.csc_matrix, order: np.ndarray | None = None) -> Factor:
+    """Factor of A; SINGULAR_SYSTEM when A has no inverse."""
     if A.shape[0] == 0:
         raise ProductSystemError(Reason.SINGULAR_SYSTEM, "the product system is empty")
-    try:
-        return splu(A.tocsc(), permc_spec="COLAMD")
-    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
-        raise ProductSystemError(Reason.SINGULAR_SYSTEM, f"technosphere matrix is singular ({exc})") from None
+    return Factor(A, components(A)[1] if order is None else order)
 
 
-def inverse_diagonal(A: sp.csc_matrix) -> np.ndarray:
+def inverse_diagonal(A: sp.csc_matrix, labels: np.ndarray | None = None) -> np.ndarray:
     """diag(A^-1), checking A^-1 >= 0 (every loop returns less than it takes).
 
     A closed walk through j stays inside j's strongly connected component, so (A^-1)_jj is
@@ -40,21 +77,18 @@ def inverse_diagonal(A: sp.csc_matrix) -> np.ndarray:
     off-diagonal entries <= 0, so A^-1 >= 0 exactly when each cyclic block's inverse is >= 0.
     """
     n = A.shape[0]
-    diag = A.diagonal()
-    d = 1.0 / diag
-    off = (A - sp.diags(diag)).tocsr()
-    off.eliminate_zeros()
-    n_comp, labels = connected_components(off, directed=True, connection="strong")
-    if n_comp == n:
-        return d
+    d = 1.0 / A.diagonal()
+    labels = components(A)[0] if labels is None else labels
     sizes = np.bincount(labels)
+    if len(sizes) == n:
+        return d
     order = np.argsort(labels, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for comp in np.flatnonzero(sizes > 1):
         members = order[starts[comp]:starts[comp + 1]]
         block = A[members][:, members].tocsc()
-        lu = factorise(block)
         m = len(members)
+        lu = factorise(block, np.arange(m))
         for lo in range(0, m, _CHUNK):
             hi = min(m, lo + _CHUNK)
             rhs = np.zeros((m, hi - lo))
@@ -74,7 +108,7 @@ class SystemResults:
     """Per unit of each row (product unit): flows X (rows x flows) and GWP by origin (rows x 3)."""
 
     compiled: CompiledSystem
-    lu: object
+    lu: Factor
     X: np.ndarray
     impacts: np.ndarray  # fossil, biogenic, luluc
     a2: np.ndarray
@@ -97,9 +131,12 @@ def gate_modules(cs: CompiledSystem, d: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def solve_system(cs: CompiledSystem) -> SystemResults:
     """Factorise once and compute every product's cumulative flows and GWP."""
-    lu = factorise(cs.A)
-    d = inverse_diagonal(cs.A)
-    X = lu.solve(np.ascontiguousarray(cs.B.T.toarray()), trans="T")
+    if cs.A.shape[0] == 0:
+        raise ProductSystemError(Reason.SINGULAR_SYSTEM, "the product system is empty")
+    labels, order = components(cs.A)
+    lu = factorise(cs.A, order)
+    d = inverse_diagonal(cs.A, labels)
+    X = lu.solve(cs.B.T.toarray(), trans="T")
     if not np.all(np.isfinite(X)):
         raise ProductSystemError(Reason.SINGULAR_SYSTEM, "the solution is not finite (ill-conditioned system)")
     a2, a3 = gate_modules(cs, d)
