@@ -39,7 +39,9 @@ def parse_offset(text: str) -> timedelta:
 def parse_drift(spec: str) -> Drift:
     m = _SPEC.match(spec.strip())
     if m is None:
-        raise DriftSpecError(f"drift {spec[:80]!r}: expected <meter>=<+|-><percent>%@<offset>, e.g. roasting.electricity=+20%@2h")
+        raise DriftSpecError(
+            f"drift {spec[:80]!r}: expected <meter>=<+|-><percent>%@<offset>, e.g. roasting.electricity=+20%@2h"
+        )
     try:
         pct = Decimal(m.group("pct"))
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers

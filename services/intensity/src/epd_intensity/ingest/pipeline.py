@@ -107,9 +107,11 @@ def process_batch(
         )
         return result
     # Time order per batch, so counter deltas and the dedupe high-water mark advance monotonically.
-    order = sorted(range(len(batch.readings)), key=lambda i: (batch.readings[i].observed_at.seconds,
-                                                               batch.readings[i].observed_at.nanos, i))
-    for i in order:
+    def time_order(i: int) -> tuple[int, int, int]:
+        ts = batch.readings[i].observed_at
+        return ts.seconds, ts.nanos, i
+
+    for i in sorted(range(len(batch.readings)), key=time_order):
         raw = batch.readings[i]
         outcome = _process_reading(raw, verified, state, now, config)
         if isinstance(outcome, Finding):
@@ -198,17 +200,16 @@ def _quantity(
         return value, elapsed, None
     prev = state.counters.get((plant_id, meter.meter_id))
     if prev is not None and observed < prev.observed_at:
-        return Finding(RR.REJECTION_REASON_TOO_LATE, "counter reading older than the meter's last counter reading"), None, None
+        late = Finding(RR.REJECTION_REASON_TOO_LATE, "counter reading older than the meter's last counter reading")
+        return late, None, None
     # RawReading has no explicit reset flag yet, so resets are detected from the values alone.
     out = counter_delta(
         prev, value, rollover_modulus=meter.rollover_modulus, reset_floor=meter.reset_floor,
         reset_fraction=config.reset_fraction,
     )
     if out.event is CounterEvent.BACKWARDS or out.delta is None:
-        return (
-            Finding(RR.REJECTION_REASON_COUNTER_BACKWARDS, f"counter fell from {prev.value if prev else '?'} to {value} without a reset"),
-            None,
-            None,
-        )
+        was = prev.value if prev else "?"
+        back = Finding(RR.REJECTION_REASON_COUNTER_BACKWARDS, f"counter fell from {was} to {value} without a reset")
+        return back, None, None
     elapsed = None if prev is None else observed - prev.observed_at
     return out.delta, elapsed, CounterPoint(value, observed)

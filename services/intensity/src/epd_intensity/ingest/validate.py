@@ -56,7 +56,9 @@ def parse_envelope(payload: bytes, limits: Limits) -> telemetry_pb2.SignedTeleme
     return signed
 
 
-def verify(signed: telemetry_pb2.SignedTelemetryBatch, registry: PlantRegistry, limits: Limits) -> VerifiedBatch | Finding:
+def verify(
+    signed: telemetry_pb2.SignedTelemetryBatch, registry: PlantRegistry, limits: Limits
+) -> VerifiedBatch | Finding:
     """Look up the plant and key, check the signature, then parse and schema-check the batch."""
     plant = registry.plant(signed.plant_id)
     if plant is None:
