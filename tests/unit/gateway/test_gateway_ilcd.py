@@ -33,7 +33,7 @@ class _LocalOnly(etree.Resolver):
 
 @pytest.fixture(scope="module")
 def epd_schema() -> etree.XMLSchema:
-    from conftest import SPECS
+    from tests.conftest import SHARED_SPECS as SPECS
 
     schemas = SPECS / "ilcd-epd" / "schemas"
     if not (schemas / "EPD_DataSet.xsd").is_file():
