@@ -10,6 +10,7 @@ import sys
 from .kafka import REPO, KafkaCluster
 from .mosquitto import Mosquitto
 from .postgres import Postgres
+from .prometheus import Prometheus
 
 RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
 
@@ -45,5 +46,11 @@ def down() -> None:
         comps = components(brokers)
         comps["kafka"].stop()
     comps = components(1)
+    prometheus().stop()
     comps["mosquitto"].stop()
     comps["postgres"].stop()
+
+
+def prometheus() -> Prometheus:
+    """Started by `make run` and the dashboard tests, not by `stack-up` (tests that need it start it)."""
+    return Prometheus(RUN / "prometheus", port=int(os.environ.get("EPD_PROMETHEUS_PORT", "19090")))
