@@ -1,0 +1,94 @@
+"""Composition root: ``python -m epd_publisher`` runs the outbox relay, the partner fan-out (a
+subscriber of the change feed) and the delivery sender until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+
+import httpx
+
+from epd_common import topics
+from epd_common.db import create_pool
+from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.logs import configure_logging
+from epd_common.metrics import start_metrics_server
+from epd_publisher.delivery.breaker import BreakerBoard
+from epd_publisher.partners import fan_out, load_targets
+from epd_publisher.relay import Relay, RelayConfig
+from epd_publisher.rendering import registry_renderers
+from epd_publisher.sender import Sender, SenderConfig, SystemClock
+from epd_publisher.settings import PublisherSettings
+from epd_publisher.subscriber import PgSequenceStore, Subscriber
+
+log = logging.getLogger("epd_publisher")
+FANOUT_SUBSCRIBER = "partner-fanout"
+
+
+async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
+    prefix = settings.topic_prefix
+    await ensure_topics(settings.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=prefix)
+    pool = await create_pool(settings.pg_dsn, max_size=10)
+    tasks: list[asyncio.Task] = []
+    closers = []
+    try:
+        if settings.relay_enabled:
+            producer = make_producer(settings.kafka_bootstrap)
+            await producer.start()
+            closers.append(producer.stop)
+            relay = Relay(pool, TopicProducer(producer),
+                          RelayConfig(prefix, max_rows=settings.relay_max_rows, poll_interval_s=settings.poll_interval_s))
+            tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+        if settings.delivery_enabled:
+            clock = SystemClock()
+            consumer = make_consumer(settings.kafka_bootstrap, prefix + settings.fanout_group,
+                                     topics.FOOTPRINT_CHANGES.topic(prefix))
+            await consumer.start()
+            closers.append(consumer.stop)
+
+            async def on_event(event, conn) -> None:
+                await fan_out(conn, event, await load_targets(conn), clock.now())
+
+            fanout = Subscriber(consumer, PgSequenceStore(pool, FANOUT_SUBSCRIBER), on_event, name=FANOUT_SUBSCRIBER)
+            tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
+            http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_timeout_s, trust_env=False)
+            closers.append(http.aclose)
+            breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cool_down_s,
+                                    clock=lambda: clock.now().timestamp())
+            sender = Sender(pool, http, registry_renderers(pool, settings.programme_operator), clock=clock,
+                            breakers=breakers, config=SenderConfig(event_source=settings.event_source,
+                                                                   timeout_s=settings.http_timeout_s))
+            tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
+        log.info("publisher started", extra={"relay": settings.relay_enabled, "delivery": settings.delivery_enabled,
+                                             "started_at": datetime.now(UTC).isoformat()})
+        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.get_name() in ("relay", "fanout", "sender") and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for close in reversed(closers):
+            await close()
+        await pool.close()
+
+
+def main() -> None:
+    settings = PublisherSettings()
+    configure_logging(settings.log_level, settings.log_json, service="publisher")
+    start_metrics_server(settings.metrics_port)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

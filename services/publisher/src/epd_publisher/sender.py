@@ -1,0 +1,261 @@
+"""Partner delivery sender: claims due deliveries, renders, signs, POSTs, and records the outcome.
+
+Per attempt: the endpoint's breaker is asked first (an open breaker defers the delivery without
+spending an attempt); the URL is re-checked by the SSRF guard (DNS may have changed since
+registration); the body is rendered (a render failure is permanent: dead letter with the reason);
+Standard Webhooks headers are signed with wall-clock time; PACT endpoints get an OAuth2 bearer token
+(client credentials). httpx never follows redirects. The RetryPolicy decides delivered / retry
+(with Retry-After on 429/503) / disable (410) / dead letter. Every attempt is logged.
+
+Scheduling uses the injected ``clock`` (tests fast-forward it); signatures use wall time, because the
+receiver checks them against its own clock. Claims are leases (``next_attempt_at`` pushed forward),
+so several senders can run and a killed sender's claims come back after the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import asyncpg
+import httpx
+from google.protobuf.message import DecodeError
+
+from epd.v1 import footprint_pb2
+from epd_publisher import metrics
+from epd_publisher.delivery import ssrf
+from epd_publisher.delivery.breaker import BreakerBoard
+from epd_publisher.delivery.recognition import DeliveryFormat
+from epd_publisher.delivery.render import Renderer, RenderError, render_for_endpoint
+from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
+from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner, Signer, sign_request, webhook_id
+from epd_publisher.oauth import TokenCache, TokenError
+from epd_publisher.partners import guard
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+#: Builds the record renderers for one footprint version (e.g. with the owner's PartyInfo).
+RendererFactory = Callable[[footprint_pb2.FootprintVersion], Awaitable[dict[DeliveryFormat, Renderer]]]
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    event_source: str = "//epd.example.cn/3/events"
+    batch: int = 50
+    concurrency: int = 16
+    lease_s: float = 120.0
+    timeout_s: float = 10.0
+
+
+def signers_for(signing: str, secret: str | None) -> list[Signer]:
+    if signing == "hmac":
+        return [HmacSigner(secret or "")]
+    if signing == "ed25519":
+        return [Ed25519Signer(secret or "")]
+    return []
+
+
+def result_of_exception(exc: httpx.HTTPError) -> AttemptResult:
+    if isinstance(exc, httpx.TimeoutException):
+        return AttemptResult(error=TransportError.TIMEOUT)
+    if isinstance(exc, httpx.ConnectError):
+        return AttemptResult(error=TransportError.CONNECT)
+    return AttemptResult(error=TransportError.PROTOCOL)
+
+
+class Sender:
+    def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, renderers: RendererFactory, *,
+                 clock: Clock | None = None, policy: RetryPolicy | None = None, breakers: BreakerBoard | None = None,
+                 resolver: ssrf.Resolver = ssrf.system_resolver, rng: random.Random | None = None,
+                 config: SenderConfig = SenderConfig()) -> None:
+        self._pool = pool
+        self._http = http
+        self._renderers = renderers
+        self.clock = clock or SystemClock()
+        self._policy = policy or RetryPolicy()
+        self.breakers = breakers or BreakerBoard(clock=lambda: self.clock.now().timestamp())
+        self._resolver = resolver
+        self._rng = rng or random.Random()
+        self._config = config
+        self._tokens = TokenCache(http, clock=lambda: self.clock.now().timestamp(), timeout_s=config.timeout_s)
+
+    async def _claim(self) -> list[asyncpg.Record]:
+        now = self.clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT d.delivery_id, d.event_id::text AS event_id, d.partner_id, d.payload, d.attempts,
+                          d.first_attempt_at, e.endpoint_id, e.url, e.format, e.signing, e.secret, e.token_url,
+                          e.client_id, e.client_secret, e.allow_private
+                   FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
+                   WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
+                   ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2
+                   FOR UPDATE OF d SKIP LOCKED""", now, self._config.batch)
+            if rows:
+                await conn.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = ANY($2::bigint[])",
+                                   now + timedelta(seconds=self._config.lease_s), [r["delivery_id"] for r in rows])
+        return rows
+
+    async def next_due(self) -> datetime | None:
+        return await self._pool.fetchval(
+            """SELECT min(d.next_attempt_at) FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
+               WHERE d.state = 'pending' AND e.disabled_at IS NULL""")
+
+    async def run_due(self) -> int:
+        """Handle every delivery due now (one claimed batch); returns how many were claimed."""
+        rows = await self._claim()
+        gate = asyncio.Semaphore(self._config.concurrency)
+
+        async def one(row: asyncpg.Record) -> None:
+            async with gate:
+                try:
+                    await self._deliver(row)
+                except Exception:  # one broken delivery must not stop the others; its lease expires
+                    log.exception("delivery failed unexpectedly", extra={"delivery_id": row["delivery_id"]})
+
+        await asyncio.gather(*(one(r) for r in rows))
+        return len(rows)
+
+    async def _render(self, row: asyncpg.Record) -> tuple[bytes, dict[str, str]]:
+        event = footprint_pb2.FootprintChanged.FromString(row["payload"])
+        renderers = await self._renderers(event.footprint)
+        rendered = render_for_endpoint(row["format"], event.footprint, event_id=event.event_id,
+                                       change_type=event.change_type, source=self._config.event_source,
+                                       time=self.clock.now(), renderers=renderers)
+        signers = signers_for(row["signing"], row["secret"])
+        headers = {"content-type": rendered.content_type}
+        if signers:
+            signed = sign_request(webhook_id(row["partner_id"], event.event_id), rendered.body,
+                                  timestamp=int(time.time()), signers=signers, content_type=rendered.content_type)
+            headers = signed.headers
+        return rendered.body, headers
+
+    async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str]) -> AttemptResult:
+        try:
+            await asyncio.to_thread(guard, row["url"], row["allow_private"], self._resolver)
+        except ssrf.UnsafeUrlError:
+            return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
+        if row["format"] == DeliveryFormat.PACT.value:
+            try:
+                await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver)
+                token = await self._tokens.get(row["endpoint_id"], row["token_url"], row["client_id"],
+                                               row["client_secret"])
+            except ssrf.UnsafeUrlError:
+                return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
+            except TokenError as exc:
+                return exc.result
+            headers = {**headers, "authorization": f"Bearer {token}"}
+        try:
+            response = await self._http.post(row["url"], content=body, headers=headers, follow_redirects=False,
+                                             timeout=self._config.timeout_s)
+        except httpx.HTTPError as exc:
+            return result_of_exception(exc)
+        return AttemptResult(status=response.status_code, retry_after=response.headers.get("retry-after"))
+
+    async def _deliver(self, row: asyncpg.Record) -> None:
+        now = self.clock.now()
+        attempt = row["attempts"] + 1
+        first = row["first_attempt_at"] or now
+        started = time.perf_counter()
+        try:
+            body, headers = await self._render(row)
+        except (RenderError, ValueError, DecodeError) as exc:  # incl. MappingError, WebhookSigningError
+            # Permanent and not the endpoint's fault: dead letter with the reason, breaker untouched.
+            await self._record(row, attempt, first, now, AttemptResult(), Step(Action.DEAD_LETTER, f"render: {exc}"),
+                               started)
+            return
+        breaker = self.breakers.for_endpoint(row["endpoint_id"])
+        if not breaker.allow():
+            # Deferred without spending an attempt (the breaker's cool-down, at least one second).
+            await self._pool.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
+                                     now + timedelta(seconds=max(1.0, breaker.retry_in())), row["delivery_id"])
+            return
+        result = await self._post(row, body, headers)
+        elapsed = (now - first).total_seconds()
+        step = self._policy.next_step(attempt, result, elapsed=max(0.0, elapsed), now=now, rng=self._rng)
+        if step.action is Action.DELIVERED:
+            breaker.record_success()
+        elif step.action is not Action.DISABLE_ENDPOINT:
+            breaker.record_failure()
+        if step.refresh_credentials:
+            self._tokens.invalidate(row["endpoint_id"])
+        await self._record(row, attempt, first, now, result, step, started)
+
+    async def _record(self, row: asyncpg.Record, attempt: int, first: datetime, now: datetime,
+                      result: AttemptResult, step: Step, started: float) -> None:
+        partner = row["partner_id"]
+        state = {Action.DELIVERED: "delivered", Action.RETRY: "pending", Action.DEAD_LETTER: "dead",
+                 Action.DISABLE_ENDPOINT: "disabled"}[step.action]
+        next_at = now + timedelta(seconds=step.delay_seconds)
+        error = result.error.value if result.error else None
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """UPDATE deliveries SET state = $2, attempts = $3, first_attempt_at = $4, next_attempt_at = $5,
+                          last_status = $6, last_error = $7, finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE $8 END
+                   WHERE delivery_id = $1""",
+                row["delivery_id"], state, attempt, first, next_at, result.status, error or step.reason[:500], now)
+            await conn.execute(
+                """INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status, error, action, reason,
+                                                  duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+                row["delivery_id"], attempt, now, result.status, error, step.action.value, step.reason[:1000],
+                int((time.perf_counter() - started) * 1000))
+            if step.action is Action.DISABLE_ENDPOINT:
+                await conn.execute(
+                    """UPDATE partner_endpoints SET disabled_at = $2, disabled_reason = $3
+                       WHERE endpoint_id = $1 AND disabled_at IS NULL""", row["endpoint_id"], now, step.reason)
+                await conn.execute(
+                    """UPDATE deliveries SET state = 'disabled', finished_at = $2
+                       WHERE endpoint_id = $1 AND state = 'pending'""", row["endpoint_id"], now)
+        metrics.ATTEMPTS.labels(partner, _result_label(result)).inc()
+        if step.action is not Action.RETRY:
+            metrics.DELIVERIES.labels(partner, state).inc()
+        if step.action is Action.DEAD_LETTER:
+            metrics.DEAD_LETTERS.labels(partner).inc()
+
+    async def run(self, stop: asyncio.Event, idle_s: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await self.run_due()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("sender batch failed, retrying", extra={"error": str(exc)})
+                claimed = 0
+            if not claimed:
+                try:
+                    await asyncio.wait_for(stop.wait(), idle_s)
+                except TimeoutError:
+                    pass
+
+
+def _result_label(result: AttemptResult) -> str:
+    """Bounded label: 2xx/3xx/4xx/5xx, a transport error name, or 'none' (render failures)."""
+    if result.status:
+        return f"{result.status // 100}xx"
+    return result.error.value if result.error else "none"

@@ -1,0 +1,24 @@
+"""Publisher settings (environment only; every variable is in .env.example)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from epd_common.settings import ServiceSettings
+
+
+class PublisherSettings(ServiceSettings):
+    metrics_port: int = Field(default=9104, ge=0, le=65535, validation_alias="EPD_PUBLISHER_METRICS_PORT")
+    relay_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_RELAY_ENABLED")
+    delivery_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_DELIVERY_ENABLED")
+    poll_interval_s: float = Field(default=0.1, gt=0, le=60, validation_alias="EPD_PUBLISHER_POLL_INTERVAL_S")
+    relay_max_rows: int = Field(default=2000, ge=1, le=100_000, validation_alias="EPD_PUBLISHER_RELAY_MAX_ROWS")
+    fanout_group: str = Field(default="epd-publisher-partners", min_length=1,
+                              validation_alias="EPD_PUBLISHER_FANOUT_GROUP")
+    http_timeout_s: float = Field(default=10.0, gt=0, le=120, validation_alias="EPD_PUBLISHER_HTTP_TIMEOUT_S")
+    event_source: str = Field(default="//epd.example.cn/3/events", min_length=1,
+                              validation_alias="EPD_PUBLISHER_EVENT_SOURCE")
+    programme_operator: str = Field(default="National Rare-Earth EPD Programme", min_length=1,
+                                    validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR")
+    breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="EPD_PUBLISHER_BREAKER_FAILURES")
+    breaker_cool_down_s: float = Field(default=60.0, gt=0, validation_alias="EPD_PUBLISHER_BREAKER_COOL_DOWN_S")

@@ -1,0 +1,159 @@
+"""Subscriber library for registries: consume ``epd.footprint.changes.v1`` exactly once per effect.
+
+- Manual commits: offsets are committed only after the callback's effect is durable.
+- Dedupe, twice: a bounded in-memory set of recent (event id, version) pairs catches the common
+  re-delivery cheaply; the durable rule is the product sequence: an event whose ``product_sequence``
+  is <= the last one applied for its product is skipped. The position is kept by a ``SequenceStore``
+  (``PgSequenceStore``: a row per subscriber and product in ``subscriber_positions``), updated in the
+  SAME transaction as the callback's effect, so a crash between the two cannot apply an event twice.
+- Order: the feed is keyed by product id, so a product's events share a partition; partitions are
+  processed concurrently, each strictly in offset order, so the callback sees a product's events in
+  sequence order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from epd.v1 import footprint_pb2
+from epd_common import topics
+from epd_common.kafka import commit_processed
+from epd_publisher import metrics
+
+log = logging.getLogger(__name__)
+
+#: ``handler(event, ctx)``: ctx is what the store provides (a connection inside the position's
+#: transaction for PgSequenceStore, None for MemorySequenceStore).
+Handler = Callable[[footprint_pb2.FootprintChanged, Any], Awaitable[None]]
+
+
+class SequenceStore(Protocol):
+    async def apply_once(self, product_id: str, sequence: int, effect: Callable[[Any], Awaitable[None]]) -> bool:
+        """Run ``effect`` and record ``sequence`` atomically unless it is <= the last applied; True if run."""
+        ...
+
+
+class PgSequenceStore:
+    """Positions in ``subscriber_positions``; the effect runs inside the same transaction."""
+
+    def __init__(self, pool: asyncpg.Pool, subscriber: str) -> None:
+        self._pool = pool
+        self._subscriber = subscriber
+
+    async def apply_once(self, product_id: str, sequence: int, effect: Callable[[Any], Awaitable[None]]) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            advanced = await conn.fetchval(
+                """
+                INSERT INTO subscriber_positions (subscriber, product_id, last_sequence) VALUES ($1, $2, $3)
+                ON CONFLICT (subscriber, product_id) DO UPDATE
+                    SET last_sequence = excluded.last_sequence, updated_at = now()
+                    WHERE subscriber_positions.last_sequence < excluded.last_sequence
+                RETURNING true
+                """,
+                self._subscriber, product_id, sequence,
+            )
+            if not advanced:
+                return False
+            await effect(conn)
+            return True
+
+
+class MemorySequenceStore:
+    """For tests and throwaway consumers: positions in a dict (not durable)."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+
+    async def apply_once(self, product_id: str, sequence: int, effect: Callable[[Any], Awaitable[None]]) -> bool:
+        if sequence <= self.positions.get(product_id, -1):
+            return False
+        await effect(None)
+        self.positions[product_id] = sequence
+        return True
+
+
+class Subscriber:
+    def __init__(self, consumer: AIOKafkaConsumer, store: SequenceStore, handler: Handler, *, name: str,
+                 recent_ids: int = 100_000, handler_retries: int = 5) -> None:
+        self._consumer = consumer
+        self._store = store
+        self._handler = handler
+        self._name = name
+        self._recent: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._recent_max = recent_ids
+        self._retries = handler_retries
+        self.applied = 0
+        self.skipped = 0
+
+    def _seen(self, key: tuple[str, int]) -> bool:
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return True
+        return False
+
+    def _remember(self, key: tuple[str, int]) -> None:
+        self._recent[key] = None
+        while len(self._recent) > self._recent_max:
+            self._recent.popitem(last=False)
+
+    async def _apply(self, event: footprint_pb2.FootprintChanged) -> None:
+        key = (event.event_id, event.version)
+        if self._seen(key):
+            self.skipped += 1
+            metrics.SUBSCRIBER_DUPLICATES.labels(self._name).inc()
+            return
+        delay = 0.2
+        for attempt in range(1, self._retries + 1):
+            try:
+                ran = await self._store.apply_once(event.product_id, event.product_sequence,
+                                                   lambda ctx: self._handler(event, ctx))
+                break
+            except Exception:
+                # The effect rolled back with its position; retry, then give up without committing
+                # the offset (the event is consumed again after a restart).
+                if attempt == self._retries:
+                    raise
+                log.warning("subscriber callback failed; retrying", exc_info=True,
+                            extra={"subscriber": self._name, "event_id": event.event_id})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self._remember(key)
+        if ran:
+            self.applied += 1
+        else:
+            self.skipped += 1
+            metrics.SUBSCRIBER_DUPLICATES.labels(self._name).inc()
+
+    async def _partition(self, records: list) -> None:
+        for record in records:
+            try:
+                event = topics.FOOTPRINT_CHANGES.decode(record.value or b"")
+            except topics.MalformedRecord as exc:
+                metrics.SUBSCRIBER_MALFORMED.labels(self._name).inc()
+                log.error("malformed change-feed record skipped",
+                          extra={"subscriber": self._name, "offset": record.offset, "error": str(exc)})
+                continue
+            if not event.product_id or not event.event_id:
+                metrics.SUBSCRIBER_MALFORMED.labels(self._name).inc()
+                log.error("change-feed record without product or event id skipped",
+                          extra={"subscriber": self._name, "offset": record.offset})
+                continue
+            await self._apply(event)
+
+    async def process(self, batch: dict[TopicPartition, list]) -> None:
+        """Apply one ``getmany`` batch (partitions concurrently, each in order), then commit it."""
+        await asyncio.gather(*(self._partition(records) for records in batch.values()))
+        await commit_processed(self._consumer, batch)
+
+    async def run(self, stop: asyncio.Event, poll_ms: int = 200) -> None:
+        while not stop.is_set():
+            batch = await self._consumer.getmany(timeout_ms=poll_ms)
+            if batch:
+                await self.process(batch)
