@@ -58,7 +58,7 @@ def test_every_alert_has_a_firing_and_a_non_firing_case():
 
 def test_the_issue_s_alerts_are_all_there():
     names = set(alert_names())
-    for wanted in ("EpdServiceDown", "EpdConsumerLagStuck", "EpdOutboxBacklogOld", "EpdDeadLettersGrowing",
+    for wanted in ("EpdServiceDown", "EpdConsumerLagGrowing", "EpdOutboxBacklogOld", "EpdDeadLettersGrowing",
                    "EpdRejectedReadingsHigh", "EpdConnectorSpoolFilling", "EpdDriftEventSurge",
                    "EpdFreshnessBudgetBurnFast", "EpdFreshnessBudgetBurnSlow", "EpdSigningKeyExpiring",
                    "EpdCertificateExpiring"):
