@@ -78,5 +78,15 @@ class DedupeState:
         while len(self._batches) > self.max_batch_ids:
             self._batches.popitem(last=False)
 
+    def meter_snapshot(self, plant_id: str, meter_id: str) -> tuple[list[int], int | None]:
+        """(accepted timestamps in the window, floor) of one meter, for persisting the state."""
+        w = self._meters.get((plant_id, meter_id))
+        return ([], None) if w is None else (list(w.stamps), w.floor)
+
+    def restore_meter(self, plant_id: str, meter_id: str, stamps: list[int], floor: int | None) -> None:
+        """Put back a meter's window saved by `meter_snapshot` (stamps below the floor are dropped)."""
+        kept = sorted(s for s in stamps if floor is None or s >= floor)
+        self._meters[(plant_id, meter_id)] = _MeterWindow(kept, floor)
+
     def tracked_readings(self) -> int:
         return sum(len(w.stamps) for w in self._meters.values())
