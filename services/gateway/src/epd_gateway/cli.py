@@ -1,12 +1,79 @@
-"""`epd gateway ...`: operator commands of the gateway (filled in below)."""
+"""`epd gateway rotate-key` and `epd gateway clients add`: signing keys and OAuth2 clients.
+
+Settings from the environment (EPD_PG_DSN, EPD_GATEWAY_KEY_SECRET)."""
 
 from __future__ import annotations
+
+import asyncio
+import json
+import re
 
 import typer
 
 app = typer.Typer(help="PACT gateway: signing keys and OAuth2 clients.", no_args_is_help=True)
+clients = typer.Typer(help="OAuth2 clients of foreign bodies (one per partner agreement).", no_args_is_help=True)
+app.add_typer(clients, name="clients")
 
 
 @app.callback()
 def _group() -> None:
     """Gateway commands."""
+
+
+def _settings():
+    from epd_gateway.settings import GatewaySettings
+
+    return GatewaySettings()  # type: ignore[call-arg]
+
+
+async def _with_pool(dsn: str, fn):
+    import asyncpg
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        return await fn(pool)
+    finally:
+        await pool.close()
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Make a new signing key current; the old one is retired but stays in the JWKS forever."""
+    from epd_gateway.keystore import rotate_key as rotate
+
+    settings = _settings()
+    kid = asyncio.run(_with_pool(settings.pg_dsn, lambda pool: rotate(pool, settings.key_secret)))
+    typer.echo(json.dumps({"kid": kid}))
+
+
+@clients.command("add")
+def add_client(
+    client_id: str = typer.Argument(..., help="Client id, [A-Za-z0-9._-]{1,100}"),
+    partner_id: str = typer.Option(..., "--partner", help="Partner (recognition agreement) the client acts for"),
+    scope: list[str] = typer.Option(["footprint:list", "footprint:read", "events:write"], "--scope"),
+) -> None:
+    """Create a client; prints its secret once (only an scrypt hash is stored)."""
+    from asyncpg import ForeignKeyViolationError, UniqueViolationError
+
+    from epd_gateway import secrets, tokens
+    from epd_gateway.repository import Repository
+
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", client_id):
+        typer.echo("client id must match [A-Za-z0-9._-]{1,100}", err=True)
+        raise typer.Exit(2)
+    unknown = set(scope) - tokens.SCOPES
+    if unknown:
+        typer.echo(f"unknown scopes {sorted(unknown)}; known: {sorted(tokens.SCOPES)}", err=True)
+        raise typer.Exit(2)
+    secret = secrets.new_client_secret()
+    settings = _settings()
+    try:
+        asyncio.run(_with_pool(settings.pg_dsn, lambda pool: Repository(pool, "").add_client(
+            client_id, partner_id, secrets.hash_secret(secret), scope)))
+    except ForeignKeyViolationError:
+        typer.echo(f"no partner {partner_id!r}", err=True)
+        raise typer.Exit(2) from None
+    except UniqueViolationError:
+        typer.echo(f"client {client_id!r} exists", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps({"client_id": client_id, "partner_id": partner_id, "client_secret": secret}))

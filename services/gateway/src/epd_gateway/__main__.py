@@ -1,0 +1,38 @@
+"""Composition root: `python -m epd_gateway` serves the PACT v3 API over HTTPS only."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from epd_common.db import create_pool
+from epd_common.logs import configure_logging
+from epd_common.metrics import start_metrics_server
+
+from epd_gateway.keystore import ensure_key
+from epd_gateway.settings import GatewaySettings
+from epd_gateway.wiring import build_deps, https_server
+
+log = logging.getLogger("epd_gateway")
+
+
+async def main(settings: GatewaySettings) -> None:
+    pool = await create_pool(settings.pg_dsn, max_size=10)
+    try:
+        kid = await ensure_key(pool, settings.key_secret)
+        server = https_server(settings, build_deps(settings, pool))
+        log.info("gateway on https://%s:%s (signing key %s)", settings.host, settings.port, kid)
+        await server.serve()  # uvicorn handles SIGTERM/SIGINT: stops accepting, drains, then returns
+    finally:
+        await pool.close()
+
+
+def run() -> None:
+    settings = GatewaySettings()  # type: ignore[call-arg]  # EPD_GATEWAY_KEY_SECRET is required
+    configure_logging(settings.log_level, settings.log_json, service="gateway")
+    start_metrics_server(settings.metrics_port)
+    asyncio.run(main(settings))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,39 @@
+"""FastAPI application factory: routes, PACT error bodies, the request worker in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from epd_gateway import errors, requests
+from epd_gateway.deps import Deps
+from epd_gateway.routes import auth, events, footprints, health
+from epd_gateway.settings import GatewaySettings
+
+
+def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: bool = True) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if run_request_worker:
+            deps.request_wakeup = deps.request_wakeup or asyncio.Event()
+            task = asyncio.create_task(requests.run_worker(deps.catalogue, deps.keys, settings.issuer,
+                                                           deps.request_wakeup, settings.request_poll_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="EPD gateway (PACT v3.0.3)", version="3.0.3", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.settings, app.state.deps = settings, deps
+    errors.install(app)
+    for module in (auth, footprints, events, health):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,87 @@
+"""Answers stored RequestCreated events with RequestFulfilled or RequestRejected.
+
+The answer is written to gateway_outgoing_events (with the partner it goes to) in the same
+transaction that marks the request answered; the publisher's PACT event sender delivers those rows
+to the partner's /3/events endpoint with retries (it owns outgoing HTTP, backoff and the delivery
+log). Rows are claimed with FOR UPDATE SKIP LOCKED, so several gateway replicas can run this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from epd_publisher.delivery.recognition import RecognitionAgreement
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from epd_gateway.catalogue import Catalogue
+from epd_gateway.deps import KeySource
+from epd_gateway.formats import events as ev
+from epd_gateway.query import FilterError, from_criteria
+
+log = logging.getLogger(__name__)
+ANSWERED = Counter("epd_gateway_requests_answered_total", "RequestCreated events answered", ["outcome"])
+MAX_PFS = 100
+
+
+async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, batch: int = 20) -> int:
+    pool = catalogue.repo.pool
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch("""
+            SELECT e.client_id, e.event_id, e.body, c.partner_id, p.agreement
+            FROM gateway_incoming_events e JOIN gateway_clients c USING (client_id)
+            JOIN partners p ON p.partner_id = c.partner_id
+            WHERE e.answered_at IS NULL AND e.event_type = $1
+            ORDER BY e.received_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED""", ev.REQUEST_CREATED, batch)
+        for row in rows:
+            event = await _answer(catalogue, keys, source, row)
+            await conn.execute("""
+                INSERT INTO gateway_outgoing_events (event_id, partner_id, client_id, request_event_id, event_type, body)
+                VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (client_id, request_event_id) DO NOTHING""",
+                               uuid.UUID(event["id"]), row["partner_id"], row["client_id"], row["event_id"],
+                               event["type"], json.dumps(event))
+            await conn.execute("UPDATE gateway_incoming_events SET answered_at = now() "
+                               "WHERE client_id = $1 AND event_id = $2", row["client_id"], row["event_id"])
+            ANSWERED.labels("fulfilled" if event["type"] == ev.REQUEST_FULFILLED else "rejected").inc()
+    return len(rows)
+
+
+async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) -> dict[str, Any]:
+    body = json.loads(row["body"]) if isinstance(row["body"], str) else row["body"]
+    agreement_raw = json.loads(row["agreement"]) if isinstance(row["agreement"], str) else row["agreement"]
+    common = {"event_id": str(uuid.uuid4()), "source": source, "time": datetime.now(timezone.utc)}
+    try:
+        criteria = ev.parse_event(body).criteria
+        filters = from_criteria(criteria)
+        agreement = RecognitionAgreement.model_validate(agreement_raw)
+    except (ev.EventError, FilterError) as exc:
+        return ev.request_rejected_event(row["event_id"], "BadRequest", str(exc), **common)
+    except ValidationError:
+        return ev.request_rejected_event(row["event_id"], "AccessDenied", "no usable recognition agreement", **common)
+    ring = await keys.get()
+    served, _ = await catalogue.list(agreement, filters, None, MAX_PFS, ring, max_scan=20_000)
+    if not served:
+        return ev.request_rejected_event(row["event_id"], "NotFound", "no footprint matches the request", **common)
+    return ev.request_fulfilled_event(row["event_id"], [s.footprint for s in served], **common)
+
+
+async def run_worker(catalogue: Catalogue, keys: KeySource, source: str, wakeup: asyncio.Event,
+                     poll_seconds: float) -> None:
+    while True:
+        try:
+            while await answer_pending(catalogue, keys, source):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep answering later requests; the failed batch stays unanswered and is retried
+            log.exception("answering RequestCreated events failed")
+        try:
+            await asyncio.wait_for(wakeup.wait(), poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+        wakeup.clear()

@@ -1,0 +1,36 @@
+"""Gateway settings, from the environment only (see .env.example, gateway section)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from epd_common.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    host: str = Field(default="127.0.0.1", validation_alias="EPD_GATEWAY_HOST")
+    port: int = Field(default=8443, ge=0, le=65535, validation_alias="EPD_GATEWAY_PORT")
+    metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_GATEWAY_METRICS_PORT")
+    # PEM files; when both are empty a self-signed certificate is generated under tls_dir.
+    tls_cert_file: str = Field(default="", validation_alias="EPD_GATEWAY_TLS_CERT_FILE")
+    tls_key_file: str = Field(default="", validation_alias="EPD_GATEWAY_TLS_KEY_FILE")
+    tls_dir: str = Field(default=".run/gateway/tls", validation_alias="EPD_GATEWAY_TLS_DIR")
+    # Issuer and audience of access tokens; the public base URL (https) of this gateway.
+    issuer: str = Field(default="https://127.0.0.1:8443", pattern=r"^https://", validation_alias="EPD_GATEWAY_ISSUER")
+    audience: str = Field(default="epd-gateway", min_length=1, validation_alias="EPD_GATEWAY_AUDIENCE")
+    token_ttl_seconds: int = Field(default=600, ge=30, le=900, validation_alias="EPD_GATEWAY_TOKEN_TTL_SECONDS")
+    # Derives the key that encrypts signing private keys at rest and the pagination-cursor MAC key.
+    key_secret: str = Field(min_length=16, validation_alias="EPD_GATEWAY_KEY_SECRET")
+    key_refresh_seconds: float = Field(default=10.0, ge=0, le=3600, validation_alias="EPD_GATEWAY_KEY_REFRESH_SECONDS")
+    cursor_ttl_seconds: int = Field(default=900, ge=180, le=86400, validation_alias="EPD_GATEWAY_CURSOR_TTL_SECONDS")
+    page_limit_max: int = Field(default=1000, ge=1, le=10000, validation_alias="EPD_GATEWAY_PAGE_LIMIT_MAX")
+    # Token buckets (in-process, per client): sustained requests per second and burst.
+    rate_per_second: float = Field(default=50.0, gt=0, validation_alias="EPD_GATEWAY_RATE_PER_SECOND")
+    rate_burst: int = Field(default=100, ge=1, validation_alias="EPD_GATEWAY_RATE_BURST")
+    token_rate_per_second: float = Field(default=0.5, gt=0, validation_alias="EPD_GATEWAY_TOKEN_RATE_PER_SECOND")
+    token_rate_burst: int = Field(default=5, ge=1, validation_alias="EPD_GATEWAY_TOKEN_RATE_BURST")
+    programme_operator: str = Field(default="National Rare-Earth EPD Programme",
+                                    validation_alias="EPD_GATEWAY_PROGRAMME_OPERATOR")
+    extension_base_url: str = Field(default="https://epd.example.cn/pact/extensions", pattern=r"^https://",
+                                    validation_alias="EPD_GATEWAY_EXTENSION_BASE_URL")
+    request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")

@@ -1,0 +1,88 @@
+"""OAuth2 access tokens: short-lived JWTs (RFC 9068 style) signed by the gateway with EdDSA.
+
+Verification accepts EdDSA only (so `alg: none` and HS256 tokens fail before any key is used),
+a kid from the gateway's key ring, the gateway's issuer and audience, and an unexpired `exp`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+from joserfc.jwk import KeySet
+
+from epd_gateway.signing import _REGISTRY, ALG, KeyRing, SignatureError
+
+SCOPES = frozenset({"footprint:list", "footprint:read", "events:write"})
+_MAX_TOKEN = 4096
+_LEEWAY = 5
+
+
+class TokenError(ValueError):
+    """Rejected access token; `expired` tells TokenExpired apart from other failures."""
+
+    def __init__(self, message: str, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_id: str
+    partner_id: str
+    scopes: frozenset[str]
+
+
+def issue(ring: KeyRing, *, client_id: str, partner_id: str, scopes: frozenset[str], issuer: str, audience: str,
+          ttl_seconds: int, now: float | None = None) -> str:
+    now = int(time.time() if now is None else now)
+    claims = {"iss": issuer, "sub": client_id, "aud": audience, "iat": now, "nbf": now, "exp": now + ttl_seconds,
+              "jti": str(uuid.uuid4()), "scope": " ".join(sorted(scopes)), "partner_id": partner_id}
+    header = {"alg": ALG, "kid": ring.kid, "typ": "at+jwt"}
+    return jwt.encode(header, claims, ring.current, registry=_REGISTRY)
+
+
+def _header(token: str) -> dict:
+    try:
+        segment = token.split(".")[0]
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("token header is not base64url JSON") from None
+    if not isinstance(header, dict):
+        raise TokenError("token header is not an object")
+    return header
+
+
+def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float | None = None) -> Principal:
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN or not token.isascii():
+        raise TokenError("token must be an ASCII compact JWT of at most 4096 characters")
+    if token.count(".") != 2:
+        raise TokenError("token must be a compact JWS with three parts")
+    header = _header(token)
+    if header.get("alg") != ALG:
+        raise TokenError(f"token algorithm {str(header.get('alg'))[:20]!r} is not accepted")
+    keys = KeySet.import_key_set(ring.public_jwks())
+    try:
+        decoded = jwt.decode(token, keys, registry=_REGISTRY)
+    except (JoseError, SignatureError, ValueError) as exc:
+        raise TokenError(f"token signature does not verify ({type(exc).__name__})") from None
+    claims = decoded.claims
+    now = time.time() if now is None else now
+    registry = jwt.JWTClaimsRegistry(now=int(now), leeway=_LEEWAY, iss={"essential": True, "value": issuer},
+                                     aud={"essential": True, "value": audience}, exp={"essential": True},
+                                     sub={"essential": True})
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError:
+        raise TokenError("token has expired", expired=True) from None
+    except JoseError as exc:
+        raise TokenError(f"token claims are invalid ({exc.error})") from None
+    scope, partner = claims.get("scope"), claims.get("partner_id")
+    if not isinstance(scope, str) or not isinstance(partner, str):
+        raise TokenError("token lacks scope or partner_id")
+    return Principal(str(claims["sub"]), partner, frozenset(scope.split()) & SCOPES)
