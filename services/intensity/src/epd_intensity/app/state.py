@@ -1,0 +1,136 @@
+"""Table state of the processor: keys, and JSON-safe codecs for what each key holds.
+
+All state lives in ONE faust table (one changelog topic) under prefixed string keys, so that per
+source partition the persisted changelog is a prefix of the writes in the order they were made;
+the processor relies on that to write the plant state last (see processor.py). Keys:
+
+- ``p|<plant>``          PlantState: watermark, applied offsets, open hours, pending days,
+                          revision counters of windows that can still change;
+- ``b|<process>|<hour>`` an hourly Bucket (Bucket.to_dict) + the source offset of each reading,
+                          kept until the hour is final (end + allowed lateness <= watermark);
+- ``d|<process>|<day>``  a day's hourly totals while the day can still change, then compacted to
+                          the day's sum and its hourly Merkle roots (enough for exact 30-day values).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from epd_intensity.core import Bucket, WindowTotals
+
+WindowKey = tuple[str, int, datetime]  # (process, size, start)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def plant_key(plant: str) -> str:
+    return f"p|{plant}"
+
+
+def bucket_key(process_id: str, hour: datetime) -> str:
+    return f"b|{process_id}|{_iso(hour)}"
+
+
+def day_key(process_id: str, day: datetime) -> str:
+    return f"d|{process_id}|{_iso(day)}"
+
+
+@dataclass
+class PlantState:
+    watermark: datetime | None = None
+    offsets: dict[int, int] = field(default_factory=dict)  # source partition -> last applied offset
+    open: set[tuple[str, datetime]] = field(default_factory=set)  # hourly buckets not yet emitted
+    buckets: set[tuple[str, datetime]] = field(default_factory=set)  # buckets held (open or revisable)
+    days: set[tuple[str, datetime]] = field(default_factory=set)  # day entries held
+    pending: set[tuple[str, datetime]] = field(default_factory=set)  # days waiting for their first close
+    revisions: dict[WindowKey, int] = field(default_factory=dict)  # next revision of non-final windows
+
+    def to_dict(self) -> dict[str, Any]:
+        pairs = lambda s: sorted([p, _iso(t)] for p, t in s)  # noqa: E731
+        return {
+            "wm": _iso(self.watermark) if self.watermark else None,
+            "offsets": {str(k): v for k, v in sorted(self.offsets.items())},
+            "open": pairs(self.open), "buckets": pairs(self.buckets), "days": pairs(self.days),
+            "pending": pairs(self.pending),
+            "revs": sorted([p, s, _iso(t), r] for (p, s, t), r in self.revisions.items()),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PlantState:
+        if not data:
+            return cls()
+        pairs = lambda rows: {(p, _dt(t)) for p, t in rows}  # noqa: E731
+        return cls(
+            _dt(data["wm"]) if data["wm"] else None, {int(k): v for k, v in data["offsets"].items()},
+            pairs(data["open"]), pairs(data["buckets"]), pairs(data["days"]), pairs(data["pending"]),
+            {(p, s, _dt(t)): r for p, s, t, r in data["revs"]},
+        )
+
+
+def bucket_to_dict(bucket: Bucket, sources: dict[str, str]) -> dict[str, Any]:
+    return {"bucket": bucket.to_dict(), "src": sources}
+
+
+def bucket_from_dict(data: dict[str, Any]) -> tuple[Bucket, dict[str, str]]:
+    return Bucket.from_dict(data["bucket"]), dict(data["src"])
+
+
+def totals_to_text(t: WindowTotals) -> str:
+    """Compact JSON text (one str per stored totals keeps 30 days of state small in memory)."""
+    return json.dumps([
+        [[k, c, u, str(q)] for (k, c, u), q in sorted(t.activities.items())],
+        [[s, g, a, f, str(m), str(e)] for (s, g, a, f), (m, e) in sorted(t.emissions.items())],
+        [[p, str(q)] for p, q in sorted(t.outputs.items())],
+        t.reading_count, t.merkle_root, list(t.factor_set_versions), list(t.gwp_sets),
+    ], separators=(",", ":"))
+
+
+def totals_from_text(text: str) -> WindowTotals:
+    acts, lines, outs, count, root, versions, gwps = json.loads(text)
+    return WindowTotals(
+        activities={(k, c, u): Decimal(q) for k, c, u, q in acts},
+        emissions={(s, g, a, f): (Decimal(m), Decimal(e)) for s, g, a, f, m, e in lines},
+        outputs={p: Decimal(q) for p, q in outs},
+        reading_count=count, merkle_root=root, factor_set_versions=tuple(versions), gwp_sets=tuple(gwps),
+    )
+
+
+@dataclass
+class DayState:
+    """Hourly totals of one process-day (while revisable), or its compacted sum and hourly roots."""
+
+    hours: dict[datetime, WindowTotals] = field(default_factory=dict)
+    total: str | None = None  # compacted: totals_to_text of the day's sum
+    roots: str = ""  # compacted: the day's hourly Merkle roots, concatenated (64 hex each)
+
+    @property
+    def compacted(self) -> bool:
+        return self.total is not None
+
+    def hour_roots(self) -> list[str]:
+        if self.compacted:
+            return [self.roots[i:i + 64] for i in range(0, len(self.roots), 64)]
+        return [t.merkle_root for t in self.hours.values()]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.compacted:
+            return {"total": self.total, "roots": self.roots}
+        return {"hours": {_iso(h): totals_to_text(t) for h, t in sorted(self.hours.items())}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DayState:
+        if not data:
+            return cls()
+        if "total" in data:
+            return cls(total=data["total"], roots=data["roots"])
+        return cls(hours={_dt(h): totals_from_text(t) for h, t in data["hours"].items()})
