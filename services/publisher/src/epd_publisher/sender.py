@@ -219,7 +219,7 @@ class Sender:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """UPDATE deliveries SET state = $2, attempts = $3, first_attempt_at = $4, next_attempt_at = $5,
-                          last_status = $6, last_error = $7, finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE $8 END
+                          last_status = $6, last_error = $7, finished_at = CASE WHEN $2::text = 'pending' THEN NULL ELSE $8::timestamptz END
                    WHERE delivery_id = $1""",
                 row["delivery_id"], state, attempt, first, next_at, result.status, error or step.reason[:500], now)
             await conn.execute(
