@@ -56,7 +56,8 @@ def start(dsn: str, tmp: Path, **extra: str) -> tuple[subprocess.Popen, dict[str
                EPD_GATEWAY_TLS_DIR=str(tmp / "tls"), EPD_GATEWAY_ISSUER=f"https://127.0.0.1:{port}",
                EPD_GATEWAY_KEY_REFRESH_SECONDS="0", EPD_GATEWAY_REQUEST_POLL_SECONDS="0.2",
                EPD_GATEWAY_TOKEN_RATE_PER_SECOND="50", EPD_GATEWAY_TOKEN_RATE_BURST="50", EPD_LOG_JSON="false",
-               EPD_GATEWAY_RATE_PER_SECOND="1000", EPD_GATEWAY_RATE_BURST="1000", **extra)
+               EPD_GATEWAY_RATE_PER_SECOND="1000", EPD_GATEWAY_RATE_BURST="1000")
+    env.update(extra)
     log = open(tmp / f"gateway-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "epd_gateway"], env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -128,3 +129,47 @@ async def db(gateway_db):
     conn = await asyncpg.connect(gateway_db)
     yield conn
     await conn.close()
+
+
+SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "pact" / "openapi-v3.0.3.yaml"
+
+
+@pytest.fixture(scope="session")
+def pact():
+    """Validators for schemas of the PACT OpenAPI file, with $refs resolved (jsonschema + referencing)."""
+    if not SPEC.is_file():
+        pytest.skip(f"PACT OpenAPI spec not found at {SPEC} (expected in ../shared/specs)")
+    import jsonschema
+    import yaml
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    base_uri = "urn:pact:openapi-v3.0.3"
+    registry = Registry().with_resource(base_uri, Resource.from_contents(document, default_specification=DRAFT202012))
+
+    def validate(name: str, instance) -> None:
+        schema = {"$ref": f"{base_uri}#/components/schemas/{name}"}
+        jsonschema.Draft202012Validator(schema, registry=registry,
+                                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(instance)
+
+    return validate
+
+
+def check_list(pact, response: httpx.Response) -> list[dict]:
+    """A ListFootprints 200 response as the spec wants it: {data: [ProductFootprint...]}."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert isinstance(body.get("data"), list)
+    for pf in body["data"]:
+        pact("ProductFootprint", pf)
+    return body["data"]
+
+
+def check_error(pact, response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    pact("Error", body)
+    if code:
+        assert body["code"] == code, body
+    return body
