@@ -1,0 +1,135 @@
+"""Internal admin API (FastAPI) for operators: bearer operator token, JSON errors `{code, message}`.
+
+Every failure is a 4xx with a body: validation (422), unknown ids (404), duplicates (409), forbidden
+lifecycle transitions (409). Database constraint errors are mapped, never surfaced as 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+
+import asyncpg
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from . import admin
+from . import schemas as s
+from .versions import VersionError
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": code, "message": message[:2000]})
+
+
+def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
+    if len(token) < 16:
+        raise ValueError("EPD_FOOTPRINT_ADMIN_TOKEN must be at least 16 characters")
+    bearer = HTTPBearer(auto_error=False)
+
+    async def operator(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if creds is None or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
+            raise admin.AdminError(401, "unauthorized", "operator bearer token required")
+
+    app = FastAPI(title="epd footprint admin", dependencies=[Depends(operator)], docs_url=None, redoc_url=None)
+
+    @app.exception_handler(admin.AdminError)
+    async def _admin_error(_: Request, exc: admin.AdminError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(VersionError)
+    async def _version_error(_: Request, exc: VersionError) -> JSONResponse:
+        return _error(404 if exc.code == "unknown_version" else 409, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(x)[:100] for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300]}
+                  for e in exc.errors()[:20]]
+        return JSONResponse(status_code=422, content={"code": "invalid_request", "message": "request is invalid",
+                                                      "errors": errors})
+
+    @app.exception_handler(asyncpg.ForeignKeyViolationError)
+    async def _fk(_: Request, exc: asyncpg.ForeignKeyViolationError) -> JSONResponse:
+        return _error(404, "unknown_reference", f"a referenced id does not exist ({exc.constraint_name})")
+
+    @app.exception_handler(asyncpg.UniqueViolationError)
+    async def _dup(_: Request, exc: asyncpg.UniqueViolationError) -> JSONResponse:
+        return _error(409, "already_exists", f"already registered ({exc.constraint_name})")
+
+    @app.exception_handler(asyncpg.IntegrityConstraintViolationError)
+    async def _check(_: Request, exc: asyncpg.IntegrityConstraintViolationError) -> JSONResponse:
+        return _error(422, "constraint_violation", f"value not accepted ({exc.constraint_name})")
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        return _error(422, "invalid_value", "a value is out of range or malformed")
+
+    @app.post("/organisations", status_code=201)
+    async def organisations(body: s.OrganisationIn) -> dict:
+        return await admin.add_organisation(pool, body)
+
+    @app.post("/plants", status_code=201)
+    async def plants(body: s.PlantIn) -> dict:
+        return await admin.add_plant(pool, body)
+
+    @app.post("/plants/{plant_id}/keys", status_code=201)
+    async def plant_keys(body: s.PlantKeyIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+        return await admin.add_plant_key(pool, plant_id, body)
+
+    @app.post("/processes", status_code=201)
+    async def processes(body: s.ProcessIn) -> dict:
+        return await admin.add_process(pool, body)
+
+    @app.post("/meters", status_code=201)
+    async def meters(body: s.MeterIn) -> dict:
+        return await admin.add_meter(pool, body)
+
+    @app.post("/products", status_code=201)
+    async def products(body: s.ProductIn) -> dict:
+        return await admin.add_product(pool, body)
+
+    @app.post("/product-systems", status_code=201)
+    async def product_systems(body: s.ProductSystemIn) -> dict:
+        return await admin.add_product_system(pool, body)
+
+    @app.post("/epds/import", status_code=201)
+    async def import_epd(body: s.EpdImportIn) -> dict:
+        return await admin.import_epd(pool, body)
+
+    @app.put("/policies")
+    async def policies(body: s.PolicyIn) -> dict:
+        return await admin.set_policy(pool, body)
+
+    @app.get("/drift-events")
+    async def drift_events(product_id: str | None = Query(None, pattern=s.ID_PATTERN),
+                           limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+        return await admin.drift_events(pool, product_id, limit)
+
+    @app.get("/versions/{pf_id}")
+    async def get_version(pf_id: uuid.UUID) -> dict:
+        return await admin.version(pool, pf_id)
+
+    @app.post("/versions/{pf_id}/approve")
+    async def approve(pf_id: uuid.UUID, body: s.ApproveIn) -> dict:
+        return await admin.approve_version(pool, pf_id, body.verifier)
+
+    @app.post("/versions/{pf_id}/reject")
+    async def reject(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
+        log.info("version rejected", extra={"pf_id": str(pf_id), "reason": body.reason})
+        return await admin.reject_version(pool, pf_id, body.reason)
+
+    @app.post("/versions/{pf_id}/withdraw")
+    async def withdraw(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
+        log.info("version withdrawn", extra={"pf_id": str(pf_id), "reason": body.reason})
+        return await admin.withdraw_version(pool, pf_id, body.reason)
+
+    @app.post("/versions/expire")
+    async def expire() -> dict:
+        return await admin.expire_versions(pool)
+
+    return app
