@@ -1,0 +1,160 @@
+"""Publisher: relay throughput (versions/s acked with acks=all on the change feed + records topic) against
+bare aiokafka producing the same payloads, and commit → subscriber-callback latency (p50/p99) against a
+bare produce → consume of one message, all on the same broker in the same run. Uses a throwaway
+database with every migration applied."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from epd_common import topics
+from epd_common.kafka import PRODUCER_DEFAULTS, TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_publisher.relay import Relay, RelayConfig, headers_for
+from epd_publisher.outbox import OutboxRow
+from epd_publisher.subscriber import MemorySequenceStore, Subscriber
+from harness import BenchContext, BenchRow
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration" / "publisher"))
+from publisher_helpers import add_product, commit_version, seed_registry  # noqa: E402
+
+
+async def fresh_database(dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    url = dsn.rsplit("/", 1)[0] + f"/{name}"
+    subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
+                   check=True, capture_output=True, env=dict(os.environ, EPD_PG_DSN=url), cwd=REPO)
+    return url
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, list[OutboxRow]]:
+    rows = [OutboxRow(r["outbox_id"], str(r["event_id"]), r["product_id"], r["product_sequence"], r["version"],
+                      bytes(r["payload"]), r["created_at"])
+            for r in await pool.fetch("SELECT * FROM outbox ORDER BY outbox_id")]
+    producer = make_producer(bootstrap)
+    await producer.start()
+    relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix))
+    start = time.perf_counter()
+    while await relay.run_batch():
+        pass
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    return len(rows) / elapsed, rows
+
+
+async def bare_throughput(rows: list[OutboxRow], bootstrap: str, prefix: str) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    start = time.perf_counter()
+    futures = []
+    for row in rows:
+        changed = topics.FOOTPRINT_CHANGES.decode(row.payload)
+        key = row.product_id.encode()
+        futures.append(await producer.send(topics.FOOTPRINT_CHANGES.topic(prefix), row.payload, key=key,
+                                           headers=headers_for(row)))
+        futures.append(await producer.send(topics.FOOTPRINT_RECORDS.topic(prefix),
+                                           changed.footprint.SerializeToString(), key=key, headers=headers_for(row)))
+    await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    return len(rows) / elapsed
+
+
+async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> list[float]:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    consumer = make_consumer(bootstrap, group, topics.FOOTPRINT_CHANGES.topic(prefix), auto_offset_reset="latest")
+    await consumer.start()
+    arrived: asyncio.Queue = asyncio.Queue()
+
+    async def on_change(event, _ctx) -> None:
+        arrived.put_nowait((event.product_id, event.version, time.perf_counter()))
+
+    stop = asyncio.Event()
+    relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix, poll_interval_s=0.01))
+    tasks = [asyncio.create_task(relay.run(stop)),
+             asyncio.create_task(Subscriber(consumer, MemorySequenceStore(), on_change, name="bench").run(stop, 50))]
+    await asyncio.sleep(2.0)  # group join
+    latencies = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        await commit_version(pool, "latency-0")
+        _, _, t1 = await asyncio.wait_for(arrived.get(), 30)
+        latencies.append(t1 - t0)
+    stop.set()
+    await asyncio.gather(*tasks)
+    await consumer.stop()
+    await producer.stop()
+    return latencies
+
+
+async def bare_latency(bootstrap: str, topic: str, group: str, n: int) -> list[float]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    consumer = make_consumer(bootstrap, group, topic, auto_offset_reset="latest")
+    await consumer.start()
+    await asyncio.sleep(2.0)
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        await (await producer.send(topic, b"x" * 600, key=b"latency"))
+        while True:
+            batch = await consumer.getmany(timeout_ms=50)
+            if batch:
+                break
+        out.append(time.perf_counter() - t0)
+    await consumer.stop()
+    await producer.stop()
+    return out
+
+
+async def run(ctx: BenchContext) -> list[BenchRow]:
+    versions, samples = (300, 20) if ctx.quick else (2000, 200)
+    name = f"bench_pub_{ctx.run_id}"
+    dsn = await fresh_database(ctx.pg_dsn, name)
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=8)
+    prefix = f"bench{ctx.run_id}pub."
+    try:
+        for pre in (prefix, prefix + "bare."):
+            await ensure_topics(ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=pre)
+        await seed_registry(pool)
+        for p in range(100):
+            await add_product(pool, f"magnet-{p:03d}")
+        await add_product(pool, "latency-0")
+        for i in range(versions):
+            await commit_version(pool, f"magnet-{i % 100:03d}")
+        relay_rate, rows = await relay_throughput(pool, ctx.kafka_bootstrap, prefix)
+        bare_rate = await bare_throughput(rows, ctx.kafka_bootstrap, prefix + "bare.")
+        lat = await e2e_latency(pool, ctx.kafka_bootstrap, prefix, f"bench-{ctx.run_id}-e2e", samples)
+        await ensure_topics(ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES], prefix=prefix + "lat.")
+        base = await bare_latency(ctx.kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."),
+                                  f"bench-{ctx.run_id}-bare", samples)
+    finally:
+        await pool.close()
+        admin = await asyncpg.connect(ctx.pg_dsn)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+    return [
+        BenchRow("publisher relay (outbox → changes + records, acks=all)", "versions/s", relay_rate,
+                 "bare aiokafka produce of the same payloads", bare_rate),
+        BenchRow("publisher commit → subscriber callback", "p50 ms", statistics.median(lat) * 1000,
+                 "bare produce → consume, one message", statistics.median(base) * 1000, better="lower"),
+        BenchRow("publisher commit → subscriber callback", "p99 ms", pct(lat, 0.99) * 1000,
+                 "bare produce → consume, one message", pct(base, 0.99) * 1000, better="lower"),
+    ]
