@@ -55,7 +55,11 @@ class OpcUaFeed:
             nid = ua.NodeId.from_string(m.sources.opcua.node_id)
             if nid.NamespaceIndex != idx:
                 raise ValueError(f"{m.meter_id}: node {m.sources.opcua.node_id} is not in namespace {idx}")
-            self._vars[m.meter_id] = await obj.add_variable(nid, m.meter_id, 0.0, ua.VariantType.Double)
+            var = await obj.add_variable(nid, m.meter_id, 0.0, ua.VariantType.Double)
+            # No sample yet: a client must not take the placeholder 0.0 for a measurement.
+            await var.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double),
+                                               StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData)))
+            self._vars[m.meter_id] = var
         await server.start()
         self._server = server
 

@@ -1,0 +1,121 @@
+"""Shared helpers for connector and ingest integration tests: a small plant, its key and registration,
+the ingest service and the connector run in-process, and a reader of the output topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import yaml
+
+from epd.v1 import telemetry_pb2
+from epd_common import topics
+from epd_common.kafka import ensure_topics, make_consumer
+from epd_connector.config import load_plant_config
+from epd_connector.registration import PlantSite, register_plant
+from epd_connector.signing import generate_private_key, private_key_to_pem
+
+TELEMETRY = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
+
+
+def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path:
+    """Three meters (interval kWh, interval t, counter MJ), each bound on every source."""
+    def meter(mid, kind_name, activity, unit, kind, node, **extra):
+        return {"meter_id": f"{plant_id}.{mid}", "process_id": f"{plant_id}/roasting", "activity_kind": kind_name,
+                "activity": activity, "unit": unit, "kind": kind, "interval_seconds": 60, **extra,
+                "sources": {"opcua": {"node_id": f"ns={opcua_ns};s={node}"},
+                            "mqtt": {"topic": f"t{unique}/{plant_id}/{mid}", "json_path": "$.value",
+                                     "timestamp_path": "$.ts"},
+                            "csv": {"column": mid}, "http": {"field": mid}}}
+    doc = {"plant_id": plant_id, "key_id": f"{plant_id}-k1",
+           "batching": {"max_readings": 100, "max_age_seconds": 0.3},
+           "spool": {"path": str(tmp / f"{plant_id}.spool.sqlite3"), "max_bytes": 64 * 1024 * 1024},
+           "meters": [meter("electricity", "electricity", "electricity.grid", "MWh", "interval", "El"),
+                      meter("h2so4", "reagent", "reagent.h2so4", "t", "interval", "Acid"),
+                      meter("steam", "steam", "steam.purchased", "MJ", "counter", "Steam", rollover="100000000")]}
+    path = tmp / f"{plant_id}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
+    """Register the plant with a fresh key; returns the private key file."""
+    plant = load_plant_config(plant_path)
+    key = generate_private_key()
+    key_file = tmp / f"{plant.plant_id}.key"
+    key_file.write_bytes(private_key_to_pem(key))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await register_plant(conn, plant, PlantSite("org-test", plant.plant_id, "Inner Mongolia", "north"),
+                             key.public_key())
+    finally:
+        await conn.close()
+    return key_file
+
+
+@contextlib.asynccontextmanager
+async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> AsyncIterator[None]:
+    from epd_intensity.ingest.__main__ import IngestSettings, serve
+
+    settings = IngestSettings(kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group,
+                              registry_refresh_seconds=1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop))
+    try:
+        yield
+        assert not task.done(), f"ingest stopped early: {task.exception() if task.done() else ''}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+
+
+@contextlib.asynccontextmanager
+async def running_connector(**settings_kw) -> AsyncIterator[object]:
+    from epd_connector.__main__ import ConnectorSettings, build_runtime, serve
+
+    settings = ConnectorSettings(**settings_kw)
+    rt = build_runtime(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, stop, runtime=rt))
+    try:
+        yield rt
+        assert not task.done(), f"connector stopped early: {task.exception() if task.done() else ''}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        rt.close()
+
+
+async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, timeout: float = 60.0) -> list:
+    """Decode records of one topic from the start until `until(records)` holds (or the timeout)."""
+    consumer = make_consumer(bootstrap, group, spec.topic(prefix))
+    await consumer.start()
+    out: list = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not until(out):
+                for recs in (await consumer.getmany(timeout_ms=500)).values():
+                    out.extend(spec.decode(r.value) for r in recs)
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, timeout: float = 60.0) -> list:
+    """Read until `expected` records arrived, then a little longer to catch any surplus (duplicates)."""
+    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, timeout)
+    more = await read_topic(bootstrap, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
+    return more if len(more) > len(got) else got
+
+
+def by_meter_time(readings: list[telemetry_pb2.Reading]) -> list[tuple[str, int]]:
+    return [(r.meter_id, r.observed_at.seconds * 1_000_000_000 + r.observed_at.nanos) for r in readings]
+
+
+async def create_topics(bootstrap: str, prefix: str) -> None:
+    await ensure_topics(bootstrap, TELEMETRY, prefix=prefix)
