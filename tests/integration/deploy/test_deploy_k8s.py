@@ -1,0 +1,107 @@
+"""k8s/ renders with kustomize (pinned, installed into .run/bin by deploy/k8s-tools.sh) and every
+rendered object validates against the Kubernetes JSON schemas of the kubernetes-validate package.
+Offline after the first install; the rendered manifests are never written into the repository."""
+
+from __future__ import annotations
+
+import subprocess
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from epd_common import topics
+from tests.conftest import REPO
+
+OVERLAYS = ["local", "production"]
+SERVICES = ["connector", "ingest", "intensity", "footprint", "publisher", "gateway"]
+# What each stream worker consumes: its HPA may not outgrow the topic's partitions.
+STREAM_SOURCES = {"epd-ingest": topics.TELEMETRY_RAW, "epd-intensity": topics.TELEMETRY_READINGS}
+KUBERNETES_VERSION = "1.33.0"
+
+
+@pytest.fixture(scope="module")
+def kustomize() -> str:
+    subprocess.run([str(REPO / "deploy" / "k8s-tools.sh")], check=True, timeout=900)
+    return str(REPO / ".run" / "bin" / "kustomize")
+
+
+def render(kustomize: str, overlay: str) -> list[dict]:
+    out = subprocess.run([kustomize, "build", str(REPO / "k8s" / "overlays" / overlay)],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_rendered_object_matches_the_kubernetes_schema(kustomize, overlay):
+    docs = render(kustomize, overlay)
+    assert len(docs) > 20
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_validator_rejects_a_broken_object(kustomize):
+    """The schema check is not vacuous: a misspelt field fails it."""
+    deployment = next(d for d in render(kustomize, "local") if d["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["resourcez"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workloads_are_hardened_probed_and_bounded(kustomize, overlay):
+    docs = render(kustomize, overlay)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {f"epd-{s}" for s in SERVICES}
+    accounts = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    configs = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"}
+    for name, dep in deployments.items():
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["serviceAccountName"] in accounts and name in services, name
+        for c in pod["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert c["readinessProbe"] and c["livenessProbe"], name
+            assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and set(c["resources"]["limits"]), name
+            refs = {(e.get("configMapRef") or e.get("secretRef"))["name"] for e in c["envFrom"]}
+            # kustomize suffixes generated names with a hash and rewrites references to match.
+            assert any(r.startswith("epd-config-") and r in configs for r in refs), name
+            assert any(r.startswith("epd-secrets") for r in refs), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_stream_worker_autoscaling_is_bounded_by_partitions(kustomize, overlay):
+    docs = render(kustomize, overlay)
+    hpas = {d["spec"]["scaleTargetRef"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    assert set(hpas) == set(STREAM_SOURCES)
+    for target, hpa in hpas.items():
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= STREAM_SOURCES[target].partitions
+
+
+def test_kafka_and_postgres_are_external_and_set_by_each_overlay(kustomize):
+    for overlay in OVERLAYS:
+        docs = render(kustomize, overlay)
+        kinds = {(d["kind"], d["metadata"]["name"].split("-")[0]) for d in docs}
+        assert not any(k == "StatefulSet" for k, _ in kinds), "Kafka/PostgreSQL are not deployed by k8s/"
+        config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("epd-config"))
+        assert config["data"]["EPD_KAFKA_BOOTSTRAP"]
+    local = render(kustomize, "local")
+    assert any(d["kind"] == "Secret" and "EPD_PG_DSN" in d["data"] for d in local)
+    production = render(kustomize, "production")
+    assert not any(d["kind"] == "Secret" for d in production), "production secrets are created outside git"
+    gateway = next(d for d in production if d["kind"] == "Deployment" and d["metadata"]["name"] == "epd-gateway")
+    assert gateway["spec"]["replicas"] >= 2
+    assert any(d["kind"] == "PodDisruptionBudget" and d["metadata"]["name"] == "epd-gateway" for d in production)
+
+
+def test_only_kustomize_sources_are_committed_under_k8s():
+    """Rendered manifests are never committed: every file is in base/ or an overlay and is listed
+    by the kustomization beside it."""
+    tracked = subprocess.run(["git", "ls-files", "k8s"], cwd=REPO, capture_output=True, text=True, check=True)
+    for path in tracked.stdout.split():
+        folder, name = (REPO / path).parent, (REPO / path).name
+        assert folder.name == "base" or folder.parent.name == "overlays", path
+        if name != "kustomization.yaml":
+            assert name in yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"], path
