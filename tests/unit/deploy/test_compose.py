@@ -58,3 +58,59 @@ def test_infrastructure_ports_match_the_local_stack():
     assert f"{env['EPD_MQTT_PORT']}:1883" in svcs["mosquitto"]["ports"]
     assert svcs["kafka"]["image"].startswith("apache/kafka:4.")
     assert svcs["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_every_service_waits_for_kafka_postgres_and_migrations():
+    svcs = compose()["services"]
+    for name in SERVICES | {"ingest"}:
+        deps = svcs[name]["depends_on"]
+        assert deps["kafka"]["condition"] == deps["postgres"]["condition"] == "service_healthy", name
+        assert deps["migrate"]["condition"] == "service_completed_successfully", name
+
+
+def test_dependencies_exist_and_have_no_cycle():
+    svcs = compose()["services"]
+    graph = {n: set(s.get("depends_on") or {}) for n, s in svcs.items()}
+    for name, deps in graph.items():
+        assert deps <= set(svcs), f"{name} depends on {deps - set(svcs)}"
+    seen: set[str] = set()
+    while len(seen) < len(graph):
+        ready = {n for n, d in graph.items() if n not in seen and d <= seen}
+        assert ready, f"dependency cycle among {set(graph) - seen}"
+        seen |= ready
+
+
+def test_prometheus_scrapes_every_service_at_its_compose_port():
+    svcs = compose()["services"]
+    prom = svcs["prometheus"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prom["volumes"]
+    config_file = next(a for a in prom["command"] if a.startswith("--config.file=")).split("=", 1)[1]
+    config = yaml.safe_load((REPO / "deploy/prometheus" / config_file.removeprefix("/etc/prometheus/")).read_text())
+    for job in config["scrape_configs"]:
+        for target in (t for s in job["static_configs"] for t in s["targets"]):
+            host, port = target.split(":")
+            if host == "localhost":
+                continue
+            assert host in svcs, f"scrape target {target} is not a compose service"
+            assert any(p.endswith(f":{port}") for p in svcs[host].get("ports", [])), target
+    scraped = {j["job_name"] for j in config["scrape_configs"]}
+    assert SERVICES | {"ingest"} <= scraped
+
+
+def test_grafana_is_provisioned_from_deploy():
+    grafana = compose()["services"]["grafana"]
+    mounts = {v.split(":")[1]: REPO / v.split(":")[0] for v in grafana["volumes"]}
+    assert (mounts["/etc/grafana/provisioning"] / "datasources" / "prometheus.yml").exists()
+    provider = yaml.safe_load((mounts["/etc/grafana/provisioning"] / "dashboards" / "epd.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert list(mounts["/var/lib/grafana/dashboards"].glob("*.json"))
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (mounts["/var/lib/grafana/dashboards"] / home.rsplit("/", 1)[1]).exists()
+    assert grafana["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_the_image_runs_as_a_non_root_user():
+    dockerfile = (REPO / "deploy/docker/Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert "slim" in dockerfile
