@@ -180,3 +180,34 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     assert expired == [old.json()["pf_id"]]
     assert await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1::uuid ORDER BY outbox_id DESC LIMIT 1",
                                old.json()["pf_id"]) == "expired"
+
+
+async def _epd(*args: str, url: str) -> tuple[int, str]:
+    import os
+    import shutil
+    import sys
+
+    exe = shutil.which("epd", path=os.path.dirname(sys.executable)) or "epd"
+    proc = await asyncio.create_subprocess_exec(
+        exe, "footprint", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "EPD_FOOTPRINT_ADMIN_URL": url, "EPD_FOOTPRINT_ADMIN_TOKEN": TOKEN})
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode()
+
+
+async def test_cli_registers_and_reports_api_errors(api, tmp_path):
+    client, _, conn = api
+    url = str(client.base_url)
+    (tmp_path / "org.json").write_text('{"organisation_id": "org-cli", "name": "CLI Org"}')
+    (tmp_path / "bad.yaml").write_text("organisation_id: \"bad\\0id\"\nname: x\n")
+    code, out = await _epd("register", "organisation", str(tmp_path / "org.json"), url=url)
+    assert code == 0, out
+    assert await conn.fetchval("SELECT name FROM organisations WHERE organisation_id = 'org-cli'") == "CLI Org"
+    code, out = await _epd("register", "organisation", str(tmp_path / "org.json"), url=url)
+    assert code == 1 and '"already_exists"' in out
+    code, out = await _epd("register", "organisation", str(tmp_path / "bad.yaml"), url=url)
+    assert code == 1 and '"invalid_request"' in out
+    code, out = await _epd("approve", "00000000-0000-0000-0000-000000000000", "--verifier", "v", url=url)
+    assert code == 1 and '"unknown_version"' in out
+    code, out = await _epd("drift-events", url=url)
+    assert code == 0 and out.strip() == "[]"

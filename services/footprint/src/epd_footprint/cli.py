@@ -1,4 +1,5 @@
-"""`epd footprint compute FILE`: footprints of a product-system file, as rich tables or JSON."""
+"""`epd footprint compute FILE`: footprints of a product-system file, as rich tables or JSON; the
+operator commands (register, import-epd, drift-events, approve, reject, withdraw, expire) are in admin_cli.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .admin_cli import register as register_admin_commands
 from .engine import MODULES, INDICATORS, ProductFootprint, ProductSystemError, compute, load_file
 
 app = typer.Typer(help="Product footprints from a value-chain (product-system) file.", no_args_is_help=True)
@@ -43,6 +45,9 @@ def compute_command(
     console = Console()
     for fp in footprints:
         _print(console, fp)
+
+
+register_admin_commands(app)
 
 
 def _print(console: Console, fp: ProductFootprint) -> None:

@@ -1,0 +1,93 @@
+"""`epd footprint ...` operator commands: thin HTTP calls to the admin API (EPD_FOOTPRINT_ADMIN_URL,
+EPD_FOOTPRINT_ADMIN_TOKEN). JSON files or inline options in, the API's JSON out; a 4xx prints its
+`{code, message}` and exits 1."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+import yaml
+
+
+def _client() -> httpx.Client:
+    url = os.environ.get("EPD_FOOTPRINT_ADMIN_URL", "http://127.0.0.1:8083")
+    token = os.environ.get("EPD_FOOTPRINT_ADMIN_TOKEN", "")
+    if not token:
+        typer.echo("EPD_FOOTPRINT_ADMIN_TOKEN is not set", err=True)
+        raise typer.Exit(2)
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def call(method: str, path: str, body: Any = None, params: dict | None = None) -> None:
+    try:
+        with _client() as client:
+            resp = client.request(method, path, json=body, params=params)
+    except httpx.HTTPError as exc:
+        typer.echo(f"admin API unreachable: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(resp.json(), indent=2))
+    if resp.status_code >= 400:
+        raise typer.Exit(1)
+
+
+def read_doc(path: Path) -> Any:
+    """A JSON or YAML file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        typer.echo(f"cannot read {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("register")
+    def register_command(kind: str = typer.Argument(..., help="organisation|plant|process|meter|product|product-system|policy"),
+                         file: Path = typer.Argument(..., help="JSON/YAML body (see README)")) -> None:
+        """Register a registry entry or a product system from a file."""
+        paths = {"organisation": "/organisations", "plant": "/plants", "process": "/processes", "meter": "/meters",
+                 "product": "/products", "product-system": "/product-systems"}
+        if kind == "policy":
+            call("PUT", "/policies", read_doc(file))
+            return
+        if kind not in paths:
+            typer.echo(f"unknown kind {kind!r}; one of {', '.join([*paths, 'policy'])}", err=True)
+            raise typer.Exit(2)
+        call("POST", paths[kind], read_doc(file))
+
+    @app.command("import-epd")
+    def import_epd(file: Path) -> None:
+        """Import an existing EPD: series + published version 1 (+ outbox row)."""
+        call("POST", "/epds/import", read_doc(file))
+
+    @app.command("drift-events")
+    def drift_events(product: str = typer.Option(None, "--product"), limit: int = typer.Option(100)) -> None:
+        """List drift events (origin and cascade) with reason, evidence, direction and percent."""
+        call("GET", "/drift-events", params={k: v for k, v in {"product_id": product, "limit": limit}.items() if v})
+
+    @app.command("approve")
+    def approve(pf_id: str, verifier: str = typer.Option(..., "--verifier")) -> None:
+        """Verifier approval: provisional -> verified -> published; the preceding one is deprecated."""
+        call("POST", f"/versions/{pf_id}/approve", {"verifier": verifier})
+
+    @app.command("reject")
+    def reject(pf_id: str, reason: str = typer.Option(..., "--reason")) -> None:
+        call("POST", f"/versions/{pf_id}/reject", {"reason": reason})
+
+    @app.command("withdraw")
+    def withdraw(pf_id: str, reason: str = typer.Option(..., "--reason")) -> None:
+        call("POST", f"/versions/{pf_id}/withdraw", {"reason": reason})
+
+    @app.command("expire")
+    def expire() -> None:
+        """Move versions past their validity to expired."""
+        call("POST", "/versions/expire")
+
+    @app.command("show")
+    def show(pf_id: str) -> None:
+        call("GET", f"/versions/{pf_id}")
