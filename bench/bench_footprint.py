@@ -1,0 +1,98 @@
+"""Windows applied per second through the footprint service (fold, re-solve, drift rule, one transaction
+per window) against a baseline of the same database writes without the engine, same database, same run.
+
+Scenario: the Baotou chain of the integration tests (tests/integration/footprint/footprint_chain.py,
+imported from there so the bench measures the tested setup), six published EPDs, rolling windows of
+the roasting process that stay within the drift threshold (steady state: no versions written).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+import asyncpg
+
+from epd_common.db import create_pool, transaction
+from epd_footprint import repository as repo
+from epd_footprint.service import FootprintService
+from epd_footprint.windows import read_window
+from harness import BenchContext, BenchRow
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _chain():
+    path = REPO / "tests/integration/footprint/footprint_chain.py"
+    spec = importlib.util.spec_from_file_location("footprint_chain_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _fresh_db(dsn: str) -> tuple[str, str]:
+    name = f"bench_fp_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    db = dsn.rsplit("/", 1)[0] + f"/{name}"
+    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db/alembic.ini"), "upgrade", "heads"],
+                         capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=db), cwd=REPO)
+    if res.returncode:
+        raise RuntimeError(res.stderr[-2000:])
+    return name, db
+
+
+async def _baseline(pool, facts_list, series_ids) -> float:
+    """The same per-window writes (lock, applied row, live inventory, drift states) without the engine."""
+    start = time.perf_counter()
+    for facts in facts_list:
+        async with transaction(pool) as conn:
+            await repo.window_seen(conn, facts.window_id, facts.revision)
+            await repo.systems_for_process(conn, facts.process_id)
+            await repo.lock_system(conn, "baotou-ndfeb")
+            await repo.mark_window(conn, facts, "applied")
+            await repo.live_bases(conn, "baotou-ndfeb")
+            await conn.execute(
+                """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision, window_size,
+                       window_start, window_end, merkle_root, inventory) VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (system_id, engine_process_id) DO UPDATE SET window_id = excluded.window_id""",
+                facts.window_id, facts.revision, facts.size, facts.start, facts.end, facts.merkle_root,
+                json.dumps({"inputs": {}, "emissions": {}}))
+            await repo.drift_states(conn, series_ids)
+            for sid in series_ids:
+                await conn.execute("UPDATE footprint_drift_state SET last_live = 1 WHERE series_id = $1", sid)
+    return len(facts_list) / (time.perf_counter() - start)
+
+
+async def run(ctx: BenchContext) -> list[BenchRow]:
+    chain = _chain()
+    n = 30 if ctx.quick else 300
+    name, db = await _fresh_db(ctx.pg_dsn)
+    try:
+        pool = await create_pool(db, max_size=4)
+        await chain.register(pool)
+        service = FootprintService(pool)
+        await service.apply_message(chain.roasting_window(-1, Decimal("1.02")))  # warm-up: builds the live system
+        windows = [chain.roasting_window(day, Decimal("1.02") if day % 2 else Decimal("1.03")) for day in range(n)]
+        start = time.perf_counter()
+        for w in windows:
+            await service.apply_message(w)
+        service_rate = n / (time.perf_counter() - start)
+        series_ids = [r["series_id"] for r in await pool.fetch("SELECT series_id FROM epd_series")]
+        base_windows = [read_window(chain.roasting_window(day + 10_000, Decimal(1))) for day in range(n)]
+        base_rate = await _baseline(pool, base_windows, series_ids)
+        await pool.close()
+    finally:
+        admin = await asyncpg.connect(ctx.pg_dsn)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+    return [BenchRow("footprint windows", f"windows applied/s ({n} windows, 6 EPDs, re-solve + drift rule)",
+                     service_rate, "same DB writes per window, no engine", base_rate)]
