@@ -185,5 +185,7 @@ class Repository:
         status = await self.pool.execute("""
             INSERT INTO gateway_incoming_events (client_id, event_id, event_type, source, body)
             VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING""",
-                                         client_id, event_id, event_type, source, json.dumps(body))
+                                         client_id, event_id, event_type, source,
+                                         # jsonb cannot hold NUL: keep the event, with U+FFFD in its place
+                                         json.dumps(body).replace("\\u0000", "\\ufffd"))
         return status.endswith(" 1")

@@ -17,10 +17,34 @@ from epd_gateway.formats import events as ev
 router = APIRouter(tags=["event"])
 MAX_EVENT_BYTES = 1_000_000
 _ANSWERS = (ev.REQUEST_FULFILLED, ev.REQUEST_REJECTED)
-_EVENT_SCHEMA = {"type": "object", "required": ["type", "specversion", "id", "source", "time", "data"],
-                 "properties": {"type": {"type": "string"}, "specversion": {"type": "string"},
-                                "id": {"type": "string"}, "source": {"type": "string"},
-                                "time": {"type": "string"}, "data": {"type": "object"}}}
+# The documented body is exactly what the handler accepts (so schema-valid events get 200).
+_TEXT = {"type": "string", "maxLength": 500, "pattern": r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}
+_TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"}
+_URN = {"type": "string", "maxLength": 500,
+        "pattern": r"^[Uu][Rr][Nn]:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}
+_UUID = {"type": "string", "pattern": r"^([Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                                      r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
+
+
+def _list(item: dict) -> dict:
+    return {"type": "array", "minItems": 1, "maxItems": 100, "items": item}
+
+
+def _envelope(kind: str, data: dict) -> dict:
+    return {"type": "object", "required": ["type", "specversion", "id", "source", "time", "data"],
+            "properties": {"type": {"const": kind}, "specversion": {"const": ev.SPECVERSION}, "id": _TEXT,
+                           "source": _TEXT, "time": _TIME, "data": data}}
+
+
+_CRITERIA = {"type": "object", "additionalProperties": False, "properties": {
+    "productId": _list(_URN), "companyId": _list(_URN), "classification": _list(_URN), "geography": _list(_TEXT),
+    "validOn": _TIME, "validAfter": _TIME, "validBefore": _TIME, "status": {"enum": ["Active", "Deprecated"]},
+    "comment": {**_TEXT, "maxLength": 2000}}}
+_EVENT_SCHEMA = {"oneOf": [
+    _envelope(ev.REQUEST_CREATED, _CRITERIA),
+    _envelope(ev.PUBLISHED, {"type": "object", "required": ["pfIds"], "properties": {"pfIds": _list(_UUID)}}),
+    *(_envelope(kind, {"type": "object", "required": ["requestEventId"], "properties": {"requestEventId": {"type": "string"}}})
+      for kind in _ANSWERS)]}
 _DOC = {"requestBody": {"required": True, "content": {ev.CONTENT_TYPE: {"schema": _EVENT_SCHEMA},
                                                       "application/json": {"schema": _EVENT_SCHEMA}}}}
 
@@ -33,7 +57,7 @@ def _answer_event(body: Any) -> ev.IncomingEvent:
                             str(body["time"]))
 
 
-@router.post("/3/events", openapi_extra=_DOC, responses={200: {"description": "accepted"},
+@router.post("/3/events", openapi_extra=_DOC, response_class=Response, responses={200: {"description": "accepted"},
                                                          **responses(400, 401, 403, 429)})
 async def post_event(request: Request, caller: Caller = Depends(require("events:write"))) -> Response:
     deps: Deps = request.app.state.deps
@@ -55,8 +79,6 @@ async def post_event(request: Request, caller: Caller = Depends(require("events:
             event = ev.parse_event(body)
     except ev.EventError as exc:
         raise ApiError(400, str(exc)) from None
-    if "\x00" in raw.decode("utf-8", "replace") or "\\u0000" in raw.decode("utf-8", "replace"):
-        raise ApiError(400, "event contains a NUL character")
     await deps.repository.record_event(caller.principal.client_id, event.id, event.type, event.source, body)
     if event.type == ev.REQUEST_CREATED and deps.request_wakeup is not None:
         deps.request_wakeup.set()

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import StringConstraints
 
 from epd_gateway import cursor
 from epd_gateway.auth import Caller, require
@@ -36,7 +37,13 @@ _GET_200 = {"description": "one footprint", "headers": {"x-epd-signature": {"sch
                                                         "properties": {"data": {"type": "object"}}}},
                         "application/xml": {"schema": {"type": "string"}},
                         OPENEPD_TYPE: {"schema": {"type": "object"}}}}
-UrnList = Annotated[list[str] | None, Query(max_length=100)]
+# Documented constraints match what parse_filters accepts, so schema-valid requests are accepted.
+_URN = r"^[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+$"
+Urn = Annotated[str, StringConstraints(pattern=_URN, max_length=512)]
+Geo = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$", max_length=512)]
+UrnList = Annotated[list[Urn] | None, Query(max_length=100)]
+GeoList = Annotated[list[Geo] | None, Query(max_length=100)]
+DateTime = Annotated[str | None, Query(json_schema_extra={"format": "date-time"})]
 
 
 @router.get("/3/footprints", responses={200: _LIST_200, **responses(400, 401, 403, 429)})
@@ -44,10 +51,11 @@ async def list_footprints(
     request: Request,
     caller: Caller = Depends(require("footprint:list")),
     limit: Annotated[int | None, Query(ge=0)] = None,
-    productId: UrnList = None, companyId: UrnList = None, geography: UrnList = None,  # noqa: N803
-    classification: UrnList = None, validOn: str | None = None, validAfter: str | None = None,  # noqa: N803
-    validBefore: str | None = None, status: Literal["Active", "Deprecated"] | None = None,
-    x_epd_cursor: Annotated[str | None, Query(alias=CURSOR_PARAM, max_length=400)] = None,
+    productId: UrnList = None, companyId: UrnList = None, geography: GeoList = None,  # noqa: N803
+    classification: UrnList = None, validOn: DateTime = None, validAfter: DateTime = None,  # noqa: N803
+    validBefore: DateTime = None, status: Literal["Active", "Deprecated"] | None = None,
+    # Only ever taken from our own Link headers (opaque), so it is not part of the documented API.
+    x_epd_cursor: Annotated[str | None, Query(alias=CURSOR_PARAM, max_length=400, include_in_schema=False)] = None,
 ) -> JSONResponse:
     deps: Deps = request.app.state.deps
     settings: GatewaySettings = request.app.state.settings
