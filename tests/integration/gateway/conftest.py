@@ -52,8 +52,8 @@ class Gateway:
 
 def start(dsn: str, tmp: Path, **extra: str) -> tuple[subprocess.Popen, dict[str, str], int]:
     port = free_port()
-    env = dict(os.environ, EPD_PG_DSN=dsn, EPD_GATEWAY_PORT=str(port), EPD_GATEWAY_KEY_SECRET=KEY_SECRET,
-               EPD_GATEWAY_TLS_DIR=str(tmp / "tls"), EPD_GATEWAY_ISSUER=f"https://127.0.0.1:{port}",
+    env = dict(os.environ, EPD_PG_DSN=dsn, EPD_GATEWAY_HTTPS_PORT=str(port), EPD_GATEWAY_KEY_SECRET=KEY_SECRET,
+               EPD_GATEWAY_TLS_DIR=str(tmp / "tls"), EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
                EPD_GATEWAY_KEY_REFRESH_SECONDS="0", EPD_GATEWAY_REQUEST_POLL_SECONDS="0.2",
                EPD_GATEWAY_TOKEN_RATE_PER_SECOND="50", EPD_GATEWAY_TOKEN_RATE_BURST="50", EPD_LOG_JSON="false",
                EPD_GATEWAY_RATE_PER_SECOND="1000", EPD_GATEWAY_RATE_BURST="1000")

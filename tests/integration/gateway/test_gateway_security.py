@@ -50,7 +50,7 @@ async def test_bad_tokens_are_rejected(gateway, db, pact):
         await pool.close()
     good = await gateway.token("a")
     common = dict(client_id="client-a", partner_id="partner-a", scopes=frozenset({"footprint:list"}),
-                  issuer=gateway.env["EPD_GATEWAY_ISSUER"], ttl_seconds=60)
+                  issuer=gateway.env["EPD_GATEWAY_PUBLIC_URL"], ttl_seconds=60)
     expired = tokens.issue(ring, audience="epd-gateway", now=time.time() - 3600, **common)
     wrong_aud = tokens.issue(ring, audience="someone-else", **common)
     claims = {"iss": common["issuer"], "sub": "client-a", "aud": "epd-gateway", "exp": int(time.time()) + 60,

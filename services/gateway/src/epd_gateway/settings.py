@@ -9,14 +9,14 @@ from epd_common.settings import ServiceSettings
 
 class GatewaySettings(ServiceSettings):
     host: str = Field(default="127.0.0.1", validation_alias="EPD_GATEWAY_HOST")
-    port: int = Field(default=8443, ge=0, le=65535, validation_alias="EPD_GATEWAY_PORT")
+    port: int = Field(default=8443, ge=0, le=65535, validation_alias="EPD_GATEWAY_HTTPS_PORT")
     metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_GATEWAY_METRICS_PORT")
     # PEM files; when both are empty a self-signed certificate is generated under tls_dir.
     tls_cert_file: str = Field(default="", validation_alias="EPD_GATEWAY_TLS_CERT_FILE")
     tls_key_file: str = Field(default="", validation_alias="EPD_GATEWAY_TLS_KEY_FILE")
     tls_dir: str = Field(default=".run/gateway/tls", validation_alias="EPD_GATEWAY_TLS_DIR")
     # Issuer and audience of access tokens; the public base URL (https) of this gateway.
-    issuer: str = Field(default="https://127.0.0.1:8443", pattern=r"^https://", validation_alias="EPD_GATEWAY_ISSUER")
+    issuer: str = Field(default="https://127.0.0.1:8443", pattern=r"^https://", validation_alias="EPD_GATEWAY_PUBLIC_URL")
     audience: str = Field(default="epd-gateway", min_length=1, validation_alias="EPD_GATEWAY_AUDIENCE")
     token_ttl_seconds: int = Field(default=600, ge=30, le=900, validation_alias="EPD_GATEWAY_TOKEN_TTL_SECONDS")
     # Derives the key that encrypts signing private keys at rest and the pagination-cursor MAC key.
