@@ -1,0 +1,112 @@
+"""Run `python -m epd_intensity` as a subprocess and read its topics (tests and bench)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from epd.v1 import intensity_pb2
+from epd_common.kafka import make_consumer, make_producer
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+
+ROOT = Path(__file__).parents[3]
+CORRECTIONS = "epd.intensity.corrections.v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Worker:
+    def __init__(self, bootstrap: str, prefix: str, data_dir: Path, lateness_s: int | None = None) -> None:
+        self.metrics_port = free_port()
+        self.env = {**os.environ, "EPD_KAFKA_BOOTSTRAP": bootstrap, "EPD_TOPIC_PREFIX": prefix,
+                    "EPD_INTENSITY_APP_ID": "intensity", "EPD_INTENSITY_DATA_DIR": str(data_dir),
+                    "EPD_INTENSITY_METRICS_PORT": str(self.metrics_port), "EPD_INTENSITY_WEB_PORT": str(free_port()),
+                    "EPD_INTENSITY_PROCESS_CONFIG": str(ROOT / "services/intensity/config/processes.example.yaml"),
+                    "EPD_LOG_LEVEL": "WARNING"}
+        if lateness_s is not None:
+            self.env["EPD_INTENSITY_ALLOWED_LATENESS_S"] = str(lateness_s)
+        self.log = data_dir / "worker.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "epd_intensity"], env=self.env, cwd=ROOT,
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def metrics(self) -> dict[str, float]:
+        """Samples of the worker's /metrics (name{labels} -> value); {} while it is not up."""
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2).read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def readings_seen(self) -> float:
+        return sum(v for k, v in self.metrics().items() if k.startswith("epd_intensity_readings_total"))
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+async def produce(bootstrap: str, prefix: str, readings) -> None:
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        futures = [await producer.send(TELEMETRY_READINGS.topic(prefix), TELEMETRY_READINGS.encode(r),
+                                       key=r.plant_id.encode()) for r in readings]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, idle_s: float = 3.0, expect: int = 0, timeout_s: float = 120.0):
+    """Every record of a topic, once at least `expect` arrived and none came for `idle_s`."""
+    consumer = make_consumer(bootstrap, None, topic)
+    await consumer.start()
+    records = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for recs in batch.values():
+                records.extend(recs)
+                last = time.monotonic() if recs else last
+            if len(records) >= expect and time.monotonic() - last > idle_s:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+def windows_of(records) -> list[intensity_pb2.IntensityWindow]:
+    return [INTENSITY_WINDOWS.decode(r.value) for r in records]

@@ -1,0 +1,125 @@
+"""One simulated plant-day through the real broker and the faust worker (`python -m epd_intensity`
+as a subprocess): the oracle's windows exactly; the same final windows when SIGKILLed and restarted;
+bad input gives its documented outcome, a correction record and a metric."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "intensity"))
+from intensity_day import EXAMPLE_CONFIG, plant_day  # noqa: E402
+from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of  # noqa: E402
+
+from epd_common.kafka import ensure_topics  # noqa: E402
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS  # noqa: E402
+from epd_intensity.factors import load_library  # noqa: E402
+from epd_intensity.oracle import compute_windows  # noqa: E402
+from epd_intensity.processes import load_processes  # noqa: E402
+
+
+def body(w):
+    return w.SerializeToString(deterministic=True)
+
+
+def final(windows):
+    latest = {}
+    for w in windows:
+        key = (w.process_id, w.size, w.window_start.ToDatetime())
+        if key not in latest or w.revision > latest[key].revision:
+            latest[key] = w
+    return {w.window_id: body(w) for w in latest.values()}
+
+
+def no_conflicts(windows):
+    seen = {}
+    for w in windows:
+        assert seen.setdefault(w.window_id, body(w)) == body(w), f"conflicting duplicate {w.window_id}"
+    return seen
+
+
+@pytest.fixture(scope="module")
+def day():
+    readings = plant_day(seed=11)
+    oracle = compute_windows(readings, load_processes(EXAMPLE_CONFIG), load_library())
+    return readings, oracle
+
+
+async def wait_for(predicate, timeout_s=90.0, worker=None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if worker is not None and not worker.alive():
+            return False
+        if predicate():
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
+    readings, oracle = day
+    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    await produce(kafka_bootstrap, topic_prefix, readings)
+    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    worker.start()
+    try:
+        assert await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker), worker.log.read_text()[-3000:]
+        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
+        metrics = worker.metrics()
+    finally:
+        worker.stop()
+    windows = windows_of(records)
+    # Per process (the key: one partition each) the emission sequence is exactly the oracle's.
+    def per_process(ws):
+        out = {}
+        for w in ws:
+            out.setdefault(w.process_id, []).append(body(w))
+        return out
+    assert per_process(windows) == per_process(oracle.history)
+    assert final(windows) == {w.window_id: body(w) for w in oracle.final}
+    assert all(r.key.decode() == w.process_id for r, w in zip(records, windows))
+    # Every outcome is counted, matching the oracle's counts.
+    for outcome in ("accepted", "late_revision", "too_late", "duplicate", "unknown_activity", "unknown_process"):
+        assert metrics.get(f'epd_intensity_readings_total{{outcome="{outcome}"}}', 0) == oracle.outcomes[outcome]
+    assert metrics['epd_intensity_unknown_activity_total'] == 1
+    assert metrics['epd_intensity_factor_missing_total{kind="factor"}'] == oracle.outcomes["factor_missing"] > 0
+    assert metrics['epd_intensity_undefined_intensities_total{size="hourly"}'] >= 1
+    assert metrics['epd_intensity_late_revisions_total{size="hourly"}'] > 0
+    # Too-late and refused readings are in the correction log with their outcome, never dropped.
+    corrections = await read_all(kafka_bootstrap, topic_prefix + CORRECTIONS, idle_s=1.0)
+    outcomes = Counter(dict(r.headers)["epd-outcome"].decode() for r in corrections)
+    assert outcomes == Counter({"too_late": oracle.outcomes["too_late"], "unknown_activity": 1, "unknown_process": 1})
+    late_ids = {r.reading_id for r, _ in oracle.corrections}
+    assert {TELEMETRY_READINGS.decode(r.value).reading_id for r in corrections} >= late_ids
+
+
+async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
+    readings, oracle = day
+    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    rng = random.Random(5)
+    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    chunks = sorted(rng.sample(range(1, len(readings)), 3))
+    produced = 0
+    try:
+        for cut in [*chunks, len(readings)]:
+            await produce(kafka_bootstrap, topic_prefix, readings[produced:cut])
+            produced = cut
+            worker.start()
+            # Kill somewhere while it works through the backlog (or right after recovery).
+            await wait_for(lambda: worker.readings_seen() > 0, 60)
+            await asyncio.sleep(rng.uniform(0.0, 2.0))
+            if cut != len(readings):
+                worker.kill()
+        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final),
+                                 idle_s=6.0)
+    finally:
+        worker.stop()
+    windows = windows_of(records)
+    no_conflicts(windows)
+    assert final(windows) == {w.window_id: body(w) for w in oracle.final}
