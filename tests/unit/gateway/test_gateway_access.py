@@ -1,0 +1,115 @@
+"""Pure access pieces: tokens, pagination cursors, token buckets, client-secret hashes, filter parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+import jwt as pyjwt
+import pytest
+
+from epd_gateway import cursor, secrets, tokens
+from epd_gateway.query import ACTIVE, DEPRECATED, FilterError, parse_filters
+from epd_gateway.ratelimit import TokenBuckets, retry_after
+from epd_gateway.signing import new_key_ring, rotate
+
+ISS, AUD = "https://gw.example", "epd-gateway"
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def issue(ring, **kw):
+    args = dict(client_id="c", partner_id="p", scopes=frozenset({"footprint:list"}), issuer=ISS, audience=AUD,
+                ttl_seconds=600, now=1_000_000)
+    args.update(kw)
+    return tokens.issue(ring, **args)
+
+
+def test_token_round_trip_and_rotation():
+    ring = new_key_ring()
+    token = issue(ring)
+    assert tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_100).partner_id == "p"
+    # Tokens signed just before a rotation still verify (the old key is retired, not dropped).
+    assert tokens.verify(token, rotate(ring), issuer=ISS, audience=AUD, now=1_000_100).client_id == "c"
+
+
+@pytest.mark.parametrize("case", ["expired", "audience", "issuer", "none", "hs256", "tampered", "foreign", "junk"])
+def test_bad_tokens(case):
+    ring = new_key_ring()
+    good = issue(ring)
+    claims = {"iss": ISS, "sub": "c", "aud": AUD, "exp": 1_000_600, "scope": "footprint:list", "partner_id": "p"}
+    bad = {
+        "expired": good, "audience": issue(ring, audience="other"), "issuer": issue(ring, issuer="https://evil"),
+        "none": f"{_b64({'alg': 'none'})}.{_b64(claims)}.",
+        "hs256": pyjwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": ring.kid}),
+        "tampered": good.split(".")[0] + "." + _b64({**claims, "partner_id": "q"}) + "." + good.split(".")[2],
+        "foreign": issue(new_key_ring()), "junk": "a.b.c",
+    }[case]
+    now = 1_001_000 if case == "expired" else 1_000_100
+    with pytest.raises(tokens.TokenError) as err:
+        tokens.verify(bad, ring, issuer=ISS, audience=AUD, now=now)
+    assert err.value.expired is (case == "expired")
+
+
+def test_cursor_is_bound_to_filters_and_expires_and_resists_tampering():
+    key = secrets.derive_key("a-secret-of-sixteen+", "cursor")
+    pos = cursor.Position(datetime(2026, 1, 1, tzinfo=timezone.utc), "6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01")
+    digest = cursor.filters_digest("client", {"status": ["published"]})
+    token = cursor.encode(key, pos, digest, 180, now=0)
+    assert cursor.decode(key, token, digest, now=179) == pos
+    with pytest.raises(cursor.CursorError, match="expired"):
+        cursor.decode(key, token, digest, now=181)
+    with pytest.raises(cursor.CursorError, match="another client"):
+        cursor.decode(key, token, cursor.filters_digest("other", {}), now=1)
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    for bad in (flipped, "", "!!!", "x" * 500):
+        with pytest.raises(cursor.CursorError):
+            cursor.decode(key, bad, digest, now=1)
+
+
+def test_token_bucket_and_retry_after():
+    now = [0.0]
+    buckets = TokenBuckets(rate_per_second=1, burst=2, clock=lambda: now[0])
+    assert [buckets.take("a"), buckets.take("a")] == [0, 0]
+    wait = buckets.take("a")
+    assert wait == pytest.approx(1.0) and retry_after(wait) == "1"
+    assert buckets.take("b") == 0  # per client
+    now[0] = 1.0
+    assert buckets.take("a") == 0
+
+
+def test_client_secret_hash():
+    stored = secrets.hash_secret("s3cret")
+    assert stored.startswith("scrypt$") and "s3cret" not in stored
+    assert secrets.check_secret("s3cret", stored)
+    assert not secrets.check_secret("s3cres", stored)
+    assert not secrets.check_secret("s3cret", "garbage")
+    assert not secrets.check_secret("x" * 10_000, stored)
+
+
+def test_private_key_encryption_is_authenticated():
+    key = secrets.derive_key("a-secret-of-sixteen+", "signing-keys")
+    nonce, ct = secrets.encrypt(key, b"private", b"kid")
+    assert secrets.decrypt(key, nonce, ct, b"kid") == b"private"
+    with pytest.raises(secrets.DecryptError):
+        secrets.decrypt(key, nonce, ct, b"other-kid")
+    with pytest.raises(secrets.DecryptError):
+        secrets.decrypt(secrets.derive_key("another-secret-16chars", "signing-keys"), nonce, ct, b"kid")
+
+
+def test_filter_parsing():
+    f = parse_filters({"productId": ["URN:pact:x:product-id:A", "urn:pact:x:product-id:a"], "status": ["active"],
+                       "validOn": ["2026-01-01T00:00:00Z"]})
+    assert f.product_ids == ("urn:pact:x:product-id:a",) and f.statuses == ACTIVE
+    assert f.valid_on == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert parse_filters({"status": ["Deprecated"]}).statuses == DEPRECATED
+    assert parse_filters({"productId": ["urn:pact:x:product-id:a%20b"]}).product_id_candidates(
+        "urn:pact:x:product-id:") == ("a b", "urn:pact:x:product-id:a%20b")
+    for bad in ({"productId": ["nope"]}, {"validOn": ["2026-13-01T00:00:00Z"]}, {"validOn": ["a", "b"]},
+                {"status": ["Gone"]}, {"geography": [""]}, {"companyId": ["urn:x:" + "a" * 600]},
+                {"geography": ["x"] * 101}):
+        with pytest.raises(FilterError):
+            parse_filters(bad)
