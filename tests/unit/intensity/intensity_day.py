@@ -29,7 +29,7 @@ METERS: dict[str, list[tuple[str, float]]] = {
     "baotou-1/solvent-extraction": [("electricity.grid", 300), ("reagent.naoh", 40), ("reagent.kerosene", 3),
                                     ("output.ndpr-oxide", 20), ("output.la-ce-oxide", 80)],
     "baotou-1/electrolysis": [("electricity.grid", 1800), ("gas.cf4", 0.02), ("output.nd-metal", 150)],
-    "baotou-1/magnet": [("electricity.grid", 500), ("steam", 1.5), ("output.ndfeb-magnet", 120), ("output.swarf", 6)],
+    "baotou-1/magnet": [("electricity.grid", 500), ("steam.purchased", 1.5), ("output.ndfeb-magnet", 120), ("output.swarf", 6)],
 }
 
 

@@ -49,7 +49,7 @@ def classify(code: str, kind: int) -> ActivitySpec | None:
     head, _, rest = code.partition(".")
     if code == "electricity.grid" and kind == K.ACTIVITY_KIND_ELECTRICITY:
         return ActivitySpec(code, kind, "kWh", ("scope2_electricity",))
-    if code == "steam" and kind == K.ACTIVITY_KIND_STEAM:
+    if head == "steam" and rest and kind == K.ACTIVITY_KIND_STEAM:
         return ActivitySpec(code, kind, "GJ", ("scope2_steam",))
     if head == "fuel" and rest and kind == K.ACTIVITY_KIND_FUEL:
         return ActivitySpec(code, kind, "GJ", ("scope1_combustion", "upstream_fuel"))
