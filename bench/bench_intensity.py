@@ -1,0 +1,143 @@
+"""Intensity processor: readings/s through the faust worker (subprocess, real broker) against a bare
+aiokafka consume -> decode -> produce loop over the same readings on the same broker in the same
+run; and the memory of 30-day rolling state per 1,000 active processes against a naive layout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from datetime import timedelta
+import tracemalloc
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, ensure_topics
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+from harness import BenchContext, BenchRow
+
+ROOT = Path(__file__).parents[1]
+sys.path[:0] = [str(ROOT / "tests/unit/intensity"), str(ROOT / "tests/integration/intensity")]
+from intensity_day import EXAMPLE_CONFIG, plant_day  # noqa: E402
+from intensity_worker import Worker, produce  # noqa: E402
+
+
+def readings(days: int) -> list:
+    out = []
+    for d in range(days):
+        out += plant_day(seed=d, day=f"2024-03-{d + 10:02d}")
+    return out
+
+
+async def worker_rate(bootstrap: str, prefix: str, data: list) -> float:
+    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
+    await produce(bootstrap, prefix, data)
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = Worker(bootstrap, prefix, Path(tmp))
+        worker.start()
+        try:
+            first_t = first_n = None
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and worker.alive():
+                n = worker.readings_seen()
+                if n and first_t is None:
+                    first_t, first_n = time.perf_counter(), n  # exclude start-up and recovery
+                if n >= len(data):
+                    return (n - first_n) / (time.perf_counter() - first_t)
+                await asyncio.sleep(0.1)
+            raise RuntimeError(f"worker did not finish: {worker.log.read_text()[-2000:]}")
+        finally:
+            worker.stop()
+
+
+async def raw_rate(bootstrap: str, prefix: str, data: list) -> float:
+    """Consume, decode each Reading, produce one record per reading (pipelined), commit per batch."""
+    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
+    await produce(bootstrap, prefix, data)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    consumer = AIOKafkaConsumer(TELEMETRY_READINGS.topic(prefix), bootstrap_servers=bootstrap,
+                                group_id=prefix + "raw", **CONSUMER_DEFAULTS)
+    await producer.start()
+    await consumer.start()
+    try:
+        seen, start = 0, None
+        while seen < len(data):
+            batch = await consumer.getmany(timeout_ms=500)
+            futures = []
+            for records in batch.values():
+                for r in records:
+                    start = start or time.perf_counter()
+                    reading = TELEMETRY_READINGS.decode(r.value)
+                    futures.append(await producer.send(INTENSITY_WINDOWS.topic(prefix), r.value,
+                                                       key=reading.process_id.encode()))
+                    seen += 1
+            await asyncio.gather(*futures)
+            if batch:
+                await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
+        return seen / (time.perf_counter() - start)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def state_memory(processes: int) -> tuple[float, float]:
+    """Bytes of 30-day state per process: the app's layout (per-day sums + hourly roots, as the
+    table holds them) vs a naive layout (every hourly totals of 30 days, as compact JSON text)."""
+    from epd_intensity.app.processor import Processor
+    from epd_intensity.app.state import DayState, totals_to_text
+    from epd_intensity.factors import load_library
+    from epd_intensity.processes import load_processes
+
+    example = load_processes(EXAMPLE_CONFIG)
+    store: dict = {}
+    proc = Processor(example, load_library(), store, lateness=timedelta(days=2))  # keep the day's hours
+    for i, r in enumerate(plant_day(seed=1)):
+        proc.handle(r, 0, i).commit()
+    hours = [t for k, v in store.items() if k.startswith("d|") for t in DayState.from_dict(v).hours.values()]
+    sample = hours[:24]  # real hourly totals of the example day
+    assert len(sample) == 24, len(sample)
+    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24])})
+
+    def measure(build) -> float:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        held = build()
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        del held
+        return used / processes
+
+    def app_layout():
+        from epd_intensity.core import combine
+        compacted = DayState(total=totals_to_text(combine(day.hours.values())),
+                             roots="".join(t.merkle_root for t in day.hours.values()))
+        text = json.dumps(compacted.to_dict())  # each table value is decoded on its own: distinct objects
+        return {f"d|p{p}|{d}": json.loads(text) for p in range(processes) for d in range(31)}
+
+    def naive():
+        texts = [json.dumps(totals_to_text(t)) for t in day.hours.values()]
+        return {f"h|p{p}|{d}|{h}": json.loads(text) for p in range(processes) for d in range(31)
+                for h, text in enumerate(texts)}
+
+    return measure(app_layout), measure(naive)
+
+
+async def run(ctx: BenchContext) -> list[BenchRow]:
+    days = 1 if ctx.quick else 3
+    data = readings(days)
+    w, r = [], []
+    for rnd in range(1 if ctx.quick else 2):
+        w.append(await worker_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}w.", data))
+        r.append(await raw_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}raw.", data))
+    processes = 100 if ctx.quick else 1000
+    app_bytes, naive_bytes = state_memory(processes)
+    return [
+        BenchRow("intensity", f"readings/s through the faust worker ({len(data)} readings, 1 plant)", max(w),
+                 "bare aiokafka consume->decode->produce loop", max(r)),
+        BenchRow("intensity", "MiB of 30-day rolling state per 1,000 processes (31 days held)",
+                 app_bytes * 1000 / 2**20, "every hourly totals for 30 days (compact JSON text)",
+                 naive_bytes * 1000 / 2**20, better="lower"),
+    ]
