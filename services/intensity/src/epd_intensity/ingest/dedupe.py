@@ -55,16 +55,21 @@ class DedupeState:
         return w.stamps[-1] if w and w.stamps else None
 
     def record_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> None:
-        w = self._meters.setdefault((plant_id, meter_id), _MeterWindow())
-        bisect.insort(w.stamps, ts_ns)
-        cutoff = w.stamps[-1] - int(self.window.total_seconds() * 1_000_000_000)
-        drop = bisect.bisect_left(w.stamps, cutoff)
-        drop = max(drop, len(w.stamps) - self.max_per_meter)
-        floors = [cutoff] if w.floor is None else [cutoff, w.floor]
-        if drop > 0:
-            floors.append(w.stamps[drop - 1] + 1)
-            del w.stamps[:drop]
-        w.floor = max(floors)
+        w = self._meters.get((plant_id, meter_id))
+        if w is None:
+            w = self._meters[(plant_id, meter_id)] = _MeterWindow()
+        stamps = w.stamps
+        if not stamps or ts_ns > stamps[-1]:
+            stamps.append(ts_ns)  # the usual case: readings arrive in time order
+        else:
+            bisect.insort(stamps, ts_ns)
+        cutoff = stamps[-1] - int(self.window.total_seconds() * 1_000_000_000)
+        floor = cutoff if w.floor is None or cutoff > w.floor else w.floor
+        if stamps[0] < cutoff or len(stamps) > self.max_per_meter:  # evict (rare: once per stamp at most)
+            drop = max(bisect.bisect_left(stamps, cutoff), len(stamps) - self.max_per_meter)
+            floor = max(floor, stamps[drop - 1] + 1)
+            del stamps[:drop]
+        w.floor = floor
 
     def batch_seen(self, batch_id: str) -> bool:
         if batch_id in self._batches:

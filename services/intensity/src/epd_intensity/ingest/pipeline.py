@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
 from epd_intensity.ingest import plausibility as plaus
@@ -35,15 +37,33 @@ class IngestConfig:
 
 
 @dataclass
+class StateChanges:
+    """What the state gained since it was last saved: accepted (plant, meter, observed ns) and the
+    ids of batches processed (batch id -> plant id). The state store drains it when it saves."""
+
+    readings: list[tuple[str, str, int]] = field(default_factory=list)
+    batches: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.readings or self.batches)
+
+
+@dataclass
 class IngestState:
     """Mutable state across batches: dedupe windows and last counter points (bounded by meters)."""
 
     dedupe: DedupeState = field(default_factory=DedupeState)
     counters: dict[tuple[str, str], CounterPoint] = field(default_factory=dict)
+    changes: StateChanges = field(default_factory=StateChanges, repr=False)
 
     @classmethod
     def for_config(cls, config: IngestConfig) -> IngestState:
         return cls(dedupe=DedupeState(window=config.max_lateness))
+
+    def take_changes(self) -> StateChanges:
+        """The changes since the last call (for the state store), leaving an empty log."""
+        changes, self.changes = self.changes, StateChanges()
+        return changes
 
 
 @dataclass
@@ -106,14 +126,15 @@ def process_batch(
             _rejection(dup, signed_batch_bytes, now, plant_id=batch.plant_id, batch_id=batch.batch_id)
         )
         return result
-    # Time order per batch, so counter deltas and the dedupe high-water mark advance monotonically.
-    def time_order(i: int) -> tuple[int, int, int]:
-        ts = batch.readings[i].observed_at
-        return ts.seconds, ts.nanos, i
-
-    for i in sorted(range(len(batch.readings)), key=time_order):
-        raw = batch.readings[i]
-        outcome = _process_reading(raw, verified, state, now, config)
+    ctx = _BatchContext(verified, state, now, config)
+    readings = batch.readings
+    # Time order per batch (stable, so ties keep their order), so counter deltas and the dedupe
+    # high-water mark advance monotonically. ns since the epoch orders exactly like (seconds, nanos)
+    # for every valid Timestamp; invalid ones are rejected without touching the state.
+    stamps = [r.observed_at.seconds * _NS + r.observed_at.nanos for r in readings]
+    for i in sorted(range(len(readings)), key=stamps.__getitem__):
+        raw = readings[i]
+        outcome = _process_reading(raw, stamps[i], ctx)
         if isinstance(outcome, Finding):
             payload = raw.SerializeToString(deterministic=True)
             result.rejected.append(
@@ -123,52 +144,95 @@ def process_batch(
         else:
             result.accepted.append(outcome)
     state.dedupe.record_batch(batch.batch_id)
+    state.changes.batches[batch.batch_id] = batch.plant_id
     return result
 
 
-def _process_reading(
-    raw: telemetry_pb2.RawReading, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig
-) -> telemetry_pb2.Reading | Finding:
-    plant_id = vb.batch.plant_id
-    meter = vb.plant.meters.get(raw.meter_id)
+_NS = 1_000_000_000
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _BatchContext:
+    """What every reading of one batch shares, computed once per batch (integers for the clock
+    checks, the ingestion timestamp message) so the per-reading path stays cheap."""
+
+    __slots__ = ("plant_id", "batch_id", "meters", "state", "config", "now", "now_us", "skew_us",
+                 "lateness_us", "ingested_at")
+
+    def __init__(self, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig) -> None:
+        self.plant_id = vb.batch.plant_id
+        self.batch_id = vb.batch.batch_id
+        self.meters = vb.plant.meters
+        self.state = state
+        self.config = config
+        self.now = now
+        self.now_us = (now - _EPOCH) // _US
+        self.skew_us = config.max_future_skew // _US
+        self.lateness_us = config.max_lateness // _US
+        self.ingested_at = timestamp_pb2.Timestamp()
+        self.ingested_at.FromDatetime(now)
+
+
+def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchContext) -> telemetry_pb2.Reading | Finding:
+    """Checks in the order of the rejection reasons' precedence; see plausibility.py for each rule."""
+    plant_id = ctx.plant_id
+    meter = ctx.meters.get(raw.meter_id)
     if meter is None:
         return Finding(RR.REJECTION_REASON_UNKNOWN_METER, f"meter {raw.meter_id[:64]!r} is not registered")
-    if raw.kind not in (RK.READING_KIND_UNSPECIFIED, meter.reading_kind):
+    if raw.kind != _UNSPECIFIED and raw.kind != meter.reading_kind:
         return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {raw.kind} differs from the meter's")
-    if (bad := plaus.check_quality(raw.quality)) is not None:
-        return bad
-    observed = plaus.timestamp_of(raw.observed_at, raw.HasField("observed_at"))
-    if isinstance(observed, Finding):
-        return observed
-    if (late := plaus.check_time(observed, now, config.max_future_skew, config.max_lateness)) is not None:
-        return late
+    quality = raw.quality
+    if quality == _BAD:
+        return plaus.check_quality(quality)  # type: ignore[return-value]
+    ts = raw.observed_at
+    seconds, nanos = ts.seconds, ts.nanos
+    if not (plaus.MIN_TS <= seconds <= plaus.MAX_TS and 0 <= nanos < _NS) or not raw.HasField("observed_at"):
+        return plaus.timestamp_of(ts, raw.HasField("observed_at"))  # type: ignore[return-value]
+    # Same microsecond precision as the datetime the checks were defined on (plausibility.check_time).
+    observed_us = seconds * 1_000_000 + nanos // 1000
+    if observed_us > ctx.now_us + ctx.skew_us or observed_us < ctx.now_us - ctx.lateness_us:
+        return plaus.check_time(_datetime(seconds, nanos), ctx.now, ctx.config.max_future_skew,  # type: ignore[return-value]
+                                ctx.config.max_lateness)
     value = plaus.parse_value(raw.value)
     if isinstance(value, Finding):
         return value
     try:
-        norm = units.normalise(value, raw.unit, meter.activity_kind)
+        unit, factor = units.conversion(raw.unit, meter.activity_kind)
     except units.UnknownUnit as exc:
         return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
     except units.IncompatibleUnit as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
-    if (neg := plaus.check_sign(norm.quantity)) is not None:
-        return neg
-    ts_ns = raw.observed_at.seconds * 1_000_000_000 + raw.observed_at.nanos
-    seen = state.dedupe.check_reading(plant_id, meter.meter_id, ts_ns)
-    if seen is Seen.DUPLICATE:
-        return Finding(RR.REJECTION_REASON_DUPLICATE, f"{meter.meter_id} at {observed.isoformat()} already ingested")
-    if seen is Seen.BEYOND_WINDOW:
+    if factor is not None:
+        value = value * factor
+    if value < 0:
+        return plaus.check_sign(value)  # type: ignore[return-value]
+    dedupe = ctx.state.dedupe
+    seen = dedupe.check_reading(plant_id, meter.meter_id, ts_ns)
+    if seen is not Seen.NEW:
+        if seen is Seen.DUPLICATE:
+            return Finding(RR.REJECTION_REASON_DUPLICATE,
+                           f"{meter.meter_id} at {_datetime(seconds, nanos).isoformat()} already ingested")
         return Finding(RR.REJECTION_REASON_TOO_LATE, "older than the meter's dedupe window; cannot prove it is new")
 
-    quantity, elapsed, counter_point = _quantity(meter, norm.quantity, observed, ts_ns, plant_id, state, config)
-    if isinstance(quantity, Finding):
-        return quantity
-    if elapsed is not None and (fast := plaus.check_rate(quantity, elapsed, meter.max_rate_per_hour, norm.unit)):
+    counter_point = None
+    if meter.reading_kind == _COUNTER:
+        quantity, elapsed, counter_point = _counter(meter, value, _datetime(seconds, nanos), plant_id, ctx)
+        if isinstance(quantity, Finding):
+            return quantity
+    else:
+        quantity, elapsed = value, None
+        if meter.max_rate_per_hour is not None:  # elapsed since the meter's last reading, else nominal
+            hwm = dedupe.high_water_ns(plant_id, meter.meter_id)
+            elapsed = (timedelta(microseconds=(ts_ns - hwm) // 1000) if hwm is not None and ts_ns > hwm
+                       else timedelta(seconds=meter.interval_seconds))
+    if elapsed is not None and (fast := plaus.check_rate(quantity, elapsed, meter.max_rate_per_hour, unit)):
         return fast
 
-    state.dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
+    dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
+    ctx.state.changes.readings.append((plant_id, meter.meter_id, ts_ns))
     if counter_point is not None:
-        state.counters[(plant_id, meter.meter_id)] = counter_point
+        ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
     reading = telemetry_pb2.Reading(
         reading_id=reading_id(plant_id, meter.meter_id, ts_ns),
         plant_id=plant_id,
@@ -177,35 +241,39 @@ def _process_reading(
         activity_kind=meter.activity_kind,
         activity=meter.activity,
         quantity=units.format_decimal(quantity),
-        unit=norm.unit,
-        quality=raw.quality,
-        batch_id=vb.batch.batch_id,
+        unit=unit,
+        quality=quality,
+        batch_id=ctx.batch_id,
         reading_hash=reading_hash(raw),
         product_id=meter.product_id,
     )
-    reading.observed_at.CopyFrom(raw.observed_at)
-    reading.ingested_at.FromDatetime(now)
+    reading.observed_at.CopyFrom(ts)
+    reading.ingested_at.CopyFrom(ctx.ingested_at)
     return reading
 
 
-def _quantity(
-    meter: MeterSpec, value: Decimal, observed: datetime, ts_ns: int, plant_id: str,
-    state: IngestState, config: IngestConfig,
+_UNSPECIFIED = RK.READING_KIND_UNSPECIFIED
+_COUNTER = RK.READING_KIND_COUNTER
+_BAD = telemetry_pb2.ReadingQuality.READING_QUALITY_BAD
+
+
+def _datetime(seconds: int, nanos: int) -> datetime:
+    """The observed time as plausibility.timestamp_of builds it (microsecond precision, UTC)."""
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos // 1000)
+
+
+def _counter(
+    meter: MeterSpec, value: Decimal, observed: datetime, plant_id: str, ctx: _BatchContext,
 ) -> tuple[Decimal | Finding, timedelta | None, CounterPoint | None]:
-    """(quantity, elapsed time for the rate check or None to skip it, new counter point)."""
-    nominal = timedelta(seconds=meter.interval_seconds)
-    if meter.reading_kind != RK.READING_KIND_COUNTER:
-        hwm = state.dedupe.high_water_ns(plant_id, meter.meter_id)
-        elapsed = timedelta(microseconds=(ts_ns - hwm) // 1000) if hwm is not None and ts_ns > hwm else nominal
-        return value, elapsed, None
-    prev = state.counters.get((plant_id, meter.meter_id))
+    """(delta, elapsed time for the rate check or None to skip it, new counter point)."""
+    prev = ctx.state.counters.get((plant_id, meter.meter_id))
     if prev is not None and observed < prev.observed_at:
         late = Finding(RR.REJECTION_REASON_TOO_LATE, "counter reading older than the meter's last counter reading")
         return late, None, None
     # RawReading has no explicit reset flag yet, so resets are detected from the values alone.
     out = counter_delta(
         prev, value, rollover_modulus=meter.rollover_modulus, reset_floor=meter.reset_floor,
-        reset_fraction=config.reset_fraction,
+        reset_fraction=ctx.config.reset_fraction,
     )
     if out.event is CounterEvent.BACKWARDS or out.delta is None:
         was = prev.value if prev else "?"

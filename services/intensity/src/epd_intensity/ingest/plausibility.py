@@ -21,7 +21,7 @@ MAX_VALUE_CHARS = 64
 # ~50x world annual electricity use); it also keeps values inside PostgreSQL numeric ranges.
 MAX_ABS_VALUE = Decimal("1e15")
 # google.protobuf.Timestamp's valid range is 0001-01-01 .. 9999-12-31.
-_MIN_TS, _MAX_TS = -62_135_596_800, 253_402_300_799
+MIN_TS, MAX_TS = -62_135_596_800, 253_402_300_799
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def parse_value(text: str) -> Decimal | Finding:
 def timestamp_of(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | Finding:
     if not present:
         return Finding(RR.REJECTION_REASON_MALFORMED, "observed_at is missing")
-    if not (_MIN_TS <= ts.seconds <= _MAX_TS) or not (0 <= ts.nanos < 1_000_000_000):
+    if not (MIN_TS <= ts.seconds <= MAX_TS) or not (0 <= ts.nanos < 1_000_000_000):
         return Finding(RR.REJECTION_REASON_MALFORMED, "observed_at is outside the Timestamp range")
     return datetime.fromtimestamp(ts.seconds, UTC) + timedelta(microseconds=ts.nanos // 1000)
 

@@ -1,8 +1,18 @@
 """Ingest service (adapter): epd.telemetry.raw.v1 -> process_batch -> readings / rejected topics.
 
-Per poll: run the pure pipeline on every record, pipeline all output sends and await every ack,
-then save state + next offsets in PostgreSQL (one transaction), then commit the Kafka offsets.
-See state_store.py for the crash semantics. Kafka, PostgreSQL and the clock are passed in.
+Per poll: run the pure pipeline on every record, pipeline all output sends (one Kafka record per
+reading, PipelinedSender) and await every ack. Only then may the poll's state and next offsets be
+saved in PostgreSQL (one transaction), and the Kafka offsets be committed after that (for lag
+monitoring; the saved offsets are the truth).
+
+The save runs in the background while the next poll is processed: at most one save is in flight,
+and polls that finish while it runs are saved together by the next one (their state changes
+accumulate in IngestState.changes, their offsets here). A poll's snapshot is taken when its save
+starts, right after its acks, so the rows always match the offsets they are saved with. Before
+partitions are revoked, before a restore and when the loop stops, `flush` saves everything.
+At most MAX_UNSAVED_POLLS polls wait unsaved (then the loop waits for the save in flight), which
+bounds what a crash makes ingest reprocess; see state_store.py for the crash semantics.
+Kafka, PostgreSQL and the clock are passed in.
 """
 
 from __future__ import annotations
@@ -14,21 +24,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from prometheus_client import Counter, Gauge
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge, Histogram
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import TopicProducer
 from epd_intensity.ingest.pipeline import IngestConfig, IngestState, process_batch
 from epd_intensity.ingest.registry import PlantRegistry
-from epd_intensity.ingest.state_store import IngestStateStore, PollChanges
+from epd_intensity.ingest.sender import PipelinedSender
+from epd_intensity.ingest.state_store import IngestStateStore, StateSnapshot
 
 log = logging.getLogger(__name__)
 
 READINGS_ACCEPTED = Counter("epd_ingest_readings_accepted_total", "Readings accepted and produced")
 READINGS_REJECTED = Counter("epd_ingest_readings_rejected_total", "Readings or batches rejected", ["reason"])
 BATCHES = Counter("epd_ingest_batches_total", "Raw records processed")
+SAVE_SECONDS = Histogram("epd_ingest_state_save_seconds", "Time to save the ingest state and offsets in PostgreSQL")
 LAG = Gauge("epd_ingest_lag_seconds", "Age of the last processed raw record (broker timestamp) when processed")
+
+MAX_UNSAVED_POLLS = 20  # polls processed while one save is in flight before the loop waits for it
 
 # Bounded label values: the names of the RejectionReason enum, nothing plant-supplied.
 _REASONS = {v: telemetry_pb2.RejectionReason.Name(v).removeprefix("REJECTION_REASON_").lower()
@@ -40,7 +55,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self._service = service
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        return None
+        await self._service.flush()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._service.restore(assigned)
@@ -53,6 +68,7 @@ class IngestService:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._consumer = consumer
         self._producer = producer
+        self._sender = PipelinedSender(producer.raw)
         self._registry = registry
         self._store = store
         self._config = config
@@ -65,6 +81,12 @@ class IngestService:
         self.rejected_topic = topics.TELEMETRY_REJECTED.topic(prefix)
         self.state = IngestState.for_config(config)
         self.processed = 0
+        self.accepted = 0
+        self._saving: asyncio.Task | None = None
+        self._unsaved: dict[TopicPartition, int] = {}  # next offsets of polls processed, not yet saved
+        self._unsaved_polls = 0
+        self._unsaved_now: datetime | None = None
+        self._lock = asyncio.Lock()  # one of: handling a poll, flushing, restoring
         self._stopping = asyncio.Event()
 
     def subscribe(self) -> None:
@@ -72,10 +94,12 @@ class IngestService:
 
     async def restore(self, assigned: list[TopicPartition]) -> None:
         """Reload the saved state and seek every assigned partition to its saved next offset."""
-        self.state, offsets = await self._store.load(self.raw_topic)
-        for tp in assigned:
-            if tp.partition in offsets:
-                self._consumer.seek(tp, offsets[tp.partition])
+        async with self._lock:
+            await self._flush()
+            self.state, offsets = await self._store.load(self.raw_topic)
+            for tp in assigned:
+                if tp.partition in offsets:
+                    self._consumer.seek(tp, offsets[tp.partition])
         log.info("ingest assigned %s; state restored", [tp.partition for tp in assigned])
 
     def stop(self) -> None:
@@ -88,6 +112,7 @@ class IngestService:
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
             if polled:
                 await self.handle(polled)
+        await self.flush()
 
     async def _maybe_refresh(self) -> None:
         if self._refresh is not None and time.monotonic() >= self._next_refresh:
@@ -98,33 +123,81 @@ class IngestService:
                 log.exception("plant registry refresh failed; keeping the previous snapshot")
 
     async def handle(self, polled: dict[TopicPartition, list]) -> None:
+        async with self._lock:
+            await self._handle(polled)
+
+    async def _handle(self, polled: dict[TopicPartition, list]) -> None:
         now = self._clock()
-        changes = PollChanges()
-        futures: list[asyncio.Future] = []
+        sender = self._sender
+        await sender.begin((self.readings_topic, self.rejected_topic))
+        readings_topic, rejected_topic, registry, state, config = (
+            self.readings_topic, self.rejected_topic, self._registry, self.state, self._config)
         accepted = 0
         rejected: list[int] = []
+        records_seen = 0
         for records in polled.values():
             for rec in records:
-                result = process_batch(rec.value or b"", self._registry, self.state, now, self._config)
-                changes.note(result.accepted, result.rejected, self.state)
-                for r in result.accepted:
-                    futures.append(await self._producer.send(topics.TELEMETRY_READINGS, r.plant_id, r,
-                                                             topic=self.readings_topic))
+                result = process_batch(rec.value or b"", registry, state, now, config)
+                if result.accepted:
+                    key = result.accepted[0].plant_id.encode()  # one plant per batch
+                    for r in result.accepted:
+                        await sender.send(readings_topic, key, r.SerializeToString(deterministic=True))
+                    accepted += len(result.accepted)
                 for j in result.rejected:
-                    key = j.plant_id or "unknown"
-                    futures.append(await self._producer.send(topics.TELEMETRY_REJECTED, key, j,
-                                                             topic=self.rejected_topic))
-                accepted += len(result.accepted)
-                rejected.extend(j.reason for j in result.rejected)
-                if rec.timestamp and rec.timestamp > 0:
-                    LAG.set(max(0.0, now.timestamp() - rec.timestamp / 1000))
-        await asyncio.gather(*futures)
-        offsets = {tp: records[-1].offset + 1 for tp, records in polled.items() if records}
-        await self._store.save(self.state, changes, self.raw_topic, {tp.partition: o for tp, o in offsets.items()},
-                               now)
-        await self._consumer.commit(offsets)
-        BATCHES.inc(sum(len(r) for r in polled.values()))
+                    await sender.send(rejected_topic, (j.plant_id or "unknown").encode(),
+                                      j.SerializeToString(deterministic=True))
+                    rejected.append(j.reason)
+                records_seen += 1
+            if records and records[-1].timestamp and records[-1].timestamp > 0:
+                LAG.set(max(0.0, now.timestamp() - records[-1].timestamp / 1000))
+        await sender.flush()
+        # Every output of this poll is acknowledged: its offsets may now be saved with the state.
+        self._unsaved.update({tp: records[-1].offset + 1 for tp, records in polled.items() if records})
+        self._unsaved_polls += 1
+        self._unsaved_now = now
+        if self._saving is not None and not self._saving.done() and self._unsaved_polls >= MAX_UNSAVED_POLLS:
+            await self._saving
+        self._start_save()
+        BATCHES.inc(records_seen)
         READINGS_ACCEPTED.inc(accepted)
         for reason in rejected:
             READINGS_REJECTED.labels(_REASONS.get(reason, "unspecified")).inc()
-        self.processed += sum(len(r) for r in polled.values())
+        self.processed += records_seen
+        self.accepted += accepted
+
+    def _start_save(self) -> None:
+        """Start saving everything unsaved unless a save is in flight (then the next one takes it)."""
+        if self._saving is not None:
+            if not self._saving.done():
+                return
+            saving, self._saving = self._saving, None
+            saving.result()  # a failed save stops the service (the next start reprocesses from the saved offsets)
+        if not self._unsaved_polls:
+            return
+        offsets, self._unsaved, self._unsaved_polls = self._unsaved, {}, 0
+        snapshot = self._store.snapshot(self.state, self.state.take_changes(), self.raw_topic,
+                                        {tp.partition: o for tp, o in offsets.items()}, self._unsaved_now or self._clock())
+        self._saving = asyncio.create_task(self._persist(snapshot, offsets))
+
+    async def _persist(self, snapshot: StateSnapshot, offsets: dict[TopicPartition, int]) -> None:
+        started = time.perf_counter()
+        await self._store.write(snapshot)
+        SAVE_SECONDS.observe(time.perf_counter() - started)
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:  # e.g. during a rebalance; the offsets saved with the state are the truth
+            log.warning("Kafka offset commit failed (%s); the saved offsets stand", exc)
+
+    async def flush(self) -> None:
+        """Save everything not saved yet and wait for it (before a revoke, a restore and on stop).
+        Waits for a poll being handled: aiokafka runs rebalance callbacks in its coordinator task,
+        which may interleave with `handle`, and a half-handled poll must never be saved."""
+        async with self._lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._saving is not None or self._unsaved_polls:
+            if self._saving is not None:
+                saving, self._saving = self._saving, None
+                await saving
+            self._start_save()

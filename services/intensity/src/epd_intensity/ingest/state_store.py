@@ -1,47 +1,43 @@
 """PostgreSQL persistence of the ingest state (tables of migration 0003_ingest).
 
-After each processed poll, `save` writes what changed (new accepted timestamps, meter floors and
-counter points, seen batch ids) and the next offsets to consume in ONE transaction. `load` rebuilds
-an IngestState and returns the offsets to seek to, so the state always matches the input position.
+A save writes what changed since the previous save (new accepted timestamps, meter floors and
+counter points, seen batch ids) and the next offsets to consume, in ONE transaction; `snapshot`
+copies those rows out synchronously and `write` stores them, so the service can write in the
+background while it processes the next poll (service.py). `load` rebuilds an IngestState and
+returns the offsets to seek to, so the state always matches the input position.
 
-Crash semantics: a crash after the output sends but before `save` makes ingest reprocess those
-records from the saved offsets with the saved state, so it emits the same Readings again with the
-same deterministic reading ids (and the same rejection ids); downstream consumers dedupe by id.
-A crash after `save` but before the Kafka commit loses nothing: the saved offsets win.
+Crash semantics: a crash after some polls' output sends but before their save makes ingest
+reprocess those records from the saved offsets with the saved state, so it emits the same
+Readings again with the same deterministic reading ids (and the same rejection ids); downstream
+consumers dedupe by id. Nothing accepted is lost (offsets only move with the state that
+produced them), and nothing is counted twice by id. A crash after `save` but before the Kafka
+commit loses nothing either: the saved offsets win.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
 
-from epd.v1 import telemetry_pb2
 from epd_intensity.ingest.counters import CounterPoint
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState
+from epd_intensity.ingest.pipeline import IngestConfig, IngestState, StateChanges
 
 PRUNE_EVERY = 200  # saves between prunes of rows below the meters' floors
 
 
-@dataclass
-class PollChanges:
-    """What one poll changed, collected from the accepted readings and the state."""
+@dataclass(frozen=True)
+class StateSnapshot:
+    """The rows one save writes: new reading stamps (three columns), changed meters, batch ids, offsets."""
 
-    readings: set[tuple[str, str, int]] = field(default_factory=set)
-    batches: dict[str, str] = field(default_factory=dict)  # batch id -> plant id
-
-    def note(self, accepted: Iterable[telemetry_pb2.Reading], rejected: Iterable[telemetry_pb2.RejectedReading],
-             state: IngestState) -> None:
-        for r in accepted:
-            ts = r.observed_at.seconds * 1_000_000_000 + r.observed_at.nanos
-            self.readings.add((r.plant_id, r.meter_id, ts))
-            self.batches[r.batch_id] = r.plant_id
-        for j in rejected:
-            if j.batch_id and j.batch_id not in self.batches and state.dedupe.batch_seen(j.batch_id):
-                self.batches.setdefault(j.batch_id, j.plant_id)
+    topic: str
+    offsets: dict[int, int]
+    now: datetime
+    readings: tuple[list[str], list[str], list[int]]
+    meter_rows: list[tuple]
+    batches: dict[str, str]
 
 
 class IngestStateStore:
@@ -75,47 +71,55 @@ class IngestStateStore:
                 self._group, topic)}
         return state, offsets
 
-    async def save(self, state: IngestState, changes: PollChanges, topic: str, offsets: dict[int, int],
-                   now: datetime) -> None:
-        meters = {(p, m) for p, m, _ in changes.readings}
+    def snapshot(self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int],
+                 now: datetime) -> StateSnapshot:
+        """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
         meter_rows = []
-        for p, m in meters:
+        for p, m in {(p, m) for p, m, _ in changes.readings}:
             _, floor = state.dedupe.meter_snapshot(p, m)
             point = state.counters.get((p, m))
             meter_rows.append((p, m, floor, None if point is None else point.value,
                                None if point is None else point.observed_at))
-        readings = sorted(changes.readings)
+        readings = tuple(list(col) for col in zip(*changes.readings, strict=True)) or ([], [], [])
+        return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches))
+
+    async def save(self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int],
+                   now: datetime) -> None:
+        await self.write(self.snapshot(state, changes, topic, offsets, now))
+
+    async def write(self, snap: StateSnapshot) -> None:
+        """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if readings:
+            if snap.readings[0]:
                 await conn.execute(
                     "INSERT INTO ingest_seen_readings (plant_id, meter_id, observed_ns)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
-                    [r[0] for r in readings], [r[1] for r in readings], [r[2] for r in readings])
-            if meter_rows:
+                    *snap.readings)
+            if snap.meter_rows:
                 await conn.execute(
                     "INSERT INTO ingest_meter_state (plant_id, meter_id, floor_ns, counter_value, counter_observed_at)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[], $5::timestamptz[])"
                     " ON CONFLICT (plant_id, meter_id) DO UPDATE SET floor_ns = excluded.floor_ns,"
                     " counter_value = excluded.counter_value, counter_observed_at = excluded.counter_observed_at,"
                     " updated_at = now()",
-                    *(list(col) for col in zip(*meter_rows, strict=True)))
-            if changes.batches:
-                ids = list(changes.batches)
+                    *(list(col) for col in zip(*snap.meter_rows, strict=True)))
+            if snap.batches:
+                ids = list(snap.batches)
                 await conn.execute(
                     "INSERT INTO ingest_seen_batches (batch_id, plant_id, seen_at)"
                     " SELECT b, p, $3 FROM unnest($1::text[], $2::text[]) AS t(b, p) ON CONFLICT DO NOTHING",
-                    ids, [changes.batches[i] for i in ids], now)
-            if offsets:
-                parts = sorted(offsets)
+                    ids, [snap.batches[i] for i in ids], snap.now)
+            if snap.offsets:
+                parts = sorted(snap.offsets)
                 await conn.execute(
                     "INSERT INTO ingest_offsets (consumer_group, topic, partition, next_offset)"
                     " SELECT $1, $2, p, o FROM unnest($3::int[], $4::bigint[]) AS t(p, o)"
                     " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
                     " SET next_offset = excluded.next_offset, updated_at = now()",
-                    self._group, topic, parts, [offsets[p] for p in parts])
+                    self._group, snap.topic, parts, [snap.offsets[p] for p in parts])
             self._saves += 1
             if self._saves % PRUNE_EVERY == 0:
-                await self._prune(conn, now)
+                await self._prune(conn, snap.now)
 
     async def _prune(self, conn: asyncpg.Connection, now: datetime) -> None:
         await conn.execute(

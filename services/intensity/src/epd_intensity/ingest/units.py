@@ -101,10 +101,16 @@ def canonical_unit(kind: int, unit: str) -> str:
 
 def normalise(value: Decimal, unit: str, kind: int) -> Normalised:
     """Convert `value` in `unit` to the canonical unit of `kind` (exact Decimal arithmetic)."""
+    target, factor = conversion(unit, kind)
+    return Normalised(value if factor is None else value * factor, target)
+
+
+@lru_cache(maxsize=4096)
+def conversion(unit: str, kind: int) -> tuple[str, Decimal | None]:
+    """(canonical unit, exact factor or None when `unit` already is canonical): one cached lookup per
+    reading instead of pint; raises UnknownUnit / IncompatibleUnit (refusals are not cached)."""
     target = canonical_unit(kind, unit)
-    if unit == target:
-        return Normalised(value, target)
-    return Normalised(value * _factor(unit, target), target)
+    return target, (None if unit == target else _factor(unit, target))
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,115 @@
+"""The service's send and save path without I/O: fakes stand in for Kafka and PostgreSQL.
+
+- PipelinedSender puts each record on the partition a keyed send would choose, retries a send
+  refused before queueing, and surfaces a failed ack.
+- Saves run in the background, one at a time; polls finished meanwhile are saved together by the
+  next save, always with the state and offsets of fully acknowledged polls; flush saves the rest.
+"""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError, UnsupportedVersionError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.structs import ConsumerRecord
+from ingest_support import NOW, PLANT, Plant, raw
+
+from epd_intensity.ingest.sender import PipelinedSender
+from epd_intensity.ingest.service import IngestService
+from epd_intensity.ingest.state_store import IngestStateStore
+
+
+class FakeProducer:
+    def __init__(self, fail_first: list[Exception] | None = None) -> None:
+        self.sent: list[tuple[str, bytes, bytes, int]] = []
+        self.fail_first = list(fail_first or [])
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    async def send(self, topic, value, key=None, partition=None):
+        if self.fail_first:
+            raise self.fail_first.pop(0)
+        self.sent.append((topic, value, key, partition))
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+
+class FakeTopicProducer:
+    def __init__(self) -> None:
+        self.raw = FakeProducer()
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[dict] = []
+
+    async def commit(self, offsets) -> None:
+        self.commits.append(dict(offsets))
+
+
+class HeldStore(IngestStateStore):
+    """Real snapshots; `write` records them and waits until the test lets it finish."""
+
+    def __init__(self, config) -> None:
+        super().__init__(pool=None, consumer_group="g", config=config)  # type: ignore[arg-type]
+        self.written: list = []
+        self.release = asyncio.Event()
+
+    async def write(self, snap) -> None:
+        await self.release.wait()
+        self.written.append(snap)
+
+
+async def test_sender_uses_the_keyed_partition_and_retries_before_queueing():
+    producer = FakeProducer(fail_first=[NotLeaderForPartitionError()])
+    sender = PipelinedSender(producer)  # type: ignore[arg-type]
+    await sender.begin(["t"])
+    for key in (b"plant-a", b"plant-b", b"plant-a"):
+        await sender.send("t", key, b"v")
+    await sender.flush()
+    expected = [DefaultPartitioner()(k, [0, 1, 2], [0, 1, 2]) for k in (b"plant-a", b"plant-b", b"plant-a")]
+    assert [p for *_, p in producer.sent] == expected
+    assert sender.in_flight == 0
+
+
+async def test_sender_raises_non_retriable_send_errors_and_failed_acks():
+    sender = PipelinedSender(FakeProducer(fail_first=[UnsupportedVersionError()]))  # type: ignore[arg-type]
+    await sender.begin(["t"])
+    with pytest.raises(UnsupportedVersionError):
+        await sender.send("t", b"k", b"v")
+    failed = asyncio.get_running_loop().create_future()
+    failed.set_exception(KafkaConnectionError())
+    sender._pending.append(failed)
+    with pytest.raises(KafkaConnectionError):
+        await sender.flush()
+
+
+def _poll(plant: Plant, offset: int, minute: int) -> dict:
+    value = plant.bytes(raw("roasting.coal", "1", "t", at=NOW - timedelta(minutes=minute)))
+    rec = ConsumerRecord("raw", 0, offset, 0, 0, b"k", value, None, len(b"k"), len(value), [])
+    return {TopicPartition("raw", 0): [rec]}
+
+
+async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(plant: Plant):
+    store, consumer, producer = HeldStore(plant.config), FakeConsumer(), FakeTopicProducer()
+    service = IngestService(consumer, producer, plant.registry, store, config=plant.config,  # type: ignore[arg-type]
+                            clock=lambda: NOW)
+    service.state = plant.state
+    await service.handle(_poll(plant, 0, 30))  # save 1 starts and is held
+    await service.handle(_poll(plant, 1, 20))
+    await service.handle(_poll(plant, 2, 10))
+    assert store.written == [] and service.accepted == 3 and len(producer.raw.sent) == 3
+    store.release.set()
+    await service.flush()
+    first, second = store.written
+    assert (first.offsets, len(first.readings[0])) == ({0: 1}, 1)
+    assert (second.offsets, len(second.readings[0])) == ({0: 3}, 2)  # polls 2 and 3 in one save
+    assert second.readings[1] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
+    # Kafka offsets are committed only after their save, and never ahead of it.
+    assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 3}]
+    await service.flush()  # nothing left: no empty save
+    assert len(store.written) == 2 and (PLANT, "roasting.coal") in {(p, m) for p, m, *_ in second.meter_rows}
