@@ -3,6 +3,8 @@ the per-client rate limit, and loads the client's recognition agreement (one que
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 from epd_publisher.delivery.recognition import RecognitionAgreement
@@ -24,6 +26,12 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 class Caller:
     principal: tokens.Principal
     agreement: RecognitionAgreement
+
+
+@functools.lru_cache(maxsize=1024)
+def _agreement(raw_json: str) -> RecognitionAgreement:
+    """The validated agreement (immutable), memoised by its JSON: read on every request, rarely changed."""
+    return RecognitionAgreement.model_validate_json(raw_json)
 
 
 def require(scope: str):
@@ -48,8 +56,8 @@ def require(scope: str):
         if client is None or not client.usable or client.partner_id != principal.partner_id:
             raise ApiError(403, "the client is disabled or unknown", "AccessDenied")
         try:
-            agreement = RecognitionAgreement.model_validate(client.agreement)
-        except ValidationError:
+            agreement = _agreement(json.dumps(client.agreement, sort_keys=True))
+        except (ValidationError, ValueError):
             raise ApiError(403, "the client's recognition agreement is not usable", "AccessDenied") from None
         return Caller(principal, agreement)
 

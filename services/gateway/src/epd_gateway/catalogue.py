@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,8 @@ from epd_gateway.cursor import Position
 from epd_gateway.formats.party import MappingError, PartyInfo, ProductInfo, ProgrammeInfo
 from epd_gateway.formats.pact import product_footprint
 from epd_gateway.query import Filters
-from epd_gateway.repository import Repository, Row
+from epd_gateway.record_cache import SignedRecord, SignedRecordCache, inputs_digest, response_json
+from epd_gateway.repository import Repository, Row, organisation, position, recognisable, to_version
 from epd_gateway.signing import KeyRing, canonical_json, sign_payload, sign_record
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,9 @@ class Served:
 
 
 class Catalogue:
-    def __init__(self, repository: Repository, programme: ProgrammeInfo) -> None:
+    def __init__(self, repository: Repository, programme: ProgrammeInfo, cache: SignedRecordCache | None = None) -> None:
         self.repo, self.programme = repository, programme
+        self.cache = cache if cache is not None else SignedRecordCache(10_000)
 
     def visible(self, agreement: RecognitionAgreement, row: Row) -> bool:
         return row.organisation is not None and bool(recognises(agreement, row.version))
@@ -80,32 +83,64 @@ class Catalogue:
             return None
         return self.serve(row, ring)
 
+    def _build(self, record: Any, results: Sequence[Any], digest: bytes, ring: KeyRing) -> SignedRecord | None:
+        org = organisation(record)
+        if org is None:
+            return None
+        served = self.serve(Row(to_version(record, results), org, position(record)), ring)
+        if served is None:
+            return None
+        entry = SignedRecord(digest, response_json(served.footprint), served.signature,
+                             frozenset(c.lower() for c in served.footprint.get("productClassifications", [])))
+        self.cache.put(str(record["pf_id"]), record["status"], ring.kid, entry)
+        return entry
+
+    async def _signed(self, rows: Sequence[Any], ring: KeyRing) -> dict[uuid.UUID, SignedRecord | None]:
+        """Signed records of `rows` (None where unmappable): cached ones as they are, the others built
+        with one results query."""
+        out: dict[uuid.UUID, SignedRecord | None] = {}
+        misses: list[tuple[Any, bytes]] = []
+        for r in rows:
+            digest = inputs_digest(r.values())
+            out[r["pf_id"]] = hit = self.cache.get(str(r["pf_id"]), r["status"], ring.kid, digest)
+            if hit is None:
+                misses.append((r, digest))
+        if misses:
+            results = await self.repo.results([r["pf_id"] for r, _ in misses])
+            for r, digest in misses:
+                out[r["pf_id"]] = self._build(r, results[r["pf_id"]], digest, ring)
+        return out
+
     async def list(self, agreement: RecognitionAgreement, filters: Filters, after: Position | None, limit: int,
-                   ring: KeyRing, max_scan: int) -> tuple[list[Served], Position | None]:
+                   ring: KeyRing, max_scan: int) -> tuple[list[SignedRecord], Position | None]:
         """Up to `limit` visible records after `after`, and the position to continue from (None: the end).
 
-        Scans at most `max_scan` rows per call; when the scan stops early the continuation position is
-        the last row examined, so a later page resumes there (PACT allows pages shorter than `limit`).
+        SQL narrows the rows by the filters and by a superset of the agreement; every row is still
+        checked here with `recognises` and the mapped classifications. Records come from the signed-
+        record cache; one results query per batch builds the misses. Scans at most `max_scan` rows
+        per call; when the scan stops early the continuation position is the last row examined, so a
+        later page resumes there (PACT allows pages shorter than `limit`).
         """
-        out: list[Served] = []
-        position, scanned = after, 0
+        out: list[SignedRecord] = []
+        last: Position | None = None
+        position_, scanned = after, 0
         batch = min(max(limit + 1, 50), 1000)
         classes = set(filters.classifications)
         while scanned < max_scan:
-            rows = await self.repo.page(filters, position, batch)
+            rows = await self.repo.page_records(filters, agreement, position_, batch)
+            signed = await self._signed([r for r in rows if recognises(agreement, recognisable(r))], ring)
             for row in rows:
                 scanned += 1
-                if self.visible(agreement, row):
-                    served = self.serve(row, ring)
-                    if served is not None and (not classes or classes & {
-                            c.lower() for c in served.footprint.get("productClassifications", [])}):
-                        if len(out) == limit:
-                            return out, out[-1].row.position
-                        out.append(served)
-                position = row.position
+                entry = signed.get(row["pf_id"])
+                if entry is not None and (not classes or classes & entry.classifications):
+                    if len(out) == limit:
+                        return out, last
+                    out.append(entry)
+                    last = position(row)
+                position_ = position(row)
             if len(rows) < batch:
                 return out, None
-        return out, position
+        return out, position_
 
 
 def sign_document(payload: bytes, ring: KeyRing) -> str:

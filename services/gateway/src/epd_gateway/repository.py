@@ -19,9 +19,12 @@ import asyncpg
 from epd.v1 import footprint_pb2, intensity_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from epd_publisher.delivery.recognition import RecognitionAgreement, classification_key
+
 from epd_gateway.cursor import Position
 from epd_gateway.formats import values as v
 from epd_gateway.formats.party import OrganisationInfo
+from epd_gateway.formats.pact import _CLASS_SCHEMES
 from epd_gateway.query import Filters
 
 _STATUS = {footprint_pb2.FootprintStatus.Name(s).removeprefix("FOOTPRINT_STATUS_").lower(): s
@@ -47,6 +50,9 @@ _SELECT = """
 _VSTART = "coalesce(v.valid_from, v.reference_period_end)"
 _VEND = f"coalesce(v.valid_until, {_VSTART} + interval '3 years')"
 _ISO_SUBDIVISION = "'^[A-Z]{2}-[A-Z0-9]{1,3}$'"
+_CLASS_URN = "urn:pact:productclassification:"
+# recognition._DELIVERABLE: what a partner may see besides provisional versions
+_PARTNER_STATUSES = frozenset({"published", "deprecated", "withdrawn", "expired"})
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def _ts(value: datetime | None) -> Timestamp | None:
     return ts
 
 
-def _organisation(row: asyncpg.Record) -> OrganisationInfo | None:
+def organisation(row: asyncpg.Record) -> OrganisationInfo | None:
     try:
         return OrganisationInfo(name=row["org_name"], company_ids=tuple(row["company_ids"] or ()))
     except ValueError:
@@ -130,7 +136,61 @@ def _where(filters: Filters, product_prefix: str, args: list[Any]) -> list[str]:
         clauses.append(f"{_VSTART} > {arg(filters.valid_after)}")
     if filters.valid_before is not None:
         clauses.append(f"{_VEND} < {arg(filters.valid_before)}")
+    if filters.classifications:
+        # containment, not equality: the mapping strips surrounding whitespace (a superset; Python decides)
+        clauses.append(f"EXISTS (SELECT 1 FROM unnest(p.classifications) c, "
+                       f"unnest({arg(list(classification_candidates(filters.classifications)))}::text[]) k "
+                       "WHERE strpos(lower(c), k) > 0)")
     return clauses
+
+
+def classification_candidates(urns: Sequence[str]) -> tuple[str, ...]:
+    """Lower-cased stored classification codes that formats.pact.classification_urn maps to one of
+    `urns` (lower-cased): the URN itself (stored as a URN) or `<scheme>:<code>` short forms."""
+    out = set(urns)
+    for urn in urns:
+        rest = urn.removeprefix(_CLASS_URN)
+        if rest != urn:
+            scheme, _, code = rest.partition(":")
+            out.update(f"{short}:{code}" for short, full in _CLASS_SCHEMES.items() if full == scheme)
+    return tuple(sorted(out))
+
+
+def _agreement_where(agreement: RecognitionAgreement, args: list[Any]) -> list[str]:
+    """A superset of what `recognises(agreement, ...)` accepts, as SQL (the Python check still decides):
+    statuses the partner may see, a PCR id it names, a product-class prefix it names."""
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    statuses = sorted(_PARTNER_STATUSES | ({"provisional"} if agreement.accepts_provisional else set()))
+    pcrs = sorted({rule.pcr_id for rule in agreement.pcrs})
+    patterns = sorted({f"%{scheme.replace('-', '')}:{code}%" for scheme, code in
+                       (classification_key(c) for c in agreement.product_classes if classification_key(c))})
+    return [f"v.status = ANY({arg(statuses)}::text[])",
+            f"EXISTS (SELECT 1 FROM unnest({arg(pcrs)}::text[]) r WHERE strpos(s.pcr_id, r) > 0)",
+            "EXISTS (SELECT 1 FROM unnest(p.classifications) c "
+            f"WHERE translate(lower(c), '. -', '') LIKE ANY({arg(patterns)}::text[]))"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recognisable:
+    """The fields `recognises` reads, straight from a row (no result rows or proto needed)."""
+
+    product_id: str
+    status: str
+    pcr_id: str
+    pcr_version: str
+    classifications: tuple[str, ...]
+
+
+def recognisable(row: asyncpg.Record) -> Recognisable:
+    return Recognisable(row["product_id"], row["status"], row["pcr_id"], row["pcr_version"],
+                        tuple(row["classifications"] or ()))
+
+
+def position(row: asyncpg.Record) -> Position:
+    return Position(row["created_at"], str(row["pf_id"]))
 
 
 class Repository:
@@ -147,18 +207,38 @@ class Repository:
         by_pf: dict[uuid.UUID, list[asyncpg.Record]] = {}
         for r in results:
             by_pf.setdefault(r["pf_id"], []).append(r)
-        return [Row(to_version(r, by_pf.get(r["pf_id"], [])), _organisation(r),
+        return [Row(to_version(r, by_pf.get(r["pf_id"], [])), organisation(r),
                     Position(r["created_at"], str(r["pf_id"]))) for r in rows]
 
     async def page(self, filters: Filters, after: Position | None, size: int) -> list[Row]:
+        return await self._rows(*self._page_sql(filters, after, size, None))
+
+    def _page_sql(self, filters: Filters, after: Position | None, size: int,
+                  agreement: RecognitionAgreement | None) -> tuple[str, list[Any]]:
         args: list[Any] = []
         clauses = _where(filters, self.prefix, args)
+        if agreement is not None:
+            clauses += _agreement_where(agreement, args)
         if after is not None:
             args.extend([after.created_at, uuid.UUID(after.pf_id)])
             clauses.append(f"(v.created_at, v.pf_id) > (${len(args) - 1}, ${len(args)})")
         args.append(size)
-        sql = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY v.created_at, v.pf_id LIMIT ${len(args)}"
-        return await self._rows(sql, args)
+        return f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY v.created_at, v.pf_id LIMIT ${len(args)}", args
+
+    async def page_records(self, filters: Filters, agreement: RecognitionAgreement, after: Position | None,
+                           size: int) -> list[asyncpg.Record]:
+        """Rows in list order, narrowed in SQL by the filters and (as a superset) by the agreement."""
+        sql, args = self._page_sql(filters, after, size, agreement)
+        return await self.pool.fetch(sql, *args)
+
+    async def results(self, pf_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[asyncpg.Record]]:
+        """Result rows of several versions in one query."""
+        by_pf: dict[uuid.UUID, list[asyncpg.Record]] = {pf: [] for pf in pf_ids}
+        if pf_ids:
+            for r in await self.pool.fetch("SELECT pf_id, module, indicator, value, unit FROM epd_results "
+                                           "WHERE pf_id = ANY($1::uuid[])", list(pf_ids)):
+                by_pf[r["pf_id"]].append(r)
+        return by_pf
 
     async def get(self, pf_id: uuid.UUID) -> Row | None:
         rows = await self._rows(f"{_SELECT} WHERE v.pf_id = $1", [pf_id])

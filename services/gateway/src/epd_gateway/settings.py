@@ -33,4 +33,6 @@ class GatewaySettings(ServiceSettings):
                                     validation_alias="EPD_GATEWAY_PROGRAMME_OPERATOR")
     extension_base_url: str = Field(default="https://epd.example.cn/pact/extensions", pattern=r"^https://",
                                     validation_alias="EPD_GATEWAY_EXTENSION_BASE_URL")
+    # Signed PACT records kept in memory (each ~2-3 KB of JSON); size it to the recognised registry.
+    record_cache_size: int = Field(default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE")
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")

@@ -14,6 +14,7 @@ from epd_gateway.deps import Deps
 from epd_gateway.formats.party import ProgrammeInfo
 from epd_gateway.keystore import CachedKeyRing
 from epd_gateway.ratelimit import TokenBuckets
+from epd_gateway.record_cache import SignedRecordCache
 from epd_gateway.repository import Repository
 from epd_gateway.settings import GatewaySettings
 from epd_gateway.tls import self_signed
@@ -23,7 +24,7 @@ def build_deps(settings: GatewaySettings, pool: asyncpg.Pool) -> Deps:
     programme = ProgrammeInfo(operator_name=settings.programme_operator,
                               extension_base_url=settings.extension_base_url)
     repository = Repository(pool, programme.product_id_prefix)
-    return Deps(repository=repository, catalogue=Catalogue(repository, programme),
+    return Deps(repository=repository, catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
                 keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds),
                 cursor_key=secrets.derive_key(settings.key_secret, "cursor"),
                 api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
