@@ -29,7 +29,7 @@ def test_json_output_matches_hand_calculation():
     assert float(metal["gwp"]["A1-A3"]["GWP-total"]) == pytest.approx(2 * 5.1 + 5 + 7.38 + 0.05, rel=1e-12)
     assert metal["gwp"]["A2"]["GWP-total"] == "0.05" and isinstance(metal["scaling"]["mine"], str)
     # 6 kg ore x 2 kWh + 2 kg oxide x 4 kWh + 10 kWh
-    assert metal["background"]["electricity"] == {"amount": "30.0", "unit": "kWh"}
+    assert metal["background"]["electricity"] == {"amount": "30", "unit": "kWh"}
     assert metal["emissions"]["CF4"]["amount"] == "0.001" and len(doc["footprints"]) == 3
 
 

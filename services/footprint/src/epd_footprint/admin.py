@@ -27,8 +27,9 @@ class AdminError(ValueError):
 
 async def add_organisation(pool: asyncpg.Pool, o: s.OrganisationIn) -> dict:
     async with transaction(pool) as conn:
-        await conn.execute("INSERT INTO organisations (organisation_id, name, country) VALUES ($1, $2, $3)",
-                           o.organisation_id, o.name, o.country)
+        await conn.execute(
+            "INSERT INTO organisations (organisation_id, name, country, company_ids) VALUES ($1, $2, $3, $4)",
+            o.organisation_id, o.name, o.country, o.company_ids)
     return {"organisation_id": o.organisation_id}
 
 

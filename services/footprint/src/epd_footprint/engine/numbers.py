@@ -38,6 +38,15 @@ def to_float(value: Decimal) -> float:
     return float(value)
 
 
+SIGNIFICANT_DIGITS = 12
+
+
 def to_decimal(value: float) -> Decimal:
-    """Shortest round-trip decimal for a float result."""
-    return Decimal(repr(float(value)))
+    """A float64 result as a plain decimal of 12 significant digits.
+
+    The solve carries about 15-16 significant digits and loses a few to rounding, so the last
+    digits of `repr` are noise (0.21345759999999991 for 0.2134576); 12 digits keep every digit
+    that means something and give decimal strings without exponents.
+    """
+    rounded = Decimal(format(float(value), f".{SIGNIFICANT_DIGITS}g"))
+    return Decimal(format(rounded, "f"))
