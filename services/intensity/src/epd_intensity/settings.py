@@ -21,6 +21,10 @@ class IntensitySettings(ServiceSettings):
                                  validation_alias="EPD_INTENSITY_PROCESS_CONFIG")
     factor_data_dir: Path = Field(default=_PACKAGE / "factors/data", validation_alias="EPD_INTENSITY_FACTOR_DATA_DIR")
     data_dir: Path = Field(default=Path(".run/intensity"), validation_alias="EPD_INTENSITY_DATA_DIR")
+    # Readings are processed in batches (faust take_events): up to this many, or what arrived within
+    # this time; state is written once per batch per plant. Bounded so a batch's windows stay few.
+    batch_max: int = Field(default=500, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_MAX")
+    batch_within_ms: int = Field(default=100, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_WITHIN_MS")
     # Faust app id = consumer group and changelog topic prefix; the topic prefix is prepended too.
     app_id: str = Field(default="epd-intensity", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_APP_ID")
     worker_id: str = Field(default="intensity-0", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_WORKER_ID")

@@ -1,12 +1,16 @@
 """The faust app: readings (keyed by plant) -> intensity windows (keyed by process).
 
-Thin adapter around Processor (processor.py): decode, step, send, await acks, commit the plant
-state. DESIGN.md section 6 traps, and what this app does about each:
+Thin adapter around Processor (processor.py), per batch of readings (`take_events`): decode and
+step each, send the windows and corrections (pipelined), await every acknowledgement, then commit
+the processor's state once per touched plant. faust acks the batch's events only after the agent
+body is done with it (take_events), and commits offsets only after flushing the producer, so the
+committed offset never passes state that is not in the changelog. DESIGN.md section 6 traps, and
+what this app does about each:
 - one agent, `concurrency=1` (more would commit past in-flight events with tables);
 - event-time bucket keys in ONE plain table, not faust windowed tables (those expire by wall
   clock); the watermark is the core's, per plant, kept in the same table;
 - the table's changelog has as many partitions as the readings topic (TELEMETRY_READINGS) and
-  every write goes to the partition of the reading being processed (plants are the key);
+  every write goes to the partition of the plant's readings (table_store.py; plants are the key);
 - `exactly_once` is not used: every window has a deterministic id and a restarted worker sends a
   replayed window again with the same id and the same bytes; consumers dedupe by id;
 - memory store (no RocksDB here): faust rebuilds the table from its changelog at start.
@@ -32,7 +36,8 @@ from epd_intensity.processes import ProcessConfig
 from epd_intensity.settings import IntensitySettings
 
 from .metrics import SIZES, IntensityMetrics
-from .processor import Processor
+from .processor import Processor, Step
+from .table_store import TableStore
 
 log = logging.getLogger(__name__)
 CORRECTIONS_TOPIC = "epd.intensity.corrections.v1"  # declared here: not a registry topic (no proto of its own)
@@ -66,45 +71,53 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     table = app.Table(STATE_TABLE, default=None, partitions=partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)
-    processor = Processor(processes, library, table, lateness)
+    processor = Processor(processes, library, TableStore(table), lateness)
 
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, *_: Any, **__: Any) -> None:  # the table is the truth after recovery
         processor.reset()
 
     async def correct(key: bytes | None, value: bytes, outcome: str, detail: str) -> Any:
-        metrics.corrections.labels(outcome).inc()
+        metrics.corrections.labels(outcome).inc()  # counted when sent (awaited before the commit)
         headers = [("epd-outcome", outcome.encode()), ("epd-detail", detail[:500].encode())]
         return await corrections.send(key=key, value=value, headers=headers)
 
     @app.agent(readings, concurrency=1, name="intensity")
     async def process(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                reading = TELEMETRY_READINGS.decode(event.value or b"")
-            except MalformedRecord as exc:
-                metrics.readings.labels("undecodable").inc()
-                await (await correct(event.key, event.value or b"", "undecodable", str(exc)))
-                continue
-            step = processor.handle(reading, message.partition, message.offset)
-            metrics.readings.labels(step.outcome).inc()
-            pending = []
-            for window in step.windows:
-                pending.append(await windows.send(key=window.process_id.encode(), value=INTENSITY_WINDOWS.encode(window)))
-            if step.correction is not None:
-                pending.append(await correct(event.key, event.value, *step.correction))
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
+            pending: list[Any] = []
+            steps: list[Step] = []
+            undecodable = 0
+            for event in events:
+                message = event.message
+                try:
+                    reading = TELEMETRY_READINGS.decode(message.value or b"")
+                except MalformedRecord as exc:
+                    undecodable += 1
+                    pending.append(await correct(message.key, message.value or b"", "undecodable", str(exc)))
+                    continue
+                step = processor.handle(reading, message.partition, message.offset)
+                for window in step.windows:
+                    pending.append(await windows.send(key=window.process_id.encode(),
+                                                      value=INTENSITY_WINDOWS.encode(window)))
+                if step.correction is not None:
+                    pending.append(await correct(message.key, message.value, *step.correction))
+                steps.append(step)
             for future in pending:
-                await future  # acknowledged before the plant state records this offset
-            step.commit()
-            _observe(metrics, step)
+                await future  # acknowledged before the plant state records these offsets
+            processor.commit()
+            if undecodable:
+                metrics.readings.labels("undecodable").inc(undecodable)
+            for step in steps:
+                _observe(metrics, step)
 
     app.intensity_processor = processor  # for tests and the bench
     return app
 
 
-def _observe(metrics: IntensityMetrics, step: Any) -> None:
+def _observe(metrics: IntensityMetrics, step: Step) -> None:
     now = time.time()
+    metrics.readings.labels(step.outcome).inc()
     if step.outcome == "unknown_activity":
         metrics.unknown_activity.inc()
     for missing in step.missing:

@@ -6,18 +6,25 @@ within the allowed lateness, daily and trailing 30-day windows at each day's clo
 is the state: only what can still change is kept (buckets until final, hourly totals of days that
 can still be revised, then per-day sums and hourly Merkle roots for 30 days + lateness).
 
-Crash safety without exactly-once: `handle` writes buckets and day entries first; the caller then
-sends the step's windows and corrections and awaits their acknowledgements; `Step.commit` writes
-the plant state LAST (it records the source offset applied), then drops final state. All keys live
-in one table, so a restarted worker finds a prefix of these writes. A reading at or below the
-applied offset is skipped; a later one is redone: its bucket already holding the reading from the
-same source offset is a replay (not a duplicate), and every window is recomputed from the same
-state with the same revision, so a resent window has the same id AND the same content.
+Batches. `handle` changes only memory; `commit` persists every plant touched since the last
+commit (one batch of readings: the agent calls it once per `take_events` batch, a per-reading
+caller through `Step.commit`). The caller sends the batch's windows and corrections and awaits
+their acknowledgements BEFORE `commit`.
+
+Crash safety without exactly-once: per plant, `commit` writes each changed bucket/day key, then
+the plant state LAST (it records the source offset applied), then deletes what became final. All
+keys live in one table, so a restarted worker finds a prefix of these writes. A changed key is
+written as a version pair (state.py `versioned`): its value at the end of this batch and its
+value before it, tagged with the batch's last source offset; a reader whose plant state has not
+applied that offset (the plant write was lost) takes the value before. So a restarted worker
+always resumes from the state exactly as of the plant's applied offset, skips readings at or
+below it, and redoes the rest from the same state: same revisions, same ids AND the same bytes,
+whatever the batch boundaries of either run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -34,8 +41,8 @@ from epd_intensity.factors.model import FactorLibrary, FactorSet
 from epd_intensity.processes import ProcessConfig
 
 from .state import (
-    DayState, PlantState, bucket_from_dict, bucket_key, bucket_to_dict, day_key, plant_key, totals_from_text,
-    totals_to_text,
+    DayState, PlantState, bucket_from_dict, bucket_key, bucket_to_dict, current, day_key, plant_key,
+    totals_from_text, totals_to_text, versioned,
 )
 
 HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
@@ -49,12 +56,12 @@ class Step:
     windows: list[intensity_pb2.IntensityWindow] = field(default_factory=list)
     correction: tuple[str, str] | None = None  # (outcome, detail) for the correction log
     missing: list[Missing] = field(default_factory=list)
-    _commit: Callable[[], None] | None = None
+    _processor: Processor | None = None
 
     def commit(self) -> None:
-        """Call after every window and correction of this step is acknowledged by the broker."""
-        if self._commit is not None:
-            self._commit()
+        """Per-reading use: persist now (after this step's windows and corrections are acknowledged)."""
+        if self._processor is not None:
+            self._processor.commit()
 
 
 class Processor:
@@ -63,16 +70,27 @@ class Processor:
                  policy: WatermarkPolicy | None = None) -> None:
         self.processes, self.library = processes, FactorLibrary.of(factors)
         self.store, self.lateness_override, self.policy = store, lateness, policy or WatermarkPolicy()
-        self.reset()
+        self._lateness = {pid: (lateness if lateness is not None else p.allowed_lateness) for pid, p in processes.items()}
+        self._reset_pending = False
+        self._drop_caches()
 
     def reset(self) -> None:
-        """Drop decoded caches (on rebalance: the table is the truth)."""
+        """Drop decoded caches (on rebalance: the table is the truth); deferred past an open batch."""
+        if self._touched:
+            self._reset_pending = True
+        else:
+            self._drop_caches()
+
+    def _drop_caches(self) -> None:
         self._plants: dict[str, PlantState] = {}
-        self._buckets: dict[tuple[str, datetime], tuple[Bucket, dict[str, str]]] = {}
+        self._buckets: dict[tuple[str, datetime], Bucket] = {}
         self._days: dict[tuple[str, datetime], DayState] = {}
+        self._touched: dict[str, int] = {}  # plant -> source partition, changed since the last commit
+        self._dirty: dict[str, dict[str, Bucket | DayState]] = {}  # plant -> changed keys
+        self._reset_pending = False
 
     def lateness(self, process_id: str) -> timedelta:
-        return self.lateness_override if self.lateness_override is not None else self.processes[process_id].allowed_lateness
+        return self._lateness[process_id]
 
     # -- one reading -------------------------------------------------------------------------
     def handle(self, reading: telemetry_pb2.Reading, partition: int, offset: int) -> Step:
@@ -80,28 +98,24 @@ class Processor:
         if isinstance(admitted, Refused):
             return Step(admitted.outcome.value, correction=(admitted.outcome.value, admitted.detail))
         process = admitted.process
-        plant = self._plant(process.plant_id)
+        plant_id = process.plant_id
+        plant = self._plant(plant_id)
         applied = plant.offsets.get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
-        decision = self.policy.decide(admitted.event_time, plant.watermark, self.lateness(process.process_id),
+        decision = self.policy.decide(admitted.event_time, plant.watermark, self._lateness[process.process_id],
                                       admitted.ingested_at)
         if decision in (Outcome.TOO_LATE, Outcome.FUTURE):
             detail = f"event time {admitted.event_time.isoformat()} vs watermark {plant.watermark}"
             return Step(decision.value, correction=(decision.value, detail))
         key = (process.process_id, hour_start(admitted.event_time))
-        bucket, sources = self._bucket(key)
-        source = f"{partition}:{offset}"
+        bucket = self._bucket(key)
         if admitted.reading_id in bucket.reading_hashes:
-            if sources.get(admitted.reading_id) != source:
-                return Step(Outcome.DUPLICATE.value)  # a resent reading: ignored, nothing moves
-            # else: redoing a reading whose bucket write survived a crash but whose plant write did not
-        else:
-            bucket.add(admitted)
-            sources[admitted.reading_id] = source
-            self.store[bucket_key(*key)] = bucket_to_dict(bucket, sources)
-            plant.buckets.add(key)
-        step = Step(decision.value)
+            return Step(Outcome.DUPLICATE.value)  # a resent reading: ignored, nothing moves
+        bucket.add(admitted)
+        plant.buckets.add(key)
+        self._changed(plant, bucket_key(*key), bucket)
+        step = Step(decision.value, _processor=self)
         if decision == Outcome.LATE_REVISION:
             self._emit_hour(plant, key, plant.watermark, step)
         else:
@@ -112,7 +126,7 @@ class Processor:
         if plant.watermark != before or decision == Outcome.LATE_REVISION:
             self._close(plant, plant.watermark, step)
         plant.offsets[partition] = offset
-        step._commit = self._committer(process.plant_id, plant)
+        self._touched[plant_id] = partition
         return step
 
     # -- emission (mirrors oracle._Run) ---------------------------------------------------------
@@ -127,7 +141,7 @@ class Processor:
     def _emit_hour(self, plant: PlantState, key: tuple[str, datetime], watermark: datetime, step: Step) -> None:
         pid, hour = key
         process = self.processes[pid]
-        bucket, _ = self._bucket(key)
+        bucket = self._bucket(key)
         totals, missing = compute_totals(bucket, process, self.library.for_window(hour) or _NO_SET)
         step.missing.extend(missing)
         day = day_start(hour)
@@ -135,7 +149,7 @@ class Processor:
         if day_state.compacted:  # cannot happen: a revisable hour lies in a revisable day
             raise RuntimeError(f"hour {hour} of {pid} is in a compacted day")
         day_state.hours[hour] = totals
-        self.store[day_key(pid, day)] = day_state.to_dict()
+        self._changed(plant, day_key(pid, day), day_state)
         plant.days.add((pid, day))
         self._emit(plant, (pid, HOURLY, hour), lambda rev: build_window(totals, process, HOURLY, hour, rev, watermark), step)
         if (pid, DAILY, day) in plant.revisions:
@@ -186,34 +200,50 @@ class Processor:
                     self._rolling(plant, pid, rolling, watermark, step)
 
     # -- state -------------------------------------------------------------------------------
-    def _committer(self, plant_id: str, plant: PlantState) -> Callable[[], None]:
-        def commit() -> None:
-            drops, compactions = self._finalise(plant)
-            self.store[plant_key(plant_id)] = plant.to_dict()  # the last write of the step
-            for key, value in compactions:
-                self.store[key] = value
+    def commit(self) -> None:
+        """Persist every plant changed since the last commit: changed keys as version pairs, then
+        the plant state (its applied offsets), then deletions of what became final."""
+        select = getattr(self.store, "select_partition", None)
+        for plant_id, partition in sorted(self._touched.items()):
+            plant = self._plants[plant_id]
+            drops = self._finalise(plant)
+            dirty = self._dirty.pop(plant_id, {})
+            upto = plant.offsets[partition]
+            if select is not None:
+                select(partition)
+            for key in sorted(dirty.keys() - set(drops)):
+                value = dirty[key]
+                encoded = bucket_to_dict(value) if isinstance(value, Bucket) else value.to_dict()
+                before = current(self.store.get(key), plant.offsets)
+                self.store[key] = versioned(partition, upto, encoded, before)
+            self.store[plant_key(plant_id)] = plant.to_dict()  # the last write of the batch
             for key in drops:  # after the plant write: a crash here leaks a key, never loses one
                 if key in self.store:
                     del self.store[key]
-        return commit
+        self._touched.clear()
+        if self._reset_pending:
+            self._drop_caches()
 
-    def _finalise(self, plant: PlantState) -> tuple[list[str], list[tuple[str, dict]]]:
-        """Forget what can no longer change; returns table keys to delete and days to compact."""
+    def _changed(self, plant: PlantState, key: str, value: Bucket | DayState) -> None:
+        self._dirty.setdefault(plant.plant_id, {})[key] = value
+
+    def _finalise(self, plant: PlantState) -> list[str]:
+        """Forget what can no longer change; returns table keys to delete (days compacted are
+        marked changed)."""
         wm = plant.watermark
         drops: list[str] = []
-        compactions: list[tuple[str, dict]] = []
         if wm is None:
-            return drops, compactions
+            return drops
         for pid, hour in sorted(plant.buckets):
-            if (pid, hour) not in plant.open and hour + HOUR + self.lateness(pid) <= wm:
+            if (pid, hour) not in plant.open and hour + HOUR + self._lateness[pid] <= wm:
                 plant.buckets.discard((pid, hour))
                 self._buckets.pop((pid, hour), None)
                 drops.append(bucket_key(pid, hour))
         for pid, size, start in list(plant.revisions):
-            if start + SIZE_SPANS[size] + self.lateness(pid) <= wm:
+            if start + SIZE_SPANS[size] + self._lateness[pid] <= wm:
                 del plant.revisions[(pid, size, start)]
         for pid, day in sorted(plant.days):
-            lateness = self.lateness(pid)
+            lateness = self._lateness[pid]
             if day + DAY <= wm - lateness - ROLLING:  # no rolling window that can still change needs it
                 plant.days.discard((pid, day))
                 self._days.pop((pid, day), None)
@@ -225,27 +255,30 @@ class Processor:
                     day_state.total = totals_to_text(combine(ordered))
                     day_state.roots = "".join(t.merkle_root for t in ordered)
                     day_state.hours = {}
-                    compactions.append((day_key(pid, day), day_state.to_dict()))
-        return drops, compactions
+                    self._changed(plant, day_key(pid, day), day_state)
+        return drops
 
     def _plant(self, plant_id: str) -> PlantState:
         state = self._plants.get(plant_id)
         if state is None:
-            state = self._plants[plant_id] = PlantState.from_dict(self.store.get(plant_key(plant_id)))
+            state = PlantState.from_dict(self.store.get(plant_key(plant_id)))
+            state.plant_id = plant_id
+            self._plants[plant_id] = state
         return state
 
-    def _bucket(self, key: tuple[str, datetime]) -> tuple[Bucket, dict[str, str]]:
+    def _bucket(self, key: tuple[str, datetime]) -> Bucket:
         cached = self._buckets.get(key)
         if cached is None:
-            stored = self.store.get(bucket_key(*key))
-            cached = bucket_from_dict(stored) if stored else (Bucket(*key), {})
+            stored = current(self.store.get(bucket_key(*key)), self._plants[self.processes[key[0]].plant_id].offsets)
+            cached = bucket_from_dict(stored) if stored else Bucket(*key)
             self._buckets[key] = cached
         return cached
 
     def _day(self, key: tuple[str, datetime], create: bool = True) -> DayState | None:
         state = self._days.get(key)
         if state is None:
-            stored = self.store.get(day_key(*key))
+            plant = self._plants[self.processes[key[0]].plant_id]
+            stored = current(self.store.get(day_key(*key)), plant.offsets)
             if stored is None and not create:
                 return None
             state = self._days[key] = DayState.from_dict(stored)

@@ -6,10 +6,13 @@ the processor relies on that to write the plant state last (see processor.py). K
 
 - ``p|<plant>``          PlantState: watermark, applied offsets, open hours, pending days,
                           revision counters of windows that can still change;
-- ``b|<process>|<hour>`` an hourly Bucket (Bucket.to_dict) + the source offset of each reading,
-                          kept until the hour is final (end + allowed lateness <= watermark);
+- ``b|<process>|<hour>`` an hourly Bucket (Bucket.to_dict), kept until the hour is final
+                          (end + allowed lateness <= watermark);
 - ``d|<process>|<day>``  a day's hourly totals while the day can still change, then compacted to
                           the day's sum and its hourly Merkle roots (enough for exact 30-day values).
+Bucket and day keys hold version pairs (`versioned`): the value after the batch that wrote it, the
+value before that batch, and the batch's last source offset; `current` picks the one matching the
+plant state's applied offsets (processor.py: a lost plant write must not leave state ahead of it).
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ def day_key(process_id: str, day: datetime) -> str:
     return f"d|{process_id}|{_iso(day)}"
 
 
+def versioned(partition: int, upto: int, value: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+    """A key's value written by the batch that ends at source `partition`:`upto`, and its value before."""
+    return {"at": [partition, upto], "v": value, "prev": before}
+
+
+def current(stored: dict[str, Any] | None, applied: dict[int, int]) -> dict[str, Any] | None:
+    """The value as of the plant's applied offsets: the batch's value if its plant write is there,
+    else the value before the batch (None: the key did not exist)."""
+    if stored is None:
+        return None
+    partition, upto = stored["at"]
+    done = applied.get(partition)
+    return stored["v"] if done is not None and upto <= done else stored["prev"]
+
+
 @dataclass
 class PlantState:
     watermark: datetime | None = None
@@ -54,6 +72,7 @@ class PlantState:
     days: set[tuple[str, datetime]] = field(default_factory=set)  # day entries held
     pending: set[tuple[str, datetime]] = field(default_factory=set)  # days waiting for their first close
     revisions: dict[WindowKey, int] = field(default_factory=dict)  # next revision of non-final windows
+    plant_id: str = ""  # not stored: the key says it
 
     def to_dict(self) -> dict[str, Any]:
         pairs = lambda s: sorted([p, _iso(t)] for p, t in s)  # noqa: E731
@@ -77,12 +96,12 @@ class PlantState:
         )
 
 
-def bucket_to_dict(bucket: Bucket, sources: dict[str, str]) -> dict[str, Any]:
-    return {"bucket": bucket.to_dict(), "src": sources}
+def bucket_to_dict(bucket: Bucket) -> dict[str, Any]:
+    return bucket.to_dict()
 
 
-def bucket_from_dict(data: dict[str, Any]) -> tuple[Bucket, dict[str, str]]:
-    return Bucket.from_dict(data["bucket"]), dict(data["src"])
+def bucket_from_dict(data: dict[str, Any]) -> Bucket:
+    return Bucket.from_dict(data)
 
 
 def totals_to_text(t: WindowTotals) -> str:
