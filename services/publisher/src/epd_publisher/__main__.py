@@ -1,5 +1,6 @@
 """Composition root: ``python -m epd_publisher`` runs the outbox relay, the partner fan-out (a
-subscriber of the change feed) and the delivery sender until SIGTERM/SIGINT."""
+subscriber of the change feed), the delivery sender and the forwarder of the gateway's PACT answers
+until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
+from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.partners import fan_out, load_targets
 from epd_publisher.relay import Relay, RelayConfig
@@ -61,11 +63,14 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
                             breakers=breakers, config=SenderConfig(event_source=settings.event_source,
                                                                    timeout_s=settings.http_timeout_s))
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
+            if settings.pact_events_enabled:
+                tasks.append(asyncio.create_task(pact_events.run(pool, clock, stop, settings.poll_interval_s * 5),
+                                                 name="pact-events"))
         log.info("publisher started", extra={"relay": settings.relay_enabled, "delivery": settings.delivery_enabled,
                                              "started_at": datetime.now(UTC).isoformat()})
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task.get_name() in ("relay", "fanout", "sender") and task.exception():
+            if task.get_name() in ("relay", "fanout", "sender", "pact-events") and task.exception():
                 raise task.exception()  # type: ignore[misc]
     finally:
         stop.set()

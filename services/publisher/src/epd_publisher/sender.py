@@ -15,6 +15,7 @@ so several senders can run and a killed sender's claims come back after the leas
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -32,13 +33,14 @@ from epd_publisher import metrics
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.recognition import DeliveryFormat
-from epd_publisher.delivery.render import Renderer, RenderError, render_for_endpoint
+from epd_publisher.delivery.render import CLOUDEVENTS_CONTENT_TYPE, Renderer, RenderError, render_for_endpoint
 from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner, Signer, sign_request, webhook_id
 from epd_publisher.oauth import TokenCache, TokenError
 from epd_publisher.partners import guard
 
 log = logging.getLogger(__name__)
+PACT_EVENT = "pact-event"  # deliveries.kind of the gateway's answers to RequestCreated events
 
 
 class Clock(Protocol):
@@ -112,7 +114,7 @@ class Sender:
         now = self.clock.now()
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                """SELECT d.delivery_id, d.event_id::text AS event_id, d.partner_id, d.payload, d.attempts,
+                """SELECT d.delivery_id, d.event_id::text AS event_id, d.partner_id, d.payload, d.attempts, d.kind,
                           d.first_attempt_at, e.endpoint_id, e.url, e.format, e.signing, e.secret, e.token_url,
                           e.client_id, e.client_secret, e.allow_private
                    FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
@@ -145,18 +147,28 @@ class Sender:
         return len(rows)
 
     async def _render(self, row: asyncpg.Record) -> tuple[bytes, dict[str, str]]:
-        event = footprint_pb2.FootprintChanged.FromString(row["payload"])
-        renderers = await self._renderers(event.footprint)
-        rendered = render_for_endpoint(row["format"], event.footprint, event_id=event.event_id,
-                                       change_type=event.change_type, source=self._config.event_source,
-                                       time=self.clock.now(), renderers=renderers)
+        if row["kind"] == PACT_EVENT:
+            # A gateway answer (pact_events.py): the CloudEvent as the gateway wrote it, to a PACT endpoint.
+            if row["format"] != DeliveryFormat.PACT.value:
+                raise ValueError("PACT answers go only to PACT endpoints")
+            body, event_id = bytes(row["payload"]), row["event_id"]
+            if not isinstance(json.loads(body), dict):
+                raise ValueError("the PACT answer is not a JSON object")
+            content_type = CLOUDEVENTS_CONTENT_TYPE
+        else:
+            event = footprint_pb2.FootprintChanged.FromString(row["payload"])
+            renderers = await self._renderers(event.footprint)
+            rendered = render_for_endpoint(row["format"], event.footprint, event_id=event.event_id,
+                                           change_type=event.change_type, source=self._config.event_source,
+                                           time=self.clock.now(), renderers=renderers)
+            body, event_id, content_type = rendered.body, event.event_id, rendered.content_type
         signers = signers_for(row["signing"], row["secret"])
-        headers = {"content-type": rendered.content_type}
+        headers = {"content-type": content_type}
         if signers:
-            signed = sign_request(webhook_id(row["partner_id"], event.event_id), rendered.body,
-                                  timestamp=int(time.time()), signers=signers, content_type=rendered.content_type)
+            signed = sign_request(webhook_id(row["partner_id"], event_id), body,
+                                  timestamp=int(time.time()), signers=signers, content_type=content_type)
             headers = signed.headers
-        return rendered.body, headers
+        return body, headers
 
     async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str]) -> AttemptResult:
         try:
@@ -227,6 +239,9 @@ class Sender:
                                                   duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
                 row["delivery_id"], attempt, now, result.status, error, step.action.value, step.reason[:1000],
                 int((time.perf_counter() - started) * 1000))
+            if step.action is Action.DELIVERED and row["kind"] == PACT_EVENT:
+                await conn.execute("UPDATE gateway_outgoing_events SET sent_at = $2 "
+                                   "WHERE event_id = $1::uuid AND sent_at IS NULL", row["event_id"], now)
             if step.action is Action.DISABLE_ENDPOINT:
                 await conn.execute(
                     """UPDATE partner_endpoints SET disabled_at = $2, disabled_reason = $3

@@ -22,3 +22,5 @@ class PublisherSettings(ServiceSettings):
                                     validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR")
     breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="EPD_PUBLISHER_BREAKER_FAILURES")
     breaker_cool_down_s: float = Field(default=60.0, gt=0, validation_alias="EPD_PUBLISHER_BREAKER_COOL_DOWN_S")
+    # Deliver the gateway's answers to PACT RequestCreated events (needs delivery enabled).
+    pact_events_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_PACT_EVENTS_ENABLED")
