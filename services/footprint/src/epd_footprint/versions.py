@@ -8,6 +8,7 @@ per product. event_id = uuid5(pf_id | change type): a replayed change cannot mak
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -108,13 +109,25 @@ async def create_version(conn: asyncpg.Connection, new: NewVersion, change_type:
     return pf_id
 
 
+_SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+def geography(country: str, province: str | None) -> str:
+    """ISO 3166-2 subdivision when the plant's province is registered as one (e.g. CN-NM), else
+    the ISO 3166-1 country of the plant's organisation: PACT accepts nothing else."""
+    if province and _SUBDIVISION.match(province) and province.startswith(country + "-"):
+        return province
+    return country
+
+
 async def footprint_version(conn: asyncpg.Connection, pf_id: uuid.UUID) -> footprint_pb2.FootprintVersion:
     row = await conn.fetchrow(
         """SELECT v.*, s.product_id, s.plant_id, s.pcr_id, s.pcr_version, s.programme_operator,
                   s.registration_number, p.name AS product_name, p.classifications, p.organisation_id,
-                  pl.province, pl.organisation_id AS plant_org
+                  pl.province, pl.organisation_id AS plant_org, o.country
            FROM epd_versions v JOIN epd_series s USING (series_id) JOIN products p USING (product_id)
-           JOIN plants pl ON pl.plant_id = s.plant_id WHERE v.pf_id = $1""", pf_id)
+           JOIN plants pl ON pl.plant_id = s.plant_id JOIN organisations o ON o.organisation_id = pl.organisation_id
+           WHERE v.pf_id = $1""", pf_id)
     if row is None:
         raise VersionError("unknown_version", f"no EPD version {pf_id}")
     fv = footprint_pb2.FootprintVersion(
@@ -127,7 +140,7 @@ async def footprint_version(conn: asyncpg.Connection, pf_id: uuid.UUID) -> footp
         programme_operator=row["programme_operator"], reason=row["reason"],
         registration_number=row["registration_number"], product_name=row["product_name"],
         classifications=list(row["classifications"]), organisation_id=row["organisation_id"] or row["plant_org"],
-        geography=f"CN-{row['province']}" if row["province"] else "CN",
+        geography=geography(row["country"], row["province"]),
     )
     for field_name in ("reference_period_start", "reference_period_end", "valid_from", "valid_until", "created_at"):
         if row[field_name] is not None:
