@@ -14,9 +14,9 @@ Revises: 0003_gateway
 from sql import script
 
 revision = "0004_gateway_perf"
-down_revision = "0003_gateway"
+down_revision = ("0003_gateway", "0003_publisher")
 branch_labels = None
-depends_on = ("0003_publisher",)  # deliveries.kind
+depends_on = None  # merges 0003_publisher: this revision alters deliveries.kind
 
 
 def upgrade() -> None:
