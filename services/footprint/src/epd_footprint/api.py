@@ -11,6 +11,7 @@ import logging
 import uuid
 
 import asyncpg
+from epd_common.http_metrics import RedMiddleware, red_metrics
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"code": code, "message": message[:2000]})
+
+
+HTTP_REQUESTS, HTTP_DURATION = red_metrics("epd_footprint_admin_http_requests_total",
+                                          "epd_footprint_admin_http_request_duration_seconds")
 
 
 def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
@@ -132,4 +137,5 @@ def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
     async def expire() -> dict:
         return await admin.expire_versions(pool)
 
+    app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
     return app

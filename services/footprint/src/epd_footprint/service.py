@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import asyncpg
@@ -25,6 +25,7 @@ from prometheus_client import Counter, Histogram
 
 from epd.v1 import intensity_pb2
 from epd_common.db import transaction
+from epd_common.metrics import FRESHNESS_BUCKETS
 from epd_common.topics import INTENSITY_WINDOWS, MalformedRecord
 
 from . import repository as repo
@@ -45,6 +46,9 @@ WINDOWS = Counter("epd_footprint_windows_total", "Intensity windows handled, by 
 VERSIONS = Counter("epd_footprint_versions_created_total", "Provisional versions created by drift, by cause", ["cause"])
 EVALUATIONS = Counter("epd_footprint_drift_evaluations_total", "Drift-rule evaluations")
 APPLY_SECONDS = Histogram("epd_footprint_window_apply_seconds", "Time to apply one window (one transaction)")
+VERSION_FRESHNESS = Histogram("epd_footprint_version_freshness_seconds",
+                              "End of the intensity window that triggered it -> provisional version created",
+                              buckets=FRESHNESS_BUCKETS)
 
 
 @dataclass
@@ -228,6 +232,7 @@ class FootprintService:
                 log.info("series already has an open version", extra={"series_id": str(s.series_id)})
                 continue
             VERSIONS.labels(target.cause.value).inc()
+            VERSION_FRESHNESS.observe(max(0.0, (datetime.now(timezone.utc) - facts.end).total_seconds()))
             direction = new_states[target.product_id].direction
             if target.cause is Cause.CASCADE:
                 sign = Decimal(target.percent)

@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from epd_common.http_metrics import RedMiddleware
+
 from epd_gateway import errors, requests
 from epd_gateway.deps import Deps
+from epd_gateway.observability import HTTP_DURATION, HTTP_REQUESTS
 from epd_gateway.routes import auth, events, footprints, health
 from epd_gateway.settings import GatewaySettings
 
@@ -36,4 +39,5 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
     errors.install(app)
     for module in (auth, footprints, events, health):
         app.include_router(module.router)
+    app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
     return app

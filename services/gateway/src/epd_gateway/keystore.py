@@ -15,6 +15,7 @@ import asyncpg
 from joserfc.jwk import OKPKey
 
 from epd_gateway import secrets
+from epd_gateway.observability import export_key_expiry
 from epd_gateway.signing import KeyRing, generate_key
 
 _PURPOSE = "signing-keys"
@@ -69,14 +70,20 @@ def _jwk(value: Any) -> dict[str, Any]:
 class CachedKeyRing:
     """The key ring, reloaded from the database at most every `refresh_seconds`."""
 
-    def __init__(self, pool: asyncpg.Pool, key_secret: str, refresh_seconds: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, key_secret: str, refresh_seconds: float,
+                 max_age_days: float | None = None) -> None:
         self._pool, self._secret, self._refresh = pool, key_secret, refresh_seconds
+        self._max_age_days = max_age_days
         self._ring: KeyRing | None = None
         self._loaded = 0.0
 
     async def get(self) -> KeyRing:
         now = time.monotonic()
         if self._ring is None or now - self._loaded >= self._refresh:
-            self._ring = await load_key_ring(self._pool, self._secret)
-            self._loaded = now
+            ring = await load_key_ring(self._pool, self._secret)
+            if self._max_age_days is not None and (self._ring is None or ring.kid != self._ring.kid):
+                created = await self._pool.fetchval("SELECT created_at FROM gateway_signing_keys WHERE kid = $1",
+                                                    ring.kid)
+                export_key_expiry(ring.kid, created, self._max_age_days)
+            self._ring, self._loaded = ring, now
         return self._ring

@@ -21,6 +21,8 @@ class GatewaySettings(ServiceSettings):
     token_ttl_seconds: int = Field(default=600, ge=30, le=900, validation_alias="EPD_GATEWAY_TOKEN_TTL_SECONDS")
     # Derives the key that encrypts signing private keys at rest and the pagination-cursor MAC key.
     key_secret: str = Field(min_length=16, validation_alias="EPD_GATEWAY_KEY_SECRET")
+    # Lifetime of a signing key: the expiry metric (and its alert) is created_at + this.
+    key_max_age_days: float = Field(default=365.0, gt=0, le=3650, validation_alias="EPD_GATEWAY_KEY_MAX_AGE_DAYS")
     key_refresh_seconds: float = Field(default=10.0, ge=0, le=3600, validation_alias="EPD_GATEWAY_KEY_REFRESH_SECONDS")
     cursor_ttl_seconds: int = Field(default=900, ge=180, le=86400, validation_alias="EPD_GATEWAY_CURSOR_TTL_SECONDS")
     page_limit_max: int = Field(default=1000, ge=1, le=10000, validation_alias="EPD_GATEWAY_PAGE_LIMIT_MAX")

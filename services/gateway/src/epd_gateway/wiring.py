@@ -13,6 +13,7 @@ from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import Deps
 from epd_gateway.formats.party import ProgrammeInfo
 from epd_gateway.keystore import CachedKeyRing
+from epd_gateway.observability import export_certificate_expiry
 from epd_gateway.ratelimit import TokenBuckets
 from epd_gateway.record_cache import SignedRecordCache
 from epd_gateway.repository import Repository
@@ -25,7 +26,8 @@ def build_deps(settings: GatewaySettings, pool: asyncpg.Pool) -> Deps:
                               extension_base_url=settings.extension_base_url)
     repository = Repository(pool, programme.product_id_prefix)
     return Deps(repository=repository, catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
-                keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds),
+                keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds,
+                                   settings.key_max_age_days),
                 cursor_key=secrets.derive_key(settings.key_secret, "cursor"),
                 api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
                 token_limits=TokenBuckets(settings.token_rate_per_second, settings.token_rate_burst))
@@ -43,6 +45,7 @@ def tls_files(settings: GatewaySettings) -> tuple[Path, Path]:
 def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: bool = True) -> uvicorn.Server:
     """A uvicorn server that speaks TLS only: a plain-HTTP request to its port fails the handshake."""
     cert, key = tls_files(settings)
+    export_certificate_expiry(cert)
     app = create_app(settings, deps, run_request_worker=run_request_worker)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, ssl_certfile=str(cert),
                             ssl_keyfile=str(key), log_config=None, access_log=False, server_header=False,

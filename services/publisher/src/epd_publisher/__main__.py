@@ -13,6 +13,7 @@ import httpx
 
 from epd_common import topics
 from epd_common.db import create_pool
+from epd_common.lag import ConsumerLag
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
@@ -53,7 +54,8 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
             async def on_event(event, conn) -> None:
                 await fan_out(conn, event, await load_targets(conn), clock.now())
 
-            fanout = Subscriber(consumer, PgSequenceStore(pool, FANOUT_SUBSCRIBER), on_event, name=FANOUT_SUBSCRIBER)
+            fanout = Subscriber(consumer, PgSequenceStore(pool, FANOUT_SUBSCRIBER), on_event, name=FANOUT_SUBSCRIBER,
+                                lag=ConsumerLag("publisher", consumer))
             tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
             http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_timeout_s, trust_env=False)
             closers.append(http.aclose)

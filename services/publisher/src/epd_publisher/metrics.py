@@ -29,3 +29,6 @@ SUBSCRIBER_MALFORMED = Counter(
     "epd_publisher_subscriber_malformed_total", "Change-feed records that are not FootprintChanged", ["subscriber"])
 OUTBOX_MALFORMED = Counter(
     "epd_publisher_outbox_malformed_total", "Outbox rows whose payload is not a FootprintChanged (not published)")
+DELIVERY_FRESHNESS = Histogram(
+    "epd_publisher_delivery_freshness_seconds", "Footprint version created -> delivered to a partner endpoint",
+    buckets=FRESHNESS_BUCKETS)

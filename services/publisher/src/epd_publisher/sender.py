@@ -252,6 +252,8 @@ class Sender:
         metrics.ATTEMPTS.labels(partner, _result_label(result)).inc()
         if step.action is not Action.RETRY:
             metrics.DELIVERIES.labels(partner, state).inc()
+        if step.action is Action.DELIVERED and row["kind"] != PACT_EVENT:
+            _observe_delivery_freshness(row["payload"])
         if step.action is Action.DEAD_LETTER:
             metrics.DEAD_LETTERS.labels(partner).inc()
 
@@ -274,3 +276,13 @@ def _result_label(result: AttemptResult) -> str:
     if result.status:
         return f"{result.status // 100}xx"
     return result.error.value if result.error else "none"
+
+
+def _observe_delivery_freshness(payload: bytes) -> None:
+    """Version created -> delivered, from the event's footprint.created_at (wall clock, not the test clock)."""
+    try:
+        created = footprint_pb2.FootprintChanged.FromString(payload).footprint.created_at
+    except DecodeError:
+        return
+    if created.seconds:
+        metrics.DELIVERY_FRESHNESS.observe(max(0.0, time.time() - created.ToNanoseconds() / 1e9))

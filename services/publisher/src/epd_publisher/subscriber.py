@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from epd.v1 import footprint_pb2
 from epd_common import topics
 from epd_common.kafka import commit_processed
+from epd_common.lag import ConsumerLag
 from epd_publisher import metrics
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,9 @@ class MemorySequenceStore:
 
 class Subscriber:
     def __init__(self, consumer: AIOKafkaConsumer, store: SequenceStore, handler: Handler, *, name: str,
-                 recent_ids: int = 100_000, handler_retries: int = 5) -> None:
+                 recent_ids: int = 100_000, handler_retries: int = 5, lag: ConsumerLag | None = None) -> None:
         self._consumer = consumer
+        self._lag = lag  # exports epd_consumer_lag_messages for this consumer when given
         self._store = store
         self._handler = handler
         self._name = name
@@ -157,3 +159,5 @@ class Subscriber:
             batch = await self._consumer.getmany(timeout_ms=poll_ms)
             if batch:
                 await self.process(batch)
+            if self._lag is not None:
+                await self._lag.maybe_update()

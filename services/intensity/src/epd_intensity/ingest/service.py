@@ -30,6 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import TopicProducer
+from epd_common.lag import ConsumerLag
 from epd_intensity.ingest.pipeline import IngestConfig, IngestState, process_batch
 from epd_intensity.ingest.registry import PlantRegistry
 from epd_intensity.ingest.sender import PipelinedSender
@@ -107,11 +108,13 @@ class IngestService:
 
     async def run(self) -> None:
         self.subscribe()
+        lag = ConsumerLag("ingest", self._consumer)  # ops: epd_consumer_lag_messages{component="ingest"}
         while not self._stopping.is_set():
             await self._maybe_refresh()
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
             if polled:
                 await self.handle(polled)
+            await lag.maybe_update()
         await self.flush()
 
     async def _maybe_refresh(self) -> None:
