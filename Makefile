@@ -4,6 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 BROKERS ?= 1
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: help bootstrap venv stack-up stack-down stack-status proto proto-check test test-unit test-integration test-e2e bench run stop
 
@@ -55,8 +56,8 @@ test-e2e: stack-up
 bench: stack-up
 	@$(PY) bench/run.py
 
-run: stack-up
-	@$(PY) -m epd_devstack status
-	@echo "(services join here as they are built: see README)"
+run: venv
+	@$(PY) -m epd_devstack run $(RUN_ARGS)
 
-stop: stack-down
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m epd_devstack stop; fi

@@ -11,14 +11,26 @@ from .procs import StartupError
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="epd-stack")
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "run", "stop"])
     parser.add_argument("--brokers", type=int, default=1, choices=[1, 3])
+    parser.add_argument("--speed", type=float, default=240.0, help="run: simulated seconds per real second")
+    parser.add_argument("--duration", default="12h", help="run: simulated span per plant")
+    parser.add_argument("--drift", action="append", default=None,
+                        help="run: drift at baotou-smelter, e.g. roasting.electricity=+20%%@4h (repeatable)")
     args = parser.parse_args()
     try:
         if args.command == "up":
             comps = stack.up(args.brokers)
             for comp in comps.values():
                 print("  " + comp.describe())
+        elif args.command == "run":
+            return run_demo(args)
+        elif args.command == "stop":
+            from .demo.services import ServiceGroup
+
+            ServiceGroup(stack.RUN / "demo").stop_all_from_pid_files()
+            stack.down()
+            print("services and stack stopped")
         elif args.command == "down":
             stack.down()
             print("stack stopped")
@@ -33,6 +45,24 @@ def main() -> int:
     except StartupError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_demo(args) -> int:
+    """`make run`: the whole system with simulated plants and a live console until Ctrl-C."""
+    from .demo.console import run_console
+    from .demo.system import DemoOptions, DemoSystem
+
+    drift = tuple(args.drift) if args.drift else DemoOptions.drift
+    system = DemoSystem(DemoOptions(speed=args.speed, duration=args.duration, drift=drift))
+    try:
+        system.start()
+        run_console(system)
+    except KeyboardInterrupt:
+        print("stopping")
+    finally:
+        system.stop()
+        stack.prometheus().stop()
     return 0
 
 

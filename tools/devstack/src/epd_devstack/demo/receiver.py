@@ -1,0 +1,60 @@
+"""A partner body's webhook endpoint for local runs: verifies every delivery with the
+`standardwebhooks` library (independently of the publisher's signing code) and records it.
+
+`python -m epd_devstack.demo.receiver` with EPD_DEMO_RECEIVER_SECRET, _PORT and _LOG (a JSON-lines
+file). GET /deliveries lists what arrived; unverifiable requests get 401 and are counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import threading
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+def create_app(secret: str, log_file: pathlib.Path) -> FastAPI:
+    app = FastAPI(title="demo partner receiver")
+    verifier = Webhook(secret)
+    lock = threading.Lock()
+    state = {"rejected": 0, "seen": set()}
+
+    @app.post("/webhooks")
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        try:
+            payload = verifier.verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            state["rejected"] += 1
+            return Response(status_code=401, content=b'{"error":"bad signature"}', media_type="application/json")
+        msg_id = request.headers.get("webhook-id", "")
+        with lock:
+            duplicate = msg_id in state["seen"]
+            state["seen"].add(msg_id)
+            if not duplicate:
+                record = {"webhook_id": msg_id, "type": payload.get("type"), "data": payload.get("data")}
+                with log_file.open("a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+        return Response(status_code=204)
+
+    @app.get("/deliveries")
+    def deliveries() -> dict:
+        lines = log_file.read_text().splitlines() if log_file.exists() else []
+        return {"rejected": state["rejected"], "deliveries": [json.loads(line) for line in lines]}
+
+    return app
+
+
+def main() -> None:
+    log_file = pathlib.Path(os.environ["EPD_DEMO_RECEIVER_LOG"])
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    app = create_app(os.environ["EPD_DEMO_RECEIVER_SECRET"], log_file)
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("EPD_DEMO_RECEIVER_PORT", "8099")), log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
