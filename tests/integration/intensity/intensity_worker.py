@@ -33,7 +33,9 @@ class Worker:
                     "EPD_INTENSITY_APP_ID": "intensity", "EPD_INTENSITY_DATA_DIR": str(data_dir),
                     "EPD_INTENSITY_METRICS_PORT": str(self.metrics_port), "EPD_INTENSITY_WEB_PORT": str(free_port()),
                     "EPD_INTENSITY_PROCESS_CONFIG": str(ROOT / "services/intensity/config/processes.example.yaml"),
-                    "EPD_LOG_LEVEL": "WARNING"}
+                    "EPD_LOG_LEVEL": "WARNING",
+                    # A SIGKILLed worker holds its partitions for a session: keep it at the broker minimum.
+                    "EPD_INTENSITY_SESSION_TIMEOUT_S": "6"}
         if lateness_s is not None:
             self.env["EPD_INTENSITY_ALLOWED_LATENESS_S"] = str(lateness_s)
         self.log = data_dir / "worker.log"

@@ -59,6 +59,8 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 6),  # well under a third of it
         web_port=settings.web_port,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
