@@ -35,6 +35,14 @@ def topics() -> None:
     Console().print(table)
 
 
+def _own_commands(root: typer.Typer) -> None:
+    from . import feed, status, verify
+
+    root.command("status")(status.status)
+    root.command("verify")(verify.verify)
+    root.add_typer(feed.app, name="feed")
+
+
 def _mount(root: typer.Typer) -> None:
     for ep in sorted(entry_points(group="epd.cli"), key=lambda e: e.name):
         sub = ep.load()
@@ -44,6 +52,7 @@ def _mount(root: typer.Typer) -> None:
             root.command(name=ep.name)(sub)
 
 
+_own_commands(app)
 _mount(app)
 
 if __name__ == "__main__":
