@@ -46,6 +46,7 @@ class ConnectorSettings(ServiceSettings):
     files_state: Path | None = Field(default=None, validation_alias="EPD_CONNECTOR_FILES_STATE")
     files_rows_per_second: float = Field(default=0.0, ge=0, validation_alias="EPD_CONNECTOR_FILES_ROWS_PER_SECOND")
     files_checkpoint_rows: int = Field(default=50, ge=1, validation_alias="EPD_CONNECTOR_FILES_CHECKPOINT_ROWS")
+    files_progress: bool = Field(default=False, validation_alias="EPD_CONNECTOR_FILES_PROGRESS")
     # Exit once the file replay is done and the spool is empty (backfill jobs).
     exit_when_drained: bool = Field(default=False, validation_alias="EPD_CONNECTOR_EXIT_WHEN_DRAINED")
 
@@ -99,7 +100,7 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
             raise ValueError("EPD_CONNECTOR_FILES_PATH is required with the files source")
         state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
         replay = CsvReplay(rt, settings.files_path, state, checkpoint_rows=settings.files_checkpoint_rows,
-                           rows_per_second=settings.files_rows_per_second, progress=False)
+                           rows_per_second=settings.files_rows_per_second, progress=settings.files_progress)
         replay_task = asyncio.create_task(replay.run(source_stop))
     try:
         if settings.exit_when_drained and replay_task is not None:
