@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
 
 from pydantic import Field
@@ -18,6 +17,7 @@ from epd_common.kafka import make_producer
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
+from epd_common.lifecycle import run_until_signalled
 from epd_connector.config import load_plant_config
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
@@ -136,14 +136,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json, service="connector")
     start_metrics_server(settings.metrics_port)
 
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
-
-    asyncio.run(_main())
+    run_until_signalled(lambda stop: serve(settings, stop))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import uvicorn
 from pydantic import Field
@@ -15,6 +14,7 @@ from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
 from epd_common.topics import INTENSITY_WINDOWS
+from epd_common.lifecycle import stop_on_signals
 
 from .api import create_app
 from .consumer import run_consumer
@@ -48,9 +48,7 @@ async def main(settings: FootprintSettings) -> None:
                                            port=settings.admin_port, log_config=None, lifespan="off"))
     server.install_signal_handlers = lambda: None  # one SIGTERM handler, below
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop_on_signals(stop)
     await consumer.start()
     tasks = [asyncio.create_task(run_consumer(service, consumer, stop), name="consumer"),
              asyncio.create_task(server.serve(), name="admin-api")]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from datetime import UTC, datetime
 
 import httpx
@@ -17,6 +16,7 @@ from epd_common.lag import ConsumerLag
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
+from epd_common.lifecycle import run_until_signalled
 from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.partners import fan_out, load_targets
@@ -87,14 +87,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json, service="publisher")
     start_metrics_server(settings.metrics_port)
 
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await run(settings, stop)
-
-    asyncio.run(_main())
+    run_until_signalled(lambda stop: run(settings, stop))
 
 
 if __name__ == "__main__":

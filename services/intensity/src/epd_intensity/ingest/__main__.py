@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from datetime import timedelta
 
 from pydantic import Field
@@ -19,6 +18,7 @@ from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_p
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
+from epd_common.lifecycle import run_until_signalled
 from epd_intensity.ingest.pg_registry import PgPlantRegistry
 from epd_intensity.ingest.pipeline import IngestConfig
 from epd_intensity.ingest.service import IngestService
@@ -84,15 +84,8 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json, service="ingest")
     start_metrics_server(settings.metrics_port)
 
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        log.info("ingest starting: %s", settings.topic_prefix + topics.TELEMETRY_RAW.name)
-        await serve(settings, stop)
-
-    asyncio.run(_main())
+    log.info("ingest starting: %s", settings.topic_prefix + topics.TELEMETRY_RAW.name)
+    run_until_signalled(lambda stop: serve(settings, stop))
 
 
 if __name__ == "__main__":
