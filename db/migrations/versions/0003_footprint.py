@@ -23,18 +23,13 @@ Revises: 0002_registry_and_epds
 """
 
 from alembic import op
-from sql import script
+from sql import ident, script
 
 revision = "0003_footprint"
 down_revision = "0002_registry_and_epds"
 branch_labels = None
 depends_on = None
 
-ID = "text NOT NULL CHECK (char_length({c}) BETWEEN 1 AND 200 AND {c} !~ '[[:cntrl:]]')"
-
-
-def ident(col: str) -> str:
-    return f"{col} " + ID.format(c=col)
 
 
 def upgrade() -> None:
