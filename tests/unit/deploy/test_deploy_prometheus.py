@@ -79,9 +79,12 @@ def test_local_and_compose_scrape_the_same_jobs_at_the_env_example_ports():
         scrape = yaml.safe_load((PROM / config).read_text())["scrape_configs"]
         jobs[config] = {j["job_name"]: [t for s in j["static_configs"] for t in s["targets"]] for j in scrape}
     assert jobs["prometheus.local.yml"].keys() == jobs["prometheus.compose.yml"].keys()
-    # ingest runs as its own process (python -m epd_intensity.ingest); 9106 until .env.example declares it.
-    env.setdefault("EPD_INGEST_METRICS_PORT", "9106")
     for service in ("connector", "ingest", "intensity", "footprint", "publisher", "gateway"):
         port = env[f"EPD_{service.upper()}_METRICS_PORT"]
-        assert jobs["prometheus.local.yml"][service] == [f"127.0.0.1:{port}"]
+        assert jobs["prometheus.local.yml"][service][0] == f"127.0.0.1:{port}"
         assert jobs["prometheus.compose.yml"][service] == [f"{service}:{port}"]
+    # make run starts one connector per plant; the local scrape covers each of them and nothing else.
+    from epd_devstack.demo.system import PORTS
+
+    connectors = sorted(f"127.0.0.1:{p}" for name, p in PORTS.items() if name.startswith("connector-"))
+    assert sorted(jobs["prometheus.local.yml"]["connector"]) == connectors
