@@ -33,10 +33,13 @@ from tests.conftest import REPO
 
 DRIFT = 0.20
 THRESHOLD = 0.10
+# The simulated meters carry noise, so a product whose expected move is within this margin of the
+# threshold may or may not drift; products clearly past it must, products clearly below must not.
+NOISE_MARGIN = 0.025
 
 
-def expected_drifting_products() -> set[str]:
-    """Products whose A1-A3 GWP-total moves past the 10 % rule when roasting electricity rises 20 %."""
+def expected_moves() -> dict[str, float]:
+    """Relative move of each product's A1-A3 GWP-total when roasting electricity rises 20 %."""
     doc = yaml.safe_load((DEMO / "product-system.yaml").read_text())
     base = {f.product: f.gwp["A1-A3"]["GWP-total"] for f in compute(parse_system(doc), detail=False)}
     drifted = copy.deepcopy(doc)
@@ -46,7 +49,7 @@ def expected_drifting_products() -> set[str]:
                 if x.get("activity") == "grid-inner-mongolia-2022":
                     x["amount"] = x["amount"] * (1 + DRIFT)
     live = {f.product: f.gwp["A1-A3"]["GWP-total"] for f in compute(parse_system(drifted), detail=False)}
-    return {p for p in base if abs(live[p] / base[p] - 1) > THRESHOLD}
+    return {p: float(abs(live[p] / base[p] - 1)) for p in base}
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +106,18 @@ def feed_events(system: DemoSystem) -> list[footprint_pb2.FootprintChanged]:
 
 
 def test_drift_reaches_partners_and_approval_publishes(system):
-    expected = expected_drifting_products()
-    assert "re-calcine" in expected, "the demo data must make the roasting product drift"
+    moves = expected_moves()
+    must = {p for p, m in moves.items() if m > THRESHOLD + NOISE_MARGIN}
+    may = {p for p, m in moves.items() if m > THRESHOLD - NOISE_MARGIN}
+    assert "re-calcine" in must, "the demo data must make the roasting product drift clearly"
     started = time.monotonic()
-    versions = wait_for(lambda: (v := open_versions(system)) and expected <= set(v) and v, timeout=300,
-                        what=f"provisional versions of {sorted(expected)}; services down: {system.group.check_alive()}")
+    versions = wait_for(lambda: (v := open_versions(system)) and must <= set(v) and v, timeout=300,
+                        what=f"provisional versions of {sorted(must)}; services down: {system.group.check_alive()}")
     print(f"drift -> provisional versions in {time.monotonic() - started:.0f}s: {sorted(versions)}")
+    time.sleep(10)  # let borderline products finish their evaluations
+    versions = open_versions(system)
     # Only products past their threshold get a version: the others stay on their published EPD.
-    assert set(versions) == expected
+    assert must <= set(versions) <= may, {p: f"{moves[p]:+.1%}" for p in versions}
     for product, v in versions.items():
         assert v["reason"].startswith("drift") or "cascade" in v["reason"], v["reason"]
         assert v["preceding"] == system.seeded.published_pf_ids[product]
@@ -174,12 +181,26 @@ def test_metrics_moved_and_every_dashboard_query_has_data(system):
     }
     for service, metric in moved:
         assert scrape(PORTS[service]).get(metric, 0) > 0, f"{metric} of {service} did not move"
+    # Foreign-body traffic on the gateway, so its RED and key panels have something to show.
+    base = system.env["EPD_GATEWAY_PUBLIC_URL"]
+    tls = ssl.create_default_context(cafile=str(system.run_dir / "tls" / "cert.pem"))
+    with httpx.Client(base_url=base, verify=tls, timeout=20) as http:
+        token = http.post("/auth/token", data={"grant_type": "client_credentials"},
+                          auth=(system.seeded.client_id, system.seeded.client_secret)).raise_for_status().json()
+        http.get("/3/footprints?limit=5", headers={"Authorization": f"Bearer {token['access_token']}"}).raise_for_status()
 
     sys.path.insert(0, str(REPO / "deploy" / "grafana"))
     from queries import queries_without_data
 
     from epd_devstack import stack
 
-    time.sleep(12)  # two scrape intervals after the activity above
-    empty = queries_without_data(stack.prometheus().url, include_incidents=False)
-    assert not empty, "queries without data: " + "; ".join(f"{q.source}: {q.promql()}" for q in empty)
+    empty: list = []
+
+    def all_have_data() -> bool:
+        empty[:] = queries_without_data(stack.prometheus().url, include_incidents=False)
+        return not empty
+
+    try:
+        wait_for(all_have_data, timeout=90, interval=5, what="every dashboard query and recording rule with data")
+    except TimeoutError:
+        pytest.fail("queries without data: " + "; ".join(f"{q.source}: {q.promql()}" for q in empty))
