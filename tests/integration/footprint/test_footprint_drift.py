@@ -208,3 +208,21 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
     reasons = sorted(r["reason"] for r in await conn.fetch("SELECT reason FROM footprint_rejected_windows"))
     assert reasons == ["invalid_number", "malformed", "malformed"]
     assert uuid.UUID(str(await conn.fetchval("SELECT series_id FROM footprint_drift_state LIMIT 1")))
+
+
+async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_db, kafka_bootstrap, unique):
+    """N consecutive evaluations are N successive periods: four revisions of one window (or windows of
+    several upstream processes for one period) advance the streak once."""
+    conn, topic = chain
+    same_period = [roasting_window(0, Decimal("1.2"), revision=r) for r in range(4)]
+    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
+        await produce(kafka_bootstrap, topic, same_period)
+        await wait_applied(conn, 4)
+        assert await conn.fetchval("SELECT count(*) FROM epd_versions WHERE status = 'provisional'") == 0
+        assert await conn.fetchval("SELECT max(consecutive) FROM footprint_drift_state") == 1
+        # Two more periods complete the streak of three.
+        await produce(kafka_bootstrap, topic, [roasting_window(day, Decimal("1.2")) for day in (1, 2)])
+        await wait_applied(conn, 6)
+        provisional = await conn.fetch(
+            "SELECT s.product_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'")
+    assert {r["product_id"] for r in provisional} == {"roasted-ore"} | CASCADED

@@ -199,6 +199,12 @@ class FootprintService:
             EVALUATIONS.inc()
             old, streak = states.get(s.series_id, (DriftState(), []))
             new, decision = evaluate(policy_for(p), old, live[p], s.value)
+            if streak and not later_period(facts.end, streak[-1]):
+                # Windows of other upstream processes for a period this series was already evaluated
+                # in: the live value is recorded, but "N consecutive evaluations" means N successive
+                # periods, so one distorted period cannot fire the rule by itself.
+                await repo.save_drift_state(conn, s.series_id, old, live[p], decision.percent, streak)
+                continue
             streak = (streak + [facts.evidence])[-MAX_STREAK:] if new.consecutive > 0 else []
             new_states[p], streaks[p] = new, streak
             await repo.save_drift_state(conn, s.series_id, new, live[p], decision.percent, streak)
@@ -256,6 +262,11 @@ def _closure(consumers: dict[str, set[str]], product: str) -> set[str]:
             seen.add(p)
             todo.extend(consumers.get(p, ()))
     return seen
+
+
+def later_period(window_end: datetime, last: dict) -> bool:
+    """Whether a window ends after the last evaluated period of a streak (its evidence entry)."""
+    return window_end > _iso(last["window_end"])
 
 
 def _iso(text: str) -> datetime:

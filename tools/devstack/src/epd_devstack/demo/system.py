@@ -146,7 +146,9 @@ class DemoSystem:
 
     def start_simulators(self, log) -> None:
         hours = _hours(self.opts.duration)
-        start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+        # Start on a whole hour: a first window of a few minutes, where counters give no delta for
+        # their first reading, would distort the first evaluation of every product.
+        start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
         for i, plant in enumerate(seeding.PLANTS):
             args = ["simulate", "--plant", str(seeding.plant_config(plant)), "--to", "mqtt",
                     "--duration", self.opts.duration, "--speed", str(self.opts.speed), "--seed", str(i + 1),
