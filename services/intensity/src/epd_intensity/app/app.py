@@ -2,9 +2,10 @@
 
 Thin adapter around Processor (processor.py), per batch of readings (`take_events`): decode and
 step each, send the windows and corrections (pipelined), await every acknowledgement, then commit
-the processor's state once per touched plant. faust acks the batch's events only after the agent
-body is done with it (take_events), and commits offsets only after flushing the producer, so the
-committed offset never passes state that is not in the changelog. DESIGN.md section 6 traps, and
+the processor's state once per touched plant and await the changelog's acknowledgements. faust acks
+the batch's events only after the agent body is done with it (take_events), so the committed
+offset never passes state that is not in the changelog (faust's flush before its commit is not
+enough on its own: table_store.py). DESIGN.md section 6 traps, and
 what this app does about each:
 - one agent, `concurrency=1` (more would commit past in-flight events with tables);
 - event-time bucket keys in ONE plain table, not faust windowed tables (those expire by wall
@@ -73,7 +74,8 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     table = app.Table(STATE_TABLE, default=None, partitions=partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)
-    processor = Processor(processes, library, TableStore(table), lateness)
+    store = TableStore(table)
+    processor = Processor(processes, library, store, lateness)
 
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, *_: Any, **__: Any) -> None:  # the table is the truth after recovery
@@ -108,6 +110,7 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
             for future in pending:
                 await future  # acknowledged before the plant state records these offsets
             processor.commit()
+            await store.durable()  # before faust acks (and may commit) these events: see table_store.py
             if undecodable:
                 metrics.readings.labels("undecodable").inc(undecodable)
             for step in steps:

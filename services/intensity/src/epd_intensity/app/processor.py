@@ -16,7 +16,12 @@ the plant state LAST (it records the source offset applied), then deletes what b
 keys live in one table, so a restarted worker finds a prefix of these writes. A changed key is
 written as a version pair (state.py `versioned`): its value at the end of this batch and its
 value before it, tagged with the batch's last source offset; a reader whose plant state has not
-applied that offset (the plant write was lost) takes the value before. So a restarted worker
+applied that offset (the plant write was lost) takes the value before. Both choices, when a key
+is read and when its "before" is taken at commit, are made against the offsets of the plant state
+AS STORED (`_persisted`), never the in-memory offsets the batch has already advanced: a key left
+by a lost write of a killed run ({at: U, v: lost}) is rewritten by the restarted run's batch, and if
+that batch ends past U its new offsets would take the lost value for the "before"; a second kill
+losing that batch's plant write then resumed from state ahead of its offsets. So a restarted worker
 always resumes from the state exactly as of the plant's applied offset, skips readings at or
 below it, and redoes the rest from the same state: same revisions, same ids AND the same bytes,
 whatever the batch boundaries of either run.
@@ -83,6 +88,7 @@ class Processor:
 
     def _drop_caches(self) -> None:
         self._plants: dict[str, PlantState] = {}
+        self._persisted: dict[str, dict[int, int]] = {}  # plant -> applied offsets of its stored state
         self._buckets: dict[tuple[str, datetime], Bucket] = {}
         self._days: dict[tuple[str, datetime], DayState] = {}
         self._touched: dict[str, int] = {}  # plant -> source partition, changed since the last commit
@@ -214,9 +220,10 @@ class Processor:
             for key in sorted(dirty.keys() - set(drops)):
                 value = dirty[key]
                 encoded = bucket_to_dict(value) if isinstance(value, Bucket) else value.to_dict()
-                before = current(self.store.get(key), plant.offsets)
+                before = current(self.store.get(key), self._persisted[plant_id])
                 self.store[key] = versioned(partition, upto, encoded, before)
             self.store[plant_key(plant_id)] = plant.to_dict()  # the last write of the batch
+            self._persisted[plant_id] = dict(plant.offsets)
             for key in drops:  # after the plant write: a crash here leaks a key, never loses one
                 if key in self.store:
                     del self.store[key]
@@ -263,13 +270,14 @@ class Processor:
         if state is None:
             state = PlantState.from_dict(self.store.get(plant_key(plant_id)))
             state.plant_id = plant_id
+            self._persisted[plant_id] = dict(state.offsets)
             self._plants[plant_id] = state
         return state
 
     def _bucket(self, key: tuple[str, datetime]) -> Bucket:
         cached = self._buckets.get(key)
         if cached is None:
-            stored = current(self.store.get(bucket_key(*key)), self._plants[self.processes[key[0]].plant_id].offsets)
+            stored = current(self.store.get(bucket_key(*key)), self._persisted[self.processes[key[0]].plant_id])
             cached = bucket_from_dict(stored) if stored else Bucket(*key)
             self._buckets[key] = cached
         return cached
@@ -277,8 +285,7 @@ class Processor:
     def _day(self, key: tuple[str, datetime], create: bool = True) -> DayState | None:
         state = self._days.get(key)
         if state is None:
-            plant = self._plants[self.processes[key[0]].plant_id]
-            stored = current(self.store.get(day_key(*key)), plant.offsets)
+            stored = current(self.store.get(day_key(*key)), self._persisted[self.processes[key[0]].plant_id])
             if stored is None and not create:
                 return None
             state = self._days[key] = DayState.from_dict(stored)
