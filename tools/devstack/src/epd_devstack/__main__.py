@@ -61,8 +61,10 @@ def run_demo(args) -> int:
     except KeyboardInterrupt:
         print("stopping")
     finally:
+        # Ctrl-C ends everything make run started: services, simulators, Prometheus and the stack.
         system.stop()
-        stack.prometheus().stop()
+        stack.down()
+        print("everything stopped")
     return 0
 
 
