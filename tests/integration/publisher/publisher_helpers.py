@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from datetime import UTC, datetime
 
@@ -14,11 +15,18 @@ from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import footprint_pb2, intensity_pb2
+from epd_publisher.endpoint_secrets import EndpointSecrets
 
 ORG = "org-baotou"
 PLANT = "baotou-1"
 MAGNET = ("hs:8505.11",)
 OXIDE = ("hs:2846.90",)
+SECRET_KEY = "integration-test-publisher-secret-key"  # EPD_PUBLISHER_SECRET_KEY of these tests
+
+
+@functools.cache
+def endpoint_secrets() -> EndpointSecrets:
+    return EndpointSecrets(SECRET_KEY)
 
 
 def _ts(dt: datetime) -> Timestamp:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+
+import asyncpg
+
+from epd_publisher.endpoint_secrets import SecretColumn
+from publisher_helpers import SECRET_KEY, endpoint_secrets
 
 AGREEMENT = {"partner_id": "jp-body", "product_classes": ["hs:8505"], "pcrs": [{"pcr_id": "PCR-magnets"}],
              "standards": ["EN 15804+A2"]}
 SECRET = "whsec_" + "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="
 
 
-def epd(dsn: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, EPD_PG_DSN=dsn, EPD_PUBLISHER_ENDPOINT_SECRET=SECRET)
+def epd(dsn: str, *args: str, **env_over: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, EPD_PG_DSN=dsn, EPD_PUBLISHER_ENDPOINT_SECRET=SECRET, EPD_PUBLISHER_SECRET_KEY=SECRET_KEY)
+    env.update(env_over)
+    env = {k: v for k, v in env.items() if v}  # an empty override removes the variable
     return subprocess.run([sys.executable, "-m", "epd_cli.main", "publisher", *args], env=env, capture_output=True,
                           text=True, timeout=60)
 
@@ -36,3 +44,33 @@ def test_partner_commands(fresh_db, tmp_path):
     assert urls == ["http://127.0.0.1:9/hooks"] and rows[0]["allow_private"] is True
     replay = epd(fresh_db, "replay-dead-letters", "--partner", "jp-body")
     assert replay.returncode == 0 and "0 dead letters" in replay.stdout
+
+
+async def _sealed(dsn: str) -> bytes:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT secret_sealed FROM partner_endpoints WHERE endpoint_id = 'jp-body-1'")
+    finally:
+        await conn.close()
+
+
+def test_partners_add_stores_the_secret_encrypted_and_needs_the_key(fresh_db, tmp_path):
+    good = tmp_path / "agreement.json"
+    good.write_text(json.dumps(AGREEMENT))
+    add = ["partners", "add", "jp-body", "--name", "Japan body", "--country", "JP", "--agreement", str(good),
+           "--url", "http://127.0.0.1:9/hooks", "--allow-private"]
+
+    missing = epd(fresh_db, *add, EPD_PUBLISHER_SECRET_KEY="")
+    assert missing.returncode == 2 and "EPD_PUBLISHER_SECRET_KEY" in missing.stderr, missing.stderr
+    short = epd(fresh_db, *add, EPD_PUBLISHER_SECRET_KEY="too-short")
+    assert short.returncode == 2 and "EPD_PUBLISHER_SECRET_KEY" in short.stderr, short.stderr
+
+    assert epd(fresh_db, *add).returncode == 0
+    first = asyncio.run(_sealed(fresh_db))
+    assert SECRET.encode() not in first and SECRET.split("_", 1)[1].encode() not in first
+    assert endpoint_secrets().open("jp-body-1", SecretColumn.WEBHOOK, first) == SECRET
+    # Registering again (e.g. to rotate the secret) replaces the endpoint: a fresh nonce, the new secret.
+    rotated = "whsec_" + "bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmU="
+    assert epd(fresh_db, *add, EPD_PUBLISHER_ENDPOINT_SECRET=rotated).returncode == 0
+    second = asyncio.run(_sealed(fresh_db))
+    assert second != first and endpoint_secrets().open("jp-body-1", SecretColumn.WEBHOOK, second) == rotated

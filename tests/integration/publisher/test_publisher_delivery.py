@@ -27,7 +27,7 @@ from epd_publisher.delivery.webhooks import HmacSigner, sign_request
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, fan_out, load_targets, replay_dead_letters
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
-from publisher_helpers import MAGNET, add_product, commit_version, http_server, seed_registry
+from publisher_helpers import MAGNET, add_product, commit_version, endpoint_secrets, http_server, seed_registry
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -97,7 +97,7 @@ async def drain(sender: Sender, clock: ManualClock, max_rounds: int = 500) -> No
 
 def sender_for(pool, http, clock, **kw) -> Sender:
     return Sender(pool, http, registry_renderers(pool, "National Rare-Earth EPD Programme"), clock=clock,
-                  rng=random.Random(7), config=SenderConfig(timeout_s=5), **kw)
+                  rng=random.Random(7), config=SenderConfig(timeout_s=5), secrets=endpoint_secrets(), **kw)
 
 
 async def test_signed_webhooks_verify_and_recognition_filters(db):
@@ -110,7 +110,7 @@ async def test_signed_webhooks_verify_and_recognition_filters(db):
     async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
         await add_partner(db, "jp-body", "Japan body", "JP", agreement("jp-body"))
         await add_endpoint(db, EndpointSpec("jp-hook", "jp-body", f"{base}/hooks", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True))
+                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         assert await plan(db, clock.now()) == 2  # only magnet-a under PCR-magnets is recognised
         await drain(sender_for(db, http, clock), clock)
@@ -139,7 +139,7 @@ async def test_failing_endpoint_recovers_and_gets_each_event_once(db):
     async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
         await add_partner(db, "kr-body", "Korea body", "KR", agreement("kr-body"))
         await add_endpoint(db, EndpointSpec("kr-hook", "kr-body", f"{base}/in", DeliveryFormat.WEBHOOK_OPENEPD,
-                                            secret=SECRET, allow_private=True))
+                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         await plan(db, clock.now())
         await plan(db, clock.now())  # a re-consumed event creates no second delivery
@@ -161,7 +161,7 @@ async def test_gone_endpoint_is_disabled(db):
     async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
         await add_partner(db, "de-body", "German body", "DE", agreement("de-body"))
         await add_endpoint(db, EndpointSpec("de-hook", "de-body", f"{base}/gone", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True))
+                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         await plan(db, clock.now())
         sender = sender_for(db, http, clock, )
@@ -178,7 +178,8 @@ async def test_gone_endpoint_is_disabled(db):
 async def test_private_endpoints_are_refused_at_registration(db, url):
     await add_partner(db, "fr-body", "French body", "FR", agreement("fr-body"))
     with pytest.raises(UnsafeUrlError):
-        await add_endpoint(db, EndpointSpec("fr-hook", "fr-body", url, DeliveryFormat.WEBHOOK_PACT, secret=SECRET))
+        await add_endpoint(db, EndpointSpec("fr-hook", "fr-body", url, DeliveryFormat.WEBHOOK_PACT, secret=SECRET),
+                           secrets=endpoint_secrets())
     assert await db.fetchval("SELECT count(*) FROM partner_endpoints") == 0
 
 
@@ -189,7 +190,7 @@ async def test_dead_letters_are_replayed(db):
     async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
         await add_partner(db, "us-body", "US body", "US", agreement("us-body"))
         await add_endpoint(db, EndpointSpec("us-hook", "us-body", f"{base}/in", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True))
+                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         await plan(db, clock.now())
         sender = sender_for(db, http, clock, policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3))
@@ -219,7 +220,7 @@ async def test_pact_partner_gets_cloudevent_with_oauth_token(db):
         await add_partner(db, "eu-body", "EU body", "BE", agreement("eu-body"))
         await add_endpoint(db, EndpointSpec("eu-pact", "eu-body", f"{base}/3/events", DeliveryFormat.PACT,
                                             signing="none", token_url=f"{base}/auth/token", client_id="epd",
-                                            client_secret="s3cret", allow_private=True))
+                                            client_secret="s3cret", allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         await plan(db, clock.now())
         await drain(sender_for(db, http, clock), clock)

@@ -20,7 +20,7 @@ from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, replay_dead_letters
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
-from publisher_helpers import http_server, seed_registry
+from publisher_helpers import endpoint_secrets, http_server, seed_registry
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -61,12 +61,12 @@ async def test_answer_waits_for_a_pact_endpoint_and_skips_webhooks(db):
     event_id = await answer(db)
     clock = ManualClock()
     await add_endpoint(db, EndpointSpec("jp-hook", "jp-body", "http://127.0.0.1:9/hooks", DeliveryFormat.WEBHOOK_PACT,
-                                        secret=SECRET, allow_private=True))
+                                        secret=SECRET, allow_private=True), secrets=endpoint_secrets())
     assert await pact_events.forward(db, clock.now()) == 0
     assert pact_events.WAITING._value.get() == 1
     await add_endpoint(db, EndpointSpec("jp-pact", "jp-body", "http://127.0.0.1:9/3/events", DeliveryFormat.PACT,
                                         signing="none", token_url="http://127.0.0.1:9/auth/token", client_id="c",
-                                        client_secret="s", allow_private=True))
+                                        client_secret="s", allow_private=True), secrets=endpoint_secrets())
     assert await pact_events.forward(db, clock.now()) == 1
     rows = await db.fetch("SELECT endpoint_id, kind FROM deliveries WHERE event_id = $1", event_id)
     assert [(r["endpoint_id"], r["kind"]) for r in rows] == [("jp-pact", "pact-event")]
@@ -87,11 +87,12 @@ async def test_refused_answer_is_dead_lettered_and_replayed(db):
     async with http_server(handle) as base, httpx.AsyncClient(trust_env=False) as http:
         await add_endpoint(db, EndpointSpec("jp-pact", "jp-body", f"{base}/3/events", DeliveryFormat.PACT,
                                             signing="none", token_url=f"{base}/auth/token", client_id="c",
-                                            client_secret="s", allow_private=True))
+                                            client_secret="s", allow_private=True), secrets=endpoint_secrets())
         clock = ManualClock()
         await pact_events.forward(db, clock.now())
         sender = Sender(db, http, registry_renderers(db, "p"), clock=clock, rng=random.Random(1),
-                        policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3), config=SenderConfig(timeout_s=5))
+                        policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3), config=SenderConfig(timeout_s=5),
+                        secrets=endpoint_secrets())
         await drain(sender, clock)
         assert await db.fetchval("SELECT state FROM deliveries") == "dead"
         assert await db.fetchval("SELECT sent_at FROM gateway_outgoing_events") is None

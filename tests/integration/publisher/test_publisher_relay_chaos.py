@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from epd_common import topics
 from epd_common.kafka import ensure_topics, make_consumer
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
-from publisher_helpers import add_product, commit_version, seed_registry
+from publisher_helpers import SECRET_KEY, add_product, commit_version, seed_registry
 
 PRODUCTS, VERSIONS, KILLS = 200, 10, 10
 
@@ -71,7 +71,8 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
 
     env = dict(os.environ, EPD_PG_DSN=fresh_db, EPD_KAFKA_BOOTSTRAP=kafka_bootstrap, EPD_TOPIC_PREFIX=topic_prefix,
                EPD_PUBLISHER_DELIVERY_ENABLED="false", EPD_PUBLISHER_METRICS_PORT="0", EPD_LOG_LEVEL="WARNING",
-               EPD_PUBLISHER_POLL_INTERVAL_S="0.05", EPD_PUBLISHER_RELAY_MAX_ROWS="300")
+               EPD_PUBLISHER_POLL_INTERVAL_S="0.05", EPD_PUBLISHER_RELAY_MAX_ROWS="300",
+               EPD_PUBLISHER_SECRET_KEY=SECRET_KEY)
     relays = [start_relay(env, tmp_path / f"relay{i}.log") for i in range(2)]
     rng = random.Random(int(unique, 16))
     jobs: asyncio.Queue[str] = asyncio.Queue()

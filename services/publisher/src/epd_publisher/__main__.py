@@ -19,7 +19,8 @@ from epd_common.metrics import start_metrics_server
 from epd_common.lifecycle import run_until_signalled
 from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
-from epd_publisher.partners import fan_out, load_targets
+from epd_publisher.endpoint_secrets import EndpointSecrets
+from epd_publisher.partners import fan_out, load_targets, undecryptable_endpoints
 from epd_publisher.relay import Relay, RelayConfig
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import Sender, SenderConfig, SystemClock
@@ -57,13 +58,20 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
             fanout = Subscriber(consumer, PgSequenceStore(pool, FANOUT_SUBSCRIBER), on_event, name=FANOUT_SUBSCRIBER,
                                 lag=ConsumerLag("publisher", consumer))
             tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
+            secrets = EndpointSecrets(settings.secret_key)
+            if bad := await undecryptable_endpoints(pool, secrets):
+                # Not fatal (a restart would not fix it): their deliveries wait until the key is right.
+                log.error("EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
+                          "deliveries are deferred until the key is corrected or the endpoints are registered again",
+                          extra={"endpoints": bad[:50], "count": len(bad)})
             http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_timeout_s, trust_env=False)
             closers.append(http.aclose)
             breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cool_down_s,
                                     clock=lambda: clock.now().timestamp())
             sender = Sender(pool, http, registry_renderers(pool, settings.programme_operator), clock=clock,
                             breakers=breakers, config=SenderConfig(event_source=settings.event_source,
-                                                                   timeout_s=settings.http_timeout_s))
+                                                                   timeout_s=settings.http_timeout_s),
+                            secrets=secrets)
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
             if settings.pact_events_enabled:
                 tasks.append(asyncio.create_task(pact_events.run(pool, clock, stop, settings.poll_interval_s * 5),

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from epd_publisher.delivery.recognition import DeliveryFormat, RecognitionAgreement
 from epd_publisher.delivery.ssrf import UnsafeUrlError
+from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, list_partners, replay_dead_letters
 from epd_publisher.settings import PublisherSettings
 
@@ -21,8 +22,18 @@ partners_app = typer.Typer(help="Partner bodies and their delivery endpoints.", 
 app.add_typer(partners_app, name="partners")
 
 
-async def _with_pool(fn):
-    pool = await asyncpg.create_pool(PublisherSettings().pg_dsn, min_size=1, max_size=2)
+def _settings() -> PublisherSettings:
+    """The settings, or exit 2 naming what is missing or invalid (e.g. EPD_PUBLISHER_SECRET_KEY)."""
+    try:
+        return PublisherSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"settings refused: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _with_pool(fn, settings: PublisherSettings | None = None):
+    pool = await asyncpg.create_pool((settings or _settings()).pg_dsn, min_size=1, max_size=2)
     try:
         return await fn(pool)
     finally:
@@ -46,14 +57,17 @@ def partners_add(partner_id: str, name: str = typer.Option(...), country: str = 
         typer.echo(f"agreement refused: {exc}", err=True)
         raise typer.Exit(2) from None
 
+    settings = _settings()
+
     async def go(pool):
         await add_partner(pool, partner_id, name, country, parsed)
         if url:
             await add_endpoint(pool, EndpointSpec(endpoint_id or f"{partner_id}-1", partner_id, url, format, signing,
-                                                  secret, token_url, client_id, client_secret, allow_private))
+                                                  secret, token_url, client_id, client_secret, allow_private),
+                               secrets=EndpointSecrets(settings.secret_key))
 
     try:
-        asyncio.run(_with_pool(go))
+        asyncio.run(_with_pool(go, settings))
     except (UnsafeUrlError, ValueError, asyncpg.PostgresError) as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from None

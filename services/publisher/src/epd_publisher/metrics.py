@@ -32,3 +32,7 @@ OUTBOX_MALFORMED = Counter(
 DELIVERY_FRESHNESS = Histogram(
     "epd_publisher_delivery_freshness_seconds", "Footprint version created -> delivered to a partner endpoint",
     buckets=FRESHNESS_BUCKETS)
+SECRET_ERRORS = Counter(
+    "epd_publisher_endpoint_secret_errors_total",
+    "Delivery attempts deferred because the endpoint's stored secret does not decrypt (wrong EPD_PUBLISHER_SECRET_KEY)",
+    ["partner"])

@@ -26,6 +26,7 @@ from epd.v1 import footprint_pb2
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.recognition import DeliveryFormat, RecognitionAgreement, recognises
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
+from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 
 log = logging.getLogger(__name__)
 SIGNING = ("hmac", "ed25519", "none")
@@ -88,16 +89,46 @@ async def add_partner(pool: asyncpg.Pool, partner_id: str, name: str, country: s
     )
 
 
-async def add_endpoint(pool: asyncpg.Pool, spec: EndpointSpec, resolver: ssrf.Resolver = ssrf.system_resolver) -> None:
-    """Register an endpoint; refuses unsafe URLs (``ssrf.UnsafeUrlError``) before anything is stored."""
+async def add_endpoint(pool: asyncpg.Pool, spec: EndpointSpec, resolver: ssrf.Resolver = ssrf.system_resolver, *,
+                       secrets: EndpointSecrets) -> None:
+    """Register an endpoint, its secrets encrypted with ``secrets``; refuses unsafe URLs
+    (``ssrf.UnsafeUrlError``) before anything is stored.
+
+    Registering an existing endpoint id again (of the same partner) replaces its URL, format and
+    secrets and enables it again: that is how an operator rotates a secret, re-enables an endpoint
+    disabled by a 410, or re-registers one disabled by migration 0005 (pending deliveries then go out).
+    """
     validate_endpoint(spec, resolver)
-    await pool.execute(
-        """INSERT INTO partner_endpoints (endpoint_id, partner_id, url, format, signing, secret, token_url,
-                                          client_id, client_secret, allow_private)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+    status = await pool.execute(
+        """INSERT INTO partner_endpoints (endpoint_id, partner_id, url, format, signing, secret_sealed, token_url,
+                                          client_id, client_secret_sealed, allow_private)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (endpoint_id) DO UPDATE SET
+               url = excluded.url, format = excluded.format, signing = excluded.signing,
+               secret_sealed = excluded.secret_sealed, token_url = excluded.token_url, client_id = excluded.client_id,
+               client_secret_sealed = excluded.client_secret_sealed, allow_private = excluded.allow_private,
+               disabled_at = NULL, disabled_reason = NULL
+           WHERE partner_endpoints.partner_id = excluded.partner_id""",
         spec.endpoint_id, spec.partner_id, spec.url, str(DeliveryFormat(spec.format).value), spec.signing,
-        spec.secret, spec.token_url, spec.client_id, spec.client_secret, spec.allow_private,
+        secrets.seal(spec.endpoint_id, SecretColumn.WEBHOOK, spec.secret), spec.token_url, spec.client_id,
+        secrets.seal(spec.endpoint_id, SecretColumn.CLIENT, spec.client_secret), spec.allow_private,
     )
+    if status.endswith(" 0"):
+        raise ValueError(f"endpoint {spec.endpoint_id!r} belongs to another partner")
+
+
+async def undecryptable_endpoints(pool: asyncpg.Pool, secrets: EndpointSecrets) -> list[str]:
+    """Enabled endpoints whose stored secrets do not open with ``secrets`` (a wrong or changed key)."""
+    rows = await pool.fetch("""SELECT endpoint_id, secret_sealed, client_secret_sealed FROM partner_endpoints
+                               WHERE disabled_at IS NULL ORDER BY endpoint_id""")
+    bad = []
+    for r in rows:
+        try:
+            secrets.open(r["endpoint_id"], SecretColumn.WEBHOOK, r["secret_sealed"])
+            secrets.open(r["endpoint_id"], SecretColumn.CLIENT, r["client_secret_sealed"])
+        except SecretKeyError:
+            bad.append(r["endpoint_id"])
+    return bad
 
 
 async def list_partners(pool: asyncpg.Pool) -> list[dict]:

@@ -4,7 +4,11 @@ Per attempt: the endpoint's breaker is asked first (an open breaker defers the d
 spending an attempt); the URL is re-checked by the SSRF guard (DNS may have changed since
 registration); the body is rendered (a render failure is permanent: dead letter with the reason);
 Standard Webhooks headers are signed with wall-clock time; PACT endpoints get an OAuth2 bearer token
-(client credentials). httpx never follows redirects. The RetryPolicy decides delivered / retry
+(client credentials). httpx never follows redirects. Endpoint secrets are stored encrypted
+(endpoint_secrets.py) and opened per attempt: when they do not decrypt (a wrong
+EPD_PUBLISHER_SECRET_KEY) the delivery is deferred by ``SECRET_RETRY_S`` without spending an attempt,
+with an error log and ``epd_publisher_endpoint_secret_errors_total``, so fixing the key resumes it.
+The RetryPolicy decides delivered / retry
 (with Retry-After on 429/503) / disable (410) / dead letter. Every attempt is logged.
 
 Scheduling uses the injected ``clock`` (tests fast-forward it); signatures use wall time, because the
@@ -36,11 +40,13 @@ from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.delivery.render import CLOUDEVENTS_CONTENT_TYPE, Renderer, RenderError, render_for_endpoint
 from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner, Signer, sign_request, webhook_id
+from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 from epd_publisher.oauth import TokenCache, TokenError
 from epd_publisher.partners import guard
 
 log = logging.getLogger(__name__)
 PACT_EVENT = "pact-event"  # deliveries.kind of the gateway's answers to RequestCreated events
+SECRET_RETRY_S = 300.0  # a delivery whose endpoint secret does not decrypt waits this long (no attempt spent)
 
 
 class Clock(Protocol):
@@ -98,7 +104,7 @@ class Sender:
     def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, renderers: RendererFactory, *,
                  clock: Clock | None = None, policy: RetryPolicy | None = None, breakers: BreakerBoard | None = None,
                  resolver: ssrf.Resolver = ssrf.system_resolver, rng: random.Random | None = None,
-                 config: SenderConfig = SenderConfig()) -> None:
+                 config: SenderConfig = SenderConfig(), secrets: EndpointSecrets) -> None:
         self._pool = pool
         self._http = http
         self._renderers = renderers
@@ -108,6 +114,7 @@ class Sender:
         self._resolver = resolver
         self._rng = rng or random.Random()
         self._config = config
+        self._secrets = secrets
         self._tokens = TokenCache(http, clock=lambda: self.clock.now().timestamp(), timeout_s=config.timeout_s)
 
     async def _claim(self) -> list[asyncpg.Record]:
@@ -115,8 +122,8 @@ class Sender:
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """SELECT d.delivery_id, d.event_id::text AS event_id, d.partner_id, d.payload, d.attempts, d.kind,
-                          d.first_attempt_at, e.endpoint_id, e.url, e.format, e.signing, e.secret, e.token_url,
-                          e.client_id, e.client_secret, e.allow_private
+                          d.first_attempt_at, e.endpoint_id, e.url, e.format, e.signing, e.secret_sealed, e.token_url,
+                          e.client_id, e.client_secret_sealed, e.allow_private
                    FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
                    WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
                    ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2
@@ -146,7 +153,7 @@ class Sender:
         await asyncio.gather(*(one(r) for r in rows))
         return len(rows)
 
-    async def _render(self, row: asyncpg.Record) -> tuple[bytes, dict[str, str]]:
+    async def _render(self, row: asyncpg.Record, signing_secret: str | None) -> tuple[bytes, dict[str, str]]:
         if row["kind"] == PACT_EVENT:
             # A gateway answer (pact_events.py): the CloudEvent as the gateway wrote it, to a PACT endpoint.
             if row["format"] != DeliveryFormat.PACT.value:
@@ -162,7 +169,7 @@ class Sender:
                                            change_type=event.change_type, source=self._config.event_source,
                                            time=self.clock.now(), renderers=renderers)
             body, event_id, content_type = rendered.body, event.event_id, rendered.content_type
-        signers = signers_for(row["signing"], row["secret"])
+        signers = signers_for(row["signing"], signing_secret)
         headers = {"content-type": content_type}
         if signers:
             signed = sign_request(webhook_id(row["partner_id"], event_id), body,
@@ -170,7 +177,8 @@ class Sender:
             headers = signed.headers
         return body, headers
 
-    async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str]) -> AttemptResult:
+    async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str],
+                    client_secret: str | None) -> AttemptResult:
         try:
             await asyncio.to_thread(guard, row["url"], row["allow_private"], self._resolver)
         except ssrf.UnsafeUrlError:
@@ -179,7 +187,7 @@ class Sender:
             try:
                 await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver)
                 token = await self._tokens.get(row["endpoint_id"], row["token_url"], row["client_id"],
-                                               row["client_secret"])
+                                               client_secret or "")
             except ssrf.UnsafeUrlError:
                 return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
             except TokenError as exc:
@@ -198,7 +206,18 @@ class Sender:
         first = row["first_attempt_at"] or now
         started = time.perf_counter()
         try:
-            body, headers = await self._render(row)
+            signing_secret = self._secrets.open(row["endpoint_id"], SecretColumn.WEBHOOK, row["secret_sealed"])
+            client_secret = self._secrets.open(row["endpoint_id"], SecretColumn.CLIENT, row["client_secret_sealed"])
+        except SecretKeyError as exc:
+            # A configuration fault, not the endpoint's or the event's: keep the delivery and its budget.
+            log.error("endpoint secret does not decrypt; delivery deferred",
+                      extra={"endpoint_id": row["endpoint_id"], "delivery_id": row["delivery_id"], "error": str(exc)})
+            metrics.SECRET_ERRORS.labels(row["partner_id"]).inc()
+            await self._pool.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
+                                     now + timedelta(seconds=SECRET_RETRY_S), row["delivery_id"])
+            return
+        try:
+            body, headers = await self._render(row, signing_secret)
         except (RenderError, ValueError, DecodeError) as exc:  # incl. MappingError, WebhookSigningError
             # Permanent and not the endpoint's fault: dead letter with the reason, breaker untouched.
             await self._record(row, attempt, first, now, AttemptResult(), Step(Action.DEAD_LETTER, f"render: {exc}"),
@@ -210,7 +229,7 @@ class Sender:
             await self._pool.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
                                      now + timedelta(seconds=max(1.0, breaker.retry_in())), row["delivery_id"])
             return
-        result = await self._post(row, body, headers)
+        result = await self._post(row, body, headers, client_secret)
         elapsed = (now - first).total_seconds()
         step = self._policy.next_step(attempt, result, elapsed=max(0.0, elapsed), now=now, rng=self._rng)
         if step.action is Action.DELIVERED:

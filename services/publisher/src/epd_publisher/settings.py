@@ -22,5 +22,7 @@ class PublisherSettings(ServiceSettings):
                                     validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR")
     breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="EPD_PUBLISHER_BREAKER_FAILURES")
     breaker_cool_down_s: float = Field(default=60.0, gt=0, validation_alias="EPD_PUBLISHER_BREAKER_COOL_DOWN_S")
+    # Derives the keys that encrypt partner endpoint secrets at rest (endpoint_secrets.py). Required.
+    secret_key: str = Field(min_length=16, validation_alias="EPD_PUBLISHER_SECRET_KEY", repr=False)
     # Deliver the gateway's answers to PACT RequestCreated events (needs delivery enabled).
     pact_events_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_PACT_EVENTS_ENABLED")
