@@ -13,13 +13,14 @@ import time
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
+
 import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from epd.v1 import footprint_pb2
+from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.delivery.ssrf import UnsafeUrlError
@@ -107,7 +108,7 @@ async def test_signed_webhooks_verify_and_recognition_filters(db):
         for _ in range(2):
             await commit_version(db, product)
     receiver = Receiver()
-    async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "jp-body", "Japan body", "JP", agreement("jp-body"))
         await add_endpoint(db, EndpointSpec("jp-hook", "jp-body", f"{base}/hooks", DeliveryFormat.WEBHOOK_PACT,
                                             secret=SECRET, allow_private=True), secrets=endpoint_secrets())
@@ -136,7 +137,7 @@ async def test_failing_endpoint_recovers_and_gets_each_event_once(db):
     for _ in range(5):
         await commit_version(db, "magnet-a")
     receiver = Receiver(statuses=[500] * 12)
-    async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "kr-body", "Korea body", "KR", agreement("kr-body"))
         await add_endpoint(db, EndpointSpec("kr-hook", "kr-body", f"{base}/in", DeliveryFormat.WEBHOOK_OPENEPD,
                                             secret=SECRET, allow_private=True), secrets=endpoint_secrets())
@@ -158,7 +159,7 @@ async def test_gone_endpoint_is_disabled(db):
     for _ in range(3):
         await commit_version(db, "magnet-a")
     receiver = Receiver(statuses=[410] * 10)
-    async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "de-body", "German body", "DE", agreement("de-body"))
         await add_endpoint(db, EndpointSpec("de-hook", "de-body", f"{base}/gone", DeliveryFormat.WEBHOOK_PACT,
                                             secret=SECRET, allow_private=True), secrets=endpoint_secrets())
@@ -187,7 +188,7 @@ async def test_dead_letters_are_replayed(db):
     await add_product(db, "magnet-a")
     await commit_version(db, "magnet-a")
     receiver = Receiver(statuses=[503] * 3)
-    async with http_server(receiver.handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "us-body", "US body", "US", agreement("us-body"))
         await add_endpoint(db, EndpointSpec("us-hook", "us-body", f"{base}/in", DeliveryFormat.WEBHOOK_PACT,
                                             secret=SECRET, allow_private=True), secrets=endpoint_secrets())
@@ -216,7 +217,7 @@ async def test_pact_partner_gets_cloudevent_with_oauth_token(db):
                                json.loads(await request.read())))
         return web.Response(status=200)
 
-    async with http_server(handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(handle) as base, PinnedClient() as http:
         await add_partner(db, "eu-body", "EU body", "BE", agreement("eu-body"))
         await add_endpoint(db, EndpointSpec("eu-pact", "eu-body", f"{base}/3/events", DeliveryFormat.PACT,
                                             signing="none", token_url=f"{base}/auth/token", client_id="epd",

@@ -10,11 +10,12 @@ import random
 import uuid
 
 import asyncpg
-import httpx
+
 import pytest
 from aiohttp import web
 
 from epd_publisher import pact_events
+from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, replay_dead_letters
@@ -84,7 +85,7 @@ async def test_refused_answer_is_dead_lettered_and_replayed(db):
         received.append(json.loads(await request.read()))
         return web.Response(status=statuses.pop(0) if statuses else 200)
 
-    async with http_server(handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(handle) as base, PinnedClient() as http:
         await add_endpoint(db, EndpointSpec("jp-pact", "jp-body", f"{base}/3/events", DeliveryFormat.PACT,
                                             signing="none", token_url=f"{base}/auth/token", client_id="c",
                                             client_secret="s", allow_private=True), secrets=endpoint_secrets())

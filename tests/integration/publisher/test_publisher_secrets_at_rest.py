@@ -10,13 +10,14 @@ import random
 from datetime import timedelta
 
 import asyncpg
-import httpx
+
 import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
 from epd.v1 import footprint_pb2
 from epd_publisher import metrics
+from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, fan_out, load_targets, \
@@ -45,7 +46,7 @@ async def test_wrong_key_defers_without_sending_and_the_right_key_delivers(db):
         received.append((await request.read(), {k.lower(): v for k, v in request.headers.items()}))
         return web.Response(status=204)
 
-    async with http_server(handle) as base, httpx.AsyncClient(trust_env=False) as http:
+    async with http_server(handle) as base, PinnedClient() as http:
         await add_partner(db, "jp-body", "Japan body", "JP", RecognitionAgreement(
             partner_id="jp-body", product_classes=("hs:8505",), pcrs=(PcrRule(pcr_id="PCR-magnets"),),
             standards=frozenset({Standard.EN_15804_A2})))

@@ -8,8 +8,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-import httpx
-
 from epd_common import topics
 from epd_common.db import create_pool
 from epd_common.lag import ConsumerLag
@@ -19,6 +17,7 @@ from epd_common.metrics import start_metrics_server
 from epd_common.lifecycle import run_until_signalled
 from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
+from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import fan_out, load_targets, undecryptable_endpoints
 from epd_publisher.relay import Relay, RelayConfig
@@ -64,7 +63,7 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
                 log.error("EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
                           "deliveries are deferred until the key is corrected or the endpoints are registered again",
                           extra={"endpoints": bad[:50], "count": len(bad)})
-            http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_timeout_s, trust_env=False)
+            http = PinnedClient(timeout=settings.http_timeout_s)  # connects only to SSRF-checked addresses
             closers.append(http.aclose)
             breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cool_down_s,
                                     clock=lambda: clock.now().timestamp())

@@ -2,7 +2,9 @@
 
 Per attempt: the endpoint's breaker is asked first (an open breaker defers the delivery without
 spending an attempt); the URL is re-checked by the SSRF guard (DNS may have changed since
-registration); the body is rendered (a render failure is permanent: dead letter with the reason);
+registration) and the connection goes to the addresses that check allowed (``delivery.pinning``:
+no second DNS lookup, so no DNS rebinding); the body is rendered (a render failure is permanent:
+dead letter with the reason);
 Standard Webhooks headers are signed with wall-clock time; PACT endpoints get an OAuth2 bearer token
 (client credentials). httpx never follows redirects. Endpoint secrets are stored encrypted
 (endpoint_secrets.py) and opened per attempt: when they do not decrypt (a wrong
@@ -36,6 +38,7 @@ from epd.v1 import footprint_pb2
 from epd_publisher import metrics
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.breaker import BreakerBoard
+from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.delivery.render import CLOUDEVENTS_CONTENT_TYPE, Renderer, RenderError, render_for_endpoint
 from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
@@ -101,10 +104,13 @@ def result_of_exception(exc: httpx.HTTPError) -> AttemptResult:
 
 
 class Sender:
-    def __init__(self, pool: asyncpg.Pool, http: httpx.AsyncClient, renderers: RendererFactory, *,
+    def __init__(self, pool: asyncpg.Pool, http: PinnedClient, renderers: RendererFactory, *,
                  clock: Clock | None = None, policy: RetryPolicy | None = None, breakers: BreakerBoard | None = None,
                  resolver: ssrf.Resolver = ssrf.system_resolver, rng: random.Random | None = None,
                  config: SenderConfig = SenderConfig(), secrets: EndpointSecrets) -> None:
+        if not isinstance(http, PinnedClient):
+            # A plain client would resolve partner hosts again after the SSRF check (DNS rebinding).
+            raise TypeError("the sender needs an epd_publisher.delivery.pinning.PinnedClient")
         self._pool = pool
         self._http = http
         self._renderers = renderers
@@ -180,12 +186,13 @@ class Sender:
     async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str],
                     client_secret: str | None) -> AttemptResult:
         try:
-            await asyncio.to_thread(guard, row["url"], row["allow_private"], self._resolver)
+            self._http.pins.pin(await asyncio.to_thread(guard, row["url"], row["allow_private"], self._resolver))
         except ssrf.UnsafeUrlError:
             return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
         if row["format"] == DeliveryFormat.PACT.value:
             try:
-                await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver)
+                self._http.pins.pin(
+                    await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver))
                 token = await self._tokens.get(row["endpoint_id"], row["token_url"], row["client_id"],
                                                client_secret or "")
             except ssrf.UnsafeUrlError:

@@ -8,8 +8,8 @@ non-global address. A host on the explicit allow-list (exact, case-insensitive m
 address and scheme checks: that is how operators register a test receiver on 127.0.0.1.
 
 Redirects are never followed (``FOLLOW_REDIRECTS``); a 3xx counts as a failed attempt. Resolution is
-injected (``Resolver``) so unit tests do no I/O. To close the DNS-rebinding window the HTTP layer should
-connect to ``GuardedUrl.addresses`` (or re-run ``check_url`` right before each attempt).
+injected (``Resolver``) so unit tests do no I/O. To close the DNS-rebinding window the sender re-runs
+``check_url`` before each attempt and connects to ``GuardedUrl.addresses`` (``pinning.PinnedClient``).
 """
 
 from __future__ import annotations
