@@ -18,12 +18,15 @@ import aiomqtt
 from epd_connector import metrics
 from epd_connector.config import MeterConfig
 from epd_connector.runtime import ConnectorRuntime
+from epd_connector.sources.subscription import SubscriptionSource
 from epd_connector.sources.values import EdgeError, decimal_text, json_path, timestamp
 
 log = logging.getLogger(__name__)
 
 
-class MqttSource:
+class MqttSource(SubscriptionSource):
+    kind = "mqtt"
+
     def __init__(self, runtime: ConnectorRuntime, host: str, port: int, *, client_id: str | None = None) -> None:
         self._rt = runtime
         self._host, self._port = host, port
@@ -33,13 +36,6 @@ class MqttSource:
             if m.sources.mqtt:
                 self._by_topic.setdefault(m.sources.mqtt.topic, []).append(m)
         self.subscribed = asyncio.Event()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        task = asyncio.create_task(self._loop())
-        await stop.wait()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        metrics.SOURCE_CONNECTED.labels("mqtt").set(0)
 
     async def _loop(self) -> None:
         backoff = 0.5

@@ -18,12 +18,15 @@ from epd.v1 import telemetry_pb2
 from epd_connector import metrics
 from epd_connector.config import MeterConfig
 from epd_connector.runtime import ConnectorRuntime
+from epd_connector.sources.subscription import SubscriptionSource
 from epd_connector.sources.values import EdgeError, decimal_text
 
 log = logging.getLogger(__name__)
 
 
-class OpcUaSource:
+class OpcUaSource(SubscriptionSource):
+    kind = "opcua"
+
     def __init__(self, runtime: ConnectorRuntime, url: str, *, publishing_interval_ms: int = 200) -> None:
         self._rt = runtime
         self._url = url
@@ -31,13 +34,6 @@ class OpcUaSource:
         self._by_node: dict[str, MeterConfig] = {m.sources.opcua.node_id: m for m in runtime.plant.meters
                                                  if m.sources.opcua}
         self.subscribed = asyncio.Event()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        task = asyncio.create_task(self._loop())
-        await stop.wait()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        metrics.SOURCE_CONNECTED.labels("opcua").set(0)
 
     async def _loop(self) -> None:
         backoff = 0.5
