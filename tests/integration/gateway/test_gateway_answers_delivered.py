@@ -12,12 +12,13 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-import httpx
 from aiohttp import web
 
 from gateway_seed import OXIDE, add_product, add_version
 from epd_publisher import pact_events
 from epd_publisher.delivery.recognition import DeliveryFormat
+from epd_publisher.delivery.pinning import PinnedClient
+from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
@@ -52,10 +53,11 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
 
     pool = await asyncpg.create_pool(gateway.dsn, min_size=1, max_size=4)
     try:
-        async with receiver(handle) as base, httpx.AsyncClient(trust_env=False) as http:
+        async with receiver(handle) as base, PinnedClient() as http:
+            secrets = EndpointSecrets("integration-test-publisher-secret-key")
             await add_endpoint(pool, EndpointSpec("partner-a-pact", "partner-a", f"{base}/3/events", DeliveryFormat.PACT,
                                                   signing="none", token_url=f"{base}/auth/token", client_id="epd",
-                                                  client_secret="s3cret", allow_private=True))
+                                                  client_secret="s3cret", allow_private=True), secrets=secrets)
             token = await gateway.token("a")
             request_id = str(uuid.uuid4())
             async with gateway.client(headers={"authorization": f"Bearer {token}",
@@ -74,7 +76,7 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
             assert await pact_events.forward(pool, clock.now()) == 1
             assert await pact_events.forward(pool, clock.now()) == 0  # handed over once
             sender = Sender(pool, http, registry_renderers(pool, "National Rare-Earth EPD Programme"), clock=clock,
-                            rng=random.Random(3), config=SenderConfig(timeout_s=5))
+                            rng=random.Random(3), config=SenderConfig(timeout_s=5), secrets=secrets)
             for _ in range(20):
                 if not await sender.run_due():
                     due = await sender.next_due()
