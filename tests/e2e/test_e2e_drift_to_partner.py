@@ -137,7 +137,9 @@ def test_drift_reaches_partners_and_approval_publishes(system):
              what="partner deliveries of the provisional versions")
     assert httpx.get(receiver, timeout=5).json()["rejected"] == 0
 
-    # A verifier approves through the CLI: provisional -> verified -> published, the old one deprecated.
+    # A verifier approves through the CLI (with the settings make run leaves in .run/demo/env):
+    # provisional -> verified -> published, the old one deprecated.
+    assert f"EPD_PG_DSN={system.dsn}" in system.env_file.read_text()
     for v in versions.values():
         cli(system, "footprint", "approve", v["pf_id"], "--verifier", "e2e verifier")
     statuses = {r["pf_id"]: r["status"] for r in db(system, "SELECT pf_id::text AS pf_id, status FROM epd_versions")}

@@ -62,7 +62,8 @@ def render(system: DemoSystem, samples: dict[str, dict[str, float]], rates: dict
         links.add_row(name, url)
     status = f"[red]not answering: {', '.join(down)}[/red]" if down else "[green]all services answering[/green]"
     sims = "simulators finished" if system.simulators_done() else "simulators running"
-    return Group(pipeline, state, links, f"{status}; {sims}; Ctrl-C (or make stop) stops everything")
+    return Group(pipeline, state, links, f"{status}; {sims}; Ctrl-C (or make stop) stops everything",
+                 f"operator commands on this run: set -a; . {system.env_file}; set +a; .venv/bin/epd status")
 
 
 def run_console(system: DemoSystem, interval: float = 2.0) -> None:

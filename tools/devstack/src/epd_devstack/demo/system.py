@@ -98,8 +98,24 @@ class DemoSystem:
         self.seeded = seeding.seed(self.env, self.run_dir / "keys", self.env["EPD_FOOTPRINT_ADMIN_URL"],
                                    self.admin_token, f"http://127.0.0.1:{self.opts.receiver_port}/webhooks",
                                    self.receiver_secret)
+        self._write_env_file()
         self._start_pipeline(log)
         self.start_simulators(log)
+
+    @property
+    def env_file(self) -> pathlib.Path:
+        return self.run_dir / "env"
+
+    def _write_env_file(self) -> None:
+        """The demo's settings for operator commands: `set -a; . .run/demo/env; set +a; epd status`."""
+        assert self.seeded is not None
+        keys = ("EPD_KAFKA_BOOTSTRAP", "EPD_PG_DSN", "EPD_TOPIC_PREFIX", "EPD_FOOTPRINT_ADMIN_URL",
+                "EPD_FOOTPRINT_ADMIN_TOKEN", "EPD_PUBLISHER_SECRET_KEY", "EPD_GATEWAY_KEY_SECRET")
+        lines = [f"{k}={self.env[k]}" for k in keys if k in self.env]
+        lines += [f"EPD_DEMO_GATEWAY_CLIENT_ID={self.seeded.client_id}",
+                  f"EPD_DEMO_GATEWAY_CLIENT_SECRET={self.seeded.client_secret}"]
+        self.env_file.write_text("\n".join(lines) + "\n")
+        self.env_file.chmod(0o600)
 
     async def _fresh_database(self) -> None:
         conn = await asyncpg.connect(self._main_dsn)
