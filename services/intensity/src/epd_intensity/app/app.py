@@ -2,10 +2,12 @@
 
 Thin adapter around Processor (processor.py), per batch of readings (`take_events`): decode and
 step each, send the windows and corrections (pipelined), await every acknowledgement, then commit
-the processor's state once per touched plant and await the changelog's acknowledgements. faust acks
-the batch's events only after the agent body is done with it (take_events), so the committed
-offset never passes state that is not in the changelog (faust's flush before its commit is not
-enough on its own: table_store.py). DESIGN.md section 6 traps, and
+the processor's state once per touched plant and await the changelog's acknowledgements. The worker's
+position in each source partition is its own, in the state table (source_progress.py), not
+faust's: every reading must be the next one of its partition (a gap, readings lost on a rebalance,
+seeks the partition back), every assignment starts at the applied offset + 1, and a batch that
+raised is read again (faust acks it regardless). The changelog writes are acknowledged before faust
+acks a batch (faust's flush before its commit is not enough on its own: table_store.py). DESIGN.md section 6 traps, and
 what this app does about each:
 - one agent, `concurrency=1` (more would commit past in-flight events with tables);
 - event-time bucket keys in ONE plain table, not faust windowed tables (those expire by wall
@@ -28,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
 
@@ -37,7 +40,8 @@ from epd_intensity.processes import ProcessConfig
 from epd_intensity.settings import IntensitySettings
 
 from .metrics import SIZES, IntensityMetrics
-from .processor import Processor, Step
+from .processor import REPLAYED, Processor, Step
+from .source_progress import Admission, SourceProgress
 from .table_store import TableStore
 
 log = logging.getLogger(__name__)
@@ -77,9 +81,55 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     store = TableStore(table)
     processor = Processor(processes, library, store, lateness)
 
+    progress = SourceProgress(store)
+    readings_name = readings.get_topic_name()
+
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, *_: Any, **__: Any) -> None:  # the table is the truth after recovery
         processor.reset()
+
+    @app.on_rebalance_complete.connect
+    async def _start_where_the_state_ends(sender: Any, *_: Any, **__: Any) -> None:
+        """Tables are recovered; faust seeks to the committed offsets right after this signal:
+        make those the applied offsets + 1 (source_progress.py), whatever faust committed."""
+        progress.forget()
+        source = sorted((tp for tp in app.consumer.assignment() if tp.topic == readings_name), key=lambda t: t.partition)
+        if not source:
+            return
+        earliest = await app.consumer.earliest_offsets(*source)
+        targets = {}
+        for tp in source:
+            resume = progress.resume_offset(tp.partition)
+            targets[tp] = max(resume if resume is not None else 0, earliest.get(tp) or 0)
+        if not await app.consumer._commit(targets):  # no public API commits a chosen (lower) offset
+            log.warning("could not set the start offsets %s (rebalancing again?)", targets)
+        log.info("source partitions start at %s", {tp.partition: o for tp, o in targets.items()})
+
+    async def rewind(seeks: dict[int, int | None], reason: str) -> None:
+        """Seek partitions back to their next expected reading (None: to the earliest there is)."""
+        for partition, offset in sorted(seeks.items()):
+            tp = TP(readings_name, partition)
+            earliest = (await app.consumer.earliest_offsets(tp)).get(tp) or 0
+            if offset is None or offset < earliest:
+                if offset is not None:
+                    log.error("readings %d..%d of partition %d are gone (retention): skipped", offset, earliest - 1, partition)
+                offset = earliest
+                progress.skip_to(partition, offset)
+            log.warning("source partition %d sought back to %d (%s)", partition, offset, reason)
+            metrics.rewinds.labels(reason).inc()
+            await app.consumer.seek_wait({tp: offset})
+
+    @app.timer(2.0)
+    async def _rewind_again() -> None:
+        """A seek can lose a race with records already fetched (faust then drops the re-read ones
+        as behind its read offset): repeat it until the expected reading arrives."""
+        waiting = progress.rewinds()
+        if not waiting:
+            return
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == readings_name}
+        for partition, offset in sorted(waiting.items()):
+            if partition in assigned:
+                await app.consumer.seek_wait({TP(readings_name, partition): offset})
 
     async def correct(key: bytes | None, value: bytes, outcome: str, detail: str) -> Any:
         metrics.corrections.labels(outcome).inc()  # counted when sent (awaited before the commit)
@@ -89,32 +139,59 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     @app.agent(readings, concurrency=1, name="intensity")
     async def process(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
-            pending: list[Any] = []
-            steps: list[Step] = []
-            undecodable = 0
-            for event in events:
-                message = event.message
-                try:
-                    reading = TELEMETRY_READINGS.decode(message.value or b"")
-                except MalformedRecord as exc:
-                    undecodable += 1
-                    pending.append(await correct(message.key, message.value or b"", "undecodable", str(exc)))
-                    continue
-                step = processor.handle(reading, message.partition, message.offset)
-                for window in step.windows:
-                    pending.append(await windows.send(key=window.process_id.encode(),
-                                                      value=INTENSITY_WINDOWS.encode(window)))
-                if step.correction is not None:
-                    pending.append(await correct(message.key, message.value, *step.correction))
-                steps.append(step)
-            for future in pending:
-                await future  # acknowledged before the plant state records these offsets
-            processor.commit()
-            await store.durable()  # before faust acks (and may commit) these events: see table_store.py
+            partitions = {event.message.partition for event in events}
+            gaps: dict[int, int | None] = {}
+            try:
+                steps, undecodable, replayed = await handle_batch(events, gaps)
+                processor.commit()
+                progress.commit()  # after the plant states: on each partition's changelog, the last write
+                await store.durable()  # before faust acks (and may commit) these events: see table_store.py
+            except Exception:
+                # faust acks this batch anyway (take_events' cleanup): read it again from what is applied.
+                log.exception("batch of %d readings failed: abandoned, its partitions read again", len(events))
+                metrics.failed_batches.inc()
+                processor.discard()
+                await rewind(progress.abandon(partitions), "failed_batch")
+                raise
+            if gaps:
+                await rewind(gaps, "gap")
             if undecodable:
                 metrics.readings.labels("undecodable").inc(undecodable)
+            if replayed:
+                metrics.readings.labels(REPLAYED).inc(replayed)
             for step in steps:
                 _observe(metrics, step)
+
+    async def handle_batch(events: list[Any], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
+        pending: list[Any] = []
+        steps: list[Step] = []
+        undecodable = replayed = 0
+        for event in events:
+            message = event.message
+            admission = progress.admit(message.partition, message.offset)
+            if admission is Admission.GAP:
+                gaps[message.partition] = progress.rewinds()[message.partition]
+                log.warning("reading %d of partition %d arrived before %d: readings lost in between", message.offset,
+                            message.partition, gaps[message.partition])
+            if admission is not Admission.PROCESS:
+                replayed += admission is Admission.REPLAYED
+                continue
+            try:
+                reading = TELEMETRY_READINGS.decode(message.value or b"")
+            except MalformedRecord as exc:
+                undecodable += 1
+                pending.append(await correct(message.key, message.value or b"", "undecodable", str(exc)))
+                continue
+            step = processor.handle(reading, message.partition, message.offset)
+            for window in step.windows:
+                pending.append(await windows.send(key=window.process_id.encode(),
+                                                  value=INTENSITY_WINDOWS.encode(window)))
+            if step.correction is not None:
+                pending.append(await correct(message.key, message.value, *step.correction))
+            steps.append(step)
+        for future in pending:
+            await future  # acknowledged before the plant state records these offsets
+        return steps, undecodable, replayed
 
     app.intensity_processor = processor  # for tests and the bench
     return app

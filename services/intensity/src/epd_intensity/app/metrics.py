@@ -24,6 +24,11 @@ class IntensityMetrics:
                                         registry=registry)
         self.undefined = Counter("epd_intensity_undefined_intensities_total",
                                  "Product intensities left undefined (zero output in the window)", ["size"], registry=registry)
+        self.rewinds = Counter("epd_intensity_source_rewinds_total", "Source partitions sought back to their "
+                               "next expected reading, by reason (gap: readings lost in between; failed_batch)",
+                               ["reason"], registry=registry)
+        self.failed_batches = Counter("epd_intensity_failed_batches_total", "Batches whose processing raised "
+                                      "(abandoned: their readings are read again)", registry=registry)
         self.freshness = Histogram("epd_intensity_window_freshness_seconds",
                                    "Wall time at emission minus the window's end (event time)", ["size"],
                                    buckets=FRESHNESS_BUCKETS, registry=registry)

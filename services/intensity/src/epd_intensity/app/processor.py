@@ -95,6 +95,10 @@ class Processor:
         self._dirty: dict[str, dict[str, Bucket | DayState]] = {}  # plant -> changed keys
         self._reset_pending = False
 
+    def discard(self) -> None:
+        """The open batch failed: forget its changes (memory only; the table holds what was committed)."""
+        self._drop_caches()
+
     def lateness(self, process_id: str) -> timedelta:
         return self._lateness[process_id]
 

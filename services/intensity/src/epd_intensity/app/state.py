@@ -8,6 +8,8 @@ the processor relies on that to write the plant state last (see processor.py). K
                           revision counters of windows that can still change;
 - ``b|<process>|<hour>`` an hourly Bucket (Bucket.to_dict), kept until the hour is final
                           (end + allowed lateness <= watermark);
+- ``o|<partition>``      the source partition's applied offset (source_progress.py), written
+                          after the batch's plant states;
 - ``d|<process>|<day>``  a day's hourly totals while the day can still change, then compacted to
                           the day's sum and its hourly Merkle roots (enough for exact 30-day values).
 Bucket and day keys hold version pairs (`versioned`): the value after the batch that wrote it, the
@@ -46,6 +48,11 @@ def bucket_key(process_id: str, hour: datetime) -> str:
 
 def day_key(process_id: str, day: datetime) -> str:
     return f"d|{process_id}|{_iso(day)}"
+
+
+def progress_key(partition: int) -> str:
+    """The applied offset of a source partition (source_progress.py)."""
+    return f"o|{partition}"
 
 
 def versioned(partition: int, upto: int, value: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:

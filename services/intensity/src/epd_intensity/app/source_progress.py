@@ -1,0 +1,113 @@
+"""Where the worker stands in each source partition, kept in the state table, not in faust.
+
+Readings must never vanish between the consumer and the state, whatever faust does on a rebalance
+or a kill: events waiting in a `take_events` buffer or an agent queue can be dropped on revoke
+while the fetch position moves on, and faust acks a whole batch in the generator's cleanup even
+when the agent body raised, after which its commit may pass readings never applied. So this
+worker does not trust faust's consumer position or its committed offset; it keeps its own:
+
+- per source partition, ``o|<partition>`` in the state table holds the APPLIED offset: every
+  reading of that partition at or below it is processed and its state stored. The agent writes it
+  after the batch's plant states, to the same changelog partition (processor.py: the changelog is
+  a prefix of the writes), so a restarted worker never finds it ahead of the state;
+- every reading delivered must be the next one (offset applied + 1, or the next one after the
+  batch's last). A reading further on is a GAP: readings were lost in between, so the worker
+  seeks the partition back to the next expected offset (`rewinds`) and drops what arrives for it
+  until that offset comes (STALE); a reading at or below what is done is REPLAYED (skipped);
+- on every assignment (app.py) the group's committed offset is set to applied + 1 before faust
+  seeks to it, so a worker starts where the state ends, not where faust's commit happens to be;
+- a batch that fails is `abandon`ed: its partitions go back to applied + 1 (sought again).
+
+The readings topic is written by idempotent, non-transactional producers and is not compacted,
+so its offsets are contiguous; the only legitimate hole is data deleted by retention, which the
+agent detects (earliest offset above the expected one) and steps over with `skip_to`.
+Pure: no faust, no I/O (the store is the processor's, a dict in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from enum import Enum
+from typing import Any
+
+from .state import progress_key
+
+
+class Admission(Enum):
+    PROCESS = "process"  # the next reading of its partition
+    REPLAYED = "replayed"  # at or below what is already done: skip
+    GAP = "gap"  # readings missing before it: seek back (`rewinds`), do not process
+    STALE = "stale"  # delivered while waiting for a rewound partition's next reading: drop
+
+
+class SourceProgress:
+    def __init__(self, store: MutableMapping[str, Any]) -> None:
+        self.store = store
+        self._applied: dict[int, int | None] = {}  # cache of the stored applied offsets
+        self._position: dict[int, int] = {}  # last reading admitted in the open batch
+        self._rewind: dict[int, int] = {}  # partition -> the offset it was sought back to
+
+    def applied(self, partition: int) -> int | None:
+        if partition not in self._applied:
+            self._applied[partition] = self.store.get(progress_key(partition))
+        return self._applied[partition]
+
+    def resume_offset(self, partition: int) -> int | None:
+        """Where a worker that is assigned the partition must start (None: nothing applied yet)."""
+        applied = self.applied(partition)
+        return None if applied is None else applied + 1
+
+    def admit(self, partition: int, offset: int) -> Admission:
+        last = self._position.get(partition, self.applied(partition))
+        if last is not None and offset <= last:
+            return Admission.REPLAYED
+        waiting = self._rewind.get(partition)
+        if waiting is not None:
+            if offset != waiting:
+                return Admission.STALE
+            del self._rewind[partition]
+        elif last is not None and offset > last + 1:
+            self._rewind[partition] = last + 1
+            return Admission.GAP
+        self._position[partition] = offset
+        return Admission.PROCESS
+
+    def rewinds(self) -> dict[int, int]:
+        """Partitions waiting for a reading they were sought back to: partition -> offset."""
+        return dict(self._rewind)
+
+    def skip_to(self, partition: int, offset: int) -> None:
+        """The readings before `offset` no longer exist (retention): expect `offset` next."""
+        self._position[partition] = offset - 1
+        self._rewind[partition] = offset
+
+    def commit(self) -> None:
+        """Record the open batch as applied: one write per partition, after the batch's state
+        writes (the caller's processor.commit) and on that partition's changelog."""
+        select = getattr(self.store, "select_partition", None)
+        for partition, offset in sorted(self._position.items()):
+            if offset == self._applied.get(partition):
+                continue
+            if select is not None:
+                select(partition)
+            self.store[progress_key(partition)] = offset
+            self._applied[partition] = offset
+        self._position.clear()
+
+    def abandon(self, partitions: set[int]) -> dict[int, int | None]:
+        """The open batch failed: nothing of it counts. Returns where to seek each of its partitions
+        (None: nothing applied yet, the caller seeks to the earliest offset and calls `skip_to`)."""
+        self._position.clear()
+        seeks: dict[int, int | None] = {}
+        for partition in sorted(partitions):
+            applied = self.applied(partition)
+            seeks[partition] = None if applied is None else applied + 1
+            if applied is not None:
+                self._rewind[partition] = applied + 1
+        return seeks
+
+    def forget(self) -> None:
+        """After a rebalance: the table is the truth (another worker may have moved on)."""
+        self._applied.clear()
+        self._position.clear()
+        self._rewind.clear()

@@ -1,0 +1,86 @@
+"""SourceProgress: the worker's own position per source partition (source_progress.py). A reading
+lost between the consumer and the state (dropped on a rebalance, acked by faust after a failed
+batch) shows as a gap and is read again; nothing already applied is applied twice."""
+
+from epd_intensity.app.source_progress import Admission, SourceProgress
+from epd_intensity.app.state import progress_key
+
+
+class Store(dict):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.writes = []  # (partition selected, key, value)
+        self.partition = None
+
+    def select_partition(self, partition):
+        self.partition = partition
+
+    def __setitem__(self, key, value):
+        self.writes.append((self.partition, key, value))
+        super().__setitem__(key, value)
+
+
+def test_contiguous_readings_are_processed_and_committed_per_partition_on_its_changelog():
+    store = Store()
+    progress = SourceProgress(store)
+    assert [progress.admit(0, o) for o in (0, 1, 2)] == [Admission.PROCESS] * 3
+    assert progress.admit(1, 7) is Admission.PROCESS  # nothing applied yet: the first one sets the position
+    progress.commit()
+    assert store.writes == [(0, progress_key(0), 2), (1, progress_key(1), 7)]
+    assert progress.resume_offset(0) == 3 and progress.resume_offset(2) is None
+
+
+def test_a_reading_after_a_gap_is_not_processed_and_the_partition_is_rewound_to_the_missing_one():
+    store = Store({progress_key(0): 2685})
+    progress = SourceProgress(store)
+    assert progress.admit(0, 2686) is Admission.PROCESS
+    assert progress.admit(0, 2687) is Admission.PROCESS
+    assert progress.admit(0, 2690) is Admission.GAP  # 2688 and 2689 never arrived
+    assert progress.rewinds() == {0: 2688}
+    # What faust still delivers from before the seek is dropped until 2688 comes.
+    assert progress.admit(0, 2691) is Admission.STALE
+    progress.commit()  # the batch's readings up to 2687 are applied
+    assert store[progress_key(0)] == 2687
+    assert progress.admit(0, 2687) is Admission.REPLAYED
+    assert [progress.admit(0, o) for o in (2688, 2689, 2690)] == [Admission.PROCESS] * 3
+    assert progress.rewinds() == {}
+
+
+def test_readings_at_or_below_the_stored_offset_are_replayed_not_applied_again():
+    progress = SourceProgress(Store({progress_key(3): 40}))
+    assert progress.admit(3, 12) is Admission.REPLAYED
+    assert progress.admit(3, 40) is Admission.REPLAYED
+    assert progress.admit(3, 41) is Admission.PROCESS
+    assert progress.admit(3, 41) is Admission.REPLAYED  # delivered twice within one batch
+
+
+def test_a_failed_batch_counts_for_nothing_and_is_read_again_from_the_applied_offset():
+    store = Store({progress_key(0): 9})
+    progress = SourceProgress(store)
+    for offset in (10, 11, 12):
+        assert progress.admit(0, offset) is Admission.PROCESS
+    assert progress.admit(5, 0) is Admission.PROCESS
+    assert progress.abandon({0, 5}) == {0: 10, 5: None}  # partition 5 has nothing applied: the caller seeks to its start
+    progress.commit()
+    assert store.writes == []
+    assert progress.admit(0, 13) is Admission.STALE  # queued before the seek
+    assert progress.admit(0, 10) is Admission.PROCESS
+
+
+def test_readings_deleted_by_retention_are_stepped_over():
+    progress = SourceProgress(Store({progress_key(0): 9}))
+    assert progress.admit(0, 500) is Admission.GAP
+    progress.skip_to(0, 400)  # the earliest offset the partition still has
+    assert progress.admit(0, 500) is Admission.STALE
+    assert progress.admit(0, 400) is Admission.PROCESS
+
+
+def test_after_a_rebalance_the_stored_offsets_are_read_again():
+    store = Store({progress_key(0): 5})
+    progress = SourceProgress(store)
+    assert progress.admit(0, 6) is Admission.PROCESS
+    progress.commit()
+    store[progress_key(0)] = 50  # another worker held the partition meanwhile
+    progress.forget()
+    assert progress.resume_offset(0) == 51
+    assert progress.admit(0, 50) is Admission.REPLAYED
