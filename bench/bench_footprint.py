@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import pathlib
-import subprocess
-import sys
 import time
 import uuid
 from decimal import Decimal
 
-import asyncpg
 
 from epd_common.db import create_pool, transaction
 from epd_footprint import repository as repo
 from epd_footprint.service import FootprintService
 from epd_footprint.windows import read_window
+from epd_devstack.databases import create_migrated_database, drop_database
 from harness import BenchContext, BenchRow
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -35,19 +32,6 @@ def _chain():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-async def _fresh_db(dsn: str) -> tuple[str, str]:
-    name = f"bench_fp_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    db = dsn.rsplit("/", 1)[0] + f"/{name}"
-    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db/alembic.ini"), "upgrade", "heads"],
-                         capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=db), cwd=REPO)
-    if res.returncode:
-        raise RuntimeError(res.stderr[-2000:])
-    return name, db
 
 
 async def _baseline(pool, facts_list, series_ids) -> float:
@@ -75,7 +59,8 @@ async def _baseline(pool, facts_list, series_ids) -> float:
 async def run(ctx: BenchContext) -> list[BenchRow]:
     chain = _chain()
     n = 30 if ctx.quick else 300
-    name, db = await _fresh_db(ctx.pg_dsn)
+    name = f"bench_fp_{uuid.uuid4().hex[:8]}"
+    db = await create_migrated_database(ctx.pg_dsn, name)
     try:
         pool = await create_pool(db, max_size=4)
         await chain.register(pool)
@@ -91,8 +76,6 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         base_rate = await _baseline(pool, base_windows, series_ids)
         await pool.close()
     finally:
-        admin = await asyncpg.connect(ctx.pg_dsn)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(ctx.pg_dsn, name)
     return [BenchRow("footprint windows", f"windows applied/s ({n} windows, 6 EPDs, re-solve + drift rule)",
                      service_rate, "same DB writes per window, no engine", base_rate)]

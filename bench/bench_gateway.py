@@ -25,21 +25,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from epd_devstack.databases import create_migrated_database, drop_database
 from harness import BenchContext, BenchRow
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-gateway-key-secret"
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
-
-
-async def fresh_database(dsn: str, name: str) -> str:
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    target = dsn.rsplit("/", 1)[0] + f"/{name}"
-    subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
-                   check=True, capture_output=True, env=dict(os.environ, EPD_PG_DSN=target), cwd=REPO)
-    return target
 
 
 async def load(dsn: str, n: int) -> None:
@@ -106,7 +97,7 @@ async def measure(http: httpx.AsyncClient, first: str, seconds: float, workers: 
 async def run(ctx: BenchContext) -> list[BenchRow]:
     n, seconds = (5_000, 3.0) if ctx.quick else (100_000, 15.0)
     name = f"bench_gw_{ctx.run_id}"
-    dsn = await fresh_database(ctx.pg_dsn, name)
+    dsn = await create_migrated_database(ctx.pg_dsn, name)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     proc = None
     try:
@@ -149,9 +140,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
-        admin = await asyncpg.connect(ctx.pg_dsn)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(ctx.pg_dsn, name)
     label = f"gateway GET /3/footprints?limit=100 over {n:,} records (HTTPS, walking Link pages)"
     return [BenchRow(label + ", first walk (cache cold)", "requests/s", cold_rps, "GET /health, same app", health_rps),
             BenchRow(label + ", first walk (cache cold)", "p99 latency ms", cold_p99, "GET /health, same app",

@@ -17,9 +17,6 @@ validation and the saved state alone.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +35,7 @@ from epd_intensity.ingest.pipeline import IngestConfig
 from epd_intensity.ingest.sender import PipelinedSender
 from epd_intensity.ingest.service import IngestService
 from epd_intensity.ingest.state_store import IngestStateStore
+from epd_devstack.databases import create_migrated_database, drop_database
 from harness import BenchContext, BenchRow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,16 +157,9 @@ KINDS = ("ingest", "raw", "raw-same-sender")
 async def run(ctx: BenchContext) -> list[BenchRow]:
     n = 100 if ctx.quick else 1000
     name = f"bench_ingest_{ctx.run_id}"
-    admin = await asyncpg.connect(ctx.pg_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    dsn = ctx.pg_dsn.rsplit("/", 1)[0] + f"/{name}"
+    dsn = await create_migrated_database(ctx.pg_dsn, name)
     rates: dict[str, list[float]] = {k: [] for k in KINDS}
     try:
-        res = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "alembic", "-c",
-                                      str(REPO / "db" / "alembic.ini"), "upgrade", "heads"], capture_output=True,
-                                      text=True, env=dict(os.environ, EPD_PG_DSN=dsn), cwd=REPO)
-        if res.returncode:
-            raise RuntimeError(res.stderr[-2000:])
         for rnd in range(3):  # interleaved, so drift in machine load hits every kind alike
             pid = f"bench{ctx.run_id}r{rnd}"
             key = generate_private_key()
@@ -186,8 +177,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                 else:
                     rates[kind].append(await raw_loop(ctx.kafka_bootstrap, prefix, pid, data, kind != "raw"))
     finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(ctx.pg_dsn, name)
     metric = "readings/s (batches of 100 readings)"
     return [BenchRow("ingest", metric, max(rates["ingest"]), "raw aiokafka consume->decode->produce loop",
                      max(rates["raw"])),

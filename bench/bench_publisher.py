@@ -6,9 +6,7 @@ database with every migration applied."""
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,21 +19,12 @@ from epd_common.kafka import PRODUCER_DEFAULTS, TopicProducer, ensure_topics, ma
 from epd_publisher.relay import Relay, RelayConfig, headers_for
 from epd_publisher.outbox import OutboxRow
 from epd_publisher.subscriber import MemorySequenceStore, Subscriber
+from epd_devstack.databases import create_migrated_database, drop_database
 from harness import BenchContext, BenchRow
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration" / "publisher"))
 from publisher_helpers import add_product, commit_version, seed_registry  # noqa: E402
-
-
-async def fresh_database(dsn: str, name: str) -> str:
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    await admin.close()
-    url = dsn.rsplit("/", 1)[0] + f"/{name}"
-    subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
-                   check=True, capture_output=True, env=dict(os.environ, EPD_PG_DSN=url), cwd=REPO)
-    return url
 
 
 def pct(values: list[float], q: float) -> float:
@@ -127,7 +116,7 @@ async def bare_latency(bootstrap: str, topic: str, group: str, n: int) -> list[f
 async def run(ctx: BenchContext) -> list[BenchRow]:
     versions, samples = (300, 20) if ctx.quick else (2000, 200)
     name = f"bench_pub_{ctx.run_id}"
-    dsn = await fresh_database(ctx.pg_dsn, name)
+    dsn = await create_migrated_database(ctx.pg_dsn, name)
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=8)
     prefix = f"bench{ctx.run_id}pub."
     try:
@@ -147,9 +136,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                                   f"bench-{ctx.run_id}-bare", samples)
     finally:
         await pool.close()
-        admin = await asyncpg.connect(ctx.pg_dsn)
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(ctx.pg_dsn, name)
     return [
         BenchRow("publisher relay (outbox → changes + records, acks=all)", "versions/s", relay_rate,
                  "bare aiokafka produce of the same payloads", bare_rate),

@@ -70,20 +70,11 @@ async def pg_pool(pg_dsn):
 @pytest.fixture
 async def fresh_db(pg_dsn, unique):
     """A new database with every migration applied, dropped after the test: full isolation."""
-    import subprocess
-    import sys
-
-    import asyncpg
+    from epd_devstack.databases import create_migrated_database, drop_database
 
     name = f"t_{unique}"
-    admin = await asyncpg.connect(pg_dsn)
-    await admin.execute(f"CREATE DATABASE {name}")
-    dsn = pg_dsn.rsplit("/", 1)[0] + f"/{name}"
-    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade",
-                          "heads"], capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=dsn), cwd=REPO)
-    assert res.returncode == 0, res.stderr
+    dsn = await create_migrated_database(pg_dsn, name)
     try:
         yield dsn
     finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_database(pg_dsn, name)

@@ -10,6 +10,7 @@ import sys
 from .kafka import REPO, KafkaCluster
 from .mosquitto import Mosquitto
 from .postgres import Postgres
+from .procs import StartupError
 from .prometheus import Prometheus
 
 RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
@@ -26,10 +27,12 @@ def components(brokers: int = 1) -> dict:
 
 
 def migrate(dsn: str) -> None:
-    """Apply database migrations with alembic (db/alembic.ini)."""
+    """Apply database migrations with alembic (db/alembic.ini); a failure carries alembic's output."""
     env = dict(os.environ, EPD_PG_DSN=dsn)
-    subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
-                   check=True, env=env, cwd=REPO)
+    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade",
+                          "heads"], capture_output=True, text=True, env=env, cwd=REPO)
+    if res.returncode != 0:
+        raise StartupError(f"migrations failed for {dsn.rsplit('@', 1)[-1]}:\n{res.stderr[-3000:]}")
 
 
 def up(brokers: int = 1) -> dict:

@@ -16,9 +16,9 @@ import socket
 import subprocess
 import time
 
-import asyncpg
 
 from .. import stack
+from ..databases import create_migrated_database, drop_database
 from ..procs import port_open
 from . import seed as seeding
 from .services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module
@@ -92,7 +92,6 @@ class DemoSystem:
             stack.prometheus().start()
         log(f"fresh database {self.opts.database}, topic prefix {self.prefix}")
         asyncio.run(self._fresh_database())
-        stack.migrate(self.dsn)
         self._start_services(log)
         log("seeding registry, products, EPDs and a partner")
         self.seeded = seeding.seed(self.env, self.run_dir / "keys", self.env["EPD_FOOTPRINT_ADMIN_URL"],
@@ -118,12 +117,8 @@ class DemoSystem:
         self.env_file.chmod(0o600)
 
     async def _fresh_database(self) -> None:
-        conn = await asyncpg.connect(self._main_dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{self.opts.database}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{self.opts.database}"')
-        finally:
-            await conn.close()
+        await drop_database(self._main_dsn, self.opts.database)
+        await create_migrated_database(self._main_dsn, self.opts.database)
 
     def _start_services(self, log) -> None:
         """The footprint admin API (seeding talks to it), the partner receiver, publisher and gateway."""
