@@ -25,6 +25,9 @@ class IntensitySettings(ServiceSettings):
     # this time; state is written once per batch per plant. Bounded so a batch's windows stay few.
     batch_max: int = Field(default=500, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_MAX")
     batch_within_ms: int = Field(default=100, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_WITHIN_MS")
+    # Longest a fetch waits at the broker for new readings: bounds the stall after each fetched chunk
+    # (app/transport.py says why); one empty poll per wait while idle.
+    fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500, validation_alias="EPD_INTENSITY_FETCH_MAX_WAIT_MS")
     # Consumer group session: a worker that died (SIGKILL, lost node) holds its partitions this long
     # before a restarted one gets them. 60 is faust's default; the broker's minimum is 6.
     session_timeout_s: float = Field(default=60.0, ge=6, le=300, validation_alias="EPD_INTENSITY_SESSION_TIMEOUT_S")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +44,7 @@ from .metrics import SIZES, IntensityMetrics
 from .processor import REPLAYED, Processor, Step
 from .source_progress import Admission, SourceProgress
 from .table_store import TableStore
+from .transport import transport_class
 
 log = logging.getLogger(__name__)
 CORRECTIONS_TOPIC = "epd.intensity.corrections.v1"  # declared here: not a registry topic (no proto of its own)
@@ -71,6 +73,8 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
         web_host="127.0.0.1",
         loghandlers=[],
     )
+    # Before the first topic: the conductor takes the transport when topics are declared.
+    app.transport = transport_class(settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
     readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw")
     windows = app.topic(INTENSITY_WINDOWS.topic(prefix), key_serializer="raw", value_serializer="raw")
     corrections = app.topic(prefix + CORRECTIONS_TOPIC, key_serializer="raw", value_serializer="raw",
@@ -83,6 +87,9 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
 
     progress = SourceProgress(store)
     readings_name = readings.get_topic_name()
+    # Windows and corrections go straight to faust's producer (the topics above declare them):
+    # Topic.send adds per-message bookkeeping this agent does not use (it awaits each send itself).
+    windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()
 
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, *_: Any, **__: Any) -> None:  # the table is the truth after recovery
@@ -134,7 +141,7 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     async def correct(key: bytes | None, value: bytes, outcome: str, detail: str) -> Any:
         metrics.corrections.labels(outcome).inc()  # counted when sent (awaited before the commit)
         headers = [("epd-outcome", outcome.encode()), ("epd-detail", detail[:500].encode())]
-        return await corrections.send(key=key, value=value, headers=headers)
+        return await app.producer.send(corrections_name, key, value, None, None, headers)
 
     @app.agent(readings, concurrency=1, name="intensity")
     async def process(stream: faust.StreamT) -> None:
@@ -159,8 +166,7 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
                 metrics.readings.labels("undecodable").inc(undecodable)
             if replayed:
                 metrics.readings.labels(REPLAYED).inc(replayed)
-            for step in steps:
-                _observe(metrics, step)
+            _observe(metrics, steps)
 
     async def handle_batch(events: list[Any], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
         pending: list[Any] = []
@@ -184,8 +190,8 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
                 continue
             step = processor.handle(reading, message.partition, message.offset)
             for window in step.windows:
-                pending.append(await windows.send(key=window.process_id.encode(),
-                                                  value=INTENSITY_WINDOWS.encode(window)))
+                pending.append(await app.producer.send(windows_name, window.process_id.encode(),
+                                                       INTENSITY_WINDOWS.encode(window), None, None, None))
             if step.correction is not None:
                 pending.append(await correct(message.key, message.value, *step.correction))
             steps.append(step)
@@ -197,17 +203,21 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     return app
 
 
-def _observe(metrics: IntensityMetrics, step: Step) -> None:
+def _observe(metrics: IntensityMetrics, steps: list[Step]) -> None:
+    """Metrics of one batch's steps (readings counted per outcome once per batch)."""
     now = time.time()
-    metrics.readings.labels(step.outcome).inc()
-    if step.outcome == "unknown_activity":
-        metrics.unknown_activity.inc()
-    for missing in step.missing:
-        metrics.factor_missing.labels("factor" if isinstance(missing, FactorMissing) else "gwp").inc()
-    for window in step.windows:
-        size = SIZES.get(window.size, "other")
-        metrics.windows.labels(size).inc()
-        if window.revision:
-            metrics.revisions.labels(size).inc()
-        metrics.undefined.labels(size).inc(sum(1 for i in window.intensities if not i.defined))
-        metrics.freshness.labels(size).observe(max(0.0, now - window.window_end.seconds))
+    outcomes = Counter(step.outcome for step in steps)
+    for outcome, count in outcomes.items():
+        metrics.readings.labels(outcome).inc(count)
+    if outcomes["unknown_activity"]:
+        metrics.unknown_activity.inc(outcomes["unknown_activity"])
+    for step in steps:
+        for missing in step.missing:
+            metrics.factor_missing.labels("factor" if isinstance(missing, FactorMissing) else "gwp").inc()
+        for window in step.windows:
+            size = SIZES.get(window.size, "other")
+            metrics.windows.labels(size).inc()
+            if window.revision:
+                metrics.revisions.labels(size).inc()
+            metrics.undefined.labels(size).inc(sum(1 for i in window.intensities if not i.defined))
+            metrics.freshness.labels(size).observe(max(0.0, now - window.window_end.seconds))
