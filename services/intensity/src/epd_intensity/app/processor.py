@@ -38,7 +38,7 @@ from epd.v1 import intensity_pb2, telemetry_pb2
 
 from epd_intensity.core import (
     Bucket, Missing, Outcome, Refused, WatermarkPolicy, admit, build_window, combine, compute_totals,
-    day_start, derive, derived_windows_of_hour, hour_start, merkle_root,
+    day_start, derive, hour_start, merkle_root,
 )
 from epd_intensity.core.ids import DAY, HOUR, ROLLING, SIZE_SPANS
 from epd_intensity.core.rolling import DAILY, ROLLING_30D, rolling_start_for_day
@@ -166,9 +166,10 @@ class Processor:
             self._daily(plant, pid, day, watermark, step)
         else:
             plant.pending.add((pid, day))
-        for size, start in derived_windows_of_hour(hour):
-            if size == ROLLING_30D and (pid, size, start) in plant.revisions:
-                self._rolling(plant, pid, start, watermark, step)
+        # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
+        # windows with a revision), oldest first as there.
+        for start in sorted(s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING):
+            self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
         hours = self._day((pid, day)).hours

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 
@@ -44,7 +45,14 @@ def source_for_gas(gas: str) -> int:
 
 def classify(code: str, kind: int) -> ActivitySpec | None:
     """The spec for a known code whose kind matches; None for anything else (unknown activity)."""
-    if not isinstance(code, str) or len(code) > 64 or not _CODE.fullmatch(code):
+    if not isinstance(code, str) or not isinstance(kind, int) or len(code) > 64:
+        return None
+    return _classify(code, kind)
+
+
+@lru_cache(maxsize=1024)  # called per reading and per emitted line; the specs are immutable
+def _classify(code: str, kind: int) -> ActivitySpec | None:
+    if not _CODE.fullmatch(code):
         return None
     head, _, rest = code.partition(".")
     if code == "electricity.grid" and kind == K.ACTIVITY_KIND_ELECTRICITY:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from epd_intensity.core.decimals import add
-from epd_intensity.core.evidence import merkle_root
+from epd_intensity.core.evidence import leaf, root_of_leaves
 from epd_intensity.core.ids import HOUR, hour_start
 from epd_intensity.core.readings import AdmittedReading
 
@@ -21,6 +21,8 @@ class Bucket:
     start: datetime
     quantities: dict[ActivityKey, Decimal] = field(default_factory=dict)
     reading_hashes: dict[str, str] = field(default_factory=dict)  # reading_id -> reading_hash
+    # Leaf digest per reading hash: a late reading re-emits the hour, which hashes only the new leaf.
+    _leaves: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def end(self) -> datetime:
@@ -45,7 +47,15 @@ class Bucket:
         return len(self.reading_hashes)
 
     def merkle_root(self) -> str:
-        return merkle_root(self.reading_hashes.values())
+        """evidence.merkle_root of the reading hashes (validated leaf by leaf, once each)."""
+        leaves = self._leaves
+        level = []
+        for h in sorted(set(self.reading_hashes.values())):
+            digest = leaves.get(h)
+            if digest is None:
+                digest = leaves[h] = leaf(h)
+            level.append(digest)
+        return root_of_leaves(level)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state (decimals as strings) for a faust table or a changelog."""

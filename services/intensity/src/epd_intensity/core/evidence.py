@@ -18,15 +18,22 @@ def is_reading_hash(value: str) -> bool:
     return isinstance(value, str) and bool(_HEX64.fullmatch(value))
 
 
+def leaf(reading_hash: str) -> bytes:
+    """The leaf digest of one hash; raises ValueError for a malformed hash."""
+    if not is_reading_hash(reading_hash):
+        raise ValueError(f"not a lowercase hex SHA-256: {reading_hash[:70]!r}")
+    return hashlib.sha256(b"\x00" + bytes.fromhex(reading_hash)).digest()
+
+
 def merkle_root(hashes: Iterable[str]) -> str:
     """Hex root over lowercase hex SHA-256 hashes; raises ValueError for a malformed hash."""
-    leaves = sorted(set(hashes))
-    for h in leaves:
-        if not is_reading_hash(h):
-            raise ValueError(f"not a lowercase hex SHA-256: {h[:70]!r}")
-    if not leaves:
+    return root_of_leaves([leaf(h) for h in sorted(set(hashes))])
+
+
+def root_of_leaves(level: list[bytes]) -> str:
+    """Hex root over leaf digests already in the order of their sorted hashes."""
+    if not level:
         return hashlib.sha256(b"").hexdigest()
-    level = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in leaves]
     while len(level) > 1:
         nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:

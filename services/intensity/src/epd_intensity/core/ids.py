@@ -25,6 +25,8 @@ SIZE_SPANS = {
 
 
 def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is timezone.utc:  # event times are built in UTC: the common case
+        return moment
     if moment.tzinfo is None:
         raise ValueError("naive datetime: event times must be timezone-aware")
     return moment.astimezone(timezone.utc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from epd.v1 import telemetry_pb2
@@ -18,6 +18,7 @@ from epd_intensity.processes import ProcessConfig
 # Timestamps outside this range are malformed (protects datetime arithmetic and window ids).
 _MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp())
 _MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp())
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _time(ts: object) -> datetime | None:
     seconds, nanos = getattr(ts, "seconds", 0), getattr(ts, "nanos", 0)
     if not _MIN_SECONDS <= seconds < _MAX_SECONDS or not 0 <= nanos < 1_000_000_000:
         return None
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=nanos // 1000)
+    return _EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]) -> AdmittedReading | Refused:
