@@ -41,6 +41,7 @@ from epd_intensity.processes import ProcessConfig
 from epd_intensity.settings import IntensitySettings
 
 from .metrics import SIZES, IntensityMetrics
+from .monitor import LeanMonitor
 from .processor import REPLAYED, Processor, Step
 from .source_progress import Admission, SourceProgress
 from .table_store import TableStore
@@ -72,6 +73,7 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
         loghandlers=[],
+        Monitor=LeanMonitor,
     )
     # Before the first topic: the conductor takes the transport when topics are declared.
     app.transport = transport_class(settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
