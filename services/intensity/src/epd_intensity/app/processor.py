@@ -52,6 +52,7 @@ from .state import (
 
 HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
 REPLAYED = "replayed"  # at or below the plant's applied offset: already fully processed
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
 _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=timezone.utc), "", 0, (), {})
 
 
@@ -93,6 +94,7 @@ class Processor:
         self._days: dict[tuple[str, datetime], DayState] = {}
         self._touched: dict[str, int] = {}  # plant -> source partition, changed since the last commit
         self._dirty: dict[str, dict[str, Bucket | DayState]] = {}  # plant -> changed keys
+        self._due: dict[str, datetime] = {}  # plant -> earliest watermark at which _close has work
         self._reset_pending = False
 
     def discard(self) -> None:
@@ -129,7 +131,9 @@ class Processor:
         if decision == Outcome.LATE_REVISION:
             self._emit_hour(plant, key, plant.watermark, step)
         else:
-            plant.open.add(key)
+            if key not in plant.open:
+                plant.open.add(key)
+                self._due.pop(plant_id, None)
         before = plant.watermark
         if before is None or admitted.event_time > before:
             plant.watermark = admitted.event_time
@@ -166,6 +170,7 @@ class Processor:
             self._daily(plant, pid, day, watermark, step)
         else:
             plant.pending.add((pid, day))
+            self._due.pop(plant.plant_id, None)
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
         # windows with a revision), oldest first as there.
         for start in sorted(s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING):
@@ -199,6 +204,11 @@ class Processor:
         self._emit(plant, (pid, ROLLING_30D, start), make, step)
 
     def _close(self, plant: PlantState, watermark: datetime, step: Step) -> None:
+        due = self._due.get(plant.plant_id)
+        if due is None:
+            due = self._due[plant.plant_id] = _earliest_close(plant)
+        if watermark < due:  # most readings: nothing open or pending ends by the new watermark
+            return
         for start, pid in sorted((s, p) for p, s in plant.open if s + HOUR <= watermark):
             plant.open.discard((pid, start))
             self._emit_hour(plant, (pid, start), watermark, step)
@@ -209,6 +219,7 @@ class Processor:
                 rolling = rolling_start_for_day(day)
                 if (pid, ROLLING_30D, rolling) not in plant.revisions:
                     self._rolling(plant, pid, rolling, watermark, step)
+        self._due[plant.plant_id] = _earliest_close(plant)
 
     # -- state -------------------------------------------------------------------------------
     def commit(self) -> None:
@@ -295,3 +306,9 @@ class Processor:
                 return None
             state = self._days[key] = DayState.from_dict(stored)
         return state
+
+
+def _earliest_close(plant: PlantState) -> datetime:
+    """The watermark from which _close emits something: the first open hour's end or pending day's end."""
+    ends = [start + HOUR for _, start in plant.open] + [day + DAY for _, day in plant.pending]
+    return min(ends, default=_NEVER)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,10 +43,12 @@ def plant_key(plant: str) -> str:
     return f"p|{plant}"
 
 
+@lru_cache(maxsize=4096)  # asked per reading; the open hours of a worker's plants are few
 def bucket_key(process_id: str, hour: datetime) -> str:
     return f"b|{process_id}|{_iso(hour)}"
 
 
+@lru_cache(maxsize=4096)
 def day_key(process_id: str, day: datetime) -> str:
     return f"d|{process_id}|{_iso(day)}"
 

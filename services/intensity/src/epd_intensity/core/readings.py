@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import NamedTuple
 
 from epd.v1 import telemetry_pb2
 
@@ -21,8 +22,7 @@ _MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp())
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class AdmittedReading:
+class AdmittedReading(NamedTuple):  # a tuple: built once per reading, cheaper than a frozen dataclass
     reading_id: str
     reading_hash: str
     process: ProcessConfig
