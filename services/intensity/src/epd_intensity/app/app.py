@@ -77,7 +77,9 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     )
     # Before the first topic: the conductor takes the transport when topics are declared.
     app.transport = transport_class(settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
-    readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw")
+    # acks=False: faust neither tracks nor commits these offsets; the worker's position is its own
+    # (source_progress.py) and `_commit_applied` commits it for the group, so lag stays visible.
+    readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw", acks=False)
     windows = app.topic(INTENSITY_WINDOWS.topic(prefix), key_serializer="raw", value_serializer="raw")
     corrections = app.topic(prefix + CORRECTIONS_TOPIC, key_serializer="raw", value_serializer="raw",
                             partitions=partitions, internal=True)
@@ -127,6 +129,19 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
             log.warning("source partition %d sought back to %d (%s)", partition, offset, reason)
             metrics.rewinds.labels(reason).inc()
             await app.consumer.seek_wait({tp: offset})
+
+    @app.timer(settings.commit_interval_s)
+    async def _commit_applied() -> None:
+        """Commit each assigned source partition's applied offset + 1 as the group's offset: what a
+        restarted worker resumes from anyway (assignment sets it from the table), published so
+        consumer-group lag shows the worker's real backlog. Advisory: recovery never reads it."""
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic == readings_name]
+        targets = {tp: offset for tp in assigned
+                   if (offset := progress.resume_offset(tp.partition)) is not None and committed.get(tp) != offset}
+        if targets and await app.consumer._commit(targets):
+            committed.update(targets)
+
+    committed: dict[TP, int] = {}
 
     @app.timer(2.0)
     async def _rewind_again() -> None:
