@@ -26,9 +26,13 @@ from intensity_worker import Worker, produce  # noqa: E402
 
 
 def readings(days: int) -> list:
+    """Consecutive test plant-days of one plant (late, too-late, resent and bad readings included).
+    Each test day ends with a next-morning reading that closes it; only the last day keeps it, as
+    in-between it would make the next day's first hours too late (a storm no plant produces)."""
     out = []
     for d in range(days):
-        out += plant_day(seed=d, day=f"2024-03-{d + 10:02d}")
+        day = plant_day(seed=d, day=f"2024-03-{d + 10:02d}")
+        out += day if d == days - 1 else day[:-1]
     return out
 
 
