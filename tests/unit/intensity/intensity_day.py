@@ -37,9 +37,8 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def plant_day(seed: int = 7, step_minutes: int = 10, day: str = DAY, hostile: bool = True) -> list[telemetry_pb2.Reading]:
-    """Readings in arrival order. `hostile=False`: an orderly day (arrival jitter only: no held-back,
-    resent or bad readings), the throughput benchmark's regular load."""
+def plant_day(seed: int = 7, step_minutes: int = 10, day: str = DAY) -> list[telemetry_pb2.Reading]:
+    """Readings in arrival order."""
     rng = random.Random(seed)
     start = at(f"{day}T00:00:00")
     timed: list[tuple[float, telemetry_pb2.Reading]] = []
@@ -54,20 +53,15 @@ def plant_day(seed: int = 7, step_minutes: int = 10, day: str = DAY, hostile: bo
                 n += 1
                 msg = reading(pid, activity, qty, _stamp(when), reading_id=f"{day}-{seed}-{n}")
                 arrival = when.timestamp() + rng.uniform(0, 120)
-                roll = rng.random() if hostile else 1.0
+                roll = rng.random()
                 if roll < 0.03:
                     arrival += rng.uniform(900, 5400)  # late, within the 2 h lateness
                 elif roll < 0.035:
                     arrival += rng.uniform(3 * 3600, 5 * 3600)  # too late: correction log
                 timed.append((arrival, msg))
-                if hostile and rng.random() < 0.01:
+                if rng.random() < 0.01:
                     timed.append((arrival + rng.uniform(1, 600), msg))  # resent duplicate
     bad_at = start + timedelta(hours=9, minutes=5)
-    if not hostile:
-        timed.sort(key=lambda item: item[0])
-        closing = start + timedelta(days=1, hours=3)
-        return [msg for _, msg in timed] + [reading("baotou-1/magnet", "electricity.grid", "1", _stamp(closing),
-                                                    reading_id=f"{day}-{seed}-close")]
     timed.append((bad_at.timestamp(), reading("baotou-1/roasting", "reagent.unobtainium", "5", _stamp(bad_at),
                                               reading_id=f"{day}-{seed}-no-factor")))
     unknown = reading("baotou-1/roasting", "electricity.grid", "5", _stamp(bad_at), reading_id=f"{day}-{seed}-unknown")
