@@ -30,7 +30,6 @@ whatever the batch boundaries of either run.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -56,13 +55,19 @@ _NEVER = datetime.max.replace(tzinfo=timezone.utc)
 _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=timezone.utc), "", 0, (), {})
 
 
-@dataclass
 class Step:
-    outcome: str
-    windows: list[intensity_pb2.IntensityWindow] = field(default_factory=list)
-    correction: tuple[str, str] | None = None  # (outcome, detail) for the correction log
-    missing: list[Missing] = field(default_factory=list)
-    _processor: Processor | None = None
+    """What one reading did: its outcome, the windows it emitted, its correction-log entry."""
+
+    __slots__ = ("outcome", "windows", "correction", "missing", "_processor")  # one per reading
+
+    def __init__(self, outcome: str, windows: list[intensity_pb2.IntensityWindow] | None = None,
+                 correction: tuple[str, str] | None = None, missing: list[Missing] | None = None,
+                 _processor: Processor | None = None) -> None:
+        self.outcome = outcome
+        self.windows = [] if windows is None else windows
+        self.correction = correction  # (outcome, detail) for the correction log
+        self.missing = [] if missing is None else missing
+        self._processor = _processor
 
     def commit(self) -> None:
         """Per-reading use: persist now (after this step's windows and corrections are acknowledged)."""

@@ -141,6 +141,9 @@ class DayState:
     hours: dict[datetime, WindowTotals] = field(default_factory=dict)
     total: str | None = None  # compacted: totals_to_text of the day's sum
     roots: str = ""  # compacted: the day's hourly Merkle roots, concatenated (64 hex each)
+    # Text of each hour's totals, by the totals object it was made from: a day is written every
+    # batch that revises one of its hours, and the other hours' text does not change.
+    _texts: dict[datetime, tuple[WindowTotals, str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def compacted(self) -> bool:
@@ -154,7 +157,13 @@ class DayState:
     def to_dict(self) -> dict[str, Any]:
         if self.compacted:
             return {"total": self.total, "roots": self.roots}
-        return {"hours": {_iso(h): totals_to_text(t) for h, t in sorted(self.hours.items())}}
+        return {"hours": {_iso(h): self._text(h, t) for h, t in sorted(self.hours.items())}}
+
+    def _text(self, hour: datetime, totals: WindowTotals) -> str:
+        cached = self._texts.get(hour)
+        if cached is None or cached[0] is not totals:  # totals are replaced, never changed in place
+            cached = self._texts[hour] = (totals, totals_to_text(totals))
+        return cached[1]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> DayState:

@@ -36,7 +36,7 @@ class Bucket:
         """Accumulate exactly; False (nothing changed) when the reading id is already here."""
         if reading.reading_id in self.reading_hashes:
             return False
-        if hour_start(reading.event_time) != self.start or reading.process.process_id != self.process_id:
+        if not self.start <= reading.event_time < self.start + HOUR or reading.process.process_id != self.process_id:
             raise ValueError("reading does not belong to this bucket")  # caller bug, not data
         self.reading_hashes[reading.reading_id] = reading.reading_hash
         self.quantities[reading.key] = add(self.quantities.get(reading.key, Decimal(0)), reading.quantity)
