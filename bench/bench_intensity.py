@@ -1,6 +1,10 @@
 """Intensity processor: readings/s through the faust worker (subprocess, real broker) against a bare
 aiokafka consume -> decode -> produce loop over the same readings on the same broker in the same
-run; and the memory of 30-day rolling state per 1,000 active processes against a naive layout."""
+run, and against the same Processor driven by such a loop (what faust and the durable state cost);
+and the memory of 30-day rolling state per 1,000 active processes against a naive layout.
+
+Both loops poll 500 records at a time (the project's consumer default), as the worker takes batches
+of up to 500; the kinds run interleaved, three rounds, best of each kept."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, ensure_topics
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+from epd_intensity.app.processor import Processor
+from epd_intensity.factors import load_library
+from epd_intensity.processes import load_processes
 from harness import BenchContext, BenchRow
 
 ROOT = Path(__file__).parents[1]
@@ -60,8 +67,11 @@ async def worker_rate(bootstrap: str, prefix: str, data: list) -> float:
             worker.stop()
 
 
-async def raw_rate(bootstrap: str, prefix: str, data: list) -> float:
-    """Consume, decode each Reading, produce one record per reading (pipelined), commit per batch."""
+async def raw_rate(bootstrap: str, prefix: str, data: list, with_processor: bool = False) -> float:
+    """Consume, decode each Reading, produce one record per reading (pipelined), commit per batch.
+    `with_processor`: instead, run each reading through the worker's Processor (state in a dict,
+    no changelog) and produce what it emits (windows; corrections to the same topic), the work of
+    the faust worker without faust and without durable state."""
     await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
     await produce(bootstrap, prefix, data)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
@@ -69,6 +79,8 @@ async def raw_rate(bootstrap: str, prefix: str, data: list) -> float:
                                 group_id=prefix + "raw", **CONSUMER_DEFAULTS)
     await producer.start()
     await consumer.start()
+    processor = Processor(load_processes(EXAMPLE_CONFIG), load_library(), {}) if with_processor else None
+    out = INTENSITY_WINDOWS.topic(prefix)
     try:
         seen, start = 0, None
         while seen < len(data):
@@ -78,10 +90,19 @@ async def raw_rate(bootstrap: str, prefix: str, data: list) -> float:
                 for r in records:
                     start = start or time.perf_counter()
                     reading = TELEMETRY_READINGS.decode(r.value)
-                    futures.append(await producer.send(INTENSITY_WINDOWS.topic(prefix), r.value,
-                                                       key=reading.process_id.encode()))
                     seen += 1
+                    if processor is None:
+                        futures.append(await producer.send(out, r.value, key=reading.process_id.encode()))
+                        continue
+                    step = processor.handle(reading, r.partition, r.offset)
+                    for window in step.windows:
+                        futures.append(await producer.send(out, INTENSITY_WINDOWS.encode(window),
+                                                           key=window.process_id.encode()))
+                    if step.correction is not None:
+                        futures.append(await producer.send(out, r.value, key=r.key))
             await asyncio.gather(*futures)
+            if processor is not None:
+                processor.commit()
             if batch:
                 await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
         return seen / (time.perf_counter() - start)
@@ -93,10 +114,7 @@ async def raw_rate(bootstrap: str, prefix: str, data: list) -> float:
 def state_memory(processes: int) -> tuple[float, float]:
     """Bytes of 30-day state per process: the app's layout (per-day sums + hourly roots, as the
     table holds them) vs a naive layout (every hourly totals of 30 days, as compact JSON text)."""
-    from epd_intensity.app.processor import Processor
     from epd_intensity.app.state import DayState, totals_to_text
-    from epd_intensity.factors import load_library
-    from epd_intensity.processes import load_processes
 
     example = load_processes(EXAMPLE_CONFIG)
     store: dict = {}
@@ -137,15 +155,18 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     # runs measured broker warm-up and group start more than either loop.
     days = 1 if ctx.quick else 10
     data = readings(days)
-    w, r = [], []
+    w, r, p = [], [], []
     for rnd in range(1 if ctx.quick else 3):
         w.append(await worker_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}w.", data))
         r.append(await raw_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}raw.", data))
+        p.append(await raw_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}proc.", data, with_processor=True))
     processes = 100 if ctx.quick else 1000
     app_bytes, naive_bytes = state_memory(processes)
     return [
         BenchRow("intensity", f"readings/s through the faust worker ({len(data)} readings, 1 plant)", max(w),
                  "bare aiokafka consume->decode->produce loop", max(r)),
+        BenchRow("intensity", f"readings/s through the faust worker ({len(data)} readings, 1 plant)", max(w),
+                 "same Processor in a bare aiokafka loop (state in a dict, no changelog)", max(p)),
         BenchRow("intensity", "MiB of 30-day rolling state per 1,000 processes (31 days held)",
                  app_bytes * 1000 / 2**20, "every hourly totals for 30 days (compact JSON text)",
                  naive_bytes * 1000 / 2**20, better="lower"),
