@@ -44,7 +44,7 @@ from .metrics import SIZES, IntensityMetrics
 from .monitor import LeanMonitor
 from .processor import REPLAYED, Processor, Step
 from .source_progress import Admission, SourceProgress
-from .table_store import TableStore
+from .table_store import TableStore, changelog_sender
 from .transport import transport_class
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     table = app.Table(STATE_TABLE, default=None, partitions=partitions,
                       schema=faust.Schema(key_serializer="json", value_serializer="json"))
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)
-    store = TableStore(table)
+    store = TableStore(table, changelog_sender(app, table))
     processor = Processor(processes, library, store, lateness)
 
     progress = SourceProgress(store)
