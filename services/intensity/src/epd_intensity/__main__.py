@@ -8,6 +8,7 @@ gracefully on SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 
@@ -49,6 +50,10 @@ def main() -> int:
     app = create_app(settings, processes, library, metrics)
     log.info("intensity worker %s starting: %d processes, factor sets %s", settings.worker_id, len(processes),
              [s.version for s in library.sets])
+    # faust allocates several short-lived objects per reading (events, futures, tasks): with CPython's
+    # default threshold (700) a collection ran every few readings and a full one, over the whole
+    # state table, every few thousand. Measured: +10% readings/s at 50,000 (make bench).
+    gc.set_threshold(settings.gc_threshold, 20, 100)
     worker = faust.Worker(app, loop=loop, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()  # exits the process when the worker stops
     return 0

@@ -28,6 +28,8 @@ class IntensitySettings(ServiceSettings):
     # Longest a fetch waits at the broker for new readings: bounds the stall after each fetched chunk
     # (app/transport.py says why); one empty poll per wait while idle.
     fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500, validation_alias="EPD_INTENSITY_FETCH_MAX_WAIT_MS")
+    # Allocations between young-generation garbage collections (CPython's default is 700; __main__.py).
+    gc_threshold: int = Field(default=50_000, ge=700, le=1_000_000, validation_alias="EPD_INTENSITY_GC_THRESHOLD")
     # How often the applied source offsets are committed for the group (lag monitoring only).
     commit_interval_s: float = Field(default=3.0, gt=0, le=300, validation_alias="EPD_INTENSITY_COMMIT_INTERVAL_S")
     # Consumer group session: a worker that died (SIGKILL, lost node) holds its partitions this long
