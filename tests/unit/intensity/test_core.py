@@ -104,3 +104,23 @@ def test_bucket_dedupes_and_round_trips(processes):
 
 def test_enum_values_used_match_the_proto():
     assert intensity_pb2.WINDOW_SIZE_HOURLY == 1 and intensity_pb2.EMISSION_SOURCE_SCOPE1_PFC == 3
+
+
+def test_window_timestamps_equal_protobufs_own_conversion():
+    """core/window.py builds Timestamps in integer arithmetic; the values must be FromDatetime's."""
+    import random
+    from datetime import timedelta, timezone
+
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from epd_intensity.core.window import _ts
+
+    rng = random.Random(5)
+    for i in range(2000):
+        moment = at("2000-01-01T00:00:00") + timedelta(seconds=rng.randrange(0, 3_000_000_000),
+                                                         microseconds=rng.randrange(0, 10**6))
+        if i % 3 == 0:
+            moment = moment.astimezone(timezone(timedelta(hours=8)))  # Beijing time, same instant
+        expected = Timestamp()
+        expected.FromDatetime(moment)
+        assert _ts(moment) == expected, moment

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -16,10 +16,14 @@ from epd_intensity.core.totals import WindowTotals
 from epd_intensity.processes import ProcessConfig
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _ts(moment: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
+    """Timestamp.FromDatetime's value for an aware datetime, in integer arithmetic (it is called three
+    times per window; FromDatetime goes through a time tuple)."""
+    delta = moment - _EPOCH
+    return Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def build_window(
