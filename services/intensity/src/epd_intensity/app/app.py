@@ -6,9 +6,10 @@ the processor's state once per touched plant and await the changelog's acknowled
 position in each source partition is its own, in the state table (source_progress.py), not
 faust's: every reading must be the next one of its partition (a gap, readings lost on a rebalance,
 seeks the partition back), every assignment starts at the applied offset + 1, and a batch that
-raised is read again (faust acks it regardless). The changelog writes are acknowledged before faust
-acks a batch (faust's flush before its commit is not enough on its own: table_store.py). DESIGN.md section 6 traps, and
-what this app does about each:
+raised is read again. faust does not ack readings (`acks=False`); a timer commits the applied
+offsets for the group. A batch ends when its changelog writes are acknowledged (table_store.py).
+The faust transport (transport.py) and Monitor (monitor.py) are tuned for throughput; both say why.
+DESIGN.md section 6 traps, and what this app does about each:
 - one agent, `concurrency=1` (more would commit past in-flight events with tables);
 - event-time bucket keys in ONE plain table, not faust windowed tables (those expire by wall
   clock); the watermark is the core's, per plant, kept in the same table;
