@@ -170,9 +170,9 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
                 steps, undecodable, replayed = await handle_batch(events, gaps)
                 processor.commit()
                 progress.commit()  # after the plant states: on each partition's changelog, the last write
-                await store.durable()  # before faust acks (and may commit) these events: see table_store.py
+                await store.durable()  # the batch is done when its state is in the changelog: table_store.py
             except Exception:
-                # faust acks this batch anyway (take_events' cleanup): read it again from what is applied.
+                # Nothing of this batch counts: read it again from what is applied.
                 log.exception("batch of %d readings failed: abandoned, its partitions read again", len(events))
                 metrics.failed_batches.inc()
                 processor.discard()
