@@ -131,6 +131,8 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
             metrics.rewinds.labels(reason).inc()
             await app.consumer.seek_wait({tp: offset})
 
+    committed: dict[TP, int] = {}  # what _commit_applied last committed, per source partition
+
     @app.timer(settings.commit_interval_s)
     async def _commit_applied() -> None:
         """Commit each assigned source partition's applied offset + 1 as the group's offset: what a
@@ -141,8 +143,6 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
                    if (offset := progress.resume_offset(tp.partition)) is not None and committed.get(tp) != offset}
         if targets and await app.consumer._commit(targets):
             committed.update(targets)
-
-    committed: dict[TP, int] = {}
 
     @app.timer(2.0)
     async def _rewind_again() -> None:
