@@ -26,9 +26,20 @@ async def create_migrated_database(admin_dsn: str, name: str) -> str:
     return dsn
 
 
-async def drop_database(admin_dsn: str, name: str) -> None:
+async def drop_database(admin_dsn: str, name: str, attempts: int = 20) -> None:
+    """DROP DATABASE ... WITH (FORCE). FORCE ends the other sessions on it, but not an autovacuum
+    worker that happens to be there (it belongs to no role, so the server refuses: "must be a
+    member of the role whose process is being terminated"); that worker is done within moments,
+    so the drop is tried again, a few seconds at most."""
     admin = await asyncpg.connect(admin_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(attempts):
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.25)
     finally:
         await admin.close()
