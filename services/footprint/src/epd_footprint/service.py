@@ -204,6 +204,7 @@ class FootprintService:
                 # in: the live value is recorded, but "N consecutive evaluations" means N successive
                 # periods, so one distorted period cannot fire the rule by itself.
                 await repo.save_drift_state(conn, s.series_id, old, live[p], decision.percent, streak)
+                new_states[p], streaks[p] = old, streak  # as it stands: a cascade may still reach it
                 continue
             streak = (streak + [facts.evidence])[-MAX_STREAK:] if new.consecutive > 0 else []
             new_states[p], streaks[p] = new, streak
