@@ -25,6 +25,7 @@ from epd_footprint.engine import compute, parse_system
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ROAST_KWH_PER_T = Decimal(20000)
 ROASTING = "baotou-1/roasting"  # registry process (windows are keyed by it)
+LEACHING = "baotou-1/leaching"
 PRODUCTS = ["roasted-ore", "re-chloride", "ndpr-oxide", "lace-oxides", "ndpr-metal", "ndfeb-magnet"]
 PLANT_OF = {"reo-concentrate": "baotou-1", "iron-ore": "baotou-1", "roasted-ore": "baotou-1", "re-chloride": "baotou-1",
             "ndpr-oxide": "baotou-2", "lace-oxides": "baotou-2", "ndpr-metal": "baotou-3", "ndfeb-magnet": "ningbo-1",
@@ -48,15 +49,16 @@ def document() -> dict:
     return doc
 
 
-def binding() -> dict:
+def binding(telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",)) -> dict:
     return {"factor_set_version": "set-2025.1",
-            "processes": {eng: {"process_id": reg, "telemetry": eng == "baotou-1/acid-roasting",
+            "processes": {eng: {"process_id": reg, "telemetry": eng in telemetry,
                                 "activities": {"electricity.grid": "grid-inner-mongolia-2022",
                                                "fuel.coal": "coal-combustion"}}
                           for eng, (reg, _) in REGISTRY_PROCESS.items()}}
 
 
-async def register(pool, system_id: str = "baotou-ndfeb") -> dict[str, str]:
+async def register(pool, system_id: str = "baotou-ndfeb",
+                   telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",)) -> dict[str, str]:
     """Registry rows, the product system and a published EPD per product (values from the engine)."""
     await admin.add_organisation(pool, s.OrganisationIn(organisation_id="org-baotou", name="Baotou RE Group"))
     for plant, province in (("baotou-1", "inner-mongolia"), ("baotou-2", "inner-mongolia"),
@@ -68,7 +70,7 @@ async def register(pool, system_id: str = "baotou-ndfeb") -> dict[str, str]:
     doc = document()
     for p in doc["products"]:
         await admin.add_product(pool, s.ProductIn(product_id=p["id"], name=p["name"], organisation_id="org-baotou"))
-    await admin.add_product_system(pool, s.ProductSystemIn(system_id=system_id, document=doc, binding=binding()))
+    await admin.add_product_system(pool, s.ProductSystemIn(system_id=system_id, document=doc, binding=binding(telemetry)))
     pf_ids = {}
     for fp in compute(parse_system(doc), PRODUCTS, detail=False):
         out = await admin.import_epd(pool, s.EpdImportIn(
@@ -93,15 +95,25 @@ def _ts(moment: datetime) -> Timestamp:
 def roasting_window(day: int, factor: Decimal, revision: int = 0, size=intensity_pb2.WINDOW_SIZE_ROLLING_30D,
                     output_kg: Decimal = Decimal(300_000)) -> intensity_pb2.IntensityWindow:
     """A 30-day window of the roasting process: electricity per t = declared x `factor`."""
+    return process_window(ROASTING, "roasted-ore", ROAST_KWH_PER_T * output_kg / 1000 * factor, output_kg, day,
+                          revision, size)
+
+
+def leaching_window(day: int, output_kg: Decimal = Decimal(480_000)) -> intensity_pb2.IntensityWindow:
+    """A 30-day window of the leaching process at its declared 40 kWh per 480 kg of re-chloride."""
+    return process_window(LEACHING, "re-chloride", 40 * output_kg / 480, output_kg, day)
+
+
+def process_window(process: str, product: str, kwh: Decimal, output_kg: Decimal, day: int, revision: int = 0,
+                   size=intensity_pb2.WINDOW_SIZE_ROLLING_30D) -> intensity_pb2.IntensityWindow:
     start = datetime(2025, 3, 1, tzinfo=timezone.utc) + timedelta(days=day)
-    kwh = ROAST_KWH_PER_T * output_kg / 1000 * factor
-    wid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ROASTING}|{start.isoformat()}|{size}|{revision}"))
+    wid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{process}|{start.isoformat()}|{size}|{revision}"))
     return intensity_pb2.IntensityWindow(
-        window_id=wid, process_id=ROASTING, plant_id="baotou-1", size=size, revision=revision,
+        window_id=wid, process_id=process, plant_id="baotou-1", size=size, revision=revision,
         window_start=_ts(start), window_end=_ts(start + timedelta(days=30)),
         activities=[intensity_pb2.ActivityTotal(activity_kind=telemetry_pb2.ACTIVITY_KIND_ELECTRICITY,
                                                 activity="electricity.grid", quantity=str(kwh), unit="kWh")],
-        outputs=[intensity_pb2.ProductOutput(product_id="roasted-ore", quantity_kg=str(output_kg), allocation_share="1")],
+        outputs=[intensity_pb2.ProductOutput(product_id=product, quantity_kg=str(output_kg), allocation_share="1")],
         factor_set_version="set-2025.1", gwp_set="AR6",
         evidence=intensity_pb2.WindowEvidence(reading_count=720, merkle_root=hashlib.sha256(wid.encode()).hexdigest()),
     )

@@ -26,7 +26,7 @@ from epd_footprint import schemas as s
 from epd_footprint.consumer import run_consumer
 from epd_footprint.service import FootprintService
 
-from footprint_chain import PRODUCTS, register, roasting_window
+from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 
 CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
 
@@ -226,3 +226,34 @@ async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_d
         provisional = await conn.fetch(
             "SELECT s.product_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'")
     assert {r["product_id"] for r in provisional} == {"roasted-ore"} | CASCADED
+
+
+async def test_a_cascade_reaches_series_already_evaluated_for_the_period(fresh_db, kafka_bootstrap, topic_prefix, unique):
+    """Leaching's window for day 2 arrives before roasting's days 1 and 2 (processes emit their rolling
+    windows at their own pace): the downstream series hold day 2 in their streaks, so roasting's day-2
+    window evaluates only the roasted ore, which fires and cascades to them. The service must create
+    the cascaded versions from their stored state (it used to stop on a KeyError)."""
+    pool = await create_pool(fresh_db, max_size=4)
+    await register(pool, telemetry=("baotou-1/acid-roasting", "baotou-1/leaching"))
+    await admin.set_policy(pool, s.PolicyIn(scope="product", scope_id="lace-oxides", threshold="0.5"))
+    await pool.close()
+    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], prefix=topic_prefix)
+    topic = INTENSITY_WINDOWS.topic(topic_prefix)
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
+            applied = 0
+            for batch in ([roasting_window(0, Decimal("1.2"))], [leaching_window(2)],
+                          [roasting_window(1, Decimal("1.2")), roasting_window(2, Decimal("1.2"))]):
+                await produce(kafka_bootstrap, topic, batch)  # one after the other: two keys, two partitions
+                applied += len(batch)
+                await wait_applied(conn, applied)
+            rows = await conn.fetch(
+                """SELECT s.product_id, v.reason FROM epd_versions v JOIN epd_series s USING (series_id)
+                   WHERE v.status = 'provisional'""")
+        by_product = {r["product_id"]: r["reason"] for r in rows}
+        assert by_product["roasted-ore"].startswith("drift: A1-A3 GWP-total +19.")
+        assert set(by_product) == {"roasted-ore"} | CASCADED
+        assert all(by_product[p].startswith("cascade from roasted-ore") for p in CASCADED), by_product
+    finally:
+        await conn.close()
