@@ -26,8 +26,16 @@ def generate(n_products: int, n_processes: int, seed: int = SEED) -> dict:
     """
     rng = np.random.default_rng(seed)
     n_bg = 100
-    background = [{"id": f"bg{i}", "unit": "kWh" if i % 3 == 0 else "kg", "category": "transport" if i % 10 == 1 else "energy",
-                   "emissions": {"CO2": round(float(rng.uniform(0.01, 2)), 4)}, "default": True} for i in range(n_bg)]
+    background = [
+        {
+            "id": f"bg{i}",
+            "unit": "kWh" if i % 3 == 0 else "kg",
+            "category": "transport" if i % 10 == 1 else "energy",
+            "emissions": {"CO2": round(float(rng.uniform(0.01, 2)), 4)},
+            "default": True,
+        }
+        for i in range(n_bg)
+    ]
     background[1]["unit"] = "tkm"
     main = np.concatenate([np.arange(n_products), rng.integers(0, n_products, n_processes - n_products)])
     producers: dict[int, list[int]] = {}
@@ -53,7 +61,9 @@ def generate(n_products: int, n_processes: int, seed: int = SEED) -> dict:
             proc["inputs"].append({"product": f"p{back}", "amount": 0.01, "unit": "kg"})
         for b in rng.integers(0, n_bg, int(rng.integers(1, 4))):
             unit = background[int(b)]["unit"]
-            proc["inputs"].append({"activity": f"bg{int(b)}", "amount": round(float(rng.uniform(0.1, 5)), 4), "unit": unit})
+            proc["inputs"].append(
+                {"activity": f"bg{int(b)}", "amount": round(float(rng.uniform(0.1, 5)), 4), "unit": unit}
+            )
         if rng.random() < 0.1:
             proc["emissions"].append({"gas": "CF4", "amount": 1e-4, "unit": "kg"})
         processes.append(proc)
@@ -66,9 +76,14 @@ def generate(n_products: int, n_processes: int, seed: int = SEED) -> dict:
             w[-1] = 1.0 - w[:-1].sum()
             entry["supply_mix"] = {f"proc{m}": float(x) for m, x in zip(makers, w)}
         products.append(entry)
-    return {"format": "epd-product-system/1", "name": f"generated {n_products}/{n_processes}",
-            "gwp": {"name": "AR6", "source": "IPCC AR6 WG1 Ch7 Table 7.SM.7", "factors": {"CF4": 7380}},
-            "products": products, "background": background, "processes": processes}
+    return {
+        "format": "epd-product-system/1",
+        "name": f"generated {n_products}/{n_processes}",
+        "gwp": {"name": "AR6", "source": "IPCC AR6 WG1 Ch7 Table 7.SM.7", "factors": {"CF4": 7380}},
+        "products": products,
+        "background": background,
+        "processes": processes,
+    }
 
 
 def _timed(fn, repeats: int = 3) -> float:
@@ -115,17 +130,30 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     label = f"full solve s, {large[0]:,} products / {large[1]:,} processes ({n:,} rows, nnz {cs.A.nnz:,})"
     rows.append(BenchRow("engine", label, full_s, dense_label, dense_s, "lower"))
     rows.append(BenchRow("engine", f"compile A,B s, {large[0]:,} products", compile_s, dense_label, dense_s, "lower"))
-    rows.append(BenchRow("engine", f"full solve peak MiB (tracemalloc), {large[0]:,} products",
-                         _peak_mib(lambda: solve_system(cs)), f"dense peak MiB, {small[0]:,} products", dense_mem, "lower"))
+    rows.append(
+        BenchRow(
+            "engine",
+            f"full solve peak MiB (tracemalloc), {large[0]:,} products",
+            _peak_mib(lambda: solve_system(cs)),
+            f"dense peak MiB, {small[0]:,} products",
+            dense_mem,
+            "lower",
+        )
+    )
 
     live = LiveSystem(system)
     target = live.compiled.system.processes[f"proc{large[0] // 2}"]
     variants = []
     for factor in (1.2, 1.1, 1.3):
-        data = {"id": target.id, "outputs": [{"product": o.product, "amount": str(o.amount), "unit": o.unit} for o in target.outputs],
-                "inputs": [({"product": x.ref} if x.is_product else {"activity": x.ref})
-                           | {"amount": str(x.amount * (1 if x.is_product else type(x.amount)(str(factor)))), "unit": x.unit}
-                           for x in target.inputs]}
+        data = {
+            "id": target.id,
+            "outputs": [{"product": o.product, "amount": str(o.amount), "unit": o.unit} for o in target.outputs],
+            "inputs": [
+                ({"product": x.ref} if x.is_product else {"activity": x.ref})
+                | {"amount": str(x.amount * (1 if x.is_product else type(x.amount)(str(factor)))), "unit": x.unit}
+                for x in target.inputs
+            ],
+        }
         if len(target.outputs) > 1:
             data["allocation"] = {"method": "mass"}
         variants.append(parse_process(data, "bench"))
@@ -135,9 +163,25 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         change = live.replace_process(v)
         times.append(time.perf_counter() - t0)
         sizes.append(len(change.changed))
-    rows.append(BenchRow("engine", f"changed process -> changed footprints s (reused LU; {sizes[0]} of {n:,} changed)",
-                         min(times), f"full sparse re-solve, {large[0]:,} products", full_s, "lower"))
+    rows.append(
+        BenchRow(
+            "engine",
+            f"changed process -> changed footprints s (reused LU; {sizes[0]} of {n:,} changed)",
+            min(times),
+            f"full sparse re-solve, {large[0]:,} products",
+            full_s,
+            "lower",
+        )
+    )
     closure_s = _timed(lambda: live.downstream(target.id))
-    rows.append(BenchRow("engine", f"downstream closure s ({len(live.downstream(target.id))} rows)",
-                         closure_s, f"full sparse re-solve, {large[0]:,} products", full_s, "lower"))
+    rows.append(
+        BenchRow(
+            "engine",
+            f"downstream closure s ({len(live.downstream(target.id))} rows)",
+            closure_s,
+            f"full sparse re-solve, {large[0]:,} products",
+            full_s,
+            "lower",
+        )
+    )
     return rows

@@ -15,13 +15,13 @@ import time
 import uuid
 from decimal import Decimal
 
+from harness import BenchContext, BenchRow
 
 from epd_common.db import create_pool, transaction
+from epd_devstack.databases import create_migrated_database, drop_database
 from epd_footprint import repository as repo
 from epd_footprint.service import FootprintService
 from epd_footprint.windows import read_window
-from epd_devstack.databases import create_migrated_database, drop_database
-from harness import BenchContext, BenchRow
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -48,8 +48,14 @@ async def _baseline(pool, facts_list, series_ids) -> float:
                 """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision, window_size,
                        window_start, window_end, merkle_root, inventory) VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (system_id, engine_process_id) DO UPDATE SET window_id = excluded.window_id""",
-                facts.window_id, facts.revision, facts.size, facts.start, facts.end, facts.merkle_root,
-                json.dumps({"inputs": {}, "emissions": {}}))
+                facts.window_id,
+                facts.revision,
+                facts.size,
+                facts.start,
+                facts.end,
+                facts.merkle_root,
+                json.dumps({"inputs": {}, "emissions": {}}),
+            )
             await repo.drift_states(conn, series_ids)
             for sid in series_ids:
                 await conn.execute("UPDATE footprint_drift_state SET last_live = 1 WHERE series_id = $1", sid)
@@ -77,5 +83,12 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         await pool.close()
     finally:
         await drop_database(ctx.pg_dsn, name)
-    return [BenchRow("footprint windows", f"windows applied/s ({n} windows, 6 EPDs, re-solve + drift rule)",
-                     service_rate, "same DB writes per window, no engine", base_rate)]
+    return [
+        BenchRow(
+            "footprint windows",
+            f"windows applied/s ({n} windows, 6 EPDs, re-solve + drift rule)",
+            service_rate,
+            "same DB writes per window, no engine",
+            base_rate,
+        )
+    ]

@@ -18,19 +18,19 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 import httpx
+from harness import BenchContext, BenchRow
 
 from epd_devstack.databases import create_migrated_database, drop_database
-from harness import BenchContext, BenchRow
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-gateway-key-secret"
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 async def load(dsn: str, n: int) -> None:
@@ -41,27 +41,85 @@ async def load(dsn: str, n: int) -> None:
                               VALUES ('org', 'Bench Rare Earth Co.', '{urn:pact:company:cn-uscc:91150200BENCH}');
                               INSERT INTO plants (plant_id, organisation_id, name, province, grid_region)
                               VALUES ('plant', 'org', 'Bench plant', 'CN-NM', 'North');""")
-        await conn.execute("INSERT INTO partners (partner_id, name, country, agreement) VALUES ('p', 'p', 'DE', $1::jsonb)",
-                           json.dumps({"partner_id": "p", "product_classes": ["hs:2846"], "pcrs": [{"pcr_id": "PCR-RE"}],
-                                       "standards": ["EN 15804+A2"]}))
+        await conn.execute(
+            "INSERT INTO partners (partner_id, name, country, agreement) VALUES ('p', 'p', 'DE', $1::jsonb)",
+            json.dumps(
+                {
+                    "partner_id": "p",
+                    "product_classes": ["hs:2846"],
+                    "pcrs": [{"pcr_id": "PCR-RE"}],
+                    "standards": ["EN 15804+A2"],
+                }
+            ),
+        )
         series = [uuid.uuid4() for _ in range(n)]
         pfs = [uuid.uuid4() for _ in range(n)]
-        await conn.copy_records_to_table("products", columns=["product_id", "name", "classifications", "organisation_id"],
-                                         records=[(f"p{i}", f"Oxide {i}", ["hs:2846.90"], "org") for i in range(n)])
         await conn.copy_records_to_table(
-            "epd_series", columns=["series_id", "product_id", "plant_id", "pcr_id", "pcr_version", "programme_operator",
-                                   "registration_number"],
-            records=[(series[i], f"p{i}", "plant", "PCR-RE", "1.0", "NREP", f"R{i}") for i in range(n)])
+            "products",
+            columns=["product_id", "name", "classifications", "organisation_id"],
+            records=[(f"p{i}", f"Oxide {i}", ["hs:2846.90"], "org") for i in range(n)],
+        )
         await conn.copy_records_to_table(
-            "epd_versions", columns=["pf_id", "series_id", "version", "status", "declared_unit", "reference_period_start",
-                                     "reference_period_end", "factor_set_version", "allocation_basis", "valid_from",
-                                     "valid_until", "reason", "created_at"],
-            records=[(pfs[i], series[i], 1, "published", "1 kg", T0 - timedelta(days=365), T0, "cn-2023.1", "mass", T0,
-                      T0 + timedelta(days=1825), "bench", T0 + timedelta(seconds=i)) for i in range(n)])
+            "epd_series",
+            columns=[
+                "series_id",
+                "product_id",
+                "plant_id",
+                "pcr_id",
+                "pcr_version",
+                "programme_operator",
+                "registration_number",
+            ],
+            records=[(series[i], f"p{i}", "plant", "PCR-RE", "1.0", "NREP", f"R{i}") for i in range(n)],
+        )
         await conn.copy_records_to_table(
-            "epd_results", columns=["pf_id", "module", "indicator", "value"],
-            records=[r for i in range(n) for r in ((pfs[i], "A1-A3", "GWP-total", Decimal("31.2")),
-                                                    (pfs[i], "A1-A3", "GWP-fossil", Decimal("31.0")))])
+            "epd_versions",
+            columns=[
+                "pf_id",
+                "series_id",
+                "version",
+                "status",
+                "declared_unit",
+                "reference_period_start",
+                "reference_period_end",
+                "factor_set_version",
+                "allocation_basis",
+                "valid_from",
+                "valid_until",
+                "reason",
+                "created_at",
+            ],
+            records=[
+                (
+                    pfs[i],
+                    series[i],
+                    1,
+                    "published",
+                    "1 kg",
+                    T0 - timedelta(days=365),
+                    T0,
+                    "cn-2023.1",
+                    "mass",
+                    T0,
+                    T0 + timedelta(days=1825),
+                    "bench",
+                    T0 + timedelta(seconds=i),
+                )
+                for i in range(n)
+            ],
+        )
+        await conn.copy_records_to_table(
+            "epd_results",
+            columns=["pf_id", "module", "indicator", "value"],
+            records=[
+                r
+                for i in range(n)
+                for r in (
+                    (pfs[i], "A1-A3", "GWP-total", Decimal("31.2")),
+                    (pfs[i], "A1-A3", "GWP-fossil", Decimal("31.0")),
+                )
+            ],
+        )
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -73,7 +131,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def measure(http: httpx.AsyncClient, first: str, seconds: float, workers: int, follow: bool) -> tuple[float, float]:
+async def measure(
+    http: httpx.AsyncClient, first: str, seconds: float, workers: int, follow: bool
+) -> tuple[float, float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -85,7 +145,7 @@ async def measure(http: httpx.AsyncClient, first: str, seconds: float, workers: 
             latencies.append(time.perf_counter() - t)
             assert r.status_code == 200, r.text[:200]
             link = r.headers.get("link") if follow else None
-            url = link[1:link.index(">")] if link else first
+            url = link[1 : link.index(">")] if link else first
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
@@ -110,12 +170,21 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         await Repository(pool, "").add_client("bench", "p", secrets.hash_secret(secret), ["footprint:list"])
         await pool.close()
         port = free_port()
-        env = dict(os.environ, EPD_PG_DSN=dsn, EPD_GATEWAY_HTTPS_PORT=str(port), EPD_GATEWAY_KEY_SECRET=SECRET,
-                   EPD_GATEWAY_TLS_DIR=str(tmp / "tls"), EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
-                   EPD_GATEWAY_RATE_PER_SECOND="100000", EPD_GATEWAY_RATE_BURST="100000", EPD_LOG_LEVEL="WARNING",
-                   EPD_GATEWAY_RECORD_CACHE_SIZE=str(n))
-        proc = subprocess.Popen([sys.executable, "-m", "epd_gateway"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            EPD_PG_DSN=dsn,
+            EPD_GATEWAY_HTTPS_PORT=str(port),
+            EPD_GATEWAY_KEY_SECRET=SECRET,
+            EPD_GATEWAY_TLS_DIR=str(tmp / "tls"),
+            EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
+            EPD_GATEWAY_RATE_PER_SECOND="100000",
+            EPD_GATEWAY_RATE_BURST="100000",
+            EPD_LOG_LEVEL="WARNING",
+            EPD_GATEWAY_RECORD_CACHE_SIZE=str(n),
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "epd_gateway"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         for _ in range(300):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -124,8 +193,9 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                 await asyncio.sleep(0.1)
         verify = ssl.create_default_context(cafile=str(tmp / "tls" / "cert.pem"))
         async with httpx.AsyncClient(base_url=f"https://127.0.0.1:{port}", verify=verify, timeout=60) as http:
-            token = (await http.post("/auth/token", data={"grant_type": "client_credentials"},
-                                     auth=("bench", secret))).json()["access_token"]
+            token = (
+                await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=("bench", secret))
+            ).json()["access_token"]
             http.headers["authorization"] = f"Bearer {token}"
             cold_rps, cold_p99 = await measure(http, "/3/footprints?limit=100", seconds, 4, True)
             url: str | None = "/3/footprints?limit=1000"  # complete one walk: every record signed and cached
@@ -133,7 +203,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                 r = await http.get(url)
                 assert r.status_code == 200, r.text[:200]
                 link = r.headers.get("link")
-                url = link[1:link.index(">")] if link else None
+                url = link[1 : link.index(">")] if link else None
             list_rps, list_p99 = await measure(http, "/3/footprints?limit=100", seconds, 4, True)
             health_rps, health_p99 = await measure(http, "/health", seconds, 4, False)
     finally:
@@ -142,8 +212,16 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             proc.wait(15)
         await drop_database(ctx.pg_dsn, name)
     label = f"gateway GET /3/footprints?limit=100 over {n:,} records (HTTPS, walking Link pages)"
-    return [BenchRow(label + ", first walk (cache cold)", "requests/s", cold_rps, "GET /health, same app", health_rps),
-            BenchRow(label + ", first walk (cache cold)", "p99 latency ms", cold_p99, "GET /health, same app",
-                     health_p99, better="lower"),
-            BenchRow(label, "requests/s", list_rps, "GET /health, same app", health_rps),
-            BenchRow(label, "p99 latency ms", list_p99, "GET /health, same app", health_p99, better="lower")]
+    return [
+        BenchRow(label + ", first walk (cache cold)", "requests/s", cold_rps, "GET /health, same app", health_rps),
+        BenchRow(
+            label + ", first walk (cache cold)",
+            "p99 latency ms",
+            cold_p99,
+            "GET /health, same app",
+            health_p99,
+            better="lower",
+        ),
+        BenchRow(label, "requests/s", list_rps, "GET /health, same app", health_rps),
+        BenchRow(label, "p99 latency ms", list_p99, "GET /health, same app", health_p99, better="lower"),
+    ]

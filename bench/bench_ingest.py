@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+from harness import BenchContext, BenchRow
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
@@ -30,23 +31,36 @@ from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_p
 from epd_connector.config import parse_plant_config
 from epd_connector.registration import PlantSite, register_plant
 from epd_connector.signing import generate_private_key, sign_batch
+from epd_devstack.databases import create_migrated_database, drop_database
 from epd_intensity.ingest.pg_registry import PgPlantRegistry
 from epd_intensity.ingest.pipeline import IngestConfig
 from epd_intensity.ingest.sender import PipelinedSender
 from epd_intensity.ingest.service import IngestService
 from epd_intensity.ingest.state_store import IngestStateStore
-from epd_devstack.databases import create_migrated_database, drop_database
-from harness import BenchContext, BenchRow
 
 REPO = Path(__file__).resolve().parents[1]
 METERS = 10
 
 
 def plant(pid: str):
-    return parse_plant_config({"plant_id": pid, "key_id": "k1", "meters": [
-        {"meter_id": f"{pid}.m{i}", "process_id": f"{pid}/roasting", "activity_kind": "electricity",
-         "activity": "electricity.grid", "unit": "MWh", "kind": "interval", "sources": {"http": {"field": f"m{i}"}}}
-        for i in range(METERS)]})
+    return parse_plant_config(
+        {
+            "plant_id": pid,
+            "key_id": "k1",
+            "meters": [
+                {
+                    "meter_id": f"{pid}.m{i}",
+                    "process_id": f"{pid}/roasting",
+                    "activity_kind": "electricity",
+                    "activity": "electricity.grid",
+                    "unit": "MWh",
+                    "kind": "interval",
+                    "sources": {"http": {"field": f"m{i}"}},
+                }
+                for i in range(METERS)
+            ],
+        }
+    )
 
 
 STEP_S = 20  # between a meter's readings; n=1000 batches span 56 h, inside ingest's 7-day lateness
@@ -61,8 +75,13 @@ def signed_batches(pid: str, key, n: int) -> list[bytes]:
         for step in range(steps):
             at = base + timedelta(seconds=STEP_S * (b * steps + step))
             for i in range(METERS):
-                r = batch.readings.add(meter_id=f"{pid}.m{i}", value=f"{i}.25", unit="MWh",
-                                       kind=telemetry_pb2.READING_KIND_INTERVAL, quality=telemetry_pb2.READING_QUALITY_GOOD)
+                r = batch.readings.add(
+                    meter_id=f"{pid}.m{i}",
+                    value=f"{i}.25",
+                    unit="MWh",
+                    kind=telemetry_pb2.READING_KIND_INTERVAL,
+                    quality=telemetry_pb2.READING_QUALITY_GOOD,
+                )
                 r.observed_at.FromDatetime(at)
         out.append(sign_batch(batch, key, "k1").SerializeToString())
     return out
@@ -89,8 +108,13 @@ async def ingest_loop(bootstrap: str, dsn: str, prefix: str, pid: str, data: lis
     producer, consumer = make_producer(bootstrap), make_consumer(bootstrap, f"{prefix}ingest")
     await producer.start()
     await consumer.start()
-    service = IngestService(consumer, TopicProducer(producer), registry,
-                            IngestStateStore(pool, f"{prefix}ingest", IngestConfig()), prefix=prefix)
+    service = IngestService(
+        consumer,
+        TopicProducer(producer),
+        registry,
+        IngestStateStore(pool, f"{prefix}ingest", IngestConfig()),
+        prefix=prefix,
+    )
     service.subscribe()
     await joined(consumer)
     await fill(bootstrap, topics.TELEMETRY_RAW.topic(prefix), pid, data)
@@ -109,8 +133,10 @@ async def ingest_loop(bootstrap: str, dsn: str, prefix: str, pid: str, data: lis
 
 
 async def raw_loop(bootstrap: str, prefix: str, pid: str, data: list[bytes], same_sender: bool) -> float:
-    producer, consumer = make_producer(bootstrap), make_consumer(bootstrap, f"{prefix}raw",
-                                                                 topics.TELEMETRY_RAW.topic(prefix))
+    producer, consumer = (
+        make_producer(bootstrap),
+        make_consumer(bootstrap, f"{prefix}raw", topics.TELEMETRY_RAW.topic(prefix)),
+    )
     await producer.start()
     await consumer.start()
     await joined(consumer)
@@ -129,8 +155,13 @@ async def raw_loop(bootstrap: str, prefix: str, pid: str, data: list[bytes], sam
                 signed = telemetry_pb2.SignedTelemetryBatch.FromString(rec.value)
                 batch = telemetry_pb2.TelemetryBatch.FromString(signed.batch)
                 for r in batch.readings:
-                    reading = telemetry_pb2.Reading(plant_id=batch.plant_id, meter_id=r.meter_id, quantity=r.value,
-                                                    unit=r.unit, batch_id=batch.batch_id)
+                    reading = telemetry_pb2.Reading(
+                        plant_id=batch.plant_id,
+                        meter_id=r.meter_id,
+                        quantity=r.value,
+                        unit=r.unit,
+                        batch_id=batch.batch_id,
+                    )
                     reading.observed_at.CopyFrom(r.observed_at)
                     if same_sender:
                         await sender.send(out_topic, rec.key, reading.SerializeToString())
@@ -164,14 +195,16 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             pid = f"bench{ctx.run_id}r{rnd}"
             key = generate_private_key()
             conn = await asyncpg.connect(dsn)
-            await register_plant(conn, plant(pid), PlantSite("bench", pid, "Inner Mongolia", "north"),
-                                 key.public_key())
+            await register_plant(conn, plant(pid), PlantSite("bench", pid, "Inner Mongolia", "north"), key.public_key())
             await conn.close()
             data = signed_batches(pid, key, n)
             for kind in KINDS:
                 prefix = f"{pid}{kind.replace('-', '')}."
-                await ensure_topics(ctx.kafka_bootstrap, [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS,
-                                                          topics.TELEMETRY_REJECTED], prefix=prefix)
+                await ensure_topics(
+                    ctx.kafka_bootstrap,
+                    [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED],
+                    prefix=prefix,
+                )
                 if kind == "ingest":
                     rates[kind].append(await ingest_loop(ctx.kafka_bootstrap, dsn, prefix, pid, data))
                 else:
@@ -179,7 +212,15 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     finally:
         await drop_database(ctx.pg_dsn, name)
     metric = "readings/s (batches of 100 readings)"
-    return [BenchRow("ingest", metric, max(rates["ingest"]), "raw aiokafka consume->decode->produce loop",
-                     max(rates["raw"])),
-            BenchRow("ingest", metric, max(rates["ingest"]),
-                     "same raw loop sending through ingest's PipelinedSender", max(rates["raw-same-sender"]))]
+    return [
+        BenchRow(
+            "ingest", metric, max(rates["ingest"]), "raw aiokafka consume->decode->produce loop", max(rates["raw"])
+        ),
+        BenchRow(
+            "ingest",
+            metric,
+            max(rates["ingest"]),
+            "same raw loop sending through ingest's PipelinedSender",
+            max(rates["raw-same-sender"]),
+        ),
+    ]

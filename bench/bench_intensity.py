@@ -13,18 +13,18 @@ import json
 import sys
 import tempfile
 import time
-from datetime import timedelta
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from harness import BenchContext, BenchRow
 
 from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, ensure_topics
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
 from epd_intensity.app.processor import Processor
 from epd_intensity.factors import load_library
 from epd_intensity.processes import load_processes
-from harness import BenchContext, BenchRow
 
 ROOT = Path(__file__).parents[1]
 sys.path[:0] = [str(ROOT / "tests/unit/intensity"), str(ROOT / "tests/integration/intensity")]
@@ -75,8 +75,9 @@ async def raw_rate(bootstrap: str, prefix: str, data: list, with_processor: bool
     await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
     await produce(bootstrap, prefix, data)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
-    consumer = AIOKafkaConsumer(TELEMETRY_READINGS.topic(prefix), bootstrap_servers=bootstrap,
-                                group_id=prefix + "raw", **CONSUMER_DEFAULTS)
+    consumer = AIOKafkaConsumer(
+        TELEMETRY_READINGS.topic(prefix), bootstrap_servers=bootstrap, group_id=prefix + "raw", **CONSUMER_DEFAULTS
+    )
     await producer.start()
     await consumer.start()
     processor = Processor(load_processes(EXAMPLE_CONFIG), load_library(), {}) if with_processor else None
@@ -96,8 +97,9 @@ async def raw_rate(bootstrap: str, prefix: str, data: list, with_processor: bool
                         continue
                     step = processor.handle(reading, r.partition, r.offset)
                     for window in step.windows:
-                        futures.append(await producer.send(out, INTENSITY_WINDOWS.encode(window),
-                                                           key=window.process_id.encode()))
+                        futures.append(
+                            await producer.send(out, INTENSITY_WINDOWS.encode(window), key=window.process_id.encode())
+                        )
                     if step.correction is not None:
                         futures.append(await producer.send(out, r.value, key=r.key))
             await asyncio.gather(*futures)
@@ -137,15 +139,21 @@ def state_memory(processes: int) -> tuple[float, float]:
 
     def app_layout():
         from epd_intensity.core import combine
-        compacted = DayState(total=totals_to_text(combine(day.hours.values())),
-                             roots="".join(t.merkle_root for t in day.hours.values()))
+
+        compacted = DayState(
+            total=totals_to_text(combine(day.hours.values())), roots="".join(t.merkle_root for t in day.hours.values())
+        )
         text = json.dumps(compacted.to_dict())  # each table value is decoded on its own: distinct objects
         return {f"d|p{p}|{d}": json.loads(text) for p in range(processes) for d in range(31)}
 
     def naive():
         texts = [json.dumps(totals_to_text(t)) for t in day.hours.values()]
-        return {f"h|p{p}|{d}|{h}": json.loads(text) for p in range(processes) for d in range(31)
-                for h, text in enumerate(texts)}
+        return {
+            f"h|p{p}|{d}|{h}": json.loads(text)
+            for p in range(processes)
+            for d in range(31)
+            for h, text in enumerate(texts)
+        }
 
     return measure(app_layout), measure(naive)
 
@@ -163,11 +171,26 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     processes = 100 if ctx.quick else 1000
     app_bytes, naive_bytes = state_memory(processes)
     return [
-        BenchRow("intensity", f"readings/s through the faust worker ({len(data)} readings, 1 plant)", max(w),
-                 "bare aiokafka consume->decode->produce loop", max(r)),
-        BenchRow("intensity", f"readings/s through the faust worker ({len(data)} readings, 1 plant)", max(w),
-                 "same Processor in a bare aiokafka loop (state in a dict, no changelog)", max(p)),
-        BenchRow("intensity", "MiB of 30-day rolling state per 1,000 processes (31 days held)",
-                 app_bytes * 1000 / 2**20, "every hourly totals for 30 days (compact JSON text)",
-                 naive_bytes * 1000 / 2**20, better="lower"),
+        BenchRow(
+            "intensity",
+            f"readings/s through the faust worker ({len(data)} readings, 1 plant)",
+            max(w),
+            "bare aiokafka consume->decode->produce loop",
+            max(r),
+        ),
+        BenchRow(
+            "intensity",
+            f"readings/s through the faust worker ({len(data)} readings, 1 plant)",
+            max(w),
+            "same Processor in a bare aiokafka loop (state in a dict, no changelog)",
+            max(p),
+        ),
+        BenchRow(
+            "intensity",
+            "MiB of 30-day rolling state per 1,000 processes (31 days held)",
+            app_bytes * 1000 / 2**20,
+            "every hourly totals for 30 days (compact JSON text)",
+            naive_bytes * 1000 / 2**20,
+            better="lower",
+        ),
     ]

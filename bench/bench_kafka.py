@@ -8,23 +8,36 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from google.protobuf.timestamp_pb2 import Timestamp
+from harness import BenchContext, BenchRow
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
-from epd_common.kafka import PRODUCER_DEFAULTS, CONSUMER_DEFAULTS, TopicProducer, commit_processed, ensure_topics, make_consumer, make_producer
-from harness import BenchContext, BenchRow
+from epd_common.kafka import (
+    CONSUMER_DEFAULTS,
+    PRODUCER_DEFAULTS,
+    TopicProducer,
+    commit_processed,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
 
 
 def batches(n: int, readings: int = 100) -> list[telemetry_pb2.SignedTelemetryBatch]:
     out = []
     for i in range(n):
-        batch = telemetry_pb2.TelemetryBatch(batch_id=f"b{i}", plant_id=f"plant-{i % 8}", sequence=i,
-                                             created_at=Timestamp(seconds=1_700_000_000 + i))
+        batch = telemetry_pb2.TelemetryBatch(
+            batch_id=f"b{i}", plant_id=f"plant-{i % 8}", sequence=i, created_at=Timestamp(seconds=1_700_000_000 + i)
+        )
         for j in range(readings):
-            batch.readings.add(meter_id=f"m{j}", value=f"{j}.25", unit="kWh",
-                               observed_at=Timestamp(seconds=1_700_000_000 + i * 60 + j))
-        out.append(telemetry_pb2.SignedTelemetryBatch(batch=batch.SerializeToString(), signature=b"s" * 64,
-                                                      key_id="k", plant_id=f"plant-{i % 8}"))
+            batch.readings.add(
+                meter_id=f"m{j}", value=f"{j}.25", unit="kWh", observed_at=Timestamp(seconds=1_700_000_000 + i * 60 + j)
+            )
+        out.append(
+            telemetry_pb2.SignedTelemetryBatch(
+                batch=batch.SerializeToString(), signature=b"s" * 64, key_id="k", plant_id=f"plant-{i % 8}"
+            )
+        )
     return out
 
 
@@ -78,7 +91,17 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         for name, fn in (("helpers", project_helpers), ("bare", bare_aiokafka)):
             prefix = f"bench{ctx.run_id}r{rnd}{name}."
             await ensure_topics(ctx.kafka_bootstrap, [topics.TELEMETRY_RAW], prefix=prefix)
-            results[name].append(await fn(ctx.kafka_bootstrap, prefix + topics.TELEMETRY_RAW.name, data,
-                                          f"bench-{ctx.run_id}-{rnd}-{name}"))
-    return [BenchRow("kafka produce→consume (100-reading batches)", "batches/s", max(results["helpers"]),
-                     "bare aiokafka, same settings", max(results["bare"]))]
+            results[name].append(
+                await fn(
+                    ctx.kafka_bootstrap, prefix + topics.TELEMETRY_RAW.name, data, f"bench-{ctx.run_id}-{rnd}-{name}"
+                )
+            )
+    return [
+        BenchRow(
+            "kafka produce→consume (100-reading batches)",
+            "batches/s",
+            max(results["helpers"]),
+            "bare aiokafka, same settings",
+            max(results["bare"]),
+        )
+    ]

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from harness import BenchContext, BenchRow
 
 from epd_common import topics
 from epd_common.kafka import PRODUCER_DEFAULTS, TopicProducer, ensure_topics, make_consumer, make_producer
-from epd_publisher.relay import Relay, RelayConfig, headers_for
-from epd_publisher.outbox import OutboxRow
-from epd_publisher.subscriber import MemorySequenceStore, Subscriber
 from epd_devstack.databases import create_migrated_database, drop_database
-from harness import BenchContext, BenchRow
+from epd_publisher.outbox import OutboxRow
+from epd_publisher.relay import Relay, RelayConfig, headers_for
+from epd_publisher.subscriber import MemorySequenceStore, Subscriber
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration" / "publisher"))
@@ -33,9 +33,18 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, list[OutboxRow]]:
-    rows = [OutboxRow(r["outbox_id"], str(r["event_id"]), r["product_id"], r["product_sequence"], r["version"],
-                      bytes(r["payload"]), r["created_at"])
-            for r in await pool.fetch("SELECT * FROM outbox ORDER BY outbox_id")]
+    rows = [
+        OutboxRow(
+            r["outbox_id"],
+            str(r["event_id"]),
+            r["product_id"],
+            r["product_sequence"],
+            r["version"],
+            bytes(r["payload"]),
+            r["created_at"],
+        )
+        for r in await pool.fetch("SELECT * FROM outbox ORDER BY outbox_id")
+    ]
     producer = make_producer(bootstrap)
     await producer.start()
     relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix))
@@ -55,10 +64,17 @@ async def bare_throughput(rows: list[OutboxRow], bootstrap: str, prefix: str) ->
     for row in rows:
         changed = topics.FOOTPRINT_CHANGES.decode(row.payload)
         key = row.product_id.encode()
-        futures.append(await producer.send(topics.FOOTPRINT_CHANGES.topic(prefix), row.payload, key=key,
-                                           headers=headers_for(row)))
-        futures.append(await producer.send(topics.FOOTPRINT_RECORDS.topic(prefix),
-                                           changed.footprint.SerializeToString(), key=key, headers=headers_for(row)))
+        futures.append(
+            await producer.send(topics.FOOTPRINT_CHANGES.topic(prefix), row.payload, key=key, headers=headers_for(row))
+        )
+        futures.append(
+            await producer.send(
+                topics.FOOTPRINT_RECORDS.topic(prefix),
+                changed.footprint.SerializeToString(),
+                key=key,
+                headers=headers_for(row),
+            )
+        )
     await asyncio.gather(*futures)
     elapsed = time.perf_counter() - start
     await producer.stop()
@@ -77,8 +93,10 @@ async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> 
 
     stop = asyncio.Event()
     relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix, poll_interval_s=0.01))
-    tasks = [asyncio.create_task(relay.run(stop)),
-             asyncio.create_task(Subscriber(consumer, MemorySequenceStore(), on_change, name="bench").run(stop, 50))]
+    tasks = [
+        asyncio.create_task(relay.run(stop)),
+        asyncio.create_task(Subscriber(consumer, MemorySequenceStore(), on_change, name="bench").run(stop, 50)),
+    ]
     await asyncio.sleep(2.0)  # group join
     latencies = []
     for i in range(n):
@@ -132,16 +150,34 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         bare_rate = await bare_throughput(rows, ctx.kafka_bootstrap, prefix + "bare.")
         lat = await e2e_latency(pool, ctx.kafka_bootstrap, prefix, f"bench-{ctx.run_id}-e2e", samples)
         await ensure_topics(ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES], prefix=prefix + "lat.")
-        base = await bare_latency(ctx.kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."),
-                                  f"bench-{ctx.run_id}-bare", samples)
+        base = await bare_latency(
+            ctx.kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."), f"bench-{ctx.run_id}-bare", samples
+        )
     finally:
         await pool.close()
         await drop_database(ctx.pg_dsn, name)
     return [
-        BenchRow("publisher relay (outbox → changes + records, acks=all)", "versions/s", relay_rate,
-                 "bare aiokafka produce of the same payloads", bare_rate),
-        BenchRow("publisher commit → subscriber callback", "p50 ms", statistics.median(lat) * 1000,
-                 "bare produce → consume, one message", statistics.median(base) * 1000, better="lower"),
-        BenchRow("publisher commit → subscriber callback", "p99 ms", pct(lat, 0.99) * 1000,
-                 "bare produce → consume, one message", pct(base, 0.99) * 1000, better="lower"),
+        BenchRow(
+            "publisher relay (outbox → changes + records, acks=all)",
+            "versions/s",
+            relay_rate,
+            "bare aiokafka produce of the same payloads",
+            bare_rate,
+        ),
+        BenchRow(
+            "publisher commit → subscriber callback",
+            "p50 ms",
+            statistics.median(lat) * 1000,
+            "bare produce → consume, one message",
+            statistics.median(base) * 1000,
+            better="lower",
+        ),
+        BenchRow(
+            "publisher commit → subscriber callback",
+            "p99 ms",
+            pct(lat, 0.99) * 1000,
+            "bare produce → consume, one message",
+            pct(base, 0.99) * 1000,
+            better="lower",
+        ),
     ]

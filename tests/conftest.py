@@ -31,8 +31,11 @@ def stack():
 
     comps = devstack.components(1)
     kafka_port = comps["kafka"].nodes[0].broker_port
-    if not (port_open("127.0.0.1", kafka_port) and port_open("127.0.0.1", comps["postgres"].port)
-            and port_open("127.0.0.1", comps["mosquitto"].port)):
+    if not (
+        port_open("127.0.0.1", kafka_port)
+        and port_open("127.0.0.1", comps["postgres"].port)
+        and port_open("127.0.0.1", comps["mosquitto"].port)
+    ):
         comps = devstack.up(1)
     return comps
 

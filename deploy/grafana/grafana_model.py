@@ -53,25 +53,53 @@ def quantile(q: float, histogram: str, by: str = "") -> str:
 
 
 def panel_json(panel: Panel, pid: int, x: int, y: int) -> dict:
-    targets = [{"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": q.expr,
-                "legendFormat": q.legend or "__auto", "range": True} for i, q in enumerate(panel.queries)]
-    out = {"id": pid, "type": panel.kind, "title": panel.title, "description": panel.description,
-           "datasource": DATASOURCE, "gridPos": {"h": 8, "w": panel.width, "x": x, "y": y},
-           "targets": targets, "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []}}
+    targets = [
+        {
+            "refId": chr(ord("A") + i),
+            "datasource": DATASOURCE,
+            "expr": q.expr,
+            "legendFormat": q.legend or "__auto",
+            "range": True,
+        }
+        for i, q in enumerate(panel.queries)
+    ]
+    out = {
+        "id": pid,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DATASOURCE,
+        "gridPos": {"h": 8, "w": panel.width, "x": x, "y": y},
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+    }
     if panel.kind == "stat":
-        out["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                          "colorMode": "value", "graphMode": "area"}
+        out["options"] = {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "area",
+        }
     else:
-        out["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                          "tooltip": {"mode": "multi", "sort": "desc"}}
+        out["options"] = {
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        }
     return out
 
 
 def dashboard_json(d: Dashboard) -> dict:
     panels, pid, y = [], 1, 0
     for row in d.rows:
-        panels.append({"id": pid, "type": "row", "title": row.title, "collapsed": False,
-                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        panels.append(
+            {
+                "id": pid,
+                "type": "row",
+                "title": row.title,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+                "panels": [],
+            }
+        )
         pid, y, x = pid + 1, y + 1, 0
         for panel in row.panels:
             if x + panel.width > 24:
@@ -79,7 +107,19 @@ def dashboard_json(d: Dashboard) -> dict:
             panels.append(panel_json(panel, pid, x, y))
             pid, x = pid + 1, x + panel.width
         y += 8
-    return {"uid": d.uid, "title": d.title, "description": d.description, "tags": ["epd"],
-            "timezone": "utc", "editable": False, "graphTooltip": 1, "schemaVersion": 39, "version": 1,
-            "refresh": "30s", "time": {"from": "now-6h", "to": "now"},
-            "annotations": {"list": []}, "templating": {"list": []}, "panels": panels}
+    return {
+        "uid": d.uid,
+        "title": d.title,
+        "description": d.description,
+        "tags": ["epd"],
+        "timezone": "utc",
+        "editable": False,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "annotations": {"list": []},
+        "templating": {"list": []},
+        "panels": panels,
+    }

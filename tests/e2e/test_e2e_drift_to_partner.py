@@ -26,8 +26,8 @@ from epd_common.kafka import make_consumer
 from epd_common.topics import FOOTPRINT_CHANGES
 from epd_devstack.demo.console import scrape
 from epd_devstack.demo.seed import DEMO
-from epd_devstack.demo.system import PORTS, DemoOptions, DemoSystem
 from epd_devstack.demo.services import wait_for
+from epd_devstack.demo.system import PORTS, DemoOptions, DemoSystem
 from epd_footprint.engine import compute, parse_system
 from tests.conftest import REPO
 
@@ -76,14 +76,23 @@ def db(system: DemoSystem, sql: str, *args):
 
 
 def open_versions(system: DemoSystem) -> dict[str, dict]:
-    rows = db(system, """SELECT s.product_id, v.pf_id::text AS pf_id, v.preceding_pf_id::text AS preceding, v.reason
-                         FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'""")
+    rows = db(
+        system,
+        """SELECT s.product_id, v.pf_id::text AS pf_id, v.preceding_pf_id::text AS preceding, v.reason
+                         FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'""",
+    )
     return {r["product_id"]: dict(r) for r in rows}
 
 
 def cli(system: DemoSystem, *args: str) -> str:
-    res = subprocess.run([sys.executable, "-m", "epd_cli.main", *args], env={**__import__("os").environ, **system.env},
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "epd_cli.main", *args],
+        env={**__import__("os").environ, **system.env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, f"epd {' '.join(args)}: {res.stdout}\n{res.stderr}"
     return res.stdout
 
@@ -111,8 +120,11 @@ def test_drift_reaches_partners_and_approval_publishes(system):
     may = {p for p, m in moves.items() if m > THRESHOLD - NOISE_MARGIN}
     assert "re-calcine" in must, "the demo data must make the roasting product drift clearly"
     started = time.monotonic()
-    versions = wait_for(lambda: (v := open_versions(system)) and must <= set(v) and v, timeout=300,
-                        what=f"provisional versions of {sorted(must)}; services down: {system.group.check_alive()}")
+    versions = wait_for(
+        lambda: (v := open_versions(system)) and must <= set(v) and v,
+        timeout=300,
+        what=f"provisional versions of {sorted(must)}; services down: {system.group.check_alive()}",
+    )
     print(f"drift -> provisional versions in {time.monotonic() - started:.0f}s: {sorted(versions)}")
     time.sleep(10)  # let borderline products finish their evaluations
     versions = open_versions(system)
@@ -123,8 +135,11 @@ def test_drift_reaches_partners_and_approval_publishes(system):
         assert v["preceding"] == system.seeded.published_pf_ids[product]
 
     # The change feed shows every new version.
-    created = {(e.product_id, e.pf_id) for e in feed_events(system)
-               if e.change_type == footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED}
+    created = {
+        (e.product_id, e.pf_id)
+        for e in feed_events(system)
+        if e.change_type == footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED
+    }
     assert {(p, f"urn:uuid:{v['pf_id']}") for p, v in versions.items()} <= created
 
     # The partner receives them, each verified by the receiver with the standardwebhooks library.
@@ -133,8 +148,11 @@ def test_drift_reaches_partners_and_approval_publishes(system):
     def delivered_ids() -> set[str]:
         return {d["data"]["id"] for d in httpx.get(receiver, timeout=5).json()["deliveries"]}
 
-    wait_for(lambda: {v["pf_id"] for v in versions.values()} <= delivered_ids(), timeout=120,
-             what="partner deliveries of the provisional versions")
+    wait_for(
+        lambda: {v["pf_id"] for v in versions.values()} <= delivered_ids(),
+        timeout=120,
+        what="partner deliveries of the provisional versions",
+    )
     assert httpx.get(receiver, timeout=5).json()["rejected"] == 0
 
     # A verifier approves through the CLI (with the settings make run leaves in .run/demo/env):
@@ -150,12 +168,24 @@ def test_drift_reaches_partners_and_approval_publishes(system):
     base = system.env["EPD_GATEWAY_PUBLIC_URL"]
     ca = str(system.run_dir / "tls" / "cert.pem")
     with httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=ca), timeout=20) as http:
-        token = http.post("/auth/token", data={"grant_type": "client_credentials"},
-                          auth=(system.seeded.client_id, system.seeded.client_secret)).raise_for_status().json()
+        token = (
+            http.post(
+                "/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(system.seeded.client_id, system.seeded.client_secret),
+            )
+            .raise_for_status()
+            .json()
+        )
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         for product, v in versions.items():
-            new = wait_for(lambda: (r := http.get(f"/3/footprints/{v['pf_id']}", headers=auth)).status_code == 200
-                           and r.json()["data"], timeout=30, what=f"gateway record of {product}")
+            new = wait_for(
+                lambda: (
+                    (r := http.get(f"/3/footprints/{v['pf_id']}", headers=auth)).status_code == 200 and r.json()["data"]
+                ),
+                timeout=30,
+                what=f"gateway record of {product}",
+            )
             assert new["status"] == "Active"
             assert new["precedingPfIds"] == [v["preceding"]]
             old = http.get(f"/3/footprints/{v['preceding']}", headers=auth).raise_for_status().json()["data"]
@@ -187,9 +217,18 @@ def test_metrics_moved_and_every_dashboard_query_has_data(system):
     base = system.env["EPD_GATEWAY_PUBLIC_URL"]
     tls = ssl.create_default_context(cafile=str(system.run_dir / "tls" / "cert.pem"))
     with httpx.Client(base_url=base, verify=tls, timeout=20) as http:
-        token = http.post("/auth/token", data={"grant_type": "client_credentials"},
-                          auth=(system.seeded.client_id, system.seeded.client_secret)).raise_for_status().json()
-        http.get("/3/footprints?limit=5", headers={"Authorization": f"Bearer {token['access_token']}"}).raise_for_status()
+        token = (
+            http.post(
+                "/auth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(system.seeded.client_id, system.seeded.client_secret),
+            )
+            .raise_for_status()
+            .json()
+        )
+        http.get(
+            "/3/footprints?limit=5", headers={"Authorization": f"Bearer {token['access_token']}"}
+        ).raise_for_status()
 
     sys.path.insert(0, str(REPO / "deploy" / "grafana"))
     from queries import queries_without_data

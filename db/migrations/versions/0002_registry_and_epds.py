@@ -29,11 +29,10 @@ branch_labels = None
 depends_on = None
 
 
-
 def upgrade() -> None:
     script(f"""
         CREATE TABLE organisations (
-            {ident('organisation_id')} PRIMARY KEY,
+            {ident("organisation_id")} PRIMARY KEY,
             name         text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 500),
             country      text NOT NULL DEFAULT 'CN' CHECK (country ~ '^[A-Z]{{2}}$'),
             company_ids  text[] NOT NULL DEFAULT '{{}}',
@@ -41,7 +40,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE plants (
-            {ident('plant_id')} PRIMARY KEY,
+            {ident("plant_id")} PRIMARY KEY,
             organisation_id text NOT NULL REFERENCES organisations,
             name         text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 500),
             province     text NOT NULL,
@@ -54,7 +53,7 @@ def upgrade() -> None:
         -- Ed25519 public keys that sign a plant's telemetry batches; retired keys stay for audit.
         CREATE TABLE plant_keys (
             plant_id     text NOT NULL REFERENCES plants,
-            {ident('key_id')},
+            {ident("key_id")},
             public_key   bytea NOT NULL CHECK (octet_length(public_key) = 32),
             created_at   timestamptz NOT NULL DEFAULT now(),
             retired_at   timestamptz,
@@ -62,7 +61,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE processes (
-            {ident('process_id')} PRIMARY KEY,
+            {ident("process_id")} PRIMARY KEY,
             plant_id     text NOT NULL REFERENCES plants,
             name         text NOT NULL,
             stage        text NOT NULL CHECK (stage IN ('mining', 'beneficiation', 'roasting', 'leaching',
@@ -71,7 +70,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE products (
-            {ident('product_id')} PRIMARY KEY,
+            {ident("product_id")} PRIMARY KEY,
             name             text NOT NULL,
             declared_unit    text NOT NULL DEFAULT 'kg',
             classifications  text[] NOT NULL DEFAULT '{{}}',
@@ -80,7 +79,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE meters (
-            {ident('meter_id')} PRIMARY KEY,
+            {ident("meter_id")} PRIMARY KEY,
             process_id    text NOT NULL REFERENCES processes,
             activity_kind text NOT NULL CHECK (activity_kind IN ('electricity', 'fuel', 'steam', 'reagent',
                                    'direct_emission', 'product_output')),
@@ -93,7 +92,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE partners (
-            {ident('partner_id')} PRIMARY KEY,
+            {ident("partner_id")} PRIMARY KEY,
             name        text NOT NULL,
             country     text NOT NULL CHECK (country ~ '^[A-Z]{{2}}$'),
             -- RecognitionAgreement (epd_publisher.delivery.recognition) as JSON.

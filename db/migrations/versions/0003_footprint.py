@@ -31,11 +31,10 @@ branch_labels = None
 depends_on = None
 
 
-
 def upgrade() -> None:
     script(f"""
         CREATE TABLE footprint_product_systems (
-            {ident('system_id')},
+            {ident("system_id")},
             version            integer NOT NULL CHECK (version >= 1),
             name               text NOT NULL DEFAULT '',
             -- The engine document (format epd-product-system/1) and its binding to the registry.
@@ -130,7 +129,7 @@ def upgrade() -> None:
 
         CREATE TABLE footprint_policies (
             scope       text NOT NULL CHECK (scope IN ('product', 'pcr')),
-            {ident('scope_id')},
+            {ident("scope_id")},
             threshold   numeric NOT NULL CHECK (threshold > 0 AND threshold < 10),
             consecutive integer NOT NULL CHECK (consecutive BETWEEN 1 AND 10000),
             watch_deterioration boolean NOT NULL DEFAULT true,

@@ -43,7 +43,7 @@ def upgrade() -> None:
         );
 
         CREATE TABLE partner_endpoints (
-            endpoint_id     {TEXT_ID.format(c='endpoint_id')} PRIMARY KEY,
+            endpoint_id     {TEXT_ID.format(c="endpoint_id")} PRIMARY KEY,
             partner_id      text NOT NULL REFERENCES partners,
             url             text NOT NULL CHECK (char_length(url) BETWEEN 1 AND 2048),
             format          text NOT NULL CHECK (format IN ('pact', 'webhook-pact', 'webhook-openepd')),

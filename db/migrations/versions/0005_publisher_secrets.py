@@ -28,16 +28,18 @@ down_revision = "0004_gateway_perf"
 branch_labels = None
 depends_on = None
 
-REREGISTER = ("secret stored in plain text before 0005_publisher_secrets: register the endpoint again "
-              "(epd publisher partners add) to store it encrypted")
+REREGISTER = (
+    "secret stored in plain text before 0005_publisher_secrets: register the endpoint again "
+    "(epd publisher partners add) to store it encrypted"
+)
 SEALED_LENGTH = "octet_length({c}) BETWEEN 29 AND 8192"  # 1 + 12 nonce + 16 tag .. a generous ceiling
 
 
 def upgrade() -> None:
     script(f"""
         ALTER TABLE partner_endpoints
-            ADD COLUMN secret_sealed bytea CHECK ({SEALED_LENGTH.format(c='secret_sealed')}),
-            ADD COLUMN client_secret_sealed bytea CHECK ({SEALED_LENGTH.format(c='client_secret_sealed')});
+            ADD COLUMN secret_sealed bytea CHECK ({SEALED_LENGTH.format(c="secret_sealed")}),
+            ADD COLUMN client_secret_sealed bytea CHECK ({SEALED_LENGTH.format(c="client_secret_sealed")});
         UPDATE partner_endpoints SET disabled_at = now(), disabled_reason = '{REREGISTER}'
             WHERE (secret IS NOT NULL OR client_secret IS NOT NULL) AND disabled_at IS NULL;
         -- Dropping the columns drops the 0003 checks that name them.

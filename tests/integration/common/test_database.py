@@ -14,8 +14,13 @@ from tests.conftest import REPO
 
 
 def alembic(dsn: str, *args: str) -> str:
-    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), *args],
-                         capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=dsn), cwd=REPO)
+    res = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, EPD_PG_DSN=dsn),
+        cwd=REPO,
+    )
     assert res.returncode == 0, res.stderr
     return res.stdout + res.stderr
 
@@ -30,13 +35,15 @@ async def test_migrations_apply_from_scratch_and_reapply_as_a_no_op(pg_dsn, uniq
         conn = await asyncpg.connect(dsn)
         schema_before = await conn.fetch(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY 1, 2")
+            "WHERE table_schema = 'public' ORDER BY 1, 2"
+        )
         heads = await conn.fetch("SELECT version_num FROM alembic_version ORDER BY 1")
         out = alembic(dsn, "upgrade", "heads")
         assert "Running upgrade" not in out
         schema_after = await conn.fetch(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY 1, 2")
+            "WHERE table_schema = 'public' ORDER BY 1, 2"
+        )
         assert schema_after == schema_before
         assert await conn.fetch("SELECT version_num FROM alembic_version ORDER BY 1") == heads
         assert "inbox" in {r["table_name"] for r in schema_before}

@@ -22,15 +22,24 @@ def sample(spec: topics.TopicSpec, key: str, seq: int):
     if m is telemetry_pb2.Reading:
         return m(reading_id=f"{key}-{seq}", plant_id=key, quantity=f"{seq}.5", observed_at=ts)
     if m is telemetry_pb2.RejectedReading:
-        return m(rejection_id=f"{key}-{seq}", plant_id=key,
-                 reason=telemetry_pb2.REJECTION_REASON_NOT_FINITE, original_payload=b"\x00\x01")
+        return m(
+            rejection_id=f"{key}-{seq}",
+            plant_id=key,
+            reason=telemetry_pb2.REJECTION_REASON_NOT_FINITE,
+            original_payload=b"\x00\x01",
+        )
     if m is intensity_pb2.IntensityWindow:
         return m(window_id=f"{key}-{seq}", process_id=key, revision=seq, window_start=ts, total_co2e_kg="1.25")
     if m is footprint_pb2.FootprintVersion:
         return m(pf_id=f"urn:uuid:{seq}", product_id=key, version=seq)
     if m is footprint_pb2.FootprintChanged:
-        return m(event_id=f"{key}-{seq}", product_id=key, version=seq, product_sequence=seq,
-                 footprint=footprint_pb2.FootprintVersion(product_id=key, version=seq))
+        return m(
+            event_id=f"{key}-{seq}",
+            product_id=key,
+            version=seq,
+            product_sequence=seq,
+            footprint=footprint_pb2.FootprintVersion(product_id=key, version=seq),
+        )
     raise AssertionError(f"no sample for {m}")
 
 

@@ -23,19 +23,36 @@ TELEMETRY = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_R
 
 def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path:
     """Three meters (interval kWh, interval t, counter MJ), each bound on every source."""
+
     def meter(mid, kind_name, activity, unit, kind, node, **extra):
-        return {"meter_id": f"{plant_id}.{mid}", "process_id": f"{plant_id}/roasting", "activity_kind": kind_name,
-                "activity": activity, "unit": unit, "kind": kind, "interval_seconds": 60, **extra,
-                "sources": {"opcua": {"node_id": f"ns={opcua_ns};s={node}"},
-                            "mqtt": {"topic": f"t{unique}/{plant_id}/{mid}", "json_path": "$.value",
-                                     "timestamp_path": "$.ts"},
-                            "csv": {"column": mid}, "http": {"field": mid}}}
-    doc = {"plant_id": plant_id, "key_id": f"{plant_id}-k1",
-           "batching": {"max_readings": 100, "max_age_seconds": 0.3},
-           "spool": {"path": str(tmp / f"{plant_id}.spool.sqlite3"), "max_bytes": 64 * 1024 * 1024},
-           "meters": [meter("electricity", "electricity", "electricity.grid", "MWh", "interval", "El"),
-                      meter("h2so4", "reagent", "reagent.h2so4", "t", "interval", "Acid"),
-                      meter("steam", "steam", "steam.purchased", "MJ", "counter", "Steam", rollover="100000000")]}
+        return {
+            "meter_id": f"{plant_id}.{mid}",
+            "process_id": f"{plant_id}/roasting",
+            "activity_kind": kind_name,
+            "activity": activity,
+            "unit": unit,
+            "kind": kind,
+            "interval_seconds": 60,
+            **extra,
+            "sources": {
+                "opcua": {"node_id": f"ns={opcua_ns};s={node}"},
+                "mqtt": {"topic": f"t{unique}/{plant_id}/{mid}", "json_path": "$.value", "timestamp_path": "$.ts"},
+                "csv": {"column": mid},
+                "http": {"field": mid},
+            },
+        }
+
+    doc = {
+        "plant_id": plant_id,
+        "key_id": f"{plant_id}-k1",
+        "batching": {"max_readings": 100, "max_age_seconds": 0.3},
+        "spool": {"path": str(tmp / f"{plant_id}.spool.sqlite3"), "max_bytes": 64 * 1024 * 1024},
+        "meters": [
+            meter("electricity", "electricity", "electricity.grid", "MWh", "interval", "El"),
+            meter("h2so4", "reagent", "reagent.h2so4", "t", "interval", "Acid"),
+            meter("steam", "steam", "steam.purchased", "MJ", "counter", "Steam", rollover="100000000"),
+        ],
+    }
     path = tmp / f"{plant_id}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -49,8 +66,9 @@ async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
     key_file.write_bytes(private_key_to_pem(key))
     conn = await asyncpg.connect(dsn)
     try:
-        await register_plant(conn, plant, PlantSite("org-test", plant.plant_id, "Inner Mongolia", "north"),
-                             key.public_key())
+        await register_plant(
+            conn, plant, PlantSite("org-test", plant.plant_id, "Inner Mongolia", "north"), key.public_key()
+        )
     finally:
         await conn.close()
     return key_file
@@ -60,8 +78,9 @@ async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
 async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> AsyncIterator[None]:
     from epd_intensity.ingest.__main__ import IngestSettings, serve
 
-    settings = IngestSettings(kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group,
-                              registry_refresh_seconds=1.0)
+    settings = IngestSettings(
+        kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group, registry_refresh_seconds=1.0
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))
     try:

@@ -11,8 +11,15 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from telemetry_support import (by_meter_time, create_topics, plant_yaml, register, running_connector, running_ingest,
-                               settle)
+from telemetry_support import (
+    by_meter_time,
+    create_topics,
+    plant_yaml,
+    register,
+    running_connector,
+    running_ingest,
+    settle,
+)
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
@@ -29,8 +36,11 @@ async def write_csv(plant, path, rows: int) -> set[tuple[str, int]]:
     for i in range(rows):
         at = base + timedelta(minutes=i)
         step = []
-        for m, value in ((f"{plant.plant_id}.electricity", "1.25"), (f"{plant.plant_id}.h2so4", "0.5"),
-                         (f"{plant.plant_id}.steam", str(1000 + 10 * i))):
+        for m, value in (
+            (f"{plant.plant_id}.electricity", "1.25"),
+            (f"{plant.plant_id}.h2so4", "0.5"),
+            (f"{plant.plant_id}.steam", str(1000 + 10 * i)),
+        ):
             r = telemetry_pb2.RawReading(meter_id=m, value=value)
             r.observed_at.FromDatetime(at)
             step.append(r)
@@ -57,9 +67,15 @@ async def test_kafka_outage_of_30s_loses_and_duplicates_nothing(tmp_path, stack,
         key_file = await register(fresh_db, path, tmp_path)
         expected = await write_csv(plant, tmp_path / "replay.csv", 120)
         await create_topics(cluster.bootstrap, "")
-        async with running_connector(kafka_bootstrap=cluster.bootstrap, plant_config=path, key_file=key_file,
-                                     sources="files", files_path=tmp_path / "replay.csv", files_rows_per_second=4,
-                                     files_checkpoint_rows=10) as rt:
+        async with running_connector(
+            kafka_bootstrap=cluster.bootstrap,
+            plant_config=path,
+            key_file=key_file,
+            sources="files",
+            files_path=tmp_path / "replay.csv",
+            files_rows_per_second=4,
+            files_checkpoint_rows=10,
+        ) as rt:
             await asyncio.sleep(3)
             await asyncio.to_thread(cluster.stop)
             await asyncio.sleep(30)
@@ -79,19 +95,28 @@ async def test_kafka_outage_of_30s_loses_and_duplicates_nothing(tmp_path, stack,
         await asyncio.to_thread(cluster.stop)
 
 
-async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(kafka_bootstrap, fresh_db, topic_prefix,
-                                                                            unique, tmp_path):
+async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(
+    kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path
+):
     pid = f"kil{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique)
     plant = load_plant_config(path)
     key_file = await register(fresh_db, path, tmp_path)
     expected = await write_csv(plant, tmp_path / "replay.csv", 200)
     await create_topics(kafka_bootstrap, topic_prefix)
-    env = dict(os.environ, EPD_KAFKA_BOOTSTRAP=kafka_bootstrap, EPD_TOPIC_PREFIX=topic_prefix,
-               EPD_CONNECTOR_PLANT_CONFIG=str(path), EPD_CONNECTOR_KEY_FILE=str(key_file),
-               EPD_CONNECTOR_SOURCES="files", EPD_CONNECTOR_FILES_PATH=str(tmp_path / "replay.csv"),
-               EPD_CONNECTOR_FILES_ROWS_PER_SECOND="40", EPD_CONNECTOR_FILES_CHECKPOINT_ROWS="15",
-               EPD_CONNECTOR_EXIT_WHEN_DRAINED="true", EPD_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ,
+        EPD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        EPD_TOPIC_PREFIX=topic_prefix,
+        EPD_CONNECTOR_PLANT_CONFIG=str(path),
+        EPD_CONNECTOR_KEY_FILE=str(key_file),
+        EPD_CONNECTOR_SOURCES="files",
+        EPD_CONNECTOR_FILES_PATH=str(tmp_path / "replay.csv"),
+        EPD_CONNECTOR_FILES_ROWS_PER_SECOND="40",
+        EPD_CONNECTOR_FILES_CHECKPOINT_ROWS="15",
+        EPD_CONNECTOR_EXIT_WHEN_DRAINED="true",
+        EPD_LOG_LEVEL="WARNING",
+    )
     first = await asyncio.create_subprocess_exec(sys.executable, "-m", "epd_connector", env=env)
     try:
         await asyncio.sleep(3.0)
@@ -110,6 +135,5 @@ async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(kafka_
         if second.returncode is None:
             second.kill()
     async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"):
-        readings = await settle(kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix, f"r-{unique}",
-                                len(expected))
+        readings = await settle(kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix, f"r-{unique}", len(expected))
     assert_exactly_once(readings, expected)

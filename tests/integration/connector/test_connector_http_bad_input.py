@@ -12,14 +12,30 @@ from epd_connector.signing import generate_private_key, private_key_to_pem
 CASES = [  # (content type, body, status, error)
     ("application/json", b"{not json", 400, "malformed"),
     ("application/json", b"[1, 2]", 400, "malformed"),
-    ("application/json", b'{"readings": [{"field": "nope", "value": "1", "observed_at": "2025-01-01T00:00:00Z"}]}',
-     422, "invalid_reading"),
-    ("application/json", b'{"readings": [{"field": "h2so4", "value": "abc", "observed_at": "2025-01-01T00:00:00Z"}]}',
-     422, "invalid_reading"),
-    ("application/json", b'{"readings": [{"field": "h2so4", "value": "1", "observed_at": "yesterday"}]}',
-     422, "invalid_reading"),
-    ("application/json", b'{"readings": [{"field": "h2so4", "value": NaN, "observed_at": "2025-01-01T00:00:00Z"}]}',
-     400, "malformed"),
+    (
+        "application/json",
+        b'{"readings": [{"field": "nope", "value": "1", "observed_at": "2025-01-01T00:00:00Z"}]}',
+        422,
+        "invalid_reading",
+    ),
+    (
+        "application/json",
+        b'{"readings": [{"field": "h2so4", "value": "abc", "observed_at": "2025-01-01T00:00:00Z"}]}',
+        422,
+        "invalid_reading",
+    ),
+    (
+        "application/json",
+        b'{"readings": [{"field": "h2so4", "value": "1", "observed_at": "yesterday"}]}',
+        422,
+        "invalid_reading",
+    ),
+    (
+        "application/json",
+        b'{"readings": [{"field": "h2so4", "value": NaN, "observed_at": "2025-01-01T00:00:00Z"}]}',
+        400,
+        "malformed",
+    ),
     ("application/json", b'{"readings": "x"}', 422, "invalid_reading"),
     ("application/x-protobuf", b"\xff\xff\xff garbage", 400, "malformed"),
     ("text/plain", b"hello", 415, "unsupported_media_type"),
@@ -33,8 +49,14 @@ async def connector_url(tmp_path, unique, kafka_bootstrap, topic_prefix):
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
-    async with running_connector(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, plant_config=path,
-                                 key_file=key, sources="http", http_port=port):
+    async with running_connector(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        plant_config=path,
+        key_file=key,
+        sources="http",
+        http_port=port,
+    ):
         await _wait_http(port)
         yield f"http://127.0.0.1:{port}"
 
@@ -46,6 +68,8 @@ async def test_bad_pushes_get_4xx_with_a_body(connector_url):
             assert resp.status_code == status, (body[:60], resp.status_code, resp.text[:200])
             doc = resp.json()
             assert doc["error"] == error and doc["detail"], doc
-        ok = await client.post(f"{connector_url}/v1/readings", json={
-            "observed_at": "2025-01-01T00:00:00Z", "values": {"h2so4": "1.5", "electricity": 2}})
+        ok = await client.post(
+            f"{connector_url}/v1/readings",
+            json={"observed_at": "2025-01-01T00:00:00Z", "values": {"h2so4": "1.5", "electricity": 2}},
+        )
         assert ok.status_code == 202 and ok.json() == {"accepted": 2}

@@ -17,8 +17,14 @@ PLANT = REPO / "services" / "connector" / "config" / "baotou-mine.yaml"
 
 
 def epd(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "epd_cli.main", *args], env={**os.environ, **env}, cwd=REPO,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "epd_cli.main", *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 async def raw_readings(bootstrap: str, topic: str) -> list[tuple[str, int]]:
@@ -40,12 +46,37 @@ async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka_bootstrap
     env = {"EPD_KAFKA_BOOTSTRAP": kafka_bootstrap, "EPD_TOPIC_PREFIX": topic_prefix}
     await ensure_topics(kafka_bootstrap, [topics.TELEMETRY_RAW], prefix=topic_prefix)
     csv = tmp_path / "mine.csv"
-    sim = epd("simulate", "--plant", str(PLANT), "--to", "files", "--out", str(csv), "--duration", "2h",
-              "--speed", "0", "--start", "2026-01-01T00:00:00Z", "--bad-probability", "0", env=env)
+    sim = epd(
+        "simulate",
+        "--plant",
+        str(PLANT),
+        "--to",
+        "files",
+        "--out",
+        str(csv),
+        "--duration",
+        "2h",
+        "--speed",
+        "0",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--bad-probability",
+        "0",
+        env=env,
+    )
     assert sim.returncode == 0, sim.stderr
     assert epd("connector", "keygen", str(tmp_path / "k.pem"), env=env).returncode == 0
-    args = ("connector", "replay", str(csv), "--plant", str(PLANT), "--key-file", str(tmp_path / "k.pem"),
-            "--spool-dir", str(tmp_path / "spool"))
+    args = (
+        "connector",
+        "replay",
+        str(csv),
+        "--plant",
+        str(PLANT),
+        "--key-file",
+        str(tmp_path / "k.pem"),
+        "--spool-dir",
+        str(tmp_path / "spool"),
+    )
     first = epd(*args, env=env)
     assert first.returncode == 0, first.stderr
     readings = await raw_readings(kafka_bootstrap, topics.TELEMETRY_RAW.topic(topic_prefix))
@@ -57,6 +88,14 @@ async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka_bootstrap
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):
-    res = epd("connector", "replay", str(tmp_path / "nope.csv"), "--plant", str(PLANT), "--key-file",
-              str(tmp_path / "nokey.pem"), env={})
+    res = epd(
+        "connector",
+        "replay",
+        str(tmp_path / "nope.csv"),
+        "--plant",
+        str(PLANT),
+        "--key-file",
+        str(tmp_path / "nokey.pem"),
+        env={},
+    )
     assert res.returncode == 2 and "replay failed" in res.stderr

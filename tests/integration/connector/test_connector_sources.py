@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from prometheus_client import REGISTRY
-from telemetry_support import (create_topics, plant_yaml, read_topic, register, running_connector, running_ingest)
+from telemetry_support import create_topics, plant_yaml, read_topic, register, running_connector, running_ingest
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
@@ -19,9 +19,11 @@ from epd_connector.config import load_plant_config
 from epd_connector.simulator.feeds import CsvFeed, HttpFeed, MqttFeed, OpcUaFeed
 
 # meter -> (sent values in the meter's unit, expected quantities in the canonical unit)
-SENT = {"electricity": (["1.5", "2", "0.25"], "kWh", ["1500", "2000", "250"]),
-        "h2so4": (["0.25", "0.5", "1"], "kg", ["250", "500", "1000"]),
-        "steam": (["1000", "1500", "4000"], "GJ", ["0", "0.5", "2.5"])}  # counter: baseline, then deltas
+SENT = {
+    "electricity": (["1.5", "2", "0.25"], "kWh", ["1500", "2000", "250"]),
+    "h2so4": (["0.25", "0.5", "1"], "kg", ["250", "500", "1000"]),
+    "steam": (["1000", "1500", "4000"], "GJ", ["0", "0.5", "2.5"]),
+}  # counter: baseline, then deltas
 
 
 def free_port() -> int:
@@ -72,8 +74,16 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
     await create_topics(kafka_bootstrap, topic_prefix)
     steps, times = raw_readings(plant_id)
     port = free_port()
-    kw = dict(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, plant_config=path, key_file=key_file,
-              sources=source, http_port=port, mqtt_port=11883, opcua_url=f"opc.tcp://127.0.0.1:{port}/epd/")
+    kw = dict(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        plant_config=path,
+        key_file=key_file,
+        sources=source,
+        http_port=port,
+        mqtt_port=11883,
+        opcua_url=f"opc.tcp://127.0.0.1:{port}/epd/",
+    )
     feed = None
     if source == "files":
         csv_feed = CsvFeed(plant, tmp_path / "replay.csv")
@@ -87,8 +97,7 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
         await feed.start()
     metrics.SOURCE_CONNECTED.labels(source).set(0)
     try:
-        async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"), \
-                running_connector(**kw):
+        async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"), running_connector(**kw):
             if source == "http":
                 feed = HttpFeed(plant, f"http://127.0.0.1:{port}")
                 await feed.start()
@@ -105,10 +114,15 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
                     await asyncio.sleep(0.5 if source == "opcua" else 0)  # one data change per publish cycle
             stamps = {int(t.timestamp()) for t in times}
             readings = await read_topic(
-                kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix, f"read-{unique}",
-                lambda rs: sum(r.observed_at.seconds in stamps for r in rs) >= 9)
-            raw = await read_topic(kafka_bootstrap, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}",
-                                   lambda rs: len(rs) >= 1, 10)
+                kafka_bootstrap,
+                topics.TELEMETRY_READINGS,
+                topic_prefix,
+                f"read-{unique}",
+                lambda rs: sum(r.observed_at.seconds in stamps for r in rs) >= 9,
+            )
+            raw = await read_topic(
+                kafka_bootstrap, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}", lambda rs: len(rs) >= 1, 10
+            )
     finally:
         if feed is not None and source != "files":
             await feed.stop()

@@ -27,8 +27,13 @@ def kustomize() -> str:
 
 
 def render(kustomize: str, overlay: str) -> list[dict]:
-    out = subprocess.run([kustomize, "build", str(REPO / "k8s" / "overlays" / overlay)],
-                         check=True, capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(
+        [kustomize, "build", str(REPO / "k8s" / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 

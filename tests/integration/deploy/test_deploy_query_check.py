@@ -17,7 +17,7 @@ from epd_devstack.prometheus import Prometheus
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "deploy" / "grafana"))
-import queries  # noqa: E402
+import queries
 
 
 def free_port() -> int:
@@ -31,8 +31,9 @@ def prometheus(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("query-check")
     registry = CollectorRegistry()
     Counter("epd_publisher_events_published_total", "events", registry=registry).inc(3)
-    Histogram("epd_publisher_publication_freshness_seconds", "freshness", buckets=FRESHNESS_BUCKETS,
-              registry=registry).observe(2.0)
+    Histogram(
+        "epd_publisher_publication_freshness_seconds", "freshness", buckets=FRESHNESS_BUCKETS, registry=registry
+    ).observe(2.0)
     metrics_port = free_port()
     server, thread = start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
     config = tmp_path / "prometheus.yml"

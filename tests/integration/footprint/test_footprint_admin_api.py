@@ -16,13 +16,12 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from footprint_chain import binding, document, register, roasting_window
 
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
 from epd_footprint.api import create_app
 from epd_footprint.service import FootprintService
-
-from footprint_chain import binding, document, register, roasting_window
 
 TOKEN = "test-operator-token-123456"
 
@@ -37,8 +36,9 @@ def _free_port() -> int:
 async def api(fresh_db):
     pool = await create_pool(fresh_db, max_size=4)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(pool, TOKEN), host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(pool, TOKEN), host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
     server.install_signal_handlers = lambda: None
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -72,25 +72,52 @@ async def test_registration_and_hostile_input(api):
     ok = await client.post("/organisations", json={"organisation_id": "org-1", "name": "Org One"})
     assert ok.status_code == 201, ok.text
     assert_error(await client.post("/organisations", json={"organisation_id": "org-1", "name": "again"}), 409)
-    assert_error(await client.post("/organisations", json={"organisation_id": "org\x00x", "name": "n"}), 422,
-                 "invalid_request")
+    assert_error(
+        await client.post("/organisations", json={"organisation_id": "org\x00x", "name": "n"}), 422, "invalid_request"
+    )
     assert_error(await client.post("/organisations", json={"organisation_id": "org-2", "name": "a\x00b"}), 422)
-    plant = {"plant_id": "p-1", "organisation_id": "org-1", "name": "P", "province": "inner-mongolia",
-             "grid_region": "north"}
+    plant = {
+        "plant_id": "p-1",
+        "organisation_id": "org-1",
+        "name": "P",
+        "province": "inner-mongolia",
+        "grid_region": "north",
+    }
     assert_error(await client.post("/plants", json={**plant, "organisation_id": "nope"}), 404, "unknown_reference")
-    assert_error(await client.post("/plants", content='{"plant_id": "p-1", "organisation_id": "org-1", "name": "P", '
-                                   '"province": "x", "grid_region": "n", "latitude": 1e400}',
-                                   headers={"Content-Type": "application/json"}), 422)
+    assert_error(
+        await client.post(
+            "/plants",
+            content='{"plant_id": "p-1", "organisation_id": "org-1", "name": "P", '
+            '"province": "x", "grid_region": "n", "latitude": 1e400}',
+            headers={"Content-Type": "application/json"},
+        ),
+        422,
+    )
     assert_error(await client.post("/plants", json={**plant, "latitude": 10**40}), 422)
     assert_error(await client.post("/plants", json={**plant, "latitude": 95}), 422, "constraint_violation")
     assert (await client.post("/plants", json=plant)).status_code == 201
-    assert_error(await client.post("/processes", json={"process_id": "p-1/roast", "plant_id": "p-1", "name": "r",
-                                                       "stage": "cooking"}), 422)
-    assert (await client.post("/processes", json={"process_id": "p-1/roast", "plant_id": "p-1", "name": "r",
-                                                  "stage": "roasting"})).status_code == 201
+    assert_error(
+        await client.post(
+            "/processes", json={"process_id": "p-1/roast", "plant_id": "p-1", "name": "r", "stage": "cooking"}
+        ),
+        422,
+    )
+    assert (
+        await client.post(
+            "/processes", json={"process_id": "p-1/roast", "plant_id": "p-1", "name": "r", "stage": "roasting"}
+        )
+    ).status_code == 201
     key = base64.b64encode(bytes(range(32))).decode()
-    meter = {"meter_id": "m-1", "process_id": "p-1/roast", "activity_kind": "electricity", "activity": "electricity.grid",
-             "unit": "kWh", "reading_kind": "counter", "counter_modulus": "1000000", "public_key": key}
+    meter = {
+        "meter_id": "m-1",
+        "process_id": "p-1/roast",
+        "activity_kind": "electricity",
+        "activity": "electricity.grid",
+        "unit": "kWh",
+        "reading_kind": "counter",
+        "counter_modulus": "1000000",
+        "public_key": key,
+    }
     assert_error(await client.post("/meters", json={**meter, "public_key": "not-base64!"}), 422, "bad_public_key")
     assert_error(await client.post("/meters", json={**meter, "process_id": "p-9/x"}), 404)
     assert (await client.post("/meters", json=meter)).status_code == 201
@@ -103,7 +130,9 @@ async def test_registration_and_hostile_input(api):
     assert_error(await client.get("/versions/00000000-0000-0000-0000-000000000000"), 404, "unknown_version")
     assert_error(await client.put("/policies", json={"scope": "product", "scope_id": "x", "threshold": "0"}), 422)
     assert_error(await client.put("/policies", json={"scope": "product", "scope_id": "x", "consecutive": 2**40}), 422)
-    assert (await client.put("/policies", json={"scope": "pcr", "scope_id": "pcr-1", "threshold": "0.05"})).status_code == 200
+    assert (
+        await client.put("/policies", json={"scope": "pcr", "scope_id": "pcr-1", "threshold": "0.05"})
+    ).status_code == 200
 
 
 async def test_product_system_validation(api):
@@ -111,17 +140,26 @@ async def test_product_system_validation(api):
     await register(pool)
     bad = document()
     bad["processes"][1]["inputs"][2]["unit"] = "kg"  # coal in kg where the activity is MJ
-    assert_error(await client.post("/product-systems", json={"system_id": "s2", "document": bad, "binding": binding()}),
-                 422, "product_system_unit_mismatch")
+    assert_error(
+        await client.post("/product-systems", json={"system_id": "s2", "document": bad, "binding": binding()}),
+        422,
+        "product_system_unit_mismatch",
+    )
     b = binding()
     b["processes"]["baotou-1/acid-roasting"]["activities"]["electricity.grid"] = "no-such-activity"
-    assert_error(await client.post("/product-systems", json={"system_id": "s2", "document": document(), "binding": b}),
-                 422, "bad_binding")
+    assert_error(
+        await client.post("/product-systems", json={"system_id": "s2", "document": document(), "binding": b}),
+        422,
+        "bad_binding",
+    )
     b = binding()
     b["processes"]["baotou-1/acid-roasting"]["process_id"] = "unknown/process"
-    assert_error(await client.post("/product-systems", json={"system_id": "s2", "document": document(), "binding": b}), 404)
-    ok = await client.post("/product-systems", json={"system_id": "baotou-ndfeb", "document": document(),
-                                                     "binding": binding()})
+    assert_error(
+        await client.post("/product-systems", json={"system_id": "s2", "document": document(), "binding": b}), 404
+    )
+    ok = await client.post(
+        "/product-systems", json={"system_id": "baotou-ndfeb", "document": document(), "binding": binding()}
+    )
     assert ok.status_code == 201 and ok.json()["version"] == 2
 
 
@@ -134,22 +172,38 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     events = (await client.get("/drift-events", params={"product_id": "roasted-ore"})).json()
     assert len(events) == 1 and events[0]["cause"] == "drift" and len(events[0]["evidence"]) == 3
     assert_error(await client.get("/drift-events", params={"product_id": "a\x00b"}), 422)
-    provisional = {r["product_id"]: r["pf_id"] for r in await conn.fetch(
-        "SELECT s.product_id, v.pf_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE status = 'provisional'")}
+    provisional = {
+        r["product_id"]: r["pf_id"]
+        for r in await conn.fetch(
+            "SELECT s.product_id, v.pf_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE status = 'provisional'"
+        )
+    }
     roast = provisional["roasted-ore"]
-    assert_error(await client.post(f"/versions/{pf_ids['roasted-ore']}/approve", json={"verifier": "v"}), 409,
-                 "forbidden_transition")
+    assert_error(
+        await client.post(f"/versions/{pf_ids['roasted-ore']}/approve", json={"verifier": "v"}),
+        409,
+        "forbidden_transition",
+    )
     resp = await client.post(f"/versions/{roast}/approve", json={"verifier": "verifier-2"})
     assert resp.status_code == 200, resp.text
     assert resp.json()["deprecated"] == pf_ids["roasted-ore"]
-    statuses = dict(await conn.fetch("SELECT pf_id::text, status FROM epd_versions WHERE pf_id = ANY($1::uuid[])",
-                                     [str(roast), pf_ids["roasted-ore"]]))
+    statuses = dict(
+        await conn.fetch(
+            "SELECT pf_id::text, status FROM epd_versions WHERE pf_id = ANY($1::uuid[])",
+            [str(roast), pf_ids["roasted-ore"]],
+        )
+    )
     assert statuses == {str(roast): "published", pf_ids["roasted-ore"]: "deprecated"}
-    changes = [(r["change_type"], r["product_sequence"]) for r in await conn.fetch(
-        "SELECT change_type, product_sequence FROM outbox WHERE product_id = 'roasted-ore' ORDER BY product_sequence")]
+    changes = [
+        (r["change_type"], r["product_sequence"])
+        for r in await conn.fetch(
+            "SELECT change_type, product_sequence FROM outbox WHERE product_id = 'roasted-ore' ORDER BY product_sequence"
+        )
+    ]
     assert changes == [("published", 1), ("created", 2), ("verified", 3), ("deprecated", 4), ("published", 5)]
-    last = footprint_pb2.FootprintChanged.FromString(await conn.fetchval(
-        "SELECT payload FROM outbox WHERE product_id = 'roasted-ore' AND product_sequence = 5"))
+    last = footprint_pb2.FootprintChanged.FromString(
+        await conn.fetchval("SELECT payload FROM outbox WHERE product_id = 'roasted-ore' AND product_sequence = 5")
+    )
     assert last.footprint.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED and last.footprint.verifier == "verifier-2"
     assert last.footprint.valid_until.seconds > last.footprint.valid_from.seconds
     assert_error(await client.post(f"/versions/{roast}/approve", json={"verifier": "v"}), 409)
@@ -157,20 +211,37 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     chloride = provisional["re-chloride"]
     assert (await client.post(f"/versions/{chloride}/reject", json={"reason": "meter fault"})).status_code == 200
     assert_error(await client.post(f"/versions/{chloride}/reject", json={"reason": "again"}), 409)
-    assert await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1 ORDER BY outbox_id DESC LIMIT 1",
-                               chloride) == "rejected"
+    assert (
+        await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1 ORDER BY outbox_id DESC LIMIT 1", chloride)
+        == "rejected"
+    )
     assert_error(await client.post(f"/versions/{chloride}/withdraw", json={"reason": "x\x00"}), 422)
-    assert (await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "plant closed"})).status_code == 200
+    assert (
+        await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "plant closed"})
+    ).status_code == 200
     assert_error(await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "again"}), 409)
-    assert_error(await client.post("/versions/00000000-0000-0000-0000-000000000001/approve", json={"verifier": "v"}), 404)
+    assert_error(
+        await client.post("/versions/00000000-0000-0000-0000-000000000001/approve", json={"verifier": "v"}), 404
+    )
     # Expiry: an old EPD (valid 2015-2020) expires; current ones stay.
     await client.post("/products", json={"product_id": "old-oxide", "name": "old"})
-    body = {"product_id": "old-oxide", "plant_id": "baotou-2", "pcr_id": "pcr", "pcr_version": "1",
-            "programme_operator": "CN-EPD", "registration_number": "EPD-old", "reference_period_start": "2014-01-01T00:00:00Z",
-            "reference_period_end": "2015-01-01T00:00:00Z", "factor_set_version": "f", "verifier": "v",
-            "valid_from": "2015-01-01T00:00:00Z", "results": {"A1-A3": {"GWP-total": "12.5"}}}
-    assert_error(await client.post("/epds/import", json={**body, "results": {"A1": {"GWP-total": "1"}}}), 422,
-                 "missing_result")
+    body = {
+        "product_id": "old-oxide",
+        "plant_id": "baotou-2",
+        "pcr_id": "pcr",
+        "pcr_version": "1",
+        "programme_operator": "CN-EPD",
+        "registration_number": "EPD-old",
+        "reference_period_start": "2014-01-01T00:00:00Z",
+        "reference_period_end": "2015-01-01T00:00:00Z",
+        "factor_set_version": "f",
+        "verifier": "v",
+        "valid_from": "2015-01-01T00:00:00Z",
+        "results": {"A1-A3": {"GWP-total": "12.5"}},
+    }
+    assert_error(
+        await client.post("/epds/import", json={**body, "results": {"A1": {"GWP-total": "1"}}}), 422, "missing_result"
+    )
     assert_error(await client.post("/epds/import", json={**body, "results": {"A1-A3": {"GWP-total": "1e999"}}}), 422)
     assert_error(await client.post("/epds/import", json={**body, "product_id": "ghost"}), 404)
     old = await client.post("/epds/import", json=body)
@@ -178,8 +249,12 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     assert_error(await client.post("/epds/import", json=body), 409)
     expired = (await client.post("/versions/expire")).json()["expired"]
     assert expired == [old.json()["pf_id"]]
-    assert await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1::uuid ORDER BY outbox_id DESC LIMIT 1",
-                               old.json()["pf_id"]) == "expired"
+    assert (
+        await conn.fetchval(
+            "SELECT change_type FROM outbox WHERE pf_id = $1::uuid ORDER BY outbox_id DESC LIMIT 1", old.json()["pf_id"]
+        )
+        == "expired"
+    )
 
 
 async def _epd(*args: str, url: str) -> tuple[int, str]:
@@ -189,8 +264,13 @@ async def _epd(*args: str, url: str) -> tuple[int, str]:
 
     exe = shutil.which("epd", path=os.path.dirname(sys.executable)) or "epd"
     proc = await asyncio.create_subprocess_exec(
-        exe, "footprint", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "EPD_FOOTPRINT_ADMIN_URL": url, "EPD_FOOTPRINT_ADMIN_TOKEN": TOKEN})
+        exe,
+        "footprint",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "EPD_FOOTPRINT_ADMIN_URL": url, "EPD_FOOTPRINT_ADMIN_TOKEN": TOKEN},
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode()
 
@@ -199,7 +279,7 @@ async def test_cli_registers_and_reports_api_errors(api, tmp_path):
     client, _, conn = api
     url = str(client.base_url)
     (tmp_path / "org.json").write_text('{"organisation_id": "org-cli", "name": "CLI Org"}')
-    (tmp_path / "bad.yaml").write_text("organisation_id: \"bad\\0id\"\nname: x\n")
+    (tmp_path / "bad.yaml").write_text('organisation_id: "bad\\0id"\nname: x\n')
     code, out = await _epd("register", "organisation", str(tmp_path / "org.json"), url=url)
     assert code == 0, out
     assert await conn.fetchval("SELECT name FROM organisations WHERE organisation_id = 'org-cli'") == "CLI Org"

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC
 from decimal import Decimal
 
 import asyncpg
 import pytest
+from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
@@ -25,8 +27,6 @@ from epd_footprint import admin
 from epd_footprint import schemas as s
 from epd_footprint.consumer import run_consumer
 from epd_footprint.service import FootprintService
-
-from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 
 CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
 
@@ -68,7 +68,9 @@ async def snapshot(conn: asyncpg.Connection) -> dict:
         "versions": await conn.fetch("SELECT pf_id, status FROM epd_versions ORDER BY pf_id"),
         "outbox": await conn.fetch("SELECT event_id FROM outbox ORDER BY outbox_id"),
         "events": await conn.fetchval("SELECT count(*) FROM footprint_drift_events"),
-        "state": await conn.fetch("SELECT series_id, consecutive, flagged FROM footprint_drift_state ORDER BY series_id"),
+        "state": await conn.fetch(
+            "SELECT series_id, consecutive, flagged FROM footprint_drift_state ORDER BY series_id"
+        ),
     }
 
 
@@ -92,7 +94,8 @@ async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fr
         await wait_applied(conn, 4)
         rows = await conn.fetch(
             """SELECT s.product_id, v.pf_id, v.version, v.status, v.reason, v.preceding_pf_id
-               FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'""")
+               FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'"""
+        )
         by_product = {r["product_id"]: r for r in rows}
         assert set(by_product) == {"roasted-ore"} | CASCADED
         assert len(rows) == len(by_product)  # exactly one per series
@@ -102,8 +105,9 @@ async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fr
             assert by_product[p]["version"] == 2 and by_product[p]["preceding_pf_id"] is not None
         # One outbox row 'created' per provisional version, carrying the full version and its evidence.
         for r in rows:
-            out = await conn.fetch("SELECT payload, product_sequence FROM outbox WHERE pf_id = $1 AND change_type = 'created'",
-                                   r["pf_id"])
+            out = await conn.fetch(
+                "SELECT payload, product_sequence FROM outbox WHERE pf_id = $1 AND change_type = 'created'", r["pf_id"]
+            )
             assert len(out) == 1 and out[0]["product_sequence"] == 2  # 1 was the import's 'published'
             event = footprint_pb2.FootprintChanged.FromString(out[0]["payload"])
             assert event.footprint.status == footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL
@@ -111,8 +115,9 @@ async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fr
             assert [e.window_id for e in event.footprint.evidence] == sorted(w.window_id for w in windows[:3])
             assert len(event.footprint.results) == 16
         events = await conn.fetch("SELECT product_id, cause, direction, percent FROM footprint_drift_events")
-        assert {(e["product_id"], e["cause"]) for e in events} == \
-            {("roasted-ore", "drift")} | {(p, "cascade") for p in CASCADED}
+        assert {(e["product_id"], e["cause"]) for e in events} == {("roasted-ore", "drift")} | {
+            (p, "cascade") for p in CASCADED
+        }
         assert all(e["direction"] == "deterioration" and e["percent"] > 10 for e in events)
         before = await snapshot(conn)
     # Replay the same windows twice, through a new consumer group: nothing changes.
@@ -138,14 +143,17 @@ async def test_two_workers_never_create_two_versions_of_one_series(chain, fresh_
     conn, topic = chain
     windows = [roasting_window(day, Decimal("1.2")) for day in range(6)]
     # Different groups: both workers see every window. Same group: split partitions, rebalances.
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"), \
-            running_worker(fresh_db, kafka_bootstrap, topic, f"b{unique}"), \
-            running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"):
+    async with (
+        running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"),
+        running_worker(fresh_db, kafka_bootstrap, topic, f"b{unique}"),
+        running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"),
+    ):
         await produce(kafka_bootstrap, topic, windows)
         await wait_applied(conn, 6)
         await asyncio.sleep(2)
-    per_series = await conn.fetch("SELECT series_id, count(*) AS n FROM epd_versions WHERE status = 'provisional' "
-                                  "GROUP BY series_id")
+    per_series = await conn.fetch(
+        "SELECT series_id, count(*) AS n FROM epd_versions WHERE status = 'provisional' GROUP BY series_id"
+    )
     assert len(per_series) == 1 + len(CASCADED) and all(r["n"] == 1 for r in per_series)
     assert await conn.fetchval("SELECT count(*) FROM outbox WHERE change_type = 'created'") == 1 + len(CASCADED)
     assert await conn.fetchval("SELECT count(*) FROM footprint_drift_events") == 1 + len(CASCADED)
@@ -165,23 +173,39 @@ async def test_unique_index_stops_a_second_open_version(chain, fresh_db):
         async with pool.acquire() as c, c.transaction():
             await gate.wait()
             try:
-                return await create_version(c, NewVersion(
-                    series_id=series_id, status=Status.PROVISIONAL, results={"A1-A3": {"GWP-total": Decimal(1)}},
-                    reason=f"test {tag}", period_start=_dt(1), period_end=_dt(2), factor_set_version="x"), "created")
+                return await create_version(
+                    c,
+                    NewVersion(
+                        series_id=series_id,
+                        status=Status.PROVISIONAL,
+                        results={"A1-A3": {"GWP-total": Decimal(1)}},
+                        reason=f"test {tag}",
+                        period_start=_dt(1),
+                        period_end=_dt(2),
+                        factor_set_version="x",
+                    ),
+                    "created",
+                )
             except AlreadyOpen:
                 return None
+
     try:
         results = await asyncio.gather(attempt("a"), attempt("b"))
     finally:
         await pool.close()
     assert sum(r is not None for r in results) == 1
-    assert await conn.fetchval("SELECT count(*) FROM epd_versions WHERE series_id = $1 AND status = 'provisional'",
-                               series_id) == 1
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM epd_versions WHERE series_id = $1 AND status = 'provisional'", series_id
+        )
+        == 1
+    )
 
 
 def _dt(day: int):
-    from datetime import datetime, timezone
-    return datetime(2025, 1, day, tzinfo=timezone.utc)
+    from datetime import datetime
+
+    return datetime(2025, 1, day, tzinfo=UTC)
 
 
 async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain, fresh_db, kafka_bootstrap, unique):
@@ -196,8 +220,9 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
         await producer.send_and_wait(topic, b"\xff\x00garbage", key=b"baotou-1/roasting")
         for w in (bad, nul):
             await producer.send_and_wait(topic, INTENSITY_WINDOWS.encode(w), key=b"baotou-1/roasting")
-        await producer.send_and_wait(topic, INTENSITY_WINDOWS.encode(roasting_window(2, Decimal("1.2"))),
-                                     key=b"baotou-1/roasting")
+        await producer.send_and_wait(
+            topic, INTENSITY_WINDOWS.encode(roasting_window(2, Decimal("1.2"))), key=b"baotou-1/roasting"
+        )
     finally:
         await producer.stop()
     async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
@@ -224,11 +249,14 @@ async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_d
         await produce(kafka_bootstrap, topic, [roasting_window(day, Decimal("1.2")) for day in (1, 2)])
         await wait_applied(conn, 6)
         provisional = await conn.fetch(
-            "SELECT s.product_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'")
+            "SELECT s.product_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'"
+        )
     assert {r["product_id"] for r in provisional} == {"roasted-ore"} | CASCADED
 
 
-async def test_a_cascade_reaches_series_already_evaluated_for_the_period(fresh_db, kafka_bootstrap, topic_prefix, unique):
+async def test_a_cascade_reaches_series_already_evaluated_for_the_period(
+    fresh_db, kafka_bootstrap, topic_prefix, unique
+):
     """Leaching's window for day 2 arrives before roasting's days 1 and 2 (processes emit their rolling
     windows at their own pace): the downstream series hold day 2 in their streaks, so roasting's day-2
     window evaluates only the roasted ore, which fires and cascades to them. The service must create
@@ -243,14 +271,18 @@ async def test_a_cascade_reaches_series_already_evaluated_for_the_period(fresh_d
     try:
         async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
             applied = 0
-            for batch in ([roasting_window(0, Decimal("1.2"))], [leaching_window(2)],
-                          [roasting_window(1, Decimal("1.2")), roasting_window(2, Decimal("1.2"))]):
+            for batch in (
+                [roasting_window(0, Decimal("1.2"))],
+                [leaching_window(2)],
+                [roasting_window(1, Decimal("1.2")), roasting_window(2, Decimal("1.2"))],
+            ):
                 await produce(kafka_bootstrap, topic, batch)  # one after the other: two keys, two partitions
                 applied += len(batch)
                 await wait_applied(conn, applied)
             rows = await conn.fetch(
                 """SELECT s.product_id, v.reason FROM epd_versions v JOIN epd_series s USING (series_id)
-                   WHERE v.status = 'provisional'""")
+                   WHERE v.status = 'provisional'"""
+            )
         by_product = {r["product_id"]: r["reason"] for r in rows}
         assert by_product["roasted-ore"].startswith("drift: A1-A3 GWP-total +19.")
         assert set(by_product) == {"roasted-ore"} | CASCADED

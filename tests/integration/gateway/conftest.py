@@ -16,7 +16,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-
 from gateway_seed import base
 
 KEY_SECRET = "integration-test-key-secret"
@@ -38,8 +37,9 @@ class Gateway:
     env: dict[str, str]
 
     def client(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, verify=ssl.create_default_context(cafile=str(self.cert)),
-                                 timeout=30, **kw)
+        return httpx.AsyncClient(
+            base_url=self.url, verify=ssl.create_default_context(cafile=str(self.cert)), timeout=30, **kw
+        )
 
     async def token(self, name: str, scope: str | None = None) -> str:
         cid, secret = self.clients[name]
@@ -52,11 +52,21 @@ class Gateway:
 
 def start(dsn: str, tmp: Path, **extra: str) -> tuple[subprocess.Popen, dict[str, str], int]:
     port = free_port()
-    env = dict(os.environ, EPD_PG_DSN=dsn, EPD_GATEWAY_HTTPS_PORT=str(port), EPD_GATEWAY_KEY_SECRET=KEY_SECRET,
-               EPD_GATEWAY_TLS_DIR=str(tmp / "tls"), EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
-               EPD_GATEWAY_KEY_REFRESH_SECONDS="0", EPD_GATEWAY_REQUEST_POLL_SECONDS="0.2",
-               EPD_GATEWAY_TOKEN_RATE_PER_SECOND="50", EPD_GATEWAY_TOKEN_RATE_BURST="50", EPD_LOG_JSON="false",
-               EPD_GATEWAY_RATE_PER_SECOND="1000", EPD_GATEWAY_RATE_BURST="1000")
+    env = dict(
+        os.environ,
+        EPD_PG_DSN=dsn,
+        EPD_GATEWAY_HTTPS_PORT=str(port),
+        EPD_GATEWAY_KEY_SECRET=KEY_SECRET,
+        EPD_GATEWAY_TLS_DIR=str(tmp / "tls"),
+        EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
+        EPD_GATEWAY_KEY_REFRESH_SECONDS="0",
+        EPD_GATEWAY_REQUEST_POLL_SECONDS="0.2",
+        EPD_GATEWAY_TOKEN_RATE_PER_SECOND="50",
+        EPD_GATEWAY_TOKEN_RATE_BURST="50",
+        EPD_LOG_JSON="false",
+        EPD_GATEWAY_RATE_PER_SECOND="1000",
+        EPD_GATEWAY_RATE_BURST="1000",
+    )
     env.update(extra)
     log = open(tmp / f"gateway-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "epd_gateway"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -91,8 +101,12 @@ async def add_clients(dsn: str) -> dict[str, tuple[str, str]]:
     try:
         for name in ("a", "b", "all"):
             secret = secrets.new_client_secret()
-            await Repository(pool, "").add_client(f"client-{name}", f"partner-{name}", secrets.hash_secret(secret),
-                                                  ["footprint:list", "footprint:read", "events:write"])
+            await Repository(pool, "").add_client(
+                f"client-{name}",
+                f"partner-{name}",
+                secrets.hash_secret(secret),
+                ["footprint:list", "footprint:read", "events:write"],
+            )
             out[name] = (f"client-{name}", secret)
     finally:
         await pool.close()
@@ -150,8 +164,9 @@ def pact():
 
     def validate(name: str, instance) -> None:
         schema = {"$ref": f"{base_uri}#/components/schemas/{name}"}
-        jsonschema.Draft202012Validator(schema, registry=registry,
-                                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(instance)
+        jsonschema.Draft202012Validator(
+            schema, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        ).validate(instance)
 
     return validate
 

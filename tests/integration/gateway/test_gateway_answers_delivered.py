@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 from aiohttp import web
-
 from gateway_seed import OXIDE, add_product, add_version
+
 from epd_publisher import pact_events
-from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.delivery.pinning import PinnedClient
+from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint
 from epd_publisher.rendering import registry_renderers
@@ -47,26 +47,52 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
         if request.path == "/auth/token":
             seen["token"].append(request.headers.get("authorization"))
             return web.json_response({"access_token": "partner-a-token", "expires_in": 3600})
-        seen["events"].append((request.headers.get("authorization"), request.headers.get("content-type"),
-                               json.loads(await request.read())))
+        seen["events"].append(
+            (
+                request.headers.get("authorization"),
+                request.headers.get("content-type"),
+                json.loads(await request.read()),
+            )
+        )
         return web.Response(status=statuses.pop(0) if statuses else 200)
 
     pool = await asyncpg.create_pool(gateway.dsn, min_size=1, max_size=4)
     try:
         async with receiver(handle) as base, PinnedClient() as http:
             secrets = EndpointSecrets("integration-test-publisher-secret-key")
-            await add_endpoint(pool, EndpointSpec("partner-a-pact", "partner-a", f"{base}/3/events", DeliveryFormat.PACT,
-                                                  signing="none", token_url=f"{base}/auth/token", client_id="epd",
-                                                  client_secret="s3cret", allow_private=True), secrets=secrets)
+            await add_endpoint(
+                pool,
+                EndpointSpec(
+                    "partner-a-pact",
+                    "partner-a",
+                    f"{base}/3/events",
+                    DeliveryFormat.PACT,
+                    signing="none",
+                    token_url=f"{base}/auth/token",
+                    client_id="epd",
+                    client_secret="s3cret",
+                    allow_private=True,
+                ),
+                secrets=secrets,
+            )
             token = await gateway.token("a")
             request_id = str(uuid.uuid4())
-            async with gateway.client(headers={"authorization": f"Bearer {token}",
-                                               "content-type": "application/cloudevents+json"}) as gw:
-                r = await gw.post("/3/events", content=json.dumps({
-                    "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3", "specversion": "1.0",
-                    "id": request_id, "source": "https://partner-a.example/pact",
-                    "time": datetime.now(UTC).isoformat(), "data": {"productId": [
-                        "urn:pact:epd.example.cn:product-id:ndpr-oxide"]}}))
+            async with gateway.client(
+                headers={"authorization": f"Bearer {token}", "content-type": "application/cloudevents+json"}
+            ) as gw:
+                r = await gw.post(
+                    "/3/events",
+                    content=json.dumps(
+                        {
+                            "type": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+                            "specversion": "1.0",
+                            "id": request_id,
+                            "source": "https://partner-a.example/pact",
+                            "time": datetime.now(UTC).isoformat(),
+                            "data": {"productId": ["urn:pact:epd.example.cn:product-id:ndpr-oxide"]},
+                        }
+                    ),
+                )
                 assert r.status_code == 200, r.text
             for _ in range(100):  # the gateway's request worker answers asynchronously
                 if await pool.fetchval("SELECT count(*) FROM gateway_outgoing_events"):
@@ -75,8 +101,15 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
             clock = ManualClock()
             assert await pact_events.forward(pool, clock.now()) == 1
             assert await pact_events.forward(pool, clock.now()) == 0  # handed over once
-            sender = Sender(pool, http, registry_renderers(pool, "National Rare-Earth EPD Programme"), clock=clock,
-                            rng=random.Random(3), config=SenderConfig(timeout_s=5), secrets=secrets)
+            sender = Sender(
+                pool,
+                http,
+                registry_renderers(pool, "National Rare-Earth EPD Programme"),
+                clock=clock,
+                rng=random.Random(3),
+                config=SenderConfig(timeout_s=5),
+                secrets=secrets,
+            )
             for _ in range(20):
                 if not await sender.run_due():
                     due = await sender.next_due()
@@ -84,8 +117,10 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
                         break
                     clock.advance(max(0.0, (due - clock.now()).total_seconds()) + 0.001)
     finally:
-        row = await pool.fetchrow("SELECT o.sent_at, d.state, d.kind, d.attempts FROM gateway_outgoing_events o "
-                                  "JOIN deliveries d USING (event_id)")
+        row = await pool.fetchrow(
+            "SELECT o.sent_at, d.state, d.kind, d.attempts FROM gateway_outgoing_events o "
+            "JOIN deliveries d USING (event_id)"
+        )
         attempts = await pool.fetch("SELECT status, action FROM delivery_attempts ORDER BY attempt")
         await pool.close()
     assert seen["token"] and all(t.startswith("Basic ") for t in seen["token"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+from gateway_seed import OXIDE, add_product, add_version, publish_new_version
 from typer.testing import CliRunner
 
-from gateway_seed import OXIDE, add_product, add_version, publish_new_version
 from epd_gateway.catalogue import unsigned
 from epd_gateway.formats.party import ProgrammeInfo
 from epd_gateway.signing import verify_record
@@ -30,6 +30,7 @@ async def test_cached_records_follow_status_party_and_key_changes(gateway, db):
     other = await add_version(db, await add_product(db, "cache-oxide-2", OXIDE))
     token = await gateway.token("a")
     async with gateway.client(headers={"authorization": f"Bearer {token}"}) as http:
+
         async def listing() -> dict[str, dict]:
             r = await http.get("/3/footprints", params={"limit": 50})
             assert r.status_code == 200, r.text

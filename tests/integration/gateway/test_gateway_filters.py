@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from conftest import check_error, check_list
 from gateway_seed import MAGNET, ORGS, OXIDE, T0, add_product, add_version
 
@@ -85,9 +84,18 @@ async def test_filters_are_anded(seeded, pact):
     assert await ids_for(http, pact, params) == {ids["later"]}
 
 
-@pytest.mark.parametrize("params", [{"productId": "not-a-urn"}, {"validOn": "yesterday"}, {"status": "Gone"},
-                                    {"limit": "-1"}, {"limit": "ten"}, {"x-epd-cursor": "forged"},
-                                    {"companyId": "urn:x:\x00"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"productId": "not-a-urn"},
+        {"validOn": "yesterday"},
+        {"status": "Gone"},
+        {"limit": "-1"},
+        {"limit": "ten"},
+        {"x-epd-cursor": "forged"},
+        {"companyId": "urn:x:\x00"},
+    ],
+)
 async def test_bad_filter_values_are_400(seeded, pact, params):
     http, _ = seeded
     check_error(pact, await http.get("/3/footprints", params=params), 400, "BadRequest")

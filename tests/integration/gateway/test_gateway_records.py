@@ -4,21 +4,20 @@ openEPD documents, pagination under concurrent publishing, and PACT events."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import jwt
 import pytest
+from conftest import check_error, check_list
+from gateway_seed import OXIDE, add_product, add_version, publish_new_version
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jws as jc_jws
 from typer.testing import CliRunner
 
-from conftest import KEY_SECRET, check_error, check_list
-from gateway_seed import OXIDE, add_product, add_version, publish_new_version
 from epd_gateway.catalogue import unsigned
 from epd_gateway.formats.party import ProgrammeInfo
 from epd_gateway.signing import canonical_json
@@ -28,8 +27,9 @@ SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs"
 
 def verify_both(payload: bytes, signature: str, jwks: dict) -> None:
     kid = jwt.get_unverified_header(signature)["kid"]
-    jwt.api_jws.PyJWS().decode_complete(signature, jwt.PyJWKSet.from_dict(jwks)[kid], algorithms=["EdDSA"],
-                                        detached_payload=payload)
+    jwt.api_jws.PyJWS().decode_complete(
+        signature, jwt.PyJWKSet.from_dict(jwks)[kid], algorithms=["EdDSA"], detached_payload=payload
+    )
     token = jc_jws.JWS()
     token.deserialize(signature)
     token.verify(jc_jwk.JWKSet.from_json(json.dumps(jwks)).get_key(kid), alg="EdDSA", detached_payload=payload)
@@ -130,7 +130,7 @@ async def test_pagination_walks_1000_records_without_gap_or_repeat_while_publish
             seen += [pf["id"] for pf in check_list(pact, r)]
             assert len(r.json()["data"]) <= 37
             link = r.headers.get("link")
-            url = link[1:link.index(">")] if link else None
+            url = link[1 : link.index(">")] if link else None
             if link:
                 assert link.startswith(f"<{gateway.url}/3/footprints?") and link.endswith('>; rel="next"')
             pages += 1
@@ -147,21 +147,33 @@ async def test_pagination_walks_1000_records_without_gap_or_repeat_while_publish
 async def test_events_request_answered_and_published_recorded(gateway, db, pact):
     pf_id = await add_version(db, await add_product(db, "ndpr-oxide", OXIDE))
     token = await gateway.token("a")
-    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     request_id, miss_id = str(uuid.uuid4()), str(uuid.uuid4())
-    async with gateway.client(headers={"authorization": f"Bearer {token}",
-                                       "content-type": "application/cloudevents+json"}) as http:
-        def event(eid, data, kind="RequestCreatedEvent"):
-            return json.dumps({"type": f"org.wbcsd.pact.ProductFootprint.{kind}.3", "specversion": "1.0",
-                               "id": eid, "source": "https://partner-a.example/pact", "time": now, "data": data})
+    async with gateway.client(
+        headers={"authorization": f"Bearer {token}", "content-type": "application/cloudevents+json"}
+    ) as http:
 
-        r = await http.post("/3/events", content=event(request_id, {"productId": [
-            "urn:pact:epd.example.cn:product-id:ndpr-oxide"]}))
+        def event(eid, data, kind="RequestCreatedEvent"):
+            return json.dumps(
+                {
+                    "type": f"org.wbcsd.pact.ProductFootprint.{kind}.3",
+                    "specversion": "1.0",
+                    "id": eid,
+                    "source": "https://partner-a.example/pact",
+                    "time": now,
+                    "data": data,
+                }
+            )
+
+        r = await http.post(
+            "/3/events", content=event(request_id, {"productId": ["urn:pact:epd.example.cn:product-id:ndpr-oxide"]})
+        )
         assert r.status_code == 200, r.text
         r = await http.post("/3/events", content=event(miss_id, {"geography": ["DE"]}))
         assert r.status_code == 200
-        r = await http.post("/3/events", content=event(str(uuid.uuid4()), {"pfIds": [str(uuid.uuid4())]},
-                                                          "PublishedEvent"))
+        r = await http.post(
+            "/3/events", content=event(str(uuid.uuid4()), {"pfIds": [str(uuid.uuid4())]}, "PublishedEvent")
+        )
         assert r.status_code == 200
         for bad in ("{", json.dumps({"type": "x"}), event("e", {"unknown": 1}), json.dumps([1])):
             check_error(pact, await http.post("/3/events", content=bad), 400, "BadRequest")

@@ -7,10 +7,9 @@ import asyncio
 
 import requests
 import schemathesis
+from gateway_seed import MAGNET, OXIDE, add_product, add_version
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS
-
-from gateway_seed import MAGNET, OXIDE, add_product, add_version
 
 MAX_EXAMPLES = 25
 
@@ -24,8 +23,7 @@ def fuzz(base_url: str, cert: str, token: str, openapi: dict) -> list[str]:
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def run(case) -> None:
             headers = {"Authorization": f"Bearer {token}"} if operation.path != "/auth/token" else None

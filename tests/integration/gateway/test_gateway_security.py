@@ -10,13 +10,11 @@ import time
 
 import asyncpg
 import jwt as pyjwt
-
-from conftest import check_error, launch, stop
+from conftest import KEY_SECRET, check_error, launch, stop
 from gateway_seed import MAGNET, OXIDE, add_product, add_version
+
 from epd_gateway import tokens
 from epd_gateway.keystore import load_key_ring
-
-from conftest import KEY_SECRET
 
 
 def _b64(data: dict) -> str:
@@ -33,8 +31,9 @@ async def test_client_cannot_see_records_its_agreement_does_not_recognise(gatewa
         r = await http.get(f"/3/footprints/{magnet}", headers={"authorization": f"Bearer {token_b}"})
         assert r.status_code == 200
         for fmt in ("ilcd", "openepd"):
-            r = await http.get(f"/3/footprints/{magnet}", params={"format": fmt},
-                               headers={"authorization": f"Bearer {token_a}"})
+            r = await http.get(
+                f"/3/footprints/{magnet}", params={"format": fmt}, headers={"authorization": f"Bearer {token_a}"}
+            )
             check_error(pact, r, 404, "NotFound")
         r = await http.get("/3/footprints", headers={"authorization": f"Bearer {token_b}"})
         assert [pf["id"] for pf in r.json()["data"]] == [str(magnet)]
@@ -49,12 +48,23 @@ async def test_bad_tokens_are_rejected(gateway, db, pact):
     finally:
         await pool.close()
     good = await gateway.token("a")
-    common = dict(client_id="client-a", partner_id="partner-a", scopes=frozenset({"footprint:list"}),
-                  issuer=gateway.env["EPD_GATEWAY_PUBLIC_URL"], ttl_seconds=60)
+    common = dict(
+        client_id="client-a",
+        partner_id="partner-a",
+        scopes=frozenset({"footprint:list"}),
+        issuer=gateway.env["EPD_GATEWAY_PUBLIC_URL"],
+        ttl_seconds=60,
+    )
     expired = tokens.issue(ring, audience="epd-gateway", now=time.time() - 3600, **common)
     wrong_aud = tokens.issue(ring, audience="someone-else", **common)
-    claims = {"iss": common["issuer"], "sub": "client-a", "aud": "epd-gateway", "exp": int(time.time()) + 60,
-              "scope": "footprint:list", "partner_id": "partner-a"}
+    claims = {
+        "iss": common["issuer"],
+        "sub": "client-a",
+        "aud": "epd-gateway",
+        "exp": int(time.time()) + 60,
+        "scope": "footprint:list",
+        "partner_id": "partner-a",
+    }
     alg_none = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     hs256 = pyjwt.encode(claims, "secret-guessed-by-an-attacker-32b", algorithm="HS256", headers={"kid": ring.kid})
     head, body, sig = good.split(".")
@@ -79,13 +89,15 @@ async def test_token_endpoint_errors(gateway):
         assert r.status_code == 401 and r.json()["error"] == "invalid_client"
         r = await http.post("/auth/token", data={"grant_type": "password"}, auth=(cid, secret))
         assert r.status_code == 400 and r.json()["error"] == "unsupported_grant_type"
-        r = await http.post("/auth/token", data={"grant_type": "client_credentials", "scope": "admin"},
-                            auth=(cid, secret))
+        r = await http.post(
+            "/auth/token", data={"grant_type": "client_credentials", "scope": "admin"}, auth=(cid, secret)
+        )
         assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
         r = await http.post("/auth/token", data={"grant_type": "client_credentials"})
         assert r.status_code == 401
-        r = await http.post("/auth/token", data={"grant_type": "client_credentials", "scope": "footprint:read"},
-                            auth=(cid, secret))
+        r = await http.post(
+            "/auth/token", data={"grant_type": "client_credentials", "scope": "footprint:read"}, auth=(cid, secret)
+        )
         assert r.status_code == 200 and r.json()["expires_in"] <= 900
         token = r.json()["access_token"]
         # A read-only token cannot list.
@@ -94,8 +106,14 @@ async def test_token_endpoint_errors(gateway):
 
 
 async def test_rate_limits_answer_429_with_retry_after(gateway_db, tmp_path, pact):
-    proc, gw = await launch(gateway_db, tmp_path, EPD_GATEWAY_RATE_PER_SECOND="0.01", EPD_GATEWAY_RATE_BURST="3",
-                            EPD_GATEWAY_TOKEN_RATE_PER_SECOND="0.01", EPD_GATEWAY_TOKEN_RATE_BURST="2")
+    proc, gw = await launch(
+        gateway_db,
+        tmp_path,
+        EPD_GATEWAY_RATE_PER_SECOND="0.01",
+        EPD_GATEWAY_RATE_BURST="3",
+        EPD_GATEWAY_TOKEN_RATE_PER_SECOND="0.01",
+        EPD_GATEWAY_TOKEN_RATE_BURST="2",
+    )
     try:
         token = await gw.token("a")
         async with gw.client(headers={"authorization": f"Bearer {token}"}) as http:
@@ -106,8 +124,12 @@ async def test_rate_limits_answer_429_with_retry_after(gateway_db, tmp_path, pac
             assert int(r.headers["retry-after"]) >= 1
         cid, secret = gw.clients["b"]
         async with gw.client() as http:
-            codes = [(await http.post("/auth/token", data={"grant_type": "client_credentials"},
-                                      auth=(cid, secret))).status_code for _ in range(3)]
+            codes = [
+                (
+                    await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
+                ).status_code
+                for _ in range(3)
+            ]
             assert codes[:2] == [200, 200] and codes[2] == 429
             r = await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from gateway_seed import MAGNET, OXIDE, add_product, add_version
 
 

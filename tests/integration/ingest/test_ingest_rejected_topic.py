@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connector"))  # shared telemetry_support
-from telemetry_support import create_topics, plant_yaml, read_topic, register, running_ingest  # noqa: E402
+from telemetry_support import create_topics, plant_yaml, read_topic, register, running_ingest
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
@@ -21,23 +21,25 @@ RR = telemetry_pb2.RejectionReason
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
-def reading(meter: str, value: str, minute: int, unit: str, kind=telemetry_pb2.READING_KIND_INTERVAL,
-            at: datetime | None = None) -> telemetry_pb2.RawReading:
-    r = telemetry_pb2.RawReading(meter_id=meter, value=value, unit=unit, kind=kind,
-                                 quality=telemetry_pb2.READING_QUALITY_GOOD)
+def reading(
+    meter: str, value: str, minute: int, unit: str, kind=telemetry_pb2.READING_KIND_INTERVAL, at: datetime | None = None
+) -> telemetry_pb2.RawReading:
+    r = telemetry_pb2.RawReading(
+        meter_id=meter, value=value, unit=unit, kind=kind, quality=telemetry_pb2.READING_QUALITY_GOOD
+    )
     r.observed_at.FromDatetime(at or BASE + timedelta(minutes=minute))
     return r
 
 
 def signed(plant_id: str, key, key_id: str, readings, batch_id: str | None = None) -> bytes:
-    batch = telemetry_pb2.TelemetryBatch(batch_id=batch_id or str(uuid.uuid4()), plant_id=plant_id,
-                                         readings=readings)
+    batch = telemetry_pb2.TelemetryBatch(batch_id=batch_id or str(uuid.uuid4()), plant_id=plant_id, readings=readings)
     batch.created_at.FromDatetime(datetime.now(UTC))
     return sign_batch(batch, key, key_id).SerializeToString()
 
 
-async def test_each_bad_reading_class_is_rejected_with_its_reason(kafka_bootstrap, fresh_db, topic_prefix, unique,
-                                                                   tmp_path):
+async def test_each_bad_reading_class_is_rejected_with_its_reason(
+    kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path
+):
     pid = f"bad{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique)
     plant = load_plant_config(path)
@@ -46,32 +48,73 @@ async def test_each_bad_reading_class_is_rejected_with_its_reason(kafka_bootstra
     counter = telemetry_pb2.READING_KIND_COUNTER
     dup_batch = signed(pid, key, plant.key_id, [reading(el, "1", 50, "MWh")])
     cases = [  # (name, record bytes, expected reason)
-        ("bad signature", signed(pid, generate_private_key(), plant.key_id, [reading(el, "1", 1, "MWh")]),
-         RR.REJECTION_REASON_BAD_SIGNATURE),
-        ("unknown plant", signed("no-such-plant", key, plant.key_id, [reading(el, "1", 2, "MWh")]),
-         RR.REJECTION_REASON_UNKNOWN_PLANT),
-        ("unknown meter", signed(pid, key, plant.key_id, [reading(f"{pid}.nope", "1", 3, "MWh")]),
-         RR.REJECTION_REASON_UNKNOWN_METER),
-        ("unknown unit", signed(pid, key, plant.key_id, [reading(el, "1", 4, "blorbs")]),
-         RR.REJECTION_REASON_UNKNOWN_UNIT),
-        ("incompatible unit", signed(pid, key, plant.key_id, [reading(el, "1", 5, "kg")]),
-         RR.REJECTION_REASON_INCOMPATIBLE_UNIT),
+        (
+            "bad signature",
+            signed(pid, generate_private_key(), plant.key_id, [reading(el, "1", 1, "MWh")]),
+            RR.REJECTION_REASON_BAD_SIGNATURE,
+        ),
+        (
+            "unknown plant",
+            signed("no-such-plant", key, plant.key_id, [reading(el, "1", 2, "MWh")]),
+            RR.REJECTION_REASON_UNKNOWN_PLANT,
+        ),
+        (
+            "unknown meter",
+            signed(pid, key, plant.key_id, [reading(f"{pid}.nope", "1", 3, "MWh")]),
+            RR.REJECTION_REASON_UNKNOWN_METER,
+        ),
+        (
+            "unknown unit",
+            signed(pid, key, plant.key_id, [reading(el, "1", 4, "blorbs")]),
+            RR.REJECTION_REASON_UNKNOWN_UNIT,
+        ),
+        (
+            "incompatible unit",
+            signed(pid, key, plant.key_id, [reading(el, "1", 5, "kg")]),
+            RR.REJECTION_REASON_INCOMPATIBLE_UNIT,
+        ),
         ("NaN", signed(pid, key, plant.key_id, [reading(el, "NaN", 6, "MWh")]), RR.REJECTION_REASON_NOT_FINITE),
-        ("infinity", signed(pid, key, plant.key_id, [reading(el, "Infinity", 7, "MWh")]),
-         RR.REJECTION_REASON_NOT_FINITE),
-        ("negative interval", signed(pid, key, plant.key_id, [reading(acid, "-2", 8, "t")]),
-         RR.REJECTION_REASON_NEGATIVE_VALUE),
-        ("counter backwards", signed(pid, key, plant.key_id, [reading(steam, "5000", 9, "MJ", counter),
-                                                              reading(steam, "3000", 10, "MJ", counter)]),
-         RR.REJECTION_REASON_COUNTER_BACKWARDS),
-        ("future timestamp", signed(pid, key, plant.key_id, [
-            reading(el, "1", 0, "MWh", at=datetime.now(UTC) + timedelta(days=1))]), RR.REJECTION_REASON_FUTURE_TIMESTAMP),
+        (
+            "infinity",
+            signed(pid, key, plant.key_id, [reading(el, "Infinity", 7, "MWh")]),
+            RR.REJECTION_REASON_NOT_FINITE,
+        ),
+        (
+            "negative interval",
+            signed(pid, key, plant.key_id, [reading(acid, "-2", 8, "t")]),
+            RR.REJECTION_REASON_NEGATIVE_VALUE,
+        ),
+        (
+            "counter backwards",
+            signed(
+                pid,
+                key,
+                plant.key_id,
+                [reading(steam, "5000", 9, "MJ", counter), reading(steam, "3000", 10, "MJ", counter)],
+            ),
+            RR.REJECTION_REASON_COUNTER_BACKWARDS,
+        ),
+        (
+            "future timestamp",
+            signed(pid, key, plant.key_id, [reading(el, "1", 0, "MWh", at=datetime.now(UTC) + timedelta(days=1))]),
+            RR.REJECTION_REASON_FUTURE_TIMESTAMP,
+        ),
         ("duplicate batch", dup_batch, RR.REJECTION_REASON_DUPLICATE),
-        ("duplicate reading", signed(pid, key, plant.key_id, [reading(el, "1", 50, "MWh")]),
-         RR.REJECTION_REASON_DUPLICATE),
-        ("oversized batch", signed(pid, key, plant.key_id,
-                                   [reading(acid, "1", 0, "t", at=BASE - timedelta(seconds=i)) for i in range(10_001)]),
-         RR.REJECTION_REASON_OVERSIZED_BATCH),
+        (
+            "duplicate reading",
+            signed(pid, key, plant.key_id, [reading(el, "1", 50, "MWh")]),
+            RR.REJECTION_REASON_DUPLICATE,
+        ),
+        (
+            "oversized batch",
+            signed(
+                pid,
+                key,
+                plant.key_id,
+                [reading(acid, "1", 0, "t", at=BASE - timedelta(seconds=i)) for i in range(10_001)],
+            ),
+            RR.REJECTION_REASON_OVERSIZED_BATCH,
+        ),
         ("garbage bytes", b"\xff\x00garbage\x07not a protobuf" * 3, RR.REJECTION_REASON_MALFORMED),
     ]
     await create_topics(kafka_bootstrap, topic_prefix)
@@ -85,10 +128,20 @@ async def test_each_bad_reading_class_is_rejected_with_its_reason(kafka_bootstra
             for _, payload, _ in cases:
                 await (await producer.send(raw_topic, payload, key=pid.encode()))
             await (await producer.send(raw_topic, good, key=pid.encode()))
-            accepted = await read_topic(kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix, f"a-{unique}",
-                                        lambda rs: any(r.meter_id == acid for r in rs))
-            rejected = await read_topic(kafka_bootstrap, topics.TELEMETRY_REJECTED, topic_prefix, f"r-{unique}",
-                                        lambda rs: len(rs) >= len(cases))
+            accepted = await read_topic(
+                kafka_bootstrap,
+                topics.TELEMETRY_READINGS,
+                topic_prefix,
+                f"a-{unique}",
+                lambda rs: any(r.meter_id == acid for r in rs),
+            )
+            rejected = await read_topic(
+                kafka_bootstrap,
+                topics.TELEMETRY_REJECTED,
+                topic_prefix,
+                f"r-{unique}",
+                lambda rs: len(rs) >= len(cases),
+            )
     finally:
         await producer.stop()
     reasons = {r.reason for r in rejected}

@@ -29,13 +29,19 @@ def free_port() -> int:
 class Worker:
     def __init__(self, bootstrap: str, prefix: str, data_dir: Path, lateness_s: int | None = None) -> None:
         self.metrics_port = free_port()
-        self.env = {**os.environ, "EPD_KAFKA_BOOTSTRAP": bootstrap, "EPD_TOPIC_PREFIX": prefix,
-                    "EPD_INTENSITY_APP_ID": "intensity", "EPD_INTENSITY_DATA_DIR": str(data_dir),
-                    "EPD_INTENSITY_METRICS_PORT": str(self.metrics_port), "EPD_INTENSITY_WEB_PORT": str(free_port()),
-                    "EPD_INTENSITY_PROCESS_CONFIG": str(ROOT / "services/intensity/config/processes.example.yaml"),
-                    "EPD_LOG_LEVEL": "WARNING",
-                    # A SIGKILLed worker holds its partitions for a session: keep it at the broker minimum.
-                    "EPD_INTENSITY_SESSION_TIMEOUT_S": "6"}
+        self.env = {
+            **os.environ,
+            "EPD_KAFKA_BOOTSTRAP": bootstrap,
+            "EPD_TOPIC_PREFIX": prefix,
+            "EPD_INTENSITY_APP_ID": "intensity",
+            "EPD_INTENSITY_DATA_DIR": str(data_dir),
+            "EPD_INTENSITY_METRICS_PORT": str(self.metrics_port),
+            "EPD_INTENSITY_WEB_PORT": str(free_port()),
+            "EPD_INTENSITY_PROCESS_CONFIG": str(ROOT / "services/intensity/config/processes.example.yaml"),
+            "EPD_LOG_LEVEL": "WARNING",
+            # A SIGKILLed worker holds its partitions for a session: keep it at the broker minimum.
+            "EPD_INTENSITY_SESSION_TIMEOUT_S": "6",
+        }
         if lateness_s is not None:
             self.env["EPD_INTENSITY_ALLOWED_LATENESS_S"] = str(lateness_s)
         self.log = data_dir / "worker.log"
@@ -43,8 +49,13 @@ class Worker:
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "epd_intensity"], env=self.env, cwd=ROOT,
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "epd_intensity"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -83,8 +94,10 @@ async def produce(bootstrap: str, prefix: str, readings) -> None:
     producer = make_producer(bootstrap)
     await producer.start()
     try:
-        futures = [await producer.send(TELEMETRY_READINGS.topic(prefix), TELEMETRY_READINGS.encode(r),
-                                       key=r.plant_id.encode()) for r in readings]
+        futures = [
+            await producer.send(TELEMETRY_READINGS.topic(prefix), TELEMETRY_READINGS.encode(r), key=r.plant_id.encode())
+            for r in readings
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

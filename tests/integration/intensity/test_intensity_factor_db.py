@@ -21,8 +21,14 @@ ROOT = Path(__file__).parents[3]
 
 
 def cli(*args: str, dsn: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "epd"), "intensity", *args], capture_output=True, text=True,
-                          env={**os.environ, "EPD_PG_DSN": dsn}, cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "epd"), "intensity", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EPD_PG_DSN": dsn},
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 async def test_load_factors_command_is_idempotent_and_refuses_changed_versions(fresh_db, tmp_path):
@@ -39,11 +45,14 @@ async def test_load_factors_command_is_idempotent_and_refuses_changed_versions(f
         library = load_library()
         count = await conn.fetchval("SELECT count(*) FROM emission_factors WHERE set_version = '2025.1'")
         assert count == len(library.sets[0].factors)
-        row = await conn.fetchrow("SELECT co2e, gases, citation, is_default FROM emission_factors "
-                                  "WHERE factor_id = 'cn-grid-2023-east'")
+        row = await conn.fetchrow(
+            "SELECT co2e, gases, citation, is_default FROM emission_factors WHERE factor_id = 'cn-grid-2023-east'"
+        )
         assert row["citation"] and not row["is_default"] and json.loads(row["gases"]) == {"CO2": "0.5500"}
         assert await conn.fetchval("SELECT count(*) FROM emission_factors WHERE is_default AND note = ''") == 0
-        assert await conn.fetchval("SELECT value FROM gwp_values WHERE gwp_set = 'AR6' AND gas = 'CF4'") == Decimal("7380")
+        assert await conn.fetchval("SELECT value FROM gwp_values WHERE gwp_set = 'AR6' AND gas = 'CF4'") == Decimal(
+            "7380"
+        )
         with pytest.raises(asyncpg.RaiseError, match="immutable"):
             await conn.execute("UPDATE emission_factors SET citation = 'x' WHERE factor_id = 'cn-grid-2023-east'")
     finally:

@@ -15,14 +15,14 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "intensity"))
-from intensity_day import EXAMPLE_CONFIG, plant_day  # noqa: E402
-from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of  # noqa: E402
+from intensity_day import EXAMPLE_CONFIG, plant_day
+from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of
 
-from epd_common.kafka import ensure_topics  # noqa: E402
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS  # noqa: E402
-from epd_intensity.factors import load_library  # noqa: E402
-from epd_intensity.oracle import compute_windows  # noqa: E402
-from epd_intensity.processes import load_processes  # noqa: E402
+from epd_common.kafka import ensure_topics
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+from epd_intensity.factors import load_library
+from epd_intensity.oracle import compute_windows
+from epd_intensity.processes import load_processes
 
 
 def body(w):
@@ -60,8 +60,11 @@ async def committed_offsets(bootstrap, group):
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items()
-            if tp.topic.endswith(TELEMETRY_READINGS.name) and meta.offset >= 0}
+    return {
+        tp.partition: meta.offset
+        for tp, meta in offsets.items()
+        if tp.topic.endswith(TELEMETRY_READINGS.name) and meta.offset >= 0
+    }
 
 
 async def wait_for(predicate, timeout_s=90.0, worker=None):
@@ -82,7 +85,9 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topi
     worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
     worker.start()
     try:
-        assert await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker), worker.log.read_text()[-3000:]
+        assert await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker), worker.log.read_text()[
+            -3000:
+        ]
         records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
         metrics = worker.metrics()
         # faust does not commit the readings topic (acks=False); the worker commits its applied
@@ -96,19 +101,21 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topi
     finally:
         worker.stop()
     windows = windows_of(records)
+
     # Per process (the key: one partition each) the emission sequence is exactly the oracle's.
     def per_process(ws):
         out = {}
         for w in ws:
             out.setdefault(w.process_id, []).append(body(w))
         return out
+
     assert per_process(windows) == per_process(oracle.history)
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
     assert all(r.key.decode() == w.process_id for r, w in zip(records, windows))
     # Every outcome is counted, matching the oracle's counts.
     for outcome in ("accepted", "late_revision", "too_late", "duplicate", "unknown_activity", "unknown_process"):
         assert metrics.get(f'epd_intensity_readings_total{{outcome="{outcome}"}}', 0) == oracle.outcomes[outcome]
-    assert metrics['epd_intensity_unknown_activity_total'] == 1
+    assert metrics["epd_intensity_unknown_activity_total"] == 1
     assert metrics['epd_intensity_factor_missing_total{kind="factor"}'] == oracle.outcomes["factor_missing"] > 0
     assert metrics['epd_intensity_undefined_intensities_total{size="hourly"}'] >= 1
     assert metrics['epd_intensity_late_revisions_total{size="hourly"}'] > 0
@@ -137,8 +144,9 @@ async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstr
             await asyncio.sleep(rng.uniform(0.0, 2.0))
             if cut != len(readings):
                 worker.kill()
-        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final),
-                                 idle_s=6.0)
+        records = await read_all(
+            kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0
+        )
     finally:
         worker.stop()
     windows = windows_of(records)
@@ -146,8 +154,9 @@ async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstr
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
 
 
-async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(kafka_bootstrap, topic_prefix,
-                                                                               tmp_path, day):
+async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
+    kafka_bootstrap, topic_prefix, tmp_path, day
+):
     """Two rebalances while the first worker is mid-batch (no kill): a second member with the same app
     id joins, takes partitions, and leaves on SIGTERM. Readings dropped from faust's buffers on
     revoke would show as final windows missing readings (same ids, other bytes)."""
@@ -162,8 +171,9 @@ async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
         second.start()
         await wait_for(lambda: second.readings_seen() > 0, 30, second)
         second.stop()
-        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final),
-                                 idle_s=6.0)
+        records = await read_all(
+            kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0
+        )
     finally:
         second.stop()
         first.stop()

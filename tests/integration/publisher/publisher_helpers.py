@@ -39,50 +39,92 @@ async def seed_registry(pool: asyncpg.Pool) -> None:
     await pool.execute(
         """INSERT INTO organisations (organisation_id, name, company_ids)
            VALUES ($1, 'Baotou Rare Earth Refining Co., Ltd.', ARRAY['urn:pact:company:cn-uscc:91150200MA0N0XYZ1K'])
-           ON CONFLICT DO NOTHING""", ORG)
+           ON CONFLICT DO NOTHING""",
+        ORG,
+    )
     await pool.execute(
         """INSERT INTO plants (plant_id, organisation_id, name, province, grid_region)
-           VALUES ($1, $2, 'Baotou plant 1', 'Inner Mongolia', 'North') ON CONFLICT DO NOTHING""", PLANT, ORG)
+           VALUES ($1, $2, 'Baotou plant 1', 'Inner Mongolia', 'North') ON CONFLICT DO NOTHING""",
+        PLANT,
+        ORG,
+    )
 
 
-async def add_product(pool: asyncpg.Pool, product_id: str, classifications=MAGNET,
-                      pcr: tuple[str, str] = ("PCR-magnets", "1.0")) -> None:
+async def add_product(
+    pool: asyncpg.Pool, product_id: str, classifications=MAGNET, pcr: tuple[str, str] = ("PCR-magnets", "1.0")
+) -> None:
     await pool.execute(
         """INSERT INTO products (product_id, name, classifications, organisation_id) VALUES ($1, $2, $3, $4)""",
-        product_id, f"product {product_id}", list(classifications), ORG)
+        product_id,
+        f"product {product_id}",
+        list(classifications),
+        ORG,
+    )
     await pool.execute(
         """INSERT INTO epd_series (series_id, product_id, plant_id, pcr_id, pcr_version, programme_operator,
                                    registration_number) VALUES ($1, $2, $3, $4, $5, 'National Rare-Earth EPD Programme', $6)""",
-        uuid.uuid4(), product_id, PLANT, pcr[0], pcr[1], f"CN-REEPD-{product_id}")
+        uuid.uuid4(),
+        product_id,
+        PLANT,
+        pcr[0],
+        pcr[1],
+        f"CN-REEPD-{product_id}",
+    )
 
 
-def footprint(pf_id: uuid.UUID, product_id: str, version: int, series: asyncpg.Record, classifications,
-              preceding: uuid.UUID | None) -> footprint_pb2.FootprintVersion:
+def footprint(
+    pf_id: uuid.UUID,
+    product_id: str,
+    version: int,
+    series: asyncpg.Record,
+    classifications,
+    preceding: uuid.UUID | None,
+) -> footprint_pb2.FootprintVersion:
     fv = footprint_pb2.FootprintVersion(
-        pf_id=f"urn:uuid:{pf_id}", series_id=str(series["series_id"]), product_id=product_id, plant_id=PLANT,
-        version=version, status=footprint_pb2.FOOTPRINT_STATUS_PUBLISHED, declared_unit="1 kg",
-        factor_set_version="cn-2023.1", allocation_basis=intensity_pb2.ALLOCATION_BASIS_MASS,
-        pcr_id=series["pcr_id"], pcr_version=series["pcr_version"], verifier="CQC",
-        programme_operator="National Rare-Earth EPD Programme", reason="test version",
-        registration_number=series["registration_number"], product_name=f"product {product_id}",
-        classifications=list(classifications), organisation_id=ORG, geography="CN-NM",
-        preceding_pf_ids=[f"urn:uuid:{preceding}"] if preceding else [])
+        pf_id=f"urn:uuid:{pf_id}",
+        series_id=str(series["series_id"]),
+        product_id=product_id,
+        plant_id=PLANT,
+        version=version,
+        status=footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
+        declared_unit="1 kg",
+        factor_set_version="cn-2023.1",
+        allocation_basis=intensity_pb2.ALLOCATION_BASIS_MASS,
+        pcr_id=series["pcr_id"],
+        pcr_version=series["pcr_version"],
+        verifier="CQC",
+        programme_operator="National Rare-Earth EPD Programme",
+        reason="test version",
+        registration_number=series["registration_number"],
+        product_name=f"product {product_id}",
+        classifications=list(classifications),
+        organisation_id=ORG,
+        geography="CN-NM",
+        preceding_pf_ids=[f"urn:uuid:{preceding}"] if preceding else [],
+    )
     fv.reference_period_start.CopyFrom(_ts(datetime(2025, 1, 1, tzinfo=UTC)))
     fv.reference_period_end.CopyFrom(_ts(datetime(2026, 1, 1, tzinfo=UTC)))
     fv.valid_from.CopyFrom(_ts(datetime(2026, 2, 1, tzinfo=UTC)))
     fv.valid_until.CopyFrom(_ts(datetime(2031, 2, 1, tzinfo=UTC)))
     fv.created_at.CopyFrom(_ts(datetime.now(UTC)))
-    values = {footprint_pb2.INDICATOR_GWP_FOSSIL: ("20.5", "0.5", "8.25"),
-              footprint_pb2.INDICATOR_GWP_BIOGENIC: ("0", "0", "0"),
-              footprint_pb2.INDICATOR_GWP_LULUC: ("0", "0", "0"),
-              footprint_pb2.INDICATOR_GWP_TOTAL: ("20.5", "0.5", "8.25")}
-    modules = (footprint_pb2.LIFE_CYCLE_MODULE_A1, footprint_pb2.LIFE_CYCLE_MODULE_A2, footprint_pb2.LIFE_CYCLE_MODULE_A3)
+    values = {
+        footprint_pb2.INDICATOR_GWP_FOSSIL: ("20.5", "0.5", "8.25"),
+        footprint_pb2.INDICATOR_GWP_BIOGENIC: ("0", "0", "0"),
+        footprint_pb2.INDICATOR_GWP_LULUC: ("0", "0", "0"),
+        footprint_pb2.INDICATOR_GWP_TOTAL: ("20.5", "0.5", "8.25"),
+    }
+    modules = (
+        footprint_pb2.LIFE_CYCLE_MODULE_A1,
+        footprint_pb2.LIFE_CYCLE_MODULE_A2,
+        footprint_pb2.LIFE_CYCLE_MODULE_A3,
+    )
     for indicator, parts in values.items():
         for module, value in zip(modules, parts):
             fv.results.add(module=module, indicator=indicator, value=value, unit="kg CO2e")
         total = sum(float(p) for p in parts)
-        fv.results.add(module=footprint_pb2.LIFE_CYCLE_MODULE_A1_A3, indicator=indicator, value=f"{total:.2f}",
-                       unit="kg CO2e")
+        fv.results.add(
+            module=footprint_pb2.LIFE_CYCLE_MODULE_A1_A3, indicator=indicator, value=f"{total:.2f}", unit="kg CO2e"
+        )
     return fv
 
 
@@ -92,30 +134,52 @@ async def commit_version(pool: asyncpg.Pool, product_id: str, hold: asyncio.Even
         seq = await conn.fetchval(
             """INSERT INTO outbox_sequences (product_id, last_sequence) VALUES ($1, 1)
                ON CONFLICT (product_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
-               RETURNING last_sequence""", product_id)
+               RETURNING last_sequence""",
+            product_id,
+        )
         series = await conn.fetchrow("SELECT * FROM epd_series WHERE product_id = $1", product_id)
         classes = await conn.fetchval("SELECT classifications FROM products WHERE product_id = $1", product_id)
-        prev = await conn.fetchrow("SELECT pf_id, version FROM epd_versions WHERE series_id = $1 "
-                                   "ORDER BY version DESC LIMIT 1", series["series_id"])
+        prev = await conn.fetchrow(
+            "SELECT pf_id, version FROM epd_versions WHERE series_id = $1 ORDER BY version DESC LIMIT 1",
+            series["series_id"],
+        )
         version = (prev["version"] + 1) if prev else 1
-        await conn.execute("UPDATE epd_versions SET status = 'deprecated', status_changed_at = now() "
-                           "WHERE series_id = $1 AND status = 'published'", series["series_id"])
+        await conn.execute(
+            "UPDATE epd_versions SET status = 'deprecated', status_changed_at = now() "
+            "WHERE series_id = $1 AND status = 'published'",
+            series["series_id"],
+        )
         pf_id = uuid.uuid4()
         await conn.execute(
             """INSERT INTO epd_versions (pf_id, series_id, version, status, preceding_pf_id, reference_period_start,
                    reference_period_end, factor_set_version, allocation_basis, reason)
                VALUES ($1, $2, $3, 'published', $4, '2025-01-01', '2026-01-01', 'cn-2023.1', 'mass', 'test')""",
-            pf_id, series["series_id"], version, prev["pf_id"] if prev else None)
+            pf_id,
+            series["series_id"],
+            version,
+            prev["pf_id"] if prev else None,
+        )
         event_id = uuid.uuid4()
         changed = footprint_pb2.FootprintChanged(
-            event_id=str(event_id), product_id=product_id, pf_id=f"urn:uuid:{pf_id}", version=version,
-            change_type=footprint_pb2.FOOTPRINT_CHANGE_TYPE_PUBLISHED, product_sequence=seq,
-            footprint=footprint(pf_id, product_id, version, series, classes, prev["pf_id"] if prev else None))
+            event_id=str(event_id),
+            product_id=product_id,
+            pf_id=f"urn:uuid:{pf_id}",
+            version=version,
+            change_type=footprint_pb2.FOOTPRINT_CHANGE_TYPE_PUBLISHED,
+            product_sequence=seq,
+            footprint=footprint(pf_id, product_id, version, series, classes, prev["pf_id"] if prev else None),
+        )
         changed.occurred_at.CopyFrom(_ts(datetime.now(UTC)))
         await conn.execute(
             """INSERT INTO outbox (event_id, product_id, product_sequence, pf_id, version, change_type, payload)
                VALUES ($1, $2, $3, $4, $5, 'published', $6)""",
-            event_id, product_id, seq, pf_id, version, changed.SerializeToString(deterministic=True))
+            event_id,
+            product_id,
+            seq,
+            pf_id,
+            version,
+            changed.SerializeToString(deterministic=True),
+        )
         if hold is not None:
             await hold.wait()
     return seq, version

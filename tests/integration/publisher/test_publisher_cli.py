@@ -9,12 +9,16 @@ import subprocess
 import sys
 
 import asyncpg
-
-from epd_publisher.endpoint_secrets import SecretColumn
 from publisher_helpers import SECRET_KEY, endpoint_secrets
 
-AGREEMENT = {"partner_id": "jp-body", "product_classes": ["hs:8505"], "pcrs": [{"pcr_id": "PCR-magnets"}],
-             "standards": ["EN 15804+A2"]}
+from epd_publisher.endpoint_secrets import SecretColumn
+
+AGREEMENT = {
+    "partner_id": "jp-body",
+    "product_classes": ["hs:8505"],
+    "pcrs": [{"pcr_id": "PCR-magnets"}],
+    "standards": ["EN 15804+A2"],
+}
 SECRET = "whsec_" + "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="
 
 
@@ -22,8 +26,9 @@ def epd(dsn: str, *args: str, **env_over: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, EPD_PG_DSN=dsn, EPD_PUBLISHER_ENDPOINT_SECRET=SECRET, EPD_PUBLISHER_SECRET_KEY=SECRET_KEY)
     env.update(env_over)
     env = {k: v for k, v in env.items() if v}  # an empty override removes the variable
-    return subprocess.run([sys.executable, "-m", "epd_cli.main", "publisher", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "epd_cli.main", "publisher", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_partner_commands(fresh_db, tmp_path):
@@ -57,8 +62,20 @@ async def _sealed(dsn: str) -> bytes:
 def test_partners_add_stores_the_secret_encrypted_and_needs_the_key(fresh_db, tmp_path):
     good = tmp_path / "agreement.json"
     good.write_text(json.dumps(AGREEMENT))
-    add = ["partners", "add", "jp-body", "--name", "Japan body", "--country", "JP", "--agreement", str(good),
-           "--url", "http://127.0.0.1:9/hooks", "--allow-private"]
+    add = [
+        "partners",
+        "add",
+        "jp-body",
+        "--name",
+        "Japan body",
+        "--country",
+        "JP",
+        "--agreement",
+        str(good),
+        "--url",
+        "http://127.0.0.1:9/hooks",
+        "--allow-private",
+    ]
 
     missing = epd(fresh_db, *add, EPD_PUBLISHER_SECRET_KEY="")
     assert missing.returncode == 2 and "EPD_PUBLISHER_SECRET_KEY" in missing.stderr, missing.stderr

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
-
 import pytest
 from aiohttp import web
+from publisher_helpers import MAGNET, add_product, commit_version, endpoint_secrets, http_server, seed_registry
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -28,14 +27,17 @@ from epd_publisher.delivery.webhooks import HmacSigner, sign_request
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, fan_out, load_targets, replay_dead_letters
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
-from publisher_helpers import MAGNET, add_product, commit_version, endpoint_secrets, http_server, seed_registry
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
 def agreement(partner_id: str, pcr: str = "PCR-magnets") -> RecognitionAgreement:
-    return RecognitionAgreement(partner_id=partner_id, product_classes=("hs:8505",), pcrs=(PcrRule(pcr_id=pcr),),
-                                standards=frozenset({Standard.EN_15804_A2}))
+    return RecognitionAgreement(
+        partner_id=partner_id,
+        product_classes=("hs:8505",),
+        pcrs=(PcrRule(pcr_id=pcr),),
+        standards=frozenset({Standard.EN_15804_A2}),
+    )
 
 
 class Receiver:
@@ -97,21 +99,37 @@ async def drain(sender: Sender, clock: ManualClock, max_rounds: int = 500) -> No
 
 
 def sender_for(pool, http, clock, **kw) -> Sender:
-    return Sender(pool, http, registry_renderers(pool, "National Rare-Earth EPD Programme"), clock=clock,
-                  rng=random.Random(7), config=SenderConfig(timeout_s=5), secrets=endpoint_secrets(), **kw)
+    return Sender(
+        pool,
+        http,
+        registry_renderers(pool, "National Rare-Earth EPD Programme"),
+        clock=clock,
+        rng=random.Random(7),
+        config=SenderConfig(timeout_s=5),
+        secrets=endpoint_secrets(),
+        **kw,
+    )
 
 
 async def test_signed_webhooks_verify_and_recognition_filters(db):
-    for product, classes, pcr in (("magnet-a", MAGNET, "PCR-magnets"), ("magnet-b", MAGNET, "PCR-other"),
-                                  ("oxide-a", ("hs:2846.90",), "PCR-magnets")):
+    for product, classes, pcr in (
+        ("magnet-a", MAGNET, "PCR-magnets"),
+        ("magnet-b", MAGNET, "PCR-other"),
+        ("oxide-a", ("hs:2846.90",), "PCR-magnets"),
+    ):
         await add_product(db, product, classes, (pcr, "1.0"))
         for _ in range(2):
             await commit_version(db, product)
     receiver = Receiver()
     async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "jp-body", "Japan body", "JP", agreement("jp-body"))
-        await add_endpoint(db, EndpointSpec("jp-hook", "jp-body", f"{base}/hooks", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "jp-hook", "jp-body", f"{base}/hooks", DeliveryFormat.WEBHOOK_PACT, secret=SECRET, allow_private=True
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         assert await plan(db, clock.now()) == 2  # only magnet-a under PCR-magnets is recognised
         await drain(sender_for(db, http, clock), clock)
@@ -124,8 +142,7 @@ async def test_signed_webhooks_verify_and_recognition_filters(db):
         verifier = Webhook(SECRET)
         with pytest.raises(WebhookVerificationError):  # tampered body
             verifier.verify(body.replace(b"magnet-a", b"magnet-x"), headers)
-        old = sign_request(headers["webhook-id"], body, timestamp=int(time.time()) - 3600,
-                           signers=[HmacSigner(SECRET)])
+        old = sign_request(headers["webhook-id"], body, timestamp=int(time.time()) - 3600, signers=[HmacSigner(SECRET)])
         with pytest.raises(WebhookVerificationError):  # correctly signed, but an hour old
             verifier.verify(body, old.headers)
         replay = await http.post(f"{base}/hooks", content=body, headers=headers)  # replayed id
@@ -139,8 +156,13 @@ async def test_failing_endpoint_recovers_and_gets_each_event_once(db):
     receiver = Receiver(statuses=[500] * 12)
     async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "kr-body", "Korea body", "KR", agreement("kr-body"))
-        await add_endpoint(db, EndpointSpec("kr-hook", "kr-body", f"{base}/in", DeliveryFormat.WEBHOOK_OPENEPD,
-                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "kr-hook", "kr-body", f"{base}/in", DeliveryFormat.WEBHOOK_OPENEPD, secret=SECRET, allow_private=True
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         await plan(db, clock.now())
         await plan(db, clock.now())  # a re-consumed event creates no second delivery
@@ -161,11 +183,20 @@ async def test_gone_endpoint_is_disabled(db):
     receiver = Receiver(statuses=[410] * 10)
     async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "de-body", "German body", "DE", agreement("de-body"))
-        await add_endpoint(db, EndpointSpec("de-hook", "de-body", f"{base}/gone", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "de-hook", "de-body", f"{base}/gone", DeliveryFormat.WEBHOOK_PACT, secret=SECRET, allow_private=True
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         await plan(db, clock.now())
-        sender = sender_for(db, http, clock, )
+        sender = sender_for(
+            db,
+            http,
+            clock,
+        )
         sender._config = SenderConfig(timeout_s=5, concurrency=1, batch=1)
         await drain(sender, clock)
     endpoint = await db.fetchrow("SELECT disabled_at, disabled_reason FROM partner_endpoints")
@@ -174,13 +205,24 @@ async def test_gone_endpoint_is_disabled(db):
     assert {r["state"] for r in await db.fetch("SELECT state FROM deliveries")} == {"disabled"}
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/hooks", "https://10.0.0.1/hooks", "http://10.0.0.1/x",
-                                 "https://2130706433/", "https://[::1]/hooks"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hooks",
+        "https://10.0.0.1/hooks",
+        "http://10.0.0.1/x",
+        "https://2130706433/",
+        "https://[::1]/hooks",
+    ],
+)
 async def test_private_endpoints_are_refused_at_registration(db, url):
     await add_partner(db, "fr-body", "French body", "FR", agreement("fr-body"))
     with pytest.raises(UnsafeUrlError):
-        await add_endpoint(db, EndpointSpec("fr-hook", "fr-body", url, DeliveryFormat.WEBHOOK_PACT, secret=SECRET),
-                           secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec("fr-hook", "fr-body", url, DeliveryFormat.WEBHOOK_PACT, secret=SECRET),
+            secrets=endpoint_secrets(),
+        )
     assert await db.fetchval("SELECT count(*) FROM partner_endpoints") == 0
 
 
@@ -190,8 +232,13 @@ async def test_dead_letters_are_replayed(db):
     receiver = Receiver(statuses=[503] * 3)
     async with http_server(receiver.handle) as base, PinnedClient() as http:
         await add_partner(db, "us-body", "US body", "US", agreement("us-body"))
-        await add_endpoint(db, EndpointSpec("us-hook", "us-body", f"{base}/in", DeliveryFormat.WEBHOOK_PACT,
-                                            secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "us-hook", "us-body", f"{base}/in", DeliveryFormat.WEBHOOK_PACT, secret=SECRET, allow_private=True
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         await plan(db, clock.now())
         sender = sender_for(db, http, clock, policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3))
@@ -213,21 +260,38 @@ async def test_pact_partner_gets_cloudevent_with_oauth_token(db):
             form = await request.post()
             seen["token"].append((request.headers.get("authorization"), form.get("grant_type")))
             return web.json_response({"access_token": "tok-123", "token_type": "bearer", "expires_in": 3600})
-        seen["events"].append((request.headers.get("authorization"), request.headers.get("content-type"),
-                               json.loads(await request.read())))
+        seen["events"].append(
+            (
+                request.headers.get("authorization"),
+                request.headers.get("content-type"),
+                json.loads(await request.read()),
+            )
+        )
         return web.Response(status=200)
 
     async with http_server(handle) as base, PinnedClient() as http:
         await add_partner(db, "eu-body", "EU body", "BE", agreement("eu-body"))
-        await add_endpoint(db, EndpointSpec("eu-pact", "eu-body", f"{base}/3/events", DeliveryFormat.PACT,
-                                            signing="none", token_url=f"{base}/auth/token", client_id="epd",
-                                            client_secret="s3cret", allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "eu-pact",
+                "eu-body",
+                f"{base}/3/events",
+                DeliveryFormat.PACT,
+                signing="none",
+                token_url=f"{base}/auth/token",
+                client_id="epd",
+                client_secret="s3cret",
+                allow_private=True,
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         await plan(db, clock.now())
         await drain(sender_for(db, http, clock), clock)
     basic = "Basic " + base64.b64encode(b"epd:s3cret").decode()
     assert seen["token"] == [(basic, "client_credentials")]
-    (auth, ctype, event), = seen["events"]
+    ((auth, ctype, event),) = seen["events"]
     pf_id = await db.fetchval("SELECT pf_id::text FROM epd_versions")
     assert auth == "Bearer tok-123" and ctype == "application/cloudevents+json"
     assert event["type"] == "org.wbcsd.pact.ProductFootprint.PublishedEvent.3" and event["data"] == {"pfIds": [pf_id]}

@@ -10,9 +10,9 @@ import random
 import uuid
 
 import asyncpg
-
 import pytest
 from aiohttp import web
+from publisher_helpers import endpoint_secrets, http_server, seed_registry
 
 from epd_publisher import pact_events
 from epd_publisher.delivery.pinning import PinnedClient
@@ -21,7 +21,6 @@ from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, replay_dead_letters
 from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
-from publisher_helpers import endpoint_secrets, http_server, seed_registry
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -30,21 +29,39 @@ SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 async def db(fresh_db):
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
     await seed_registry(pool)
-    await add_partner(pool, "jp-body", "JP body", "JP", RecognitionAgreement(
-        partner_id="jp-body", product_classes=("hs:8505",), pcrs=(PcrRule(pcr_id="PCR-magnets"),),
-        standards=frozenset({Standard.EN_15804_A2})))
+    await add_partner(
+        pool,
+        "jp-body",
+        "JP body",
+        "JP",
+        RecognitionAgreement(
+            partner_id="jp-body",
+            product_classes=("hs:8505",),
+            pcrs=(PcrRule(pcr_id="PCR-magnets"),),
+            standards=frozenset({Standard.EN_15804_A2}),
+        ),
+    )
     yield pool
     await pool.close()
 
 
 async def answer(pool: asyncpg.Pool) -> uuid.UUID:
     event_id = uuid.uuid4()
-    body = {"type": "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3", "specversion": "1.0",
-            "id": str(event_id), "source": "//epd.example.cn/3/events", "time": "2026-01-01T00:00:00Z",
-            "data": {"requestEventId": "r-1", "error": {"code": "NotFound", "message": "no footprint"}}}
-    await pool.execute("""INSERT INTO gateway_outgoing_events (event_id, partner_id, client_id, request_event_id,
+    body = {
+        "type": "org.wbcsd.pact.ProductFootprint.RequestRejectedEvent.3",
+        "specversion": "1.0",
+        "id": str(event_id),
+        "source": "//epd.example.cn/3/events",
+        "time": "2026-01-01T00:00:00Z",
+        "data": {"requestEventId": "r-1", "error": {"code": "NotFound", "message": "no footprint"}},
+    }
+    await pool.execute(
+        """INSERT INTO gateway_outgoing_events (event_id, partner_id, client_id, request_event_id,
                           event_type, body) VALUES ($1, 'jp-body', 'jp-client', 'r-1', $2, $3::jsonb)""",
-                       event_id, body["type"], json.dumps(body))
+        event_id,
+        body["type"],
+        json.dumps(body),
+    )
     return event_id
 
 
@@ -61,13 +78,35 @@ async def drain(sender: Sender, clock: ManualClock) -> None:
 async def test_answer_waits_for_a_pact_endpoint_and_skips_webhooks(db):
     event_id = await answer(db)
     clock = ManualClock()
-    await add_endpoint(db, EndpointSpec("jp-hook", "jp-body", "http://127.0.0.1:9/hooks", DeliveryFormat.WEBHOOK_PACT,
-                                        secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+    await add_endpoint(
+        db,
+        EndpointSpec(
+            "jp-hook",
+            "jp-body",
+            "http://127.0.0.1:9/hooks",
+            DeliveryFormat.WEBHOOK_PACT,
+            secret=SECRET,
+            allow_private=True,
+        ),
+        secrets=endpoint_secrets(),
+    )
     assert await pact_events.forward(db, clock.now()) == 0
     assert pact_events.WAITING._value.get() == 1
-    await add_endpoint(db, EndpointSpec("jp-pact", "jp-body", "http://127.0.0.1:9/3/events", DeliveryFormat.PACT,
-                                        signing="none", token_url="http://127.0.0.1:9/auth/token", client_id="c",
-                                        client_secret="s", allow_private=True), secrets=endpoint_secrets())
+    await add_endpoint(
+        db,
+        EndpointSpec(
+            "jp-pact",
+            "jp-body",
+            "http://127.0.0.1:9/3/events",
+            DeliveryFormat.PACT,
+            signing="none",
+            token_url="http://127.0.0.1:9/auth/token",
+            client_id="c",
+            client_secret="s",
+            allow_private=True,
+        ),
+        secrets=endpoint_secrets(),
+    )
     assert await pact_events.forward(db, clock.now()) == 1
     rows = await db.fetch("SELECT endpoint_id, kind FROM deliveries WHERE event_id = $1", event_id)
     assert [(r["endpoint_id"], r["kind"]) for r in rows] == [("jp-pact", "pact-event")]
@@ -86,14 +125,33 @@ async def test_refused_answer_is_dead_lettered_and_replayed(db):
         return web.Response(status=statuses.pop(0) if statuses else 200)
 
     async with http_server(handle) as base, PinnedClient() as http:
-        await add_endpoint(db, EndpointSpec("jp-pact", "jp-body", f"{base}/3/events", DeliveryFormat.PACT,
-                                            signing="none", token_url=f"{base}/auth/token", client_id="c",
-                                            client_secret="s", allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            db,
+            EndpointSpec(
+                "jp-pact",
+                "jp-body",
+                f"{base}/3/events",
+                DeliveryFormat.PACT,
+                signing="none",
+                token_url=f"{base}/auth/token",
+                client_id="c",
+                client_secret="s",
+                allow_private=True,
+            ),
+            secrets=endpoint_secrets(),
+        )
         clock = ManualClock()
         await pact_events.forward(db, clock.now())
-        sender = Sender(db, http, registry_renderers(db, "p"), clock=clock, rng=random.Random(1),
-                        policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3), config=SenderConfig(timeout_s=5),
-                        secrets=endpoint_secrets())
+        sender = Sender(
+            db,
+            http,
+            registry_renderers(db, "p"),
+            clock=clock,
+            rng=random.Random(1),
+            policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3),
+            config=SenderConfig(timeout_s=5),
+            secrets=endpoint_secrets(),
+        )
         await drain(sender, clock)
         assert await db.fetchval("SELECT state FROM deliveries") == "dead"
         assert await db.fetchval("SELECT sent_at FROM gateway_outgoing_events") is None

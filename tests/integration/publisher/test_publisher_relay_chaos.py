@@ -14,23 +14,23 @@ from collections import defaultdict
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from publisher_helpers import SECRET_KEY, add_product, commit_version, seed_registry
 
 from epd_common import topics
 from epd_common.kafka import ensure_topics, make_consumer
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
-from publisher_helpers import SECRET_KEY, add_product, commit_version, seed_registry
 
 PRODUCTS, VERSIONS, KILLS = 200, 10, 10
 
 
 def start_relay(env: dict, log_path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "epd_publisher"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "epd_publisher"], env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "ab")
+    )
 
 
 async def read_feed(bootstrap: str, topic: str) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(3)]
@@ -38,6 +38,7 @@ async def read_feed(bootstrap: str, topic: str) -> list:
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
         records = []
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in parts])
 
@@ -50,7 +51,8 @@ async def read_feed(bootstrap: str, topic: str) -> list:
 
 
 async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
-        fresh_db, kafka_bootstrap, topic_prefix, unique, tmp_path):
+    fresh_db, kafka_bootstrap, topic_prefix, unique, tmp_path
+):
     await ensure_topics(kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=topic_prefix)
     pool = await asyncpg.create_pool(fresh_db, min_size=2, max_size=12)
     await seed_registry(pool)
@@ -69,10 +71,18 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
     subscriber = Subscriber(consumer, PgSequenceStore(pool, f"chaos-{unique}"), record, name="chaos")
     sub_task = asyncio.create_task(subscriber.run(stop))
 
-    env = dict(os.environ, EPD_PG_DSN=fresh_db, EPD_KAFKA_BOOTSTRAP=kafka_bootstrap, EPD_TOPIC_PREFIX=topic_prefix,
-               EPD_PUBLISHER_DELIVERY_ENABLED="false", EPD_PUBLISHER_METRICS_PORT="0", EPD_LOG_LEVEL="WARNING",
-               EPD_PUBLISHER_POLL_INTERVAL_S="0.05", EPD_PUBLISHER_RELAY_MAX_ROWS="300",
-               EPD_PUBLISHER_SECRET_KEY=SECRET_KEY)
+    env = dict(
+        os.environ,
+        EPD_PG_DSN=fresh_db,
+        EPD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        EPD_TOPIC_PREFIX=topic_prefix,
+        EPD_PUBLISHER_DELIVERY_ENABLED="false",
+        EPD_PUBLISHER_METRICS_PORT="0",
+        EPD_LOG_LEVEL="WARNING",
+        EPD_PUBLISHER_POLL_INTERVAL_S="0.05",
+        EPD_PUBLISHER_RELAY_MAX_ROWS="300",
+        EPD_PUBLISHER_SECRET_KEY=SECRET_KEY,
+    )
     relays = [start_relay(env, tmp_path / f"relay{i}.log") for i in range(2)]
     rng = random.Random(int(unique, 16))
     jobs: asyncio.Queue[str] = asyncio.Queue()

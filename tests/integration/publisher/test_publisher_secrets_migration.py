@@ -11,19 +11,25 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from publisher_helpers import endpoint_secrets
 
 from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.endpoint_secrets import SecretColumn
 from epd_publisher.partners import EndpointSpec, add_endpoint
-from publisher_helpers import endpoint_secrets
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "whsec_" + "cGxhaW5wbGFpbnBsYWlucGxhaW5wbGFpbnBsYWlucGw="
 
 
 def alembic(dsn: str, *args: str) -> None:
-    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), *args],
-                         capture_output=True, text=True, env=dict(os.environ, EPD_PG_DSN=dsn), cwd=REPO, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, EPD_PG_DSN=dsn),
+        cwd=REPO,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
 
 
@@ -45,8 +51,12 @@ async def test_plain_secrets_are_dropped_and_their_endpoints_wait_for_re_registr
 
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
     try:
-        columns = {r["column_name"] for r in await pool.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'partner_endpoints'")}
+        columns = {
+            r["column_name"]
+            for r in await pool.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'partner_endpoints'"
+            )
+        }
         assert {"secret_sealed", "client_secret_sealed"} <= columns and not {"secret", "client_secret"} & columns
         rows = {r["endpoint_id"]: r for r in await pool.fetch("SELECT * FROM partner_endpoints")}
         hook = rows["hook"]
@@ -54,8 +64,13 @@ async def test_plain_secrets_are_dropped_and_their_endpoints_wait_for_re_registr
         assert rows["open"]["disabled_at"] is None  # no secret, nothing to re-register
         assert await pool.fetchval("SELECT state FROM deliveries") == "pending"
 
-        await add_endpoint(pool, EndpointSpec("hook", "p", "http://127.0.0.1:9/h", DeliveryFormat.WEBHOOK_PACT,
-                                              secret=SECRET, allow_private=True), secrets=endpoint_secrets())
+        await add_endpoint(
+            pool,
+            EndpointSpec(
+                "hook", "p", "http://127.0.0.1:9/h", DeliveryFormat.WEBHOOK_PACT, secret=SECRET, allow_private=True
+            ),
+            secrets=endpoint_secrets(),
+        )
         row = await pool.fetchrow("SELECT disabled_at, secret_sealed FROM partner_endpoints WHERE endpoint_id = 'hook'")
         assert row["disabled_at"] is None
         assert endpoint_secrets().open("hook", SecretColumn.WEBHOOK, row["secret_sealed"]) == SECRET

@@ -25,8 +25,12 @@ def app() -> FastAPI:
 
 
 def count(route: str, method: str, status: str) -> float:
-    return REGISTRY.get_sample_value("epd_unittest_http_requests_total",
-                                     {"route": route, "method": method, "status": status}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "epd_unittest_http_requests_total", {"route": route, "method": method, "status": status}
+        )
+        or 0.0
+    )
 
 
 def test_route_template_method_and_status_are_the_labels():
@@ -40,5 +44,9 @@ def test_route_template_method_and_status_are_the_labels():
     assert count("/items/{item_id}", "GET", "404") == 1
     assert count("unmatched", "GET", "404") == 1
     assert count("/items/{item_id}", "OTHER", "405") + count("unmatched", "OTHER", "404") == 1
-    assert REGISTRY.get_sample_value("epd_unittest_http_request_duration_seconds_count",
-                                     {"route": "/items/{item_id}", "method": "GET"}) == 4
+    assert (
+        REGISTRY.get_sample_value(
+            "epd_unittest_http_request_duration_seconds_count", {"route": "/items/{item_id}", "method": "GET"}
+        )
+        == 4
+    )

@@ -1,6 +1,5 @@
-from google.protobuf.timestamp_pb2 import Timestamp
-
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
@@ -10,8 +9,12 @@ def test_every_topic_of_the_design_is_registered_once_with_one_message_type():
     names = [t.name for t in topics.ALL_TOPICS]
     assert names == sorted(set(names), key=names.index)
     assert set(names) == {
-        "epd.telemetry.raw.v1", "epd.telemetry.readings.v1", "epd.telemetry.rejected.v1",
-        "epd.intensity.windows.v1", "epd.footprint.changes.v1", "epd.footprint.records.v1",
+        "epd.telemetry.raw.v1",
+        "epd.telemetry.readings.v1",
+        "epd.telemetry.rejected.v1",
+        "epd.intensity.windows.v1",
+        "epd.footprint.changes.v1",
+        "epd.footprint.records.v1",
     }
     assert topics.FOOTPRINT_RECORDS.topic_config()["cleanup.policy"] == "compact"
     assert topics.TELEMETRY_RAW.key == "plant_id" and topics.INTENSITY_WINDOWS.key == "process_id"

@@ -56,7 +56,9 @@ BAD = {
     "batch size zero": (lambda d: d.update(batching={"max_readings": 0}), "batching.max_readings"),
     "huge batch": (lambda d: d.update(batching={"max_readings": 10**9}), "batching.max_readings"),
     "shared opcua node": (
-        lambda d: d["meters"][1]["sources"].update(opcua=d["meters"][0]["sources"]["opcua"]), "bound to both"),
+        lambda d: d["meters"][1]["sources"].update(opcua=d["meters"][0]["sources"]["opcua"]),
+        "bound to both",
+    ),
 }
 
 
@@ -69,7 +71,9 @@ def test_invalid_config_names_the_field(name):
     assert str(err.value).startswith("plant.yaml")
 
 
-@pytest.mark.parametrize("text", ["", "- a\n- b\n", "plant_id: [unclosed", "just a string", "!!python/object:os.system x"])
+@pytest.mark.parametrize(
+    "text", ["", "- a\n- b\n", "plant_id: [unclosed", "just a string", "!!python/object:os.system x"]
+)
 def test_non_mapping_or_broken_yaml(text):
     with pytest.raises(ConfigError):
         load_plant_config_text(text, "x.yaml")

@@ -64,7 +64,9 @@ def test_pem_and_raw_key_loading_round_trip():
     signing.verify_signed_batch(signed, pub)
 
 
-@pytest.mark.parametrize("data", [b"", b"garbage", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"\x00" * 31])
+@pytest.mark.parametrize(
+    "data", [b"", b"garbage", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", b"\x00" * 31]
+)
 def test_bad_key_material_raises_key_load_error(data):
     with pytest.raises(signing.KeyLoadError):
         signing.load_public_key(data)
@@ -85,7 +87,5 @@ def test_non_ed25519_key_refused():
         signing.load_private_key(pem)
     with pytest.raises(signing.KeyLoadError, match="Ed25519"):
         signing.load_public_key(
-            other.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+            other.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )

@@ -21,8 +21,13 @@ CONFIG_DIR = Path(__file__).resolve().parents[3] / "services" / "connector" / "c
 
 
 def spec(**kw) -> SimulationSpec:
-    base = dict(plant_id="baotou-smelter", start=START, duration=timedelta(hours=4), seed=7,
-                stages=("roasting", "leaching", "solvent_extraction"))
+    base = dict(
+        plant_id="baotou-smelter",
+        start=START,
+        duration=timedelta(hours=4),
+        seed=7,
+        stages=("roasting", "leaching", "solvent_extraction"),
+    )
     base.update(kw)
     return SimulationSpec(**base)
 
@@ -62,8 +67,11 @@ def test_drift_raises_target_by_percentage_after_offset_only():
 
 def test_drift_on_a_counter_raises_its_deltas():
     drift = parse_drift("roasting.electricity=-10%@30m")
-    run = [r for r in simulate(spec(noise=0.0, bad_probability=0, reset_probability=0, drifts=(drift,)), load_ratios())
-           if r.raw.meter_id == "roasting.electricity"]
+    run = [
+        r
+        for r in simulate(spec(noise=0.0, bad_probability=0, reset_probability=0, drifts=(drift,)), load_ratios())
+        if r.raw.meter_id == "roasting.electricity"
+    ]
     vals = [Decimal(r.raw.value) for r in run]
     deltas = [b - a for a, b in zip(vals, vals[1:])]
     before, after = deltas[:28], deltas[31:]
@@ -84,8 +92,9 @@ def test_simulated_plant_through_ingest_rejects_exactly_the_flagged_readings():
 
     key = signing.generate_private_key()
     registry = InMemoryPlantRegistry()
-    registry.register_plant_mapping(yaml.safe_load((CONFIG_DIR / "baotou-smelter.yaml").read_text()),
-                                    {"baotou-smelter-2025": key.public_key()})
+    registry.register_plant_mapping(
+        yaml.safe_load((CONFIG_DIR / "baotou-smelter.yaml").read_text()), {"baotou-smelter-2025": key.public_key()}
+    )
     sim = spec(duration=timedelta(hours=6), bad_probability=0.01, reset_probability=0.002)
     batcher = Batcher("baotou-smelter", max_readings=100)
     now = START + sim.duration
@@ -97,31 +106,46 @@ def test_simulated_plant_through_ingest_rejects_exactly_the_flagged_readings():
         batches += batcher.add(r.raw, now)
     batches += batcher.flush(now)
     for b in batches:
-        res = process_batch(signing.sign_batch(b, key, "baotou-smelter-2025").SerializeToString(),
-                            registry, state, now)
+        res = process_batch(signing.sign_batch(b, key, "baotou-smelter-2025").SerializeToString(), registry, state, now)
         accepted += len(res.accepted)
         rejected.update(telemetry_pb2.RejectionReason.Name(x.reason) for x in res.rejected)
     assert flagged > 0
     assert sum(rejected.values()) == flagged, rejected
-    assert set(rejected) <= {"REJECTION_REASON_NOT_FINITE", "REJECTION_REASON_NEGATIVE_VALUE",
-                             "REJECTION_REASON_UNKNOWN_UNIT"}
+    assert set(rejected) <= {
+        "REJECTION_REASON_NOT_FINITE",
+        "REJECTION_REASON_NEGATIVE_VALUE",
+        "REJECTION_REASON_UNKNOWN_UNIT",
+    }
     assert accepted == len(readings) - flagged
 
 
 @pytest.mark.parametrize(
     ("text", "meter", "factor", "after"),
-    [("roasting.electricity=+20%@2h", "roasting.electricity", "1.2", timedelta(hours=2)),
-     ("electrolysis.cf4=-12.5%@1h30m", "electrolysis.cf4", "0.875", timedelta(minutes=90)),
-     ("magnet.natural-gas=+0%@0s", "magnet.natural-gas", "1", timedelta(0))],
+    [
+        ("roasting.electricity=+20%@2h", "roasting.electricity", "1.2", timedelta(hours=2)),
+        ("electrolysis.cf4=-12.5%@1h30m", "electrolysis.cf4", "0.875", timedelta(minutes=90)),
+        ("magnet.natural-gas=+0%@0s", "magnet.natural-gas", "1", timedelta(0)),
+    ],
 )
 def test_parse_drift(text, meter, factor, after):
     d = parse_drift(text)
     assert (d.meter_id, d.factor, d.after) == (meter, Decimal(factor), after)
 
 
-@pytest.mark.parametrize("text", ["", "roasting.electricity", "roasting.electricity=20%@2h",
-                                  "roasting.electricity=+20@2h", "roasting.electricity=+20%@", "x=+20%@2y",
-                                  "x=-100%@1h", "x=+20%@2h;rm", "x=+1e9%@1h"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "roasting.electricity",
+        "roasting.electricity=20%@2h",
+        "roasting.electricity=+20@2h",
+        "roasting.electricity=+20%@",
+        "x=+20%@2y",
+        "x=-100%@1h",
+        "x=+20%@2h;rm",
+        "x=+1e9%@1h",
+    ],
+)
 def test_bad_drift_specs(text):
     with pytest.raises(DriftSpecError):
         parse_drift(text)
@@ -140,8 +164,9 @@ def test_unknown_stage_or_drift_target_is_refused():
         list(simulate(spec(drifts=(parse_drift("magnet.electricity=+5%@1h"),)), load_ratios()))
 
 
-@pytest.mark.parametrize("kw", [{"step": timedelta(0)}, {"duration": timedelta(-1)}, {"noise": 2.0},
-                                {"bad_probability": -0.1}])
+@pytest.mark.parametrize(
+    "kw", [{"step": timedelta(0)}, {"duration": timedelta(-1)}, {"noise": 2.0}, {"bad_probability": -0.1}]
+)
 def test_bad_simulation_spec(kw):
     with pytest.raises(ValueError):
         spec(**kw)
@@ -149,16 +174,62 @@ def test_bad_simulation_spec(kw):
 
 @pytest.mark.parametrize(
     "data",
-    [None, {"stages": []}, {"stages": {"x": {}}},
-     {"stages": {"x": {"output": {"activity": "output.x", "meter_unit": "kg", "kind": "interval",
-                                  "nominal_kg_per_hour": "1", "source": "s"},
-                       "activities": [{"name": "e", "activity_kind": "electricity", "activity": "electricity.grid",
-                                       "per_kg": "1", "unit": "kg", "meter_unit": "kg", "kind": "interval",
-                                       "source": "s"}]}}},
-     {"stages": {"x": {"output": {"activity": "output.x", "meter_unit": "kg", "kind": "interval",
-                                  "nominal_kg_per_hour": "NaN", "source": "s"}}}},
-     {"stages": {"x": {"output": {"activity": "output.x", "meter_unit": "kg", "kind": "interval",
-                                  "nominal_kg_per_hour": "1", "source": " "}}}}],
+    [
+        None,
+        {"stages": []},
+        {"stages": {"x": {}}},
+        {
+            "stages": {
+                "x": {
+                    "output": {
+                        "activity": "output.x",
+                        "meter_unit": "kg",
+                        "kind": "interval",
+                        "nominal_kg_per_hour": "1",
+                        "source": "s",
+                    },
+                    "activities": [
+                        {
+                            "name": "e",
+                            "activity_kind": "electricity",
+                            "activity": "electricity.grid",
+                            "per_kg": "1",
+                            "unit": "kg",
+                            "meter_unit": "kg",
+                            "kind": "interval",
+                            "source": "s",
+                        }
+                    ],
+                }
+            }
+        },
+        {
+            "stages": {
+                "x": {
+                    "output": {
+                        "activity": "output.x",
+                        "meter_unit": "kg",
+                        "kind": "interval",
+                        "nominal_kg_per_hour": "NaN",
+                        "source": "s",
+                    }
+                }
+            }
+        },
+        {
+            "stages": {
+                "x": {
+                    "output": {
+                        "activity": "output.x",
+                        "meter_unit": "kg",
+                        "kind": "interval",
+                        "nominal_kg_per_hour": "1",
+                        "source": " ",
+                    }
+                }
+            }
+        },
+    ],
 )
 def test_bad_ratios_are_errors(data):
     with pytest.raises(RatiosError):

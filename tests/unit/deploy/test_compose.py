@@ -28,7 +28,7 @@ def compose() -> dict:
 
 def test_every_service_and_dependency_has_a_healthcheck():
     svcs = compose()["services"]
-    assert SERVICES <= set(svcs)
+    assert set(svcs) >= SERVICES
     for name, svc in svcs.items():
         assert "healthcheck" in svc, f"{name} has no healthcheck"
 
@@ -38,14 +38,18 @@ def test_service_ports_agree_with_env_example():
     svcs = compose()["services"]
     for name in SERVICES:
         published = {int(p.split(":")[1]) for p in svcs[name].get("ports", [])}
-        declared = {int(v) for k, v in env.items() if k.startswith(f"EPD_{name.upper()}_") and re.search(r"_(METRICS|HTTP|HTTPS|ADMIN|WEB)_PORT$", k)}
+        declared = {
+            int(v)
+            for k, v in env.items()
+            if k.startswith(f"EPD_{name.upper()}_") and re.search(r"_(METRICS|HTTP|HTTPS|ADMIN|WEB)_PORT$", k)
+        }
         assert declared <= published, f"{name}: ports {declared - published} in .env.example are not published"
 
 
 def test_variables_set_in_compose_are_declared_in_env_example():
     env = env_example()
     for name, svc in compose()["services"].items():
-        for var in (svc.get("environment") or {}):
+        for var in svc.get("environment") or {}:
             if var.startswith("EPD_"):
                 assert var in env, f"{name} sets {var}, which .env.example does not declare"
 

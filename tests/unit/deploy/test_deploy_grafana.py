@@ -61,8 +61,11 @@ def test_query_listing_covers_every_panel_target_and_recording_rule():
         for panel in json.loads(path.read_text())["panels"]:
             for target in panel.get("targets", []):
                 assert target["expr"] in listed
-    records = [r for g in yaml.safe_load((REPO / "deploy/prometheus/rules/recording.yml").read_text())["groups"]
-               for r in g["rules"]]
+    records = [
+        r
+        for g in yaml.safe_load((REPO / "deploy/prometheus/rules/recording.yml").read_text())["groups"]
+        for r in g["rules"]
+    ]
     assert len(queries.recording_rule_queries()) == len(records) > 0
 
 
@@ -71,6 +74,10 @@ def test_every_query_is_valid_promql(tmp_path):
     rules = [{"record": f"check:query_{i}", "expr": q.promql()} for i, q in enumerate(queries.all_queries())]
     path = tmp_path / "panels.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
-    result = subprocess.run([shutil.which("promtool") or "promtool", "check", "rules", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [shutil.which("promtool") or "promtool", "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

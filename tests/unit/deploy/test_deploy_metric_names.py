@@ -18,8 +18,11 @@ SUFFIXES = ("_bucket", "_count", "_sum", "_created", "_total")
 
 def referenced() -> dict[str, set[str]]:
     """Metric name -> files that use it (rules, rule tests, dashboards)."""
-    files = [*(REPO / "deploy/prometheus/rules").glob("*.yml"), *(REPO / "deploy/prometheus/tests").glob("*.yml"),
-             *(REPO / "deploy/grafana/dashboards").glob("*.json")]
+    files = [
+        *(REPO / "deploy/prometheus/rules").glob("*.yml"),
+        *(REPO / "deploy/prometheus/tests").glob("*.yml"),
+        *(REPO / "deploy/grafana/dashboards").glob("*.json"),
+    ]
     out: dict[str, set[str]] = {}
     for path in files:
         text = path.read_text()

@@ -58,9 +58,17 @@ def test_every_alert_has_a_firing_and_a_non_firing_case():
 
 def test_the_issue_s_alerts_are_all_there():
     names = set(alert_names())
-    for wanted in ("EpdServiceDown", "EpdConsumerLagGrowing", "EpdOutboxBacklogOld", "EpdDeadLettersGrowing",
-                   "EpdRejectedReadingsHigh", "EpdConnectorSpoolFilling", "EpdDriftEventSurge",
-                   "EpdFreshnessBudgetBurnFast", "EpdFreshnessBudgetBurnSlow"):
+    for wanted in (
+        "EpdServiceDown",
+        "EpdConsumerLagGrowing",
+        "EpdOutboxBacklogOld",
+        "EpdDeadLettersGrowing",
+        "EpdRejectedReadingsHigh",
+        "EpdConnectorSpoolFilling",
+        "EpdDriftEventSurge",
+        "EpdFreshnessBudgetBurnFast",
+        "EpdFreshnessBudgetBurnSlow",
+    ):
         assert wanted in names
 
 
@@ -72,8 +80,11 @@ def test_every_alert_has_a_severity_and_a_summary():
 
 
 def test_local_and_compose_scrape_the_same_jobs_at_the_env_example_ports():
-    env = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
-               if line.startswith("EPD_") and "=" in line)
+    env = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line.startswith("EPD_") and "=" in line
+    )
     jobs = {}
     for config in ("prometheus.local.yml", "prometheus.compose.yml"):
         scrape = yaml.safe_load((PROM / config).read_text())["scrape_configs"]

@@ -28,6 +28,9 @@ def test_every_service_setting_is_in_env_example():
 
 
 def test_no_variable_is_declared_twice():
-    names = [line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
-             if line and not line.startswith("#") and "=" in line]
+    names = [
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#") and "=" in line
+    ]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

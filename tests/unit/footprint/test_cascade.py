@@ -30,7 +30,10 @@ def drifted_origin(value: str = "120"):
 def run(live, book: PolicyBook = PolicyBook(), origins=None):
     return cascade(
         origins if origins is not None else {"roasted": drifted_origin()},
-        live=live, published=PUBLISHED, downstream=DOWNSTREAM, policy_for=book.policy_for,
+        live=live,
+        published=PUBLISHED,
+        downstream=DOWNSTREAM,
+        policy_for=book.policy_for,
     )
 
 
@@ -83,8 +86,13 @@ def test_cycles_terminate_and_each_product_appears_once() -> None:
 def test_missing_or_unusable_values_are_skipped_with_a_reason() -> None:
     live = {"roasted": "120", "oxide": "NaN", "metal": "130"}
     published = {**PUBLISHED, "magnet": "0"}
-    result = cascade({"roasted": drifted_origin()}, live={**live, "magnet": "5"}, published=published,
-                     downstream=DOWNSTREAM, policy_for=PolicyBook().policy_for)
+    result = cascade(
+        {"roasted": drifted_origin()},
+        live={**live, "magnet": "5"},
+        published=published,
+        downstream=DOWNSTREAM,
+        policy_for=PolicyBook().policy_for,
+    )
     reasons = {s.product_id: s.reason for s in result.skipped}
     assert "finite" in reasons["oxide"]
     assert "zero" in reasons["magnet"]
@@ -93,9 +101,13 @@ def test_missing_or_unusable_values_are_skipped_with_a_reason() -> None:
 
 
 def test_unpublished_downstream_product_is_skipped() -> None:
-    result = cascade({"roasted": drifted_origin()}, live={"roasted": "120", "new": "200"},
-                     published={"roasted": "100"}, downstream={"roasted": ["new"]},
-                     policy_for=PolicyBook().policy_for)
+    result = cascade(
+        {"roasted": drifted_origin()},
+        live={"roasted": "120", "new": "200"},
+        published={"roasted": "100"},
+        downstream={"roasted": ["new"]},
+        policy_for=PolicyBook().policy_for,
+    )
     assert result.product_ids == {"roasted"} and "no published value" in result.skipped[0].reason
 
 
@@ -104,5 +116,10 @@ def test_bad_policy_lookup_propagates_a_clear_error() -> None:
         raise DriftError(f"no policy for {pid}")
 
     with pytest.raises(DriftError, match="no policy for oxide"):
-        cascade({"roasted": drifted_origin()}, live={"oxide": "150"}, published=PUBLISHED,
-                downstream=DOWNSTREAM, policy_for=broken)
+        cascade(
+            {"roasted": drifted_origin()},
+            live={"oxide": "150"},
+            published=PUBLISHED,
+            downstream=DOWNSTREAM,
+            policy_for=broken,
+        )

@@ -15,8 +15,16 @@ runner = CliRunner()
 def test_table_output_for_one_product():
     result = runner.invoke(app, ["compute", str(EXAMPLES / "baotou-ndfeb.yaml"), "--product", "ndfeb-magnet"])
     assert result.exit_code == 0, result.output
-    for text in ("ndfeb-magnet", "A1-A3", "GWP-biogenic", "ningbo-1/magnet-making[magnet-swarf]", "road-freight",
-                 "CF4", "economic", "2023-01/2023-12"):
+    for text in (
+        "ndfeb-magnet",
+        "A1-A3",
+        "GWP-biogenic",
+        "ningbo-1/magnet-making[magnet-swarf]",
+        "road-freight",
+        "CF4",
+        "economic",
+        "2023-01/2023-12",
+    ):
         assert text in result.output
 
 

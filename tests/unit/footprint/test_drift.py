@@ -124,9 +124,17 @@ def test_bad_values_give_a_clear_error(live: object, published: object, why: str
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"threshold": Decimal(0)}, {"threshold": Decimal("-0.1")}, {"threshold": Decimal("10")},
-     {"threshold": 0.1}, {"threshold": "NaN"}, {"consecutive": 0}, {"consecutive": 2.5},
-     {"consecutive": True}, {"consecutive": 10**9}],
+    [
+        {"threshold": Decimal(0)},
+        {"threshold": Decimal("-0.1")},
+        {"threshold": Decimal("10")},
+        {"threshold": 0.1},
+        {"threshold": "NaN"},
+        {"consecutive": 0},
+        {"consecutive": 2.5},
+        {"consecutive": True},
+        {"consecutive": 10**9},
+    ],
 )
 def test_bad_policies_are_refused(kwargs: dict) -> None:
     with pytest.raises(DriftError):

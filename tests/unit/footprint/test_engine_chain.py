@@ -10,23 +10,40 @@ GWP = {"name": "AR6", "source": "IPCC AR6 WG1 Ch7 Table 7.SM.7", "factors": {"CF
 
 
 def system(processes, products, background=None):
-    return parse_system({
-        "format": "epd-product-system/1", "gwp": GWP,
-        "products": [{"id": p, "unit": "kg"} if isinstance(p, str) else p for p in products],
-        "background": background if background is not None else [
-            {"id": "el", "unit": "kWh", "category": "energy", "emissions": {"CO2": 0.5}, "default": True},
-            {"id": "truck", "unit": "tkm", "category": "transport", "emissions": {"CO2e": 0.1}, "default": True},
-            {"id": "ore-bg", "unit": "kg", "category": "material", "emissions": {"CO2e": 2}, "default": True},
-            {"id": "wood", "unit": "kg", "category": "ancillary", "emissions": {"CO2/biogenic": -1.5, "CO2/luluc": 0.2}, "source": "test"},
-        ],
-        "processes": processes,
-    })
+    return parse_system(
+        {
+            "format": "epd-product-system/1",
+            "gwp": GWP,
+            "products": [{"id": p, "unit": "kg"} if isinstance(p, str) else p for p in products],
+            "background": background
+            if background is not None
+            else [
+                {"id": "el", "unit": "kWh", "category": "energy", "emissions": {"CO2": 0.5}, "default": True},
+                {"id": "truck", "unit": "tkm", "category": "transport", "emissions": {"CO2e": 0.1}, "default": True},
+                {"id": "ore-bg", "unit": "kg", "category": "material", "emissions": {"CO2e": 2}, "default": True},
+                {
+                    "id": "wood",
+                    "unit": "kg",
+                    "category": "ancillary",
+                    "emissions": {"CO2/biogenic": -1.5, "CO2/luluc": 0.2},
+                    "source": "test",
+                },
+            ],
+            "processes": processes,
+        }
+    )
 
 
 def proc(pid, outputs, inputs=(), emissions=(), allocation=None):
-    d = {"id": pid, "outputs": [{"product": p, "amount": a, "unit": u} for p, a, u in outputs],
-         "inputs": [({"product": r[1:]} if r.startswith("@") else {"activity": r}) | {"amount": a, "unit": u} for r, a, u in inputs],
-         "emissions": [{"gas": g, "amount": a, "unit": u} for g, a, u in emissions]}
+    d = {
+        "id": pid,
+        "outputs": [{"product": p, "amount": a, "unit": u} for p, a, u in outputs],
+        "inputs": [
+            ({"product": r[1:]} if r.startswith("@") else {"activity": r}) | {"amount": a, "unit": u}
+            for r, a, u in inputs
+        ],
+        "emissions": [{"gas": g, "amount": a, "unit": u} for g, a, u in emissions],
+    }
     if allocation:
         d["allocation"] = allocation
     return d
@@ -35,7 +52,12 @@ def proc(pid, outputs, inputs=(), emissions=(), allocation=None):
 THREE_LEVEL = [
     proc("mine", [("ore", 1, "kg")], [("el", 2, "kWh")]),
     proc("refine", [("oxide", 1, "kg")], [("@ore", 3, "kg"), ("el", 4, "kWh"), ("truck", 1, "tkm")]),
-    proc("smelt", [("metal", 1, "kg")], [("@oxide", 2, "kg"), ("el", 10, "kWh"), ("truck", 0.5, "tkm")], [("CF4", 0.001, "kg")]),
+    proc(
+        "smelt",
+        [("metal", 1, "kg")],
+        [("@oxide", 2, "kg"), ("el", 10, "kWh"), ("truck", 0.5, "tkm")],
+        [("CF4", 0.001, "kg")],
+    ),
 ]
 
 
@@ -56,7 +78,9 @@ def test_three_level_chain_matches_hand_calculation():
     assert float(metal.scaling["mine"]) == pytest.approx(6.0) and float(metal.scaling["refine"]) == pytest.approx(2.0)
     assert float(metal.background["el"][0]) == pytest.approx(6 * 2 + 2 * 4 + 10) and metal.background["el"][1] == "kWh"
     assert float(metal.background["truck"][0]) == pytest.approx(2.5)
-    assert float(metal.emissions["CF4"]) == pytest.approx(0.001) and float(metal.emissions["CO2"]) == pytest.approx(15.0)
+    assert float(metal.emissions["CF4"]) == pytest.approx(0.001) and float(metal.emissions["CO2"]) == pytest.approx(
+        15.0
+    )
     assert metal.default_factors and "el" in metal.default_factors
     assert isinstance(metal.gwp["A1-A3"]["GWP-total"], Decimal)
 
@@ -80,7 +104,9 @@ def test_declared_unit_scales_results():
 def test_indicators_split_by_origin():
     s = system([proc("craft", [("box", 1, "kg")], [("wood", 1, "kg"), ("ore-bg", 1, "kg")])], ["box"])
     fp = compute(s)[0]
-    assert gwp(fp, "A1-A3", "GWP-biogenic") == pytest.approx(-1.5) and gwp(fp, "A1-A3", "GWP-luluc") == pytest.approx(0.2)
+    assert gwp(fp, "A1-A3", "GWP-biogenic") == pytest.approx(-1.5) and gwp(fp, "A1-A3", "GWP-luluc") == pytest.approx(
+        0.2
+    )
     assert gwp(fp, "A1-A3", "GWP-fossil") == pytest.approx(2.0) and gwp(fp, "A1-A3") == pytest.approx(0.7)
     assert gwp(fp, "A1") == pytest.approx(2.0)  # raw material category stays in A1 at the gate
     assert gwp(fp, "A3") == pytest.approx(-1.3)
@@ -96,9 +122,15 @@ def test_mass_allocation():
 
 
 def test_economic_allocation_keeps_price_basis_and_period():
-    alloc = {"method": "economic", "price_basis": "test prices", "period": "2023",
-             "prices": {"ndpr": {"amount": 450, "currency": "CNY", "unit": "kg"},
-                        "lace": {"amount": 5000, "currency": "CNY", "unit": "t"}}}
+    alloc = {
+        "method": "economic",
+        "price_basis": "test prices",
+        "period": "2023",
+        "prices": {
+            "ndpr": {"amount": 450, "currency": "CNY", "unit": "kg"},
+            "lace": {"amount": 5000, "currency": "CNY", "unit": "t"},
+        },
+    }
     procs = [proc("sx", [("ndpr", 200, "kg"), ("lace", 750, "kg")], [("el", 1000, "kWh")], allocation=alloc)]
     fps = {f.product: f for f in compute(system(procs, ["ndpr", "lace"]))}
     rev_ndpr, rev_lace = 200 * 450, 750 * 5

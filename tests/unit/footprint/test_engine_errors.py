@@ -13,10 +13,17 @@ BASE = {
     "products": [{"id": "ore", "unit": "kg"}, {"id": "metal", "unit": "kg"}],
     "background": [{"id": "el", "unit": "kWh", "category": "energy", "emissions": {"CO2": 0.5}, "source": "test"}],
     "processes": [
-        {"id": "mine", "outputs": [{"product": "ore", "amount": 1, "unit": "kg"}],
-         "inputs": [{"activity": "el", "amount": 1, "unit": "kWh"}]},
-        {"id": "smelt", "outputs": [{"product": "metal", "amount": 1, "unit": "kg"}],
-         "inputs": [{"product": "ore", "amount": 2, "unit": "kg"}], "emissions": [{"gas": "CF4", "amount": 0.001, "unit": "kg"}]},
+        {
+            "id": "mine",
+            "outputs": [{"product": "ore", "amount": 1, "unit": "kg"}],
+            "inputs": [{"activity": "el", "amount": 1, "unit": "kWh"}],
+        },
+        {
+            "id": "smelt",
+            "outputs": [{"product": "metal", "amount": 1, "unit": "kg"}],
+            "inputs": [{"product": "ore", "amount": 2, "unit": "kg"}],
+            "emissions": [{"gas": "CF4", "amount": 0.001, "unit": "kg"}],
+        },
     ],
 }
 
@@ -99,17 +106,48 @@ def _co_products(allocation):
     return data
 
 
-@pytest.mark.parametrize(("allocation", "reason"), [
-    ({"method": "explicit", "factors": {"metal": 0.7, "slag": 0.2}}, Reason.ALLOCATION_SUM),
-    ({"method": "explicit", "factors": {"metal": 1.0}}, Reason.MISSING_FACTOR),
-    ({"method": "economic", "period": "2023", "price_basis": "x", "prices": {"metal": {"amount": 1, "currency": "CNY", "unit": "kg"}}}, Reason.MISSING_FACTOR),
-    ({"method": "economic", "prices": {}}, Reason.MISSING_FACTOR),
-    ({"method": "economic", "period": "2023", "price_basis": "x", "prices": {
-        "metal": {"amount": 1, "currency": "CNY", "unit": "kg"}, "slag": {"amount": 1, "currency": "USD", "unit": "kg"}}}, Reason.UNIT_MISMATCH),
-    ({"method": "economic", "period": "2023", "price_basis": "x", "prices": {
-        "metal": {"amount": 1, "currency": "CNY", "unit": "kWh"}, "slag": {"amount": 1, "currency": "CNY", "unit": "kg"}}}, Reason.UNIT_MISMATCH),
-    ({"method": "none"}, Reason.MALFORMED),
-])
+@pytest.mark.parametrize(
+    ("allocation", "reason"),
+    [
+        ({"method": "explicit", "factors": {"metal": 0.7, "slag": 0.2}}, Reason.ALLOCATION_SUM),
+        ({"method": "explicit", "factors": {"metal": 1.0}}, Reason.MISSING_FACTOR),
+        (
+            {
+                "method": "economic",
+                "period": "2023",
+                "price_basis": "x",
+                "prices": {"metal": {"amount": 1, "currency": "CNY", "unit": "kg"}},
+            },
+            Reason.MISSING_FACTOR,
+        ),
+        ({"method": "economic", "prices": {}}, Reason.MISSING_FACTOR),
+        (
+            {
+                "method": "economic",
+                "period": "2023",
+                "price_basis": "x",
+                "prices": {
+                    "metal": {"amount": 1, "currency": "CNY", "unit": "kg"},
+                    "slag": {"amount": 1, "currency": "USD", "unit": "kg"},
+                },
+            },
+            Reason.UNIT_MISMATCH,
+        ),
+        (
+            {
+                "method": "economic",
+                "period": "2023",
+                "price_basis": "x",
+                "prices": {
+                    "metal": {"amount": 1, "currency": "CNY", "unit": "kWh"},
+                    "slag": {"amount": 1, "currency": "CNY", "unit": "kg"},
+                },
+            },
+            Reason.UNIT_MISMATCH,
+        ),
+        ({"method": "none"}, Reason.MALFORMED),
+    ],
+)
 def test_allocation_errors(allocation, reason):
     with pytest.raises(ProductSystemError) as err:
         compute(parse_system(_co_products(allocation)))
@@ -133,10 +171,20 @@ def test_mass_allocation_needs_mass_units():
     assert err.value.reason is Reason.UNIT_MISMATCH
 
 
-@pytest.mark.parametrize("text", [
-    "format: [unclosed", "just a string", "- a\n- list", "{}", "format: epd-product-system/1\ngwp: 3",
-    "a: &a [*a]", "x: !!python/object/apply:os.system ['true']", "\x00", "format: epd-product-system/1\n" + "[" * 5000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "format: [unclosed",
+        "just a string",
+        "- a\n- list",
+        "{}",
+        "format: epd-product-system/1\ngwp: 3",
+        "a: &a [*a]",
+        "x: !!python/object/apply:os.system ['true']",
+        "\x00",
+        "format: epd-product-system/1\n" + "[" * 5000,
+    ],
+)
 def test_bad_yaml_is_malformed(text):
     with pytest.raises(ProductSystemError) as err:
         load_text(text)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from epd_footprint.engine import (
-    LiveSystem, ProductSystemError, Reason, compile_system, compute, load_file, parse_process, parse_system, solve_system,
+    LiveSystem,
+    ProductSystemError,
+    Reason,
+    compile_system,
+    compute,
+    load_file,
+    parse_process,
+    parse_system,
+    solve_system,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "services" / "footprint" / "examples"
@@ -17,14 +25,31 @@ GWP = {"name": "AR6", "source": "IPCC AR6 WG1 Ch7 Table 7.SM.7", "factors": {"CF
 def loop_system(returned: float):
     """metal needs oxide; making metal returns `returned` kg scrap per kg, which oxide takes back."""
     return {
-        "format": "epd-product-system/1", "gwp": GWP, "background": BG,
+        "format": "epd-product-system/1",
+        "gwp": GWP,
+        "background": BG,
         "products": [{"id": x, "unit": "kg"} for x in ("oxide", "metal", "scrap")],
         "processes": [
-            {"id": "sx", "outputs": [{"product": "oxide", "amount": 1, "unit": "kg"}],
-             "inputs": [{"product": "scrap", "amount": 0.5, "unit": "kg"}, {"activity": "el", "amount": 2, "unit": "kWh"}]},
-            {"id": "smelt", "outputs": [{"product": "metal", "amount": 1, "unit": "kg"}, {"product": "scrap", "amount": returned, "unit": "kg"}],
-             "allocation": {"method": "explicit", "factors": {"metal": 0.8, "scrap": 0.2}},
-             "inputs": [{"product": "oxide", "amount": 1.2, "unit": "kg"}, {"activity": "el", "amount": 10, "unit": "kWh"}]},
+            {
+                "id": "sx",
+                "outputs": [{"product": "oxide", "amount": 1, "unit": "kg"}],
+                "inputs": [
+                    {"product": "scrap", "amount": 0.5, "unit": "kg"},
+                    {"activity": "el", "amount": 2, "unit": "kWh"},
+                ],
+            },
+            {
+                "id": "smelt",
+                "outputs": [
+                    {"product": "metal", "amount": 1, "unit": "kg"},
+                    {"product": "scrap", "amount": returned, "unit": "kg"},
+                ],
+                "allocation": {"method": "explicit", "factors": {"metal": 0.8, "scrap": 0.2}},
+                "inputs": [
+                    {"product": "oxide", "amount": 1.2, "unit": "kg"},
+                    {"activity": "el", "amount": 10, "unit": "kWh"},
+                ],
+            },
         ],
     }
 
@@ -35,7 +60,9 @@ def dense_reference(cs):
     return (cs.C @ B @ np.linalg.inv(A)).sum(axis=0)
 
 
-@pytest.mark.parametrize("make", [lambda: parse_system(loop_system(0.3)), lambda: load_file(EXAMPLES / "baotou-ndfeb.yaml")])
+@pytest.mark.parametrize(
+    "make", [lambda: parse_system(loop_system(0.3)), lambda: load_file(EXAMPLES / "baotou-ndfeb.yaml")]
+)
 def test_recycling_loop_matches_dense_solve(make):
     cs = compile_system(make())
     res = solve_system(cs)
@@ -70,12 +97,18 @@ def test_singular_loop_gives_clear_error():
 
 def _electrolysis(live, kwh, oxide=1.17):
     old = live.compiled.system.processes["baotou-3/molten-salt-electrolysis"]
-    return parse_process({
-        "id": old.id, "outputs": [{"product": "ndpr-metal", "amount": 1, "unit": "kg"}],
-        "inputs": [{"product": "ndpr-oxide", "amount": oxide, "unit": "kg"},
-                   {"activity": "grid-inner-mongolia-2022", "amount": kwh, "unit": "kWh"}],
-        "emissions": [{"gas": "CF4", "amount": 2.38e-4, "unit": "kg"}],
-    }, "override")
+    return parse_process(
+        {
+            "id": old.id,
+            "outputs": [{"product": "ndpr-metal", "amount": 1, "unit": "kg"}],
+            "inputs": [
+                {"product": "ndpr-oxide", "amount": oxide, "unit": "kg"},
+                {"activity": "grid-inner-mongolia-2022", "amount": kwh, "unit": "kWh"},
+            ],
+            "emissions": [{"gas": "CF4", "amount": 2.38e-4, "unit": "kg"}],
+        },
+        "override",
+    )
 
 
 @pytest.mark.parametrize("oxide", [1.17, 1.25])
@@ -102,15 +135,25 @@ def test_override_with_same_inventory_changes_nothing():
 def test_bad_override_leaves_system_untouched():
     live = LiveSystem(load_file(EXAMPLES / "baotou-ndfeb.yaml"))
     before = live.results.impacts.copy()
-    bad = parse_process({"id": "baotou-1/leaching", "outputs": [{"product": "re-chloride", "amount": 1, "unit": "kg"}],
-                         "inputs": [{"activity": "nope", "amount": 1, "unit": "kg"}]}, "override")
+    bad = parse_process(
+        {
+            "id": "baotou-1/leaching",
+            "outputs": [{"product": "re-chloride", "amount": 1, "unit": "kg"}],
+            "inputs": [{"activity": "nope", "amount": 1, "unit": "kg"}],
+        },
+        "override",
+    )
     with pytest.raises(ProductSystemError) as err:
         live.replace_process(bad)
     assert err.value.reason is Reason.MISSING_FACTOR
     with pytest.raises(ProductSystemError) as err:
-        live.replace_process(parse_process({"id": "ghost", "outputs": [{"product": "x", "amount": 1, "unit": "kg"}]}, "o"))
+        live.replace_process(
+            parse_process({"id": "ghost", "outputs": [{"product": "x", "amount": 1, "unit": "kg"}]}, "o")
+        )
     assert err.value.reason is Reason.UNKNOWN_REFERENCE
-    wrong_outputs = parse_process({"id": "baotou-1/leaching", "outputs": [{"product": "ndpr-oxide", "amount": 1, "unit": "kg"}]}, "o")
+    wrong_outputs = parse_process(
+        {"id": "baotou-1/leaching", "outputs": [{"product": "ndpr-oxide", "amount": 1, "unit": "kg"}]}, "o"
+    )
     with pytest.raises(ProductSystemError):
         live.replace_process(wrong_outputs)
     np.testing.assert_array_equal(live.results.impacts, before)

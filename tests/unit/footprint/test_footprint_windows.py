@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,18 +18,32 @@ SYSTEM = {
     "format": "epd-product-system/1",
     "gwp": {"name": "AR6", "source": "IPCC AR6", "factors": {}},
     "products": [{"id": "calcine", "unit": "kg"}, {"id": "oxide", "unit": "kg"}],
-    "background": [{"id": "grid", "unit": "kWh", "category": "energy", "emissions": {"CO2": 0.5}, "source": "test"},
-                   {"id": "acid", "unit": "kg", "category": "ancillary", "emissions": {"CO2e": 0.1}, "source": "test"}],
+    "background": [
+        {"id": "grid", "unit": "kWh", "category": "energy", "emissions": {"CO2": 0.5}, "source": "test"},
+        {"id": "acid", "unit": "kg", "category": "ancillary", "emissions": {"CO2e": 0.1}, "source": "test"},
+    ],
     "processes": [
-        {"id": "roast", "outputs": [{"product": "calcine", "amount": 1, "unit": "t"}],
-         "inputs": [{"activity": "grid", "amount": 100, "unit": "kWh"}, {"activity": "acid", "amount": 200, "unit": "kg"}],
-         "emissions": [{"gas": "CO2", "amount": 50, "unit": "kg"}]},
-        {"id": "refine", "outputs": [{"product": "oxide", "amount": 1, "unit": "kg"}],
-         "inputs": [{"product": "calcine", "amount": 2, "unit": "kg"}]},
+        {
+            "id": "roast",
+            "outputs": [{"product": "calcine", "amount": 1, "unit": "t"}],
+            "inputs": [
+                {"activity": "grid", "amount": 100, "unit": "kWh"},
+                {"activity": "acid", "amount": 200, "unit": "kg"},
+            ],
+            "emissions": [{"gas": "CO2", "amount": 50, "unit": "kg"}],
+        },
+        {
+            "id": "refine",
+            "outputs": [{"product": "oxide", "amount": 1, "unit": "kg"}],
+            "inputs": [{"product": "calcine", "amount": 2, "unit": "kg"}],
+        },
     ],
 }
-BINDING = {"factor_set_version": "f1", "products": {"calcine": "reg-calcine"},
-           "processes": {"roast": {"process_id": "plant/roast", "activities": {"electricity.grid": "grid"}}}}
+BINDING = {
+    "factor_set_version": "f1",
+    "products": {"calcine": "reg-calcine"},
+    "processes": {"roast": {"process_id": "plant/roast", "activities": {"electricity.grid": "grid"}}},
+}
 
 
 def _ts(moment: datetime) -> Timestamp:
@@ -39,13 +53,18 @@ def _ts(moment: datetime) -> Timestamp:
 
 
 def window(kwh="30000", out="200000", co2=None, revision=0, day=0, **over) -> intensity_pb2.IntensityWindow:
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=day)
+    start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=day)
     w = intensity_pb2.IntensityWindow(
-        window_id=f"w{day}-{revision}", process_id="plant/roast", size=intensity_pb2.WINDOW_SIZE_ROLLING_30D,
-        revision=revision, window_start=_ts(start), window_end=_ts(start + timedelta(days=30)),
+        window_id=f"w{day}-{revision}",
+        process_id="plant/roast",
+        size=intensity_pb2.WINDOW_SIZE_ROLLING_30D,
+        revision=revision,
+        window_start=_ts(start),
+        window_end=_ts(start + timedelta(days=30)),
         activities=[intensity_pb2.ActivityTotal(activity="electricity.grid", quantity=kwh, unit="kWh")],
         outputs=[intensity_pb2.ProductOutput(product_id="reg-calcine", quantity_kg=out)],
-        evidence=intensity_pb2.WindowEvidence(merkle_root=hashlib.sha256(b"x").hexdigest()))
+        evidence=intensity_pb2.WindowEvidence(merkle_root=hashlib.sha256(b"x").hexdigest()),
+    )
     if co2 is not None:
         w.activities.add(activity="gas.co2", quantity=co2, unit="kg")
     for k, v in over.items():
@@ -81,12 +100,21 @@ def test_newer_windows_win_and_stale_ones_do_not():
     assert is_newer(inv, read_window(window(day=6)))
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"kwh": "1e400"}, "invalid_number"), ({"kwh": "-5"}, "invalid_number"), ({"kwh": "NaN"}, "invalid_number"),
-    ({"kwh": "abc"}, "invalid_number"), ({"kwh": "9" * 80}, "invalid_number"),
-    ({"window_id": "a\x00b"}, "malformed"), ({"window_id": ""}, "malformed"), ({"process_id": "x" * 300}, "malformed"),
-    ({"size": 9}, "unknown_size"), ({"revision": 2**32 - 1}, "invalid_number"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"kwh": "1e400"}, "invalid_number"),
+        ({"kwh": "-5"}, "invalid_number"),
+        ({"kwh": "NaN"}, "invalid_number"),
+        ({"kwh": "abc"}, "invalid_number"),
+        ({"kwh": "9" * 80}, "invalid_number"),
+        ({"window_id": "a\x00b"}, "malformed"),
+        ({"window_id": ""}, "malformed"),
+        ({"process_id": "x" * 300}, "malformed"),
+        ({"size": 9}, "unknown_size"),
+        ({"revision": 2**32 - 1}, "invalid_number"),
+    ],
+)
 def test_hostile_windows_are_refused_with_a_reason(change, reason):
     kw = {k: v for k, v in change.items() if k in ("kwh", "out", "co2")}
     over = {k: v for k, v in change.items() if k not in kw}
@@ -117,17 +145,22 @@ def test_no_output_and_out_of_range_per_run_amounts():
     assert exc.value.reason == "invalid_number"
 
 
-@pytest.mark.parametrize("binding, match", [
-    ({"products": {}}, "factor_set_version"),
-    ({**BINDING, "extra": 1}, "unknown fields"),
-    ({**BINDING, "products": {"ghost": "x"}}, "not a product"),
-    ({**BINDING, "processes": {"ghost": {"process_id": "a/b"}}}, "not a process"),
-    ({**BINDING, "processes": {"roast": {"process_id": "a\x00b"}}}, "expected an id"),
-    ({**BINDING, "processes": {"roast": {"process_id": "a/b", "activities": {"electricity.grid": "nope"}}}},
-     "not a background activity"),
-    ({**BINDING, "processes": {"roast": {"process_id": "a/b", "telemetry": "yes"}}}, "true or false"),
-    ([], "expected an object"),
-])
+@pytest.mark.parametrize(
+    "binding, match",
+    [
+        ({"products": {}}, "factor_set_version"),
+        ({**BINDING, "extra": 1}, "unknown fields"),
+        ({**BINDING, "products": {"ghost": "x"}}, "not a product"),
+        ({**BINDING, "processes": {"ghost": {"process_id": "a/b"}}}, "not a process"),
+        ({**BINDING, "processes": {"roast": {"process_id": "a\x00b"}}}, "expected an id"),
+        (
+            {**BINDING, "processes": {"roast": {"process_id": "a/b", "activities": {"electricity.grid": "nope"}}}},
+            "not a background activity",
+        ),
+        ({**BINDING, "processes": {"roast": {"process_id": "a/b", "telemetry": "yes"}}}, "true or false"),
+        ([], "expected an object"),
+    ],
+)
 def test_bad_bindings_say_where(binding, match):
     with pytest.raises(BindingError, match=match):
         parse_binding(binding, parse_system(SYSTEM))

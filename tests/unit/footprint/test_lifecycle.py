@@ -66,8 +66,12 @@ def test_every_status_has_a_rule_and_every_move_is_checked() -> None:
 
 @pytest.mark.parametrize(
     ("value", "status"),
-    [("published", Status.PUBLISHED), (" Verified ", Status.VERIFIED),
-     ("FOOTPRINT_STATUS_EXPIRED", Status.EXPIRED), (footprint_pb2.FOOTPRINT_STATUS_DRAFT, Status.DRAFT)],
+    [
+        ("published", Status.PUBLISHED),
+        (" Verified ", Status.VERIFIED),
+        ("FOOTPRINT_STATUS_EXPIRED", Status.EXPIRED),
+        (footprint_pb2.FOOTPRINT_STATUS_DRAFT, Status.DRAFT),
+    ],
 )
 def test_parse_status(value: object, status: Status) -> None:
     assert parse_status(value) is status

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-from epd.v1 import footprint_pb2, intensity_pb2
 
+from epd.v1 import footprint_pb2, intensity_pb2
 from epd_gateway.formats.party import OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -58,27 +59,36 @@ def build_version(**overrides: Any) -> footprint_pb2.FootprintVersion:
         organisation_id="org-baotou",
         geography="CN-NM",
     )
-    fv.reference_period_start.CopyFrom(_ts(datetime(2025, 1, 1, tzinfo=timezone.utc)))
-    fv.reference_period_end.CopyFrom(_ts(datetime(2026, 1, 1, tzinfo=timezone.utc)))
-    fv.valid_from.CopyFrom(_ts(datetime(2026, 2, 1, tzinfo=timezone.utc)))
-    fv.valid_until.CopyFrom(_ts(datetime(2031, 2, 1, tzinfo=timezone.utc)))
-    fv.created_at.CopyFrom(_ts(datetime(2026, 1, 20, 8, 30, tzinfo=timezone.utc)))
+    fv.reference_period_start.CopyFrom(_ts(datetime(2025, 1, 1, tzinfo=UTC)))
+    fv.reference_period_end.CopyFrom(_ts(datetime(2026, 1, 1, tzinfo=UTC)))
+    fv.valid_from.CopyFrom(_ts(datetime(2026, 2, 1, tzinfo=UTC)))
+    fv.valid_until.CopyFrom(_ts(datetime(2031, 2, 1, tzinfo=UTC)))
+    fv.created_at.CopyFrom(_ts(datetime(2026, 1, 20, 8, 30, tzinfo=UTC)))
     from decimal import Decimal
 
     totals = [Decimal(0)] * 3
     for indicator, parts in _PARTS.items():
-        for module, value in zip((footprint_pb2.LIFE_CYCLE_MODULE_A1, footprint_pb2.LIFE_CYCLE_MODULE_A2,
-                                  footprint_pb2.LIFE_CYCLE_MODULE_A3), parts):
+        for module, value in zip(
+            (
+                footprint_pb2.LIFE_CYCLE_MODULE_A1,
+                footprint_pb2.LIFE_CYCLE_MODULE_A2,
+                footprint_pb2.LIFE_CYCLE_MODULE_A3,
+            ),
+            parts,
+        ):
             fv.results.add(module=module, indicator=indicator, value=value, unit="kg CO2e")
         for i, value in enumerate(parts):
             totals[i] += Decimal(value)
-    for module, total in zip((footprint_pb2.LIFE_CYCLE_MODULE_A1, footprint_pb2.LIFE_CYCLE_MODULE_A2,
-                              footprint_pb2.LIFE_CYCLE_MODULE_A3), totals):
+    for module, total in zip(
+        (footprint_pb2.LIFE_CYCLE_MODULE_A1, footprint_pb2.LIFE_CYCLE_MODULE_A2, footprint_pb2.LIFE_CYCLE_MODULE_A3),
+        totals,
+    ):
         fv.results.add(module=module, indicator=footprint_pb2.INDICATOR_GWP_TOTAL, value=str(total), unit="kg CO2e")
     for indicator in (*_PARTS, footprint_pb2.INDICATOR_GWP_TOTAL):
         stage = sum((Decimal(r.value) for r in fv.results if r.indicator == indicator), Decimal(0))
-        fv.results.add(module=footprint_pb2.LIFE_CYCLE_MODULE_A1_A3, indicator=indicator, value=str(stage),
-                       unit="kg CO2e")
+        fv.results.add(
+            module=footprint_pb2.LIFE_CYCLE_MODULE_A1_A3, indicator=indicator, value=str(stage), unit="kg CO2e"
+        )
     for key, value in overrides.items():
         if isinstance(value, list):
             del getattr(fv, key)[:]
@@ -129,9 +139,12 @@ def pact_schema() -> Callable[[str], Any]:
     registry = Registry().with_resource(base, Resource.from_contents(document, default_specification=DRAFT202012))
 
     def validator(name: str) -> jsonschema.Draft202012Validator:
-        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                  "$ref": f"{base}#/components/schemas/{name}"}
+        schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": f"{base}#/components/schemas/{name}",
+        }
         return jsonschema.Draft202012Validator(
-            schema, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+            schema, registry=registry, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
 
     return validator

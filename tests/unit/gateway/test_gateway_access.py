@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt as pyjwt
 import pytest
@@ -22,8 +22,15 @@ def _b64(data: dict) -> str:
 
 
 def issue(ring, **kw):
-    args = dict(client_id="c", partner_id="p", scopes=frozenset({"footprint:list"}), issuer=ISS, audience=AUD,
-                ttl_seconds=600, now=1_000_000)
+    args = dict(
+        client_id="c",
+        partner_id="p",
+        scopes=frozenset({"footprint:list"}),
+        issuer=ISS,
+        audience=AUD,
+        ttl_seconds=600,
+        now=1_000_000,
+    )
     args.update(kw)
     return tokens.issue(ring, **args)
 
@@ -42,11 +49,14 @@ def test_bad_tokens(case):
     good = issue(ring)
     claims = {"iss": ISS, "sub": "c", "aud": AUD, "exp": 1_000_600, "scope": "footprint:list", "partner_id": "p"}
     bad = {
-        "expired": good, "audience": issue(ring, audience="other"), "issuer": issue(ring, issuer="https://evil"),
+        "expired": good,
+        "audience": issue(ring, audience="other"),
+        "issuer": issue(ring, issuer="https://evil"),
         "none": f"{_b64({'alg': 'none'})}.{_b64(claims)}.",
         "hs256": pyjwt.encode(claims, "k" * 32, algorithm="HS256", headers={"kid": ring.kid}),
         "tampered": good.split(".")[0] + "." + _b64({**claims, "partner_id": "q"}) + "." + good.split(".")[2],
-        "foreign": issue(new_key_ring()), "junk": "a.b.c",
+        "foreign": issue(new_key_ring()),
+        "junk": "a.b.c",
     }[case]
     now = 1_001_000 if case == "expired" else 1_000_100
     with pytest.raises(tokens.TokenError) as err:
@@ -56,7 +66,7 @@ def test_bad_tokens(case):
 
 def test_cursor_is_bound_to_filters_and_expires_and_resists_tampering():
     key = secrets.derive_key("a-secret-of-sixteen+", "cursor")
-    pos = cursor.Position(datetime(2026, 1, 1, tzinfo=timezone.utc), "6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01")
+    pos = cursor.Position(datetime(2026, 1, 1, tzinfo=UTC), "6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01")
     digest = cursor.filters_digest("client", {"status": ["published"]})
     token = cursor.encode(key, pos, digest, 180, now=0)
     assert cursor.decode(key, token, digest, now=179) == pos
@@ -101,15 +111,27 @@ def test_private_key_encryption_is_authenticated():
 
 
 def test_filter_parsing():
-    f = parse_filters({"productId": ["URN:pact:x:product-id:A", "urn:pact:x:product-id:a"], "status": ["active"],
-                       "validOn": ["2026-01-01T00:00:00Z"]})
+    f = parse_filters(
+        {
+            "productId": ["URN:pact:x:product-id:A", "urn:pact:x:product-id:a"],
+            "status": ["active"],
+            "validOn": ["2026-01-01T00:00:00Z"],
+        }
+    )
     assert f.product_ids == ("urn:pact:x:product-id:a",) and f.statuses == ACTIVE
-    assert f.valid_on == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert f.valid_on == datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_filters({"status": ["Deprecated"]}).statuses == DEPRECATED
     assert parse_filters({"productId": ["urn:pact:x:product-id:a%20b"]}).product_id_candidates(
-        "urn:pact:x:product-id:") == ("a b", "urn:pact:x:product-id:a%20b")
-    for bad in ({"productId": ["nope"]}, {"validOn": ["2026-13-01T00:00:00Z"]}, {"validOn": ["a", "b"]},
-                {"status": ["Gone"]}, {"geography": [""]}, {"companyId": ["urn:x:" + "a" * 600]},
-                {"geography": ["x"] * 101}):
+        "urn:pact:x:product-id:"
+    ) == ("a b", "urn:pact:x:product-id:a%20b")
+    for bad in (
+        {"productId": ["nope"]},
+        {"validOn": ["2026-13-01T00:00:00Z"]},
+        {"validOn": ["a", "b"]},
+        {"status": ["Gone"]},
+        {"geography": [""]},
+        {"companyId": ["urn:x:" + "a" * 600]},
+        {"geography": ["x"] * 101},
+    ):
         with pytest.raises(FilterError):
             parse_filters(bad)

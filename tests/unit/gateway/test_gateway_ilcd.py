@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from epd.v1 import footprint_pb2
 from lxml import etree
 
+from epd.v1 import footprint_pb2
 from epd_gateway.formats import ilcd
 from epd_gateway.formats.ilcd import ilcd_epd_xml
 from epd_gateway.formats.party import MappingError, PartyInfo, ProgrammeInfo
@@ -61,8 +61,10 @@ def test_published_version_is_valid_and_module_resolved(make_version, party, epd
     fv = make_version()
     doc = _valid(epd_schema, ilcd_epd_xml(fv, party))
     assert doc.findtext(".//common:UUID", namespaces=NS) == fv.pf_id.removeprefix("urn:uuid:")
-    expected = {(MODULE_NAMES[r.module], ilcd.INDICATORS[INDICATOR_NAMES[r.indicator]].uuid): Decimal(r.value)
-                for r in fv.results}
+    expected = {
+        (MODULE_NAMES[r.module], ilcd.INDICATORS[INDICATOR_NAMES[r.indicator]].uuid): Decimal(r.value)
+        for r in fv.results
+    }
     found = {}
     for result in doc.findall(".//p:LCIAResult", NS):
         ref = result.find("p:referenceToLCIAMethodDataSet", NS).get("refObjectId")
@@ -122,18 +124,21 @@ def test_partial_results_and_no_optional_fields(make_version, party, epd_schema)
     assert len(doc.findall(".//p:LCIAResult", NS)) == 1
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not published"),
-    ({"status": footprint_pb2.FOOTPRINT_STATUS_WITHDRAWN}, "not published"),
-    ({"version": 0}, "data set version"),
-    ({"version": 10000}, "data set version"),
-    ({"product_name": "bad\x01name"}, "control character"),
-    ({"product_name": ""}, "product name"),
-    ({"pf_id": "urn:uuid:nope"}, "pf id"),
-    ({"preceding_pf_ids": ["urn:uuid:6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01"]}, "precede itself"),
-    ({"declared_unit": "1 furlong"}, "not supported"),
-    ({"registration_number": "x" * 300}, "longer than"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not published"),
+        ({"status": footprint_pb2.FOOTPRINT_STATUS_WITHDRAWN}, "not published"),
+        ({"version": 0}, "data set version"),
+        ({"version": 10000}, "data set version"),
+        ({"product_name": "bad\x01name"}, "control character"),
+        ({"product_name": ""}, "product name"),
+        ({"pf_id": "urn:uuid:nope"}, "pf id"),
+        ({"preceding_pf_ids": ["urn:uuid:6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01"]}, "precede itself"),
+        ({"declared_unit": "1 furlong"}, "not supported"),
+        ({"registration_number": "x" * 300}, "longer than"),
+    ],
+)
 def test_malformed_versions_are_refused(make_version, party, kwargs, match):
     with pytest.raises(MappingError, match=match):
         ilcd_epd_xml(make_version(**kwargs), party)

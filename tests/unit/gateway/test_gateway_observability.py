@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 from prometheus_client import REGISTRY
@@ -12,8 +12,8 @@ from epd_gateway.tls import self_signed
 
 
 def test_key_expiry_is_created_plus_max_age_and_one_series_per_current_kid():
-    created = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert key_expiry(created, 365) == datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    assert key_expiry(created, 365) == datetime(2027, 1, 1, tzinfo=UTC).timestamp()
     export_key_expiry("old", created, 30)
     export_key_expiry("new", created, 365)
     name = "epd_gateway_signing_key_expiry_timestamp_seconds"

@@ -6,9 +6,9 @@ import json
 from decimal import Decimal
 
 import pytest
-from epd.v1 import footprint_pb2
 from openepd.model.epd import Epd
 
+from epd.v1 import footprint_pb2
 from epd_gateway.formats.openepd import EXT_KEY, LCIA_METHOD, openepd_document
 from epd_gateway.formats.party import MappingError, PartyInfo, ProductInfo
 from epd_gateway.formats.values import INDICATOR_NAMES, MODULE_NAMES
@@ -53,13 +53,16 @@ def test_piece_declared_unit(make_version, party):
     assert parsed.kg_per_declared_unit.qty == pytest.approx(0.02)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not published"),
-    ({"classifications": ["2846.90"]}, "scheme"),
-    ({"product_name": "x" * 250}, "longer than"),
-    ({"verifier": "bad\x00"}, "control character"),
-    ({"pf_id": ""}, "pf id"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not published"),
+        ({"classifications": ["2846.90"]}, "scheme"),
+        ({"product_name": "x" * 250}, "longer than"),
+        ({"verifier": "bad\x00"}, "control character"),
+        ({"pf_id": ""}, "pf id"),
+    ],
+)
 def test_malformed_versions_are_refused(make_version, party, kwargs, match):
     with pytest.raises(MappingError, match=match):
         openepd_document(make_version(**kwargs), party)

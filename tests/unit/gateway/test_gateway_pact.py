@@ -6,17 +6,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from epd.v1 import footprint_pb2, intensity_pb2
 
-from epd_gateway.formats.party import MappingError, OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
+from epd.v1 import footprint_pb2, intensity_pb2
 from epd_gateway.formats.pact import product_footprint
+from epd_gateway.formats.party import MappingError, OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
 
 S = footprint_pb2
 
 
 def _stage(fv: footprint_pb2.FootprintVersion, indicator: int) -> Decimal:
-    return next(Decimal(r.value) for r in fv.results
-                if r.module == S.LIFE_CYCLE_MODULE_A1_A3 and r.indicator == indicator)
+    return next(
+        Decimal(r.value) for r in fv.results if r.module == S.LIFE_CYCLE_MODULE_A1_A3 and r.indicator == indicator
+    )
 
 
 def _walk(value: Any) -> list[Any]:
@@ -40,8 +41,10 @@ def test_published_version_is_a_valid_product_footprint(make_version, party, pac
     assert Decimal(pf["pcf"]["pcfExcludingBiogenicUptake"]) == total - min(biogenic, 0)
     assert Decimal(pf["pcf"]["fossilGhgEmissions"]) == _stage(fv, S.INDICATOR_GWP_FOSSIL)
     assert pf["pcf"]["geographyCountrySubdivision"] == fv.geography
-    assert pf["productClassifications"] == ["urn:pact:productclassification:un-cpc:34290",
-                                           "urn:pact:productclassification:hs:2846.90"]
+    assert pf["productClassifications"] == [
+        "urn:pact:productclassification:un-cpc:34290",
+        "urn:pact:productclassification:hs:2846.90",
+    ]
     assert "SMM average" in pf["pcf"]["allocationRulesDescription"]
 
 
@@ -50,13 +53,16 @@ def test_numbers_are_decimal_strings_never_floats(make_version, party):
     assert not [x for x in leaves if isinstance(x, float)]
 
 
-@pytest.mark.parametrize(("status", "expected", "record"), [
-    (S.FOOTPRINT_STATUS_PUBLISHED, "Active", "published"),
-    (S.FOOTPRINT_STATUS_VERIFIED, "Active", "verified"),
-    (S.FOOTPRINT_STATUS_PROVISIONAL, "Active", "provisional"),
-    (S.FOOTPRINT_STATUS_DEPRECATED, "Deprecated", "deprecated"),
-    (S.FOOTPRINT_STATUS_EXPIRED, "Deprecated", "expired"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected", "record"),
+    [
+        (S.FOOTPRINT_STATUS_PUBLISHED, "Active", "published"),
+        (S.FOOTPRINT_STATUS_VERIFIED, "Active", "verified"),
+        (S.FOOTPRINT_STATUS_PROVISIONAL, "Active", "provisional"),
+        (S.FOOTPRINT_STATUS_DEPRECATED, "Deprecated", "deprecated"),
+        (S.FOOTPRINT_STATUS_EXPIRED, "Deprecated", "expired"),
+    ],
+)
 def test_status_mapping(make_version, party, pact_schema, status, expected, record):
     fv = make_version(status=status, reason="drift: A1-A3 GWP-total +20.3% over 3 evaluations")
     pf = product_footprint(fv, party)
@@ -69,15 +75,23 @@ def test_status_mapping(make_version, party, pact_schema, status, expected, reco
     assert ("verification" in pf["pcf"]) is (status != S.FOOTPRINT_STATUS_PROVISIONAL)
 
 
-@pytest.mark.parametrize("status", [S.FOOTPRINT_STATUS_DRAFT, S.FOOTPRINT_STATUS_WITHDRAWN,
-                                    S.FOOTPRINT_STATUS_UNSPECIFIED, 99])
+@pytest.mark.parametrize(
+    "status", [S.FOOTPRINT_STATUS_DRAFT, S.FOOTPRINT_STATUS_WITHDRAWN, S.FOOTPRINT_STATUS_UNSPECIFIED, 99]
+)
 def test_unpublishable_statuses_are_refused(make_version, party, status):
     with pytest.raises(MappingError, match="not published"):
         product_footprint(make_version(status=status), party)
 
 
-@pytest.mark.parametrize(("geo", "key"), [("CN", "geographyCountry"), ("Eastern Asia", "geographyRegionOrSubregion"),
-                                          ("CN-15", "geographyCountrySubdivision"), ("", None)])
+@pytest.mark.parametrize(
+    ("geo", "key"),
+    [
+        ("CN", "geographyCountry"),
+        ("Eastern Asia", "geographyRegionOrSubregion"),
+        ("CN-15", "geographyCountrySubdivision"),
+        ("", None),
+    ],
+)
 def test_geography_forms(make_version, party, pact_schema, geo, key):
     pf = product_footprint(make_version(geography=geo), party)
     pact_schema("ProductFootprint").validate(pf)
@@ -108,8 +122,10 @@ def _replace_value(fv, module, indicator, value):
     return fv
 
 
-@pytest.mark.parametrize("value", ["abc", "NaN", "Infinity", "-inf", "", " ", "1e400", "1" * 70,
-                                   "1e15", "0." + "0" * 40 + "1", "1,5", "0x10"])
+@pytest.mark.parametrize(
+    "value",
+    ["abc", "NaN", "Infinity", "-inf", "", " ", "1e400", "1" * 70, "1e15", "0." + "0" * 40 + "1", "1,5", "0x10"],
+)
 def test_malformed_or_out_of_range_decimals_are_refused(make_version, party, value):
     fv = _replace_value(make_version(), S.LIFE_CYCLE_MODULE_A1_A3, S.INDICATOR_GWP_TOTAL, value)
     with pytest.raises(MappingError, match="GWP-total"):
@@ -136,11 +152,14 @@ def test_missing_fossil_is_refused(make_version, party):
         product_footprint(fv, party)
 
 
-@pytest.mark.parametrize(("mutate", "match"), [
-    (lambda r: setattr(r, "unit", "kg CH4"), "unit must be kg CO2e"),
-    (lambda r: setattr(r, "module", S.LIFE_CYCLE_MODULE_UNSPECIFIED), "known values"),
-    (lambda r: setattr(r, "indicator", 42), "known values"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda r: setattr(r, "unit", "kg CH4"), "unit must be kg CO2e"),
+        (lambda r: setattr(r, "module", S.LIFE_CYCLE_MODULE_UNSPECIFIED), "known values"),
+        (lambda r: setattr(r, "indicator", 42), "known values"),
+    ],
+)
 def test_bad_results_are_refused(make_version, party, mutate, match):
     fv = make_version()
     mutate(fv.results[0])
@@ -157,22 +176,25 @@ def test_duplicate_and_empty_results_are_refused(make_version, party):
         product_footprint(make_version(results=[]), party)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"pf_id": "not-a-uuid"}, "pf id"),
-    ({"pf_id": "urn:uuid:{6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01}"}, "pf id"),
-    ({"preceding_pf_ids": ["urn:uuid:6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01"]}, "precede itself"),
-    ({"preceding_pf_ids": ["urn:uuid:0a9d8c7b-6e5f-4a3b-8c2d-1e0f9a8b7c6d"] * 2}, "unique"),
-    ({"product_name": ""}, "product name"),
-    ({"product_name": "Nd\x00oxide"}, "control character"),
-    ({"product_id": ""}, "product id"),
-    ({"classifications": ["foo:bar"]}, "classification"),
-    ({"classifications": ["hs:28 46"]}, "classification"),
-    ({"declared_unit": "2 furlong"}, "not supported"),
-    ({"declared_unit": "-1 kg"}, "> 0"),
-    ({"declared_unit": "1 piece"}, "not a mass"),
-    ({"declared_unit": "1 kg of oxide"}, "amount"),
-    ({"allocation_price_basis": ""}, "price basis"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pf_id": "not-a-uuid"}, "pf id"),
+        ({"pf_id": "urn:uuid:{6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01}"}, "pf id"),
+        ({"preceding_pf_ids": ["urn:uuid:6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01"]}, "precede itself"),
+        ({"preceding_pf_ids": ["urn:uuid:0a9d8c7b-6e5f-4a3b-8c2d-1e0f9a8b7c6d"] * 2}, "unique"),
+        ({"product_name": ""}, "product name"),
+        ({"product_name": "Nd\x00oxide"}, "control character"),
+        ({"product_id": ""}, "product id"),
+        ({"classifications": ["foo:bar"]}, "classification"),
+        ({"classifications": ["hs:28 46"]}, "classification"),
+        ({"declared_unit": "2 furlong"}, "not supported"),
+        ({"declared_unit": "-1 kg"}, "> 0"),
+        ({"declared_unit": "1 piece"}, "not a mass"),
+        ({"declared_unit": "1 kg of oxide"}, "amount"),
+        ({"allocation_price_basis": ""}, "price basis"),
+    ],
+)
 def test_malformed_fields_are_refused(make_version, party, kwargs, match):
     with pytest.raises(MappingError, match=match):
         product_footprint(make_version(**kwargs), party)
@@ -218,23 +240,33 @@ def test_other_allocation_bases(make_version, party):
         assert word in pf["pcf"]["allocationRulesDescription"]
 
 
-@pytest.mark.parametrize(("build", "match"), [
-    (lambda: OrganisationInfo(" ", ("urn:x:1",)), "name"),
-    (lambda: OrganisationInfo("A", ()), "at least one"),
-    (lambda: OrganisationInfo("A", ("company-1",)), "URN"),
-    (lambda: OrganisationInfo("A", ("urn:x:1", "URN:X:1")), "unique"),
-    (lambda: ProgrammeInfo("P", pcr_operator="Bogus"), "pcr_operator"),
-    (lambda: ProgrammeInfo("P", extension_base_url="http://plain.example"), "https"),
-    (lambda: ProductInfo(ipcc_characterization_factors=("AR-six",)), "AR6"),
-    (lambda: ProductInfo(exempted_emissions_percent=Decimal(101)), "between 0 and 100"),
-])
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: OrganisationInfo(" ", ("urn:x:1",)), "name"),
+        (lambda: OrganisationInfo("A", ()), "at least one"),
+        (lambda: OrganisationInfo("A", ("company-1",)), "URN"),
+        (lambda: OrganisationInfo("A", ("urn:x:1", "URN:X:1")), "unique"),
+        (lambda: ProgrammeInfo("P", pcr_operator="Bogus"), "pcr_operator"),
+        (lambda: ProgrammeInfo("P", extension_base_url="http://plain.example"), "https"),
+        (lambda: ProductInfo(ipcc_characterization_factors=("AR-six",)), "AR6"),
+        (lambda: ProductInfo(exempted_emissions_percent=Decimal(101)), "between 0 and 100"),
+    ],
+)
 def test_party_info_is_checked(build, match):
     with pytest.raises(MappingError, match=match):
         build()
 
 
-@pytest.mark.parametrize(("path", "bad"), [(("status",), "Superseded"), (("id",), "urn:uuid:x"),
-                                           (("pcf", "fossilGhgEmissions"), 1.5), (("companyIds",), ["acme"])])
+@pytest.mark.parametrize(
+    ("path", "bad"),
+    [
+        (("status",), "Superseded"),
+        (("id",), "urn:uuid:x"),
+        (("pcf", "fossilGhgEmissions"), 1.5),
+        (("companyIds",), ["acme"]),
+    ],
+)
 def test_schema_check_is_not_vacuous(make_version, party, pact_schema, path, bad):
     import jsonschema
 

@@ -4,7 +4,7 @@ classification candidates cover every stored form that maps to a filter URN."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from epd_gateway.formats.pact import classification_urn
 from epd_gateway.record_cache import SignedRecord, SignedRecordCache, inputs_digest, response_json
@@ -39,7 +39,7 @@ def test_rotation_empties_and_lru_bounds():
 
 
 def test_digest_is_deterministic_over_row_values():
-    values = [uuid.UUID(int=1), datetime(2026, 1, 1, tzinfo=timezone.utc), ["hs:2846.90"], "Org"]
+    values = [uuid.UUID(int=1), datetime(2026, 1, 1, tzinfo=UTC), ["hs:2846.90"], "Org"]
     assert inputs_digest(values) == inputs_digest(list(values))
     assert inputs_digest(values) != inputs_digest([*values[:3], "Org2"])
 
@@ -50,8 +50,15 @@ def test_response_json_matches_body_bytes():
 
 
 def test_classification_candidates_cover_every_stored_form():
-    for stored in ("hs:2846.90", "HS:2846.90", "cpc:46", "un-cpc:46", "cn:2846", "cas:7440-00-8",
-                   "urn:pact:productclassification:hs:8505.11"):
+    for stored in (
+        "hs:2846.90",
+        "HS:2846.90",
+        "cpc:46",
+        "un-cpc:46",
+        "cn:2846",
+        "cas:7440-00-8",
+        "urn:pact:productclassification:hs:8505.11",
+    ):
         urn = classification_urn(stored).lower()
         assert stored.lower() in classification_candidates((urn,)), stored
     assert classification_candidates(("urn:x:y",)) == ("urn:x:y",)

@@ -56,8 +56,9 @@ def verify_by_signing_input(payload: bytes, signature: str, jwks: dict) -> bool:
     kid = json.loads(base64.urlsafe_b64decode(header_segment + "=="))["kid"]
     entry = next(k for k in jwks["keys"] if k["kid"] == kid)
     algo = OKPAlgorithm()
-    return algo.verify(header_segment.encode() + b"." + payload, algo.from_jwk(entry),
-                       base64.urlsafe_b64decode(sig_segment + "=="))
+    return algo.verify(
+        header_segment.encode() + b"." + payload, algo.from_jwk(entry), base64.urlsafe_b64decode(sig_segment + "==")
+    )
 
 
 def test_signature_shape_and_kid_thumbprint(record):
@@ -156,7 +157,9 @@ def test_hostile_signatures_are_refused_with_a_reason(record):
         "alg none": (_token({**good, "alg": "none"}, b""), "not unpadded base64url|not accepted"),
         "alg none, sig": (_token({**good, "alg": "none"}), "not accepted"),
         "HS256 with public key as secret": (
-            _token(hs_header, hmac.new(x, hs_input, hashlib.sha256).digest()), "not accepted"),
+            _token(hs_header, hmac.new(x, hs_input, hashlib.sha256).digest()),
+            "not accepted",
+        ),
         "empty": ("", "three dot-separated parts"),
         "two parts": ("a.b", "three"),
         "four parts": ("a.b.c.d", "three"),
@@ -204,12 +207,15 @@ def test_malformed_jwks_are_refused(record):
             verify_record(record, signature, jwks)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("record", "reason"), [
-    ({"value": 1.5}, "float"),
-    ({"nested": [{"v": float("nan")}]}, "float"),
-    ({"s": {1, 2}}, "cannot be canonicalised"),
-    ({"big": 2**60}, "cannot be canonicalised"),
-])
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"value": 1.5}, "float"),
+        ({"nested": [{"v": float("nan")}]}, "float"),
+        ({"s": {1, 2}}, "cannot be canonicalised"),
+        ({"big": 2**60}, "cannot be canonicalised"),
+    ],
+)
 def test_records_that_cannot_be_signed(record, reason):
     with pytest.raises(SignatureError, match=reason):
         sign_record(record, new_key_ring())
@@ -222,7 +228,11 @@ def test_key_ring_rules():
         KeyRing(public_only)
     with pytest.raises(SignatureError, match="unique kid"):
         KeyRing(key, (public_only,))
-    for junk in ({}, {"current": "x"}, {"current": {"kty": "OKP"}}, {"current": key.as_dict(private=True),
-                                                                      "retired": [{"kty": "oct"}]}):
+    for junk in (
+        {},
+        {"current": "x"},
+        {"current": {"kty": "OKP"}},
+        {"current": key.as_dict(private=True), "retired": [{"kty": "oct"}]},
+    ):
         with pytest.raises(SignatureError):
             KeyRing.from_storage(junk)

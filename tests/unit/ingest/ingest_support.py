@@ -19,19 +19,57 @@ PLANT = "baotou-smelter"
 KEY_ID = "baotou-smelter-2025"
 
 METERS = [
-    {"meter_id": "roasting.electricity", "process_id": f"{PLANT}/roasting", "activity_kind": "electricity",
-     "activity": "electricity.grid", "unit": "kWh", "kind": "interval", "max_rate_per_hour": "50000"},
-    {"meter_id": "roasting.electricity-total", "process_id": f"{PLANT}/roasting", "activity_kind": "electricity",
-     "activity": "electricity.grid", "unit": "kWh", "kind": "counter", "rollover": "1000000",
-     "max_rate_per_hour": "50000"},
-    {"meter_id": "roasting.coal", "process_id": f"{PLANT}/roasting", "activity_kind": "fuel",
-     "activity": "fuel.coal", "unit": "t", "kind": "interval"},
-    {"meter_id": "roasting.h2so4", "process_id": f"{PLANT}/roasting", "activity_kind": "reagent",
-     "activity": "reagent.h2so4", "unit": "t", "kind": "interval"},
-    {"meter_id": "roasting.steam", "process_id": f"{PLANT}/roasting", "activity_kind": "steam",
-     "activity": "steam.purchased", "unit": "GJ", "kind": "interval"},
-    {"meter_id": "roasting.natural-gas", "process_id": f"{PLANT}/roasting", "activity_kind": "fuel",
-     "activity": "fuel.natural_gas", "unit": "Nm3", "kind": "counter"},
+    {
+        "meter_id": "roasting.electricity",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "electricity",
+        "activity": "electricity.grid",
+        "unit": "kWh",
+        "kind": "interval",
+        "max_rate_per_hour": "50000",
+    },
+    {
+        "meter_id": "roasting.electricity-total",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "electricity",
+        "activity": "electricity.grid",
+        "unit": "kWh",
+        "kind": "counter",
+        "rollover": "1000000",
+        "max_rate_per_hour": "50000",
+    },
+    {
+        "meter_id": "roasting.coal",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "fuel",
+        "activity": "fuel.coal",
+        "unit": "t",
+        "kind": "interval",
+    },
+    {
+        "meter_id": "roasting.h2so4",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "reagent",
+        "activity": "reagent.h2so4",
+        "unit": "t",
+        "kind": "interval",
+    },
+    {
+        "meter_id": "roasting.steam",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "steam",
+        "activity": "steam.purchased",
+        "unit": "GJ",
+        "kind": "interval",
+    },
+    {
+        "meter_id": "roasting.natural-gas",
+        "process_id": f"{PLANT}/roasting",
+        "activity_kind": "fuel",
+        "activity": "fuel.natural_gas",
+        "unit": "Nm3",
+        "kind": "counter",
+    },
 ]
 
 
@@ -39,11 +77,16 @@ def ts(offset_s: float) -> datetime:
     return NOW + timedelta(seconds=offset_s)
 
 
-def raw(meter: str, value: str, unit: str = "kWh", at: datetime | None = None, *,
-        kind: int = telemetry_pb2.READING_KIND_UNSPECIFIED,
-        quality: int = telemetry_pb2.READING_QUALITY_GOOD) -> telemetry_pb2.RawReading:
-    r = telemetry_pb2.RawReading(meter_id=meter, value=value, unit=unit, kind=kind, quality=quality,
-                                 source_ref="test")
+def raw(
+    meter: str,
+    value: str,
+    unit: str = "kWh",
+    at: datetime | None = None,
+    *,
+    kind: int = telemetry_pb2.READING_KIND_UNSPECIFIED,
+    quality: int = telemetry_pb2.READING_QUALITY_GOOD,
+) -> telemetry_pb2.RawReading:
+    r = telemetry_pb2.RawReading(meter_id=meter, value=value, unit=unit, kind=kind, quality=quality, source_ref="test")
     r.observed_at.FromDatetime(at or ts(-60))
     return r
 
@@ -56,13 +99,20 @@ class Plant:
     config: IngestConfig
     seq: list[int] = field(default_factory=lambda: [0])
 
-    def batch(self, *readings: telemetry_pb2.RawReading, plant_id: str = PLANT, sequence: int | None = None,
-              key=None, key_id: str = KEY_ID) -> telemetry_pb2.SignedTelemetryBatch:
+    def batch(
+        self,
+        *readings: telemetry_pb2.RawReading,
+        plant_id: str = PLANT,
+        sequence: int | None = None,
+        key=None,
+        key_id: str = KEY_ID,
+    ) -> telemetry_pb2.SignedTelemetryBatch:
         if sequence is None:
             sequence = self.seq[0]
             self.seq[0] += 1
-        b = telemetry_pb2.TelemetryBatch(batch_id=batch_id_for(plant_id, sequence), plant_id=plant_id,
-                                         sequence=sequence, readings=list(readings))
+        b = telemetry_pb2.TelemetryBatch(
+            batch_id=batch_id_for(plant_id, sequence), plant_id=plant_id, sequence=sequence, readings=list(readings)
+        )
         b.created_at.FromDatetime(NOW)
         return signing.sign_batch(b, key or self.key, key_id)
 

@@ -28,12 +28,17 @@ class Case:
     build: Callable[[Plant], tuple[list[bytes], bytes, telemetry_pb2.RawReading | None]]
 
 
-def _reading_case(name: str, reason: int, bad: Callable[[], telemetry_pb2.RawReading],
-                  prior: Callable[[], list[telemetry_pb2.RawReading]] = list) -> Case:
+def _reading_case(
+    name: str,
+    reason: int,
+    bad: Callable[[], telemetry_pb2.RawReading],
+    prior: Callable[[], list[telemetry_pb2.RawReading]] = list,
+) -> Case:
     def build(p: Plant):
         priors = [p.bytes(r) for r in prior()]
         r = bad()
         return priors, p.bytes(r), r
+
     return Case(name, reason, READING, build)
 
 
@@ -105,38 +110,69 @@ CASES = [
     Case("all byte values", RR.REJECTION_REASON_MALFORMED, BATCH, _garbage(bytes(range(256)))),
     _reading_case("unknown meter", RR.REJECTION_REASON_UNKNOWN_METER, lambda: raw("roasting.nowhere", "1")),
     _reading_case("meter id with NUL", RR.REJECTION_REASON_UNKNOWN_METER, lambda: raw("roasting\x00x", "1")),
-    _reading_case("unknown unit", RR.REJECTION_REASON_UNKNOWN_UNIT, lambda: raw("roasting.electricity", "1", "bananas")),
+    _reading_case(
+        "unknown unit", RR.REJECTION_REASON_UNKNOWN_UNIT, lambda: raw("roasting.electricity", "1", "bananas")
+    ),
     _reading_case("empty unit", RR.REJECTION_REASON_UNKNOWN_UNIT, lambda: raw("roasting.electricity", "1", "")),
-    _reading_case("unit expression with factor", RR.REJECTION_REASON_UNKNOWN_UNIT,
-                  lambda: raw("roasting.electricity", "1", "1e9 kWh")),
-    _reading_case("incompatible unit (kg for electricity)", RR.REJECTION_REASON_INCOMPATIBLE_UNIT,
-                  lambda: raw("roasting.electricity", "1", "kg")),
-    _reading_case("incompatible unit (Nm3 for reagent)", RR.REJECTION_REASON_INCOMPATIBLE_UNIT,
-                  lambda: raw("roasting.h2so4", "1", "Nm3")),
+    _reading_case(
+        "unit expression with factor",
+        RR.REJECTION_REASON_UNKNOWN_UNIT,
+        lambda: raw("roasting.electricity", "1", "1e9 kWh"),
+    ),
+    _reading_case(
+        "incompatible unit (kg for electricity)",
+        RR.REJECTION_REASON_INCOMPATIBLE_UNIT,
+        lambda: raw("roasting.electricity", "1", "kg"),
+    ),
+    _reading_case(
+        "incompatible unit (Nm3 for reagent)",
+        RR.REJECTION_REASON_INCOMPATIBLE_UNIT,
+        lambda: raw("roasting.h2so4", "1", "Nm3"),
+    ),
     _reading_case("NaN", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "NaN")),
     _reading_case("signalling NaN", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "sNaN")),
     _reading_case("infinity", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "Infinity")),
     _reading_case("-infinity", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "-inf")),
     _reading_case("not a number", RR.REJECTION_REASON_MALFORMED, lambda: raw("roasting.electricity", "12,5")),
     _reading_case("absurd magnitude", RR.REJECTION_REASON_MALFORMED, lambda: raw("roasting.electricity", "1e999999")),
-    _reading_case("negative interval value", RR.REJECTION_REASON_NEGATIVE_VALUE,
-                  lambda: raw("roasting.electricity", "-3.5")),
-    _reading_case("counter backwards without reset", RR.REJECTION_REASON_COUNTER_BACKWARDS,
-                  lambda: raw("roasting.electricity-total", "400000", at=ts(-60)),
-                  lambda: [raw("roasting.electricity-total", "500000", at=ts(-120))]),
-    _reading_case("timestamp far in the future", RR.REJECTION_REASON_FUTURE_TIMESTAMP,
-                  lambda: raw("roasting.electricity", "1", at=NOW + timedelta(hours=1))),
-    _reading_case("timestamp too late", RR.REJECTION_REASON_TOO_LATE,
-                  lambda: raw("roasting.electricity", "1", at=NOW - timedelta(days=30))),
-    _reading_case("duplicate reading (meter + timestamp)", RR.REJECTION_REASON_DUPLICATE,
-                  lambda: raw("roasting.electricity", "2", at=ts(-60)),
-                  lambda: [raw("roasting.electricity", "1", at=ts(-60))]),
-    _reading_case("impossible rate", RR.REJECTION_REASON_IMPLAUSIBLE_RATE,
-                  lambda: raw("roasting.electricity", "900", "MWh")),
-    _reading_case("bad quality", RR.REJECTION_REASON_BAD_QUALITY,
-                  lambda: raw("roasting.electricity", "1", quality=telemetry_pb2.READING_QUALITY_BAD)),
-    _reading_case("kind differs from meter", RR.REJECTION_REASON_MALFORMED,
-                  lambda: raw("roasting.electricity", "1", kind=telemetry_pb2.READING_KIND_COUNTER)),
+    _reading_case(
+        "negative interval value", RR.REJECTION_REASON_NEGATIVE_VALUE, lambda: raw("roasting.electricity", "-3.5")
+    ),
+    _reading_case(
+        "counter backwards without reset",
+        RR.REJECTION_REASON_COUNTER_BACKWARDS,
+        lambda: raw("roasting.electricity-total", "400000", at=ts(-60)),
+        lambda: [raw("roasting.electricity-total", "500000", at=ts(-120))],
+    ),
+    _reading_case(
+        "timestamp far in the future",
+        RR.REJECTION_REASON_FUTURE_TIMESTAMP,
+        lambda: raw("roasting.electricity", "1", at=NOW + timedelta(hours=1)),
+    ),
+    _reading_case(
+        "timestamp too late",
+        RR.REJECTION_REASON_TOO_LATE,
+        lambda: raw("roasting.electricity", "1", at=NOW - timedelta(days=30)),
+    ),
+    _reading_case(
+        "duplicate reading (meter + timestamp)",
+        RR.REJECTION_REASON_DUPLICATE,
+        lambda: raw("roasting.electricity", "2", at=ts(-60)),
+        lambda: [raw("roasting.electricity", "1", at=ts(-60))],
+    ),
+    _reading_case(
+        "impossible rate", RR.REJECTION_REASON_IMPLAUSIBLE_RATE, lambda: raw("roasting.electricity", "900", "MWh")
+    ),
+    _reading_case(
+        "bad quality",
+        RR.REJECTION_REASON_BAD_QUALITY,
+        lambda: raw("roasting.electricity", "1", quality=telemetry_pb2.READING_QUALITY_BAD),
+    ),
+    _reading_case(
+        "kind differs from meter",
+        RR.REJECTION_REASON_MALFORMED,
+        lambda: raw("roasting.electricity", "1", kind=telemetry_pb2.READING_KIND_COUNTER),
+    ),
 ]
 
 
@@ -172,7 +208,9 @@ def test_mixed_batch_keeps_good_readings_and_rejects_each_bad_one(plant: Plant):
     bad = [raw("roasting.electricity", "NaN", at=ts(-10)), raw("roasting.nowhere", "1")]
     res = process_batch(plant.bytes(*good, *bad), plant.registry, plant.state, NOW, plant.config)
     assert [r.quantity for r in res.accepted] == ["0", "1", "2"]
-    assert sorted(r.reason for r in res.rejected) == sorted([RR.REJECTION_REASON_NOT_FINITE, RR.REJECTION_REASON_UNKNOWN_METER])
+    assert sorted(r.reason for r in res.rejected) == sorted(
+        [RR.REJECTION_REASON_NOT_FINITE, RR.REJECTION_REASON_UNKNOWN_METER]
+    )
 
 
 def test_random_bytes_never_raise(plant: Plant):

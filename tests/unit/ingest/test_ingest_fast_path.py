@@ -34,7 +34,9 @@ def test_future_skew_boundary_is_exact_to_the_microsecond(plant: Plant):
 def test_lateness_boundary_is_exact(plant: Plant):
     edge = NOW - plant.config.max_lateness
     assert reasons(plant, raw("roasting.coal", "2", "t", at=edge), raw("roasting.h2so4", "2", "t", at=edge - US)) == (
-        ["2000"], [RR.REJECTION_REASON_TOO_LATE])
+        ["2000"],
+        [RR.REJECTION_REASON_TOO_LATE],
+    )
 
 
 def test_missing_and_out_of_range_timestamps_are_malformed(plant: Plant):

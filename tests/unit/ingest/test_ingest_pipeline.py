@@ -83,11 +83,17 @@ def test_retired_key_still_verifies(plant: Plant):
 
     old = signing.generate_private_key()
     plant.registry.register(
-        PLANT, {"current": plant.key.public_key(), "retired-2024": old.public_key()},
+        PLANT,
+        {"current": plant.key.public_key(), "retired-2024": old.public_key()},
         [meter_from_mapping(m) for m in METERS],
     )
-    res = process_batch(plant.bytes(raw("roasting.coal", "1", "t"), key=old, key_id="retired-2024"),
-                        plant.registry, plant.state, NOW, plant.config)
+    res = process_batch(
+        plant.bytes(raw("roasting.coal", "1", "t"), key=old, key_id="retired-2024"),
+        plant.registry,
+        plant.state,
+        NOW,
+        plant.config,
+    )
     assert len(res.accepted) == 1
 
 

@@ -96,8 +96,14 @@ def _poll(plant: Plant, offset: int, minute: int) -> dict:
 
 async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(plant: Plant):
     store, consumer, producer = HeldStore(plant.config), FakeConsumer(), FakeTopicProducer()
-    service = IngestService(consumer, producer, plant.registry, store, config=plant.config,  # type: ignore[arg-type]
-                            clock=lambda: NOW)
+    service = IngestService(
+        consumer,
+        producer,
+        plant.registry,
+        store,
+        config=plant.config,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
     service.state = plant.state
     await service.handle(_poll(plant, 0, 30))  # save 1 starts and is held
     await service.handle(_poll(plant, 1, 20))

@@ -47,8 +47,13 @@ def test_unknown_units(unit):
 
 @pytest.mark.parametrize(
     ("unit", "kind"),
-    [("kg", AK.ACTIVITY_KIND_ELECTRICITY), ("kWh", AK.ACTIVITY_KIND_PRODUCT_OUTPUT), ("degC", AK.ACTIVITY_KIND_STEAM),
-     ("kWh**2", AK.ACTIVITY_KIND_ELECTRICITY), ("kg", AK.ACTIVITY_KIND_UNSPECIFIED)],
+    [
+        ("kg", AK.ACTIVITY_KIND_ELECTRICITY),
+        ("kWh", AK.ACTIVITY_KIND_PRODUCT_OUTPUT),
+        ("degC", AK.ACTIVITY_KIND_STEAM),
+        ("kWh**2", AK.ACTIVITY_KIND_ELECTRICITY),
+        ("kg", AK.ACTIVITY_KIND_UNSPECIFIED),
+    ],
 )
 def test_incompatible_units(unit, kind):
     with pytest.raises(units.IncompatibleUnit):

@@ -4,35 +4,46 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import telemetry_pb2 as T
 
-
 _seq = itertools.count()
 KIND = {
-    "electricity": T.ACTIVITY_KIND_ELECTRICITY, "fuel": T.ACTIVITY_KIND_FUEL, "steam": T.ACTIVITY_KIND_STEAM,
-    "reagent": T.ACTIVITY_KIND_REAGENT, "gas": T.ACTIVITY_KIND_DIRECT_EMISSION, "output": T.ACTIVITY_KIND_PRODUCT_OUTPUT,
+    "electricity": T.ACTIVITY_KIND_ELECTRICITY,
+    "fuel": T.ACTIVITY_KIND_FUEL,
+    "steam": T.ACTIVITY_KIND_STEAM,
+    "reagent": T.ACTIVITY_KIND_REAGENT,
+    "gas": T.ACTIVITY_KIND_DIRECT_EMISSION,
+    "output": T.ACTIVITY_KIND_PRODUCT_OUTPUT,
 }
 UNIT = {"electricity": "kWh", "fuel": "GJ", "steam": "GJ", "reagent": "kg", "gas": "kg", "output": "kg"}
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def reading(process_id: str, activity: str, quantity: str, when: str, *, reading_id: str | None = None,
-            **overrides: object) -> T.Reading:
+def reading(
+    process_id: str, activity: str, quantity: str, when: str, *, reading_id: str | None = None, **overrides: object
+) -> T.Reading:
     head = activity.split(".")[0]
     rid = reading_id or f"r{next(_seq)}"
     ts = Timestamp()
     ts.FromDatetime(at(when))
     msg = T.Reading(
-        reading_id=rid, plant_id=process_id.split("/")[0], process_id=process_id, meter_id=f"m-{activity}",
-        activity_kind=KIND.get(head, T.ACTIVITY_KIND_UNSPECIFIED), activity=activity, observed_at=ts,
-        quantity=quantity, unit=UNIT.get(head, "kg"), quality=T.READING_QUALITY_GOOD,
+        reading_id=rid,
+        plant_id=process_id.split("/")[0],
+        process_id=process_id,
+        meter_id=f"m-{activity}",
+        activity_kind=KIND.get(head, T.ACTIVITY_KIND_UNSPECIFIED),
+        activity=activity,
+        observed_at=ts,
+        quantity=quantity,
+        unit=UNIT.get(head, "kg"),
+        quality=T.READING_QUALITY_GOOD,
         reading_hash=hashlib.sha256(rid.encode()).hexdigest(),
     )
     for name, value in overrides.items():

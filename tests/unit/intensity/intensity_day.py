@@ -21,15 +21,33 @@ EXAMPLE_CONFIG = Path(__file__).parents[3] / "services/intensity/config/processe
 DAY = "2024-03-12"
 # activity, typical quantity per 10 minutes, by process of the example config
 METERS: dict[str, list[tuple[str, float]]] = {
-    "baotou-1/mine-beneficiation": [("electricity.grid", 900), ("fuel.diesel", 1.2),
-                                    ("output.re-concentrate", 800), ("output.iron-ore", 2500)],
-    "baotou-1/roasting": [("electricity.grid", 400), ("fuel.coal", 6), ("reagent.h2so4", 700),
-                          ("output.roasted-ore", 750)],
+    "baotou-1/mine-beneficiation": [
+        ("electricity.grid", 900),
+        ("fuel.diesel", 1.2),
+        ("output.re-concentrate", 800),
+        ("output.iron-ore", 2500),
+    ],
+    "baotou-1/roasting": [
+        ("electricity.grid", 400),
+        ("fuel.coal", 6),
+        ("reagent.h2so4", 700),
+        ("output.roasted-ore", 750),
+    ],
     "baotou-1/leaching": [("electricity.grid", 150), ("reagent.hcl", 120), ("output.re-chloride-solution", 600)],
-    "baotou-1/solvent-extraction": [("electricity.grid", 300), ("reagent.naoh", 40), ("reagent.kerosene", 3),
-                                    ("output.ndpr-oxide", 20), ("output.la-ce-oxide", 80)],
+    "baotou-1/solvent-extraction": [
+        ("electricity.grid", 300),
+        ("reagent.naoh", 40),
+        ("reagent.kerosene", 3),
+        ("output.ndpr-oxide", 20),
+        ("output.la-ce-oxide", 80),
+    ],
     "baotou-1/electrolysis": [("electricity.grid", 1800), ("gas.cf4", 0.02), ("output.nd-metal", 150)],
-    "baotou-1/magnet": [("electricity.grid", 500), ("steam.purchased", 1.5), ("output.ndfeb-magnet", 120), ("output.swarf", 6)],
+    "baotou-1/magnet": [
+        ("electricity.grid", 500),
+        ("steam.purchased", 1.5),
+        ("output.ndfeb-magnet", 120),
+        ("output.swarf", 6),
+    ],
 }
 
 
@@ -62,13 +80,23 @@ def plant_day(seed: int = 7, step_minutes: int = 10, day: str = DAY) -> list[tel
                 if rng.random() < 0.01:
                     timed.append((arrival + rng.uniform(1, 600), msg))  # resent duplicate
     bad_at = start + timedelta(hours=9, minutes=5)
-    timed.append((bad_at.timestamp(), reading("baotou-1/roasting", "reagent.unobtainium", "5", _stamp(bad_at),
-                                              reading_id=f"{day}-{seed}-no-factor")))
+    timed.append(
+        (
+            bad_at.timestamp(),
+            reading(
+                "baotou-1/roasting", "reagent.unobtainium", "5", _stamp(bad_at), reading_id=f"{day}-{seed}-no-factor"
+            ),
+        )
+    )
     unknown = reading("baotou-1/roasting", "electricity.grid", "5", _stamp(bad_at), reading_id=f"{day}-{seed}-unknown")
     unknown.activity = "electricity.teleport"
     timed.append((bad_at.timestamp(), unknown))
-    timed.append((bad_at.timestamp(), reading("baotou-1/nowhere", "electricity.grid", "5", _stamp(bad_at),
-                                              reading_id=f"{day}-{seed}-no-process")))
+    timed.append(
+        (
+            bad_at.timestamp(),
+            reading("baotou-1/nowhere", "electricity.grid", "5", _stamp(bad_at), reading_id=f"{day}-{seed}-no-process"),
+        )
+    )
     timed.sort(key=lambda item: item[0])
     closing = start + timedelta(days=1, hours=3)
     out = [msg for _, msg in timed]

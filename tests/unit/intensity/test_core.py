@@ -3,14 +3,22 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from intensity_builders import at, reading
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 from epd_intensity.core import (
-    Bucket, Outcome, QuantityError, Refused, WatermarkPolicy, admit, merkle_root, parse_quantity, window_id, wire,
+    Bucket,
+    Outcome,
+    QuantityError,
+    Refused,
+    WatermarkPolicy,
+    admit,
+    merkle_root,
+    parse_quantity,
+    window_id,
+    wire,
 )
 from epd_intensity.core.decimals import INTENSITY
-
-from intensity_builders import at, reading
 
 H = [hashlib.sha256(bytes([i])).hexdigest() for i in range(5)]
 
@@ -35,8 +43,25 @@ def test_window_ids_are_deterministic_and_distinct():
         window_id("p/x", start, 99, 0)
 
 
-@pytest.mark.parametrize("text", ["", "-1", "1e3", "NaN", "Infinity", " 1", "1.", ".5", "1,5", "0x10",
-                                  "9" * 16, "1." + "1" * 13, "2000000000000", "\x001"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "-1",
+        "1e3",
+        "NaN",
+        "Infinity",
+        " 1",
+        "1.",
+        ".5",
+        "1,5",
+        "0x10",
+        "9" * 16,
+        "1." + "1" * 13,
+        "2000000000000",
+        "\x001",
+    ],
+)
 def test_hostile_quantities_are_refused(text):
     with pytest.raises(QuantityError):
         parse_quantity(text)
@@ -70,21 +95,40 @@ def _refused(r, processes):
 def test_admission_refuses_hostile_readings(processes):
     when = "2023-05-01T10:00:00"
     assert _refused(reading("nobody/x", "electricity.grid", "1", when), processes) == Outcome.UNKNOWN_PROCESS
-    assert _refused(reading("east-1/line", "electricity.grid", "1", when, plant_id="sw-1"), processes) == Outcome.MALFORMED
-    assert _refused(reading("east-1/line", "electricity.grid", "1", when, reading_hash="nothex"), processes) == Outcome.MALFORMED
+    assert (
+        _refused(reading("east-1/line", "electricity.grid", "1", when, plant_id="sw-1"), processes) == Outcome.MALFORMED
+    )
+    assert (
+        _refused(reading("east-1/line", "electricity.grid", "1", when, reading_hash="nothex"), processes)
+        == Outcome.MALFORMED
+    )
     no_id = reading("east-1/line", "electricity.grid", "1", when)
     no_id.reading_id = ""
     assert _refused(no_id, processes) == Outcome.MALFORMED
     assert _refused(reading("east-1/line", "electricity.grid", "-5", when), processes) == Outcome.MALFORMED
-    assert _refused(reading("east-1/line", "electricity.grid", "1", "1970-01-01T00:00:00"), processes) == Outcome.MALFORMED
-    assert _refused(reading("east-1/line", "electricity.grid", "1", when, unit="MWh"), processes) == Outcome.UNKNOWN_ACTIVITY
-    assert _refused(reading("east-1/line", "electricity.grid", "1", when,
-                            activity_kind=telemetry_pb2.ACTIVITY_KIND_FUEL), processes) == Outcome.UNKNOWN_ACTIVITY
+    assert (
+        _refused(reading("east-1/line", "electricity.grid", "1", "1970-01-01T00:00:00"), processes) == Outcome.MALFORMED
+    )
+    assert (
+        _refused(reading("east-1/line", "electricity.grid", "1", when, unit="MWh"), processes)
+        == Outcome.UNKNOWN_ACTIVITY
+    )
+    assert (
+        _refused(
+            reading("east-1/line", "electricity.grid", "1", when, activity_kind=telemetry_pb2.ACTIVITY_KIND_FUEL),
+            processes,
+        )
+        == Outcome.UNKNOWN_ACTIVITY
+    )
     assert _refused(reading("east-1/line", "plutonium.x", "1", when), processes) == Outcome.UNKNOWN_ACTIVITY
     assert _refused(reading("east-1/line", "gas.xenon", "1", when), processes) == Outcome.UNKNOWN_ACTIVITY
     assert _refused(reading("east-1/line", "output.gizmo", "1", when), processes) == Outcome.UNKNOWN_PRODUCT
-    assert _refused(reading("east-1/line", "electricity.grid", "1", when,
-                            quality=telemetry_pb2.READING_QUALITY_BAD), processes) == Outcome.BAD_QUALITY
+    assert (
+        _refused(
+            reading("east-1/line", "electricity.grid", "1", when, quality=telemetry_pb2.READING_QUALITY_BAD), processes
+        )
+        == Outcome.BAD_QUALITY
+    )
     bad_ts = reading("east-1/line", "electricity.grid", "1", when)
     bad_ts.observed_at.nanos = -1
     assert _refused(bad_ts, processes) == Outcome.MALFORMED
@@ -117,8 +161,9 @@ def test_window_timestamps_equal_protobufs_own_conversion():
 
     rng = random.Random(5)
     for i in range(2000):
-        moment = at("2000-01-01T00:00:00") + timedelta(seconds=rng.randrange(0, 3_000_000_000),
-                                                         microseconds=rng.randrange(0, 10**6))
+        moment = at("2000-01-01T00:00:00") + timedelta(
+            seconds=rng.randrange(0, 3_000_000_000), microseconds=rng.randrange(0, 10**6)
+        )
         if i % 3 == 0:
             moment = moment.astimezone(timezone(timedelta(hours=8)))  # Beijing time, same instant
         expected = Timestamp()

@@ -1,9 +1,17 @@
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from epd_intensity.factors import FactorDataError, FactorMissing, load_factor_set, load_library, region_chain, select_factor
+from epd_intensity.factors import (
+    FactorDataError,
+    FactorMissing,
+    load_factor_set,
+    load_library,
+    region_chain,
+    select_factor,
+)
 from epd_intensity.factors.loader import DATA_DIR
 
 
@@ -62,37 +70,45 @@ def test_missing_factor_is_a_value_not_an_exception(library):
 
 
 def test_set_for_window_is_pinned_by_window_start(library):
-    from datetime import datetime, timezone
-    assert library.for_window(datetime(2023, 5, 1, tzinfo=timezone.utc)).version == "2025.1"
-    assert library.for_window(datetime(2010, 1, 1, tzinfo=timezone.utc)) is None
+    from datetime import datetime
+
+    assert library.for_window(datetime(2023, 5, 1, tzinfo=UTC)).version == "2025.1"
+    assert library.for_window(datetime(2010, 1, 1, tzinfo=UTC)) is None
 
 
 def _write_set(tmp_path: Path, factor_yaml: str) -> Path:
     (tmp_path / "gwp.yaml").write_text((DATA_DIR / "gwp.yaml").read_text())
     (tmp_path / "f.yaml").write_text(factor_yaml)
     manifest = tmp_path / "set-x.yaml"
-    manifest.write_text("version: x\nwindows_from: 2020-01-01\ndefault_gwp_set: AR6\nyear_fallback_max: 1\n"
-                        "gwp_file: gwp.yaml\nincludes: [f.yaml]\n")
+    manifest.write_text(
+        "version: x\nwindows_from: 2020-01-01\ndefault_gwp_set: AR6\nyear_fallback_max: 1\n"
+        "gwp_file: gwp.yaml\nincludes: [f.yaml]\n"
+    )
     return manifest
 
 
-GOOD = ("factors:\n  - {id: a, activity: reagent.x, source: upstream_reagent, unit: kg/kg, region: CN, "
-        "years: [2020, null], co2e: 1.5, citation: test}\n")
+GOOD = (
+    "factors:\n  - {id: a, activity: reagent.x, source: upstream_reagent, unit: kg/kg, region: CN, "
+    "years: [2020, null], co2e: 1.5, citation: test}\n"
+)
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (GOOD.replace("co2e: 1.5", "co2e: .nan"), "finite"),
-    (GOOD.replace("co2e: 1.5", "co2e: -1.5"), "non-negative"),
-    (GOOD.replace("citation: test", "citation: ''"), "citation"),
-    (GOOD.replace("unit: kg/kg", "unit: kg/kWh"), "unit"),
-    (GOOD.replace("upstream_reagent", "scope9"), "unknown source"),
-    (GOOD.replace("co2e: 1.5", "co2e: 1.5, gases: {CO2: 1}"), "either"),
-    (GOOD.replace("[2020, null]", "[1800, null]"), "out of range"),
-    (GOOD + GOOD.replace("factors:\n", ""), "duplicate"),
-    ("factors: 7\n", "factors"),
-    ("{{{{", "cannot read"),
-    (GOOD.replace("id: a,", "id: a, extra: 1,"), "extra"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (GOOD.replace("co2e: 1.5", "co2e: .nan"), "finite"),
+        (GOOD.replace("co2e: 1.5", "co2e: -1.5"), "non-negative"),
+        (GOOD.replace("citation: test", "citation: ''"), "citation"),
+        (GOOD.replace("unit: kg/kg", "unit: kg/kWh"), "unit"),
+        (GOOD.replace("upstream_reagent", "scope9"), "unknown source"),
+        (GOOD.replace("co2e: 1.5", "co2e: 1.5, gases: {CO2: 1}"), "either"),
+        (GOOD.replace("[2020, null]", "[1800, null]"), "out of range"),
+        (GOOD + GOOD.replace("factors:\n", ""), "duplicate"),
+        ("factors: 7\n", "factors"),
+        ("{{{{", "cannot read"),
+        (GOOD.replace("id: a,", "id: a, extra: 1,"), "extra"),
+    ],
+)
 def test_malformed_factor_data_is_refused_with_reason(tmp_path, bad, reason):
     manifest = _write_set(tmp_path, bad)
     with pytest.raises(FactorDataError, match=reason):

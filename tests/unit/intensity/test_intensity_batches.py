@@ -50,8 +50,9 @@ def test_batches_of_any_size_emit_exactly_the_oracles_sequence(example, library)
     oracle = compute_windows(readings, example, library)
     for seed in (1, 2):
         out: list = []
-        run_batches(Processor(example, library, LoggedStore()), readings, 0, len(readings),
-                    sizes_from(random.Random(seed)), out)
+        run_batches(
+            Processor(example, library, LoggedStore()), readings, 0, len(readings), sizes_from(random.Random(seed)), out
+        )
         assert bodies(out) == bodies(oracle.history)
 
 
@@ -102,7 +103,7 @@ def _kill_inside_commit(store, plant_write, floor, keys_lost):
     """A kill inside the commit whose plant write is log entry `plant_write`: it and the
     `keys_lost - 1` writes before it (not below `floor`) are lost. Returns the store and the
     next offset to consume (just after the last plant write kept)."""
-    store = restore(store.log[:max(floor, plant_write - keys_lost + 1)])
+    store = restore(store.log[: max(floor, plant_write - keys_lost + 1)])
     plant = [v for k, v in store.log if k.startswith("p|")]
     return store, (plant[-1]["offsets"]["0"] + 1 if plant else 0)
 
@@ -111,10 +112,12 @@ def _plant_writes(store, since=0):
     return [i for i, (k, _) in enumerate(store.log) if k.startswith("p|") and i >= since]
 
 
-@pytest.mark.parametrize("first, stop, second, lost1, lost2",
-                         [(100, 2700, 370, 1, 3), (60, 1800, 153, 2, 4), (50, 200, 223, 7, 20)])
+@pytest.mark.parametrize(
+    "first, stop, second, lost1, lost2", [(100, 2700, 370, 1, 3), (60, 1800, 153, 2, 4), (50, 200, 223, 7, 20)]
+)
 def test_a_second_crash_inside_a_commit_after_a_restart_does_not_resurrect_lost_writes(
-        example, library, first, stop, second, lost1, lost2):
+    example, library, first, stop, second, lost1, lost2
+):
     """Kill 1 loses the tail of a commit: some keys are stored as {at: U, v: lost, prev: good}, the
     plant write is not. The restarted worker's first batch rewrites those keys and ends past U; kill 2
     loses ITS plant write. A rewritten key's "before" must be its value as of the STORED plant state
@@ -127,8 +130,9 @@ def test_a_second_crash_inside_a_commit_after_a_restart_does_not_resurrect_lost_
     *_, previous, last = _plant_writes(store)
     store, committed = _kill_inside_commit(store, last, previous + 1, lost1)
     since = len(store.log)
-    run_batches(Processor(example, library, store), readings, committed, committed + second,
-                iter(lambda: second, None), out)
+    run_batches(
+        Processor(example, library, store), readings, committed, committed + second, iter(lambda: second, None), out
+    )
     store, committed = _kill_inside_commit(store, _plant_writes(store, since)[0], since, lost2)
     run_batches(Processor(example, library, store), readings, committed, len(readings), iter(lambda: 50, None), out)
     assert final_by_key(out) == reference

@@ -75,15 +75,19 @@ def test_plant_day_equals_oracle(example, library):
     oracle = compute_windows(readings, example, library)
     windows, outcomes = run(Processor(example, library, LoggedStore()), readings)
     assert [w.window_id for w in windows] == [w.window_id for w in oracle.history]
-    assert [w.SerializeToString(deterministic=True) for w in windows] == \
-        [w.SerializeToString(deterministic=True) for w in oracle.history]
+    assert [w.SerializeToString(deterministic=True) for w in windows] == [
+        w.SerializeToString(deterministic=True) for w in oracle.history
+    ]
     for name in ("accepted", "late_revision", "too_late", "duplicate", "unknown_activity", "unknown_process"):
         assert outcomes[name] == oracle.outcomes[name], name
     assert outcomes["too_late"] > 0 and outcomes["late_revision"] > 0 and outcomes["duplicate"] > 0
     sizes = Counter(w.size for w in oracle.final)
     assert sizes[I.WINDOW_SIZE_DAILY] == 6 and sizes[I.WINDOW_SIZE_ROLLING_30D] == 6
-    undefined = [w for w in oracle.final if w.process_id == "baotou-1/leaching" and w.size == I.WINDOW_SIZE_HOURLY
-                 and not w.intensities[0].defined]
+    undefined = [
+        w
+        for w in oracle.final
+        if w.process_id == "baotou-1/leaching" and w.size == I.WINDOW_SIZE_HOURLY and not w.intensities[0].defined
+    ]
     assert len(undefined) == 1
 
 
@@ -92,8 +96,11 @@ def test_state_is_bounded_over_many_days(example, library):
     readings = []
     for d in range(34):
         day = f"2024-04-{d + 1:02d}" if d < 30 else f"2024-05-{d - 29:02d}"
-        readings += [r for r in plant_day(seed=d, step_minutes=120, day=day) if r.process_id.startswith("baotou-1/")
-                     and "no-factor" not in r.reading_id]
+        readings += [
+            r
+            for r in plant_day(seed=d, step_minutes=120, day=day)
+            if r.process_id.startswith("baotou-1/") and "no-factor" not in r.reading_id
+        ]
     oracle = compute_windows(readings, example, library)
     store = LoggedStore()
     windows, _ = run(Processor(example, library, store), readings)

@@ -60,7 +60,10 @@ def test_a_failed_batch_counts_for_nothing_and_is_read_again_from_the_applied_of
     for offset in (10, 11, 12):
         assert progress.admit(0, offset) is Admission.PROCESS
     assert progress.admit(5, 0) is Admission.PROCESS
-    assert progress.abandon({0, 5}) == {0: 10, 5: None}  # partition 5 has nothing applied: the caller seeks to its start
+    assert progress.abandon({0, 5}) == {
+        0: 10,
+        5: None,
+    }  # partition 5 has nothing applied: the caller seeks to its start
     progress.commit()
     assert store.writes == []
     assert progress.admit(0, 13) is Admission.STALE  # queued before the seek

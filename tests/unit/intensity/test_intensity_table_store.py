@@ -35,8 +35,11 @@ async def test_durable_sends_the_queued_writes_in_order_and_waits_for_every_ackn
     assert table.sent == []  # the changelog only when the batch asks for durability
     waiting = asyncio.ensure_future(store.durable())
     await asyncio.sleep(0)
-    assert [(p, k, v) for p, k, v, _ in table.sent] == [(3, "b|x", {"v": 1}), (3, "p|plant", {"offsets": {"3": 9}}),
-                                                         (3, "b|x", None)]
+    assert [(p, k, v) for p, k, v, _ in table.sent] == [
+        (3, "b|x", {"v": 1}),
+        (3, "p|plant", {"offsets": {"3": 9}}),
+        (3, "b|x", None),
+    ]
     for _, _, _, future in table.sent[:2]:
         future.set_result(None)
     await asyncio.sleep(0)
@@ -68,23 +71,31 @@ def test_a_write_without_a_chosen_partition_is_refused():
 async def test_the_changelog_sender_writes_what_faust_recovers(tmp_path):
     """Keys and values serialized by the table's own codecs (json), a deletion as a tombstone, to
     the table's changelog topic and the chosen partition."""
-    import faust
     from types import SimpleNamespace
+
+    import faust
 
     from epd_intensity.app.table_store import changelog_sender
 
-    app = faust.App(f"sender-test-{tmp_path.name}", broker="kafka://127.0.0.1:1", store="memory://",
-                    autodiscover=False, datadir=str(tmp_path))
-    table = app.Table("state", default=None, partitions=4,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    app = faust.App(
+        f"sender-test-{tmp_path.name}",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        autodiscover=False,
+        datadir=str(tmp_path),
+    )
+    table = app.Table(
+        "state", default=None, partitions=4, schema=faust.Schema(key_serializer="json", value_serializer="json")
+    )
     sent = []
 
     async def producer_send(topic, key, value, partition, timestamp, headers):
         sent.append((topic, key, value, partition))
         return asyncio.get_running_loop().create_future()
 
-    send = changelog_sender(SimpleNamespace(serializers=app.serializers, producer=SimpleNamespace(send=producer_send)),
-                            table)
+    send = changelog_sender(
+        SimpleNamespace(serializers=app.serializers, producer=SimpleNamespace(send=producer_send)), table
+    )
     await send(2, "p|plant", {"offsets": {"2": 7}})
     await send(2, "b|x", None)
     topic = table.changelog_topic.get_topic_name()

@@ -92,8 +92,13 @@ async def test_cancelling_the_rest_cancels_the_delivery_and_its_wait():
 
 
 def _app(tmp_path, fetch_max_wait_ms=100):
-    app = faust.App(f"transport-test-{tmp_path.name}", broker="kafka://127.0.0.1:1", store="memory://",
-                    autodiscover=False, datadir=str(tmp_path))
+    app = faust.App(
+        f"transport-test-{tmp_path.name}",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        autodiscover=False,
+        datadir=str(tmp_path),
+    )
     app.transport = transport_class(fetch_max_wait_ms)(app.conf.broker_consumer, app)
     return app
 

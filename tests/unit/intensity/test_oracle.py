@@ -31,28 +31,35 @@ def lines(window):
 
 
 def test_electricity_in_two_grid_regions(processes, library):
-    rs = [reading("east-1/line", "electricity.grid", "1000", D + "10:15:00"),
-          reading("east-1/line", "output.widget", "100", D + "10:45:00"),
-          reading("sw-1/line", "electricity.grid", "1000", D + "10:15:00"),
-          reading("sw-1/line", "output.widget", "100", D + "10:50:00")]
+    rs = [
+        reading("east-1/line", "electricity.grid", "1000", D + "10:15:00"),
+        reading("east-1/line", "output.widget", "100", D + "10:45:00"),
+        reading("sw-1/line", "electricity.grid", "1000", D + "10:15:00"),
+        reading("sw-1/line", "output.widget", "100", D + "10:50:00"),
+    ]
     result = compute_windows(rs, processes, library, flush=True)
     east, sw = hourly(result, "east-1/line")[0], hourly(result, "sw-1/line")[0]
     # East China 2023: 1000 kWh x 0.5500 = 550 kg CO2; per 100 kg: 5.5.
     assert east.total_co2e_kg == "550.000000" and intensity(east, "widget").kg_co2e_per_kg == "5.500000000"
     # Southwest 2023: 1000 kWh x 0.2472 = 247.2 kg CO2; per 100 kg: 2.472.
     assert sw.total_co2e_kg == "247.200000" and intensity(sw, "widget").kg_co2e_per_kg == "2.472000000"
-    assert east.emissions[0].factor_id == "cn-grid-2023-east" and east.emissions[0].source == I.EMISSION_SOURCE_SCOPE2_ELECTRICITY
+    assert (
+        east.emissions[0].factor_id == "cn-grid-2023-east"
+        and east.emissions[0].source == I.EMISSION_SOURCE_SCOPE2_ELECTRICITY
+    )
     assert east.factor_set_version == "2025.1" and east.gwp_set == "AR6"
     assert {w.size for w in result.final} == {1, 2, 3}
 
 
 def test_pfc_emitting_electrolysis_measured_and_modelled(processes, library):
     p = "bt-1/electrolysis"
-    rs = [reading(p, "electricity.grid", "10000", "2022-06-01T08:10:00"),
-          reading(p, "gas.cf4", "0.5", "2022-06-01T08:20:00"),
-          reading(p, "gas.c2f6", "0.05", "2022-06-01T08:30:00"),
-          reading(p, "output.nd-metal", "1000", "2022-06-01T08:40:00"),
-          reading(p, "output.nd-metal", "1000", "2022-06-01T09:40:00")]  # no meters: model only
+    rs = [
+        reading(p, "electricity.grid", "10000", "2022-06-01T08:10:00"),
+        reading(p, "gas.cf4", "0.5", "2022-06-01T08:20:00"),
+        reading(p, "gas.c2f6", "0.05", "2022-06-01T08:30:00"),
+        reading(p, "output.nd-metal", "1000", "2022-06-01T08:40:00"),
+        reading(p, "output.nd-metal", "1000", "2022-06-01T09:40:00"),
+    ]  # no meters: model only
     result = compute_windows(rs, processes, library, flush=True)
     measured = hourly(result, p, "2022-06-01T08:00:00")[0]
     got = lines(measured)
@@ -72,10 +79,12 @@ def test_pfc_emitting_electrolysis_measured_and_modelled(processes, library):
 
 
 def _separation(process_id, processes, library):
-    rs = [reading(process_id, "reagent.hcl", "1000", D + "10:05:00"),
-          reading(process_id, "electricity.grid", "1000", D + "10:10:00"),
-          reading(process_id, "output.ndpr-oxide", "10", D + "10:20:00"),
-          reading(process_id, "output.la-ce-oxide", "90", D + "10:30:00")]
+    rs = [
+        reading(process_id, "reagent.hcl", "1000", D + "10:05:00"),
+        reading(process_id, "electricity.grid", "1000", D + "10:10:00"),
+        reading(process_id, "output.ndpr-oxide", "10", D + "10:20:00"),
+        reading(process_id, "output.la-ce-oxide", "90", D + "10:30:00"),
+    ]
     return hourly(compute_windows(rs, processes, library, flush=True), process_id)[0]
 
 
@@ -85,7 +94,9 @@ def test_two_product_separation_mass_allocation(processes, library):
     assert w.total_co2e_kg == "1436.100000" and w.allocation_basis == I.ALLOCATION_BASIS_MASS
     # Mass shares 10/100 and 90/100: 143.61 and 1292.49, both 14.361 per kg.
     assert [(o.product_id, o.allocation_share) for o in w.outputs] == [
-        ("la-ce-oxide", "0.900000000000"), ("ndpr-oxide", "0.100000000000")]
+        ("la-ce-oxide", "0.900000000000"),
+        ("ndpr-oxide", "0.100000000000"),
+    ]
     assert intensity(w, "ndpr-oxide").allocated_co2e_kg == "143.610000"
     assert intensity(w, "la-ce-oxide").allocated_co2e_kg == "1292.490000"
     assert intensity(w, "ndpr-oxide").kg_co2e_per_kg == intensity(w, "la-ce-oxide").kg_co2e_per_kg == "14.361000000"
@@ -109,11 +120,13 @@ def test_two_product_separation_economic_allocation(processes, library):
 def test_late_readings_within_and_beyond_lateness(processes, library):
     p = "east-1/line"
     too_late = reading(p, "electricity.grid", "7", D + "10:40:00")
-    rs = [reading(p, "electricity.grid", "100", D + "10:10:00"),
-          reading(p, "electricity.grid", "50", D + "11:05:00"),   # watermark 11:05 closes hour 10 (rev 0)
-          reading(p, "electricity.grid", "20", D + "10:30:00"),   # 11:00 + 1 h > 11:05: revision 1
-          reading(p, "electricity.grid", "5", D + "12:30:00"),    # watermark 12:30
-          too_late]                                               # 11:00 + 1 h <= 12:30: correction log
+    rs = [
+        reading(p, "electricity.grid", "100", D + "10:10:00"),
+        reading(p, "electricity.grid", "50", D + "11:05:00"),  # watermark 11:05 closes hour 10 (rev 0)
+        reading(p, "electricity.grid", "20", D + "10:30:00"),  # 11:00 + 1 h > 11:05: revision 1
+        reading(p, "electricity.grid", "5", D + "12:30:00"),  # watermark 12:30
+        too_late,
+    ]  # 11:00 + 1 h <= 12:30: correction log
     result = compute_windows(rs, processes, library)
     h10 = [w for w in result.history if w.size == 1 and w.window_start.ToDatetime().hour == 10]
     assert [w.revision for w in h10] == [0, 1]
@@ -140,8 +153,9 @@ def test_readings_hours_out_of_order(processes, library):
 
 
 def test_zero_output_gives_undefined_intensity(processes, library):
-    result = compute_windows([reading("east-1/line", "electricity.grid", "1000", D + "10:15:00")],
-                             processes, library, flush=True)
+    result = compute_windows(
+        [reading("east-1/line", "electricity.grid", "1000", D + "10:15:00")], processes, library, flush=True
+    )
     w = hourly(result, "east-1/line")[0]
     i = intensity(w, "widget")
     assert (i.defined, i.kg_co2e_per_kg, w.total_co2e_kg) == (False, "", "550.000000")
@@ -158,8 +172,9 @@ def test_unknown_activity_and_duplicates_are_counted_not_crashing(processes, lib
 
 
 def test_missing_factor_gives_defined_window(processes, library):
-    result = compute_windows([reading("east-1/line", "electricity.grid", "1000", "2016-05-01T10:15:00")],
-                             processes, library, flush=True)
+    result = compute_windows(
+        [reading("east-1/line", "electricity.grid", "1000", "2016-05-01T10:15:00")], processes, library, flush=True
+    )
     w = hourly(result, "east-1/line")[0]
     assert result.outcomes["factor_missing"] == 1 and result.missing[0].activity == "electricity.grid"
     assert w.activities[0].quantity == "1000.000000" and not w.emissions and w.total_co2e_kg == "0.000000"
@@ -172,7 +187,11 @@ def _days(seed=7):
         for hour in rng.sample(range(24), 5):
             for minute in (5, 35):
                 when = f"2023-05-0{day}T{hour:02d}:{minute:02d}:00"
-                rs.append(reading("bt-1/sx-mass", "electricity.grid", f"{rng.randint(1, 9999)}.{rng.randint(0, 999):03d}", when))
+                rs.append(
+                    reading(
+                        "bt-1/sx-mass", "electricity.grid", f"{rng.randint(1, 9999)}.{rng.randint(0, 999):03d}", when
+                    )
+                )
                 rs.append(reading("bt-1/sx-mass", "output.ndpr-oxide", str(rng.randint(0, 50)), when))
     return sorted(rs, key=lambda r: r.observed_at.ToDatetime())
 
@@ -203,24 +222,33 @@ def test_replay_gives_identical_ids_and_merkle_roots(processes, library):
     first = compute_windows(rs, processes, library, flush=True)
     again = compute_windows(rs, processes, library, flush=True)
     assert [w.SerializeToString(deterministic=True) for w in first.history] == [
-        w.SerializeToString(deterministic=True) for w in again.history]
+        w.SerializeToString(deterministic=True) for w in again.history
+    ]
     shuffled = list(rs)
     random.Random(1).shuffle(shuffled)
     reordered = compute_windows(shuffled, processes, library, lateness=timedelta(days=3), flush=True)
-    assert {w.process_id + str(w.window_start.seconds) + str(w.size): (w.evidence.merkle_root, w.total_co2e_kg)
-            for w in reordered.final} == {w.process_id + str(w.window_start.seconds) + str(w.size):
-                                          (w.evidence.merkle_root, w.total_co2e_kg) for w in first.final}
+    assert {
+        w.process_id + str(w.window_start.seconds) + str(w.size): (w.evidence.merkle_root, w.total_co2e_kg)
+        for w in reordered.final
+    } == {
+        w.process_id + str(w.window_start.seconds) + str(w.size): (w.evidence.merkle_root, w.total_co2e_kg)
+        for w in first.final
+    }
     # Arrival order may add revisions (late readings), but never changes what a window holds.
     assert len(reordered.final) == len(first.final) == len({w.window_id for w in first.final})
 
 
 def test_new_factor_set_version_leaves_earlier_windows_unchanged(processes, library):
     base = library.sets[0]
-    raised = tuple(dataclasses.replace(f, gases={"CO2": Decimal("0.9")}) if f.id == "cn-grid-2023-east" else f
-                   for f in base.factors)
+    raised = tuple(
+        dataclasses.replace(f, gases={"CO2": Decimal("0.9")}) if f.id == "cn-grid-2023-east" else f
+        for f in base.factors
+    )
     newer = dataclasses.replace(base, version="2026.1", windows_from=at("2023-05-02T00:00:00"), factors=raised)
-    rs = [reading("east-1/line", "electricity.grid", "1000", D + "10:15:00"),
-          reading("east-1/line", "electricity.grid", "1000", "2023-05-02T10:15:00")]
+    rs = [
+        reading("east-1/line", "electricity.grid", "1000", D + "10:15:00"),
+        reading("east-1/line", "electricity.grid", "1000", "2023-05-02T10:15:00"),
+    ]
     old = compute_windows(rs[:1], processes, library, flush=True)
     both = compute_windows(rs, processes, FactorLibrary((base, newer)), flush=True)
     day1 = hourly(both, "east-1/line", D + "10:00:00")[0]
@@ -236,7 +264,12 @@ def test_derived_windows_can_be_rebuilt_from_hourly_messages_alone(processes, li
     result = compute_windows(_days(), processes, library, flush=True)
     hours = hourly(result, "bt-1/sx-mass")
     rolling = max((w for w in result.final if w.size == I.WINDOW_SIZE_ROLLING_30D), key=lambda w: w.window_end.seconds)
-    rebuilt = build_window(combine(totals_from_window(w) for w in hours), processes["bt-1/sx-mass"],
-                           I.WINDOW_SIZE_ROLLING_30D, rolling.window_start.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo),
-                           rolling.revision, rolling.computed_at.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo))
+    rebuilt = build_window(
+        combine(totals_from_window(w) for w in hours),
+        processes["bt-1/sx-mass"],
+        I.WINDOW_SIZE_ROLLING_30D,
+        rolling.window_start.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo),
+        rolling.revision,
+        rolling.computed_at.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo),
+    )
     assert rebuilt.SerializeToString(deterministic=True) == rolling.SerializeToString(deterministic=True)

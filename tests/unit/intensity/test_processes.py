@@ -20,26 +20,31 @@ def test_example_chain_loads():
 
 
 def test_float_prices_keep_their_decimal_text():
-    text = ("processes:\n  - {process_id: p/x, plant_id: p, grid_region: north, products: [a, b], allocation: "
-            "{basis: economic, prices: {a: 0.1, b: 520.5}, price_basis: q, price_period: '2024'}}\n")
+    text = (
+        "processes:\n  - {process_id: p/x, plant_id: p, grid_region: north, products: [a, b], allocation: "
+        "{basis: economic, prices: {a: 0.1, b: 520.5}, price_basis: q, price_period: '2024'}}\n"
+    )
     assert parse_processes(text)["p/x"].allocation.prices == {"a": Decimal("0.1"), "b": Decimal("520.5")}
 
 
-@pytest.mark.parametrize("extra, reason", [
-    (", products: [a, b]", "allocation basis"),
-    (", products: [a, a], allocation: {basis: mass}", "unique"),
-    (", allocation: {basis: economic, prices: {a: 1}, price_basis: '', price_period: ''}", "price_basis"),
-    (", allocation: {basis: economic, prices: {b: 1}, price_basis: x, price_period: y}", "exactly the products"),
-    (", allocation: {basis: economic, prices: {a: .nan}, price_basis: x, price_period: y}", "finite"),
-    (", allocation: {basis: economic, prices: {a: -3}, price_basis: x, price_period: y}", "positive"),
-    (", allocation: {basis: mass, prices: {a: 1}}", "only meaningful"),
-    (", allowed_lateness_s: -1", "greater than or equal"),
-    (", allowed_lateness_s: 99999999", "less than or equal"),
-    (", emission_model: {activity: model.x, product: zzz}", "not a product"),
-    (", plant_id: other", "must start with"),
-    (", grid_region: 'North China; DROP TABLE'", "pattern"),
-    (", surprise: 1", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    "extra, reason",
+    [
+        (", products: [a, b]", "allocation basis"),
+        (", products: [a, a], allocation: {basis: mass}", "unique"),
+        (", allocation: {basis: economic, prices: {a: 1}, price_basis: '', price_period: ''}", "price_basis"),
+        (", allocation: {basis: economic, prices: {b: 1}, price_basis: x, price_period: y}", "exactly the products"),
+        (", allocation: {basis: economic, prices: {a: .nan}, price_basis: x, price_period: y}", "finite"),
+        (", allocation: {basis: economic, prices: {a: -3}, price_basis: x, price_period: y}", "positive"),
+        (", allocation: {basis: mass, prices: {a: 1}}", "only meaningful"),
+        (", allowed_lateness_s: -1", "greater than or equal"),
+        (", allowed_lateness_s: 99999999", "less than or equal"),
+        (", emission_model: {activity: model.x, product: zzz}", "not a product"),
+        (", plant_id: other", "must start with"),
+        (", grid_region: 'North China; DROP TABLE'", "pattern"),
+        (", surprise: 1", "Extra inputs"),
+    ],
+)
 def test_bad_process_config_is_refused_with_reason(extra, reason):
     text = BASE % extra
     if ", products: [" in extra:
@@ -52,8 +57,9 @@ def test_bad_process_config_is_refused_with_reason(extra, reason):
         parse_processes(text)
 
 
-@pytest.mark.parametrize("text", ["", "processes: []", "processes: 3", "[[[", "- a\n- b",
-                                  BASE % "" + BASE.replace("processes:\n", "") % ""])
+@pytest.mark.parametrize(
+    "text", ["", "processes: []", "processes: 3", "[[[", "- a\n- b", BASE % "" + BASE.replace("processes:\n", "") % ""]
+)
 def test_empty_or_garbage_configs_fail_clearly(text):
     with pytest.raises(ProcessConfigError):
         parse_processes(text)

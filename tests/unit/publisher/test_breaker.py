@@ -75,8 +75,14 @@ def test_failed_probe_reopens_with_a_fresh_cool_down() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"failure_threshold": 0}, {"failure_threshold": True}, {"failure_threshold": 2.5},
-     {"cool_down_seconds": 0}, {"cool_down_seconds": float("nan")}, {"half_open_probes": 0}],
+    [
+        {"failure_threshold": 0},
+        {"failure_threshold": True},
+        {"failure_threshold": 2.5},
+        {"cool_down_seconds": 0},
+        {"cool_down_seconds": float("nan")},
+        {"half_open_probes": 0},
+    ],
 )
 def test_invalid_settings_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):

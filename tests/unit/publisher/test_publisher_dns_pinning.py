@@ -76,13 +76,26 @@ def endpoint_secrets() -> EndpointSecrets:
 def sender(http, resolver, endpoint_secrets) -> Sender:
     async def no_renderers(_):
         return {}
-    return Sender(pool=None, http=http, renderers=no_renderers, resolver=resolver,  # type: ignore[arg-type]
-                  rng=random.Random(1), secrets=endpoint_secrets)
+
+    return Sender(
+        pool=None,
+        http=http,
+        renderers=no_renderers,
+        resolver=resolver,  # type: ignore[arg-type]
+        rng=random.Random(1),
+        secrets=endpoint_secrets,
+    )
 
 
 def row(url: str = URL, allow_private: bool = False) -> dict:
-    return {"url": url, "allow_private": allow_private, "format": "webhook-pact", "endpoint_id": "jp-hook",
-            "token_url": None, "client_id": None}
+    return {
+        "url": url,
+        "allow_private": allow_private,
+        "format": "webhook-pact",
+        "endpoint_id": "jp-hook",
+        "token_url": None,
+        "client_id": None,
+    }
 
 
 async def test_request_goes_to_the_checked_address_not_a_rebound_one(endpoint_secrets):
@@ -146,8 +159,11 @@ async def test_redirects_are_not_followed(endpoint_secrets):
 async def test_allow_listed_hosts_connect_by_name():
     network = RecordingNetwork()
     async with PinnedClient(backend=network) as http:
-        http.pins.pin(ssrf.check_url("http://receiver.internal:8099/h", resolver=RebindingResolver(),
-                                     allow_hosts=("receiver.internal",)))
+        http.pins.pin(
+            ssrf.check_url(
+                "http://receiver.internal:8099/h", resolver=RebindingResolver(), allow_hosts=("receiver.internal",)
+            )
+        )
         assert (await http.post("http://receiver.internal:8099/h", content=b"{}")).status_code == 204
     assert network.log == [("connect", "receiver.internal", 8099)]
 

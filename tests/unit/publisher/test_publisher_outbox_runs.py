@@ -10,9 +10,18 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def row(product: str, seq: int, *, eligible: bool = True, last: int | None = None, max_pub: int | None = None):
-    return {"outbox_id": seq, "event_id": f"e{product}{seq}", "product_id": product, "product_sequence": seq,
-            "version": seq, "payload": b"x", "created_at": NOW, "eligible": eligible, "last_published": last,
-            "max_published": max_pub}
+    return {
+        "outbox_id": seq,
+        "event_id": f"e{product}{seq}",
+        "product_id": product,
+        "product_sequence": seq,
+        "version": seq,
+        "payload": b"x",
+        "created_at": NOW,
+        "eligible": eligible,
+        "last_published": last,
+        "max_published": max_pub,
+    }
 
 
 def seqs(rows) -> list[tuple[str, int]]:

@@ -23,8 +23,12 @@ S = footprint_pb2.FootprintStatus
 
 def version(classes=("hs:8505.11",), pcr=MAGNET_PCR, pcr_version="1.2", status=S.FOOTPRINT_STATUS_PUBLISHED):
     return footprint_pb2.FootprintVersion(
-        pf_id="urn:uuid:5e0f5c2e-1b7c-4f39-9d33-1f0f6e0c2a11", product_id="p-magnet",
-        classifications=list(classes), pcr_id=pcr, pcr_version=pcr_version, status=status,
+        pf_id="urn:uuid:5e0f5c2e-1b7c-4f39-9d33-1f0f6e0c2a11",
+        product_id="p-magnet",
+        classifications=list(classes),
+        pcr_id=pcr,
+        pcr_version=pcr_version,
+        status=status,
     )
 
 
@@ -111,10 +115,12 @@ def test_any_version_of_a_pcr() -> None:
 
 
 def test_formats_come_from_enabled_endpoints() -> None:
-    agreement = magnets_only(endpoints=(
-        {"endpoint_id": "a", "url": "https://x.example/3/events", "format": "pact"},
-        {"endpoint_id": "b", "url": "https://x.example/hook", "format": "webhook-openepd", "enabled": False},
-    ))
+    agreement = magnets_only(
+        endpoints=(
+            {"endpoint_id": "a", "url": "https://x.example/3/events", "format": "pact"},
+            {"endpoint_id": "b", "url": "https://x.example/hook", "format": "webhook-openepd", "enabled": False},
+        )
+    )
     assert agreement.formats == {DeliveryFormat.PACT}
 
 

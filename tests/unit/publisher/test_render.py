@@ -64,8 +64,13 @@ def test_times_are_converted_to_utc() -> None:
 
 def test_webhook_payload_wraps_the_injected_record() -> None:
     out = render_for_endpoint(
-        "webhook-pact", fv(), event_id="evt-1", change_type=footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED,
-        source="s", time=WHEN, renderers={DeliveryFormat.WEBHOOK_PACT: fake_record},
+        "webhook-pact",
+        fv(),
+        event_id="evt-1",
+        change_type=footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED,
+        source="s",
+        time=WHEN,
+        renderers={DeliveryFormat.WEBHOOK_PACT: fake_record},
     )
     doc = json.loads(out.body)
     assert doc["type"] == "footprint.created" and doc["data"]["id"] == PF
@@ -114,7 +119,9 @@ def test_bad_event_arguments_are_refused(kwargs: dict) -> None:
         pact_published_event(args.pop("pf_ids"), **args)
 
 
-@pytest.mark.parametrize(("change", "name"), [(3, "footprint.published"), ("FOOTPRINT_CHANGE_TYPE_WITHDRAWN", "footprint.withdrawn")])
+@pytest.mark.parametrize(
+    ("change", "name"), [(3, "footprint.published"), ("FOOTPRINT_CHANGE_TYPE_WITHDRAWN", "footprint.withdrawn")]
+)
 def test_webhook_event_types(change: object, name: str) -> None:
     assert webhook_event_type(change) == name
 

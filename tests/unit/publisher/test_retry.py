@@ -129,11 +129,9 @@ def test_retry_after_is_honoured_on_429_and_503(status: int) -> None:
 
 def test_retry_after_ignored_on_500_and_never_shortens_the_backoff() -> None:
     policy = RetryPolicy()
-    on_500 = policy.next_step(1, AttemptResult(status=500, retry_after="3000"), elapsed=0, now=NOW,
-                              rng=FixedRng(0.5))
+    on_500 = policy.next_step(1, AttemptResult(status=500, retry_after="3000"), elapsed=0, now=NOW, rng=FixedRng(0.5))
     assert on_500.delay_seconds < 3000
-    short = policy.next_step(5, AttemptResult(status=429, retry_after="1"), elapsed=600, now=NOW,
-                             rng=FixedRng(0.5))
+    short = policy.next_step(5, AttemptResult(status=429, retry_after="1"), elapsed=600, now=NOW, rng=FixedRng(0.5))
     assert short.delay_seconds == pytest.approx(policy.backoff(5, 600, FixedRng(0.5)))
 
 
@@ -157,8 +155,22 @@ def test_retry_after_seconds(value: str, expected: float) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "   ", "-5", "1.5", "+30", "soon", "9" * 5000, "٣٠", "Fri, 32 Foo 2025 99:99:99 GMT",
-     30, b"30", "\x00", "1e3"],
+    [
+        None,
+        "",
+        "   ",
+        "-5",
+        "1.5",
+        "+30",
+        "soon",
+        "9" * 5000,
+        "٣٠",
+        "Fri, 32 Foo 2025 99:99:99 GMT",
+        30,
+        b"30",
+        "\x00",
+        "1e3",
+    ],
 )
 def test_retry_after_garbage_is_ignored(value: object) -> None:
     assert parse_retry_after(value, NOW) is None

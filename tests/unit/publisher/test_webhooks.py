@@ -23,13 +23,16 @@ from epd_publisher.delivery.webhooks import (
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OTHER = "whsec_" + base64.b64encode(bytes(range(100, 132))).decode()
-BODY = json.dumps({"type": "footprint.published", "data": {"pfId": "x", "gwp": "12.5", "名": "钕"}},
-                  ensure_ascii=False).encode()
+BODY = json.dumps(
+    {"type": "footprint.published", "data": {"pfId": "x", "gwp": "12.5", "名": "钕"}}, ensure_ascii=False
+).encode()
 
 
 def signed(body: bytes = BODY, *signers, ts: int | None = None):
     return sign_request(
-        webhook_id("partner-jp", "evt-1"), body, timestamp=ts or int(time.time()),
+        webhook_id("partner-jp", "evt-1"),
+        body,
+        timestamp=ts or int(time.time()),
         signers=signers or (HmacSigner(SECRET),),
     )
 
@@ -134,8 +137,16 @@ def test_bad_ids_are_refused(partner: object, event: object) -> None:
 
 @pytest.mark.parametrize(
     "secret",
-    ["", "whsec_", "secret", "whsec_!!!!", "whsec_" + base64.b64encode(b"short").decode(),
-     "whsec_" + base64.b64encode(bytes(65)).decode(), "whsk_" + base64.b64encode(bytes(32)).decode(), None],
+    [
+        "",
+        "whsec_",
+        "secret",
+        "whsec_!!!!",
+        "whsec_" + base64.b64encode(b"short").decode(),
+        "whsec_" + base64.b64encode(bytes(65)).decode(),
+        "whsk_" + base64.b64encode(bytes(32)).decode(),
+        None,
+    ],
 )
 def test_bad_hmac_secrets_are_refused(secret: object) -> None:
     with pytest.raises(WebhookSigningError):
@@ -143,7 +154,8 @@ def test_bad_hmac_secrets_are_refused(secret: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["", "whpk_" + base64.b64encode(bytes(32)).decode(), "whsk_###", "whsk_" + base64.b64encode(bytes(31)).decode()]
+    "key",
+    ["", "whpk_" + base64.b64encode(bytes(32)).decode(), "whsk_###", "whsk_" + base64.b64encode(bytes(31)).decode()],
 )
 def test_bad_ed25519_keys_are_refused(key: str) -> None:
     with pytest.raises(WebhookSigningError):
@@ -167,5 +179,4 @@ def test_bad_ed25519_keys_are_refused(key: str) -> None:
 )
 def test_bad_sign_requests_are_refused(msg_id, body, ts, signers) -> None:
     with pytest.raises(WebhookSigningError):
-        sign_request(msg_id, body, timestamp=ts,
-                     signers=(HmacSigner(SECRET),) if signers is None else signers)
+        sign_request(msg_id, body, timestamp=ts, signers=(HmacSigner(SECRET),) if signers is None else signers)

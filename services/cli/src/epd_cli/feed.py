@@ -28,8 +28,12 @@ def tail(
 
 async def _tail(settings: ServiceSettings, from_beginning: bool, follow: bool, limit: int, console: Console) -> None:
     # No group: tailing never moves a registry's committed position.
-    consumer = make_consumer(settings.kafka_bootstrap, None, FOOTPRINT_CHANGES.topic(settings.topic_prefix),
-                             auto_offset_reset="earliest" if from_beginning else "latest")
+    consumer = make_consumer(
+        settings.kafka_bootstrap,
+        None,
+        FOOTPRINT_CHANGES.topic(settings.topic_prefix),
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     await consumer.start()
     shown = 0
     try:
@@ -44,10 +48,15 @@ async def _tail(settings: ServiceSettings, from_beginning: bool, follow: bool, l
                     except MalformedRecord as exc:
                         console.print(f"[red]malformed record at offset {rec.offset}: {exc}[/red]")
                         continue
-                    change = footprint_pb2.FootprintChangeType.Name(ev.change_type).removeprefix(
-                        "FOOTPRINT_CHANGE_TYPE_").lower()
-                    console.print(f"{ev.occurred_at.ToJsonString()}  {ev.product_id:<22} v{ev.version:<3} "
-                                  f"{change:<10} {ev.pf_id}  {ev.footprint.reason[:80]}")
+                    change = (
+                        footprint_pb2.FootprintChangeType.Name(ev.change_type)
+                        .removeprefix("FOOTPRINT_CHANGE_TYPE_")
+                        .lower()
+                    )
+                    console.print(
+                        f"{ev.occurred_at.ToJsonString()}  {ev.product_id:<22} v{ev.version:<3} "
+                        f"{change:<10} {ev.pf_id}  {ev.footprint.reason[:80]}"
+                    )
                     shown += 1
                     if limit and shown >= limit:
                         return

@@ -30,8 +30,13 @@ def topics() -> None:
 
     table = Table("topic", "message", "key", "partitions", "compacted")
     for spec in ALL_TOPICS:
-        table.add_row(spec.name, f"epd.v1.{spec.message_type.__name__}", spec.key, str(spec.partitions),
-                      "yes" if spec.compacted else "no")
+        table.add_row(
+            spec.name,
+            f"epd.v1.{spec.message_type.__name__}",
+            spec.key,
+            str(spec.partitions),
+            "yes" if spec.compacted else "no",
+        )
     Console().print(table)
 
 

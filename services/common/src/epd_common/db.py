@@ -15,6 +15,5 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
 @contextlib.asynccontextmanager
 async def transaction(pool: asyncpg.Pool, isolation: str = "read_committed") -> AsyncIterator[asyncpg.Connection]:
     """One connection inside one transaction: committed on normal exit, rolled back on any exception."""
-    async with pool.acquire() as conn:
-        async with conn.transaction(isolation=isolation):
-            yield conn
+    async with pool.acquire() as conn, conn.transaction(isolation=isolation):
+        yield conn

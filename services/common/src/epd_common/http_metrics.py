@@ -19,9 +19,15 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 def red_metrics(requests_name: str, duration_name: str) -> tuple[Counter, Histogram]:
-    return (Counter(requests_name, "HTTP requests by route template, method and status", ["route", "method", "status"]),
-            Histogram(duration_name, "HTTP request duration by route template and method", ["route", "method"],
-                      buckets=DURATION_BUCKETS))
+    return (
+        Counter(requests_name, "HTTP requests by route template, method and status", ["route", "method", "status"]),
+        Histogram(
+            duration_name,
+            "HTTP request duration by route template and method",
+            ["route", "method"],
+            buckets=DURATION_BUCKETS,
+        ),
+    )
 
 
 def route_label(scope: dict[str, Any]) -> str:

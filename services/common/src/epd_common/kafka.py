@@ -50,8 +50,9 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
 
 
 def make_consumer(bootstrap: str, group_id: str | None, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group_id,
-                            **{**CONSUMER_DEFAULTS, **overrides})
+    return AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=group_id, **{**CONSUMER_DEFAULTS, **overrides}
+    )
 
 
 class TopicProducer:
@@ -65,8 +66,14 @@ class TopicProducer:
     def raw(self) -> AIOKafkaProducer:
         return self._producer
 
-    async def send(self, spec: TopicSpec, key: str, message: Message,
-                   headers: Sequence[tuple[str, bytes]] | None = None, topic: str | None = None) -> asyncio.Future:
+    async def send(
+        self,
+        spec: TopicSpec,
+        key: str,
+        message: Message,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        topic: str | None = None,
+    ) -> asyncio.Future:
         """Queue one record; returns the future of its broker acknowledgement (await it, or use send_all).
 
         aiokafka raises from `send` itself (before queueing) when it has no leader for the partition,
@@ -78,8 +85,9 @@ class TopicProducer:
         delay = 0.1
         while True:
             try:
-                return await self._producer.send(topic or spec.name, value=value, key=key_bytes,
-                                                 headers=list(headers) if headers else None)
+                return await self._producer.send(
+                    topic or spec.name, value=value, key=key_bytes, headers=list(headers) if headers else None
+                )
             except KafkaError as exc:
                 if not exc.retriable or asyncio.get_running_loop().time() + delay > deadline:
                     raise
@@ -99,15 +107,19 @@ async def commit_processed(consumer: AIOKafkaConsumer, batch: dict[TopicPartitio
         await consumer.commit(offsets)
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, replication: int = 1,
-                        prefix: str = "") -> None:
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, replication: int = 1, prefix: str = ""
+) -> None:
     """Create the registry's topics if missing (idempotent). `prefix` isolates test runs."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(prefix + s.name, s.partitions, replication, topic_configs=s.topic_config())
-               for s in specs if prefix + s.name not in existing]
+        new = [
+            NewTopic(prefix + s.name, s.partitions, replication, topic_configs=s.topic_config())
+            for s in specs
+            if prefix + s.name not in existing
+        ]
         if new:
             try:
                 await admin.create_topics(new)

@@ -22,10 +22,16 @@ from prometheus_client import Gauge
 
 log = logging.getLogger(__name__)
 
-CONSUMER_LAG = Gauge("epd_consumer_lag_messages", "High watermark minus consumer position, per assigned partition",
-                     ["component", "topic", "partition"])
-COMMITTED_OFFSET = Gauge("epd_consumer_committed_offset", "Committed offset of the consumer group, per partition",
-                         ["component", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "epd_consumer_lag_messages",
+    "High watermark minus consumer position, per assigned partition",
+    ["component", "topic", "partition"],
+)
+COMMITTED_OFFSET = Gauge(
+    "epd_consumer_committed_offset",
+    "Committed offset of the consumer group, per partition",
+    ["component", "topic", "partition"],
+)
 
 
 def lag(highwater: int | None, position: int | None) -> int | None:
@@ -36,8 +42,9 @@ def lag(highwater: int | None, position: int | None) -> int | None:
 
 
 class ConsumerLag:
-    def __init__(self, component: str, consumer: Any, interval_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, component: str, consumer: Any, interval_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.component, self._consumer, self._interval, self._clock = component, consumer, interval_s, clock
         self._next = 0.0
         self._exported: set[tuple[str, str]] = set()

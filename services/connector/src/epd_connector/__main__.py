@@ -14,10 +14,10 @@ from pathlib import Path
 from pydantic import Field
 
 from epd_common.kafka import make_producer
+from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
-from epd_common.lifecycle import run_until_signalled
 from epd_connector.config import load_plant_config
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
@@ -76,8 +76,9 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
     source_stop = asyncio.Event()
     sender_stop = asyncio.Event()
     tasks: list[asyncio.Task] = [asyncio.create_task(rt.run_timer(source_stop))]
-    sender = Sender(rt, lambda: make_producer(settings.kafka_bootstrap, retry_backoff_ms=200),
-                    prefix=settings.topic_prefix)
+    sender = Sender(
+        rt, lambda: make_producer(settings.kafka_bootstrap, retry_backoff_ms=200), prefix=settings.topic_prefix
+    )
     sender_task = asyncio.create_task(sender.run(sender_stop))
     replay_task = None
     server = None
@@ -85,22 +86,39 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         import uvicorn
 
         from epd_connector.sources.http_push import make_app
-        server = uvicorn.Server(uvicorn.Config(make_app(rt, settings.http_max_bytes), host=settings.http_host,
-                                               port=settings.http_port, log_level="warning", lifespan="off"))
+
+        server = uvicorn.Server(
+            uvicorn.Config(
+                make_app(rt, settings.http_max_bytes),
+                host=settings.http_host,
+                port=settings.http_port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
         tasks.append(asyncio.create_task(server.serve()))
     if "mqtt" in sources:
         from epd_connector.sources.mqtt import MqttSource
+
         tasks.append(asyncio.create_task(MqttSource(rt, settings.mqtt_host, settings.mqtt_port).run(source_stop)))
     if "opcua" in sources:
         from epd_connector.sources.opcua import OpcUaSource
+
         tasks.append(asyncio.create_task(OpcUaSource(rt, settings.opcua_url).run(source_stop)))
     if "files" in sources:
         from epd_connector.sources.files import CsvReplay
+
         if settings.files_path is None:
             raise ValueError("EPD_CONNECTOR_FILES_PATH is required with the files source")
         state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
-        replay = CsvReplay(rt, settings.files_path, state, checkpoint_rows=settings.files_checkpoint_rows,
-                           rows_per_second=settings.files_rows_per_second, progress=settings.files_progress)
+        replay = CsvReplay(
+            rt,
+            settings.files_path,
+            state,
+            checkpoint_rows=settings.files_checkpoint_rows,
+            rows_per_second=settings.files_rows_per_second,
+            progress=settings.files_progress,
+        )
         replay_task = asyncio.create_task(replay.run(source_stop))
     try:
         if settings.exit_when_drained and replay_task is not None:
@@ -118,8 +136,9 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         try:
             await asyncio.wait_for(_drained(rt), 5.0)
         except TimeoutError:
-            log.warning("stopping with %d batches spooled; they are sent on the next start",
-                        await rt.spool_call(rt.spool.depth))
+            log.warning(
+                "stopping with %d batches spooled; they are sent on the next start", await rt.spool_call(rt.spool.depth)
+            )
         sender_stop.set()
         await sender_task
         if runtime is None:

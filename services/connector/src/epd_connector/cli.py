@@ -11,15 +11,22 @@ import typer
 
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.registration import PlantSite, RegistrationError, register_plant
-from epd_connector.signing import (KeyLoadError, generate_private_key, load_public_key, private_key_to_pem,
-                                   public_key_to_pem)
+from epd_connector.signing import (
+    KeyLoadError,
+    generate_private_key,
+    load_public_key,
+    private_key_to_pem,
+    public_key_to_pem,
+)
 
 app = typer.Typer(name="connector", help="Site connector: plant keys and registration.", no_args_is_help=True)
 
 
 @app.command()
-def keygen(out: Path = typer.Argument(..., help="private key file to write (PEM); the public key goes to OUT.pub"),
-           force: bool = typer.Option(False, help="overwrite existing files")) -> None:
+def keygen(
+    out: Path = typer.Argument(..., help="private key file to write (PEM); the public key goes to OUT.pub"),
+    force: bool = typer.Option(False, help="overwrite existing files"),
+) -> None:
     """Generate an Ed25519 key pair for a plant's connector."""
     pub = out.with_name(out.name + ".pub")
     if not force and (out.exists() or pub.exists()):
@@ -80,10 +87,18 @@ def replay(
     from epd_connector.__main__ import ConnectorSettings, serve
 
     try:
-        settings = ConnectorSettings(plant_config=plant_config, key_file=key_file, sources="files",
-                                     files_path=csv_file, files_state=state, files_rows_per_second=rows_per_second,
-                                     files_progress=True, exit_when_drained=True, spool_dir=spool_dir,
-                                     metrics_port=0)
+        settings = ConnectorSettings(
+            plant_config=plant_config,
+            key_file=key_file,
+            sources="files",
+            files_path=csv_file,
+            files_state=state,
+            files_rows_per_second=rows_per_second,
+            files_progress=True,
+            exit_when_drained=True,
+            spool_dir=spool_dir,
+            metrics_port=0,
+        )
         asyncio.run(serve(settings, asyncio.Event()))
     except (OSError, ValueError) as exc:
         typer.echo(f"replay failed: {exc}", err=True)

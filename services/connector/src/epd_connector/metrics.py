@@ -14,6 +14,9 @@ SPOOL_DEPTH = Gauge("epd_connector_spool_depth_batches", "Batches in the spool a
 SPOOL_AGE = Gauge("epd_connector_spool_age_seconds", "Age of the oldest unacked batch in the spool")
 SPOOL_FILL = Gauge("epd_connector_spool_fill_ratio", "Spool bytes used / bound (alarm before 1.0)")
 SPOOL_ALARM = Gauge("epd_connector_spool_alarm", "1 when the fill ratio is at or above the configured alarm ratio")
-SEND_LATENCY = Histogram("epd_connector_send_latency_seconds", "Spool-to-ack latency of a batch",
-                         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+SEND_LATENCY = Histogram(
+    "epd_connector_send_latency_seconds",
+    "Spool-to-ack latency of a batch",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
 SOURCE_CONNECTED = Gauge("epd_connector_source_connected", "1 while the source is connected", ["source"])

@@ -17,10 +17,19 @@ from epd_connector.config import PlantConfig
 from epd_connector.signing import public_key_to_raw
 
 # processes.stage CHECK values, found from the process id's last path segment.
-_STAGES = {"mine": "mining", "mining": "mining", "beneficiation": "beneficiation",
-           "mine_beneficiation": "beneficiation", "roasting": "roasting", "leaching": "leaching",
-           "solvent-extraction": "separation", "solvent_extraction": "separation", "separation": "separation",
-           "electrolysis": "electrolysis", "magnet": "magnet"}
+_STAGES = {
+    "mine": "mining",
+    "mining": "mining",
+    "beneficiation": "beneficiation",
+    "mine_beneficiation": "beneficiation",
+    "roasting": "roasting",
+    "leaching": "leaching",
+    "solvent-extraction": "separation",
+    "solvent_extraction": "separation",
+    "separation": "separation",
+    "electrolysis": "electrolysis",
+    "magnet": "magnet",
+}
 
 
 class RegistrationError(ValueError):
@@ -39,30 +48,44 @@ def stage_of(process_id: str) -> str:
     return _STAGES.get(process_id.rsplit("/", 1)[-1].lower(), "other")
 
 
-async def register_plant(conn: asyncpg.Connection, plant: PlantConfig, site: PlantSite,
-                         key: Ed25519PublicKey) -> None:
+async def register_plant(conn: asyncpg.Connection, plant: PlantConfig, site: PlantSite, key: Ed25519PublicKey) -> None:
     async with conn.transaction():
-        await conn.execute("INSERT INTO organisations (organisation_id, name) VALUES ($1, $1)"
-                           " ON CONFLICT DO NOTHING", site.organisation_id)
+        await conn.execute(
+            "INSERT INTO organisations (organisation_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING",
+            site.organisation_id,
+        )
         await conn.execute(
             "INSERT INTO plants (plant_id, organisation_id, name, province, grid_region) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (plant_id) DO UPDATE SET organisation_id = excluded.organisation_id,"
             " name = excluded.name, province = excluded.province, grid_region = excluded.grid_region",
-            plant.plant_id, site.organisation_id, site.name, site.province, site.grid_region)
+            plant.plant_id,
+            site.organisation_id,
+            site.name,
+            site.province,
+            site.grid_region,
+        )
         for process_id in sorted({m.process_id for m in plant.meters}):
             owner = await conn.fetchval("SELECT plant_id FROM processes WHERE process_id = $1", process_id)
             if owner is not None and owner != plant.plant_id:
                 raise RegistrationError(f"process {process_id} belongs to plant {owner}")
             await conn.execute(
                 "INSERT INTO processes (process_id, plant_id, name, stage) VALUES ($1, $2, $1, $3)"
-                " ON CONFLICT (process_id) DO NOTHING", process_id, plant.plant_id, stage_of(process_id))
+                " ON CONFLICT (process_id) DO NOTHING",
+                process_id,
+                plant.plant_id,
+                stage_of(process_id),
+            )
         for m in plant.meters:
             if m.product_id:
-                await conn.execute("INSERT INTO products (product_id, name, organisation_id) VALUES ($1, $1, $2)"
-                                   " ON CONFLICT DO NOTHING", m.product_id, site.organisation_id)
+                await conn.execute(
+                    "INSERT INTO products (product_id, name, organisation_id) VALUES ($1, $1, $2)"
+                    " ON CONFLICT DO NOTHING",
+                    m.product_id,
+                    site.organisation_id,
+                )
             owner = await conn.fetchval(
-                "SELECT p.plant_id FROM meters m JOIN processes p USING (process_id) WHERE m.meter_id = $1",
-                m.meter_id)
+                "SELECT p.plant_id FROM meters m JOIN processes p USING (process_id) WHERE m.meter_id = $1", m.meter_id
+            )
             if owner is not None and owner != plant.plant_id:
                 raise RegistrationError(f"meter {m.meter_id} is registered for plant {owner}")
             await conn.execute(
@@ -74,13 +97,30 @@ async def register_plant(conn: asyncpg.Connection, plant: PlantConfig, site: Pla
                 " reading_kind = excluded.reading_kind, counter_modulus = excluded.counter_modulus,"
                 " max_rate_per_hour = excluded.max_rate_per_hour, product_id = excluded.product_id,"
                 " reset_floor = excluded.reset_floor, interval_seconds = excluded.interval_seconds",
-                m.meter_id, m.process_id, m.activity_kind.value, m.activity, m.unit, m.kind.value, m.rollover,
-                m.max_rate_per_hour, m.product_id, m.reset_floor, m.interval_seconds)
+                m.meter_id,
+                m.process_id,
+                m.activity_kind.value,
+                m.activity,
+                m.unit,
+                m.kind.value,
+                m.rollover,
+                m.max_rate_per_hour,
+                m.product_id,
+                m.reset_floor,
+                m.interval_seconds,
+            )
         raw = public_key_to_raw(key)
-        existing = await conn.fetchval("SELECT public_key FROM plant_keys WHERE plant_id = $1 AND key_id = $2",
-                                       plant.plant_id, plant.key_id)
+        existing = await conn.fetchval(
+            "SELECT public_key FROM plant_keys WHERE plant_id = $1 AND key_id = $2", plant.plant_id, plant.key_id
+        )
         if existing is not None and bytes(existing) != raw:
-            raise RegistrationError(f"key {plant.key_id} is already registered with different key material;"
-                                    " rotate by giving the new key a new key_id")
-        await conn.execute("INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3)"
-                           " ON CONFLICT DO NOTHING", plant.plant_id, plant.key_id, raw)
+            raise RegistrationError(
+                f"key {plant.key_id} is already registered with different key material;"
+                " rotate by giving the new key a new key_id"
+            )
+        await conn.execute(
+            "INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            plant.plant_id,
+            plant.key_id,
+            raw,
+        )

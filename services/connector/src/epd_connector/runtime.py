@@ -31,8 +31,13 @@ CONNECTOR_VERSION = "epd-connector/0.1.0"
 
 
 class ConnectorRuntime:
-    def __init__(self, plant: PlantConfig, key: Ed25519PrivateKey, spool: Spool,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        plant: PlantConfig,
+        key: Ed25519PrivateKey,
+        spool: Spool,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.plant = plant
         self._key = key
         self.spool = spool
@@ -41,8 +46,13 @@ class ConnectorRuntime:
         self._lock = asyncio.Lock()
         self.spooled = asyncio.Event()
         last = spool.last_sequence(plant.plant_id)
-        self.batcher = Batcher(plant.plant_id, plant.batching.max_readings, plant.batching.max_age_seconds,
-                               CONNECTOR_VERSION, next_sequence=0 if last is None else last + 1)
+        self.batcher = Batcher(
+            plant.plant_id,
+            plant.batching.max_readings,
+            plant.batching.max_age_seconds,
+            CONNECTOR_VERSION,
+            next_sequence=0 if last is None else last + 1,
+        )
         self._meters = {m.meter_id: m for m in plant.meters}
 
     async def spool_call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -51,15 +61,28 @@ class ConnectorRuntime:
     def meter(self, meter_id: str) -> MeterConfig | None:
         return self._meters.get(meter_id)
 
-    def reading(self, meter: MeterConfig, value: Decimal | str, observed_at: datetime,
-                source_ref: str, quality: int = telemetry_pb2.READING_QUALITY_GOOD) -> telemetry_pb2.RawReading:
+    def reading(
+        self,
+        meter: MeterConfig,
+        value: Decimal | str,
+        observed_at: datetime,
+        source_ref: str,
+        quality: int = telemetry_pb2.READING_QUALITY_GOOD,
+    ) -> telemetry_pb2.RawReading:
         """A RawReading for a configured meter: unit and kind come from the plant config."""
         raw = telemetry_pb2.RawReading(
-            meter_id=meter.meter_id, value=str(value), unit=meter.unit, quality=quality, source_ref=source_ref[:256],
-            kind=telemetry_pb2.READING_KIND_COUNTER if meter.kind is ReadingKindName.COUNTER
-            else telemetry_pb2.READING_KIND_INTERVAL)
-        raw.observed_at.FromDatetime(observed_at.astimezone(UTC).replace(tzinfo=None) if observed_at.tzinfo
-                                     else observed_at)
+            meter_id=meter.meter_id,
+            value=str(value),
+            unit=meter.unit,
+            quality=quality,
+            source_ref=source_ref[:256],
+            kind=telemetry_pb2.READING_KIND_COUNTER
+            if meter.kind is ReadingKindName.COUNTER
+            else telemetry_pb2.READING_KIND_INTERVAL,
+        )
+        raw.observed_at.FromDatetime(
+            observed_at.astimezone(UTC).replace(tzinfo=None) if observed_at.tzinfo else observed_at
+        )
         return raw
 
     async def submit(self, readings: Iterable[telemetry_pb2.RawReading], source: str) -> None:
@@ -109,7 +132,8 @@ class ConnectorRuntime:
 
     async def update_gauges(self) -> None:
         depth, age, fill = await self.spool_call(
-            lambda: (self.spool.depth(), self.spool.oldest_age_seconds(), self.spool.fill_ratio()))
+            lambda: (self.spool.depth(), self.spool.oldest_age_seconds(), self.spool.fill_ratio())
+        )
         metrics.SPOOL_DEPTH.set(depth)
         metrics.SPOOL_AGE.set(age)
         metrics.SPOOL_FILL.set(fill)

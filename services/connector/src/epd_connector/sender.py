@@ -26,9 +26,16 @@ log = logging.getLogger(__name__)
 
 
 class Sender:
-    def __init__(self, runtime: ConnectorRuntime, producer_factory: Callable[[], AIOKafkaProducer], *,
-                 prefix: str = "", max_in_flight: int = 50, ack_timeout_s: float = 60.0,
-                 max_backoff_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        runtime: ConnectorRuntime,
+        producer_factory: Callable[[], AIOKafkaProducer],
+        *,
+        prefix: str = "",
+        max_in_flight: int = 50,
+        ack_timeout_s: float = 60.0,
+        max_backoff_s: float = 10.0,
+    ) -> None:
         self._rt = runtime
         self._factory = producer_factory
         self._topic = topics.TELEMETRY_RAW.topic(prefix)

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from epd_common.db import create_pool
 from epd_common.kafka import make_consumer
+from epd_common.lifecycle import stop_on_signals
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
 from epd_common.topics import INTENSITY_WINDOWS
-from epd_common.lifecycle import stop_on_signals
 
 from .api import create_app
 from .consumer import run_consumer
@@ -29,10 +29,14 @@ class FootprintSettings(ServiceSettings):
     admin_host: str = Field(default="127.0.0.1", validation_alias="EPD_FOOTPRINT_ADMIN_HOST")
     admin_port: int = Field(default=8083, ge=0, le=65535, validation_alias="EPD_FOOTPRINT_ADMIN_PORT")
     admin_token: str = Field(min_length=16, validation_alias="EPD_FOOTPRINT_ADMIN_TOKEN")
-    group_id: str = Field(default="epd-footprint", pattern=r"^[A-Za-z0-9._-]{1,100}$",
-                          validation_alias="EPD_FOOTPRINT_GROUP_ID")
-    window_sizes: str = Field(default="ROLLING_30D", pattern=r"^(HOURLY|DAILY|ROLLING_30D)(,(HOURLY|DAILY|ROLLING_30D))*$",
-                              validation_alias="EPD_FOOTPRINT_WINDOW_SIZES")
+    group_id: str = Field(
+        default="epd-footprint", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_FOOTPRINT_GROUP_ID"
+    )
+    window_sizes: str = Field(
+        default="ROLLING_30D",
+        pattern=r"^(HOURLY|DAILY|ROLLING_30D)(,(HOURLY|DAILY|ROLLING_30D))*$",
+        validation_alias="EPD_FOOTPRINT_WINDOW_SIZES",
+    )
     drift_threshold: str = Field(default="0.10", validation_alias="EPD_FOOTPRINT_DRIFT_THRESHOLD")
     drift_consecutive: int = Field(default=3, ge=1, le=10000, validation_alias="EPD_FOOTPRINT_DRIFT_CONSECUTIVE")
 
@@ -41,17 +45,31 @@ async def main(settings: FootprintSettings) -> None:
     configure_logging(settings.log_level, settings.log_json, "footprint")
     start_metrics_server(settings.metrics_port)
     pool = await create_pool(settings.pg_dsn)
-    service = FootprintService(pool, sizes=settings.window_sizes.split(","),
-                               default_policy=DriftPolicy(settings.drift_threshold, settings.drift_consecutive))
-    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(settings.topic_prefix))
-    server = uvicorn.Server(uvicorn.Config(create_app(pool, settings.admin_token), host=settings.admin_host,
-                                           port=settings.admin_port, log_config=None, lifespan="off"))
+    service = FootprintService(
+        pool,
+        sizes=settings.window_sizes.split(","),
+        default_policy=DriftPolicy(settings.drift_threshold, settings.drift_consecutive),
+    )
+    consumer = make_consumer(
+        settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(settings.topic_prefix)
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(pool, settings.admin_token),
+            host=settings.admin_host,
+            port=settings.admin_port,
+            log_config=None,
+            lifespan="off",
+        )
+    )
     server.install_signal_handlers = lambda: None  # one SIGTERM handler, below
     stop = asyncio.Event()
     stop_on_signals(stop)
     await consumer.start()
-    tasks = [asyncio.create_task(run_consumer(service, consumer, stop), name="consumer"),
-             asyncio.create_task(server.serve(), name="admin-api")]
+    tasks = [
+        asyncio.create_task(run_consumer(service, consumer, stop), name="consumer"),
+        asyncio.create_task(server.serve(), name="admin-api"),
+    ]
     log.info("footprint service started")
     try:
         waiter = asyncio.create_task(stop.wait())

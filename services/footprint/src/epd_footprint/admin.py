@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -29,7 +29,11 @@ async def add_organisation(pool: asyncpg.Pool, o: s.OrganisationIn) -> dict:
     async with transaction(pool) as conn:
         await conn.execute(
             "INSERT INTO organisations (organisation_id, name, country, company_ids) VALUES ($1, $2, $3, $4)",
-            o.organisation_id, o.name, o.country, o.company_ids)
+            o.organisation_id,
+            o.name,
+            o.country,
+            o.company_ids,
+        )
     return {"organisation_id": o.organisation_id}
 
 
@@ -38,7 +42,14 @@ async def add_plant(pool: asyncpg.Pool, p: s.PlantIn) -> dict:
         await conn.execute(
             """INSERT INTO plants (plant_id, organisation_id, name, province, grid_region, latitude, longitude)
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            p.plant_id, p.organisation_id, p.name, p.province, p.grid_region, p.latitude, p.longitude)
+            p.plant_id,
+            p.organisation_id,
+            p.name,
+            p.province,
+            p.grid_region,
+            p.latitude,
+            p.longitude,
+        )
     return {"plant_id": p.plant_id}
 
 
@@ -52,15 +63,22 @@ def _key(raw: s.PlantKeyIn) -> bytes:
 async def add_plant_key(pool: asyncpg.Pool, plant_id: str, k: s.PlantKeyIn) -> dict:
     key = _key(k)
     async with transaction(pool) as conn:
-        await conn.execute("INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3)",
-                           plant_id, k.key_id, key)
+        await conn.execute(
+            "INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3)", plant_id, k.key_id, key
+        )
     return {"plant_id": plant_id, "key_id": k.key_id}
 
 
 async def add_process(pool: asyncpg.Pool, p: s.ProcessIn) -> dict:
     async with transaction(pool) as conn:
-        await conn.execute("INSERT INTO processes (process_id, plant_id, name, stage, telemetry_backed) "
-                           "VALUES ($1, $2, $3, $4, $5)", p.process_id, p.plant_id, p.name, p.stage, p.telemetry_backed)
+        await conn.execute(
+            "INSERT INTO processes (process_id, plant_id, name, stage, telemetry_backed) VALUES ($1, $2, $3, $4, $5)",
+            p.process_id,
+            p.plant_id,
+            p.name,
+            p.stage,
+            p.telemetry_backed,
+        )
     return {"process_id": p.process_id}
 
 
@@ -71,12 +89,21 @@ async def add_meter(pool: asyncpg.Pool, m: s.MeterIn) -> dict:
         await conn.execute(
             """INSERT INTO meters (meter_id, process_id, activity_kind, activity, unit, reading_kind, counter_modulus,
                    max_rate_per_hour, product_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-            m.meter_id, m.process_id, m.activity_kind, m.activity, m.unit, m.reading_kind, m.counter_modulus,
-            m.max_rate_per_hour, m.product_id)
+            m.meter_id,
+            m.process_id,
+            m.activity_kind,
+            m.activity,
+            m.unit,
+            m.reading_kind,
+            m.counter_modulus,
+            m.max_rate_per_hour,
+            m.product_id,
+        )
         if key is not None:
             plant = await conn.fetchval("SELECT plant_id FROM processes WHERE process_id = $1", m.process_id)
-            await conn.execute("INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3)",
-                               plant, m.meter_id, key)
+            await conn.execute(
+                "INSERT INTO plant_keys (plant_id, key_id, public_key) VALUES ($1, $2, $3)", plant, m.meter_id, key
+            )
     return {"meter_id": m.meter_id}
 
 
@@ -85,7 +112,13 @@ async def add_product(pool: asyncpg.Pool, p: s.ProductIn) -> dict:
         await conn.execute(
             """INSERT INTO products (product_id, name, declared_unit, classifications, purity, organisation_id)
                VALUES ($1, $2, $3, $4, $5, $6)""",
-            p.product_id, p.name, p.declared_unit, list(p.classifications), p.purity, p.organisation_id)
+            p.product_id,
+            p.name,
+            p.declared_unit,
+            list(p.classifications),
+            p.purity,
+            p.organisation_id,
+        )
     return {"product_id": p.product_id}
 
 
@@ -101,17 +134,24 @@ async def add_product_system(pool: asyncpg.Pool, ps: s.ProductSystemIn) -> dict:
         raise AdminError(422, "bad_binding", str(exc)) from None
     async with transaction(pool) as conn:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('footprint:' || $1, 0))", ps.system_id)
-        version = await conn.fetchval("SELECT coalesce(max(version), 0) + 1 FROM footprint_product_systems "
-                                      "WHERE system_id = $1", ps.system_id)
+        version = await conn.fetchval(
+            "SELECT coalesce(max(version), 0) + 1 FROM footprint_product_systems WHERE system_id = $1", ps.system_id
+        )
         await conn.execute(
             """INSERT INTO footprint_product_systems (system_id, version, name, document, binding, factor_set_version)
                VALUES ($1, $2, $3, $4, $5, $6)""",
-            ps.system_id, version, system.name[:500], json.dumps(ps.document), json.dumps(binding.as_json()),
-            binding.factor_set_version)
+            ps.system_id,
+            version,
+            system.name[:500],
+            json.dumps(ps.document),
+            json.dumps(binding.as_json()),
+            binding.factor_set_version,
+        )
         await conn.executemany(
             """INSERT INTO footprint_system_processes (system_id, version, engine_process_id, process_id, telemetry_backed)
                VALUES ($1, $2, $3, $4, $5)""",
-            [(ps.system_id, version, k, b.process_id, b.telemetry) for k, b in binding.processes.items()])
+            [(ps.system_id, version, k, b.process_id, b.telemetry) for k, b in binding.processes.items()],
+        )
     return {"system_id": ps.system_id, "version": version}
 
 
@@ -131,13 +171,33 @@ async def import_epd(pool: asyncpg.Pool, e: s.EpdImportIn) -> dict:
         await conn.execute(
             """INSERT INTO epd_series (series_id, product_id, plant_id, pcr_id, pcr_version, programme_operator,
                    registration_number) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            series_id, e.product_id, e.plant_id, e.pcr_id, e.pcr_version, e.programme_operator, e.registration_number)
-        pf_id = await create_version(conn, NewVersion(
-            series_id=series_id, status=Status.PUBLISHED, results={m: dict(r) for m, r in e.results.items()},
-            reason=e.reason, period_start=e.reference_period_start, period_end=e.reference_period_end,
-            factor_set_version=e.factor_set_version, allocation_basis=e.allocation_basis,
-            allocation_price_basis=e.allocation_price_basis, gwp_set=e.gwp_set, declared_unit=e.declared_unit,
-            verifier=e.verifier, valid_from=e.valid_from), "published")
+            series_id,
+            e.product_id,
+            e.plant_id,
+            e.pcr_id,
+            e.pcr_version,
+            e.programme_operator,
+            e.registration_number,
+        )
+        pf_id = await create_version(
+            conn,
+            NewVersion(
+                series_id=series_id,
+                status=Status.PUBLISHED,
+                results={m: dict(r) for m, r in e.results.items()},
+                reason=e.reason,
+                period_start=e.reference_period_start,
+                period_end=e.reference_period_end,
+                factor_set_version=e.factor_set_version,
+                allocation_basis=e.allocation_basis,
+                allocation_price_basis=e.allocation_price_basis,
+                gwp_set=e.gwp_set,
+                declared_unit=e.declared_unit,
+                verifier=e.verifier,
+                valid_from=e.valid_from,
+            ),
+            "published",
+        )
     return {"series_id": str(series_id), "pf_id": str(pf_id), "version": 1}
 
 
@@ -151,7 +211,13 @@ async def set_policy(pool: asyncpg.Pool, p: s.PolicyIn) -> dict:
                    threshold = excluded.threshold, consecutive = excluded.consecutive,
                    watch_deterioration = excluded.watch_deterioration, watch_improvement = excluded.watch_improvement,
                    updated_at = now()""",
-            p.scope, p.scope_id, p.threshold, p.consecutive, p.watch_deterioration, p.watch_improvement)
+            p.scope,
+            p.scope_id,
+            p.threshold,
+            p.consecutive,
+            p.watch_deterioration,
+            p.watch_improvement,
+        )
     return p.model_dump(mode="json")
 
 
@@ -161,15 +227,26 @@ async def drift_events(pool: asyncpg.Pool, product_id: str | None, limit: int) -
             """SELECT drift_event_id, series_id, product_id, cause, origin_product_id, direction, percent, live_value,
                       published_value, reason, evidence, window_id, revision, pf_id, created_at
                FROM footprint_drift_events WHERE ($1::text IS NULL OR product_id = $1)
-               ORDER BY drift_event_id LIMIT $2""", product_id, limit)
-    return [{**{k: (str(v) if v is not None and not isinstance(v, int | str) else v) for k, v in dict(r).items()},
-             "evidence": json.loads(r["evidence"])} for r in rows]
+               ORDER BY drift_event_id LIMIT $2""",
+            product_id,
+            limit,
+        )
+    return [
+        {
+            **{k: (str(v) if v is not None and not isinstance(v, int | str) else v) for k, v in dict(r).items()},
+            "evidence": json.loads(r["evidence"]),
+        }
+        for r in rows
+    ]
 
 
 async def version(pool: asyncpg.Pool, pf_id: uuid.UUID) -> dict:
     async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT pf_id, series_id, version, status, preceding_pf_id, reason, verifier, "
-                                  "valid_from, valid_until FROM epd_versions WHERE pf_id = $1", pf_id)
+        row = await conn.fetchrow(
+            "SELECT pf_id, series_id, version, status, preceding_pf_id, reason, verifier, "
+            "valid_from, valid_until FROM epd_versions WHERE pf_id = $1",
+            pf_id,
+        )
         if row is None:
             raise AdminError(404, "unknown_version", f"no EPD version {pf_id}")
         results = await conn.fetch("SELECT module, indicator, value FROM epd_results WHERE pf_id = $1", pf_id)
@@ -180,7 +257,7 @@ async def version(pool: asyncpg.Pool, pf_id: uuid.UUID) -> dict:
 
 async def approve_version(pool: asyncpg.Pool, pf_id: uuid.UUID, verifier: str) -> dict:
     async with transaction(pool) as conn:
-        old = await approve(conn, pf_id, verifier, datetime.now(timezone.utc))
+        old = await approve(conn, pf_id, verifier, datetime.now(UTC))
     return {"pf_id": str(pf_id), "status": "published", "deprecated": str(old) if old else None}
 
 
@@ -204,5 +281,5 @@ async def withdraw_version(pool: asyncpg.Pool, pf_id: uuid.UUID, reason: str) ->
 
 async def expire_versions(pool: asyncpg.Pool, now: datetime | None = None) -> dict:
     async with transaction(pool) as conn:
-        expired = await expire_due(conn, now or datetime.now(timezone.utc))
+        expired = await expire_due(conn, now or datetime.now(UTC))
     return {"expired": [str(x) for x in expired]}

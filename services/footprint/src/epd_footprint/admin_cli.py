@@ -47,11 +47,19 @@ def read_doc(path: Path) -> Any:
 
 def register(app: typer.Typer) -> None:
     @app.command("register")
-    def register_command(kind: str = typer.Argument(..., help="organisation|plant|process|meter|product|product-system|policy"),
-                         file: Path = typer.Argument(..., help="JSON/YAML body (see README)")) -> None:
+    def register_command(
+        kind: str = typer.Argument(..., help="organisation|plant|process|meter|product|product-system|policy"),
+        file: Path = typer.Argument(..., help="JSON/YAML body (see README)"),
+    ) -> None:
         """Register a registry entry or a product system from a file."""
-        paths = {"organisation": "/organisations", "plant": "/plants", "process": "/processes", "meter": "/meters",
-                 "product": "/products", "product-system": "/product-systems"}
+        paths = {
+            "organisation": "/organisations",
+            "plant": "/plants",
+            "process": "/processes",
+            "meter": "/meters",
+            "product": "/products",
+            "product-system": "/product-systems",
+        }
         if kind == "policy":
             call("PUT", "/policies", read_doc(file))
             return

@@ -11,11 +11,12 @@ import logging
 import uuid
 
 import asyncpg
-from epd_common.http_metrics import RedMiddleware, red_metrics
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from epd_common.http_metrics import RedMiddleware, red_metrics
 
 from . import admin
 from . import schemas as s
@@ -28,8 +29,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"code": code, "message": message[:2000]})
 
 
-HTTP_REQUESTS, HTTP_DURATION = red_metrics("epd_footprint_admin_http_requests_total",
-                                          "epd_footprint_admin_http_request_duration_seconds")
+HTTP_REQUESTS, HTTP_DURATION = red_metrics(
+    "epd_footprint_admin_http_requests_total", "epd_footprint_admin_http_request_duration_seconds"
+)
 
 
 def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
@@ -53,10 +55,13 @@ def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(x)[:100] for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300]}
-                  for e in exc.errors()[:20]]
-        return JSONResponse(status_code=422, content={"code": "invalid_request", "message": "request is invalid",
-                                                      "errors": errors})
+        errors = [
+            {"loc": [str(x)[:100] for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300]}
+            for e in exc.errors()[:20]
+        ]
+        return JSONResponse(
+            status_code=422, content={"code": "invalid_request", "message": "request is invalid", "errors": errors}
+        )
 
     @app.exception_handler(asyncpg.ForeignKeyViolationError)
     async def _fk(_: Request, exc: asyncpg.ForeignKeyViolationError) -> JSONResponse:
@@ -111,8 +116,9 @@ def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
         return await admin.set_policy(pool, body)
 
     @app.get("/drift-events")
-    async def drift_events(product_id: str | None = Query(None, pattern=s.ID_PATTERN),
-                           limit: int = Query(100, ge=1, le=1000)) -> list[dict]:
+    async def drift_events(
+        product_id: str | None = Query(None, pattern=s.ID_PATTERN), limit: int = Query(100, ge=1, le=1000)
+    ) -> list[dict]:
         return await admin.drift_events(pool, product_id, limit)
 
     @app.get("/versions/{pf_id}")

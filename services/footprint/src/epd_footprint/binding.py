@@ -23,8 +23,14 @@ from .engine.model import ProductSystem
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:+#-]{0,127}$")
 _CODE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
-DEFAULT_GASES = {"gas.co2": "CO2", "gas.ch4": "CH4", "gas.n2o": "N2O", "gas.cf4": "CF4", "gas.c2f6": "C2F6",
-                 "gas.sf6": "SF6"}
+DEFAULT_GASES = {
+    "gas.co2": "CO2",
+    "gas.ch4": "CH4",
+    "gas.n2o": "N2O",
+    "gas.cf4": "CF4",
+    "gas.c2f6": "C2F6",
+    "gas.sf6": "SF6",
+}
 
 
 class BindingError(ValueError):
@@ -65,10 +71,16 @@ class Binding:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "factor_set_version": self.factor_set_version, "products": dict(self.products),
-            "processes": {k: {"process_id": b.process_id, "telemetry": b.telemetry,
-                              "activities": {c: (f"gas:{t.gas}" if t.gas else t.background) for c, t in b.activities.items()}}
-                          for k, b in self.processes.items()},
+            "factor_set_version": self.factor_set_version,
+            "products": dict(self.products),
+            "processes": {
+                k: {
+                    "process_id": b.process_id,
+                    "telemetry": b.telemetry,
+                    "activities": {c: (f"gas:{t.gas}" if t.gas else t.background) for c, t in b.activities.items()},
+                }
+                for k, b in self.processes.items()
+            },
         }
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .admin_cli import register as register_admin_commands
-from .engine import MODULES, INDICATORS, ProductFootprint, ProductSystemError, compute, load_file
+from .engine import INDICATORS, MODULES, ProductFootprint, ProductSystemError, compute, load_file
 
 app = typer.Typer(help="Product footprints from a value-chain (product-system) file.", no_args_is_help=True)
 
@@ -39,8 +39,17 @@ def compute_command(
             Console(stderr=True).print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     if as_json:
-        typer.echo(json.dumps({"system": system.name, "gwp_set": system.gwp.name,
-                               "gwp_source": system.gwp.source, "footprints": [f.as_dict() for f in footprints]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "system": system.name,
+                    "gwp_set": system.gwp.name,
+                    "gwp_source": system.gwp.source,
+                    "footprints": [f.as_dict() for f in footprints],
+                },
+                indent=2,
+            )
+        )
         return
     console = Console()
     for fp in footprints:
@@ -60,22 +69,28 @@ def _print(console: Console, fp: ProductFootprint) -> None:
         gwp.add_row(indicator, *(_fmt(fp.gwp[m][indicator]) for m in MODULES))
     console.print(gwp)
     scaling = Table(title="scaling (process runs, gross product output)")
-    scaling.add_column("process"); scaling.add_column("runs", justify="right")
+    scaling.add_column("process")
+    scaling.add_column("runs", justify="right")
     for name, value in fp.scaling.items():
         scaling.add_row(escape(name), _fmt(value))
     console.print(scaling)
     products = Table(title="intermediate products")
-    products.add_column("product"); products.add_column("amount", justify="right"); products.add_column("unit")
+    products.add_column("product")
+    products.add_column("amount", justify="right")
+    products.add_column("unit")
     for name, (amount, u) in fp.products.items():
         products.add_row(escape(name), _fmt(amount), u)
     console.print(products)
     inventory = Table(title="cumulative background inventory")
-    inventory.add_column("activity"); inventory.add_column("amount", justify="right"); inventory.add_column("unit")
+    inventory.add_column("activity")
+    inventory.add_column("amount", justify="right")
+    inventory.add_column("unit")
     for name, (amount, u) in fp.background.items():
         inventory.add_row(escape(name) + (" (default factor)" if name in fp.default_factors else ""), _fmt(amount), u)
     console.print(inventory)
     gases = Table(title="emissions by gas (kg)")
-    gases.add_column("gas"); gases.add_column("kg", justify="right")
+    gases.add_column("gas")
+    gases.add_column("kg", justify="right")
     for gas, amount in fp.emissions.items():
         gases.add_row(escape(gas), _fmt(amount))
     console.print(gases)

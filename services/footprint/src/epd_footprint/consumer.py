@@ -15,8 +15,13 @@ from .service import FootprintService
 log = logging.getLogger(__name__)
 
 
-async def run_consumer(service: FootprintService, consumer: AIOKafkaConsumer, stop: asyncio.Event,
-                       max_records: int = 200, lag: ConsumerLag | None = None) -> None:
+async def run_consumer(
+    service: FootprintService,
+    consumer: AIOKafkaConsumer,
+    stop: asyncio.Event,
+    max_records: int = 200,
+    lag: ConsumerLag | None = None,
+) -> None:
     """Until `stop`: poll a batch, apply every record (each its own transaction), then commit the batch.
 
     A database error propagates (nothing committed for the batch: the records come again after a

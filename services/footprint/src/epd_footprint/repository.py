@@ -45,20 +45,28 @@ async def lock_system(conn: asyncpg.Connection, system_id: str) -> None:
 async def current_system(conn: asyncpg.Connection, system_id: str) -> StoredSystem | None:
     row = await conn.fetchrow(
         """SELECT system_id, version, document, binding, factor_set_version FROM footprint_product_systems
-           WHERE system_id = $1 ORDER BY version DESC LIMIT 1""", system_id)
+           WHERE system_id = $1 ORDER BY version DESC LIMIT 1""",
+        system_id,
+    )
     return _system(row) if row else None
 
 
 async def all_current_systems(conn: asyncpg.Connection) -> list[StoredSystem]:
     rows = await conn.fetch(
         """SELECT DISTINCT ON (system_id) system_id, version, document, binding, factor_set_version
-           FROM footprint_product_systems ORDER BY system_id, version DESC""")
+           FROM footprint_product_systems ORDER BY system_id, version DESC"""
+    )
     return [_system(r) for r in rows]
 
 
 def _system(row: asyncpg.Record) -> StoredSystem:
-    return StoredSystem(row["system_id"], row["version"], json.loads(row["document"]), json.loads(row["binding"]),
-                        row["factor_set_version"])
+    return StoredSystem(
+        row["system_id"],
+        row["version"],
+        json.loads(row["document"]),
+        json.loads(row["binding"]),
+        row["factor_set_version"],
+    )
 
 
 async def current_version(conn: asyncpg.Connection, system_id: str) -> int | None:
@@ -71,7 +79,9 @@ async def systems_for_process(conn: asyncpg.Connection, process_id: str) -> list
         """SELECT DISTINCT sp.system_id FROM footprint_system_processes sp
            WHERE sp.process_id = $1 AND sp.telemetry_backed
              AND sp.version = (SELECT max(version) FROM footprint_product_systems s WHERE s.system_id = sp.system_id)
-           ORDER BY sp.system_id""", process_id)
+           ORDER BY sp.system_id""",
+        process_id,
+    )
     return [r["system_id"] for r in rows]
 
 
@@ -86,27 +96,49 @@ async def mark_window(conn: asyncpg.Connection, facts: WindowFacts, outcome: str
         """INSERT INTO footprint_applied_windows (window_id, revision, process_id, window_start, window_end,
                merkle_root, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT DO NOTHING RETURNING true""",
-        facts.window_id, facts.revision, facts.process_id, facts.start, facts.end, facts.merkle_root, outcome,
-        detail[:1000])
+        facts.window_id,
+        facts.revision,
+        facts.process_id,
+        facts.start,
+        facts.end,
+        facts.merkle_root,
+        outcome,
+        detail[:1000],
+    )
     return bool(done)
 
 
 async def set_window_outcome(conn: asyncpg.Connection, facts: WindowFacts, outcome: str, detail: str = "") -> None:
-    await conn.execute("UPDATE footprint_applied_windows SET outcome = $3, detail = $4 WHERE window_id = $1 AND revision = $2",
-                       facts.window_id, facts.revision, outcome, detail[:1000])
+    await conn.execute(
+        "UPDATE footprint_applied_windows SET outcome = $3, detail = $4 WHERE window_id = $1 AND revision = $2",
+        facts.window_id,
+        facts.revision,
+        outcome,
+        detail[:1000],
+    )
 
 
 async def window_seen(conn: asyncpg.Connection, window_id: str, revision: int) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT true FROM footprint_applied_windows WHERE window_id = $1 AND revision = $2", window_id, revision))
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM footprint_applied_windows WHERE window_id = $1 AND revision = $2", window_id, revision
+        )
+    )
 
 
-async def reject_record(conn: asyncpg.Connection, topic: str, partition: int, offset: int, reason: str, detail: str,
-                        payload: bytes | None) -> None:
+async def reject_record(
+    conn: asyncpg.Connection, topic: str, partition: int, offset: int, reason: str, detail: str, payload: bytes | None
+) -> None:
     await conn.execute(
         """INSERT INTO footprint_rejected_windows (topic, partition, "offset", reason, detail, payload)
            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-        topic, partition, offset, reason, detail[:1000], payload[:65536] if payload else None)
+        topic,
+        partition,
+        offset,
+        reason,
+        detail[:1000],
+        payload[:65536] if payload else None,
+    )
 
 
 async def live_inventories(conn: asyncpg.Connection, system_id: str) -> dict[str, LiveInventory]:
@@ -115,8 +147,9 @@ async def live_inventories(conn: asyncpg.Connection, system_id: str) -> dict[str
 
 
 async def live_bases(conn: asyncpg.Connection, system_id: str) -> dict[str, tuple[str, int]]:
-    rows = await conn.fetch("SELECT engine_process_id, window_id, revision FROM footprint_live_inventories "
-                            "WHERE system_id = $1", system_id)
+    rows = await conn.fetch(
+        "SELECT engine_process_id, window_id, revision FROM footprint_live_inventories WHERE system_id = $1", system_id
+    )
     return {r["engine_process_id"]: (r["window_id"], r["revision"]) for r in rows}
 
 
@@ -128,8 +161,16 @@ async def save_live_inventory(conn: asyncpg.Connection, system_id: str, process:
                revision = excluded.revision, window_size = excluded.window_size, window_start = excluded.window_start,
                window_end = excluded.window_end, merkle_root = excluded.merkle_root, inventory = excluded.inventory,
                updated_at = now()""",
-        system_id, process, inv.window_id, inv.revision, inv.size, inv.start, inv.end, inv.merkle_root,
-        json.dumps(inv.as_json()))
+        system_id,
+        process,
+        inv.window_id,
+        inv.revision,
+        inv.size,
+        inv.start,
+        inv.end,
+        inv.merkle_root,
+        json.dumps(inv.as_json()),
+    )
 
 
 async def published_series(conn: asyncpg.Connection, pairs: list[tuple[str, str | None]]) -> dict[str, PublishedSeries]:
@@ -141,7 +182,9 @@ async def published_series(conn: asyncpg.Connection, pairs: list[tuple[str, str 
                   v.allocation_price_basis, v.gwp_set, v.declared_unit
            FROM epd_series s JOIN epd_versions v ON v.series_id = s.series_id AND v.status = 'published'
            JOIN epd_results r ON r.pf_id = v.pf_id AND r.module = 'A1-A3' AND r.indicator = 'GWP-total'
-           WHERE s.product_id = ANY($1) ORDER BY s.product_id, s.plant_id""", [p for p, _ in pairs])
+           WHERE s.product_id = ANY($1) ORDER BY s.product_id, s.plant_id""",
+        [p for p, _ in pairs],
+    )
     wanted = dict(pairs)
     found: dict[str, list[PublishedSeries]] = {}
     for r in rows:
@@ -151,38 +194,78 @@ async def published_series(conn: asyncpg.Connection, pairs: list[tuple[str, str 
     return {p: s[0] for p, s in found.items() if len(s) == 1}
 
 
-async def drift_states(conn: asyncpg.Connection, series_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[DriftState, list]]:
+async def drift_states(
+    conn: asyncpg.Connection, series_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[DriftState, list]]:
     rows = await conn.fetch("SELECT * FROM footprint_drift_state WHERE series_id = ANY($1) FOR UPDATE", series_ids)
-    return {r["series_id"]: (DriftState(r["consecutive"], Direction(r["direction"]) if r["direction"] else None,
-                                        r["flagged"]), json.loads(r["streak"])) for r in rows}
+    return {
+        r["series_id"]: (
+            DriftState(r["consecutive"], Direction(r["direction"]) if r["direction"] else None, r["flagged"]),
+            json.loads(r["streak"]),
+        )
+        for r in rows
+    }
 
 
-async def save_drift_state(conn: asyncpg.Connection, series_id: uuid.UUID, state: DriftState, live: Decimal,
-                           percent: Decimal, streak: list) -> None:
+async def save_drift_state(
+    conn: asyncpg.Connection, series_id: uuid.UUID, state: DriftState, live: Decimal, percent: Decimal, streak: list
+) -> None:
     await conn.execute(
         """INSERT INTO footprint_drift_state (series_id, consecutive, direction, flagged, last_live, last_percent, streak)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (series_id) DO UPDATE SET consecutive = excluded.consecutive,
                direction = excluded.direction, flagged = excluded.flagged, last_live = excluded.last_live,
                last_percent = excluded.last_percent, streak = excluded.streak, updated_at = now()""",
-        series_id, state.consecutive, state.direction.value if state.direction else None, state.flagged, live, percent,
-        json.dumps(streak))
+        series_id,
+        state.consecutive,
+        state.direction.value if state.direction else None,
+        state.flagged,
+        live,
+        percent,
+        json.dumps(streak),
+    )
 
 
-async def record_drift_event(conn: asyncpg.Connection, *, series_id: uuid.UUID, product_id: str, cause: str,
-                             origin: str, direction: str | None, percent: Decimal, live: Decimal, published: Decimal,
-                             reason: str, evidence: list, facts: WindowFacts, pf_id: uuid.UUID | None) -> None:
+async def record_drift_event(
+    conn: asyncpg.Connection,
+    *,
+    series_id: uuid.UUID,
+    product_id: str,
+    cause: str,
+    origin: str,
+    direction: str | None,
+    percent: Decimal,
+    live: Decimal,
+    published: Decimal,
+    reason: str,
+    evidence: list,
+    facts: WindowFacts,
+    pf_id: uuid.UUID | None,
+) -> None:
     await conn.execute(
         """INSERT INTO footprint_drift_events (series_id, product_id, cause, origin_product_id, direction, percent,
                live_value, published_value, reason, evidence, window_id, revision, pf_id)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)""",
-        series_id, product_id, cause, origin, direction, percent, live, published, reason, json.dumps(evidence),
-        facts.window_id, facts.revision, pf_id)
+        series_id,
+        product_id,
+        cause,
+        origin,
+        direction,
+        percent,
+        live,
+        published,
+        reason,
+        json.dumps(evidence),
+        facts.window_id,
+        facts.revision,
+        pf_id,
+    )
 
 
 async def policy_book(conn: asyncpg.Connection, default: DriftPolicy) -> PolicyBook:
     rows = await conn.fetch("SELECT * FROM footprint_policies")
     by: dict[str, dict[str, DriftPolicy]] = {"product": {}, "pcr": {}}
     for r in rows:
-        by[r["scope"]][r["scope_id"]] = DriftPolicy(r["threshold"], r["consecutive"], r["watch_deterioration"],
-                                                    r["watch_improvement"])
+        by[r["scope"]][r["scope_id"]] = DriftPolicy(
+            r["threshold"], r["consecutive"], r["watch_deterioration"], r["watch_improvement"]
+        )
     return PolicyBook(default, by_pcr=by["pcr"], by_product=by["product"])

@@ -57,8 +57,11 @@ class OrganisationIn(Model):
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     # Company identifiers as URNs (RFC 8141), e.g. "urn:pact:company:cn-uscc:91150200MA0N0XYZ1K";
     # PACT records name their data owner by these.
-    company_ids: list[Annotated[str, StringConstraints(max_length=512, pattern=r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[^\s\x00-\x1f]+$")]] = Field(
-        default_factory=list, max_length=20)
+    company_ids: list[
+        Annotated[
+            str, StringConstraints(max_length=512, pattern=r"^urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[^\s\x00-\x1f]+$")
+        ]
+    ] = Field(default_factory=list, max_length=20)
 
 
 class PlantIn(Model):

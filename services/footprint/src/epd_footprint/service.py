@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -46,9 +46,11 @@ WINDOWS = Counter("epd_footprint_windows_total", "Intensity windows handled, by 
 VERSIONS = Counter("epd_footprint_versions_created_total", "Provisional versions created by drift, by cause", ["cause"])
 EVALUATIONS = Counter("epd_footprint_drift_evaluations_total", "Drift-rule evaluations")
 APPLY_SECONDS = Histogram("epd_footprint_window_apply_seconds", "Time to apply one window (one transaction)")
-VERSION_FRESHNESS = Histogram("epd_footprint_version_freshness_seconds",
-                              "End of the intensity window that triggered it -> provisional version created",
-                              buckets=FRESHNESS_BUCKETS)
+VERSION_FRESHNESS = Histogram(
+    "epd_footprint_version_freshness_seconds",
+    "End of the intensity window that triggered it -> provisional version created",
+    buckets=FRESHNESS_BUCKETS,
+)
 
 
 @dataclass
@@ -64,8 +66,14 @@ class SystemState:
     consumers: dict[str, set[str]]  # engine product -> products made from it directly
 
 
-def build_state(system_id: str, version: int, document: dict, binding_doc: dict, plants: dict[str, str],
-                inventories: dict[str, LiveInventory]) -> SystemState:
+def build_state(
+    system_id: str,
+    version: int,
+    document: dict,
+    binding_doc: dict,
+    plants: dict[str, str],
+    inventories: dict[str, LiveInventory],
+) -> SystemState:
     system = parse_system(document)
     binding = parse_binding(binding_doc, system)
     live = LiveSystem(system)
@@ -86,8 +94,9 @@ def build_state(system_id: str, version: int, document: dict, binding_doc: dict,
 
 
 class FootprintService:
-    def __init__(self, pool: asyncpg.Pool, *, sizes: Iterable[str] = ("ROLLING_30D",),
-                 default_policy: DriftPolicy | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, sizes: Iterable[str] = ("ROLLING_30D",), default_policy: DriftPolicy | None = None
+    ) -> None:
         self.pool = pool
         self.sizes = frozenset(sizes)
         self.default_policy = default_policy or DriftPolicy()
@@ -152,7 +161,9 @@ class FootprintService:
                 return state
         stored = await repo.current_system(conn, system_id)
         assert stored is not None
-        plants = await repo.process_plants(conn, [b["process_id"] for b in stored.binding.get("processes", {}).values()])
+        plants = await repo.process_plants(
+            conn, [b["process_id"] for b in stored.binding.get("processes", {}).values()]
+        )
         inventories = await repo.live_inventories(conn, system_id)
         state = build_state(system_id, stored.version, stored.document, stored.binding, plants, inventories)
         self.states[system_id] = state
@@ -217,40 +228,69 @@ class FootprintService:
         # to label (cause "cascade", origin the upstream product); the roots are the origins.
         below = set().union(*(_closure(state.consumers, p) for p in origins))
         roots = {p: d for p, d in origins.items() if p not in below}
-        result = cascade(roots, live=live, published={p: s.value for p, s in published.items()},
-                         downstream=state.consumers, policy_for=policy_for)
+        result = cascade(
+            roots,
+            live=live,
+            published={p: s.value for p, s in published.items()},
+            downstream=state.consumers,
+            policy_for=policy_for,
+        )
         reached = result.product_ids
-        extra = [ProvisionalTarget(p, Cause.DRIFT, p, d.percent, d.reason) for p, d in origins.items() if p not in reached]
+        extra = [
+            ProvisionalTarget(p, Cause.DRIFT, p, d.percent, d.reason) for p, d in origins.items() if p not in reached
+        ]
         for target in (*result.targets, *extra):
             s = published[target.product_id]
             evidence = streaks[target.origin] or [facts.evidence]
             new_version = NewVersion(
-                series_id=s.series_id, status=Status.PROVISIONAL,
-                results=gwp_table(res, res.compiled.row_index[target.product_id]), reason=target.reason,
+                series_id=s.series_id,
+                status=Status.PROVISIONAL,
+                results=gwp_table(res, res.compiled.row_index[target.product_id]),
+                reason=target.reason,
                 period_start=min(_iso(e["window_start"]) for e in evidence),
                 period_end=max(_iso(e["window_end"]) for e in evidence),
-                factor_set_version=state.binding.factor_set_version, allocation_basis=s.allocation_basis,
-                allocation_price_basis=s.allocation_price_basis, gwp_set=s.gwp_set, declared_unit=s.declared_unit,
+                factor_set_version=state.binding.factor_set_version,
+                allocation_basis=s.allocation_basis,
+                allocation_price_basis=s.allocation_price_basis,
+                gwp_set=s.gwp_set,
+                declared_unit=s.declared_unit,
                 trigger_key=f"{target.cause.value}:{target.origin}:{facts.window_id}:{facts.revision}",
-                evidence=evidence)
+                evidence=evidence,
+            )
             try:
                 pf_id: uuid.UUID | None = await create_version(conn, new_version, "created")
             except AlreadyOpen:
                 log.info("series already has an open version", extra={"series_id": str(s.series_id)})
                 continue
             VERSIONS.labels(target.cause.value).inc()
-            VERSION_FRESHNESS.observe(max(0.0, (datetime.now(timezone.utc) - facts.end).total_seconds()))
+            VERSION_FRESHNESS.observe(max(0.0, (datetime.now(UTC) - facts.end).total_seconds()))
             direction = new_states[target.product_id].direction
             if target.cause is Cause.CASCADE:
                 sign = Decimal(target.percent)
                 direction = Direction.DETERIORATION if sign > 0 else Direction.IMPROVEMENT
-                await repo.save_drift_state(conn, s.series_id, DriftState(new_states[target.product_id].consecutive,
-                                            direction, True), live[target.product_id], sign, streaks[target.product_id])
+                await repo.save_drift_state(
+                    conn,
+                    s.series_id,
+                    DriftState(new_states[target.product_id].consecutive, direction, True),
+                    live[target.product_id],
+                    sign,
+                    streaks[target.product_id],
+                )
             await repo.record_drift_event(
-                conn, series_id=s.series_id, product_id=s.product_id, cause=target.cause.value,
-                origin=reg(target.origin), direction=direction.value if direction else None,
-                percent=Decimal(target.percent), live=live[target.product_id], published=s.value,
-                reason=target.reason, evidence=evidence, facts=facts, pf_id=pf_id)
+                conn,
+                series_id=s.series_id,
+                product_id=s.product_id,
+                cause=target.cause.value,
+                origin=reg(target.origin),
+                direction=direction.value if direction else None,
+                percent=Decimal(target.percent),
+                live=live[target.product_id],
+                published=s.value,
+                reason=target.reason,
+                evidence=evidence,
+                facts=facts,
+                pf_id=pf_id,
+            )
 
 
 def _closure(consumers: dict[str, set[str]], product: str) -> set[str]:

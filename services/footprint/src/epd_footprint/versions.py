@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,21 +20,36 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import footprint_pb2, intensity_pb2
 
-from .domain.lifecycle import Status, transition, to_proto, valid_until
+from .domain.lifecycle import Status, to_proto, transition, valid_until
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-event")
 VERSION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-version")
-MODULES = {"A1": footprint_pb2.LIFE_CYCLE_MODULE_A1, "A2": footprint_pb2.LIFE_CYCLE_MODULE_A2,
-           "A3": footprint_pb2.LIFE_CYCLE_MODULE_A3, "A1-A3": footprint_pb2.LIFE_CYCLE_MODULE_A1_A3}
-INDICATORS = {"GWP-total": footprint_pb2.INDICATOR_GWP_TOTAL, "GWP-fossil": footprint_pb2.INDICATOR_GWP_FOSSIL,
-              "GWP-biogenic": footprint_pb2.INDICATOR_GWP_BIOGENIC, "GWP-luluc": footprint_pb2.INDICATOR_GWP_LULUC}
-BASIS = {"none": intensity_pb2.ALLOCATION_BASIS_NONE, "mass": intensity_pb2.ALLOCATION_BASIS_MASS,
-         "economic": intensity_pb2.ALLOCATION_BASIS_ECONOMIC}
-CHANGE = {"created": footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED, "verified": footprint_pb2.FOOTPRINT_CHANGE_TYPE_VERIFIED,
-          "published": footprint_pb2.FOOTPRINT_CHANGE_TYPE_PUBLISHED,
-          "deprecated": footprint_pb2.FOOTPRINT_CHANGE_TYPE_DEPRECATED,
-          "withdrawn": footprint_pb2.FOOTPRINT_CHANGE_TYPE_WITHDRAWN, "expired": footprint_pb2.FOOTPRINT_CHANGE_TYPE_EXPIRED,
-          "rejected": footprint_pb2.FOOTPRINT_CHANGE_TYPE_REJECTED}
+MODULES = {
+    "A1": footprint_pb2.LIFE_CYCLE_MODULE_A1,
+    "A2": footprint_pb2.LIFE_CYCLE_MODULE_A2,
+    "A3": footprint_pb2.LIFE_CYCLE_MODULE_A3,
+    "A1-A3": footprint_pb2.LIFE_CYCLE_MODULE_A1_A3,
+}
+INDICATORS = {
+    "GWP-total": footprint_pb2.INDICATOR_GWP_TOTAL,
+    "GWP-fossil": footprint_pb2.INDICATOR_GWP_FOSSIL,
+    "GWP-biogenic": footprint_pb2.INDICATOR_GWP_BIOGENIC,
+    "GWP-luluc": footprint_pb2.INDICATOR_GWP_LULUC,
+}
+BASIS = {
+    "none": intensity_pb2.ALLOCATION_BASIS_NONE,
+    "mass": intensity_pb2.ALLOCATION_BASIS_MASS,
+    "economic": intensity_pb2.ALLOCATION_BASIS_ECONOMIC,
+}
+CHANGE = {
+    "created": footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED,
+    "verified": footprint_pb2.FOOTPRINT_CHANGE_TYPE_VERIFIED,
+    "published": footprint_pb2.FOOTPRINT_CHANGE_TYPE_PUBLISHED,
+    "deprecated": footprint_pb2.FOOTPRINT_CHANGE_TYPE_DEPRECATED,
+    "withdrawn": footprint_pb2.FOOTPRINT_CHANGE_TYPE_WITHDRAWN,
+    "expired": footprint_pb2.FOOTPRINT_CHANGE_TYPE_EXPIRED,
+    "rejected": footprint_pb2.FOOTPRINT_CHANGE_TYPE_REJECTED,
+}
 
 
 class VersionError(ValueError):
@@ -82,9 +97,11 @@ async def create_version(conn: asyncpg.Connection, new: NewVersion, change_type:
     Raises AlreadyOpen when the series has an open version (inside a savepoint, so the caller's
     transaction stays usable)."""
     preceding = await conn.fetchval(
-        "SELECT pf_id FROM epd_versions WHERE series_id = $1 AND status = 'published'", new.series_id)
-    number = await conn.fetchval("SELECT coalesce(max(version), 0) + 1 FROM epd_versions WHERE series_id = $1",
-                                 new.series_id)
+        "SELECT pf_id FROM epd_versions WHERE series_id = $1 AND status = 'published'", new.series_id
+    )
+    number = await conn.fetchval(
+        "SELECT coalesce(max(version), 0) + 1 FROM epd_versions WHERE series_id = $1", new.series_id
+    )
     pf_id = uuid.uuid5(VERSION_NAMESPACE, f"{new.series_id}|{number}")
     until = valid_until(new.valid_from) if new.valid_from else None
     try:
@@ -94,17 +111,36 @@ async def create_version(conn: asyncpg.Connection, new: NewVersion, change_type:
                        reference_period_start, reference_period_end, factor_set_version, gwp_set, allocation_basis,
                        allocation_price_basis, verifier, valid_from, valid_until, reason, trigger_key)
                    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)""",
-                pf_id, new.series_id, number, new.status.value, preceding, new.declared_unit, new.period_start,
-                new.period_end, new.factor_set_version, new.gwp_set, new.allocation_basis, new.allocation_price_basis,
-                new.verifier, new.valid_from, until, new.reason, new.trigger_key)
+                pf_id,
+                new.series_id,
+                number,
+                new.status.value,
+                preceding,
+                new.declared_unit,
+                new.period_start,
+                new.period_end,
+                new.factor_set_version,
+                new.gwp_set,
+                new.allocation_basis,
+                new.allocation_price_basis,
+                new.verifier,
+                new.valid_from,
+                until,
+                new.reason,
+                new.trigger_key,
+            )
     except asyncpg.UniqueViolationError as exc:
-        raise AlreadyOpen("already_open", f"series {new.series_id} already has an open version ({exc.constraint_name})") from None
+        raise AlreadyOpen(
+            "already_open", f"series {new.series_id} already has an open version ({exc.constraint_name})"
+        ) from None
     await conn.executemany(
         "INSERT INTO epd_results (pf_id, module, indicator, value) VALUES ($1, $2, $3, $4)",
-        [(pf_id, m, i, v) for m, row in new.results.items() for i, v in row.items()])
+        [(pf_id, m, i, v) for m, row in new.results.items() for i, v in row.items()],
+    )
     await conn.executemany(
         "INSERT INTO epd_evidence (pf_id, window_id, revision, merkle_root) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        [(pf_id, e["window_id"], e["revision"], e["merkle_root"]) for e in new.evidence])
+        [(pf_id, e["window_id"], e["revision"], e["merkle_root"]) for e in new.evidence],
+    )
     await append_outbox(conn, pf_id, change_type)
     return pf_id
 
@@ -127,30 +163,46 @@ async def footprint_version(conn: asyncpg.Connection, pf_id: uuid.UUID) -> footp
                   pl.province, pl.organisation_id AS plant_org, o.country
            FROM epd_versions v JOIN epd_series s USING (series_id) JOIN products p USING (product_id)
            JOIN plants pl ON pl.plant_id = s.plant_id JOIN organisations o ON o.organisation_id = pl.organisation_id
-           WHERE v.pf_id = $1""", pf_id)
+           WHERE v.pf_id = $1""",
+        pf_id,
+    )
     if row is None:
         raise VersionError("unknown_version", f"no EPD version {pf_id}")
     fv = footprint_pb2.FootprintVersion(
-        pf_id=f"urn:uuid:{pf_id}", series_id=str(row["series_id"]), product_id=row["product_id"],
-        plant_id=row["plant_id"], version=row["version"], status=to_proto(Status(row["status"])),
+        pf_id=f"urn:uuid:{pf_id}",
+        series_id=str(row["series_id"]),
+        product_id=row["product_id"],
+        plant_id=row["plant_id"],
+        version=row["version"],
+        status=to_proto(Status(row["status"])),
         preceding_pf_ids=[f"urn:uuid:{row['preceding_pf_id']}"] if row["preceding_pf_id"] else [],
-        declared_unit=row["declared_unit"], factor_set_version=row["factor_set_version"],
-        allocation_basis=BASIS[row["allocation_basis"]], allocation_price_basis=row["allocation_price_basis"] or "",
-        pcr_id=row["pcr_id"], pcr_version=row["pcr_version"], verifier=row["verifier"] or "",
-        programme_operator=row["programme_operator"], reason=row["reason"],
-        registration_number=row["registration_number"], product_name=row["product_name"],
-        classifications=list(row["classifications"]), organisation_id=row["organisation_id"] or row["plant_org"],
+        declared_unit=row["declared_unit"],
+        factor_set_version=row["factor_set_version"],
+        allocation_basis=BASIS[row["allocation_basis"]],
+        allocation_price_basis=row["allocation_price_basis"] or "",
+        pcr_id=row["pcr_id"],
+        pcr_version=row["pcr_version"],
+        verifier=row["verifier"] or "",
+        programme_operator=row["programme_operator"],
+        reason=row["reason"],
+        registration_number=row["registration_number"],
+        product_name=row["product_name"],
+        classifications=list(row["classifications"]),
+        organisation_id=row["organisation_id"] or row["plant_org"],
         geography=geography(row["country"], row["province"]),
     )
     for field_name in ("reference_period_start", "reference_period_end", "valid_from", "valid_until", "created_at"):
         if row[field_name] is not None:
             getattr(fv, field_name).CopyFrom(_ts(row[field_name]))
-    for r in await conn.fetch("SELECT module, indicator, value, unit FROM epd_results WHERE pf_id = $1 "
-                              "ORDER BY module, indicator", pf_id):
-        fv.results.add(module=MODULES[r["module"]], indicator=INDICATORS[r["indicator"]], value=str(r["value"]),
-                       unit=r["unit"])
-    for e in await conn.fetch("SELECT window_id, revision, merkle_root FROM epd_evidence WHERE pf_id = $1 "
-                              "ORDER BY window_id, revision", pf_id):
+    for r in await conn.fetch(
+        "SELECT module, indicator, value, unit FROM epd_results WHERE pf_id = $1 ORDER BY module, indicator", pf_id
+    ):
+        fv.results.add(
+            module=MODULES[r["module"]], indicator=INDICATORS[r["indicator"]], value=str(r["value"]), unit=r["unit"]
+        )
+    for e in await conn.fetch(
+        "SELECT window_id, revision, merkle_root FROM epd_evidence WHERE pf_id = $1 ORDER BY window_id, revision", pf_id
+    ):
         fv.evidence.add(window_id=e["window_id"], revision=e["revision"], merkle_root=e["merkle_root"])
     return fv
 
@@ -161,21 +213,35 @@ async def append_outbox(conn: asyncpg.Connection, pf_id: uuid.UUID, change_type:
     seq = await conn.fetchval(
         """INSERT INTO outbox_sequences (product_id, last_sequence) VALUES ($1, 1)
            ON CONFLICT (product_id) DO UPDATE SET last_sequence = outbox_sequences.last_sequence + 1
-           RETURNING last_sequence""", fv.product_id)
+           RETURNING last_sequence""",
+        fv.product_id,
+    )
     event_id = uuid.uuid5(EVENT_NAMESPACE, f"{pf_id}|{change_type}")
     event = footprint_pb2.FootprintChanged(
-        event_id=str(event_id), product_id=fv.product_id, pf_id=fv.pf_id, version=fv.version,
-        change_type=CHANGE[change_type], footprint=fv, occurred_at=_ts(datetime.now(timezone.utc)),
-        product_sequence=seq)
+        event_id=str(event_id),
+        product_id=fv.product_id,
+        pf_id=fv.pf_id,
+        version=fv.version,
+        change_type=CHANGE[change_type],
+        footprint=fv,
+        occurred_at=_ts(datetime.now(UTC)),
+        product_sequence=seq,
+    )
     await conn.execute(
         """INSERT INTO outbox (event_id, product_id, product_sequence, pf_id, version, change_type, payload)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        event_id, fv.product_id, seq, pf_id, fv.version, change_type, event.SerializeToString(deterministic=True))
+        event_id,
+        fv.product_id,
+        seq,
+        pf_id,
+        fv.version,
+        change_type,
+        event.SerializeToString(deterministic=True),
+    )
     return seq
 
 
-async def move(conn: asyncpg.Connection, pf_id: uuid.UUID, target: Status, change_type: str,
-               **sets: Any) -> Status:
+async def move(conn: asyncpg.Connection, pf_id: uuid.UUID, target: Status, change_type: str, **sets: Any) -> Status:
     """Move a version's status along the lifecycle (row locked), with its outbox row."""
     current = await conn.fetchval("SELECT status FROM epd_versions WHERE pf_id = $1 FOR UPDATE", pf_id)
     if current is None:
@@ -187,8 +253,12 @@ async def move(conn: asyncpg.Connection, pf_id: uuid.UUID, target: Status, chang
     except ValueError as exc:
         raise VersionError("forbidden_transition", str(exc)) from None
     assign = "".join(f", {k} = ${i}" for i, k in enumerate(sets, start=3))
-    await conn.execute(f"UPDATE epd_versions SET status = $2, status_changed_at = now(){assign} WHERE pf_id = $1",
-                       pf_id, target.value, *sets.values())
+    await conn.execute(
+        f"UPDATE epd_versions SET status = $2, status_changed_at = now(){assign} WHERE pf_id = $1",
+        pf_id,
+        target.value,
+        *sets.values(),
+    )
     await append_outbox(conn, pf_id, change_type)
     return Status(current)
 
@@ -204,8 +274,9 @@ async def approve(conn: asyncpg.Connection, pf_id: uuid.UUID, verifier: str, now
     if current != Status.PROVISIONAL.value:
         raise VersionError("forbidden_transition", f"only a provisional version can be approved; {pf_id} is {current}")
     await move(conn, pf_id, Status.VERIFIED, "verified", verifier=verifier)
-    old = await conn.fetchval("SELECT pf_id FROM epd_versions WHERE series_id = $1 AND status = 'published' FOR UPDATE",
-                              series_id)
+    old = await conn.fetchval(
+        "SELECT pf_id FROM epd_versions WHERE series_id = $1 AND status = 'published' FOR UPDATE", series_id
+    )
     if old is not None:
         await move(conn, old, Status.DEPRECATED, "deprecated")
     await move(conn, pf_id, Status.PUBLISHED, "published", valid_from=now, valid_until=valid_until(now))
@@ -216,7 +287,9 @@ async def approve(conn: asyncpg.Connection, pf_id: uuid.UUID, verifier: str, now
 async def expire_due(conn: asyncpg.Connection, now: datetime) -> list[uuid.UUID]:
     rows = await conn.fetch(
         """SELECT pf_id FROM epd_versions WHERE status IN ('published', 'deprecated')
-           AND valid_until IS NOT NULL AND valid_until <= $1 ORDER BY pf_id FOR UPDATE SKIP LOCKED""", now)
+           AND valid_until IS NOT NULL AND valid_until <= $1 ORDER BY pf_id FOR UPDATE SKIP LOCKED""",
+        now,
+    )
     for r in rows:
         await move(conn, r["pf_id"], Status.EXPIRED, "expired")
     return [r["pf_id"] for r in rows]

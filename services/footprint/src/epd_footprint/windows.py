@@ -21,7 +21,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,8 +31,11 @@ from .binding import ProcessBinding
 from .engine.model import Emission, Exchange, Origin, Process
 from .engine.units import conversion_factor
 
-SIZES = {"HOURLY": intensity_pb2.WINDOW_SIZE_HOURLY, "DAILY": intensity_pb2.WINDOW_SIZE_DAILY,
-         "ROLLING_30D": intensity_pb2.WINDOW_SIZE_ROLLING_30D}
+SIZES = {
+    "HOURLY": intensity_pb2.WINDOW_SIZE_HOURLY,
+    "DAILY": intensity_pb2.WINDOW_SIZE_DAILY,
+    "ROLLING_30D": intensity_pb2.WINDOW_SIZE_ROLLING_30D,
+}
 SIZE_NAMES = {v: k for k, v in SIZES.items()}
 MAX_AMOUNT = Decimal("1e15")
 MAX_REVISION = 2**31 - 1
@@ -63,8 +66,13 @@ class WindowFacts:
 
     @property
     def evidence(self) -> dict[str, Any]:
-        return {"window_id": self.window_id, "revision": self.revision, "merkle_root": self.merkle_root,
-                "window_start": self.start.isoformat(), "window_end": self.end.isoformat()}
+        return {
+            "window_id": self.window_id,
+            "revision": self.revision,
+            "merkle_root": self.merkle_root,
+            "window_start": self.start.isoformat(),
+            "window_end": self.end.isoformat(),
+        }
 
 
 def _decimal(text: str, where: str) -> Decimal:
@@ -87,7 +95,7 @@ def _text(value: str, where: str) -> str:
 
 def _time(ts: Any, where: str) -> datetime:
     try:
-        return ts.ToDatetime(tzinfo=timezone.utc)
+        return ts.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         raise WindowError("malformed", f"{where}: timestamp out of range") from None
 
@@ -109,10 +117,22 @@ def read_window(msg: intensity_pb2.IntensityWindow) -> WindowFacts:
     for i, a in enumerate(msg.activities):
         code = _text(a.activity, f"activities[{i}].activity")
         activities[code] = (_decimal(a.quantity, f"activities[{i}].quantity"), _text(a.unit, f"activities[{i}].unit"))
-    outputs = {_text(o.product_id, f"outputs[{i}].product_id"): _decimal(o.quantity_kg, f"outputs[{i}].quantity_kg")
-               for i, o in enumerate(msg.outputs)}
-    return WindowFacts(_text(msg.window_id, "window_id"), int(msg.revision), _text(msg.process_id, "process_id"),
-                       msg.plant_id[:200], size, start, end, root, activities, outputs)
+    outputs = {
+        _text(o.product_id, f"outputs[{i}].product_id"): _decimal(o.quantity_kg, f"outputs[{i}].quantity_kg")
+        for i, o in enumerate(msg.outputs)
+    }
+    return WindowFacts(
+        _text(msg.window_id, "window_id"),
+        int(msg.revision),
+        _text(msg.process_id, "process_id"),
+        msg.plant_id[:200],
+        size,
+        start,
+        end,
+        root,
+        activities,
+        outputs,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,14 +149,23 @@ class LiveInventory:
     emissions: dict[str, Decimal]  # gas -> kg per run (fossil)
 
     def as_json(self) -> dict[str, Any]:
-        return {"inputs": {k: [str(a), u] for k, (a, u) in self.inputs.items()},
-                "emissions": {g: str(a) for g, a in self.emissions.items()}}
+        return {
+            "inputs": {k: [str(a), u] for k, (a, u) in self.inputs.items()},
+            "emissions": {g: str(a) for g, a in self.emissions.items()},
+        }
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], inventory: Mapping[str, Any]) -> LiveInventory:
-        return cls(row["window_id"], row["revision"], row["window_size"], row["window_start"], row["window_end"],
-                   row["merkle_root"], {k: (Decimal(a), u) for k, (a, u) in inventory["inputs"].items()},
-                   {g: Decimal(a) for g, a in inventory["emissions"].items()})
+        return cls(
+            row["window_id"],
+            row["revision"],
+            row["window_size"],
+            row["window_start"],
+            row["window_end"],
+            row["merkle_root"],
+            {k: (Decimal(a), u) for k, (a, u) in inventory["inputs"].items()},
+            {g: Decimal(a) for g, a in inventory["emissions"].items()},
+        )
 
 
 def is_newer(current: LiveInventory | None, facts: WindowFacts) -> bool:
@@ -171,8 +200,9 @@ def fold(declared: Process, binding: ProcessBinding, registry_product: str, fact
             assert target.background is not None
             prev = inputs.get(target.background)
             inputs[target.background] = (amount + (prev[0] if prev else 0), unit)
-    return LiveInventory(facts.window_id, facts.revision, facts.size, facts.start, facts.end, facts.merkle_root,
-                         inputs, emissions)
+    return LiveInventory(
+        facts.window_id, facts.revision, facts.size, facts.start, facts.end, facts.merkle_root, inputs, emissions
+    )
 
 
 def _kg(unit: str, code: str) -> Decimal:
@@ -184,8 +214,12 @@ def _kg(unit: str, code: str) -> Decimal:
 
 def live_process(declared: Process, inv: LiveInventory) -> Process:
     """The declared process with the window's overrides applied."""
-    inputs = [Exchange(x.ref, x.is_product, inv.inputs[x.ref][0], inv.inputs[x.ref][1])
-              if not x.is_product and x.ref in inv.inputs else x for x in declared.inputs]
+    inputs = [
+        Exchange(x.ref, x.is_product, inv.inputs[x.ref][0], inv.inputs[x.ref][1])
+        if not x.is_product and x.ref in inv.inputs
+        else x
+        for x in declared.inputs
+    ]
     present = {x.ref for x in declared.inputs if not x.is_product}
     inputs += [Exchange(bg, False, a, u) for bg, (a, u) in inv.inputs.items() if bg not in present]
     kept = [e for e in declared.emissions if not (e.origin is Origin.FOSSIL and e.gas in inv.emissions)]

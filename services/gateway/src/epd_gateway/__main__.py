@@ -8,7 +8,6 @@ import logging
 from epd_common.db import create_pool
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
-
 from epd_gateway.keystore import ensure_key
 from epd_gateway.settings import GatewaySettings
 from epd_gateway.wiring import build_deps, https_server

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from epd_common.http_metrics import RedMiddleware
-
 from epd_gateway import errors, requests
 from epd_gateway.deps import Deps
 from epd_gateway.observability import HTTP_DURATION, HTTP_REQUESTS
@@ -23,8 +22,11 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
         task = None
         if run_request_worker:
             deps.request_wakeup = deps.request_wakeup or asyncio.Event()
-            task = asyncio.create_task(requests.run_worker(deps.catalogue, deps.keys, settings.issuer,
-                                                           deps.request_wakeup, settings.request_poll_seconds))
+            task = asyncio.create_task(
+                requests.run_worker(
+                    deps.catalogue, deps.keys, settings.issuer, deps.request_wakeup, settings.request_poll_seconds
+                )
+            )
         try:
             yield
         finally:
@@ -33,8 +35,7 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(title="EPD gateway (PACT v3.0.3)", version="3.0.3", lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(title="EPD gateway (PACT v3.0.3)", version="3.0.3", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings, app.state.deps = settings, deps
     errors.install(app)
     for module in (auth, footprints, events, health):

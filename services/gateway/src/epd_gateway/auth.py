@@ -7,7 +7,6 @@ import functools
 import json
 from dataclasses import dataclass
 
-from epd_publisher.delivery.recognition import RecognitionAgreement
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
@@ -17,6 +16,7 @@ from epd_gateway.deps import Deps
 from epd_gateway.errors import ApiError
 from epd_gateway.ratelimit import retry_after
 from epd_gateway.settings import GatewaySettings
+from epd_publisher.delivery.recognition import RecognitionAgreement
 
 bearer = HTTPBearer(auto_error=False, scheme_name="BearerAuth")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
@@ -35,16 +35,18 @@ def _agreement(raw_json: str) -> RecognitionAgreement:
 
 
 def require(scope: str):
-    async def dependency(request: Request,
-                         credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> Caller:
         deps: Deps = request.app.state.deps
         settings: GatewaySettings = request.app.state.settings
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ApiError(401, "a bearer access token is required", "AccessDenied", {"WWW-Authenticate": "Bearer"})
         ring = await deps.keys.get()
         try:
-            principal = tokens.verify(credentials.credentials, ring, issuer=settings.issuer,
-                                      audience=settings.audience, now=deps.clock())
+            principal = tokens.verify(
+                credentials.credentials, ring, issuer=settings.issuer, audience=settings.audience, now=deps.clock()
+            )
         except tokens.TokenError as exc:
             raise ApiError(401, str(exc), "TokenExpired" if exc.expired else "AccessDenied", _CHALLENGE) from None
         wait = deps.api_limits.take(principal.client_id)

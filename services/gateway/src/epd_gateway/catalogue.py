@@ -16,16 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from epd_publisher.delivery.recognition import RecognitionAgreement, recognises
 from prometheus_client import Counter
 
 from epd_gateway.cursor import Position
-from epd_gateway.formats.party import MappingError, PartyInfo, ProductInfo, ProgrammeInfo
 from epd_gateway.formats.pact import product_footprint
+from epd_gateway.formats.party import MappingError, PartyInfo, ProductInfo, ProgrammeInfo
 from epd_gateway.query import Filters
 from epd_gateway.record_cache import SignedRecord, SignedRecordCache, inputs_digest, response_json
 from epd_gateway.repository import Repository, Row, organisation, position, recognisable, to_version
 from epd_gateway.signing import KeyRing, canonical_json, sign_payload, sign_record
+from epd_publisher.delivery.recognition import RecognitionAgreement, recognises
 
 log = logging.getLogger(__name__)
 SIGNATURE_EXTENSION = "epd-signature/1.0.0"
@@ -53,7 +53,9 @@ class Served:
 
 
 class Catalogue:
-    def __init__(self, repository: Repository, programme: ProgrammeInfo, cache: SignedRecordCache | None = None) -> None:
+    def __init__(
+        self, repository: Repository, programme: ProgrammeInfo, cache: SignedRecordCache | None = None
+    ) -> None:
         self.repo, self.programme = repository, programme
         self.cache = cache if cache is not None else SignedRecordCache(10_000)
 
@@ -71,10 +73,17 @@ class Catalogue:
             UNMAPPABLE.inc()
             log.warning("skipping unmappable record %s: %s", row.version.pf_id, exc)
             return None
-        ext = {"specVersion": "2.0.0", "dataSchema": signature_schema(self.programme),
-               "documentation": signature_schema(self.programme).rsplit("/", 1)[0] + "/",
-               "data": {"jws": signature, "kid": ring.kid, "alg": "EdDSA",
-                        "signedContent": "RFC 8785 canonical JSON of this ProductFootprint without this extension"}}
+        ext = {
+            "specVersion": "2.0.0",
+            "dataSchema": signature_schema(self.programme),
+            "documentation": signature_schema(self.programme).rsplit("/", 1)[0] + "/",
+            "data": {
+                "jws": signature,
+                "kid": ring.kid,
+                "alg": "EdDSA",
+                "signedContent": "RFC 8785 canonical JSON of this ProductFootprint without this extension",
+            },
+        }
         return Served(row, party, {**pf, "extensions": [*pf.get("extensions", []), ext]}, signature)
 
     async def get(self, agreement: RecognitionAgreement, pf_id: uuid.UUID, ring: KeyRing) -> Served | None:
@@ -90,8 +99,12 @@ class Catalogue:
         served = self.serve(Row(to_version(record, results), org, position(record)), ring)
         if served is None:
             return None
-        entry = SignedRecord(digest, response_json(served.footprint), served.signature,
-                             frozenset(c.lower() for c in served.footprint.get("productClassifications", [])))
+        entry = SignedRecord(
+            digest,
+            response_json(served.footprint),
+            served.signature,
+            frozenset(c.lower() for c in served.footprint.get("productClassifications", [])),
+        )
         self.cache.put(str(record["pf_id"]), record["status"], ring.kid, entry)
         return entry
 
@@ -111,8 +124,15 @@ class Catalogue:
                 out[r["pf_id"]] = self._build(r, results[r["pf_id"]], digest, ring)
         return out
 
-    async def list(self, agreement: RecognitionAgreement, filters: Filters, after: Position | None, limit: int,
-                   ring: KeyRing, max_scan: int) -> tuple[list[SignedRecord], Position | None]:
+    async def list(
+        self,
+        agreement: RecognitionAgreement,
+        filters: Filters,
+        after: Position | None,
+        limit: int,
+        ring: KeyRing,
+        max_scan: int,
+    ) -> tuple[list[SignedRecord], Position | None]:
         """Up to `limit` visible records after `after`, and the position to continue from (None: the end).
 
         SQL narrows the rows by the filters and by a superset of the agreement; every row is still

@@ -68,8 +68,12 @@ def add_client(
     secret = secrets.new_client_secret()
     settings = _settings()
     try:
-        asyncio.run(_with_pool(settings.pg_dsn, lambda pool: Repository(pool, "").add_client(
-            client_id, partner_id, secrets.hash_secret(secret), scope)))
+        asyncio.run(
+            _with_pool(
+                settings.pg_dsn,
+                lambda pool: Repository(pool, "").add_client(client_id, partner_id, secrets.hash_secret(secret), scope),
+            )
+        )
     except ForeignKeyViolationError:
         typer.echo(f"no partner {partner_id!r}", err=True)
         raise typer.Exit(2) from None

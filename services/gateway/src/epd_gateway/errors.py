@@ -11,19 +11,38 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
-_CODES = {400: "BadRequest", 401: "AccessDenied", 403: "AccessDenied", 404: "NotFound", 405: "BadRequest",
-          406: "BadRequest", 413: "BadRequest", 415: "BadRequest", 422: "BadRequest", 429: "BadRequest",
-          500: "InternalError", 501: "NotImplemented"}
+_CODES = {
+    400: "BadRequest",
+    401: "AccessDenied",
+    403: "AccessDenied",
+    404: "NotFound",
+    405: "BadRequest",
+    406: "BadRequest",
+    413: "BadRequest",
+    415: "BadRequest",
+    422: "BadRequest",
+    429: "BadRequest",
+    500: "InternalError",
+    501: "NotImplemented",
+}
 
-ERROR_SCHEMA = {"type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string", "enum": ["BadRequest", "AccessDenied", "TokenExpired",
-                                                                    "NotFound", "InternalError", "NotImplemented"]},
-                               "message": {"type": "string"}}}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {
+            "type": "string",
+            "enum": ["BadRequest", "AccessDenied", "TokenExpired", "NotFound", "InternalError", "NotImplemented"],
+        },
+        "message": {"type": "string"},
+    },
+}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
         self.code = code or _CODES.get(status, "BadRequest")
@@ -35,8 +54,10 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 
 def responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI documentation of the error responses a route can give."""
-    return {s: {"description": _CODES.get(s, "error"),
-                "content": {"application/json": {"schema": ERROR_SCHEMA}}} for s in statuses}
+    return {
+        s: {"description": _CODES.get(s, "error"), "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+        for s in statuses
+    }
 
 
 def install(app: FastAPI) -> None:
@@ -52,8 +73,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, _CODES.get(exc.status_code, "BadRequest"), str(exc.detail)[:500],
-                              dict(exc.headers or {}))
+        return error_response(
+            exc.status_code, _CODES.get(exc.status_code, "BadRequest"), str(exc.detail)[:500], dict(exc.headers or {})
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

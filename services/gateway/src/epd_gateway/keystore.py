@@ -25,10 +25,12 @@ async def _insert_current(conn: asyncpg.Connection, key: OKPKey, enc_key: bytes)
     kid = str(key.kid)
     public = key.as_dict(private=False)
     nonce, ct = secrets.encrypt(enc_key, json.dumps(key.as_dict(private=True)).encode(), kid.encode())
-    await conn.execute("INSERT INTO gateway_signing_keys (kid, public_jwk) VALUES ($1, $2::jsonb)", kid,
-                       json.dumps(public))
-    await conn.execute("INSERT INTO gateway_signing_private (kid, nonce, ciphertext) VALUES ($1, $2, $3)",
-                       kid, nonce, ct)
+    await conn.execute(
+        "INSERT INTO gateway_signing_keys (kid, public_jwk) VALUES ($1, $2::jsonb)", kid, json.dumps(public)
+    )
+    await conn.execute(
+        "INSERT INTO gateway_signing_private (kid, nonce, ciphertext) VALUES ($1, $2, $3)", kid, nonce, ct
+    )
 
 
 async def rotate_key(pool: asyncpg.Pool, key_secret: str) -> str:
@@ -70,8 +72,9 @@ def _jwk(value: Any) -> dict[str, Any]:
 class CachedKeyRing:
     """The key ring, reloaded from the database at most every `refresh_seconds`."""
 
-    def __init__(self, pool: asyncpg.Pool, key_secret: str, refresh_seconds: float,
-                 max_age_days: float | None = None) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, key_secret: str, refresh_seconds: float, max_age_days: float | None = None
+    ) -> None:
         self._pool, self._secret, self._refresh = pool, key_secret, refresh_seconds
         self._max_age_days = max_age_days
         self._ring: KeyRing | None = None
@@ -82,8 +85,9 @@ class CachedKeyRing:
         if self._ring is None or now - self._loaded >= self._refresh:
             ring = await load_key_ring(self._pool, self._secret)
             if self._max_age_days is not None and (self._ring is None or ring.kid != self._ring.kid):
-                created = await self._pool.fetchval("SELECT created_at FROM gateway_signing_keys WHERE kid = $1",
-                                                    ring.kid)
+                created = await self._pool.fetchval(
+                    "SELECT created_at FROM gateway_signing_keys WHERE kid = $1", ring.kid
+                )
                 export_key_expiry(ring.kid, created, self._max_age_days)
             self._ring, self._loaded = ring, now
         return self._ring

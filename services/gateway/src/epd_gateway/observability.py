@@ -15,12 +15,17 @@ from prometheus_client import Gauge
 
 from epd_common.http_metrics import red_metrics
 
-HTTP_REQUESTS, HTTP_DURATION = red_metrics("epd_gateway_http_requests_total",
-                                           "epd_gateway_http_request_duration_seconds")
-KEY_EXPIRY = Gauge("epd_gateway_signing_key_expiry_timestamp_seconds",
-                   "When the current signing key is due for rotation (created + max age), Unix time", ["kid"])
-TLS_EXPIRY = Gauge("epd_gateway_tls_certificate_expiry_timestamp_seconds",
-                   "notAfter of the served TLS certificate, Unix time")
+HTTP_REQUESTS, HTTP_DURATION = red_metrics(
+    "epd_gateway_http_requests_total", "epd_gateway_http_request_duration_seconds"
+)
+KEY_EXPIRY = Gauge(
+    "epd_gateway_signing_key_expiry_timestamp_seconds",
+    "When the current signing key is due for rotation (created + max age), Unix time",
+    ["kid"],
+)
+TLS_EXPIRY = Gauge(
+    "epd_gateway_tls_certificate_expiry_timestamp_seconds", "notAfter of the served TLS certificate, Unix time"
+)
 
 
 def key_expiry(created_at: datetime, max_age_days: float) -> float:

@@ -45,7 +45,7 @@ class Filters:
         out = set(self.product_ids)
         for urn in self.product_ids:
             if urn.startswith(prefix.lower()):
-                out.add(unquote(urn[len(prefix):]).lower())
+                out.add(unquote(urn[len(prefix) :]).lower())
         return tuple(sorted(out))
 
 
@@ -80,8 +80,12 @@ def _values(name: str, values: list[str]) -> tuple[str, ...]:
 def parse_filters(params: dict[str, list[str]]) -> Filters:
     """`params`: parameter name -> values, as from a query string or RequestCreated `data`."""
     kwargs: dict[str, Any] = {}
-    names = {"productId": "product_ids", "companyId": "company_ids", "geography": "geographies",
-             "classification": "classifications"}
+    names = {
+        "productId": "product_ids",
+        "companyId": "company_ids",
+        "geography": "geographies",
+        "classification": "classifications",
+    }
     for name, attr in names.items():
         if params.get(name):
             kwargs[attr] = _values(name, params[name])

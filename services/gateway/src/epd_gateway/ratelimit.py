@@ -12,8 +12,9 @@ from collections.abc import Callable
 class TokenBuckets:
     """`take(key)` returns 0 when allowed, else the seconds to wait (for Retry-After)."""
 
-    def __init__(self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 100_000) -> None:
+    def __init__(
+        self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
         self.rate, self.burst, self._clock, self._max = rate_per_second, burst, clock, max_keys
         self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
 

@@ -12,10 +12,9 @@ import asyncio
 import json
 import logging
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from epd_publisher.delivery.recognition import RecognitionAgreement
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -23,6 +22,7 @@ from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import KeySource
 from epd_gateway.formats import events as ev
 from epd_gateway.query import FilterError, from_criteria
+from epd_publisher.delivery.recognition import RecognitionAgreement
 
 log = logging.getLogger(__name__)
 ANSWERED = Counter("epd_gateway_requests_answered_total", "RequestCreated events answered", ["outcome"])
@@ -32,21 +32,34 @@ MAX_PFS = 100
 async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, batch: int = 20) -> int:
     pool = catalogue.repo.pool
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch("""
+        rows = await conn.fetch(
+            """
             SELECT e.client_id, e.event_id, e.body, c.partner_id, p.agreement
             FROM gateway_incoming_events e JOIN gateway_clients c USING (client_id)
             JOIN partners p ON p.partner_id = c.partner_id
             WHERE e.answered_at IS NULL AND e.event_type = $1
-            ORDER BY e.received_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED""", ev.REQUEST_CREATED, batch)
+            ORDER BY e.received_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED""",
+            ev.REQUEST_CREATED,
+            batch,
+        )
         for row in rows:
             event = await _answer(catalogue, keys, source, row)
-            await conn.execute("""
+            await conn.execute(
+                """
                 INSERT INTO gateway_outgoing_events (event_id, partner_id, client_id, request_event_id, event_type, body)
                 VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (client_id, request_event_id) DO NOTHING""",
-                               uuid.UUID(event["id"]), row["partner_id"], row["client_id"], row["event_id"],
-                               event["type"], json.dumps(event))
-            await conn.execute("UPDATE gateway_incoming_events SET answered_at = now() "
-                               "WHERE client_id = $1 AND event_id = $2", row["client_id"], row["event_id"])
+                uuid.UUID(event["id"]),
+                row["partner_id"],
+                row["client_id"],
+                row["event_id"],
+                event["type"],
+                json.dumps(event),
+            )
+            await conn.execute(
+                "UPDATE gateway_incoming_events SET answered_at = now() WHERE client_id = $1 AND event_id = $2",
+                row["client_id"],
+                row["event_id"],
+            )
             ANSWERED.labels("fulfilled" if event["type"] == ev.REQUEST_FULFILLED else "rejected").inc()
     return len(rows)
 
@@ -54,7 +67,7 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
 async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) -> dict[str, Any]:
     body = json.loads(row["body"]) if isinstance(row["body"], str) else row["body"]
     agreement_raw = json.loads(row["agreement"]) if isinstance(row["agreement"], str) else row["agreement"]
-    common = {"event_id": str(uuid.uuid4()), "source": source, "time": datetime.now(timezone.utc)}
+    common = {"event_id": str(uuid.uuid4()), "source": source, "time": datetime.now(UTC)}
     try:
         criteria = ev.parse_event(body).criteria
         filters = from_criteria(criteria)
@@ -70,8 +83,9 @@ async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) 
     return ev.request_fulfilled_event(row["event_id"], [s.footprint for s in served], **common)
 
 
-async def run_worker(catalogue: Catalogue, keys: KeySource, source: str, wakeup: asyncio.Event,
-                     poll_seconds: float) -> None:
+async def run_worker(
+    catalogue: Catalogue, keys: KeySource, source: str, wakeup: asyncio.Event, poll_seconds: float
+) -> None:
     while True:
         try:
             while await answer_pending(catalogue, keys, source):
@@ -82,6 +96,6 @@ async def run_worker(catalogue: Catalogue, keys: KeySource, source: str, wakeup:
             log.exception("answering RequestCreated events failed")
         try:
             await asyncio.wait_for(wakeup.wait(), poll_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         wakeup.clear()

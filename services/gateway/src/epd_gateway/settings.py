@@ -16,7 +16,9 @@ class GatewaySettings(ServiceSettings):
     tls_key_file: str = Field(default="", validation_alias="EPD_GATEWAY_TLS_KEY_FILE")
     tls_dir: str = Field(default=".run/gateway/tls", validation_alias="EPD_GATEWAY_TLS_DIR")
     # Issuer and audience of access tokens; the public base URL (https) of this gateway.
-    issuer: str = Field(default="https://127.0.0.1:8443", pattern=r"^https://", validation_alias="EPD_GATEWAY_PUBLIC_URL")
+    issuer: str = Field(
+        default="https://127.0.0.1:8443", pattern=r"^https://", validation_alias="EPD_GATEWAY_PUBLIC_URL"
+    )
     audience: str = Field(default="epd-gateway", min_length=1, validation_alias="EPD_GATEWAY_AUDIENCE")
     token_ttl_seconds: int = Field(default=600, ge=30, le=900, validation_alias="EPD_GATEWAY_TOKEN_TTL_SECONDS")
     # Derives the key that encrypts signing private keys at rest and the pagination-cursor MAC key.
@@ -31,10 +33,16 @@ class GatewaySettings(ServiceSettings):
     rate_burst: int = Field(default=100, ge=1, validation_alias="EPD_GATEWAY_RATE_BURST")
     token_rate_per_second: float = Field(default=0.5, gt=0, validation_alias="EPD_GATEWAY_TOKEN_RATE_PER_SECOND")
     token_rate_burst: int = Field(default=5, ge=1, validation_alias="EPD_GATEWAY_TOKEN_RATE_BURST")
-    programme_operator: str = Field(default="National Rare-Earth EPD Programme",
-                                    validation_alias="EPD_GATEWAY_PROGRAMME_OPERATOR")
-    extension_base_url: str = Field(default="https://epd.example.cn/pact/extensions", pattern=r"^https://",
-                                    validation_alias="EPD_GATEWAY_EXTENSION_BASE_URL")
+    programme_operator: str = Field(
+        default="National Rare-Earth EPD Programme", validation_alias="EPD_GATEWAY_PROGRAMME_OPERATOR"
+    )
+    extension_base_url: str = Field(
+        default="https://epd.example.cn/pact/extensions",
+        pattern=r"^https://",
+        validation_alias="EPD_GATEWAY_EXTENSION_BASE_URL",
+    )
     # Signed PACT records kept in memory (each ~2-3 KB of JSON); size it to the recognised registry.
-    record_cache_size: int = Field(default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE")
+    record_cache_size: int = Field(
+        default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE"
+    )
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")

@@ -54,8 +54,7 @@ _REGISTRY = _EdDSAOnly(algorithms=[ALG])
 def generate_key() -> OKPKey:
     """A new Ed25519 private key whose kid is its RFC 7638 thumbprint."""
     key = OKPKey.generate_key(CRV, private=True)
-    return OKPKey.import_key(key.as_dict(private=True), parameters={"kid": key.thumbprint(), "use": "sig",
-                                                                    "alg": ALG})
+    return OKPKey.import_key(key.as_dict(private=True), parameters={"kid": key.thumbprint(), "use": "sig", "alg": ALG})
 
 
 def _public(key: OKPKey) -> OKPKey:
@@ -87,8 +86,10 @@ class KeyRing:
 
     def to_storage(self) -> dict[str, Any]:
         """Serialisable form for the admin CLI's key store (holds the current private key)."""
-        return {"current": self.current.as_dict(private=True),
-                "retired": [k.as_dict(private=False) for k in self.retired]}
+        return {
+            "current": self.current.as_dict(private=True),
+            "retired": [k.as_dict(private=False) for k in self.retired],
+        }
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> KeyRing:

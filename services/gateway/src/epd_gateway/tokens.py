@@ -38,11 +38,29 @@ class Principal:
     scopes: frozenset[str]
 
 
-def issue(ring: KeyRing, *, client_id: str, partner_id: str, scopes: frozenset[str], issuer: str, audience: str,
-          ttl_seconds: int, now: float | None = None) -> str:
+def issue(
+    ring: KeyRing,
+    *,
+    client_id: str,
+    partner_id: str,
+    scopes: frozenset[str],
+    issuer: str,
+    audience: str,
+    ttl_seconds: int,
+    now: float | None = None,
+) -> str:
     now = int(time.time() if now is None else now)
-    claims = {"iss": issuer, "sub": client_id, "aud": audience, "iat": now, "nbf": now, "exp": now + ttl_seconds,
-              "jti": str(uuid.uuid4()), "scope": " ".join(sorted(scopes)), "partner_id": partner_id}
+    claims = {
+        "iss": issuer,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+        "scope": " ".join(sorted(scopes)),
+        "partner_id": partner_id,
+    }
     header = {"alg": ALG, "kid": ring.kid, "typ": "at+jwt"}
     return jwt.encode(header, claims, ring.current, registry=_REGISTRY)
 
@@ -73,9 +91,14 @@ def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float 
         raise TokenError(f"token signature does not verify ({type(exc).__name__})") from None
     claims = decoded.claims
     now = time.time() if now is None else now
-    registry = jwt.JWTClaimsRegistry(now=int(now), leeway=_LEEWAY, iss={"essential": True, "value": issuer},
-                                     aud={"essential": True, "value": audience}, exp={"essential": True},
-                                     sub={"essential": True})
+    registry = jwt.JWTClaimsRegistry(
+        now=int(now),
+        leeway=_LEEWAY,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        sub={"essential": True},
+    )
     try:
         registry.validate(claims)
     except ExpiredTokenError:

@@ -22,15 +22,16 @@ from epd_gateway.tls import self_signed
 
 
 def build_deps(settings: GatewaySettings, pool: asyncpg.Pool) -> Deps:
-    programme = ProgrammeInfo(operator_name=settings.programme_operator,
-                              extension_base_url=settings.extension_base_url)
+    programme = ProgrammeInfo(operator_name=settings.programme_operator, extension_base_url=settings.extension_base_url)
     repository = Repository(pool, programme.product_id_prefix)
-    return Deps(repository=repository, catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
-                keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds,
-                                   settings.key_max_age_days),
-                cursor_key=secrets.derive_key(settings.key_secret, "cursor"),
-                api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
-                token_limits=TokenBuckets(settings.token_rate_per_second, settings.token_rate_burst))
+    return Deps(
+        repository=repository,
+        catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
+        keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds, settings.key_max_age_days),
+        cursor_key=secrets.derive_key(settings.key_secret, "cursor"),
+        api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
+        token_limits=TokenBuckets(settings.token_rate_per_second, settings.token_rate_burst),
+    )
 
 
 def tls_files(settings: GatewaySettings) -> tuple[Path, Path]:
@@ -47,7 +48,16 @@ def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: b
     cert, key = tls_files(settings)
     export_certificate_expiry(cert)
     app = create_app(settings, deps, run_request_worker=run_request_worker)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, ssl_certfile=str(cert),
-                            ssl_keyfile=str(key), log_config=None, access_log=False, server_header=False,
-                            proxy_headers=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
     return uvicorn.Server(config)

@@ -43,13 +43,18 @@ def main() -> int:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings.kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS),
-                                          prefix=settings.topic_prefix))
+    loop.run_until_complete(
+        ensure_topics(settings.kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=settings.topic_prefix)
+    )
     metrics = IntensityMetrics()
     start_metrics_server(settings.metrics_port)
     app = create_app(settings, processes, library, metrics)
-    log.info("intensity worker %s starting: %d processes, factor sets %s", settings.worker_id, len(processes),
-             [s.version for s in library.sets])
+    log.info(
+        "intensity worker %s starting: %d processes, factor sets %s",
+        settings.worker_id,
+        len(processes),
+        [s.version for s in library.sets],
+    )
     # faust allocates several short-lived objects per reading (events, futures, tasks): with CPython's
     # default threshold (700) a collection ran every few readings and a full one, over the whole
     # state table, every few thousand. Measured: +10% readings/s at 50,000 (make bench).

@@ -17,7 +17,9 @@ def _group() -> None:
 
 @app.command("load-factors")
 def load_factors(
-    data_dir: Path = typer.Option(None, "--data-dir", help="Factor data folder (default: EPD_INTENSITY_FACTOR_DATA_DIR)"),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Factor data folder (default: EPD_INTENSITY_FACTOR_DATA_DIR)"
+    ),
     dsn: str = typer.Option(None, "--dsn", help="PostgreSQL DSN (default: EPD_PG_DSN)"),
 ) -> None:
     """Load every set-*.yaml version; loaded versions are immutable: same content is a no-op,

@@ -16,13 +16,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from epd.v1 import intensity_pb2, telemetry_pb2
-
 from epd_intensity.core import (
-    Bucket, Missing, Outcome, Refused, WatermarkPolicy, Watermarks, WindowTotals, admit, build_window,
-    compute_totals, day_start, derive, derived_windows_of_hour,
+    Bucket,
+    Missing,
+    Outcome,
+    Refused,
+    WatermarkPolicy,
+    Watermarks,
+    WindowTotals,
+    admit,
+    build_window,
+    compute_totals,
+    day_start,
+    derive,
+    derived_windows_of_hour,
 )
 from epd_intensity.core.ids import DAY, HOUR
 from epd_intensity.core.rolling import DAILY, ROLLING_30D, rolling_start_for_day
@@ -30,7 +40,7 @@ from epd_intensity.factors.model import FactorLibrary, FactorSet
 from epd_intensity.processes import ProcessConfig
 
 HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
-_NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=timezone.utc), "", 0, (), {})
+_NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
 WindowKey = tuple[str, int, datetime]  # (process, size, start)
 
 
@@ -50,8 +60,13 @@ class OracleResult:
 
 
 class _Run:
-    def __init__(self, processes: Mapping[str, ProcessConfig], factors: FactorSet | FactorLibrary,
-                 lateness: timedelta | None, policy: WatermarkPolicy) -> None:
+    def __init__(
+        self,
+        processes: Mapping[str, ProcessConfig],
+        factors: FactorSet | FactorLibrary,
+        lateness: timedelta | None,
+        policy: WatermarkPolicy,
+    ) -> None:
         self.processes, self.library = processes, FactorLibrary.of(factors)
         self.lateness, self.policy = lateness, policy
         self.result = OracleResult()
@@ -90,7 +105,7 @@ class _Run:
         if after != before or decision == Outcome.LATE_REVISION:
             self._close(plant, after)
 
-    def _emit(self, key: WindowKey, make) -> None:  # noqa: ANN001 (callable taking the revision)
+    def _emit(self, key: WindowKey, make) -> None:
         revision = self.revisions.get(key, 0)
         window = make(revision)
         if window is None:
@@ -107,8 +122,10 @@ class _Run:
         if missing:
             self.result.outcomes["factor_missing"] += len(missing)
         self.hourly.setdefault(process.process_id, {})[bucket.start] = totals
-        self._emit((process.process_id, HOURLY, bucket.start),
-                   lambda rev: build_window(totals, process, HOURLY, bucket.start, rev, watermark))
+        self._emit(
+            (process.process_id, HOURLY, bucket.start),
+            lambda rev: build_window(totals, process, HOURLY, bucket.start, rev, watermark),
+        )
         pid = process.process_id
         if (pid, DAILY, day_start(bucket.start)) in self.revisions:
             self._derived(pid, DAILY, day_start(bucket.start), watermark)
@@ -147,9 +164,12 @@ class _Run:
 
 
 def compute_windows(
-    readings: Iterable[telemetry_pb2.Reading], processes: Mapping[str, ProcessConfig],
-    factors: FactorSet | FactorLibrary, lateness: timedelta | None = None,
-    policy: WatermarkPolicy | None = None, flush: bool = False,
+    readings: Iterable[telemetry_pb2.Reading],
+    processes: Mapping[str, ProcessConfig],
+    factors: FactorSet | FactorLibrary,
+    lateness: timedelta | None = None,
+    policy: WatermarkPolicy | None = None,
+    flush: bool = False,
 ) -> OracleResult:
     """Process `readings` in arrival order. `lateness` overrides every process's allowed lateness;
     `flush` closes all windows at the end (as if the watermark passed the last day)."""

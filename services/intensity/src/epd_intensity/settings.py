@@ -15,10 +15,12 @@ class IntensitySettings(ServiceSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_INTENSITY_METRICS_PORT")
     web_port: int = Field(default=6066, ge=1, le=65535, validation_alias="EPD_INTENSITY_WEB_PORT")
     # Unset: each process's `allowed_lateness_s` from the process config; set: overrides all of them.
-    allowed_lateness_s: int | None = Field(default=None, ge=0, le=7 * 86400,
-                                           validation_alias="EPD_INTENSITY_ALLOWED_LATENESS_S")
-    process_config: Path = Field(default=_PACKAGE.parents[1] / "config/processes.example.yaml",
-                                 validation_alias="EPD_INTENSITY_PROCESS_CONFIG")
+    allowed_lateness_s: int | None = Field(
+        default=None, ge=0, le=7 * 86400, validation_alias="EPD_INTENSITY_ALLOWED_LATENESS_S"
+    )
+    process_config: Path = Field(
+        default=_PACKAGE.parents[1] / "config/processes.example.yaml", validation_alias="EPD_INTENSITY_PROCESS_CONFIG"
+    )
     factor_data_dir: Path = Field(default=_PACKAGE / "factors/data", validation_alias="EPD_INTENSITY_FACTOR_DATA_DIR")
     data_dir: Path = Field(default=Path(".run/intensity"), validation_alias="EPD_INTENSITY_DATA_DIR")
     # Readings are processed in batches (faust take_events): up to this many, or what arrived within
@@ -36,5 +38,9 @@ class IntensitySettings(ServiceSettings):
     # before a restarted one gets them. 60 is faust's default; the broker's minimum is 6.
     session_timeout_s: float = Field(default=60.0, ge=6, le=300, validation_alias="EPD_INTENSITY_SESSION_TIMEOUT_S")
     # Faust app id = consumer group and changelog topic prefix; the topic prefix is prepended too.
-    app_id: str = Field(default="epd-intensity", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_APP_ID")
-    worker_id: str = Field(default="intensity-0", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_WORKER_ID")
+    app_id: str = Field(
+        default="epd-intensity", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_APP_ID"
+    )
+    worker_id: str = Field(
+        default="intensity-0", pattern=r"^[A-Za-z0-9._-]{1,100}$", validation_alias="EPD_INTENSITY_WORKER_ID"
+    )

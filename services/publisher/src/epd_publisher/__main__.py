@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 from epd_common import topics
 from epd_common.db import create_pool
-from epd_common.lag import ConsumerLag
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.lag import ConsumerLag
+from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
-from epd_common.lifecycle import run_until_signalled
 from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
@@ -41,42 +41,68 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
             producer = make_producer(settings.kafka_bootstrap)
             await producer.start()
             closers.append(producer.stop)
-            relay = Relay(pool, TopicProducer(producer),
-                          RelayConfig(prefix, max_rows=settings.relay_max_rows, poll_interval_s=settings.poll_interval_s))
+            relay = Relay(
+                pool,
+                TopicProducer(producer),
+                RelayConfig(prefix, max_rows=settings.relay_max_rows, poll_interval_s=settings.poll_interval_s),
+            )
             tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
         if settings.delivery_enabled:
             clock = SystemClock()
-            consumer = make_consumer(settings.kafka_bootstrap, prefix + settings.fanout_group,
-                                     topics.FOOTPRINT_CHANGES.topic(prefix))
+            consumer = make_consumer(
+                settings.kafka_bootstrap, prefix + settings.fanout_group, topics.FOOTPRINT_CHANGES.topic(prefix)
+            )
             await consumer.start()
             closers.append(consumer.stop)
 
             async def on_event(event, conn) -> None:
                 await fan_out(conn, event, await load_targets(conn), clock.now())
 
-            fanout = Subscriber(consumer, PgSequenceStore(pool, FANOUT_SUBSCRIBER), on_event, name=FANOUT_SUBSCRIBER,
-                                lag=ConsumerLag("publisher", consumer))
+            fanout = Subscriber(
+                consumer,
+                PgSequenceStore(pool, FANOUT_SUBSCRIBER),
+                on_event,
+                name=FANOUT_SUBSCRIBER,
+                lag=ConsumerLag("publisher", consumer),
+            )
             tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
             secrets = EndpointSecrets(settings.secret_key)
             if bad := await undecryptable_endpoints(pool, secrets):
                 # Not fatal (a restart would not fix it): their deliveries wait until the key is right.
-                log.error("EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
-                          "deliveries are deferred until the key is corrected or the endpoints are registered again",
-                          extra={"endpoints": bad[:50], "count": len(bad)})
+                log.error(
+                    "EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
+                    "deliveries are deferred until the key is corrected or the endpoints are registered again",
+                    extra={"endpoints": bad[:50], "count": len(bad)},
+                )
             http = PinnedClient(timeout=settings.http_timeout_s)  # connects only to SSRF-checked addresses
             closers.append(http.aclose)
-            breakers = BreakerBoard(settings.breaker_failures, settings.breaker_cool_down_s,
-                                    clock=lambda: clock.now().timestamp())
-            sender = Sender(pool, http, registry_renderers(pool, settings.programme_operator), clock=clock,
-                            breakers=breakers, config=SenderConfig(event_source=settings.event_source,
-                                                                   timeout_s=settings.http_timeout_s),
-                            secrets=secrets)
+            breakers = BreakerBoard(
+                settings.breaker_failures, settings.breaker_cool_down_s, clock=lambda: clock.now().timestamp()
+            )
+            sender = Sender(
+                pool,
+                http,
+                registry_renderers(pool, settings.programme_operator),
+                clock=clock,
+                breakers=breakers,
+                config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),
+                secrets=secrets,
+            )
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
             if settings.pact_events_enabled:
-                tasks.append(asyncio.create_task(pact_events.run(pool, clock, stop, settings.poll_interval_s * 5),
-                                                 name="pact-events"))
-        log.info("publisher started", extra={"relay": settings.relay_enabled, "delivery": settings.delivery_enabled,
-                                             "started_at": datetime.now(UTC).isoformat()})
+                tasks.append(
+                    asyncio.create_task(
+                        pact_events.run(pool, clock, stop, settings.poll_interval_s * 5), name="pact-events"
+                    )
+                )
+        log.info(
+            "publisher started",
+            extra={
+                "relay": settings.relay_enabled,
+                "delivery": settings.delivery_enabled,
+                "started_at": datetime.now(UTC).isoformat(),
+            },
+        )
         done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task.get_name() in ("relay", "fanout", "sender", "pact-events") and task.exception():

@@ -41,15 +41,21 @@ async def _with_pool(fn, settings: PublisherSettings | None = None):
 
 
 @partners_app.command("add")
-def partners_add(partner_id: str, name: str = typer.Option(...), country: str = typer.Option(...),
-                 agreement: Path = typer.Option(..., help="RecognitionAgreement JSON file"),
-                 endpoint_id: str = typer.Option(None), url: str = typer.Option(None),
-                 format: DeliveryFormat = typer.Option(DeliveryFormat.WEBHOOK_PACT),
-                 signing: str = typer.Option("hmac", help="hmac | ed25519 | none"),
-                 secret: str = typer.Option(None, envvar="EPD_PUBLISHER_ENDPOINT_SECRET"),
-                 token_url: str = typer.Option(None), client_id: str = typer.Option(None),
-                 client_secret: str = typer.Option(None, envvar="EPD_PUBLISHER_ENDPOINT_CLIENT_SECRET"),
-                 allow_private: bool = typer.Option(False, help="allow-list this endpoint's own host")) -> None:
+def partners_add(
+    partner_id: str,
+    name: str = typer.Option(...),
+    country: str = typer.Option(...),
+    agreement: Path = typer.Option(..., help="RecognitionAgreement JSON file"),
+    endpoint_id: str = typer.Option(None),
+    url: str = typer.Option(None),
+    format: DeliveryFormat = typer.Option(DeliveryFormat.WEBHOOK_PACT),
+    signing: str = typer.Option("hmac", help="hmac | ed25519 | none"),
+    secret: str = typer.Option(None, envvar="EPD_PUBLISHER_ENDPOINT_SECRET"),
+    token_url: str = typer.Option(None),
+    client_id: str = typer.Option(None),
+    client_secret: str = typer.Option(None, envvar="EPD_PUBLISHER_ENDPOINT_CLIENT_SECRET"),
+    allow_private: bool = typer.Option(False, help="allow-list this endpoint's own host"),
+) -> None:
     """Add or update a partner and its agreement; with --url, register one endpoint (SSRF-checked)."""
     try:
         parsed = RecognitionAgreement.model_validate(json.loads(agreement.read_text()))
@@ -62,9 +68,22 @@ def partners_add(partner_id: str, name: str = typer.Option(...), country: str = 
     async def go(pool):
         await add_partner(pool, partner_id, name, country, parsed)
         if url:
-            await add_endpoint(pool, EndpointSpec(endpoint_id or f"{partner_id}-1", partner_id, url, format, signing,
-                                                  secret, token_url, client_id, client_secret, allow_private),
-                               secrets=EndpointSecrets(settings.secret_key))
+            await add_endpoint(
+                pool,
+                EndpointSpec(
+                    endpoint_id or f"{partner_id}-1",
+                    partner_id,
+                    url,
+                    format,
+                    signing,
+                    secret,
+                    token_url,
+                    client_id,
+                    client_secret,
+                    allow_private,
+                ),
+                secrets=EndpointSecrets(settings.secret_key),
+            )
 
     try:
         asyncio.run(_with_pool(go, settings))
@@ -84,6 +103,7 @@ def partners_list() -> None:
 @app.command("replay-dead-letters")
 def replay(partner: str = typer.Option(None), endpoint: str = typer.Option(None)) -> None:
     """Queue dead deliveries again with a fresh retry budget."""
-    count = asyncio.run(_with_pool(lambda pool: replay_dead_letters(pool, datetime.now(UTC), partner_id=partner,
-                                                                   endpoint_id=endpoint)))
+    count = asyncio.run(
+        _with_pool(lambda pool: replay_dead_letters(pool, datetime.now(UTC), partner_id=partner, endpoint_id=endpoint))
+    )
     typer.echo(f"{count} dead letters queued again")

@@ -37,8 +37,10 @@ class SecretColumn(str, Enum):
 
     @property
     def purpose(self) -> str:
-        return {"secret_sealed": "publisher/webhook-signing-secret",
-                "client_secret_sealed": "publisher/oauth2-client-secret"}[self.value]
+        return {
+            "secret_sealed": "publisher/webhook-signing-secret",
+            "client_secret_sealed": "publisher/oauth2-client-secret",
+        }[self.value]
 
 
 class SecretKeyError(ValueError):
@@ -70,10 +72,12 @@ class EndpointSecrets:
         if len(sealed) < 1 + _NONCE + 16 or sealed[:1] != _FORMAT:
             raise SecretKeyError(f"{column.value} of endpoint {endpoint_id!r} is not a sealed secret")
         try:
-            plain = decrypt(self._keys[column], sealed[1:1 + _NONCE], sealed[1 + _NONCE:],
-                            self._aad(endpoint_id, column))
+            plain = decrypt(
+                self._keys[column], sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :], self._aad(endpoint_id, column)
+            )
         except DecryptError:
             raise SecretKeyError(
                 f"{column.value} of endpoint {endpoint_id!r} does not decrypt: EPD_PUBLISHER_SECRET_KEY differs "
-                "from the key it was registered with, or the row was altered") from None
+                "from the key it was registered with, or the row was altered"
+            ) from None
         return plain.decode()

@@ -41,16 +41,22 @@ class TokenCache:
             return cached[0]
         try:
             response = await self._http.post(
-                token_url, data={"grant_type": "client_credentials"}, auth=(client_id, client_secret),
-                headers={"accept": "application/json"}, follow_redirects=False, timeout=self._timeout)
+                token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(client_id, client_secret),
+                headers={"accept": "application/json"},
+                follow_redirects=False,
+                timeout=self._timeout,
+            )
         except httpx.TimeoutException:
             raise TokenError(AttemptResult(error=TransportError.TIMEOUT), "token endpoint timed out") from None
         except httpx.HTTPError:
             raise TokenError(AttemptResult(error=TransportError.CONNECT), "token endpoint unreachable") from None
         if response.status_code != 200:
-            raise TokenError(AttemptResult(status=response.status_code,
-                                           retry_after=response.headers.get("retry-after")),
-                             f"token endpoint answered {response.status_code}")
+            raise TokenError(
+                AttemptResult(status=response.status_code, retry_after=response.headers.get("retry-after")),
+                f"token endpoint answered {response.status_code}",
+            )
         try:
             doc = response.json()
             token = doc["access_token"]

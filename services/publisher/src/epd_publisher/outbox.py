@@ -87,8 +87,17 @@ def publishable_runs(records: list[asyncpg.Record]) -> list[OutboxRow]:
         if not r["eligible"] or r["product_sequence"] != expected:
             blocked = True
             continue
-        out.append(OutboxRow(r["outbox_id"], r["event_id"], r["product_id"], r["product_sequence"],
-                             r["version"], bytes(r["payload"]), r["created_at"]))
+        out.append(
+            OutboxRow(
+                r["outbox_id"],
+                r["event_id"],
+                r["product_id"],
+                r["product_sequence"],
+                r["version"],
+                bytes(r["payload"]),
+                r["created_at"],
+            )
+        )
         expected += 1
     return out
 
@@ -103,8 +112,10 @@ async def mark_published(conn: asyncpg.Connection, rows: list[OutboxRow]) -> Non
     """Inside the claiming transaction, after every row's ack: published_at and relay positions."""
     if not rows:
         return
-    await conn.execute("UPDATE outbox SET published_at = clock_timestamp() WHERE outbox_id = ANY($1::bigint[])",
-                       [r.outbox_id for r in rows])
+    await conn.execute(
+        "UPDATE outbox SET published_at = clock_timestamp() WHERE outbox_id = ANY($1::bigint[])",
+        [r.outbox_id for r in rows],
+    )
     last: dict[str, int] = {}
     for r in rows:
         last[r.product_id] = max(last.get(r.product_id, r.product_sequence), r.product_sequence)
@@ -116,7 +127,8 @@ async def mark_published(conn: asyncpg.Connection, rows: list[OutboxRow]) -> Non
             SET last_sequence = GREATEST(relay_positions.last_sequence, excluded.last_sequence),
                 updated_at = now()
         """,
-        list(last), list(last.values()),
+        list(last),
+        list(last.values()),
     )
 
 

@@ -20,8 +20,9 @@ import asyncpg
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
-FORWARDED = Counter("epd_publisher_pact_events_forwarded_total",
-                    "Gateway PACT answers handed to delivery (one per endpoint)")
+FORWARDED = Counter(
+    "epd_publisher_pact_events_forwarded_total", "Gateway PACT answers handed to delivery (one per endpoint)"
+)
 WAITING = Gauge("epd_publisher_pact_events_waiting", "Gateway PACT answers whose partner has no enabled PACT endpoint")
 
 _CLAIM = """
@@ -47,7 +48,12 @@ async def forward(pool: asyncpg.Pool, now: datetime, batch: int = 100) -> int:
                 """INSERT INTO deliveries (event_id, endpoint_id, partner_id, product_id, product_sequence, payload,
                                            kind, next_attempt_at)
                    VALUES ($1, $2, $3, '', 0, $4, 'pact-event', $5) ON CONFLICT (event_id, endpoint_id) DO NOTHING""",
-                r["event_id"], r["endpoint_id"], r["partner_id"], r["body"].encode(), now)
+                r["event_id"],
+                r["endpoint_id"],
+                r["partner_id"],
+                r["body"].encode(),
+                now,
+            )
             created += status.endswith(" 1")
         WAITING.set(await conn.fetchval(_WAITING))
     FORWARDED.inc(created)

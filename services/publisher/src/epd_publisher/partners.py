@@ -77,20 +77,25 @@ def validate_endpoint(spec: EndpointSpec, resolver: ssrf.Resolver) -> None:
         guard(spec.token_url, spec.allow_private, resolver)
 
 
-async def add_partner(pool: asyncpg.Pool, partner_id: str, name: str, country: str,
-                      agreement: RecognitionAgreement) -> None:
+async def add_partner(
+    pool: asyncpg.Pool, partner_id: str, name: str, country: str, agreement: RecognitionAgreement
+) -> None:
     if agreement.partner_id != partner_id:
         raise ValueError("agreement partner_id differs from the partner id")
     await pool.execute(
         """INSERT INTO partners (partner_id, name, country, agreement) VALUES ($1, $2, $3, $4::jsonb)
            ON CONFLICT (partner_id) DO UPDATE SET name = excluded.name, country = excluded.country,
                                                   agreement = excluded.agreement""",
-        partner_id, name, country, agreement.model_dump_json(),
+        partner_id,
+        name,
+        country,
+        agreement.model_dump_json(),
     )
 
 
-async def add_endpoint(pool: asyncpg.Pool, spec: EndpointSpec, resolver: ssrf.Resolver = ssrf.system_resolver, *,
-                       secrets: EndpointSecrets) -> None:
+async def add_endpoint(
+    pool: asyncpg.Pool, spec: EndpointSpec, resolver: ssrf.Resolver = ssrf.system_resolver, *, secrets: EndpointSecrets
+) -> None:
     """Register an endpoint, its secrets encrypted with ``secrets``; refuses unsafe URLs
     (``ssrf.UnsafeUrlError``) before anything is stored.
 
@@ -109,9 +114,16 @@ async def add_endpoint(pool: asyncpg.Pool, spec: EndpointSpec, resolver: ssrf.Re
                client_secret_sealed = excluded.client_secret_sealed, allow_private = excluded.allow_private,
                disabled_at = NULL, disabled_reason = NULL
            WHERE partner_endpoints.partner_id = excluded.partner_id""",
-        spec.endpoint_id, spec.partner_id, spec.url, str(DeliveryFormat(spec.format).value), spec.signing,
-        secrets.seal(spec.endpoint_id, SecretColumn.WEBHOOK, spec.secret), spec.token_url, spec.client_id,
-        secrets.seal(spec.endpoint_id, SecretColumn.CLIENT, spec.client_secret), spec.allow_private,
+        spec.endpoint_id,
+        spec.partner_id,
+        spec.url,
+        str(DeliveryFormat(spec.format).value),
+        spec.signing,
+        secrets.seal(spec.endpoint_id, SecretColumn.WEBHOOK, spec.secret),
+        spec.token_url,
+        spec.client_id,
+        secrets.seal(spec.endpoint_id, SecretColumn.CLIENT, spec.client_secret),
+        spec.allow_private,
     )
     if status.endswith(" 0"):
         raise ValueError(f"endpoint {spec.endpoint_id!r} belongs to another partner")
@@ -140,7 +152,8 @@ async def list_partners(pool: asyncpg.Pool) -> list[dict]:
                   (SELECT count(*) FROM deliveries d WHERE d.endpoint_id = e.endpoint_id AND d.state = 'dead')
                       AS dead
            FROM partners p LEFT JOIN partner_endpoints e USING (partner_id)
-           ORDER BY p.partner_id, e.endpoint_id""")
+           ORDER BY p.partner_id, e.endpoint_id"""
+    )
     return [dict(r) for r in rows]
 
 
@@ -156,22 +169,26 @@ async def load_targets(conn: asyncpg.Connection | asyncpg.Pool) -> list[PartnerT
         """SELECT p.partner_id, p.agreement::text AS agreement,
                   array_remove(array_agg(e.endpoint_id ORDER BY e.endpoint_id), NULL) AS endpoints
            FROM partners p LEFT JOIN partner_endpoints e ON e.partner_id = p.partner_id AND e.disabled_at IS NULL
-           WHERE p.disabled_at IS NULL GROUP BY p.partner_id, p.agreement::text ORDER BY p.partner_id""")
+           WHERE p.disabled_at IS NULL GROUP BY p.partner_id, p.agreement::text ORDER BY p.partner_id"""
+    )
     out = []
     for r in rows:
         try:
             agreement = RecognitionAgreement.model_validate(json.loads(r["agreement"]))
         except (ValidationError, ValueError) as exc:
-            log.error("partner agreement is invalid; partner skipped",
-                      extra={"partner_id": r["partner_id"], "error": str(exc)[:500]})
+            log.error(
+                "partner agreement is invalid; partner skipped",
+                extra={"partner_id": r["partner_id"], "error": str(exc)[:500]},
+            )
             continue
         if r["endpoints"]:
             out.append(PartnerTargets(agreement, tuple(r["endpoints"])))
     return out
 
 
-async def fan_out(conn: asyncpg.Connection, event: footprint_pb2.FootprintChanged, targets: list[PartnerTargets],
-                  now: datetime) -> int:
+async def fan_out(
+    conn: asyncpg.Connection, event: footprint_pb2.FootprintChanged, targets: list[PartnerTargets], now: datetime
+) -> int:
     """Create the deliveries of one change event; returns how many were new."""
     try:
         uuid.UUID(event.event_id)
@@ -189,15 +206,21 @@ async def fan_out(conn: asyncpg.Connection, event: footprint_pb2.FootprintChange
                 """INSERT INTO deliveries (event_id, endpoint_id, partner_id, product_id, product_sequence, payload,
                                            next_attempt_at)
                    VALUES ($1::uuid, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, endpoint_id) DO NOTHING""",
-                event.event_id, endpoint_id, target.agreement.partner_id, event.product_id,
-                event.product_sequence, event.SerializeToString(deterministic=True), now,
+                event.event_id,
+                endpoint_id,
+                target.agreement.partner_id,
+                event.product_id,
+                event.product_sequence,
+                event.SerializeToString(deterministic=True),
+                now,
             )
             created += status.endswith(" 1")
     return created
 
 
-async def replay_dead_letters(pool: asyncpg.Pool, now: datetime, *, partner_id: str | None = None,
-                              endpoint_id: str | None = None) -> int:
+async def replay_dead_letters(
+    pool: asyncpg.Pool, now: datetime, *, partner_id: str | None = None, endpoint_id: str | None = None
+) -> int:
     """Put dead deliveries back in the queue with a fresh retry budget; returns how many."""
     status = await pool.execute(
         """UPDATE deliveries d SET state = 'pending', attempts = 0, first_attempt_at = NULL, next_attempt_at = $1,
@@ -205,6 +228,8 @@ async def replay_dead_letters(pool: asyncpg.Pool, now: datetime, *, partner_id: 
            FROM partner_endpoints e
            WHERE e.endpoint_id = d.endpoint_id AND e.disabled_at IS NULL AND d.state = 'dead'
              AND ($2::text IS NULL OR d.partner_id = $2) AND ($3::text IS NULL OR d.endpoint_id = $3)""",
-        now, partner_id, endpoint_id,
+        now,
+        partner_id,
+        endpoint_id,
     )
     return int(status.split()[-1])

@@ -35,8 +35,12 @@ async def mirror(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection
                 status = excluded.status, record = excluded.record, updated_at = now()
             WHERE registry_mirror.product_sequence < excluded.product_sequence
         """,
-        event.product_id, event.pf_id.removeprefix("urn:uuid:"), event.version, event.product_sequence,
-        status, fv.SerializeToString(deterministic=True),
+        event.product_id,
+        event.pf_id.removeprefix("urn:uuid:"),
+        event.version,
+        event.product_sequence,
+        status,
+        fv.SerializeToString(deterministic=True),
     )
 
 

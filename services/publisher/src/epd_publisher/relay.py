@@ -37,8 +37,11 @@ class RelayConfig:
 
 
 def headers_for(row: outbox.OutboxRow) -> list[tuple[str, bytes]]:
-    return [("event-id", row.event_id.encode()), ("version", str(row.version).encode()),
-            ("product-sequence", str(row.product_sequence).encode())]
+    return [
+        ("event-id", row.event_id.encode()),
+        ("version", str(row.version).encode()),
+        ("product-sequence", str(row.product_sequence).encode()),
+    ]
 
 
 class Relay:
@@ -65,16 +68,26 @@ class Relay:
                     # A bug upstream (the footprint service writes the payload). Blocking the product
                     # forever would stop all its later versions: count it, log it, mark it handled.
                     metrics.OUTBOX_MALFORMED.inc()
-                    log.error("outbox row is not a FootprintChanged; not published",
-                              extra={"outbox_id": row.outbox_id, "error": str(exc)})
+                    log.error(
+                        "outbox row is not a FootprintChanged; not published",
+                        extra={"outbox_id": row.outbox_id, "error": str(exc)},
+                    )
                     continue
-                futures.append(await self._producer.send(
-                    topics.FOOTPRINT_CHANGES, row.product_id, changed, headers=headers_for(row),
-                    topic=self._changes))
+                futures.append(
+                    await self._producer.send(
+                        topics.FOOTPRINT_CHANGES, row.product_id, changed, headers=headers_for(row), topic=self._changes
+                    )
+                )
                 if changed.HasField("footprint"):
-                    futures.append(await self._producer.send(
-                        topics.FOOTPRINT_RECORDS, row.product_id, changed.footprint, headers=headers_for(row),
-                        topic=self._records))
+                    futures.append(
+                        await self._producer.send(
+                            topics.FOOTPRINT_RECORDS,
+                            row.product_id,
+                            changed.footprint,
+                            headers=headers_for(row),
+                            topic=self._records,
+                        )
+                    )
             await asyncio.gather(*futures)
             await outbox.mark_published(conn, rows)
         now = datetime.now(UTC)
@@ -105,4 +118,3 @@ class Relay:
                     await asyncio.wait_for(stop.wait(), self._config.poll_interval_s)
                 except TimeoutError:
                     pass
-

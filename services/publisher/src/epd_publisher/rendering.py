@@ -27,7 +27,9 @@ def registry_renderers(pool: asyncpg.Pool, default_operator: str) -> RendererFac
         row = await pool.fetchrow(
             """SELECT o.name, o.company_ids, p.name AS product_name
                FROM organisations o LEFT JOIN products p ON p.product_id = $2 WHERE o.organisation_id = $1""",
-            fv.organisation_id, fv.product_id)
+            fv.organisation_id,
+            fv.product_id,
+        )
         if row is None:
             raise MappingError(f"organisation {fv.organisation_id[:80]!r} of the footprint is unknown")
         party = PartyInfo(

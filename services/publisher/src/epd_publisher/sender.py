@@ -104,10 +104,20 @@ def result_of_exception(exc: httpx.HTTPError) -> AttemptResult:
 
 
 class Sender:
-    def __init__(self, pool: asyncpg.Pool, http: PinnedClient, renderers: RendererFactory, *,
-                 clock: Clock | None = None, policy: RetryPolicy | None = None, breakers: BreakerBoard | None = None,
-                 resolver: ssrf.Resolver = ssrf.system_resolver, rng: random.Random | None = None,
-                 config: SenderConfig = SenderConfig(), secrets: EndpointSecrets) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        http: PinnedClient,
+        renderers: RendererFactory,
+        *,
+        clock: Clock | None = None,
+        policy: RetryPolicy | None = None,
+        breakers: BreakerBoard | None = None,
+        resolver: ssrf.Resolver = ssrf.system_resolver,
+        rng: random.Random | None = None,
+        config: SenderConfig = SenderConfig(),
+        secrets: EndpointSecrets,
+    ) -> None:
         if not isinstance(http, PinnedClient):
             # A plain client would resolve partner hosts again after the SSRF check (DNS rebinding).
             raise TypeError("the sender needs an epd_publisher.delivery.pinning.PinnedClient")
@@ -133,16 +143,23 @@ class Sender:
                    FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
                    WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
                    ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2
-                   FOR UPDATE OF d SKIP LOCKED""", now, self._config.batch)
+                   FOR UPDATE OF d SKIP LOCKED""",
+                now,
+                self._config.batch,
+            )
             if rows:
-                await conn.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = ANY($2::bigint[])",
-                                   now + timedelta(seconds=self._config.lease_s), [r["delivery_id"] for r in rows])
+                await conn.execute(
+                    "UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = ANY($2::bigint[])",
+                    now + timedelta(seconds=self._config.lease_s),
+                    [r["delivery_id"] for r in rows],
+                )
         return rows
 
     async def next_due(self) -> datetime | None:
         return await self._pool.fetchval(
             """SELECT min(d.next_attempt_at) FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
-               WHERE d.state = 'pending' AND e.disabled_at IS NULL""")
+               WHERE d.state = 'pending' AND e.disabled_at IS NULL"""
+        )
 
     async def run_due(self) -> int:
         """Handle every delivery due now (one claimed batch); returns how many were claimed."""
@@ -171,20 +188,32 @@ class Sender:
         else:
             event = footprint_pb2.FootprintChanged.FromString(row["payload"])
             renderers = await self._renderers(event.footprint)
-            rendered = render_for_endpoint(row["format"], event.footprint, event_id=event.event_id,
-                                           change_type=event.change_type, source=self._config.event_source,
-                                           time=self.clock.now(), renderers=renderers)
+            rendered = render_for_endpoint(
+                row["format"],
+                event.footprint,
+                event_id=event.event_id,
+                change_type=event.change_type,
+                source=self._config.event_source,
+                time=self.clock.now(),
+                renderers=renderers,
+            )
             body, event_id, content_type = rendered.body, event.event_id, rendered.content_type
         signers = signers_for(row["signing"], signing_secret)
         headers = {"content-type": content_type}
         if signers:
-            signed = sign_request(webhook_id(row["partner_id"], event_id), body,
-                                  timestamp=int(time.time()), signers=signers, content_type=content_type)
+            signed = sign_request(
+                webhook_id(row["partner_id"], event_id),
+                body,
+                timestamp=int(time.time()),
+                signers=signers,
+                content_type=content_type,
+            )
             headers = signed.headers
         return body, headers
 
-    async def _post(self, row: asyncpg.Record, body: bytes, headers: dict[str, str],
-                    client_secret: str | None) -> AttemptResult:
+    async def _post(
+        self, row: asyncpg.Record, body: bytes, headers: dict[str, str], client_secret: str | None
+    ) -> AttemptResult:
         try:
             self._http.pins.pin(await asyncio.to_thread(guard, row["url"], row["allow_private"], self._resolver))
         except ssrf.UnsafeUrlError:
@@ -192,17 +221,20 @@ class Sender:
         if row["format"] == DeliveryFormat.PACT.value:
             try:
                 self._http.pins.pin(
-                    await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver))
-                token = await self._tokens.get(row["endpoint_id"], row["token_url"], row["client_id"],
-                                               client_secret or "")
+                    await asyncio.to_thread(guard, row["token_url"], row["allow_private"], self._resolver)
+                )
+                token = await self._tokens.get(
+                    row["endpoint_id"], row["token_url"], row["client_id"], client_secret or ""
+                )
             except ssrf.UnsafeUrlError:
                 return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
             except TokenError as exc:
                 return exc.result
             headers = {**headers, "authorization": f"Bearer {token}"}
         try:
-            response = await self._http.post(row["url"], content=body, headers=headers, follow_redirects=False,
-                                             timeout=self._config.timeout_s)
+            response = await self._http.post(
+                row["url"], content=body, headers=headers, follow_redirects=False, timeout=self._config.timeout_s
+            )
         except httpx.HTTPError as exc:
             return result_of_exception(exc)
         return AttemptResult(status=response.status_code, retry_after=response.headers.get("retry-after"))
@@ -217,24 +249,33 @@ class Sender:
             client_secret = self._secrets.open(row["endpoint_id"], SecretColumn.CLIENT, row["client_secret_sealed"])
         except SecretKeyError as exc:
             # A configuration fault, not the endpoint's or the event's: keep the delivery and its budget.
-            log.error("endpoint secret does not decrypt; delivery deferred",
-                      extra={"endpoint_id": row["endpoint_id"], "delivery_id": row["delivery_id"], "error": str(exc)})
+            log.error(
+                "endpoint secret does not decrypt; delivery deferred",
+                extra={"endpoint_id": row["endpoint_id"], "delivery_id": row["delivery_id"], "error": str(exc)},
+            )
             metrics.SECRET_ERRORS.labels(row["partner_id"]).inc()
-            await self._pool.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
-                                     now + timedelta(seconds=SECRET_RETRY_S), row["delivery_id"])
+            await self._pool.execute(
+                "UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
+                now + timedelta(seconds=SECRET_RETRY_S),
+                row["delivery_id"],
+            )
             return
         try:
             body, headers = await self._render(row, signing_secret)
         except (RenderError, ValueError, DecodeError) as exc:  # incl. MappingError, WebhookSigningError
             # Permanent and not the endpoint's fault: dead letter with the reason, breaker untouched.
-            await self._record(row, attempt, first, now, AttemptResult(), Step(Action.DEAD_LETTER, f"render: {exc}"),
-                               started)
+            await self._record(
+                row, attempt, first, now, AttemptResult(), Step(Action.DEAD_LETTER, f"render: {exc}"), started
+            )
             return
         breaker = self.breakers.for_endpoint(row["endpoint_id"])
         if not breaker.allow():
             # Deferred without spending an attempt (the breaker's cool-down, at least one second).
-            await self._pool.execute("UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
-                                     now + timedelta(seconds=max(1.0, breaker.retry_in())), row["delivery_id"])
+            await self._pool.execute(
+                "UPDATE deliveries SET next_attempt_at = $1 WHERE delivery_id = $2",
+                now + timedelta(seconds=max(1.0, breaker.retry_in())),
+                row["delivery_id"],
+            )
             return
         result = await self._post(row, body, headers, client_secret)
         elapsed = (now - first).total_seconds()
@@ -247,11 +288,23 @@ class Sender:
             self._tokens.invalidate(row["endpoint_id"])
         await self._record(row, attempt, first, now, result, step, started)
 
-    async def _record(self, row: asyncpg.Record, attempt: int, first: datetime, now: datetime,
-                      result: AttemptResult, step: Step, started: float) -> None:
+    async def _record(
+        self,
+        row: asyncpg.Record,
+        attempt: int,
+        first: datetime,
+        now: datetime,
+        result: AttemptResult,
+        step: Step,
+        started: float,
+    ) -> None:
         partner = row["partner_id"]
-        state = {Action.DELIVERED: "delivered", Action.RETRY: "pending", Action.DEAD_LETTER: "dead",
-                 Action.DISABLE_ENDPOINT: "disabled"}[step.action]
+        state = {
+            Action.DELIVERED: "delivered",
+            Action.RETRY: "pending",
+            Action.DEAD_LETTER: "dead",
+            Action.DISABLE_ENDPOINT: "disabled",
+        }[step.action]
         next_at = now + timedelta(seconds=step.delay_seconds)
         error = result.error.value if result.error else None
         async with self._pool.acquire() as conn, conn.transaction():
@@ -259,22 +312,47 @@ class Sender:
                 """UPDATE deliveries SET state = $2, attempts = $3, first_attempt_at = $4, next_attempt_at = $5,
                           last_status = $6, last_error = $7, finished_at = CASE WHEN $2::text = 'pending' THEN NULL ELSE $8::timestamptz END
                    WHERE delivery_id = $1""",
-                row["delivery_id"], state, attempt, first, next_at, result.status, error or step.reason[:500], now)
+                row["delivery_id"],
+                state,
+                attempt,
+                first,
+                next_at,
+                result.status,
+                error or step.reason[:500],
+                now,
+            )
             await conn.execute(
                 """INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, status, error, action, reason,
                                                   duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-                row["delivery_id"], attempt, now, result.status, error, step.action.value, step.reason[:1000],
-                int((time.perf_counter() - started) * 1000))
+                row["delivery_id"],
+                attempt,
+                now,
+                result.status,
+                error,
+                step.action.value,
+                step.reason[:1000],
+                int((time.perf_counter() - started) * 1000),
+            )
             if step.action is Action.DELIVERED and row["kind"] == PACT_EVENT:
-                await conn.execute("UPDATE gateway_outgoing_events SET sent_at = $2 "
-                                   "WHERE event_id = $1::uuid AND sent_at IS NULL", row["event_id"], now)
+                await conn.execute(
+                    "UPDATE gateway_outgoing_events SET sent_at = $2 WHERE event_id = $1::uuid AND sent_at IS NULL",
+                    row["event_id"],
+                    now,
+                )
             if step.action is Action.DISABLE_ENDPOINT:
                 await conn.execute(
                     """UPDATE partner_endpoints SET disabled_at = $2, disabled_reason = $3
-                       WHERE endpoint_id = $1 AND disabled_at IS NULL""", row["endpoint_id"], now, step.reason)
+                       WHERE endpoint_id = $1 AND disabled_at IS NULL""",
+                    row["endpoint_id"],
+                    now,
+                    step.reason,
+                )
                 await conn.execute(
                     """UPDATE deliveries SET state = 'disabled', finished_at = $2
-                       WHERE endpoint_id = $1 AND state = 'pending'""", row["endpoint_id"], now)
+                       WHERE endpoint_id = $1 AND state = 'pending'""",
+                    row["endpoint_id"],
+                    now,
+                )
         metrics.ATTEMPTS.labels(partner, _result_label(result)).inc()
         if step.action is not Action.RETRY:
             metrics.DELIVERIES.labels(partner, state).inc()

@@ -13,13 +13,16 @@ class PublisherSettings(ServiceSettings):
     delivery_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_DELIVERY_ENABLED")
     poll_interval_s: float = Field(default=0.1, gt=0, le=60, validation_alias="EPD_PUBLISHER_POLL_INTERVAL_S")
     relay_max_rows: int = Field(default=2000, ge=1, le=100_000, validation_alias="EPD_PUBLISHER_RELAY_MAX_ROWS")
-    fanout_group: str = Field(default="epd-publisher-partners", min_length=1,
-                              validation_alias="EPD_PUBLISHER_FANOUT_GROUP")
+    fanout_group: str = Field(
+        default="epd-publisher-partners", min_length=1, validation_alias="EPD_PUBLISHER_FANOUT_GROUP"
+    )
     http_timeout_s: float = Field(default=10.0, gt=0, le=120, validation_alias="EPD_PUBLISHER_HTTP_TIMEOUT_S")
-    event_source: str = Field(default="//epd.example.cn/3/events", min_length=1,
-                              validation_alias="EPD_PUBLISHER_EVENT_SOURCE")
-    programme_operator: str = Field(default="National Rare-Earth EPD Programme", min_length=1,
-                                    validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR")
+    event_source: str = Field(
+        default="//epd.example.cn/3/events", min_length=1, validation_alias="EPD_PUBLISHER_EVENT_SOURCE"
+    )
+    programme_operator: str = Field(
+        default="National Rare-Earth EPD Programme", min_length=1, validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR"
+    )
     breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="EPD_PUBLISHER_BREAKER_FAILURES")
     breaker_cool_down_s: float = Field(default=60.0, gt=0, validation_alias="EPD_PUBLISHER_BREAKER_COOL_DOWN_S")
     # Derives the keys that encrypt partner endpoint secrets at rest (endpoint_secrets.py). Required.

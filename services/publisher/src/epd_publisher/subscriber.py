@@ -58,7 +58,9 @@ class PgSequenceStore:
                     WHERE subscriber_positions.last_sequence < excluded.last_sequence
                 RETURNING true
                 """,
-                self._subscriber, product_id, sequence,
+                self._subscriber,
+                product_id,
+                sequence,
             )
             if not advanced:
                 return False
@@ -81,8 +83,17 @@ class MemorySequenceStore:
 
 
 class Subscriber:
-    def __init__(self, consumer: AIOKafkaConsumer, store: SequenceStore, handler: Handler, *, name: str,
-                 recent_ids: int = 100_000, handler_retries: int = 5, lag: ConsumerLag | None = None) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        store: SequenceStore,
+        handler: Handler,
+        *,
+        name: str,
+        recent_ids: int = 100_000,
+        handler_retries: int = 5,
+        lag: ConsumerLag | None = None,
+    ) -> None:
         self._consumer = consumer
         self._lag = lag  # exports epd_consumer_lag_messages for this consumer when given
         self._store = store
@@ -114,16 +125,20 @@ class Subscriber:
         delay = 0.2
         for attempt in range(1, self._retries + 1):
             try:
-                ran = await self._store.apply_once(event.product_id, event.product_sequence,
-                                                   lambda ctx: self._handler(event, ctx))
+                ran = await self._store.apply_once(
+                    event.product_id, event.product_sequence, lambda ctx: self._handler(event, ctx)
+                )
                 break
             except Exception:
                 # The effect rolled back with its position; retry, then give up without committing
                 # the offset (the event is consumed again after a restart).
                 if attempt == self._retries:
                     raise
-                log.warning("subscriber callback failed; retrying", exc_info=True,
-                            extra={"subscriber": self._name, "event_id": event.event_id})
+                log.warning(
+                    "subscriber callback failed; retrying",
+                    exc_info=True,
+                    extra={"subscriber": self._name, "event_id": event.event_id},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self._remember(key)
@@ -139,13 +154,17 @@ class Subscriber:
                 event = topics.FOOTPRINT_CHANGES.decode(record.value or b"")
             except topics.MalformedRecord as exc:
                 metrics.SUBSCRIBER_MALFORMED.labels(self._name).inc()
-                log.error("malformed change-feed record skipped",
-                          extra={"subscriber": self._name, "offset": record.offset, "error": str(exc)})
+                log.error(
+                    "malformed change-feed record skipped",
+                    extra={"subscriber": self._name, "offset": record.offset, "error": str(exc)},
+                )
                 continue
             if not event.product_id or not event.event_id:
                 metrics.SUBSCRIBER_MALFORMED.labels(self._name).inc()
-                log.error("change-feed record without product or event id skipped",
-                          extra={"subscriber": self._name, "offset": record.offset})
+                log.error(
+                    "change-feed record without product or event id skipped",
+                    extra={"subscriber": self._name, "offset": record.offset},
+                )
                 continue
             await self._apply(event)
 

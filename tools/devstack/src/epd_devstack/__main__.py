@@ -15,8 +15,12 @@ def main() -> int:
     parser.add_argument("--brokers", type=int, default=1, choices=[1, 3])
     parser.add_argument("--speed", type=float, default=240.0, help="run: simulated seconds per real second")
     parser.add_argument("--duration", default="12h", help="run: simulated span per plant")
-    parser.add_argument("--drift", action="append", default=None,
-                        help="run: drift at baotou-smelter, e.g. roasting.electricity=+20%%@4h (repeatable)")
+    parser.add_argument(
+        "--drift",
+        action="append",
+        default=None,
+        help="run: drift at baotou-smelter, e.g. roasting.electricity=+20%%@4h (repeatable)",
+    )
     args = parser.parse_args()
     try:
         if args.command == "up":

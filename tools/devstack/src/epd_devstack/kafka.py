@@ -40,8 +40,7 @@ def ensure_jars(libs: pathlib.Path) -> None:
     if mvn is None:
         raise StartupError("maven (mvn) is missing: apt-get install maven")
     libs.mkdir(parents=True, exist_ok=True)
-    subprocess.run([mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-                    f"-Dlibs.dir={libs}"], check=True)
+    subprocess.run([mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-Dlibs.dir={libs}"], check=True)
 
 
 def new_cluster_id() -> str:
@@ -69,8 +68,14 @@ class KafkaNode:
 
 
 class KafkaCluster:
-    def __init__(self, base: pathlib.Path, nodes: int = 1, broker_port: int = 19092,
-                 libs: pathlib.Path | None = None, heap: str = "512m") -> None:
+    def __init__(
+        self,
+        base: pathlib.Path,
+        nodes: int = 1,
+        broker_port: int = 19092,
+        libs: pathlib.Path | None = None,
+        heap: str = "512m",
+    ) -> None:
         self.base = base
         self.libs = libs or (REPO / ".run" / "kafka" / "libs")
         self.heap = heap
@@ -122,9 +127,20 @@ class KafkaCluster:
         if (node.dir / "data" / "meta.properties").exists():
             return
         mode = ["--standalone"] if len(self.nodes) == 1 else []
-        cmd = [java_bin(), "-cp", f"{self.libs}/*", f"-Dlog4j2.configurationFile={LOG4J}",
-               f"-Dkafka.logs.dir={node.dir}", "kafka.tools.StorageTool", "format", *mode,
-               "-t", cluster_id, "-c", str(props)]
+        cmd = [
+            java_bin(),
+            "-cp",
+            f"{self.libs}/*",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={node.dir}",
+            "kafka.tools.StorageTool",
+            "format",
+            *mode,
+            "-t",
+            cluster_id,
+            "-c",
+            str(props),
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise StartupError(f"kafka storage format failed:\n{res.stdout}\n{res.stderr}")
@@ -133,9 +149,18 @@ class KafkaCluster:
         if read_pid(node.pid_file) is not None:
             return None
         env = dict(os.environ, LOG_DIR=str(node.dir))
-        cmd = [java_bin(), f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC",
-               f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={node.dir}",
-               "-cp", f"{self.libs}/*", "kafka.Kafka", str(node.dir / "server.properties")]
+        cmd = [
+            java_bin(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={LOG4J}",
+            f"-Dkafka.logs.dir={node.dir}",
+            "-cp",
+            f"{self.libs}/*",
+            "kafka.Kafka",
+            str(node.dir / "server.properties"),
+        ]
         return spawn(cmd, node.log_file, node.pid_file, env=env)
 
     def start(self, timeout: float = 90.0) -> None:
@@ -150,8 +175,13 @@ class KafkaCluster:
             self._format(node, cluster_id)
             procs.append((node, self.start_node(node)))
         for node, proc in procs:
-            wait_until(lambda n=node: port_open("127.0.0.1", n.broker_port), timeout=timeout, proc=proc,
-                       what=f"kafka node {node.node_id}", log_file=node.log_file)
+            wait_until(
+                lambda n=node: port_open("127.0.0.1", n.broker_port),
+                timeout=timeout,
+                proc=proc,
+                what=f"kafka node {node.node_id}",
+                log_file=node.log_file,
+            )
         self.wait_for_metadata(timeout)
 
     def wait_for_metadata(self, timeout: float = 60.0) -> None:
@@ -170,8 +200,14 @@ class KafkaCluster:
                 await admin.close()
 
         node = self.nodes[0]
-        wait_until(lambda: asyncio.run(probe()), timeout=timeout, proc=None, what="kafka metadata",
-                   log_file=node.log_file, interval=0.5)
+        wait_until(
+            lambda: asyncio.run(probe()),
+            timeout=timeout,
+            proc=None,
+            what="kafka metadata",
+            log_file=node.log_file,
+            interval=0.5,
+        )
 
     def running_nodes(self) -> list[KafkaNode]:
         return [n for n in self.nodes if read_pid(n.pid_file) is not None]

@@ -22,11 +22,18 @@ class Mosquitto:
         if read_pid(self.pid_file) is not None:
             return
         conf = self.base / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n"
-                        "log_dest stdout\nmax_queued_messages 100000\n")
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n"
+            "log_dest stdout\nmax_queued_messages 100000\n"
+        )
         proc = spawn([binary, "-c", str(conf)], self.log_file, self.pid_file)
-        wait_until(lambda: port_open("127.0.0.1", self.port), timeout=timeout, proc=proc, what="mosquitto",
-                   log_file=self.log_file)
+        wait_until(
+            lambda: port_open("127.0.0.1", self.port),
+            timeout=timeout,
+            proc=proc,
+            what="mosquitto",
+            log_file=self.log_file,
+        )
 
     def stop(self) -> None:
         stop_pid_file(self.pid_file)

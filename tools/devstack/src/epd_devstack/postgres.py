@@ -24,8 +24,9 @@ def pg_bin(name: str) -> str:
 
 
 class Postgres:
-    def __init__(self, base: pathlib.Path, port: int = 55432, user: str = "epd", password: str = "epd",
-                 database: str = "epd") -> None:
+    def __init__(
+        self, base: pathlib.Path, port: int = 55432, user: str = "epd", password: str = "epd", database: str = "epd"
+    ) -> None:
         self.base, self.port, self.user, self.password, self.database = base, port, user, password, database
         self.data = base / "data"
         self.log_file = base / "postgres.log"
@@ -65,24 +66,71 @@ class Postgres:
         self.base.mkdir(parents=True, exist_ok=True)
         self._chown()
         if not (self.data / "PG_VERSION").exists():
-            res = self._as_postgres([pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                                     "-E", "UTF8", "--locale=C.UTF-8"])
+            res = self._as_postgres(
+                [
+                    pg_bin("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
             if res.returncode != 0:
                 raise StartupError(f"initdb failed:\n{res.stdout}\n{res.stderr}")
         if not self.is_running():
-            opts = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                    f"-c max_connections=200 -c shared_buffers=128MB")
-            res = self._as_postgres([pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log_file),
-                                     "-o", opts, "-w", "-t", str(int(timeout)), "start"])
+            opts = (
+                f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c max_connections=200 -c shared_buffers=128MB"
+            )
+            res = self._as_postgres(
+                [
+                    pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "start",
+                ]
+            )
             if res.returncode != 0:
                 raise StartupError(f"postgres failed to start:\n{res.stderr}\n{log_tail(self.log_file)}")
-        wait_until(lambda: port_open("127.0.0.1", self.port), timeout=timeout, proc=None, what="postgres",
-                   log_file=self.log_file)
+        wait_until(
+            lambda: port_open("127.0.0.1", self.port),
+            timeout=timeout,
+            proc=None,
+            what="postgres",
+            log_file=self.log_file,
+        )
         self._ensure_database()
 
     def _psql(self, sql: str, db: str = "postgres") -> subprocess.CompletedProcess:
-        return self._as_postgres([pg_bin("psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U",
-                                  "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        return self._as_postgres(
+            [
+                pg_bin("psql"),
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ]
+        )
 
     def _ensure_database(self) -> None:
         role = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{self.user}'")

@@ -52,18 +52,31 @@ def log_tail(path: pathlib.Path, lines: int = 60) -> str:
         return f"(no log at {path})"
 
 
-def spawn(cmd: list[str], log_file: pathlib.Path, pid_file: pathlib.Path, env: dict | None = None,
-          cwd: pathlib.Path | None = None) -> subprocess.Popen:
+def spawn(
+    cmd: list[str],
+    log_file: pathlib.Path,
+    pid_file: pathlib.Path,
+    env: dict | None = None,
+    cwd: pathlib.Path | None = None,
+) -> subprocess.Popen:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+            cwd=cwd,
+        )
     pid_file.write_text(str(proc.pid))
     return proc
 
 
-def wait_until(ready, *, timeout: float, proc: subprocess.Popen | None, what: str, log_file: pathlib.Path,
-               interval: float = 0.25) -> None:
+def wait_until(
+    ready, *, timeout: float, proc: subprocess.Popen | None, what: str, log_file: pathlib.Path, interval: float = 0.25
+) -> None:
     """Poll `ready()` until true; fail fast with the log if the process exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

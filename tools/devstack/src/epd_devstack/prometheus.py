@@ -34,11 +34,25 @@ class Prometheus:
         self.base.mkdir(parents=True, exist_ok=True)
         if read_pid(self.pid_file) is not None:
             return
-        proc = spawn([binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.base / 'data'}",
-                      f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2d",
-                      "--web.enable-lifecycle"], self.log_file, self.pid_file)
-        wait_until(lambda: port_open("127.0.0.1", self.port), timeout=timeout, proc=proc, what="prometheus",
-                   log_file=self.log_file)
+        proc = spawn(
+            [
+                binary,
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.base / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=2d",
+                "--web.enable-lifecycle",
+            ],
+            self.log_file,
+            self.pid_file,
+        )
+        wait_until(
+            lambda: port_open("127.0.0.1", self.port),
+            timeout=timeout,
+            proc=proc,
+            what="prometheus",
+            log_file=self.log_file,
+        )
 
     def stop(self) -> None:
         stop_pid_file(self.pid_file)

@@ -19,8 +19,7 @@ RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
 def components(brokers: int = 1) -> dict:
     kafka_base = RUN / ("kafka/cluster" if brokers == 1 else f"kafka/cluster{brokers}")
     return {
-        "kafka": KafkaCluster(kafka_base, nodes=brokers,
-                              broker_port=int(os.environ.get("EPD_KAFKA_PORT", "19092"))),
+        "kafka": KafkaCluster(kafka_base, nodes=brokers, broker_port=int(os.environ.get("EPD_KAFKA_PORT", "19092"))),
         "postgres": Postgres(RUN / "postgres", port=int(os.environ.get("EPD_PG_PORT", "55432"))),
         "mosquitto": Mosquitto(RUN / "mosquitto", port=int(os.environ.get("EPD_MQTT_PORT", "11883"))),
     }
@@ -29,8 +28,13 @@ def components(brokers: int = 1) -> dict:
 def migrate(dsn: str) -> None:
     """Apply database migrations with alembic (db/alembic.ini); a failure carries alembic's output."""
     env = dict(os.environ, EPD_PG_DSN=dsn)
-    res = subprocess.run([sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade",
-                          "heads"], capture_output=True, text=True, env=env, cwd=REPO)
+    res = subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", str(REPO / "db" / "alembic.ini"), "upgrade", "heads"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     if res.returncode != 0:
         raise StartupError(f"migrations failed for {dsn.rsplit('@', 1)[-1]}:\n{res.stderr[-3000:]}")
 

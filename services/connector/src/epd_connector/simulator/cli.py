@@ -12,7 +12,8 @@ import typer
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.simulator.drift import DriftSpecError, parse_drift, parse_offset
 from epd_connector.simulator.feeds import CsvFeed, HttpFeed, MqttFeed, OpcUaFeed
-from epd_connector.simulator.generator import SimulationSpec, simulate as generate
+from epd_connector.simulator.generator import SimulationSpec
+from epd_connector.simulator.generator import simulate as generate
 from epd_connector.simulator.ratios import load_ratios
 
 
@@ -46,13 +47,18 @@ def simulate(
     if not stages:
         typer.echo(f"no meter of {plant.plant_id} matches a simulator stage", err=True)
         raise typer.Exit(2)
-    feeds = {"opcua": lambda: OpcUaFeed(plant, opcua_endpoint), "mqtt": lambda: MqttFeed(plant, mqtt_host, mqtt_port),
-             "http": lambda: HttpFeed(plant, url), "files": lambda: CsvFeed(plant, out)}
+    feeds = {
+        "opcua": lambda: OpcUaFeed(plant, opcua_endpoint),
+        "mqtt": lambda: MqttFeed(plant, mqtt_host, mqtt_port),
+        "http": lambda: HttpFeed(plant, url),
+        "files": lambda: CsvFeed(plant, out),
+    }
     if to not in feeds:
         typer.echo(f"--to must be one of {', '.join(feeds)}", err=True)
         raise typer.Exit(2)
-    spec = SimulationSpec(plant.plant_id, t0, span, dt, seed=seed, stages=stages, drifts=drifts,
-                          bad_probability=bad_probability)
+    spec = SimulationSpec(
+        plant.plant_id, t0, span, dt, seed=seed, stages=stages, drifts=drifts, bad_probability=bad_probability
+    )
     n = asyncio.run(_drive(feeds[to](), spec, ratios, speed))
     typer.echo(f"simulated {n} readings of {plant.plant_id} to {to}")
 

@@ -57,8 +57,12 @@ class OpcUaFeed:
                 raise ValueError(f"{m.meter_id}: node {m.sources.opcua.node_id} is not in namespace {idx}")
             var = await obj.add_variable(nid, m.meter_id, 0.0, ua.VariantType.Double)
             # No sample yet: a client must not take the placeholder 0.0 for a measurement.
-            await var.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double),
-                                               StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData)))
+            await var.write_value(
+                ua.DataValue(
+                    ua.Variant(0.0, ua.VariantType.Double),
+                    StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData),
+                )
+            )
             self._vars[m.meter_id] = var
         await server.start()
         self._server = server
@@ -70,9 +74,11 @@ class OpcUaFeed:
             var = self._vars.get(r.meter_id)
             if var is None:
                 continue
-            dv = ua.DataValue(ua.Variant(float(r.value), ua.VariantType.Double),
-                              SourceTimestamp=r.observed_at.ToDatetime().replace(tzinfo=UTC),
-                              ServerTimestamp=datetime.now(UTC))
+            dv = ua.DataValue(
+                ua.Variant(float(r.value), ua.VariantType.Double),
+                SourceTimestamp=r.observed_at.ToDatetime().replace(tzinfo=UTC),
+                ServerTimestamp=datetime.now(UTC),
+            )
             await var.write_value(dv)
 
     async def stop(self) -> None:

@@ -132,7 +132,9 @@ def _reading(run: _Run, m: SimMeter, output_kg: Decimal, at: datetime, offset: t
     quantity = output_kg * m.per_kg * (1 + noise) * _drift_factor(spec.drifts, m.meter_id, offset)
     amount = (quantity * m.factor).quantize(_Q)
     raw = telemetry_pb2.RawReading(
-        meter_id=m.meter_id, unit=m.meter_unit, quality=telemetry_pb2.READING_QUALITY_GOOD,
+        meter_id=m.meter_id,
+        unit=m.meter_unit,
+        quality=telemetry_pb2.READING_QUALITY_GOOD,
         source_ref=f"sim:{m.meter_id}",
         kind=telemetry_pb2.READING_KIND_COUNTER if m.kind == "counter" else telemetry_pb2.READING_KIND_INTERVAL,
     )

@@ -13,14 +13,25 @@ import yaml
 # Exact SI-prefix factors from the canonical unit to a meter unit (meter value = canonical * factor).
 # Kept here rather than using pint so the site connector does not carry a units library.
 METER_UNIT_FACTORS: dict[tuple[str, str], Decimal] = {
-    ("kWh", "kWh"): Decimal(1), ("kWh", "MWh"): Decimal("0.001"), ("kWh", "Wh"): Decimal(1000),
-    ("kg", "kg"): Decimal(1), ("kg", "t"): Decimal("0.001"), ("kg", "g"): Decimal(1000),
-    ("GJ", "GJ"): Decimal(1), ("GJ", "MJ"): Decimal(1000),
-    ("L", "L"): Decimal(1), ("L", "m3"): Decimal("0.001"), ("Nm3", "Nm3"): Decimal(1),
+    ("kWh", "kWh"): Decimal(1),
+    ("kWh", "MWh"): Decimal("0.001"),
+    ("kWh", "Wh"): Decimal(1000),
+    ("kg", "kg"): Decimal(1),
+    ("kg", "t"): Decimal("0.001"),
+    ("kg", "g"): Decimal(1000),
+    ("GJ", "GJ"): Decimal(1),
+    ("GJ", "MJ"): Decimal(1000),
+    ("L", "L"): Decimal(1),
+    ("L", "m3"): Decimal("0.001"),
+    ("Nm3", "Nm3"): Decimal(1),
 }
 CANONICAL_BY_KIND = {
-    "electricity": {"kWh"}, "fuel": {"GJ", "kg", "Nm3", "L"}, "steam": {"GJ", "kg"},
-    "reagent": {"kg", "L"}, "direct_emission": {"kg"}, "product_output": {"kg"},
+    "electricity": {"kWh"},
+    "fuel": {"GJ", "kg", "Nm3", "L"},
+    "steam": {"GJ", "kg"},
+    "reagent": {"kg", "L"},
+    "direct_emission": {"kg"},
+    "product_output": {"kg"},
 }
 
 
@@ -70,11 +81,17 @@ def _meter(stage: str, name: str, d: dict[str, Any], output: bool) -> SimMeter:
         kind_name = "product_output" if output else d["activity_kind"]
         unit = "kg" if output else d["unit"]
         m = SimMeter(
-            meter_id=where, stage=stage, activity_kind=kind_name, activity=str(d["activity"]),
-            per_kg=Decimal(1) if output else _dec(d["per_kg"], f"{where}.per_kg"), unit=unit,
-            meter_unit=str(d["meter_unit"]), kind=str(d["kind"]),
+            meter_id=where,
+            stage=stage,
+            activity_kind=kind_name,
+            activity=str(d["activity"]),
+            per_kg=Decimal(1) if output else _dec(d["per_kg"], f"{where}.per_kg"),
+            unit=unit,
+            meter_unit=str(d["meter_unit"]),
+            kind=str(d["kind"]),
             rollover=_dec(d["rollover"], f"{where}.rollover") if d.get("rollover") is not None else None,
-            product_id=str(d.get("product_id") or ""), source=str(d["source"]),
+            product_id=str(d.get("product_id") or ""),
+            source=str(d["source"]),
         )
     except KeyError as exc:
         raise RatiosError(f"{where}: missing field {exc}") from exc
@@ -100,8 +117,9 @@ def parse_ratios(data: Any) -> dict[str, Stage]:
         acts = [_meter(name, str(a.get("name")), a, output=False) for a in s.get("activities") or []]
         if len({m.meter_id for m in acts}) != len(acts):
             raise RatiosError(f"stage {name}: duplicate activity names")
-        stages[name] = Stage(name, _dec(s["output"].get("nominal_kg_per_hour"), f"{name}.output.nominal_kg_per_hour"),
-                             (out, *acts))
+        stages[name] = Stage(
+            name, _dec(s["output"].get("nominal_kg_per_hour"), f"{name}.output.nominal_kg_per_hour"), (out, *acts)
+        )
     return stages
 
 

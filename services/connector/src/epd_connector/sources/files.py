@@ -47,8 +47,16 @@ def _write_state(path: Path, csv_path: Path, rows_done: int) -> None:
 
 
 class CsvReplay:
-    def __init__(self, runtime: ConnectorRuntime, csv_path: Path, state_path: Path, *, checkpoint_rows: int = 50,
-                 rows_per_second: float = 0.0, progress: bool = False) -> None:
+    def __init__(
+        self,
+        runtime: ConnectorRuntime,
+        csv_path: Path,
+        state_path: Path,
+        *,
+        checkpoint_rows: int = 50,
+        rows_per_second: float = 0.0,
+        progress: bool = False,
+    ) -> None:
         self._rt = runtime
         self._csv = csv_path
         self._state = state_path

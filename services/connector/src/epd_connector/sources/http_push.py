@@ -67,8 +67,7 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
             elif ctype in ("application/x-protobuf", "application/protobuf"):
                 readings = _from_proto(bytes(body), by_field, runtime)
             else:
-                return _error(415, "unsupported_media_type",
-                              "send application/json or application/x-protobuf")
+                return _error(415, "unsupported_media_type", "send application/json or application/x-protobuf")
         except _BadBody as exc:
             return _error(400, "malformed", str(exc))
         except EdgeError as exc:
@@ -111,8 +110,11 @@ def _from_json(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRunti
         if meter is None:
             raise EdgeError(f"readings[{n}]: {str(name)[:64]!r} is not a configured http field or meter id")
         try:
-            out.append(rt.reading(meter, decimal_text(item.get("value")), timestamp(item.get("observed_at")),
-                                  f"http:{meter.meter_id}"))
+            out.append(
+                rt.reading(
+                    meter, decimal_text(item.get("value")), timestamp(item.get("observed_at")), f"http:{meter.meter_id}"
+                )
+            )
         except EdgeError as exc:
             raise EdgeError(f"readings[{n}]: {exc}") from exc
     return out
@@ -132,8 +134,13 @@ def _from_proto(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRunt
         if not r.HasField("observed_at"):
             raise EdgeError(f"readings[{n}]: observed_at is missing")
         try:
-            raw = rt.reading(meter, decimal_text(r.value), r.observed_at.ToDatetime(), f"http:{meter.meter_id}",
-                             r.quality or telemetry_pb2.READING_QUALITY_GOOD)
+            raw = rt.reading(
+                meter,
+                decimal_text(r.value),
+                r.observed_at.ToDatetime(),
+                f"http:{meter.meter_id}",
+                r.quality or telemetry_pb2.READING_QUALITY_GOOD,
+            )
         except (EdgeError, ValueError, OverflowError) as exc:
             raise EdgeError(f"readings[{n}]: {exc}") from exc
         if r.unit:

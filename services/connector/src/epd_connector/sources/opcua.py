@@ -31,8 +31,9 @@ class OpcUaSource(SubscriptionSource):
         self._rt = runtime
         self._url = url
         self._interval = publishing_interval_ms
-        self._by_node: dict[str, MeterConfig] = {m.sources.opcua.node_id: m for m in runtime.plant.meters
-                                                 if m.sources.opcua}
+        self._by_node: dict[str, MeterConfig] = {
+            m.sources.opcua.node_id: m for m in runtime.plant.meters if m.sources.opcua
+        }
         self.subscribed = asyncio.Event()
 
     async def _loop(self) -> None:
@@ -68,11 +69,15 @@ class OpcUaSource(SubscriptionSource):
         at = dv.SourceTimestamp or dv.ServerTimestamp or datetime.now(UTC)
         quality = telemetry_pb2.READING_QUALITY_GOOD
         if dv.StatusCode is not None and not dv.StatusCode.is_good():
-            quality = (telemetry_pb2.READING_QUALITY_UNCERTAIN if dv.StatusCode.is_uncertain()
-                       else telemetry_pb2.READING_QUALITY_BAD)
+            quality = (
+                telemetry_pb2.READING_QUALITY_UNCERTAIN
+                if dv.StatusCode.is_uncertain()
+                else telemetry_pb2.READING_QUALITY_BAD
+            )
         try:
-            reading = self._rt.reading(meter, decimal_text(val), at if at.tzinfo else at.replace(tzinfo=UTC),
-                                       f"opcua:{nid}", quality)
+            reading = self._rt.reading(
+                meter, decimal_text(val), at if at.tzinfo else at.replace(tzinfo=UTC), f"opcua:{nid}", quality
+            )
         except EdgeError as exc:
             metrics.SOURCE_ERRORS.labels("opcua", "bad_value").inc()
             log.warning("opcua %s: %s", nid, exc)

@@ -55,13 +55,13 @@ def json_path(doc: Any, path: str) -> Any:
             j = i + 1
             while j < len(path) and path[j] not in ".[":
                 j += 1
-            if not isinstance(cur, dict) or path[i + 1:j] not in cur:
+            if not isinstance(cur, dict) or path[i + 1 : j] not in cur:
                 raise EdgeError(f"payload has no {path[:j]}")
-            cur, i = cur[path[i + 1:j]], j
+            cur, i = cur[path[i + 1 : j]], j
         else:  # "[n]"
             j = path.index("]", i)
-            n = int(path[i + 1:j])
+            n = int(path[i + 1 : j])
             if not isinstance(cur, list) or n >= len(cur):
-                raise EdgeError(f"payload has no {path[:j + 1]}")
+                raise EdgeError(f"payload has no {path[: j + 1]}")
             cur, i = cur[n], j + 1
     return cur

@@ -110,6 +110,5 @@ def _check(
     if not dev.beyond:
         return Skipped(pid, f"A1-A3 GWP-total {dev.percent:+}% stays within ±{limit}")
     assert dev.direction is not None
-    reason = (f"cascade from {origin}: A1-A3 GWP-total {dev.percent:+}% ({dev.direction.value}) "
-              f"past threshold {limit}")
+    reason = f"cascade from {origin}: A1-A3 GWP-total {dev.percent:+}% ({dev.direction.value}) past threshold {limit}"
     return ProvisionalTarget(pid, Cause.CASCADE, origin, dev.percent, reason)

@@ -156,8 +156,10 @@ def evaluate(
         why = f"{INDICATOR_LABEL} {pct:+}%: drift already flagged for this excursion"
         return new, DriftDecision(False, dev.direction, pct, count, need, why)
     if count >= need:
-        why = (f"drift: {INDICATOR_LABEL} {pct:+}% ({dev.direction.value}) over {count} "
-               f"evaluations (threshold {limit}, {need} needed)")
+        why = (
+            f"drift: {INDICATOR_LABEL} {pct:+}% ({dev.direction.value}) over {count} "
+            f"evaluations (threshold {limit}, {need} needed)"
+        )
         return DriftState(count, dev.direction, True), DriftDecision(True, dev.direction, pct, count, need, why)
     why = f"{INDICATOR_LABEL} {pct:+}% beyond {limit}: {count} of {need} consecutive evaluations"
     return DriftState(count, dev.direction, False), DriftDecision(False, dev.direction, pct, count, need, why)

@@ -17,7 +17,22 @@ def compute(system: ProductSystem, products: list[str] | None = None, detail: bo
 
 
 __all__ = [
-    "INDICATORS", "MODULES", "ChangeSet", "CompiledSystem", "LiveSystem", "ProductFootprint", "ProductSystem",
-    "ProductSystemError", "Reason", "SystemResults", "compile_system", "compute", "footprint", "load_file",
-    "load_text", "parse_process", "parse_system", "solve_system",
+    "INDICATORS",
+    "MODULES",
+    "ChangeSet",
+    "CompiledSystem",
+    "LiveSystem",
+    "ProductFootprint",
+    "ProductSystem",
+    "ProductSystemError",
+    "Reason",
+    "SystemResults",
+    "compile_system",
+    "compute",
+    "footprint",
+    "load_file",
+    "load_text",
+    "parse_process",
+    "parse_system",
+    "solve_system",
 ]

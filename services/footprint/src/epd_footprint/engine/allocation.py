@@ -31,10 +31,14 @@ class AllocationRecord:
 
     def as_dict(self) -> dict:
         return {
-            "process": self.process, "method": self.method.value,
+            "process": self.process,
+            "method": self.method.value,
             "factors": {k: str(v) for k, v in self.factors.items()},
-            "prices": {k: {"amount": str(p.amount), "currency": p.currency, "unit": p.unit} for k, p in self.prices.items()},
-            "price_basis": self.price_basis, "period": self.period,
+            "prices": {
+                k: {"amount": str(p.amount), "currency": p.currency, "unit": p.unit} for k, p in self.prices.items()
+            },
+            "price_basis": self.price_basis,
+            "period": self.period,
         }
 
 
@@ -51,20 +55,26 @@ def allocation_factors(process: Process, products: dict[str, Product]) -> dict[s
         given = process.allocation.factors
         names = {o.product for o in outputs}
         if set(given) != names:
-            raise ProductSystemError(Reason.MISSING_FACTOR, f"explicit factors must name exactly the outputs {sorted(names)}", where)
+            raise ProductSystemError(
+                Reason.MISSING_FACTOR, f"explicit factors must name exactly the outputs {sorted(names)}", where
+            )
         keys = {k: float(v) for k, v in given.items()}
     elif method is AllocationMethod.MASS:
         keys = {}
         for o in outputs:
             if not is_mass(o.unit):
-                raise ProductSystemError(Reason.UNIT_MISMATCH, f"mass allocation needs a mass unit for {o.product}, got {o.unit!r}", where)
+                raise ProductSystemError(
+                    Reason.UNIT_MISMATCH, f"mass allocation needs a mass unit for {o.product}, got {o.unit!r}", where
+                )
             keys[o.product] = float(o.amount) * conversion_factor(o.unit, "kg", where)
     else:
         keys = _revenues(process, where)
     total = sum(keys.values())
     if method is AllocationMethod.EXPLICIT:
         if abs(total - 1.0) > SUM_TOLERANCE:
-            raise ProductSystemError(Reason.ALLOCATION_SUM, f"explicit allocation factors sum to {total!r}, not 1", where)
+            raise ProductSystemError(
+                Reason.ALLOCATION_SUM, f"explicit allocation factors sum to {total!r}, not 1", where
+            )
         return keys
     if total <= 0:
         raise ProductSystemError(Reason.MISSING_FACTOR, f"{method.value} allocation keys sum to zero", where)
@@ -87,5 +97,6 @@ def _revenues(process: Process, where: str) -> dict[str, float]:
 
 def allocation_record(process: Process, factors: dict[str, float]) -> AllocationRecord:
     a = process.allocation
-    return AllocationRecord(process.id, a.method, {k: to_decimal(v) for k, v in factors.items()},
-                            dict(a.prices), a.price_basis, a.period)
+    return AllocationRecord(
+        process.id, a.method, {k: to_decimal(v) for k, v in factors.items()}, dict(a.prices), a.price_basis, a.period
+    )

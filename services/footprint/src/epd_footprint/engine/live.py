@@ -59,7 +59,9 @@ class LiveSystem:
         if old is None:
             raise ProductSystemError(Reason.UNKNOWN_REFERENCE, f"unknown process {process.id!r}")
         if {o.product for o in old.outputs} != {o.product for o in process.outputs}:
-            raise ProductSystemError(Reason.MALFORMED, "a live override must keep the same output products", f"process {process.id}")
+            raise ProductSystemError(
+                Reason.MALFORMED, "a live override must keep the same output products", f"process {process.id}"
+            )
         saved_alloc = cs.allocations.get(process.id)
         try:
             entries = process_columns(cs, process)  # validates before anything changes
@@ -115,7 +117,9 @@ def _columns_matrix(entries, which: str, n_rows: int, cols: list[int]) -> sp.csc
     rows, idx, vals = [], [], []
     for k, e in enumerate(entries):
         d = e.a if which == "a" else e.b
-        rows.extend(d.keys()); idx.extend([k] * len(d)); vals.extend(d.values())
+        rows.extend(d.keys())
+        idx.extend([k] * len(d))
+        vals.extend(d.values())
     return sp.csc_matrix((vals, (rows, idx)), shape=(n_rows, len(cols)))
 
 

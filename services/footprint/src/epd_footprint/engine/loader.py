@@ -12,8 +12,20 @@ import yaml
 
 from .errors import ProductSystemError, Reason
 from .model import (
-    Allocation, AllocationMethod, BackgroundActivity, Category, Emission, Exchange, GasFactor, GwpSet,
-    Origin, Output, Price, Process, Product, ProductSystem,
+    Allocation,
+    AllocationMethod,
+    BackgroundActivity,
+    Category,
+    Emission,
+    Exchange,
+    GasFactor,
+    GwpSet,
+    Origin,
+    Output,
+    Price,
+    Process,
+    Product,
+    ProductSystem,
 )
 from .numbers import parse_decimal
 from .units import check_unit
@@ -54,17 +66,31 @@ def load_text(text: str, syntax: str = "yaml") -> ProductSystem:
 
 
 def parse_system(data: Any) -> ProductSystem:
-    doc = _mapping(data, "$", required={"format", "gwp", "products", "processes"},
-                   optional={"name", "background", "description"})
+    doc = _mapping(
+        data, "$", required={"format", "gwp", "products", "processes"}, optional={"name", "background", "description"}
+    )
     if doc["format"] != FORMAT_ID:
         raise ProductSystemError(Reason.MALFORMED, f"format must be {FORMAT_ID!r}", "$.format")
-    products = _unique([parse_product(p, f"$.products[{i}]") for i, p in enumerate(_list(doc["products"], "$.products"))], "products")
-    background = _unique([parse_background(b, f"$.background[{i}]") for i, b in enumerate(_list(doc.get("background", []), "$.background"))], "background")
-    processes = _unique([parse_process(p, f"$.processes[{i}]") for i, p in enumerate(_list(doc["processes"], "$.processes"))], "processes")
+    products = _unique(
+        [parse_product(p, f"$.products[{i}]") for i, p in enumerate(_list(doc["products"], "$.products"))], "products"
+    )
+    background = _unique(
+        [
+            parse_background(b, f"$.background[{i}]")
+            for i, b in enumerate(_list(doc.get("background", []), "$.background"))
+        ],
+        "background",
+    )
+    processes = _unique(
+        [parse_process(p, f"$.processes[{i}]") for i, p in enumerate(_list(doc["processes"], "$.processes"))],
+        "processes",
+    )
     return ProductSystem(
         name=_text(doc.get("name", ""), "$.name", allow_empty=True),
         gwp=parse_gwp(doc["gwp"], "$.gwp"),
-        products=products, background=background, processes=processes,
+        products=products,
+        background=background,
+        processes=processes,
     )
 
 
@@ -74,27 +100,39 @@ def parse_gwp(data: Any, where: str) -> GwpSet:
     return GwpSet(
         name=_text(doc["name"], f"{where}.name"),
         source=_text(doc["source"], f"{where}.source"),
-        factors={_gas(g, f"{where}.factors"): parse_decimal(v, f"{where}.factors.{g}", sign="positive") for g, v in factors.items()},
+        factors={
+            _gas(g, f"{where}.factors"): parse_decimal(v, f"{where}.factors.{g}", sign="positive")
+            for g, v in factors.items()
+        },
     )
 
 
 def parse_product(data: Any, where: str) -> Product:
-    doc = _mapping(data, where, required={"id", "unit"}, optional={"name", "declared_unit", "classification", "supply_mix"})
+    doc = _mapping(
+        data, where, required={"id", "unit"}, optional={"name", "declared_unit", "classification", "supply_mix"}
+    )
     unit = check_unit(doc["unit"], f"{where}.unit")
-    declared = _mapping(doc.get("declared_unit", {"amount": 1, "unit": unit}), f"{where}.declared_unit", required={"amount", "unit"})
+    declared = _mapping(
+        doc.get("declared_unit", {"amount": 1, "unit": unit}), f"{where}.declared_unit", required={"amount", "unit"}
+    )
     return Product(
-        id=_ident(doc["id"], f"{where}.id"), unit=unit,
+        id=_ident(doc["id"], f"{where}.id"),
+        unit=unit,
         declared_amount=parse_decimal(declared["amount"], f"{where}.declared_unit.amount", sign="positive"),
         declared_unit=check_unit(declared["unit"], f"{where}.declared_unit.unit"),
         name=_text(doc.get("name", ""), f"{where}.name", allow_empty=True),
         classification=_text(doc["classification"], f"{where}.classification") if "classification" in doc else None,
-        supply_mix={_ident(k, f"{where}.supply_mix"): parse_decimal(v, f"{where}.supply_mix.{k}", sign="nonnegative")
-                    for k, v in _mapping(doc.get("supply_mix", {}), f"{where}.supply_mix").items()},
+        supply_mix={
+            _ident(k, f"{where}.supply_mix"): parse_decimal(v, f"{where}.supply_mix.{k}", sign="nonnegative")
+            for k, v in _mapping(doc.get("supply_mix", {}), f"{where}.supply_mix").items()
+        },
     )
 
 
 def parse_background(data: Any, where: str) -> BackgroundActivity:
-    doc = _mapping(data, where, required={"id", "unit", "category", "emissions"}, optional={"name", "source", "default"})
+    doc = _mapping(
+        data, where, required={"id", "unit", "category", "emissions"}, optional={"name", "source", "default"}
+    )
     emissions = []
     for key, value in _mapping(doc["emissions"], f"{where}.emissions").items():
         gas, origin = _gas_key(key, f"{where}.emissions")
@@ -108,34 +146,52 @@ def parse_background(data: Any, where: str) -> BackgroundActivity:
     if source is None and not default:
         raise ProductSystemError(Reason.MISSING_SOURCE, "a background factor needs a source or `default: true`", where)
     return BackgroundActivity(
-        id=_ident(doc["id"], f"{where}.id"), unit=check_unit(doc["unit"], f"{where}.unit"),
-        category=_enum(Category, doc["category"], f"{where}.category"), emissions=tuple(emissions),
-        source=source, default=default, name=_text(doc.get("name", ""), f"{where}.name", allow_empty=True),
+        id=_ident(doc["id"], f"{where}.id"),
+        unit=check_unit(doc["unit"], f"{where}.unit"),
+        category=_enum(Category, doc["category"], f"{where}.category"),
+        emissions=tuple(emissions),
+        source=source,
+        default=default,
+        name=_text(doc.get("name", ""), f"{where}.name", allow_empty=True),
     )
 
 
 def parse_process(data: Any, where: str) -> Process:
     """Parse one process; also used for live inventory overrides."""
-    doc = _mapping(data, where, required={"id", "outputs"}, optional={"name", "plant", "inputs", "emissions", "allocation"})
-    outputs = tuple(_output(o, f"{where}.outputs[{i}]") for i, o in enumerate(_list(doc["outputs"], f"{where}.outputs")))
+    doc = _mapping(
+        data, where, required={"id", "outputs"}, optional={"name", "plant", "inputs", "emissions", "allocation"}
+    )
+    outputs = tuple(
+        _output(o, f"{where}.outputs[{i}]") for i, o in enumerate(_list(doc["outputs"], f"{where}.outputs"))
+    )
     if not outputs:
         raise ProductSystemError(Reason.MALFORMED, "a process needs at least one output", f"{where}.outputs")
     if len({o.product for o in outputs}) != len(outputs):
         raise ProductSystemError(Reason.DUPLICATE_ID, "a product appears twice among the outputs", f"{where}.outputs")
     allocation = _allocation(doc.get("allocation"), len(outputs), f"{where}.allocation")
     return Process(
-        id=_ident(doc["id"], f"{where}.id"), outputs=outputs,
-        inputs=tuple(_input(x, f"{where}.inputs[{i}]") for i, x in enumerate(_list(doc.get("inputs", []), f"{where}.inputs"))),
-        emissions=tuple(_emission(e, f"{where}.emissions[{i}]") for i, e in enumerate(_list(doc.get("emissions", []), f"{where}.emissions"))),
-        allocation=allocation, name=_text(doc.get("name", ""), f"{where}.name", allow_empty=True),
+        id=_ident(doc["id"], f"{where}.id"),
+        outputs=outputs,
+        inputs=tuple(
+            _input(x, f"{where}.inputs[{i}]") for i, x in enumerate(_list(doc.get("inputs", []), f"{where}.inputs"))
+        ),
+        emissions=tuple(
+            _emission(e, f"{where}.emissions[{i}]")
+            for i, e in enumerate(_list(doc.get("emissions", []), f"{where}.emissions"))
+        ),
+        allocation=allocation,
+        name=_text(doc.get("name", ""), f"{where}.name", allow_empty=True),
         plant=_text(doc["plant"], f"{where}.plant") if doc.get("plant") is not None else None,
     )
 
 
 def _output(data: Any, where: str) -> Output:
     doc = _mapping(data, where, required={"product", "amount", "unit"})
-    return Output(_ident(doc["product"], f"{where}.product"),
-                  parse_decimal(doc["amount"], f"{where}.amount", sign="positive"), check_unit(doc["unit"], f"{where}.unit"))
+    return Output(
+        _ident(doc["product"], f"{where}.product"),
+        parse_decimal(doc["amount"], f"{where}.amount", sign="positive"),
+        check_unit(doc["unit"], f"{where}.unit"),
+    )
 
 
 def _input(data: Any, where: str) -> Exchange:
@@ -143,16 +199,24 @@ def _input(data: Any, where: str) -> Exchange:
     if ("product" in doc) == ("activity" in doc):
         raise ProductSystemError(Reason.MALFORMED, "an input names exactly one of `product` or `activity`", where)
     key = "product" if "product" in doc else "activity"
-    return Exchange(_ident(doc[key], f"{where}.{key}"), key == "product",
-                    parse_decimal(doc["amount"], f"{where}.amount", sign="nonnegative"), check_unit(doc["unit"], f"{where}.unit"))
+    return Exchange(
+        _ident(doc[key], f"{where}.{key}"),
+        key == "product",
+        parse_decimal(doc["amount"], f"{where}.amount", sign="nonnegative"),
+        check_unit(doc["unit"], f"{where}.unit"),
+    )
 
 
 def _emission(data: Any, where: str) -> Emission:
     doc = _mapping(data, where, required={"gas", "amount", "unit"}, optional={"origin"})
     origin = _enum(Origin, doc.get("origin", "fossil"), f"{where}.origin")
     sign = "any" if origin is Origin.BIOGENIC else "nonnegative"
-    return Emission(_gas(doc["gas"], f"{where}.gas"), origin,
-                    parse_decimal(doc["amount"], f"{where}.amount", sign=sign), check_unit(doc["unit"], f"{where}.unit"))
+    return Emission(
+        _gas(doc["gas"], f"{where}.gas"),
+        origin,
+        parse_decimal(doc["amount"], f"{where}.amount", sign=sign),
+        check_unit(doc["unit"], f"{where}.unit"),
+    )
 
 
 def _allocation(data: Any, n_outputs: int, where: str) -> Allocation:
@@ -162,22 +226,32 @@ def _allocation(data: Any, n_outputs: int, where: str) -> Allocation:
         return Allocation(AllocationMethod.NONE)
     doc = _mapping(data, where, required={"method"}, optional={"factors", "prices", "price_basis", "period"})
     method = _enum(AllocationMethod, doc["method"], f"{where}.method")
-    factors = {_ident(k, f"{where}.factors"): parse_decimal(v, f"{where}.factors.{k}", sign="nonnegative")
-               for k, v in _mapping(doc.get("factors", {}), f"{where}.factors").items()}
+    factors = {
+        _ident(k, f"{where}.factors"): parse_decimal(v, f"{where}.factors.{k}", sign="nonnegative")
+        for k, v in _mapping(doc.get("factors", {}), f"{where}.factors").items()
+    }
     prices = {}
     for key, value in _mapping(doc.get("prices", {}), f"{where}.prices").items():
         p = _mapping(value, f"{where}.prices.{key}", required={"amount", "currency", "unit"})
         prices[_ident(key, f"{where}.prices")] = Price(
             parse_decimal(p["amount"], f"{where}.prices.{key}.amount", sign="nonnegative"),
-            _text(p["currency"], f"{where}.prices.{key}.currency"), check_unit(p["unit"], f"{where}.prices.{key}.unit"))
+            _text(p["currency"], f"{where}.prices.{key}.currency"),
+            check_unit(p["unit"], f"{where}.prices.{key}.unit"),
+        )
     if method is AllocationMethod.ECONOMIC and not (doc.get("price_basis") and doc.get("period")):
         raise ProductSystemError(Reason.MISSING_FACTOR, "economic allocation needs `price_basis` and `period`", where)
-    return Allocation(method, factors, prices,
-                      _text(doc["price_basis"], f"{where}.price_basis") if doc.get("price_basis") else None,
-                      _text(doc["period"], f"{where}.period") if doc.get("period") else None)
+    return Allocation(
+        method,
+        factors,
+        prices,
+        _text(doc["price_basis"], f"{where}.price_basis") if doc.get("price_basis") else None,
+        _text(doc["period"], f"{where}.period") if doc.get("period") else None,
+    )
 
 
-def _mapping(data: Any, where: str, required: set[str] | None = None, optional: set[str] | None = None) -> Mapping[str, Any]:
+def _mapping(
+    data: Any, where: str, required: set[str] | None = None, optional: set[str] | None = None
+) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ProductSystemError(Reason.MALFORMED, f"expected a mapping, got {type(data).__name__}", where)
     if required is not None:

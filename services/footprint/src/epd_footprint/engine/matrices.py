@@ -61,7 +61,9 @@ def compile_system(system: ProductSystem) -> CompiledSystem:
     for proc in system.processes.values():
         for o in proc.outputs:
             if o.product not in producers:
-                raise ProductSystemError(Reason.UNKNOWN_REFERENCE, f"output product {o.product!r} is not declared", f"process {proc.id}")
+                raise ProductSystemError(
+                    Reason.UNKNOWN_REFERENCE, f"output product {o.product!r} is not declared", f"process {proc.id}"
+                )
             producers[o.product].append(proc.id)
     rows, row_product, markets = [], [], {}
     for pid, makers in producers.items():
@@ -69,31 +71,57 @@ def compile_system(system: ProductSystem) -> CompiledSystem:
         if not makers:
             raise ProductSystemError(Reason.NO_PRODUCER, f"no process makes product {pid!r}", f"product {pid}")
         if len(makers) == 1 and not product.supply_mix:
-            rows.append(pid); row_product.append(pid)
+            rows.append(pid)
+            row_product.append(pid)
             continue
         if not product.supply_mix:
-            raise ProductSystemError(Reason.AMBIGUOUS_PRODUCER, f"{len(makers)} processes make {pid!r}; declare a supply_mix", f"product {pid}")
+            raise ProductSystemError(
+                Reason.AMBIGUOUS_PRODUCER,
+                f"{len(makers)} processes make {pid!r}; declare a supply_mix",
+                f"product {pid}",
+            )
         if set(product.supply_mix) != set(makers):
-            raise ProductSystemError(Reason.UNKNOWN_REFERENCE, f"supply_mix must name exactly the producers {sorted(makers)}", f"product {pid}")
+            raise ProductSystemError(
+                Reason.UNKNOWN_REFERENCE,
+                f"supply_mix must name exactly the producers {sorted(makers)}",
+                f"product {pid}",
+            )
         total = float(sum(product.supply_mix.values()))
         if abs(total - 1.0) > 1e-9:
-            raise ProductSystemError(Reason.ALLOCATION_SUM, f"supply_mix shares sum to {total!r}, not 1", f"product {pid}")
+            raise ProductSystemError(
+                Reason.ALLOCATION_SUM, f"supply_mix shares sum to {total!r}, not 1", f"product {pid}"
+            )
         markets[pid] = makers
-        rows.append(pid); row_product.append(pid)
+        rows.append(pid)
+        row_product.append(pid)
         for maker in makers:
-            rows.append(f"{pid}@{maker}"); row_product.append(pid)
+            rows.append(f"{pid}@{maker}")
+            row_product.append(pid)
     row_index = {r: i for i, r in enumerate(rows)}
     gases = sorted(set(system.gwp.factors) | {"CO2", "CO2e"})
     gas_keys = [gas_key(g, o) for g in gases for o in ORIGINS]
     flows = list(system.background) + gas_keys
     flow_unit = [b.unit for b in system.background.values()] + ["kg"] * len(gas_keys)
     cs = CompiledSystem(
-        system=system, rows=rows, row_index=row_index, row_unit=[system.products[p].unit for p in row_product],
-        row_product=row_product, columns=[""] * len(rows), process_columns={}, flows=flows,
-        flow_index={f: i for i, f in enumerate(flows)}, flow_unit=flow_unit, n_background=len(system.background),
-        A=sp.csc_matrix((len(rows), len(rows))), B=sp.csc_matrix((len(flows), len(rows))),
-        C=np.zeros((3, len(flows))), G=sp.csr_matrix((len(gas_keys), len(flows))), gas_keys=gas_keys,
-        transport_mask=np.zeros(len(flows), bool), gate_mask=np.zeros(len(flows), bool), allocations={},
+        system=system,
+        rows=rows,
+        row_index=row_index,
+        row_unit=[system.products[p].unit for p in row_product],
+        row_product=row_product,
+        columns=[""] * len(rows),
+        process_columns={},
+        flows=flows,
+        flow_index={f: i for i, f in enumerate(flows)},
+        flow_unit=flow_unit,
+        n_background=len(system.background),
+        A=sp.csc_matrix((len(rows), len(rows))),
+        B=sp.csc_matrix((len(flows), len(rows))),
+        C=np.zeros((3, len(flows))),
+        G=sp.csr_matrix((len(gas_keys), len(flows))),
+        gas_keys=gas_keys,
+        transport_mask=np.zeros(len(flows), bool),
+        gate_mask=np.zeros(len(flows), bool),
+        allocations={},
     )
     _characterise(cs)
     entries: list[ColumnEntries] = []
@@ -124,17 +152,23 @@ def process_columns(cs: CompiledSystem, proc: Process) -> list[ColumnEntries]:
             if x.ref not in system.products:
                 raise ProductSystemError(Reason.UNKNOWN_REFERENCE, f"input product {x.ref!r} is not declared", where)
             row = cs.row_index[x.ref]
-            inputs_a[row] = inputs_a.get(row, 0.0) + float(x.amount) * conversion_factor(x.unit, cs.row_unit[row], f"{where} input {x.ref}")
+            inputs_a[row] = inputs_a.get(row, 0.0) + float(x.amount) * conversion_factor(
+                x.unit, cs.row_unit[row], f"{where} input {x.ref}"
+            )
         else:
             flow = cs.flow_index.get(x.ref)
             if flow is None or flow >= cs.n_background:
                 raise ProductSystemError(Reason.MISSING_FACTOR, f"no background factor for activity {x.ref!r}", where)
-            inputs_b[flow] = inputs_b.get(flow, 0.0) + float(x.amount) * conversion_factor(x.unit, cs.flow_unit[flow], f"{where} input {x.ref}")
+            inputs_b[flow] = inputs_b.get(flow, 0.0) + float(x.amount) * conversion_factor(
+                x.unit, cs.flow_unit[flow], f"{where} input {x.ref}"
+            )
     for e in proc.emissions:
         if system.gwp.factor(e.gas) is None:
             raise ProductSystemError(Reason.MISSING_FACTOR, f"no GWP for gas {e.gas!r} in {system.gwp.name}", where)
         flow = cs.flow_index[gas_key(e.gas, e.origin)]
-        inputs_b[flow] = inputs_b.get(flow, 0.0) + float(e.amount) * conversion_factor(e.unit, "kg", f"{where} emission {e.gas}")
+        inputs_b[flow] = inputs_b.get(flow, 0.0) + float(e.amount) * conversion_factor(
+            e.unit, "kg", f"{where} emission {e.gas}"
+        )
     out = []
     cols = []
     for o in proc.outputs:
@@ -142,9 +176,13 @@ def process_columns(cs: CompiledSystem, proc: Process) -> list[ColumnEntries]:
         col = cs.row_index[mixed if mixed in cs.row_index else o.product]
         f = factors[o.product]
         a = {r: -f * v for r, v in inputs_a.items()}
-        a[col] = a.get(col, 0.0) + float(o.amount) * conversion_factor(o.unit, cs.row_unit[col], f"{where} output {o.product}")
+        a[col] = a.get(col, 0.0) + float(o.amount) * conversion_factor(
+            o.unit, cs.row_unit[col], f"{where} output {o.product}"
+        )
         if a[col] <= 0:
-            raise ProductSystemError(Reason.NEGATIVE_NET_OUTPUT, f"consumes at least as much {o.product!r} as it makes", where)
+            raise ProductSystemError(
+                Reason.NEGATIVE_NET_OUTPUT, f"consumes at least as much {o.product!r} as it makes", where
+            )
         cs.columns[col] = proc.id if len(proc.outputs) == 1 else f"{proc.id}[{o.product}]"
         out.append(ColumnEntries(col, a, {k: f * v for k, v in inputs_b.items()}))
         cols.append(col)
@@ -163,15 +201,21 @@ def _characterise(cs: CompiledSystem) -> None:
         for gf in bg.emissions:
             factor = gwp.factor(gf.gas)
             if factor is None:
-                raise ProductSystemError(Reason.MISSING_FACTOR, f"no GWP for gas {gf.gas!r} in {gwp.name}", f"background {bg.id}")
+                raise ProductSystemError(
+                    Reason.MISSING_FACTOR, f"no GWP for gas {gf.gas!r} in {gwp.name}", f"background {bg.id}"
+                )
             cs.C[origin_row[gf.origin], i] += float(gf.amount) * float(factor)
-            g_rows.append(gas_row[gas_key(gf.gas, gf.origin)]); g_cols.append(i); g_vals.append(float(gf.amount))
+            g_rows.append(gas_row[gas_key(gf.gas, gf.origin)])
+            g_cols.append(i)
+            g_vals.append(float(gf.amount))
     for k, key in enumerate(cs.gas_keys):
         flow = cs.n_background + k
         gas, _, origin = key.partition("/")
         cs.C[origin_row[Origin(origin or "fossil")], flow] = float(gwp.factor(gas))
         cs.gate_mask[flow] = True
-        g_rows.append(k); g_cols.append(flow); g_vals.append(1.0)
+        g_rows.append(k)
+        g_cols.append(flow)
+        g_vals.append(1.0)
     cs.G = sp.csr_matrix((g_vals, (g_rows, g_cols)), shape=(len(cs.gas_keys), len(cs.flows)))
 
 
@@ -179,5 +223,9 @@ def _assemble(entries: list[ColumnEntries], which: str, shape: tuple[int, int]) 
     rows, cols, vals = [], [], []
     for e in entries:
         d = e.a if which == "a" else e.b
-        rows.extend(d.keys()); cols.extend([e.column] * len(d)); vals.extend(d.values())
-    return sp.csc_matrix((np.asarray(vals, float), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))), shape=shape)
+        rows.extend(d.keys())
+        cols.extend([e.column] * len(d))
+        vals.extend(d.values())
+    return sp.csc_matrix(
+        (np.asarray(vals, float), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))), shape=shape
+    )

@@ -35,8 +35,10 @@ class ProductFootprint:
 
     def as_dict(self) -> dict:
         return {
-            "product": self.product, "declared_unit": {"amount": str(self.declared_amount), "unit": self.declared_unit},
-            "gwp_set": self.gwp_set, "unit": "kg CO2e",
+            "product": self.product,
+            "declared_unit": {"amount": str(self.declared_amount), "unit": self.declared_unit},
+            "gwp_set": self.gwp_set,
+            "unit": "kg CO2e",
             "gwp": {m: {i: str(v) for i, v in ind.items()} for m, ind in self.gwp.items()},
             "scaling": {k: str(v) for k, v in self.scaling.items()},
             "products": {k: {"amount": str(a), "unit": u} for k, (a, u) in self.products.items()},
@@ -49,7 +51,9 @@ class ProductFootprint:
 
 def declared_factor(cs: CompiledSystem, row: int) -> float:
     product = cs.system.products[cs.row_product[row]]
-    return float(product.declared_amount) * conversion_factor(product.declared_unit, product.unit, f"product {product.id}")
+    return float(product.declared_amount) * conversion_factor(
+        product.declared_unit, product.unit, f"product {product.id}"
+    )
 
 
 def gwp_table(res: SystemResults, row: int) -> dict[str, dict[str, Decimal]]:

@@ -55,7 +55,7 @@ def components(A: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
     while stack:  # Kahn's algorithm on the condensation (a DAG)
         u = stack.pop()
         rank[u], k = k, k + 1
-        for v in cond.indices[cond.indptr[u]:cond.indptr[u + 1]]:
+        for v in cond.indices[cond.indptr[u] : cond.indptr[u + 1]]:
             indegree[v] -= 1
             if indegree[v] == 0:
                 stack.append(v)
@@ -85,7 +85,7 @@ def inverse_diagonal(A: sp.csc_matrix, labels: np.ndarray | None = None) -> np.n
     order = np.argsort(labels, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)])
     for comp in np.flatnonzero(sizes > 1):
-        members = order[starts[comp]:starts[comp + 1]]
+        members = order[starts[comp] : starts[comp + 1]]
         block = A[members][:, members].tocsc()
         m = len(members)
         lu = factorise(block, np.arange(m))
@@ -97,8 +97,9 @@ def inverse_diagonal(A: sp.csc_matrix, labels: np.ndarray | None = None) -> np.n
             if not np.all(np.isfinite(inv)):
                 raise ProductSystemError(Reason.SINGULAR_SYSTEM, "a recycling loop makes the system singular")
             if inv.min() < -1e-9 * max(1.0, np.abs(inv).max()):
-                raise ProductSystemError(Reason.NEGATIVE_NET_OUTPUT,
-                                         "a loop returns at least as much as it takes (net output <= 0)")
+                raise ProductSystemError(
+                    Reason.NEGATIVE_NET_OUTPUT, "a loop returns at least as much as it takes (net output <= 0)"
+                )
             d[members[lo:hi]] = inv[np.arange(lo, hi), np.arange(hi - lo)]
     return d
 

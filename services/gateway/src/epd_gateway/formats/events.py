@@ -33,9 +33,14 @@ class EventError(MappingError):
 def _envelope(event_type: str, event_id: str, source: str, time: datetime, data: dict[str, Any]) -> dict[str, Any]:
     if time.tzinfo is None:
         raise EventError("event time must be timezone-aware")
-    return {"type": event_type, "specversion": SPECVERSION,
-            "id": _text(event_id, "event id"), "source": _text(source, "event source"),
-            "time": v.iso(time), "data": data}
+    return {
+        "type": event_type,
+        "specversion": SPECVERSION,
+        "id": _text(event_id, "event id"),
+        "source": _text(source, "event source"),
+        "time": v.iso(time),
+        "data": data,
+    }
 
 
 def _text(value: Any, what: str, max_len: int = 500) -> str:
@@ -56,8 +61,9 @@ def published_event(pf_ids: Sequence[str], *, event_id: str, source: str, time: 
     return _envelope(PUBLISHED, event_id, source, time, {"pfIds": ids})
 
 
-def request_fulfilled_event(request_event_id: str, footprints: Sequence[Mapping[str, Any]], *, event_id: str,
-                            source: str, time: datetime) -> dict[str, Any]:
+def request_fulfilled_event(
+    request_event_id: str, footprints: Sequence[Mapping[str, Any]], *, event_id: str, source: str, time: datetime
+) -> dict[str, Any]:
     """Answer a RequestCreated event with the matching ProductFootprints (non-empty, per the spec)."""
     if not footprints:
         raise EventError("RequestFulfilled needs at least one footprint; send RequestRejected instead")
@@ -65,12 +71,15 @@ def request_fulfilled_event(request_event_id: str, footprints: Sequence[Mapping[
     return _envelope(REQUEST_FULFILLED, event_id, source, time, data)
 
 
-def request_rejected_event(request_event_id: str, code: str, message: str, *, event_id: str, source: str,
-                           time: datetime) -> dict[str, Any]:
+def request_rejected_event(
+    request_event_id: str, code: str, message: str, *, event_id: str, source: str, time: datetime
+) -> dict[str, Any]:
     if code not in ERROR_CODES:
         raise EventError(f"error code must be one of {sorted(ERROR_CODES)}, got {code!r:.40}")
-    data = {"requestEventId": _text(request_event_id, "request event id"),
-            "error": {"code": code, "message": _text(message, "error message", 2000)}}
+    data = {
+        "requestEventId": _text(request_event_id, "request event id"),
+        "error": {"code": code, "message": _text(message, "error message", 2000)},
+    }
     return _envelope(REQUEST_REJECTED, event_id, source, time, data)
 
 

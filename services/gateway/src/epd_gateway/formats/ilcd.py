@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from typing import NamedTuple
 
-from epd.v1 import footprint_pb2
 from lxml import etree
 
+from epd.v1 import footprint_pb2
 from epd_gateway.formats import values as v
 from epd_gateway.formats.pact import pact_status, record_status
 from epd_gateway.formats.party import MappingError, PartyInfo
@@ -33,14 +33,20 @@ class Ref(NamedTuple):
 
 # Source: ILCD+EPD identifiers, EN15804+A2_EF3.1_indicators.csv (LCIA method data sets, EF 3.1).
 INDICATORS = {
-    "GWP-total": Ref("a7ea142a-9749-11ed-a8fc-0242ac120002", "01.00.000",
-                     "Global Warming Potential - total (GWP-total)"),
-    "GWP-fossil": Ref("a7ea19c0-9749-11ed-a8fc-0242ac120002", "01.00.000",
-                      "Global Warming Potential - fossil fuels (GWP-fossil)"),
-    "GWP-biogenic": Ref("a7ea186c-9749-11ed-a8fc-0242ac120002", "01.00.000",
-                        "Global Warming Potential - biogenic (GWP-biogenic)"),
-    "GWP-luluc": Ref("a7ea1ae2-9749-11ed-a8fc-0242ac120002", "01.00.000",
-                     "Global Warming Potential - land use and land use change (GWP-luluc)"),
+    "GWP-total": Ref(
+        "a7ea142a-9749-11ed-a8fc-0242ac120002", "01.00.000", "Global Warming Potential - total (GWP-total)"
+    ),
+    "GWP-fossil": Ref(
+        "a7ea19c0-9749-11ed-a8fc-0242ac120002", "01.00.000", "Global Warming Potential - fossil fuels (GWP-fossil)"
+    ),
+    "GWP-biogenic": Ref(
+        "a7ea186c-9749-11ed-a8fc-0242ac120002", "01.00.000", "Global Warming Potential - biogenic (GWP-biogenic)"
+    ),
+    "GWP-luluc": Ref(
+        "a7ea1ae2-9749-11ed-a8fc-0242ac120002",
+        "01.00.000",
+        "Global Warming Potential - land use and land use change (GWP-luluc)",
+    ),
 }
 # Same file: unit group of the four GWP indicators ("kg CO2 eqv.").
 KG_CO2E_UNIT_GROUP = Ref("1ebf3012-d0db-4de2-aefd-ef30cedb0be1", "", "kg CO2 eqv.")
@@ -122,8 +128,11 @@ def _process_information(root: etree._Element, fv: footprint_pb2.FootprintVersio
     valid_until = v.timestamp(fv, "valid_until", "valid_until", required=False)
     if valid_until:
         _sub(time, _c("dataSetValidUntil"), str(valid_until.year))
-    _lang(time, _c("timeRepresentativenessDescription"),
-          f"Reference period {v.iso(start)} to {v.iso(end)} (end exclusive).")
+    _lang(
+        time,
+        _c("timeRepresentativenessDescription"),
+        f"Reference period {v.iso(start)} to {v.iso(end)} (end exclusive).",
+    )
     valid_from = v.timestamp(fv, "valid_from", "valid_from", required=False)
     if valid_from:
         if valid_until and valid_until <= valid_from:
@@ -147,8 +156,12 @@ def _modelling(root: etree._Element, fv: footprint_pb2.FootprintVersion, party: 
     verified = fv.status not in (footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,)
     review = _sub(validation, "review", type="Independent external review" if verified and verifier else "Not reviewed")
     if verified and verifier:
-        _ref(review, _c("referenceToNameOfReviewerAndInstitution"), "contact data set",
-             Ref(_name_uuid("contact", verifier), "", verifier))
+        _ref(
+            review,
+            _c("referenceToNameOfReviewerAndInstitution"),
+            "contact data set",
+            Ref(_name_uuid("contact", verifier), "", verifier),
+        )
     declarations = _sub(mv, "complianceDeclarations")
     for standard in party.programme.compliance:
         ref = COMPLIANCE.get(standard)
@@ -179,8 +192,12 @@ def _administrative(root: etree._Element, fv: footprint_pb2.FootprintVersion, pa
             raise MappingError("a footprint version cannot precede itself")
         _ref(pub, _c("referenceToPrecedingDataSetVersion"), "process data set", Ref(pid, "", "preceding version"))
     operator = v.text(fv.programme_operator, "programme operator", max_len=200) or party.programme.operator_name
-    _ref(pub, _c("referenceToRegistrationAuthority"), "contact data set",
-         Ref(_name_uuid("contact", operator), "", operator))
+    _ref(
+        pub,
+        _c("referenceToRegistrationAuthority"),
+        "contact data set",
+        Ref(_name_uuid("contact", operator), "", operator),
+    )
     registration = v.text(fv.registration_number, "registration number", max_len=200)
     if registration:
         _sub(pub, _c("registrationNumber"), registration)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from epd.v1 import footprint_pb2
 from openepd.model.common import Measurement
 from openepd.model.epd import Epd
-from openepd.model.lcia import ImpactSet, Impacts, ScopeSetGwp
+from openepd.model.lcia import Impacts, ImpactSet, ScopeSetGwp
 from openepd.model.org import Org
 from openepd.model.pcr import Pcr
 from openepd.model.standard import Standard
 
+from epd.v1 import footprint_pb2
 from epd_gateway.formats import values as v
 from epd_gateway.formats.pact import pact_status, record_status
 from epd_gateway.formats.party import MappingError, PartyInfo

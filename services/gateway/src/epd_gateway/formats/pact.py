@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import quote
 
 from epd.v1 import footprint_pb2, intensity_pb2
-
 from epd_gateway.formats import values as v
 from epd_gateway.formats.party import MappingError, PartyInfo, check_urn
 
@@ -30,19 +29,46 @@ SPEC_VERSION = "3.0.3"
 EXTENSION_SPEC_VERSION = "2.0.0"  # WBCSD Data Model Extensions specification version
 EXTENSION_NAME = "epd-record/1.0.0"
 
-_ACTIVE = {footprint_pb2.FOOTPRINT_STATUS_PUBLISHED, footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
-           footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL}
+_ACTIVE = {
+    footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
+    footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
+    footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,
+}
 _DEPRECATED = {footprint_pb2.FOOTPRINT_STATUS_DEPRECATED, footprint_pb2.FOOTPRINT_STATUS_EXPIRED}
-_VERIFIED = {footprint_pb2.FOOTPRINT_STATUS_PUBLISHED, footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
-             footprint_pb2.FOOTPRINT_STATUS_DEPRECATED, footprint_pb2.FOOTPRINT_STATUS_EXPIRED}
+_VERIFIED = {
+    footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
+    footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
+    footprint_pb2.FOOTPRINT_STATUS_DEPRECATED,
+    footprint_pb2.FOOTPRINT_STATUS_EXPIRED,
+}
 
 # UN M49 regions and sub-regions as enumerated by PACT v3.0.3 CarbonFootprint.geographyRegionOrSubregion.
-UN_REGIONS = frozenset({
-    "Africa", "Americas", "Asia", "Europe", "Oceania", "Australia and New Zealand", "Central Asia",
-    "Eastern Asia", "Eastern Europe", "Latin America and the Caribbean", "Melanesia", "Micronesia",
-    "Northern Africa", "Northern America", "Northern Europe", "Polynesia", "South-eastern Asia",
-    "Southern Asia", "Southern Europe", "Sub-Saharan Africa", "Western Asia", "Western Europe",
-})
+UN_REGIONS = frozenset(
+    {
+        "Africa",
+        "Americas",
+        "Asia",
+        "Europe",
+        "Oceania",
+        "Australia and New Zealand",
+        "Central Asia",
+        "Eastern Asia",
+        "Eastern Europe",
+        "Latin America and the Caribbean",
+        "Melanesia",
+        "Micronesia",
+        "Northern Africa",
+        "Northern America",
+        "Northern Europe",
+        "Polynesia",
+        "South-eastern Asia",
+        "Southern Asia",
+        "Southern Europe",
+        "Sub-Saharan Africa",
+        "Western Asia",
+        "Western Europe",
+    }
+)
 # Short classification schemes used in FootprintVersion.classifications -> PACT URN scheme names.
 _CLASS_SCHEMES = {"cpc": "un-cpc", "un-cpc": "un-cpc", "hs": "hs", "cn": "cn", "cas": "cas"}
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,39}$")
@@ -78,7 +104,9 @@ def classification_urn(code: str) -> str:
     scheme, _, value = raw.partition(":")
     scheme = _CLASS_SCHEMES.get(scheme.lower(), "")
     if not scheme or not _CODE.match(value):
-        raise MappingError(f"classification must be <scheme>:<code> with scheme in {sorted(_CLASS_SCHEMES)}, got {raw!r}")
+        raise MappingError(
+            f"classification must be <scheme>:<code> with scheme in {sorted(_CLASS_SCHEMES)}, got {raw!r}"
+        )
     return f"urn:pact:productclassification:{scheme}:{value}"
 
 
@@ -159,8 +187,10 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
         pcf["biogenicCO2Uptake"] = v.wire_decimal(uptake)
     pcr = v.text(fv.pcr_id, "PCR id", max_len=200)
     if pcr:
-        rule = {"operator": party.programme.pcr_operator,
-                "ruleNames": [f"{pcr} {v.text(fv.pcr_version, 'PCR version', max_len=40)}".strip()]}
+        rule = {
+            "operator": party.programme.pcr_operator,
+            "ruleNames": [f"{pcr} {v.text(fv.pcr_version, 'PCR version', max_len=40)}".strip()],
+        }
         if party.programme.pcr_operator == "Other":
             rule["otherOperatorName"] = party.programme.operator_name
         pcf["productOrSectorSpecificRules"] = [rule]
@@ -169,8 +199,11 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
         pcf["secondaryEmissionFactorSources"] = [{"name": "EPD platform emission factor set", "version": factor_set}]
     verifier = v.text(fv.verifier, "verifier", max_len=200)
     if verifier and fv.status in _VERIFIED:
-        pcf["verification"] = {"coverage": "product level", "providerName": verifier,
-                               "standardName": ", ".join(party.programme.compliance)}
+        pcf["verification"] = {
+            "coverage": "product level",
+            "providerName": verifier,
+            "standardName": ", ".join(party.programme.compliance),
+        }
     return pcf
 
 
@@ -193,8 +226,12 @@ def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     reason = v.text(fv.reason, "reason", max_len=2000)
     if reason:
         data["statusReason"] = reason
-    return {"specVersion": EXTENSION_SPEC_VERSION, "dataSchema": f"{base}/{EXTENSION_NAME}/data-model.json",
-            "documentation": f"{base}/{EXTENSION_NAME}/", "data": data}
+    return {
+        "specVersion": EXTENSION_SPEC_VERSION,
+        "dataSchema": f"{base}/{EXTENSION_NAME}/data-model.json",
+        "documentation": f"{base}/{EXTENSION_NAME}/",
+        "data": data,
+    }
 
 
 def product_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> dict[str, Any]:

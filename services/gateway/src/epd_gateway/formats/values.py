@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from epd.v1 import footprint_pb2
-
 from epd_gateway.formats.party import MappingError
 
 MODULE_NAMES = {
@@ -76,7 +75,7 @@ def timestamp(message: object, field: str, what: str, *, required: bool = True) 
         return None
     ts = getattr(message, field)
     try:
-        value = ts.ToDatetime(tzinfo=timezone.utc)
+        value = ts.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError) as exc:
         raise MappingError(f"{what} is out of range: {exc}") from None
     if not 1970 <= value.year <= 9999:
@@ -86,7 +85,7 @@ def timestamp(message: object, field: str, what: str, *, required: bool = True) 
 
 def iso(value: datetime) -> str:
     """RFC 3339 date-time in UTC with a 'Z' suffix."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def pf_uuid(value: str, what: str) -> str:

@@ -17,27 +17,54 @@ from epd_gateway.settings import GatewaySettings
 
 router = APIRouter()
 _MAX_BODY = 4096
-_OAUTH_ERROR = {"type": "object", "required": ["error"],
-                "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}
-_TOKEN = {"type": "object", "required": ["access_token", "token_type", "expires_in"],
-          "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
-                         "expires_in": {"type": "integer"}, "scope": {"type": "string"}}}
+_OAUTH_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+_TOKEN = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "scope": {"type": "string"},
+    },
+}
 _TOKEN_DOC = {
-    "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-        "type": "object", "required": ["grant_type"],
-        "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]},
-                       "scope": {"type": "string"}}}}}},
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "scope": {"type": "string"},
+                    },
+                }
+            }
+        },
+    },
     "security": [{"BasicAuth": []}],
     "responses": {
         "200": {"description": "access token", "content": {"application/json": {"schema": _TOKEN}}},
-        **{s: {"description": d, "content": {"application/json": {"schema": _OAUTH_ERROR}}}
-           for s, d in (("400", "invalid request"), ("401", "invalid client"), ("429", "rate limited"))}},
+        **{
+            s: {"description": d, "content": {"application/json": {"schema": _OAUTH_ERROR}}}
+            for s, d in (("400", "invalid request"), ("401", "invalid client"), ("429", "rate limited"))
+        },
+    },
 }
 
 
 def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                        headers={"Cache-Control": "no-store", **(headers or {})})
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 def _basic(header: str | None) -> tuple[str, str] | None:
@@ -53,8 +80,13 @@ def _basic(header: str | None) -> tuple[str, str] | None:
     return unquote(client_id), unquote(secret)  # RFC 6749 2.3.1: form-urlencoded before Basic
 
 
-@router.post("/auth/token", openapi_extra=_TOKEN_DOC, response_class=JSONResponse, tags=["auth"],
-             responses={200: {"model": None}})
+@router.post(
+    "/auth/token",
+    openapi_extra=_TOKEN_DOC,
+    response_class=JSONResponse,
+    tags=["auth"],
+    responses={200: {"model": None}},
+)
 async def token(request: Request) -> JSONResponse:
     deps: Deps = request.app.state.deps
     settings: GatewaySettings = request.app.state.settings
@@ -64,8 +96,12 @@ async def token(request: Request) -> JSONResponse:
     if wait > 0:
         return _oauth_error(429, "slow_down", "too many token requests", {"Retry-After": retry_after(wait)})
     if creds is None:
-        return _oauth_error(401, "invalid_client", "HTTP Basic client authentication is required",
-                            {"WWW-Authenticate": 'Basic realm="epd-gateway"'})
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "HTTP Basic client authentication is required",
+            {"WWW-Authenticate": 'Basic realm="epd-gateway"'},
+        )
     body = await request.body()
     if len(body) > _MAX_BODY:
         return _oauth_error(400, "invalid_request", "request body too large")
@@ -78,8 +114,12 @@ async def token(request: Request) -> JSONResponse:
     client_id, secret = creds
     client = await deps.repository.client(client_id) if 0 < len(client_id) <= 100 and "\x00" not in client_id else None
     if client is None or not client.usable or not secrets.check_secret(secret, client.secret_hash):
-        return _oauth_error(401, "invalid_client", "unknown client, wrong secret or disabled client",
-                            {"WWW-Authenticate": 'Basic realm="epd-gateway"'})
+        return _oauth_error(
+            401,
+            "invalid_client",
+            "unknown client, wrong secret or disabled client",
+            {"WWW-Authenticate": 'Basic realm="epd-gateway"'},
+        )
     requested = form.get("scope", [""])[0].split()
     granted = client.scopes & tokens.SCOPES
     if requested:
@@ -87,22 +127,42 @@ async def token(request: Request) -> JSONResponse:
             return _oauth_error(400, "invalid_scope", "a requested scope is not granted to this client")
         granted = frozenset(requested)
     ring = await deps.keys.get()
-    access = tokens.issue(ring, client_id=client.client_id, partner_id=client.partner_id, scopes=granted,
-                          issuer=settings.issuer, audience=settings.audience, ttl_seconds=settings.token_ttl_seconds,
-                          now=deps.clock())
-    return JSONResponse({"access_token": access, "token_type": "bearer", "expires_in": settings.token_ttl_seconds,
-                         "scope": " ".join(sorted(granted))}, headers={"Cache-Control": "no-store"})
+    access = tokens.issue(
+        ring,
+        client_id=client.client_id,
+        partner_id=client.partner_id,
+        scopes=granted,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl_seconds=settings.token_ttl_seconds,
+        now=deps.clock(),
+    )
+    return JSONResponse(
+        {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": settings.token_ttl_seconds,
+            "scope": " ".join(sorted(granted)),
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/.well-known/openid-configuration", tags=["auth"])
 async def openid_configuration(request: Request) -> dict:
     settings: GatewaySettings = request.app.state.settings
     base = settings.issuer.rstrip("/")
-    return {"issuer": settings.issuer, "token_endpoint": f"{base}/auth/token", "jwks_uri": f"{base}/.well-known/jwks.json",
-            "grant_types_supported": ["client_credentials"], "response_types_supported": ["token"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "scopes_supported": sorted(tokens.SCOPES), "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["EdDSA"]}
+    return {
+        "issuer": settings.issuer,
+        "token_endpoint": f"{base}/auth/token",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "scopes_supported": sorted(tokens.SCOPES),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+    }
 
 
 @router.get("/.well-known/jwks.json", tags=["auth"])

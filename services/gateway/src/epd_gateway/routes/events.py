@@ -20,10 +20,16 @@ _ANSWERS = (ev.REQUEST_FULFILLED, ev.REQUEST_REJECTED)
 # The documented body is exactly what the handler accepts (so schema-valid events get 200).
 _TEXT = {"type": "string", "maxLength": 500, "pattern": r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}
 _TIME = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"}
-_URN = {"type": "string", "maxLength": 500,
-        "pattern": r"^[Uu][Rr][Nn]:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}
-_UUID = {"type": "string", "pattern": r"^([Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                                      r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
+_URN = {
+    "type": "string",
+    "maxLength": 500,
+    "pattern": r"^[Uu][Rr][Nn]:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+}
+_UUID = {
+    "type": "string",
+    "pattern": r"^([Uu][Rr][Nn]:[Uu][Uu][Ii][Dd]:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
 
 
 def _list(item: dict) -> dict:
@@ -31,34 +37,75 @@ def _list(item: dict) -> dict:
 
 
 def _envelope(kind: str, data: dict) -> dict:
-    return {"type": "object", "required": ["type", "specversion", "id", "source", "time", "data"],
-            "properties": {"type": {"const": kind}, "specversion": {"const": ev.SPECVERSION}, "id": _TEXT,
-                           "source": _TEXT, "time": _TIME, "data": data}}
+    return {
+        "type": "object",
+        "required": ["type", "specversion", "id", "source", "time", "data"],
+        "properties": {
+            "type": {"const": kind},
+            "specversion": {"const": ev.SPECVERSION},
+            "id": _TEXT,
+            "source": _TEXT,
+            "time": _TIME,
+            "data": data,
+        },
+    }
 
 
-_CRITERIA = {"type": "object", "additionalProperties": False, "properties": {
-    "productId": _list(_URN), "companyId": _list(_URN), "classification": _list(_URN), "geography": _list(_TEXT),
-    "validOn": _TIME, "validAfter": _TIME, "validBefore": _TIME, "status": {"enum": ["Active", "Deprecated"]},
-    "comment": {**_TEXT, "maxLength": 2000}}}
-_EVENT_SCHEMA = {"oneOf": [
-    _envelope(ev.REQUEST_CREATED, _CRITERIA),
-    _envelope(ev.PUBLISHED, {"type": "object", "required": ["pfIds"], "properties": {"pfIds": _list(_UUID)}}),
-    *(_envelope(kind, {"type": "object", "required": ["requestEventId"], "properties": {"requestEventId": {"type": "string"}}})
-      for kind in _ANSWERS)]}
-_DOC = {"requestBody": {"required": True, "content": {ev.CONTENT_TYPE: {"schema": _EVENT_SCHEMA},
-                                                      "application/json": {"schema": _EVENT_SCHEMA}}}}
+_CRITERIA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "productId": _list(_URN),
+        "companyId": _list(_URN),
+        "classification": _list(_URN),
+        "geography": _list(_TEXT),
+        "validOn": _TIME,
+        "validAfter": _TIME,
+        "validBefore": _TIME,
+        "status": {"enum": ["Active", "Deprecated"]},
+        "comment": {**_TEXT, "maxLength": 2000},
+    },
+}
+_EVENT_SCHEMA = {
+    "oneOf": [
+        _envelope(ev.REQUEST_CREATED, _CRITERIA),
+        _envelope(ev.PUBLISHED, {"type": "object", "required": ["pfIds"], "properties": {"pfIds": _list(_UUID)}}),
+        *(
+            _envelope(
+                kind,
+                {
+                    "type": "object",
+                    "required": ["requestEventId"],
+                    "properties": {"requestEventId": {"type": "string"}},
+                },
+            )
+            for kind in _ANSWERS
+        ),
+    ]
+}
+_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {ev.CONTENT_TYPE: {"schema": _EVENT_SCHEMA}, "application/json": {"schema": _EVENT_SCHEMA}},
+    }
+}
 
 
 def _answer_event(body: Any) -> ev.IncomingEvent:
     """Envelope check for RequestFulfilled/RequestRejected events addressed to us."""
     if not isinstance(body.get("data"), dict) or not isinstance(body["data"].get("requestEventId"), str):
         raise ev.EventError("data.requestEventId is required")
-    return ev.IncomingEvent(body["type"], ev._text(body["id"], "event id"), ev._text(body["source"], "event source"),
-                            str(body["time"]))
+    return ev.IncomingEvent(
+        body["type"], ev._text(body["id"], "event id"), ev._text(body["source"], "event source"), str(body["time"])
+    )
 
 
-@router.post("/3/events", openapi_extra=_DOC, response_class=Response, responses={200: {"description": "accepted"},
-                                                         **responses(400, 401, 403, 429)})
+@router.post(
+    "/3/events",
+    openapi_extra=_DOC,
+    response_class=Response,
+    responses={200: {"description": "accepted"}, **responses(400, 401, 403, 429)},
+)
 async def post_event(request: Request, caller: Caller = Depends(require("events:write"))) -> Response:
     deps: Deps = request.app.state.deps
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -72,8 +119,12 @@ async def post_event(request: Request, caller: Caller = Depends(require("events:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "event is not JSON") from None
     try:
-        if isinstance(body, dict) and body.get("type") in _ANSWERS and body.get("specversion") == ev.SPECVERSION \
-                and all(k in body for k in ("id", "source", "time")):
+        if (
+            isinstance(body, dict)
+            and body.get("type") in _ANSWERS
+            and body.get("specversion") == ev.SPECVERSION
+            and all(k in body for k in ("id", "source", "time"))
+        ):
             event = _answer_event(body)
         else:
             event = ev.parse_event(body)

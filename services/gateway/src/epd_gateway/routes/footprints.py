@@ -27,16 +27,30 @@ router = APIRouter(tags=["footprint"])
 CURSOR_PARAM = "x-epd-cursor"
 DEFAULT_LIMIT = 100
 OPENEPD_TYPE = "application/vnd.openepd+json"
-_LIST_200 = {"description": "footprints", "headers": {"link": {"schema": {"type": "string"}},
-                                                       "x-epd-signature-kid": {"schema": {"type": "string"}}},
-             "content": {"application/json": {"schema": {
-                 "type": "object", "required": ["data"],
-                 "properties": {"data": {"type": "array", "items": {"type": "object"}}}}}}}
-_GET_200 = {"description": "one footprint", "headers": {"x-epd-signature": {"schema": {"type": "string"}}},
-            "content": {"application/json": {"schema": {"type": "object", "required": ["data"],
-                                                        "properties": {"data": {"type": "object"}}}},
-                        "application/xml": {"schema": {"type": "string"}},
-                        OPENEPD_TYPE: {"schema": {"type": "object"}}}}
+_LIST_200 = {
+    "description": "footprints",
+    "headers": {"link": {"schema": {"type": "string"}}, "x-epd-signature-kid": {"schema": {"type": "string"}}},
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+            }
+        }
+    },
+}
+_GET_200 = {
+    "description": "one footprint",
+    "headers": {"x-epd-signature": {"schema": {"type": "string"}}},
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "required": ["data"], "properties": {"data": {"type": "object"}}}
+        },
+        "application/xml": {"schema": {"type": "string"}},
+        OPENEPD_TYPE: {"schema": {"type": "object"}},
+    },
+}
 # Documented constraints match what parse_filters accepts, so schema-valid requests are accepted.
 _URN = r"^[Uu][Rr][Nn]:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+$"
 Urn = Annotated[str, StringConstraints(pattern=_URN, max_length=512)]
@@ -51,9 +65,14 @@ async def list_footprints(
     request: Request,
     caller: Caller = Depends(require("footprint:list")),
     limit: Annotated[int | None, Query(ge=0)] = None,
-    productId: UrnList = None, companyId: UrnList = None, geography: GeoList = None,  # noqa: N803
-    classification: UrnList = None, validOn: DateTime = None, validAfter: DateTime = None,  # noqa: N803
-    validBefore: DateTime = None, status: Literal["Active", "Deprecated"] | None = None,
+    productId: UrnList = None,
+    companyId: UrnList = None,
+    geography: GeoList = None,
+    classification: UrnList = None,
+    validOn: DateTime = None,
+    validAfter: DateTime = None,  # noqa: N803
+    validBefore: DateTime = None,
+    status: Literal["Active", "Deprecated"] | None = None,
     # Only ever taken from our own Link headers (opaque), so it is not part of the documented API.
     x_epd_cursor: Annotated[str | None, Query(alias=CURSOR_PARAM, max_length=400, include_in_schema=False)] = None,
 ) -> JSONResponse:
@@ -79,8 +98,9 @@ async def list_footprints(
         except (cursor.CursorError, ValueError, TypeError):
             raise ApiError(400, "the pagination cursor is invalid or expired") from None
     ring = await deps.keys.get()
-    served, position = await deps.catalogue.list(caller.agreement, filters, after, size, ring,
-                                                 max_scan=max(10 * size, 2000))
+    served, position = await deps.catalogue.list(
+        caller.agreement, filters, after, size, ring, max_scan=max(10 * size, 2000)
+    )
     headers = {"x-epd-signature-kid": ring.kid}
     if position is not None:
         token = cursor.encode(deps.cursor_key, position, digest, settings.cursor_ttl_seconds, now=deps.clock())
@@ -107,9 +127,9 @@ def _format(request: Request, fmt: str | None) -> str:
 @router.get("/3/footprints/{id}", responses={200: _GET_200, **responses(400, 401, 403, 404, 429)})
 async def get_footprint(
     request: Request,
-    id: uuid.UUID,  # noqa: A002 - the spec's parameter name
+    id: uuid.UUID,
     caller: Caller = Depends(require("footprint:read")),
-    format: Literal["pact", "ilcd", "openepd"] | None = None,  # noqa: A002
+    format: Literal["pact", "ilcd", "openepd"] | None = None,
 ) -> Response:
     deps: Deps = request.app.state.deps
     ring = await deps.keys.get()
@@ -124,8 +144,9 @@ async def get_footprint(
         if kind == "ilcd":
             body, media = ilcd_epd_xml(served.row.version, served.party), "application/xml"
         else:
-            body = json.dumps(openepd_document(served.row.version, served.party), ensure_ascii=False,
-                              separators=(",", ":")).encode()
+            body = json.dumps(
+                openepd_document(served.row.version, served.party), ensure_ascii=False, separators=(",", ":")
+            ).encode()
             media = OPENEPD_TYPE
     except MappingError as exc:
         raise ApiError(404, f"the footprint cannot be expressed as {kind}: {exc}"[:300], "NotFound") from None

@@ -35,7 +35,6 @@ import faust
 from faust.types import TP
 
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
-
 from epd_intensity.factors.model import FactorLibrary
 from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
@@ -53,8 +52,9 @@ CORRECTIONS_TOPIC = "epd.intensity.corrections.v1"  # declared here: not a regis
 STATE_TABLE = "intensity-state"
 
 
-def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig], library: FactorLibrary,
-               metrics: IntensityMetrics) -> faust.App:
+def create_app(
+    settings: IntensitySettings, processes: dict[str, ProcessConfig], library: FactorLibrary, metrics: IntensityMetrics
+) -> faust.App:
     prefix = settings.topic_prefix
     partitions = TELEMETRY_READINGS.partitions
     app = faust.App(
@@ -82,10 +82,15 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
     # (source_progress.py) and `_commit_applied` commits it for the group, so lag stays visible.
     readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw", acks=False)
     windows = app.topic(INTENSITY_WINDOWS.topic(prefix), key_serializer="raw", value_serializer="raw")
-    corrections = app.topic(prefix + CORRECTIONS_TOPIC, key_serializer="raw", value_serializer="raw",
-                            partitions=partitions, internal=True)
-    table = app.Table(STATE_TABLE, default=None, partitions=partitions,
-                      schema=faust.Schema(key_serializer="json", value_serializer="json"))
+    corrections = app.topic(
+        prefix + CORRECTIONS_TOPIC, key_serializer="raw", value_serializer="raw", partitions=partitions, internal=True
+    )
+    table = app.Table(
+        STATE_TABLE,
+        default=None,
+        partitions=partitions,
+        schema=faust.Schema(key_serializer="json", value_serializer="json"),
+    )
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)
     store = TableStore(table, changelog_sender(app, table))
     processor = Processor(processes, library, store, lateness)
@@ -105,7 +110,9 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
         """Tables are recovered; faust seeks to the committed offsets right after this signal:
         make those the applied offsets + 1 (source_progress.py), whatever faust committed."""
         progress.forget()
-        source = sorted((tp for tp in app.consumer.assignment() if tp.topic == readings_name), key=lambda t: t.partition)
+        source = sorted(
+            (tp for tp in app.consumer.assignment() if tp.topic == readings_name), key=lambda t: t.partition
+        )
         if not source:
             return
         earliest = await app.consumer.earliest_offsets(*source)
@@ -124,7 +131,9 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
             earliest = (await app.consumer.earliest_offsets(tp)).get(tp) or 0
             if offset is None or offset < earliest:
                 if offset is not None:
-                    log.error("readings %d..%d of partition %d are gone (retention): skipped", offset, earliest - 1, partition)
+                    log.error(
+                        "readings %d..%d of partition %d are gone (retention): skipped", offset, earliest - 1, partition
+                    )
                 offset = earliest
                 progress.skip_to(partition, offset)
             log.warning("source partition %d sought back to %d (%s)", partition, offset, reason)
@@ -139,8 +148,11 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
         restarted worker resumes from anyway (assignment sets it from the table), published so
         consumer-group lag shows the worker's real backlog. Advisory: recovery never reads it."""
         assigned = [tp for tp in app.consumer.assignment() if tp.topic == readings_name]
-        targets = {tp: offset for tp in assigned
-                   if (offset := progress.resume_offset(tp.partition)) is not None and committed.get(tp) != offset}
+        targets = {
+            tp: offset
+            for tp in assigned
+            if (offset := progress.resume_offset(tp.partition)) is not None and committed.get(tp) != offset
+        }
         if targets and await app.consumer._commit(targets):
             committed.update(targets)
 
@@ -196,8 +208,12 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
             admission = progress.admit(message.partition, message.offset)
             if admission is Admission.GAP:
                 gaps[message.partition] = progress.rewinds()[message.partition]
-                log.warning("reading %d of partition %d arrived before %d: readings lost in between", message.offset,
-                            message.partition, gaps[message.partition])
+                log.warning(
+                    "reading %d of partition %d arrived before %d: readings lost in between",
+                    message.offset,
+                    message.partition,
+                    gaps[message.partition],
+                )
             if admission is not Admission.PROCESS:
                 replayed += admission is Admission.REPLAYED
                 continue
@@ -209,8 +225,11 @@ def create_app(settings: IntensitySettings, processes: dict[str, ProcessConfig],
                 continue
             step = processor.handle(reading, message.partition, message.offset)
             for window in step.windows:
-                pending.append(await app.producer.send(windows_name, window.process_id.encode(),
-                                                       INTENSITY_WINDOWS.encode(window), None, None, None))
+                pending.append(
+                    await app.producer.send(
+                        windows_name, window.process_id.encode(), INTENSITY_WINDOWS.encode(window), None, None, None
+                    )
+                )
             if step.correction is not None:
                 pending.append(await correct(message.key, message.value, *step.correction))
             steps.append(step)

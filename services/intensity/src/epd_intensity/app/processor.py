@@ -30,14 +30,24 @@ whatever the batch boundaries of either run.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from epd.v1 import intensity_pb2, telemetry_pb2
-
 from epd_intensity.core import (
-    Bucket, Missing, Outcome, Refused, WatermarkPolicy, admit, build_window, combine, compute_totals,
-    day_start, derive, hour_start, merkle_root,
+    Bucket,
+    Missing,
+    Outcome,
+    Refused,
+    WatermarkPolicy,
+    admit,
+    build_window,
+    combine,
+    compute_totals,
+    day_start,
+    derive,
+    hour_start,
+    merkle_root,
 )
 from epd_intensity.core.ids import DAY, HOUR, ROLLING, SIZE_SPANS
 from epd_intensity.core.rolling import DAILY, ROLLING_30D, rolling_start_for_day
@@ -45,24 +55,38 @@ from epd_intensity.factors.model import FactorLibrary, FactorSet
 from epd_intensity.processes import ProcessConfig
 
 from .state import (
-    DayState, PlantState, bucket_from_dict, bucket_key, bucket_to_dict, current, day_key, plant_key,
-    totals_from_text, totals_to_text, versioned,
+    DayState,
+    PlantState,
+    bucket_from_dict,
+    bucket_key,
+    bucket_to_dict,
+    current,
+    day_key,
+    plant_key,
+    totals_from_text,
+    totals_to_text,
+    versioned,
 )
 
 HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
 REPLAYED = "replayed"  # at or below the plant's applied offset: already fully processed
-_NEVER = datetime.max.replace(tzinfo=timezone.utc)
-_NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=timezone.utc), "", 0, (), {})
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
 
 
 class Step:
     """What one reading did: its outcome, the windows it emitted, its correction-log entry."""
 
-    __slots__ = ("outcome", "windows", "correction", "missing", "_processor")  # one per reading
+    __slots__ = ("_processor", "correction", "missing", "outcome", "windows")  # one per reading
 
-    def __init__(self, outcome: str, windows: list[intensity_pb2.IntensityWindow] | None = None,
-                 correction: tuple[str, str] | None = None, missing: list[Missing] | None = None,
-                 _processor: Processor | None = None) -> None:
+    def __init__(
+        self,
+        outcome: str,
+        windows: list[intensity_pb2.IntensityWindow] | None = None,
+        correction: tuple[str, str] | None = None,
+        missing: list[Missing] | None = None,
+        _processor: Processor | None = None,
+    ) -> None:
         self.outcome = outcome
         self.windows = [] if windows is None else windows
         self.correction = correction  # (outcome, detail) for the correction log
@@ -76,12 +100,19 @@ class Step:
 
 
 class Processor:
-    def __init__(self, processes: Mapping[str, ProcessConfig], factors: FactorSet | FactorLibrary,
-                 store: MutableMapping[str, Any], lateness: timedelta | None = None,
-                 policy: WatermarkPolicy | None = None) -> None:
+    def __init__(
+        self,
+        processes: Mapping[str, ProcessConfig],
+        factors: FactorSet | FactorLibrary,
+        store: MutableMapping[str, Any],
+        lateness: timedelta | None = None,
+        policy: WatermarkPolicy | None = None,
+    ) -> None:
         self.processes, self.library = processes, FactorLibrary.of(factors)
         self.store, self.lateness_override, self.policy = store, lateness, policy or WatermarkPolicy()
-        self._lateness = {pid: (lateness if lateness is not None else p.allowed_lateness) for pid, p in processes.items()}
+        self._lateness = {
+            pid: (lateness if lateness is not None else p.allowed_lateness) for pid, p in processes.items()
+        }
         self._reset_pending = False
         self._drop_caches()
 
@@ -120,8 +151,9 @@ class Processor:
         applied = plant.offsets.get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
-        decision = self.policy.decide(admitted.event_time, plant.watermark, self._lateness[process.process_id],
-                                      admitted.ingested_at)
+        decision = self.policy.decide(
+            admitted.event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at
+        )
         if decision in (Outcome.TOO_LATE, Outcome.FUTURE):
             detail = f"event time {admitted.event_time.isoformat()} vs watermark {plant.watermark}"
             return Step(decision.value, correction=(decision.value, detail))
@@ -149,7 +181,7 @@ class Processor:
         return step
 
     # -- emission (mirrors oracle._Run) ---------------------------------------------------------
-    def _emit(self, plant: PlantState, key: tuple[str, int, datetime], make, step: Step) -> None:  # noqa: ANN001
+    def _emit(self, plant: PlantState, key: tuple[str, int, datetime], make, step: Step) -> None:
         revision = plant.revisions.get(key, 0)
         window = make(revision)
         if window is None:
@@ -170,7 +202,9 @@ class Processor:
         day_state.hours[hour] = totals
         self._changed(plant, day_key(pid, day), day_state)
         plant.days.add((pid, day))
-        self._emit(plant, (pid, HOURLY, hour), lambda rev: build_window(totals, process, HOURLY, hour, rev, watermark), step)
+        self._emit(
+            plant, (pid, HOURLY, hour), lambda rev: build_window(totals, process, HOURLY, hour, rev, watermark), step
+        )
         if (pid, DAILY, day) in plant.revisions:
             self._daily(plant, pid, day, watermark, step)
         else:
@@ -178,13 +212,16 @@ class Processor:
             self._due.pop(plant.plant_id, None)
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
         # windows with a revision), oldest first as there.
-        for start in sorted(s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING):
+        for start in sorted(
+            s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING
+        ):
             self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
         hours = self._day((pid, day)).hours
-        self._emit(plant, (pid, DAILY, day),
-                   lambda rev: derive(hours, self.processes[pid], DAILY, day, rev, watermark), step)
+        self._emit(
+            plant, (pid, DAILY, day), lambda rev: derive(hours, self.processes[pid], DAILY, day, rev, watermark), step
+        )
 
     def _rolling(self, plant: PlantState, pid: str, start: datetime, watermark: datetime, step: Step) -> None:
         """Exact 30-day sums from per-day sums; the Merkle root over every hourly root, as derive does."""

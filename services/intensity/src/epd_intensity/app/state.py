@@ -22,8 +22,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from epd_intensity.core import Bucket, WindowTotals
@@ -89,7 +89,9 @@ class PlantState:
         return {
             "wm": _iso(self.watermark) if self.watermark else None,
             "offsets": {str(k): v for k, v in sorted(self.offsets.items())},
-            "open": pairs(self.open), "buckets": pairs(self.buckets), "days": pairs(self.days),
+            "open": pairs(self.open),
+            "buckets": pairs(self.buckets),
+            "days": pairs(self.days),
             "pending": pairs(self.pending),
             "revs": sorted([p, s, _iso(t), r] for (p, s, t), r in self.revisions.items()),
         }
@@ -100,8 +102,12 @@ class PlantState:
             return cls()
         pairs = lambda rows: {(p, _dt(t)) for p, t in rows}  # noqa: E731
         return cls(
-            _dt(data["wm"]) if data["wm"] else None, {int(k): v for k, v in data["offsets"].items()},
-            pairs(data["open"]), pairs(data["buckets"]), pairs(data["days"]), pairs(data["pending"]),
+            _dt(data["wm"]) if data["wm"] else None,
+            {int(k): v for k, v in data["offsets"].items()},
+            pairs(data["open"]),
+            pairs(data["buckets"]),
+            pairs(data["days"]),
+            pairs(data["pending"]),
             {(p, s, _dt(t)): r for p, s, t, r in data["revs"]},
         )
 
@@ -116,12 +122,18 @@ def bucket_from_dict(data: dict[str, Any]) -> Bucket:
 
 def totals_to_text(t: WindowTotals) -> str:
     """Compact JSON text (one str per stored totals keeps 30 days of state small in memory)."""
-    return json.dumps([
-        [[k, c, u, str(q)] for (k, c, u), q in sorted(t.activities.items())],
-        [[s, g, a, f, str(m), str(e)] for (s, g, a, f), (m, e) in sorted(t.emissions.items())],
-        [[p, str(q)] for p, q in sorted(t.outputs.items())],
-        t.reading_count, t.merkle_root, list(t.factor_set_versions), list(t.gwp_sets),
-    ], separators=(",", ":"))
+    return json.dumps(
+        [
+            [[k, c, u, str(q)] for (k, c, u), q in sorted(t.activities.items())],
+            [[s, g, a, f, str(m), str(e)] for (s, g, a, f), (m, e) in sorted(t.emissions.items())],
+            [[p, str(q)] for p, q in sorted(t.outputs.items())],
+            t.reading_count,
+            t.merkle_root,
+            list(t.factor_set_versions),
+            list(t.gwp_sets),
+        ],
+        separators=(",", ":"),
+    )
 
 
 def totals_from_text(text: str) -> WindowTotals:
@@ -130,7 +142,10 @@ def totals_from_text(text: str) -> WindowTotals:
         activities={(k, c, u): Decimal(q) for k, c, u, q in acts},
         emissions={(s, g, a, f): (Decimal(m), Decimal(e)) for s, g, a, f, m, e in lines},
         outputs={p: Decimal(q) for p, q in outs},
-        reading_count=count, merkle_root=root, factor_set_versions=tuple(versions), gwp_sets=tuple(gwps),
+        reading_count=count,
+        merkle_root=root,
+        factor_set_versions=tuple(versions),
+        gwp_sets=tuple(gwps),
     )
 
 
@@ -151,7 +166,7 @@ class DayState:
 
     def hour_roots(self) -> list[str]:
         if self.compacted:
-            return [self.roots[i:i + 64] for i in range(0, len(self.roots), 64)]
+            return [self.roots[i : i + 64] for i in range(0, len(self.roots), 64)]
         return [t.merkle_root for t in self.hours.values()]
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,9 +38,13 @@ def changelog_sender(app: faust.App, table: faust.Table) -> Send:
 
     async def send(partition: int, key: str, value: Any) -> asyncio.Future:
         return await app.producer.send(
-            topic, dumps_key(None, key, serializer=table.key_serializer),
+            topic,
+            dumps_key(None, key, serializer=table.key_serializer),
             None if value is None else dumps_value(None, value, serializer=table.value_serializer),
-            partition, None, None)
+            partition,
+            None,
+            None,
+        )
 
     return send
 

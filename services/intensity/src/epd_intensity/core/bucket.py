@@ -69,7 +69,8 @@ class Bucket:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Bucket:
         return cls(
-            data["process_id"], datetime.fromisoformat(data["start"]),
+            data["process_id"],
+            datetime.fromisoformat(data["start"]),
             {(int(k), c, u): Decimal(q) for k, c, u, q in data["quantities"]},
             dict(data["reading_hashes"]),
         )

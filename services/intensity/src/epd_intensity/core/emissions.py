@@ -27,8 +27,13 @@ Missing = FactorMissing | GwpMissing
 
 
 def _lines(
-    lines: dict[LineKey, tuple[Decimal, Decimal]], missing: list[Missing], factor: Factor,
-    source: int | None, activity: str, quantity: Decimal, gwp: GwpSet,
+    lines: dict[LineKey, tuple[Decimal, Decimal]],
+    missing: list[Missing],
+    factor: Factor,
+    source: int | None,
+    activity: str,
+    quantity: Decimal,
+    gwp: GwpSet,
 ) -> None:
     """Add one factor applied to one quantity. `source` None: the source follows each gas."""
     if factor.co2e is not None:
@@ -42,7 +47,8 @@ def _lines(
             continue
         mass = quantise(mul(quantity, per_unit))
         lines[(source if source is not None else source_for_gas(gas), gas, activity, factor.id)] = (
-            mass, quantise(mul(mass, value)),
+            mass,
+            quantise(mul(mass, value)),
         )
 
 
@@ -53,8 +59,10 @@ def compute_totals(bucket: Bucket, process: ProcessConfig, factors: FactorSet) -
     gwp = factors.gwp(gwp_name)
     missing: list[Missing] = []
     totals = WindowTotals(
-        reading_count=bucket.reading_count, merkle_root=bucket.merkle_root(),
-        factor_set_versions=(factors.version,), gwp_sets=(gwp_name,),
+        reading_count=bucket.reading_count,
+        merkle_root=bucket.merkle_root(),
+        factor_set_versions=(factors.version,),
+        gwp_sets=(gwp_name,),
     )
     if gwp is None:
         gwp = GwpSet(gwp_name, {}, "missing")
@@ -77,7 +85,10 @@ def compute_totals(bucket: Bucket, process: ProcessConfig, factors: FactorSet) -
                 missing.append(GwpMissing(spec.gas, gwp_name, code))
                 continue
             source = DIRECT_GASES[code.partition(".")[2]][1]
-            totals.emissions[(source, spec.gas, code, f"gwp:{gwp_name}:{spec.gas}")] = (quantity, quantise(mul(quantity, value)))
+            totals.emissions[(source, spec.gas, code, f"gwp:{gwp_name}:{spec.gas}")] = (
+                quantity,
+                quantise(mul(quantity, value)),
+            )
             continue
         for source_name in spec.sources:
             selected = select_factor(factors, code, source_name, regions, year)
@@ -90,8 +101,14 @@ def compute_totals(bucket: Bucket, process: ProcessConfig, factors: FactorSet) -
 
 
 def _model_lines(
-    totals: WindowTotals, missing: list[Missing], process: ProcessConfig, factors: FactorSet,
-    gwp: GwpSet, regions: tuple[str, ...], year: int, measured: set[str],
+    totals: WindowTotals,
+    missing: list[Missing],
+    process: ProcessConfig,
+    factors: FactorSet,
+    gwp: GwpSet,
+    regions: tuple[str, ...],
+    year: int,
+    measured: set[str],
 ) -> None:
     """Modelled direct emissions per kg of the model's product, for gases not measured this hour."""
     model = process.emission_model

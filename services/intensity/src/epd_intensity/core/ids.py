@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from epd.v1 import intensity_pb2
 
@@ -25,11 +25,11 @@ SIZE_SPANS = {
 
 
 def utc(moment: datetime) -> datetime:
-    if moment.tzinfo is timezone.utc:  # event times are built in UTC: the common case
+    if moment.tzinfo is UTC:  # event times are built in UTC: the common case
         return moment
     if moment.tzinfo is None:
         raise ValueError("naive datetime: event times must be timezone-aware")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def hour_start(moment: datetime) -> datetime:

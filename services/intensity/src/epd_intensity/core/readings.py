@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
 from epd.v1 import telemetry_pb2
-
 from epd_intensity.core.activities import ActivitySpec, classify
 from epd_intensity.core.decimals import QuantityError, parse_quantity
 from epd_intensity.core.evidence import is_reading_hash
@@ -17,9 +16,9 @@ from epd_intensity.core.outcomes import Outcome
 from epd_intensity.processes import ProcessConfig
 
 # Timestamps outside this range are malformed (protects datetime arithmetic and window ids).
-_MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp())
-_MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp())
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
+_MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class AdmittedReading(NamedTuple):  # a tuple: built once per reading, cheaper than a frozen dataclass
@@ -63,7 +62,10 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
         return Refused(Outcome.BAD_QUALITY, "quality BAD")
     spec = classify(reading.activity, reading.activity_kind)
     if spec is None or reading.unit != spec.unit:
-        return Refused(Outcome.UNKNOWN_ACTIVITY, f"activity {reading.activity[:64]!r} kind {reading.activity_kind} unit {reading.unit[:16]!r}")
+        return Refused(
+            Outcome.UNKNOWN_ACTIVITY,
+            f"activity {reading.activity[:64]!r} kind {reading.activity_kind} unit {reading.unit[:16]!r}",
+        )
     try:
         quantity = parse_quantity(reading.quantity)
     except QuantityError as exc:
@@ -75,6 +77,12 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
             return Refused(Outcome.UNKNOWN_PRODUCT, f"product {product[:64]!r} not made by {process.process_id}")
     ingested = _time(reading.ingested_at) if reading.HasField("ingested_at") else None
     return AdmittedReading(
-        reading.reading_id, reading.reading_hash, process, spec, (spec.kind, code, spec.unit), quantity,
-        event_time, ingested,
+        reading.reading_id,
+        reading.reading_hash,
+        process,
+        spec,
+        (spec.kind, code, spec.unit),
+        quantity,
+        event_time,
+        ingested,
     )

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from epd.v1 import intensity_pb2
-
 from epd_intensity.core.ids import DAY, ROLLING, day_start
 from epd_intensity.core.totals import WindowTotals, combine
 from epd_intensity.core.window import build_window
@@ -40,8 +39,12 @@ def rolling_start_for_day(day: datetime) -> datetime:
 
 
 def derive(
-    hourly: Mapping[datetime, WindowTotals], process: ProcessConfig, size: int, start: datetime,
-    revision: int, computed_at: datetime,
+    hourly: Mapping[datetime, WindowTotals],
+    process: ProcessConfig,
+    size: int,
+    start: datetime,
+    revision: int,
+    computed_at: datetime,
 ) -> intensity_pb2.IntensityWindow | None:
     """The derived window from the latest hourly totals by hour start; None when it has no hours."""
     lo, hi = derived_span(size, start)

@@ -28,7 +28,10 @@ class WatermarkPolicy:
     max_future_skew: timedelta = timedelta(minutes=5)
 
     def decide(
-        self, event_time: datetime, watermark: datetime | None, lateness: timedelta,
+        self,
+        event_time: datetime,
+        watermark: datetime | None,
+        lateness: timedelta,
         ingested_at: datetime | None = None,
     ) -> Outcome:
         if ingested_at is not None and event_time > ingested_at + self.max_future_skew:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import intensity_pb2
-
 from epd_intensity.core.allocation import allocation_shares
 from epd_intensity.core.decimals import INTENSITY, SHARE, div, mul, quantise, wire
 from epd_intensity.core.ids import SIZE_SPANS, window_id
 from epd_intensity.core.totals import WindowTotals
 from epd_intensity.processes import ProcessConfig
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(moment: datetime) -> Timestamp:
@@ -27,7 +25,11 @@ def _ts(moment: datetime) -> Timestamp:
 
 
 def build_window(
-    totals: WindowTotals, process: ProcessConfig, size: int, start: datetime, revision: int,
+    totals: WindowTotals,
+    process: ProcessConfig,
+    size: int,
+    start: datetime,
+    revision: int,
     computed_at: datetime,
 ) -> intensity_pb2.IntensityWindow:
     """The wire message; every figure follows core/decimals.py. Deterministic for equal inputs.
@@ -37,17 +39,26 @@ def build_window(
     """
     window = intensity_pb2.IntensityWindow(
         window_id=window_id(process.process_id, start, size, revision),
-        process_id=process.process_id, plant_id=process.plant_id, size=size, revision=revision,
-        window_start=_ts(start), window_end=_ts(start + SIZE_SPANS[size]), computed_at=_ts(computed_at),
-        factor_set_version=",".join(totals.factor_set_versions), gwp_set=",".join(totals.gwp_sets),
-        allocation_basis=process.allocation_basis, allocation_price_basis=process.allocation.wire_basis,
+        process_id=process.process_id,
+        plant_id=process.plant_id,
+        size=size,
+        revision=revision,
+        window_start=_ts(start),
+        window_end=_ts(start + SIZE_SPANS[size]),
+        computed_at=_ts(computed_at),
+        factor_set_version=",".join(totals.factor_set_versions),
+        gwp_set=",".join(totals.gwp_sets),
+        allocation_basis=process.allocation_basis,
+        allocation_price_basis=process.allocation.wire_basis,
         total_co2e_kg=wire(totals.total_co2e),
         evidence=intensity_pb2.WindowEvidence(reading_count=totals.reading_count, merkle_root=totals.merkle_root),
     )
     for (kind, code, unit), q in sorted(totals.activities.items()):
         window.activities.add(activity_kind=kind, activity=code, quantity=wire(q), unit=unit)
     for (source, gas, activity, factor_id), (mass, co2e) in sorted(totals.emissions.items()):
-        window.emissions.add(source=source, gas=gas, mass_kg=wire(mass), co2e_kg=wire(co2e), activity=activity, factor_id=factor_id)
+        window.emissions.add(
+            source=source, gas=gas, mass_kg=wire(mass), co2e_kg=wire(co2e), activity=activity, factor_id=factor_id
+        )
     shares = allocation_shares(totals.outputs, process)
     total = totals.total_co2e
     for product in sorted(process.products):
@@ -57,18 +68,23 @@ def build_window(
         window.outputs.add(product_id=product, quantity_kg=wire(output), allocation_share=wire(share, SHARE))
         if output > 0:
             window.intensities.add(
-                product_id=product, defined=True, allocated_co2e_kg=wire(allocated),
+                product_id=product,
+                defined=True,
+                allocated_co2e_kg=wire(allocated),
                 kg_co2e_per_kg=wire(div(allocated, output), INTENSITY),
             )
         else:  # zero output: intensity undefined (not infinite); emissions stay in total_co2e_kg
-            window.intensities.add(product_id=product, defined=False, allocated_co2e_kg=wire(allocated), kg_co2e_per_kg="")
+            window.intensities.add(
+                product_id=product, defined=False, allocated_co2e_kg=wire(allocated), kg_co2e_per_kg=""
+            )
     return window
 
 
 def totals_from_window(window: intensity_pb2.IntensityWindow) -> WindowTotals:
     """The totals an hourly window carries, so derived windows can be computed from messages alone."""
     totals = WindowTotals(
-        reading_count=window.evidence.reading_count, merkle_root=window.evidence.merkle_root,
+        reading_count=window.evidence.reading_count,
+        merkle_root=window.evidence.merkle_root,
         factor_set_versions=tuple(v for v in window.factor_set_version.split(",") if v),
         gwp_sets=tuple(v for v in window.gwp_set.split(",") if v),
     )

@@ -7,7 +7,7 @@ raises FactorDataError naming the file and the reason; loading happens at start-
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
 
 def read_yaml(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)  # noqa: S506 (SafeLoader subclass)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_DecimalLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FactorDataError(f"{path.name}: cannot read: {exc}") from exc
 
@@ -123,11 +123,22 @@ def _load_include(path: Path) -> list[Factor]:
     factors = []
     for i, raw in enumerate(doc["factors"]):
         f = _validate(_FactorDoc, raw, f"{path.name} factor #{i}")
-        factors.append(Factor(
-            id=f.id, activity=f.activity, source=f.source, unit=f.unit, region=f.region,
-            year_from=f.years[0], year_to=f.years[1] if f.years[1] is not None else 9999,
-            gases=dict(f.gases), co2e=f.co2e, citation=f.citation, default=f.default, note=f.note,
-        ))
+        factors.append(
+            Factor(
+                id=f.id,
+                activity=f.activity,
+                source=f.source,
+                unit=f.unit,
+                region=f.region,
+                year_from=f.years[0],
+                year_to=f.years[1] if f.years[1] is not None else 9999,
+                gases=dict(f.gases),
+                co2e=f.co2e,
+                citation=f.citation,
+                default=f.default,
+                note=f.note,
+            )
+        )
     return factors
 
 
@@ -158,7 +169,7 @@ def load_factor_set(manifest: Path) -> FactorSet:
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise FactorDataError(f"{manifest.name}: duplicate factor ids {duplicates}")
-    start = datetime(doc.windows_from.year, doc.windows_from.month, doc.windows_from.day, tzinfo=timezone.utc)
+    start = datetime(doc.windows_from.year, doc.windows_from.month, doc.windows_from.day, tzinfo=UTC)
     return FactorSet(doc.version, start, doc.default_gwp_set, doc.year_fallback_max, tuple(factors), gwp_sets)
 
 

@@ -46,9 +46,7 @@ def region_chain(province: str | None, grid_region: str | None) -> tuple[str, ..
 def select_factor(
     factors: FactorSet, activity: str, source: str, regions: tuple[str, ...], year: int
 ) -> FactorSelection | FactorMissing:
-    candidates = [
-        f for f in factors.by_activity.get(activity, ()) if f.source == source and f.region in regions
-    ]
+    candidates = [f for f in factors.by_activity.get(activity, ()) if f.source == source and f.region in regions]
     if not candidates:
         return FactorMissing(activity, source, regions, year, f"no {source} factor for {activity} in {regions}")
     rank = {region: i for i, region in enumerate(regions)}
@@ -61,9 +59,11 @@ def select_factor(
     earlier = [f for f in candidates if earliest_allowed <= f.year_to < year]
     if not earlier:
         return FactorMissing(
-            activity, source, regions, year,
-            f"no {source} factor for {activity} valid in {year} or up to "
-            f"{factors.year_fallback_max} years before",
+            activity,
+            source,
+            regions,
+            year,
+            f"no {source} factor for {activity} valid in {year} or up to {factors.year_fallback_max} years before",
         )
     best = min(earlier, key=lambda f: (-f.year_to, rank[f.region], f.id))
     parts = [] if rank[best.region] == 0 else [f"region:{best.region}"]

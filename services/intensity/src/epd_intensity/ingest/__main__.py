@@ -15,10 +15,10 @@ from pydantic import Field
 from epd_common import topics
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
-from epd_common.lifecycle import run_until_signalled
 from epd_intensity.ingest.pg_registry import PgPlantRegistry
 from epd_intensity.ingest.pipeline import IngestConfig
 from epd_intensity.ingest.service import IngestService
@@ -60,10 +60,16 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
         config = settings.ingest_config()
         await producer.start()
         await consumer.start()
-        service = IngestService(consumer, TopicProducer(producer), registry,
-                                IngestStateStore(pool, settings.consumer_group, config),
-                                prefix=settings.topic_prefix, config=config, refresh_registry=registry.refresh,
-                                refresh_seconds=settings.registry_refresh_seconds)
+        service = IngestService(
+            consumer,
+            TopicProducer(producer),
+            registry,
+            IngestStateStore(pool, settings.consumer_group, config),
+            prefix=settings.topic_prefix,
+            config=config,
+            refresh_registry=registry.refresh,
+            refresh_seconds=settings.registry_refresh_seconds,
+        )
         runner = asyncio.create_task(service.run())
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -46,13 +46,21 @@ class PgPlantRegistry:
         meters: dict[str, dict[str, MeterSpec]] = {p: {} for p in plants}
         for r in meter_rows:
             try:
-                spec = meter_from_mapping({
-                    "meter_id": r["meter_id"], "process_id": r["process_id"], "activity_kind": r["activity_kind"],
-                    "activity": r["activity"], "unit": r["unit"], "kind": r["reading_kind"],
-                    "rollover": r["counter_modulus"], "max_rate_per_hour": r["max_rate_per_hour"],
-                    "reset_floor": r["reset_floor"], "interval_seconds": r["interval_seconds"],
-                    "product_id": r["product_id"],
-                })
+                spec = meter_from_mapping(
+                    {
+                        "meter_id": r["meter_id"],
+                        "process_id": r["process_id"],
+                        "activity_kind": r["activity_kind"],
+                        "activity": r["activity"],
+                        "unit": r["unit"],
+                        "kind": r["reading_kind"],
+                        "rollover": r["counter_modulus"],
+                        "max_rate_per_hour": r["max_rate_per_hour"],
+                        "reset_floor": r["reset_floor"],
+                        "interval_seconds": r["interval_seconds"],
+                        "product_id": r["product_id"],
+                    }
+                )
             except RegistryError as exc:
                 log.warning("skipping meter %s: %s", r["meter_id"], exc)
                 continue

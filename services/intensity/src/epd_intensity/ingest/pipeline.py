@@ -138,8 +138,9 @@ def process_batch(
         if isinstance(outcome, Finding):
             payload = raw.SerializeToString(deterministic=True)
             result.rejected.append(
-                _rejection(outcome, payload, now, plant_id=batch.plant_id, batch_id=batch.batch_id,
-                           meter_id=raw.meter_id)
+                _rejection(
+                    outcome, payload, now, plant_id=batch.plant_id, batch_id=batch.batch_id, meter_id=raw.meter_id
+                )
             )
         else:
             result.accepted.append(outcome)
@@ -157,8 +158,18 @@ class _BatchContext:
     """What every reading of one batch shares, computed once per batch (integers for the clock
     checks, the ingestion timestamp message) so the per-reading path stays cheap."""
 
-    __slots__ = ("plant_id", "batch_id", "meters", "state", "config", "now", "now_us", "skew_us",
-                 "lateness_us", "ingested_at")
+    __slots__ = (
+        "batch_id",
+        "config",
+        "ingested_at",
+        "lateness_us",
+        "meters",
+        "now",
+        "now_us",
+        "plant_id",
+        "skew_us",
+        "state",
+    )
 
     def __init__(self, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig) -> None:
         self.plant_id = vb.batch.plant_id
@@ -192,8 +203,12 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     # Same microsecond precision as the datetime the checks were defined on (plausibility.check_time).
     observed_us = seconds * 1_000_000 + nanos // 1000
     if observed_us > ctx.now_us + ctx.skew_us or observed_us < ctx.now_us - ctx.lateness_us:
-        return plaus.check_time(_datetime(seconds, nanos), ctx.now, ctx.config.max_future_skew,  # type: ignore[return-value]
-                                ctx.config.max_lateness)
+        return plaus.check_time(
+            _datetime(seconds, nanos),
+            ctx.now,
+            ctx.config.max_future_skew,  # type: ignore[return-value]
+            ctx.config.max_lateness,
+        )
     value = plaus.parse_value(raw.value)
     if isinstance(value, Finding):
         return value
@@ -211,8 +226,10 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     seen = dedupe.check_reading(plant_id, meter.meter_id, ts_ns)
     if seen is not Seen.NEW:
         if seen is Seen.DUPLICATE:
-            return Finding(RR.REJECTION_REASON_DUPLICATE,
-                           f"{meter.meter_id} at {_datetime(seconds, nanos).isoformat()} already ingested")
+            return Finding(
+                RR.REJECTION_REASON_DUPLICATE,
+                f"{meter.meter_id} at {_datetime(seconds, nanos).isoformat()} already ingested",
+            )
         return Finding(RR.REJECTION_REASON_TOO_LATE, "older than the meter's dedupe window; cannot prove it is new")
 
     counter_point = None
@@ -224,8 +241,11 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         quantity, elapsed = value, None
         if meter.max_rate_per_hour is not None:  # elapsed since the meter's last reading, else nominal
             hwm = dedupe.high_water_ns(plant_id, meter.meter_id)
-            elapsed = (timedelta(microseconds=(ts_ns - hwm) // 1000) if hwm is not None and ts_ns > hwm
-                       else timedelta(seconds=meter.interval_seconds))
+            elapsed = (
+                timedelta(microseconds=(ts_ns - hwm) // 1000)
+                if hwm is not None and ts_ns > hwm
+                else timedelta(seconds=meter.interval_seconds)
+            )
     if elapsed is not None and (fast := plaus.check_rate(quantity, elapsed, meter.max_rate_per_hour, unit)):
         return fast
 
@@ -263,7 +283,11 @@ def _datetime(seconds: int, nanos: int) -> datetime:
 
 
 def _counter(
-    meter: MeterSpec, value: Decimal, observed: datetime, plant_id: str, ctx: _BatchContext,
+    meter: MeterSpec,
+    value: Decimal,
+    observed: datetime,
+    plant_id: str,
+    ctx: _BatchContext,
 ) -> tuple[Decimal | Finding, timedelta | None, CounterPoint | None]:
     """(delta, elapsed time for the rate check or None to skip it, new counter point)."""
     prev = ctx.state.counters.get((plant_id, meter.meter_id))
@@ -272,7 +296,10 @@ def _counter(
         return late, None, None
     # RawReading has no explicit reset flag yet, so resets are detected from the values alone.
     out = counter_delta(
-        prev, value, rollover_modulus=meter.rollover_modulus, reset_floor=meter.reset_floor,
+        prev,
+        value,
+        rollover_modulus=meter.rollover_modulus,
+        reset_floor=meter.reset_floor,
         reset_fraction=ctx.config.reset_fraction,
     )
     if out.event is CounterEvent.BACKWARDS or out.delta is None:

@@ -47,8 +47,10 @@ LAG = Gauge("epd_ingest_lag_seconds", "Age of the last processed raw record (bro
 MAX_UNSAVED_POLLS = 20  # polls processed while one save is in flight before the loop waits for it
 
 # Bounded label values: the names of the RejectionReason enum, nothing plant-supplied.
-_REASONS = {v: telemetry_pb2.RejectionReason.Name(v).removeprefix("REJECTION_REASON_").lower()
-            for v in telemetry_pb2.RejectionReason.values()}
+_REASONS = {
+    v: telemetry_pb2.RejectionReason.Name(v).removeprefix("REJECTION_REASON_").lower()
+    for v in telemetry_pb2.RejectionReason.values()
+}
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -63,10 +65,19 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 class IngestService:
-    def __init__(self, consumer: AIOKafkaConsumer, producer: TopicProducer, registry: PlantRegistry,
-                 store: IngestStateStore, *, prefix: str = "", config: IngestConfig = IngestConfig(),
-                 refresh_registry: Callable[[], object] | None = None, refresh_seconds: float = 60.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: TopicProducer,
+        registry: PlantRegistry,
+        store: IngestStateStore,
+        *,
+        prefix: str = "",
+        config: IngestConfig = IngestConfig(),
+        refresh_registry: Callable[[], object] | None = None,
+        refresh_seconds: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._consumer = consumer
         self._producer = producer
         self._sender = PipelinedSender(producer.raw)
@@ -134,7 +145,12 @@ class IngestService:
         sender = self._sender
         await sender.begin((self.readings_topic, self.rejected_topic))
         readings_topic, rejected_topic, registry, state, config = (
-            self.readings_topic, self.rejected_topic, self._registry, self.state, self._config)
+            self.readings_topic,
+            self.rejected_topic,
+            self._registry,
+            self.state,
+            self._config,
+        )
         accepted = 0
         rejected: list[int] = []
         records_seen = 0
@@ -147,8 +163,9 @@ class IngestService:
                         await sender.send(readings_topic, key, r.SerializeToString(deterministic=True))
                     accepted += len(result.accepted)
                 for j in result.rejected:
-                    await sender.send(rejected_topic, (j.plant_id or "unknown").encode(),
-                                      j.SerializeToString(deterministic=True))
+                    await sender.send(
+                        rejected_topic, (j.plant_id or "unknown").encode(), j.SerializeToString(deterministic=True)
+                    )
                     rejected.append(j.reason)
                 records_seen += 1
             if records and records[-1].timestamp and records[-1].timestamp > 0:
@@ -178,8 +195,13 @@ class IngestService:
         if not self._unsaved_polls:
             return
         offsets, self._unsaved, self._unsaved_polls = self._unsaved, {}, 0
-        snapshot = self._store.snapshot(self.state, self.state.take_changes(), self.raw_topic,
-                                        {tp.partition: o for tp, o in offsets.items()}, self._unsaved_now or self._clock())
+        snapshot = self._store.snapshot(
+            self.state,
+            self.state.take_changes(),
+            self.raw_topic,
+            {tp.partition: o for tp, o in offsets.items()},
+            self._unsaved_now or self._clock(),
+        )
         self._saving = asyncio.create_task(self._persist(snapshot, offsets))
 
     async def _persist(self, snapshot: StateSnapshot, offsets: dict[TopicPartition, int]) -> None:

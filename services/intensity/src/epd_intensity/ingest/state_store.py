@@ -54,7 +54,8 @@ class IngestStateStore:
             for row in await conn.fetch("SELECT plant_id, meter_id, observed_ns FROM ingest_seen_readings"):
                 stamps.setdefault((row[0], row[1]), []).append(row[2])
             meters = await conn.fetch(
-                "SELECT plant_id, meter_id, floor_ns, counter_value, counter_observed_at FROM ingest_meter_state")
+                "SELECT plant_id, meter_id, floor_ns, counter_value, counter_observed_at FROM ingest_meter_state"
+            )
             for m in meters:
                 key = (m["plant_id"], m["meter_id"])
                 state.dedupe.restore_meter(*key, stamps.pop(key, []), m["floor_ns"])
@@ -63,28 +64,38 @@ class IngestStateStore:
             for key, s in stamps.items():  # saved stamps whose meter row is missing: keep them, no floor
                 state.dedupe.restore_meter(*key, s, None)
             for row in await conn.fetch(
-                    "SELECT batch_id FROM (SELECT batch_id, seen_at FROM ingest_seen_batches"
-                    " ORDER BY seen_at DESC LIMIT $1) b ORDER BY seen_at", state.dedupe.max_batch_ids):
+                "SELECT batch_id FROM (SELECT batch_id, seen_at FROM ingest_seen_batches"
+                " ORDER BY seen_at DESC LIMIT $1) b ORDER BY seen_at",
+                state.dedupe.max_batch_ids,
+            ):
                 state.dedupe.record_batch(row[0])
-            offsets = {r[0]: r[1] for r in await conn.fetch(
-                "SELECT partition, next_offset FROM ingest_offsets WHERE consumer_group = $1 AND topic = $2",
-                self._group, topic)}
+            offsets = {
+                r[0]: r[1]
+                for r in await conn.fetch(
+                    "SELECT partition, next_offset FROM ingest_offsets WHERE consumer_group = $1 AND topic = $2",
+                    self._group,
+                    topic,
+                )
+            }
         return state, offsets
 
-    def snapshot(self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int],
-                 now: datetime) -> StateSnapshot:
+    def snapshot(
+        self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
+    ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
         meter_rows = []
         for p, m in {(p, m) for p, m, _ in changes.readings}:
             _, floor = state.dedupe.meter_snapshot(p, m)
             point = state.counters.get((p, m))
-            meter_rows.append((p, m, floor, None if point is None else point.value,
-                               None if point is None else point.observed_at))
+            meter_rows.append(
+                (p, m, floor, None if point is None else point.value, None if point is None else point.observed_at)
+            )
         readings = tuple(list(col) for col in zip(*changes.readings, strict=True)) or ([], [], [])
         return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches))
 
-    async def save(self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int],
-                   now: datetime) -> None:
+    async def save(
+        self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
+    ) -> None:
         await self.write(self.snapshot(state, changes, topic, offsets, now))
 
     async def write(self, snap: StateSnapshot) -> None:
@@ -94,7 +105,8 @@ class IngestStateStore:
                 await conn.execute(
                     "INSERT INTO ingest_seen_readings (plant_id, meter_id, observed_ns)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
-                    *snap.readings)
+                    *snap.readings,
+                )
             if snap.meter_rows:
                 await conn.execute(
                     "INSERT INTO ingest_meter_state (plant_id, meter_id, floor_ns, counter_value, counter_observed_at)"
@@ -102,13 +114,17 @@ class IngestStateStore:
                     " ON CONFLICT (plant_id, meter_id) DO UPDATE SET floor_ns = excluded.floor_ns,"
                     " counter_value = excluded.counter_value, counter_observed_at = excluded.counter_observed_at,"
                     " updated_at = now()",
-                    *(list(col) for col in zip(*snap.meter_rows, strict=True)))
+                    *(list(col) for col in zip(*snap.meter_rows, strict=True)),
+                )
             if snap.batches:
                 ids = list(snap.batches)
                 await conn.execute(
                     "INSERT INTO ingest_seen_batches (batch_id, plant_id, seen_at)"
                     " SELECT b, p, $3 FROM unnest($1::text[], $2::text[]) AS t(b, p) ON CONFLICT DO NOTHING",
-                    ids, [snap.batches[i] for i in ids], snap.now)
+                    ids,
+                    [snap.batches[i] for i in ids],
+                    snap.now,
+                )
             if snap.offsets:
                 parts = sorted(snap.offsets)
                 await conn.execute(
@@ -116,7 +132,11 @@ class IngestStateStore:
                     " SELECT $1, $2, p, o FROM unnest($3::int[], $4::bigint[]) AS t(p, o)"
                     " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
                     " SET next_offset = excluded.next_offset, updated_at = now()",
-                    self._group, snap.topic, parts, [snap.offsets[p] for p in parts])
+                    self._group,
+                    snap.topic,
+                    parts,
+                    [snap.offsets[p] for p in parts],
+                )
             self._saves += 1
             if self._saves % PRUNE_EVERY == 0:
                 await self._prune(conn, snap.now)
@@ -124,6 +144,9 @@ class IngestStateStore:
     async def _prune(self, conn: asyncpg.Connection, now: datetime) -> None:
         await conn.execute(
             "DELETE FROM ingest_seen_readings s USING ingest_meter_state m WHERE s.plant_id = m.plant_id"
-            " AND s.meter_id = m.meter_id AND m.floor_ns IS NOT NULL AND s.observed_ns < m.floor_ns")
-        await conn.execute("DELETE FROM ingest_seen_batches WHERE seen_at < $1",
-                           now - max(self._config.max_lateness, timedelta(days=1)))
+            " AND s.meter_id = m.meter_id AND m.floor_ns IS NOT NULL AND s.observed_ns < m.floor_ns"
+        )
+        await conn.execute(
+            "DELETE FROM ingest_seen_batches WHERE seen_at < $1",
+            now - max(self._config.max_lateness, timedelta(days=1)),
+        )

@@ -54,8 +54,14 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         self._pins = pins
         self._inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = self._pins.addresses(host)
         if addresses is None:
             raise httpcore.ConnectError(f"{host} was not checked by the SSRF guard; not connecting")
@@ -70,8 +76,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         assert failure is not None
         raise failure
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[typing.Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not partner endpoints")
 
     async def sleep(self, seconds: float) -> None:
@@ -80,12 +87,18 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
 # httpcore exception -> httpx exception, most specific first (what httpx's own transport maps).
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException), (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError), (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError), (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
     (httpcore.ProtocolError, httpx.ProtocolError),
 )
 
@@ -118,22 +131,43 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class PinnedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, pins: AddressPins, *, verify: ssl.SSLContext | bool = True,
-                 backend: httpcore.AsyncNetworkBackend | None = None, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        pins: AddressPins,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+        max_connections: int = 100,
+    ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify), max_connections=max_connections,
-            max_keepalive_connections=20, keepalive_expiry=5.0, network_backend=PinnedBackend(pins, backend))
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=max_connections,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=PinnedBackend(pins, backend),
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         core = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
-                             target=request.url.raw_path),
-            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         with _httpx_errors(request):
             response = await self._pool.handle_async_request(core)
-        return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_ResponseStream(response.stream, request), extensions=response.extensions)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream, request),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -142,8 +176,18 @@ class PinnedTransport(httpx.AsyncBaseTransport):
 class PinnedClient(httpx.AsyncClient):
     """The sender's HTTP client: connects only to addresses pinned from SSRF guard checks."""
 
-    def __init__(self, *, pins: AddressPins | None = None, timeout: float = 10.0,
-                 verify: ssl.SSLContext | bool = True, backend: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        pins: AddressPins | None = None,
+        timeout: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.pins = pins or AddressPins()
-        super().__init__(transport=PinnedTransport(self.pins, verify=verify, backend=backend),
-                         follow_redirects=ssrf.FOLLOW_REDIRECTS, timeout=timeout, trust_env=False)
+        super().__init__(
+            transport=PinnedTransport(self.pins, verify=verify, backend=backend),
+            follow_redirects=ssrf.FOLLOW_REDIRECTS,
+            timeout=timeout,
+            trust_env=False,
+        )

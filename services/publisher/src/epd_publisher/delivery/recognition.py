@@ -39,8 +39,9 @@ PROGRAMME_STANDARDS: frozenset[Standard] = frozenset({Standard.EN_15804_A2, Stan
 
 _CLASS_RE = re.compile(r"^([a-z][a-z0-9_-]{0,15}):([0-9a-z][0-9a-z. -]{0,63})$")
 _VERSION_RE = re.compile(r"^\d{1,9}(\.\d{1,9}){0,5}$")
-_Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                       pattern=r"^[^\x00-\x1f\x7f]+$")]
+_Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 def classification_key(code: object) -> tuple[str, str] | None:
@@ -194,9 +195,7 @@ def recognises(
     if not keys:
         return Decision(False, "footprint has no well-formed classification code")
     wanted = [classification_key(p) for p in agreement.product_classes]
-    matched = next(
-        (p for p in wanted if p and any(s == p[0] and c.startswith(p[1]) for s, c in keys)), None
-    )
+    matched = next((p for p in wanted if p and any(s == p[0] and c.startswith(p[1]) for s, c in keys)), None)
     if matched is None:
         return Decision(False, f"product class not recognised by {partner}")
 

@@ -69,9 +69,7 @@ def _canonical(document: Mapping[str, Any]) -> bytes:
         raise RenderError(f"record is not canonicalisable JSON: {exc}") from None
 
 
-def pact_published_event(
-    pf_ids: Iterable[str], *, event_id: str, source: str, time: datetime
-) -> dict[str, Any]:
+def pact_published_event(pf_ids: Iterable[str], *, event_id: str, source: str, time: datetime) -> dict[str, Any]:
     """The PACT v3 PublishedEvent CloudEvent announcing ``pf_ids``."""
     ids = [pact_pf_id(p) for p in pf_ids]
     if not ids:

@@ -102,12 +102,8 @@ def classify(result: AttemptResult) -> Classification:
     if 300 <= status <= 399:
         return Classification(Action.RETRY, f"HTTP {status}: redirects are not followed")
     if status in (401, 403):
-        return Classification(
-            Action.RETRY, f"HTTP {status}: refresh credentials and retry", refresh_credentials=True
-        )
-    return Classification(
-        Action.RETRY, f"HTTP {status}", honour_retry_after=status in _RETRY_AFTER_STATUSES
-    )
+        return Classification(Action.RETRY, f"HTTP {status}: refresh credentials and retry", refresh_credentials=True)
+    return Classification(Action.RETRY, f"HTTP {status}", honour_retry_after=status in _RETRY_AFTER_STATUSES)
 
 
 def parse_retry_after(value: object, now: datetime) -> float | None:
@@ -200,9 +196,7 @@ class RetryPolicy:
         if c.action is not Action.RETRY:
             return Step(c.action, c.reason)
         if attempt >= self.max_attempts:
-            return Step(
-                Action.DEAD_LETTER, f"{c.reason}; gave up after {attempt} attempts over {elapsed / HOUR:.1f} h"
-            )
+            return Step(Action.DEAD_LETTER, f"{c.reason}; gave up after {attempt} attempts over {elapsed / HOUR:.1f} h")
         delay = self.backoff(attempt, elapsed, rng)
         reason = c.reason
         if c.honour_retry_after:

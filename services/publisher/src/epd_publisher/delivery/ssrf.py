@@ -87,8 +87,10 @@ def address_problem(ip: IP) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             inner = address_problem(ip.ipv4_mapped)
-            return f"IPv4-mapped IPv6 of {ip.ipv4_mapped}: {inner}" if inner else (
-                "IPv4-mapped IPv6 address (use the IPv4 form)"
+            return (
+                f"IPv4-mapped IPv6 of {ip.ipv4_mapped}: {inner}"
+                if inner
+                else ("IPv4-mapped IPv6 address (use the IPv4 form)")
             )
         if ip.sixtofour is not None:
             inner = address_problem(ip.sixtofour)
@@ -140,9 +142,7 @@ def _literal_ip(host: str, url: str) -> IP | None:
         # ip_address accepts only the canonical dotted quad (no leading zeros, exactly 4 parts).
         return ipaddress.IPv4Address(host)
     except ValueError:
-        raise UnsafeUrlError(
-            url, "non-canonical numeric host (decimal, octal, hex or short IPv4 form)"
-        ) from None
+        raise UnsafeUrlError(url, "non-canonical numeric host (decimal, octal, hex or short IPv4 form)") from None
 
 
 def check_url(

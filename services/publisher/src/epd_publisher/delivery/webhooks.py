@@ -55,7 +55,7 @@ def _b64(value: str, prefix: str, what: str) -> bytes:
     if not isinstance(value, str) or not value.startswith(prefix):
         raise WebhookSigningError(f"{what} must start with {prefix!r}")
     try:
-        return base64.b64decode(value[len(prefix):], validate=True)
+        return base64.b64decode(value[len(prefix) :], validate=True)
     except (binascii.Error, ValueError):
         raise WebhookSigningError(f"{what} is not valid base64") from None
 

@@ -49,8 +49,13 @@ async def database_counts(dsn: str) -> dict[str, int]:
         await conn.close()
 
 
-def render(system: DemoSystem, samples: dict[str, dict[str, float]], rates: dict[str, float], db: dict[str, int],
-           down: list[str]) -> Group:
+def render(
+    system: DemoSystem,
+    samples: dict[str, dict[str, float]],
+    rates: dict[str, float],
+    db: dict[str, int],
+    down: list[str],
+) -> Group:
     pipeline = Table("pipeline", "total", "per second", title="EPD platform — simulated Baotou chain")
     for label, service, metric in COUNTERS:
         pipeline.add_row(label, f"{samples.get(service, {}).get(metric, 0):,.0f}", f"{rates.get(label, 0):,.1f}")
@@ -62,8 +67,13 @@ def render(system: DemoSystem, samples: dict[str, dict[str, float]], rates: dict
         links.add_row(name, url)
     status = f"[red]not answering: {', '.join(down)}[/red]" if down else "[green]all services answering[/green]"
     sims = "simulators finished" if system.simulators_done() else "simulators running"
-    return Group(pipeline, state, links, f"{status}; {sims}; Ctrl-C (or make stop) stops everything",
-                 f"operator commands on this run: set -a; . {system.env_file}; set +a; .venv/bin/epd status")
+    return Group(
+        pipeline,
+        state,
+        links,
+        f"{status}; {sims}; Ctrl-C (or make stop) stops everything",
+        f"operator commands on this run: set -a; . {system.env_file}; set +a; .venv/bin/epd status",
+    )
 
 
 def run_console(system: DemoSystem, interval: float = 2.0) -> None:

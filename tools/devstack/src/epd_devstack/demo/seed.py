@@ -46,8 +46,14 @@ def _post(client: httpx.Client, path: str, body: dict) -> dict:
     return res.json()
 
 
-def seed(env: dict[str, str], key_dir: pathlib.Path, admin_url: str, admin_token: str,
-         receiver_url: str, receiver_secret: str) -> SeedResult:
+def seed(
+    env: dict[str, str],
+    key_dir: pathlib.Path,
+    admin_url: str,
+    admin_token: str,
+    receiver_url: str,
+    receiver_secret: str,
+) -> SeedResult:
     from epd_footprint.engine import compute, parse_system
 
     run_cli(epd("intensity", "load-factors"), env)
@@ -58,13 +64,35 @@ def seed(env: dict[str, str], key_dir: pathlib.Path, admin_url: str, admin_token
     with httpx.Client(base_url=admin_url, headers=headers, timeout=30) as client:
         _post(client, "/organisations", org)
         for p in products["products"]:
-            _post(client, "/products", {"product_id": p["product_id"], "name": p["name"],
-                                        "classifications": p["classifications"],
-                                        "organisation_id": org["organisation_id"]})
+            _post(
+                client,
+                "/products",
+                {
+                    "product_id": p["product_id"],
+                    "name": p["name"],
+                    "classifications": p["classifications"],
+                    "organisation_id": org["organisation_id"],
+                },
+            )
         for plant in PLANTS:
-            run_cli(epd("connector", "register-plant", str(plant_config(plant)), "--key-file",
-                        str(key_dir / f"{plant}.pem.pub"), "--organisation", org["organisation_id"],
-                        "--name", plant, "--province", "CN-NM", "--grid-region", "north"), env)
+            run_cli(
+                epd(
+                    "connector",
+                    "register-plant",
+                    str(plant_config(plant)),
+                    "--key-file",
+                    str(key_dir / f"{plant}.pem.pub"),
+                    "--organisation",
+                    org["organisation_id"],
+                    "--name",
+                    plant,
+                    "--province",
+                    "CN-NM",
+                    "--grid-region",
+                    "north",
+                ),
+                env,
+            )
         document = yaml.safe_load((DEMO / "product-system.yaml").read_text())
         binding = yaml.safe_load((DEMO / "binding.yaml").read_text())
         _post(client, "/product-systems", {"system_id": "baotou-demo", "document": document, "binding": binding})
@@ -72,22 +100,53 @@ def seed(env: dict[str, str], key_dir: pathlib.Path, admin_url: str, admin_token
         plant_of = {p["product_id"]: p["plant_id"] for p in products["products"]}
         now = dt.datetime.now(dt.UTC)
         for fp in compute(parse_system(document), list(plant_of), detail=False):
-            out = _post(client, "/epds/import", {
-                "product_id": fp.product, "plant_id": plant_of[fp.product],
-                "pcr_id": products["pcr"]["pcr_id"], "pcr_version": products["pcr"]["pcr_version"],
-                "programme_operator": products["programme_operator"],
-                "registration_number": f"EPD-CN-DEMO-{fp.product}",
-                "reference_period_start": (now - dt.timedelta(days=365)).isoformat(),
-                "reference_period_end": now.isoformat(),
-                "factor_set_version": binding["factor_set_version"], "verifier": "demo verifier",
-                "valid_from": now.isoformat(),
-                "results": {m: {i: str(v) for i, v in row.items()} for m, row in fp.gwp.items()}})
+            out = _post(
+                client,
+                "/epds/import",
+                {
+                    "product_id": fp.product,
+                    "plant_id": plant_of[fp.product],
+                    "pcr_id": products["pcr"]["pcr_id"],
+                    "pcr_version": products["pcr"]["pcr_version"],
+                    "programme_operator": products["programme_operator"],
+                    "registration_number": f"EPD-CN-DEMO-{fp.product}",
+                    "reference_period_start": (now - dt.timedelta(days=365)).isoformat(),
+                    "reference_period_end": now.isoformat(),
+                    "factor_set_version": binding["factor_set_version"],
+                    "verifier": "demo verifier",
+                    "valid_from": now.isoformat(),
+                    "results": {m: {i: str(v) for i, v in row.items()} for m, row in fp.gwp.items()},
+                },
+            )
             if out:
                 published[fp.product] = out["pf_id"]
     agreement = DEMO / "agreement.json"
-    run_cli(epd("publisher", "partners", "add", "demo-partner", "--name", "Demo partner body", "--country", "DE",
-                "--agreement", str(agreement), "--endpoint-id", "demo-webhook", "--url", receiver_url,
-                "--format", "webhook-pact", "--signing", "hmac", "--secret", receiver_secret, "--allow-private"), env)
+    run_cli(
+        epd(
+            "publisher",
+            "partners",
+            "add",
+            "demo-partner",
+            "--name",
+            "Demo partner body",
+            "--country",
+            "DE",
+            "--agreement",
+            str(agreement),
+            "--endpoint-id",
+            "demo-webhook",
+            "--url",
+            receiver_url,
+            "--format",
+            "webhook-pact",
+            "--signing",
+            "hmac",
+            "--secret",
+            receiver_secret,
+            "--allow-private",
+        ),
+        env,
+    )
     out = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
     creds = json.loads(out)  # `epd gateway clients add` prints its one-time secret as JSON
     return SeedResult(published, creds["client_id"], creds["client_secret"])

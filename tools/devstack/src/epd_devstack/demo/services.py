@@ -52,8 +52,13 @@ class ServiceGroup:
         proc = spawn(spec.argv, log_file, self.pids / f"{spec.name}.pid", env=env, cwd=REPO)
         self.procs[spec.name] = proc
         if spec.ready_port is not None:
-            wait_until(lambda: port_open("127.0.0.1", spec.ready_port), timeout=timeout, proc=proc,
-                       what=spec.name, log_file=log_file)
+            wait_until(
+                lambda: port_open("127.0.0.1", spec.ready_port),
+                timeout=timeout,
+                proc=proc,
+                what=spec.name,
+                log_file=log_file,
+            )
         return proc
 
     def check_alive(self) -> list[str]:

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import time
 
-
 from .. import stack
 from ..databases import create_migrated_database, drop_database
 from ..procs import port_open
@@ -38,8 +37,16 @@ class DemoOptions:
     bad_probability: float = 0.001
 
 
-PORTS = {"ingest": 9106, "intensity": 9102, "footprint": 9103, "publisher": 9104, "gateway": 9105,
-         "connector-baotou-mine": 9101, "connector-baotou-smelter": 9108, "connector-baotou-metals": 9109}
+PORTS = {
+    "ingest": 9106,
+    "intensity": 9102,
+    "footprint": 9103,
+    "publisher": 9104,
+    "gateway": 9105,
+    "connector-baotou-mine": 9101,
+    "connector-baotou-smelter": 9108,
+    "connector-baotou-metals": 9109,
+}
 
 
 def free_port() -> int:
@@ -66,9 +73,14 @@ class DemoSystem:
         base = env_defaults()
         main_dsn = stack.components(1)["postgres"].dsn
         self.dsn = main_dsn.rsplit("/", 1)[0] + f"/{self.opts.database}"
-        self.env = {**base, "EPD_PG_DSN": self.dsn, "EPD_TOPIC_PREFIX": self.prefix, "EPD_LOG_JSON": "true",
-                    "EPD_FOOTPRINT_ADMIN_TOKEN": self.admin_token,
-                    "EPD_FOOTPRINT_ADMIN_URL": f"http://127.0.0.1:{base['EPD_FOOTPRINT_ADMIN_PORT']}"}
+        self.env = {
+            **base,
+            "EPD_PG_DSN": self.dsn,
+            "EPD_TOPIC_PREFIX": self.prefix,
+            "EPD_LOG_JSON": "true",
+            "EPD_FOOTPRINT_ADMIN_TOKEN": self.admin_token,
+            "EPD_FOOTPRINT_ADMIN_URL": f"http://127.0.0.1:{base['EPD_FOOTPRINT_ADMIN_PORT']}",
+        }
         self._main_dsn = main_dsn
 
     # --- URLs shown to the operator
@@ -94,9 +106,14 @@ class DemoSystem:
         asyncio.run(self._fresh_database())
         self._start_services(log)
         log("seeding registry, products, EPDs and a partner")
-        self.seeded = seeding.seed(self.env, self.run_dir / "keys", self.env["EPD_FOOTPRINT_ADMIN_URL"],
-                                   self.admin_token, f"http://127.0.0.1:{self.opts.receiver_port}/webhooks",
-                                   self.receiver_secret)
+        self.seeded = seeding.seed(
+            self.env,
+            self.run_dir / "keys",
+            self.env["EPD_FOOTPRINT_ADMIN_URL"],
+            self.admin_token,
+            f"http://127.0.0.1:{self.opts.receiver_port}/webhooks",
+            self.receiver_secret,
+        )
         self._write_env_file()
         self._start_pipeline(log)
         self.start_simulators(log)
@@ -108,11 +125,20 @@ class DemoSystem:
     def _write_env_file(self) -> None:
         """The demo's settings for operator commands: `set -a; . .run/demo/env; set +a; epd status`."""
         assert self.seeded is not None
-        keys = ("EPD_KAFKA_BOOTSTRAP", "EPD_PG_DSN", "EPD_TOPIC_PREFIX", "EPD_FOOTPRINT_ADMIN_URL",
-                "EPD_FOOTPRINT_ADMIN_TOKEN", "EPD_PUBLISHER_SECRET_KEY", "EPD_GATEWAY_KEY_SECRET")
+        keys = (
+            "EPD_KAFKA_BOOTSTRAP",
+            "EPD_PG_DSN",
+            "EPD_TOPIC_PREFIX",
+            "EPD_FOOTPRINT_ADMIN_URL",
+            "EPD_FOOTPRINT_ADMIN_TOKEN",
+            "EPD_PUBLISHER_SECRET_KEY",
+            "EPD_GATEWAY_KEY_SECRET",
+        )
         lines = [f"{k}={self.env[k]}" for k in keys if k in self.env]
-        lines += [f"EPD_DEMO_GATEWAY_CLIENT_ID={self.seeded.client_id}",
-                  f"EPD_DEMO_GATEWAY_CLIENT_SECRET={self.seeded.client_secret}"]
+        lines += [
+            f"EPD_DEMO_GATEWAY_CLIENT_ID={self.seeded.client_id}",
+            f"EPD_DEMO_GATEWAY_CLIENT_SECRET={self.seeded.client_secret}",
+        ]
         self.env_file.write_text("\n".join(lines) + "\n")
         self.env_file.chmod(0o600)
 
@@ -123,35 +149,82 @@ class DemoSystem:
     def _start_services(self, log) -> None:
         """The footprint admin API (seeding talks to it), the partner receiver, publisher and gateway."""
         e = self.env
-        self.group.start(ServiceSpec("receiver", python_module("epd_devstack.demo.receiver"), {
-            "EPD_DEMO_RECEIVER_SECRET": self.receiver_secret, "EPD_DEMO_RECEIVER_PORT": str(self.opts.receiver_port),
-            "EPD_DEMO_RECEIVER_LOG": str(self.run_dir / "partner-deliveries.jsonl")}), )
-        self.group.start(ServiceSpec("footprint", python_module("epd_footprint"), {
-            **e, "EPD_FOOTPRINT_WINDOW_SIZES": "HOURLY"}, ready_port=int(e["EPD_FOOTPRINT_ADMIN_PORT"])))
+        self.group.start(
+            ServiceSpec(
+                "receiver",
+                python_module("epd_devstack.demo.receiver"),
+                {
+                    "EPD_DEMO_RECEIVER_SECRET": self.receiver_secret,
+                    "EPD_DEMO_RECEIVER_PORT": str(self.opts.receiver_port),
+                    "EPD_DEMO_RECEIVER_LOG": str(self.run_dir / "partner-deliveries.jsonl"),
+                },
+            ),
+        )
+        self.group.start(
+            ServiceSpec(
+                "footprint",
+                python_module("epd_footprint"),
+                {**e, "EPD_FOOTPRINT_WINDOW_SIZES": "HOURLY"},
+                ready_port=int(e["EPD_FOOTPRINT_ADMIN_PORT"]),
+            )
+        )
         log("  footprint up")
 
     def _start_pipeline(self, log) -> None:
         e = self.env
-        self.group.start(ServiceSpec("publisher", python_module("epd_publisher"), e,
-                                     ready_port=int(e["EPD_PUBLISHER_METRICS_PORT"])))
-        self.group.start(ServiceSpec("gateway", python_module("epd_gateway"), {
-            **e, "EPD_GATEWAY_TLS_DIR": str(self.run_dir / "tls")}, ready_port=int(e["EPD_GATEWAY_HTTPS_PORT"])))
-        self.group.start(ServiceSpec("ingest", python_module("epd_intensity.ingest"), {
-            **e, "EPD_INGEST_REGISTRY_REFRESH_SECONDS": "5"}, ready_port=int(e["EPD_INGEST_METRICS_PORT"])))
-        self.group.start(ServiceSpec("intensity", python_module("epd_intensity"), {
-            **e, "EPD_INTENSITY_PROCESS_CONFIG": str(seeding.DEMO / "processes.yaml"),
-            "EPD_INTENSITY_ALLOWED_LATENESS_S": "600", "EPD_INTENSITY_DATA_DIR": str(self.run_dir / "intensity"),
-            "EPD_INTENSITY_APP_ID": f"{self.prefix}intensity",
-            # faust's own web server is not used by the demo: any free port keeps it out of the way.
-            "EPD_INTENSITY_WEB_PORT": str(free_port())}, ready_port=int(e["EPD_INTENSITY_METRICS_PORT"])),
-            timeout=120)
+        self.group.start(
+            ServiceSpec("publisher", python_module("epd_publisher"), e, ready_port=int(e["EPD_PUBLISHER_METRICS_PORT"]))
+        )
+        self.group.start(
+            ServiceSpec(
+                "gateway",
+                python_module("epd_gateway"),
+                {**e, "EPD_GATEWAY_TLS_DIR": str(self.run_dir / "tls")},
+                ready_port=int(e["EPD_GATEWAY_HTTPS_PORT"]),
+            )
+        )
+        self.group.start(
+            ServiceSpec(
+                "ingest",
+                python_module("epd_intensity.ingest"),
+                {**e, "EPD_INGEST_REGISTRY_REFRESH_SECONDS": "5"},
+                ready_port=int(e["EPD_INGEST_METRICS_PORT"]),
+            )
+        )
+        self.group.start(
+            ServiceSpec(
+                "intensity",
+                python_module("epd_intensity"),
+                {
+                    **e,
+                    "EPD_INTENSITY_PROCESS_CONFIG": str(seeding.DEMO / "processes.yaml"),
+                    "EPD_INTENSITY_ALLOWED_LATENESS_S": "600",
+                    "EPD_INTENSITY_DATA_DIR": str(self.run_dir / "intensity"),
+                    "EPD_INTENSITY_APP_ID": f"{self.prefix}intensity",
+                    # faust's own web server is not used by the demo: any free port keeps it out of the way.
+                    "EPD_INTENSITY_WEB_PORT": str(free_port()),
+                },
+                ready_port=int(e["EPD_INTENSITY_METRICS_PORT"]),
+            ),
+            timeout=120,
+        )
         for plant in seeding.PLANTS:
             name = f"connector-{plant}"
-            self.group.start(ServiceSpec(name, python_module("epd_connector"), {
-                **e, "EPD_CONNECTOR_PLANT_CONFIG": str(seeding.plant_config(plant)),
-                "EPD_CONNECTOR_KEY_FILE": str(self.run_dir / "keys" / f"{plant}.pem"),
-                "EPD_CONNECTOR_SOURCES": "mqtt", "EPD_CONNECTOR_METRICS_PORT": str(PORTS[name]),
-                "EPD_CONNECTOR_SPOOL_DIR": str(self.run_dir / "spool")}, ready_port=PORTS[name]))
+            self.group.start(
+                ServiceSpec(
+                    name,
+                    python_module("epd_connector"),
+                    {
+                        **e,
+                        "EPD_CONNECTOR_PLANT_CONFIG": str(seeding.plant_config(plant)),
+                        "EPD_CONNECTOR_KEY_FILE": str(self.run_dir / "keys" / f"{plant}.pem"),
+                        "EPD_CONNECTOR_SOURCES": "mqtt",
+                        "EPD_CONNECTOR_METRICS_PORT": str(PORTS[name]),
+                        "EPD_CONNECTOR_SPOOL_DIR": str(self.run_dir / "spool"),
+                    },
+                    ready_port=PORTS[name],
+                )
+            )
         log("  publisher, gateway, ingest, intensity and three plant connectors up")
         time.sleep(2)  # MQTT subscriptions settle before the simulators publish (clean sessions)
 
@@ -161,20 +234,43 @@ class DemoSystem:
         # their first reading, would distort the first evaluation of every product.
         start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
         for i, plant in enumerate(seeding.PLANTS):
-            args = ["simulate", "--plant", str(seeding.plant_config(plant)), "--to", "mqtt",
-                    "--duration", self.opts.duration, "--speed", str(self.opts.speed), "--seed", str(i + 1),
-                    "--start", start.isoformat(), "--bad-probability", str(self.opts.bad_probability),
-                    "--mqtt-port", self.env["EPD_MQTT_PORT"]]
+            args = [
+                "simulate",
+                "--plant",
+                str(seeding.plant_config(plant)),
+                "--to",
+                "mqtt",
+                "--duration",
+                self.opts.duration,
+                "--speed",
+                str(self.opts.speed),
+                "--seed",
+                str(i + 1),
+                "--start",
+                start.isoformat(),
+                "--bad-probability",
+                str(self.opts.bad_probability),
+                "--mqtt-port",
+                self.env["EPD_MQTT_PORT"],
+            ]
             if plant == self.opts.drift_plant:
                 for d in self.opts.drift:
                     args += ["--drift", d]
             log_file = self.run_dir / "logs" / f"simulator-{plant}.log"
             with open(log_file, "ab") as fh:
-                self.simulators.append(subprocess.Popen(epd(*args), stdout=fh, stderr=subprocess.STDOUT,
-                                                        env={**os.environ, **self.env},
-                                                        cwd=seeding.REPO))
-        log(f"simulating {self.opts.duration} of three plants at {self.opts.speed:g}x"
-            f" (drift {', '.join(self.opts.drift) or 'none'} at {self.opts.drift_plant})")
+                self.simulators.append(
+                    subprocess.Popen(
+                        epd(*args),
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
+                        env={**os.environ, **self.env},
+                        cwd=seeding.REPO,
+                    )
+                )
+        log(
+            f"simulating {self.opts.duration} of three plants at {self.opts.speed:g}x"
+            f" (drift {', '.join(self.opts.drift) or 'none'} at {self.opts.drift_plant})"
+        )
 
     def simulators_done(self) -> bool:
         return all(p.poll() is not None for p in self.simulators)
