@@ -6,7 +6,7 @@ BROKERS ?= 1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help bootstrap venv stack-up stack-down stack-status proto proto-check test test-unit test-integration test-e2e bench run stop
+.PHONY: help bootstrap venv stack-up stack-down stack-status proto proto-check lint typecheck test test-unit test-integration test-e2e bench run stop
 
 help:
 	@echo "make run          the whole system with simulated plants (local stack, services, console)"
@@ -14,6 +14,7 @@ help:
 	@echo "make stack-up     start Kafka (BROKERS=1|3), PostgreSQL, Mosquitto; apply migrations"
 	@echo "make stack-down   stop everything the stack started"
 	@echo "make proto        regenerate protobuf code;  make proto-check  fail when it is stale"
+	@echo "make lint         ruff check, ruff format --check, mypy, proto-check"
 	@echo "make bench        run every benchmark, write bench/results.md"
 
 bootstrap:
@@ -40,6 +41,18 @@ proto-check:
 	$(PY) tools/gen_proto.py $$tmp >/dev/null && \
 	if diff -r -q -x __pycache__ $$tmp/epd services/common/src/epd; then echo "protobuf code is up to date"; \
 	else echo "generated protobuf code is stale: run 'make proto' and commit" >&2; exit 1; fi
+
+# Every package the type checker reads; strictness per module is in pyproject.toml ([tool.mypy]).
+MYPY_PACKAGES := $(foreach p,$(shell ls -d services/*/src/epd_* tools/devstack/src/epd_*),-p $(notdir $(p)))
+
+lint: venv
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory proto-check
+
+typecheck: venv
+	@.venv/bin/mypy $(MYPY_PACKAGES)
 
 test: stack-up proto-check
 	@$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
