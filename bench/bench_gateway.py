@@ -174,7 +174,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             os.environ,
             EPD_PG_DSN=dsn,
             EPD_GATEWAY_HTTPS_PORT=str(port),
-            EPD_GATEWAY_KEY_SECRET=SECRET,
+            EPD_RECORDS_KEY_SECRET=SECRET,
             EPD_GATEWAY_TLS_DIR=str(tmp / "tls"),
             EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
             EPD_GATEWAY_RATE_PER_SECOND="100000",

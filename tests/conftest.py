@@ -14,6 +14,20 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_SPECS = REPO.parent / "shared" / "specs"
 
 
+def shared_spec(relative: str) -> pathlib.Path:
+    """A file or folder of the reference specs in ../shared/specs (PACT OpenAPI, ILCD+EPD XSDs).
+
+    They are not part of the product. Without them a developer's run skips the contract tests with
+    the reason; CI (CI=true) fails instead, so a missing checkout never hides them."""
+    path = SHARED_SPECS / relative
+    if not path.exists():
+        message = f"reference spec {path} not found (expected in ../shared/specs beside the repository)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + "; CI=true requires it", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = str(item.fspath)

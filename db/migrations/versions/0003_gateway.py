@@ -3,7 +3,8 @@ PACT events received from partners and the events the gateway answers with.
 
 - gateway_signing_keys holds every public key forever (the JWKS); gateway_signing_private holds the
   AES-GCM-encrypted private key of the current key only (deleted on rotation). The encryption key is
-  derived (scrypt) from EPD_GATEWAY_KEY_SECRET, which never reaches the database.
+  derived (scrypt) from EPD_RECORDS_KEY_SECRET (named EPD_GATEWAY_KEY_SECRET when this revision was
+  written), which never reaches the database.
 - gateway_clients: one OAuth2 client per foreign body, bound to its partner (recognition agreement);
   the secret is stored as an scrypt hash.
 - gateway_incoming_events: RequestCreated and Published events posted by partners (deduplicated per

@@ -200,10 +200,24 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
             "SELECT change_type, product_sequence FROM outbox WHERE product_id = 'roasted-ore' ORDER BY product_sequence"
         )
     ]
-    assert changes == [("published", 1), ("created", 2), ("verified", 3), ("deprecated", 4), ("published", 5)]
-    last = footprint_pb2.FootprintChanged.FromString(
-        await conn.fetchval("SELECT payload FROM outbox WHERE product_id = 'roasted-ore' AND product_sequence = 5")
+    assert changes == [
+        ("published", 1),
+        ("created", 2),
+        ("successor_changed", 3),  # the published version is superseded for viewers of provisional versions
+        ("verified", 4),
+        ("deprecated", 5),
+        ("published", 6),
+    ]
+    superseded = footprint_pb2.FootprintChanged.FromString(
+        await conn.fetchval("SELECT payload FROM outbox WHERE product_id = 'roasted-ore' AND product_sequence = 3")
     )
+    assert superseded.pf_id == f"urn:uuid:{pf_ids['roasted-ore']}"
+    assert superseded.footprint.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED
+    assert superseded.footprint.superseding_provisional_pf_id == f"urn:uuid:{roast}"
+    last = footprint_pb2.FootprintChanged.FromString(
+        await conn.fetchval("SELECT payload FROM outbox WHERE product_id = 'roasted-ore' AND product_sequence = 6")
+    )
+    assert last.footprint.superseding_provisional_pf_id == ""
     assert last.footprint.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED and last.footprint.verifier == "verifier-2"
     assert last.footprint.valid_until.seconds > last.footprint.valid_from.seconds
     assert_error(await client.post(f"/versions/{roast}/approve", json={"verifier": "v"}), 409)
@@ -215,6 +229,14 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
         await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1 ORDER BY outbox_id DESC LIMIT 1", chloride)
         == "rejected"
     )
+    # The chloride's published version is current again for viewers of provisional versions.
+    reinstated = footprint_pb2.FootprintChanged.FromString(
+        await conn.fetchval(
+            "SELECT payload FROM outbox WHERE pf_id = $1::uuid ORDER BY outbox_id DESC LIMIT 1", pf_ids["re-chloride"]
+        )
+    )
+    assert reinstated.change_type == footprint_pb2.FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED
+    assert reinstated.footprint.superseding_provisional_pf_id == ""
     assert_error(await client.post(f"/versions/{chloride}/withdraw", json={"reason": "x\x00"}), 422)
     assert (
         await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "plant closed"})

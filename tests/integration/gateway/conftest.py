@@ -56,7 +56,7 @@ def start(dsn: str, tmp: Path, **extra: str) -> tuple[subprocess.Popen, dict[str
         os.environ,
         EPD_PG_DSN=dsn,
         EPD_GATEWAY_HTTPS_PORT=str(port),
-        EPD_GATEWAY_KEY_SECRET=KEY_SECRET,
+        EPD_RECORDS_KEY_SECRET=KEY_SECRET,
         EPD_GATEWAY_TLS_DIR=str(tmp / "tls"),
         EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
         EPD_GATEWAY_KEY_REFRESH_SECONDS="0",
@@ -93,7 +93,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 async def add_clients(dsn: str) -> dict[str, tuple[str, str]]:
-    from epd_gateway import secrets
+    from epd_common import crypto as secrets
     from epd_gateway.repository import Repository
 
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)

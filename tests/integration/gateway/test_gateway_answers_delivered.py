@@ -17,11 +17,11 @@ from gateway_seed import OXIDE, add_product, add_version
 
 from epd_publisher import pact_events
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.recognition import DeliveryFormat
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint
-from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
+from epd_records.recognition import DeliveryFormat
+from tests.integration.publisher.publisher_helpers import signed_records
 
 
 @contextlib.asynccontextmanager
@@ -104,7 +104,7 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
             sender = Sender(
                 pool,
                 http,
-                registry_renderers(pool, "National Rare-Earth EPD Programme"),
+                signed_records(pool),
                 clock=clock,
                 rng=random.Random(3),
                 config=SenderConfig(timeout_s=5),

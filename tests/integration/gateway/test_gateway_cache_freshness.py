@@ -9,18 +9,15 @@ import json
 from gateway_seed import OXIDE, add_product, add_version, publish_new_version
 from typer.testing import CliRunner
 
-from epd_gateway.catalogue import unsigned
-from epd_gateway.formats.party import ProgrammeInfo
-from epd_gateway.signing import verify_record
-
-PROGRAMME = ProgrammeInfo(operator_name="National Rare-Earth EPD Programme")
+from epd_records.record import split_signature
+from epd_records.signing import verify_record
 
 
 def verify_all(records: list[dict], jwks: dict) -> set[str]:
     kids = set()
     for pf in records:
-        ext = next(e for e in pf["extensions"] if "epd-signature" in e["dataSchema"])
-        kids.add(verify_record(unsigned(pf, PROGRAMME), ext["data"]["jws"], jwks))
+        signed, jws = split_signature(pf)
+        kids.add(verify_record(signed, jws, jwks))
     return kids
 
 

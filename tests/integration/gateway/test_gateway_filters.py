@@ -1,5 +1,6 @@
 """Every ListFootprints filter, OR within a filter and AND across filters; responses validate against
-the PACT v3.0.3 schemas; bad filter values give 400 {code, message}."""
+the PACT v3.0.3 schemas; filter values that match nothing give 200 with an empty list, malformed
+requests 400 {code, message}. The spec's words are quoted where a test rests on them."""
 
 from __future__ import annotations
 
@@ -84,18 +85,62 @@ async def test_filters_are_anded(seeded, pact):
     assert await ids_for(http, pact, params) == {ids["later"]}
 
 
+async def test_status_matches_case_insensitively(seeded, pact):
+    """Spec, parameter status: 'If present, MUST be "Active" or "Deprecated". ... The match must be-case
+    insensitive.'"""
+    http, ids = seeded
+    active = await ids_for(http, pact, {"status": "Active"})
+    assert active == set(ids.values()) - {ids["old"]}
+    for spelling in ("active", "ACTIVE", "aCtIvE"):
+        assert await ids_for(http, pact, {"status": spelling}) == active
+    assert await ids_for(http, pact, {"status": "deprecated"}) == {ids["old"]}
+
+
+async def test_parameter_names_match_case_insensitively(seeded, pact):
+    """The spec's filtering example itself writes `productid` and `validon`."""
+    http, ids = seeded
+    params = [("productId", PREFIX + "ndpr-oxide"), ("productid", PREFIX + "ndfeb-magnet")]
+    assert await ids_for(http, pact, params) == {ids["old"], ids["new"], ids["magnet"]}
+
+
 @pytest.mark.parametrize(
     "params",
     [
+        {"status": "Bogus"},
         {"productId": "not-a-urn"},
+        {"companyId": "abc"},
+        {"companyId": "urn:x:\x00"},
+        {"classification": "hs:2846.90"},  # a short code, not the URN the records carry
+        {"geography": "Atlantis"},
+    ],
+)
+async def test_filter_values_that_match_nothing_answer_an_empty_list(seeded, pact, params):
+    """Spec, ListFootprints 200: 'The list MAY also be empty. If the list is empty, the host system MUST
+    return an empty JSON array.' A value no footprint can have is a filter that matches nothing."""
+    http, _ = seeded
+    r = await http.get("/3/footprints", params=params)
+    assert check_list(pact, r) == [] and "link" not in r.headers
+
+
+async def test_repeated_values_are_ored_even_when_one_matches_nothing(seeded, pact):
+    """Spec, Filtering: 'the filter matches if the footprint matches at least one of the values for that
+    criterion (logical OR within a criterion).'"""
+    http, ids = seeded
+    known = ORGS["org-b"][1][0]
+    assert await ids_for(http, pact, [("companyId", known), ("companyId", "abc")]) == {ids["later"], ids["magnet"]}
+    assert await ids_for(http, pact, [("status", "Deprecated"), ("status", "Bogus")]) == {ids["old"]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
         {"validOn": "yesterday"},
-        {"status": "Gone"},
         {"limit": "-1"},
         {"limit": "ten"},
         {"x-epd-cursor": "forged"},
-        {"companyId": "urn:x:\x00"},
+        {"companyId": "urn:x:" + "a" * 600},
     ],
 )
-async def test_bad_filter_values_are_400(seeded, pact, params):
+async def test_malformed_requests_are_400(seeded, pact, params):
     http, _ = seeded
     check_error(pact, await http.get("/3/footprints", params=params), 400, "BadRequest")

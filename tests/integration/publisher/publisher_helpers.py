@@ -15,18 +15,43 @@ from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import footprint_pb2, intensity_pb2
+from epd_common import signing_keys
 from epd_publisher.endpoint_secrets import EndpointSecrets
+from epd_publisher.rendering import SignedRecords, key_ring
+from epd_records.party import ProgrammeInfo
+from epd_records.signing import KeyRing, new_stored_key
 
 ORG = "org-baotou"
 PLANT = "baotou-1"
 MAGNET = ("hs:8505.11",)
 OXIDE = ("hs:2846.90",)
 SECRET_KEY = "integration-test-publisher-secret-key"  # EPD_PUBLISHER_SECRET_KEY of these tests
+RECORDS_KEY_SECRET = "integration-test-key-secret"  # EPD_RECORDS_KEY_SECRET (the gateway tests' too)
+PROGRAMME = ProgrammeInfo(operator_name="National Rare-Earth EPD Programme")
 
 
 @functools.cache
 def endpoint_secrets() -> EndpointSecrets:
     return EndpointSecrets(SECRET_KEY)
+
+
+class _Keys:
+    """The programme's keys in this database, the first one created on first use (as services do)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.ready = pool, False
+        self.cached = signing_keys.CachedKeys(pool, RECORDS_KEY_SECRET, 0, key_ring)
+
+    async def get(self) -> KeyRing:
+        if not self.ready:
+            await signing_keys.ensure(self.pool, RECORDS_KEY_SECRET, new_stored_key)
+            self.ready = True
+        return await self.cached.get()
+
+
+def signed_records(pool: asyncpg.Pool) -> SignedRecords:
+    """The sender's records, signed with the programme's record-signing keys in this database."""
+    return SignedRecords(PROGRAMME, _Keys(pool))
 
 
 def _ts(dt: datetime) -> Timestamp:
@@ -99,7 +124,9 @@ def footprint(
         product_name=f"product {product_id}",
         classifications=list(classifications),
         organisation_id=ORG,
-        geography="CN-NM",
+        organisation_name="Baotou Rare Earth Refining Co., Ltd.",
+        company_ids=["urn:pact:company:cn-uscc:91150200MA0N0XYZ1K"],
+        geography="CN",
         preceding_pf_ids=[f"urn:uuid:{preceding}"] if preceding else [],
     )
     fv.reference_period_start.CopyFrom(_ts(datetime(2025, 1, 1, tzinfo=UTC)))
@@ -119,7 +146,7 @@ def footprint(
         footprint_pb2.LIFE_CYCLE_MODULE_A3,
     )
     for indicator, parts in values.items():
-        for module, value in zip(modules, parts):
+        for module, value in zip(modules, parts, strict=True):
             fv.results.add(module=module, indicator=indicator, value=value, unit="kg CO2e")
         total = sum(float(p) for p in parts)
         fv.results.add(

@@ -14,19 +14,26 @@ from datetime import datetime
 import asyncpg
 import pytest
 from aiohttp import web
-from publisher_helpers import MAGNET, add_product, commit_version, endpoint_secrets, http_server, seed_registry
+from publisher_helpers import (
+    MAGNET,
+    add_product,
+    commit_version,
+    endpoint_secrets,
+    http_server,
+    seed_registry,
+    signed_records,
+)
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from epd.v1 import footprint_pb2
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.delivery.ssrf import UnsafeUrlError
 from epd_publisher.delivery.webhooks import HmacSigner, sign_request
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, fan_out, load_targets, replay_dead_letters
-from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
+from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -102,7 +109,7 @@ def sender_for(pool, http, clock, **kw) -> Sender:
     return Sender(
         pool,
         http,
-        registry_renderers(pool, "National Rare-Earth EPD Programme"),
+        signed_records(pool),
         clock=clock,
         rng=random.Random(7),
         config=SenderConfig(timeout_s=5),

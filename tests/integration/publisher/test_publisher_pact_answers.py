@@ -12,15 +12,14 @@ import uuid
 import asyncpg
 import pytest
 from aiohttp import web
-from publisher_helpers import endpoint_secrets, http_server, seed_registry
+from publisher_helpers import endpoint_secrets, http_server, seed_registry, signed_records
 
 from epd_publisher import pact_events
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, replay_dead_letters
-from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
+from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -145,7 +144,7 @@ async def test_refused_answer_is_dead_lettered_and_replayed(db):
         sender = Sender(
             db,
             http,
-            registry_renderers(db, "p"),
+            signed_records(db),
             clock=clock,
             rng=random.Random(1),
             policy=RetryPolicy(delays=(1, 2), cap=2, horizon=3),

@@ -12,13 +12,12 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from aiohttp import web
-from publisher_helpers import add_product, commit_version, endpoint_secrets, http_server, seed_registry
+from publisher_helpers import add_product, commit_version, endpoint_secrets, http_server, seed_registry, signed_records
 from standardwebhooks import Webhook
 
 from epd.v1 import footprint_pb2
 from epd_publisher import metrics
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import (
     EndpointSpec,
@@ -28,8 +27,8 @@ from epd_publisher.partners import (
     load_targets,
     undecryptable_endpoints,
 )
-from epd_publisher.rendering import registry_renderers
 from epd_publisher.sender import SECRET_RETRY_S, ManualClock, Sender, SenderConfig
+from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 
@@ -102,9 +101,7 @@ async def test_wrong_key_defers_without_sending_and_the_right_key_delivers(db):
 
         errors_before = metrics.SECRET_ERRORS.labels("jp-body")._value.get()
         config = SenderConfig(timeout_s=5)
-        bad = Sender(
-            db, http, registry_renderers(db, "p"), clock=clock, rng=random.Random(1), config=config, secrets=wrong
-        )
+        bad = Sender(db, http, signed_records(db), clock=clock, rng=random.Random(1), config=config, secrets=wrong)
         assert await bad.run_due() == 2
         assert received == []  # nothing sent: no unsigned request, no request signed with garbage
         rows = await db.fetch("SELECT state, attempts, next_attempt_at FROM deliveries ORDER BY endpoint_id")
@@ -116,7 +113,7 @@ async def test_wrong_key_defers_without_sending_and_the_right_key_delivers(db):
         good = Sender(
             db,
             http,
-            registry_renderers(db, "p"),
+            signed_records(db),
             clock=clock,
             rng=random.Random(1),
             config=config,

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from publisher_helpers import endpoint_secrets
 
-from epd_publisher.delivery.recognition import DeliveryFormat
+from epd_records.recognition import DeliveryFormat
 from epd_publisher.endpoint_secrets import SecretColumn
 from epd_publisher.partners import EndpointSpec, add_endpoint
 

@@ -26,3 +26,14 @@ def test_out_of_range_port_fails_at_start_up(monkeypatch, bad):
     with pytest.raises(ValidationError) as err:
         ExampleSettings()
     assert "EPD_EXAMPLE_METRICS_PORT" in str(err.value)
+
+
+def test_programme_settings_keep_the_shared_variables(monkeypatch):
+    """Services with programme settings still read EPD_PG_DSN and friends (the EPD_ prefix)."""
+    from epd_common.settings import ProgrammeSettings
+
+    monkeypatch.setenv("EPD_PG_DSN", "postgresql://x@127.0.0.1:1/programme")
+    monkeypatch.setenv("EPD_RECORDS_KEY_SECRET", "a-secret-of-sixteen+")
+    monkeypatch.setenv("EPD_PROGRAMME_OPERATOR", "Programme X")
+    settings = ProgrammeSettings()
+    assert settings.pg_dsn.endswith("/programme") and settings.programme_operator == "Programme X"

@@ -16,18 +16,3 @@ def test_company_ids_are_urns():
 def test_malformed_company_ids_are_refused(bad):
     with pytest.raises(ValidationError):
         OrganisationIn(organisation_id="org-1", name="Org", company_ids=[bad])
-
-
-@pytest.mark.parametrize(
-    ("country", "province", "expected"),
-    [
-        ("CN", "CN-NM", "CN-NM"),  # ISO 3166-2 code of Inner Mongolia
-        ("CN", "Inner Mongolia", "CN"),  # free text never reaches PACT's geography
-        ("CN", None, "CN"),
-        ("CN", "DE-BY", "CN"),  # a subdivision of another country is refused
-    ],
-)
-def test_geography_is_an_iso_code(country, province, expected):
-    from epd_footprint.versions import geography
-
-    assert geography(country, province) == expected

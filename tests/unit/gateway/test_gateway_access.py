@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 import jwt as pyjwt
 import pytest
 
-from epd_gateway import cursor, secrets, tokens
-from epd_gateway.query import ACTIVE, DEPRECATED, FilterError, parse_filters
+from epd_common import crypto as secrets
+from epd_gateway import cursor, tokens
+from epd_gateway.query import FilterError, normalise, parse_filters
 from epd_gateway.ratelimit import TokenBuckets, retry_after
-from epd_gateway.signing import new_key_ring, rotate
+from epd_records.signing import new_key_ring, rotate
+from epd_records.status import PactStatus
 
 ISS, AUD = "https://gw.example", "epd-gateway"
 
@@ -118,20 +120,44 @@ def test_filter_parsing():
             "validOn": ["2026-01-01T00:00:00Z"],
         }
     )
-    assert f.product_ids == ("urn:pact:x:product-id:a",) and f.statuses == ACTIVE
-    assert f.valid_on == datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_filters({"status": ["Deprecated"]}).statuses == DEPRECATED
+    assert f.product_ids == ("urn:pact:x:product-id:a",) and f.statuses == (PactStatus.ACTIVE,)
+    assert f.valid_on == datetime(2026, 1, 1, tzinfo=UTC) and not f.matches_nothing
+    assert parse_filters({"status": ["DEPRECATED"]}).statuses == (PactStatus.DEPRECATED,)
     assert parse_filters({"productId": ["urn:pact:x:product-id:a%20b"]}).product_id_candidates(
         "urn:pact:x:product-id:"
     ) == ("a b", "urn:pact:x:product-id:a%20b")
     for bad in (
-        {"productId": ["nope"]},
         {"validOn": ["2026-13-01T00:00:00Z"]},
         {"validOn": ["a", "b"]},
-        {"status": ["Gone"]},
-        {"geography": [""]},
         {"companyId": ["urn:x:" + "a" * 600]},
         {"geography": ["x"] * 101},
     ):
         with pytest.raises(FilterError):
             parse_filters(bad)
+
+
+def test_values_that_cannot_match_match_nothing_and_repeated_values_are_ored():
+    """PACT: a filter value that matches nothing is not an error; values of one criterion are OR'd."""
+    assert parse_filters({"status": ["Bogus"]}).matches_nothing
+    assert parse_filters({"productId": ["nope"]}).matches_nothing
+    assert parse_filters({"geography": [""]}).matches_nothing
+    assert parse_filters({"companyId": ["urn:x:a\x00"]}).matches_nothing  # NUL never reaches PostgreSQL
+    mixed = parse_filters({"companyId": ["urn:pact:company:a", "abc"], "status": ["Active", "nope"]})
+    assert mixed.company_ids == ("urn:pact:company:a",) and mixed.statuses == (PactStatus.ACTIVE,)
+    assert not mixed.matches_nothing
+    both = parse_filters({"status": ["active", "Deprecated"]}).statuses
+    assert both == (PactStatus.ACTIVE, PactStatus.DEPRECATED)
+
+
+def test_parameter_names_are_matched_case_insensitively():
+    """The spec's own example spells them productid and validon."""
+    params = normalise(
+        [
+            ("productid", "urn:a:1"),
+            ("productId", "urn:a:2"),
+            ("VALIDON", "2026-01-01T00:00Z"),
+            ("x-atq-invoice-id", "1"),
+            ("limit", "5"),
+        ]
+    )
+    assert params == {"productId": ["urn:a:1", "urn:a:2"], "validOn": ["2026-01-01T00:00Z"]}

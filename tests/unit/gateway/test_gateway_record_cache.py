@@ -6,35 +6,37 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from epd_gateway.formats.pact import classification_urn
-from epd_gateway.record_cache import SignedRecord, SignedRecordCache, inputs_digest, response_json
+from epd_gateway.record_cache import CachedRecord, SignedRecordCache, inputs_digest, response_json
 from epd_gateway.repository import classification_candidates
+from epd_records.pact import classification_urn
+from epd_records.status import PactStatus
 
 
-def entry(digest: bytes, body: bytes = b"{}") -> SignedRecord:
-    return SignedRecord(digest, body, "sig", frozenset())
+def entry(digest: bytes, body: bytes = b"{}") -> CachedRecord:
+    return CachedRecord(digest, body, "sig", PactStatus.ACTIVE, frozenset())
 
 
-def test_hit_needs_same_status_kid_and_inputs():
+def test_hit_needs_same_viewer_kid_and_inputs():
     cache = SignedRecordCache(10)
     d = inputs_digest(["pf", "published", "Org A"])
-    cache.put("pf", "published", "k1", entry(d))
-    assert cache.get("pf", "published", "k1", d) is not None
-    assert cache.get("pf", "deprecated", "k1", d) is None  # status change
-    assert cache.get("pf", "published", "k1", inputs_digest(["pf", "published", "Org B"])) is None  # party edit
+    cache.put(("pf", False, "k1"), entry(d))
+    assert cache.get(("pf", False, "k1"), d) is not None
+    assert cache.get(("pf", True, "k1"), d) is None  # another viewer sees another record
+    assert cache.get(("pf", False, "k1"), inputs_digest(["pf", "deprecated", "Org A"])) is None  # status change
+    assert cache.get(("pf", False, "k1"), inputs_digest(["pf", "published", "Org B"])) is None  # party edit
 
 
 def test_rotation_empties_and_lru_bounds():
     cache = SignedRecordCache(2)
     d = inputs_digest([1])
     for pf in ("a", "b"):
-        cache.put(pf, "published", "k1", entry(d))
-    assert cache.get("a", "published", "k1", d) is not None  # a is now most recent
-    cache.put("c", "published", "k1", entry(d))
-    assert len(cache) == 2 and cache.get("b", "published", "k1", d) is None
-    assert cache.get("a", "published", "k2", d) is None and len(cache) == 0  # new kid: old signatures gone
+        cache.put((pf, False, "k1"), entry(d))
+    assert cache.get(("a", False, "k1"), d) is not None  # a is now most recent
+    cache.put(("c", False, "k1"), entry(d))
+    assert len(cache) == 2 and cache.get(("b", False, "k1"), d) is None
+    assert cache.get(("a", False, "k2"), d) is None and len(cache) == 0  # new kid: old signatures gone
     off = SignedRecordCache(0)
-    off.put("a", "published", "k1", entry(d))
+    off.put(("a", False, "k1"), entry(d))
     assert len(off) == 0
 
 
@@ -46,7 +48,7 @@ def test_digest_is_deterministic_over_row_values():
 
 def test_response_json_matches_body_bytes():
     assert response_json({"a": "é", "b": [1, "2"]}) == '{"a":"é","b":[1,"2"]}'.encode()
-    assert SignedRecord(b"", response_json({"x": "1"}), "s", frozenset()).footprint == {"x": "1"}
+    assert entry(b"", response_json({"x": "1"})).footprint == {"x": "1"}
 
 
 def test_classification_candidates_cover_every_stored_form():

@@ -73,14 +73,21 @@ def endpoint_secrets() -> EndpointSecrets:
     return EndpointSecrets("unit-test-publisher-secret-key")
 
 
-def sender(http, resolver, endpoint_secrets) -> Sender:
-    async def no_renderers(_):
+class NoRecords:
+    """The sender's record rendering, unused by these tests (they post prepared bodies)."""
+
+    async def renderers(self, fv, viewer):
         return {}
 
+    async def body_signature(self, body):
+        return "sig", "kid"
+
+
+def sender(http, resolver, endpoint_secrets) -> Sender:
     return Sender(
         pool=None,
         http=http,
-        renderers=no_renderers,
+        rendering=NoRecords(),
         resolver=resolver,  # type: ignore[arg-type]
         rng=random.Random(1),
         secrets=endpoint_secrets,

@@ -68,11 +68,12 @@ def test_columns_use_different_keys(box):
 
 @pytest.mark.parametrize("key", ["", "x" * 15])
 def test_short_keys_are_refused(key):
-    with pytest.raises(ValueError, match="at least 16"):
+    with pytest.raises(SecretKeyError, match="at least 16"):
         EndpointSecrets(key)
 
 
 def test_settings_require_the_key(monkeypatch):
+    monkeypatch.setenv("EPD_RECORDS_KEY_SECRET", "unit-test-records-key-secret")
     monkeypatch.delenv("EPD_PUBLISHER_SECRET_KEY", raising=False)
     with pytest.raises(ValidationError, match="EPD_PUBLISHER_SECRET_KEY"):
         PublisherSettings()
@@ -82,3 +83,16 @@ def test_settings_require_the_key(monkeypatch):
     monkeypatch.setenv("EPD_PUBLISHER_SECRET_KEY", KEY)
     settings = PublisherSettings()
     assert settings.secret_key == KEY and KEY not in repr(settings)
+
+
+def test_settings_require_the_records_key_secret(monkeypatch):
+    """The publisher signs pushed records with the programme's keys: delivery needs their secret."""
+    monkeypatch.setenv("EPD_PUBLISHER_SECRET_KEY", KEY)
+    monkeypatch.delenv("EPD_RECORDS_KEY_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="EPD_RECORDS_KEY_SECRET"):
+        PublisherSettings()
+    assert PublisherSettings(delivery_enabled=False).records_key_secret is None  # a relay needs no key
+    monkeypatch.setenv("EPD_RECORDS_KEY_SECRET", "unit-test-records-key-secret")
+    settings = PublisherSettings()
+    assert settings.signing_secret == "unit-test-records-key-secret"
+    assert "unit-test-records-key-secret" not in repr(settings)

@@ -1,7 +1,12 @@
-"""`epd verify`: check a signed ProductFootprint from the gateway against the gateway's JWKS.
+"""`epd verify`: check what the programme signed, against its JWKS (services/gateway/README.md, Signatures).
 
-The record carries its detached JWS in the `epd-signature/1.0.0` data-model extension and signs the
-RFC 8785 JSON of the record without that extension (services/gateway/README.md, Signatures).
+Two signatures, one key set:
+- every response body and webhook body: `x-epd-signature`, a detached JWS over the exact bytes
+  (any format: PACT JSON, ILCD+EPD XML, openEPD JSON). Save the body as received and pass the
+  header with `--body-signature`.
+- every PACT record inside (a single GET, a list page, a webhook payload's `data`, or a bare
+  record): its `epd-signature/1.0.0` extension, a detached JWS over the RFC 8785 JSON of the
+  record without that extension; checked whenever the file holds PACT records.
 """
 
 from __future__ import annotations
@@ -9,51 +14,77 @@ from __future__ import annotations
 import json
 import pathlib
 import ssl
+from typing import Any
 
 import httpx
 import typer
 from rich.console import Console
 
-from epd_gateway.catalogue import SIGNATURE_EXTENSION
-from epd_gateway.signing import SignatureError, verify_record
+from epd_records.errors import SignatureError
+from epd_records.record import verify_pact_record
+from epd_records.signing import verify_payload
 
 
-def signature_of(record: dict) -> tuple[dict, str]:
-    """(the record as signed, its JWS); ValueError when the record carries no signature extension."""
-    kept, jws = [], None
-    for ext in record.get("extensions") or []:
-        if isinstance(ext, dict) and SIGNATURE_EXTENSION in str(ext.get("dataSchema", "")):
-            jws = (ext.get("data") or {}).get("jws")
-        else:
-            kept.append(ext)
-    if not isinstance(jws, str):
-        raise ValueError(f"the record has no {SIGNATURE_EXTENSION} extension with a JWS")
-    return {**record, "extensions": kept}, jws
+def pact_records(document: Any) -> list[dict[str, Any]]:
+    """The PACT records a JSON document carries: `{data: record}`, `{data: [records]}`, a webhook
+    payload `{type, timestamp, data: record}`, or a bare record."""
+    if not isinstance(document, dict):
+        return []
+    data = document.get("data")
+    if isinstance(data, list):
+        return [r for r in data if isinstance(r, dict)]
+    if isinstance(data, dict):
+        return [data] if "extensions" in data else []
+    return [document] if "extensions" in document and "pcf" in document else []
+
+
+def _jwks(source: str, ca: pathlib.Path | None) -> dict[str, Any]:
+    if source.startswith(("https://", "http://")):
+        tls = ssl.create_default_context(cafile=str(ca)) if ca else ssl.create_default_context()
+        keys: dict[str, Any] = httpx.get(source, verify=tls, timeout=10).raise_for_status().json()
+        return keys
+    loaded: dict[str, Any] = json.loads(pathlib.Path(source).read_text())
+    return loaded
 
 
 def verify(
-    record: str = typer.Argument(..., help="a JSON file holding a ProductFootprint, or - for standard input"),
-    jwks: str = typer.Option(..., "--jwks", help="the gateway's JWKS URL or a JSON file"),
+    file: str = typer.Argument(..., help="the body as received (PACT JSON, ILCD XML, openEPD JSON), or - for stdin"),
+    jwks: str = typer.Option(..., "--jwks", help="the programme's JWKS URL (gateway /.well-known/jwks.json) or file"),
+    body_signature: str | None = typer.Option(
+        None, "--body-signature", help="the x-epd-signature header that came with the body"
+    ),
     ca: pathlib.Path | None = typer.Option(None, "--ca", help="CA or self-signed certificate of the gateway"),
 ) -> None:
-    """Verify a record's signature against the JWKS; exit 1 when it does not verify."""
+    """Verify the body signature and every embedded record signature; exit 1 when one does not verify."""
     console = Console()
     try:
-        text = typer.get_text_stream("stdin").read() if record == "-" else pathlib.Path(record).read_text()
-        doc = json.loads(text)
-        if isinstance(doc, dict) and isinstance(doc.get("data"), dict):  # a GET /3/footprints/{id} answer
-            doc = doc["data"]
-        signed, jws = signature_of(doc)
-        if jwks.startswith("https://") or jwks.startswith("http://"):
-            tls = ssl.create_default_context(cafile=str(ca)) if ca else ssl.create_default_context()
-            keys = httpx.get(jwks, verify=tls, timeout=10).raise_for_status().json()
-        else:
-            keys = json.loads(pathlib.Path(jwks).read_text())
-        kid = verify_record(signed, jws, keys)
+        body = typer.get_binary_stream("stdin").read() if file == "-" else pathlib.Path(file).read_bytes()
+        keys = _jwks(jwks, ca)
     except (OSError, ValueError, httpx.HTTPError) as exc:
         console.print(f"[red]cannot verify:[/red] {exc}")
         raise typer.Exit(2) from exc
-    except SignatureError as exc:
-        console.print(f"[red]signature does NOT verify:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(f"[green]signature verifies[/green] (key {kid}) for {doc.get('id', '?')}")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None  # XML, or not JSON at all: only the body signature applies
+    records = pact_records(document)
+    if body_signature is None and not records:
+        console.print("[red]cannot verify:[/red] no PACT record in the file; pass the x-epd-signature header")
+        raise typer.Exit(2)
+    failed = False
+    if body_signature is not None:
+        try:
+            kid = verify_payload(body, body_signature.strip(), keys)
+            console.print(f"[green]body signature verifies[/green] (key {kid}, {len(body)} bytes)")
+        except SignatureError as exc:
+            console.print(f"[red]body signature does NOT verify:[/red] {exc}")
+            failed = True
+    for record in records:
+        try:
+            kid = verify_pact_record(record, keys)
+            console.print(f"[green]record signature verifies[/green] (key {kid}) for {record.get('id', '?')}")
+        except SignatureError as exc:
+            console.print(f"[red]record signature does NOT verify[/red] for {record.get('id', '?')}: {exc}")
+            failed = True
+    if failed:
+        raise typer.Exit(1)

@@ -8,7 +8,6 @@ per product. event_id = uuid5(pf_id | change type): a replayed change cannot mak
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,29 +17,13 @@ from typing import Any
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from epd.v1 import footprint_pb2, intensity_pb2
+from epd.v1 import footprint_pb2
+from epd_records import readmodel
 
-from .domain.lifecycle import Status, to_proto, transition, valid_until
+from .domain.lifecycle import LifecycleError, Status, transition, valid_until
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-event")
 VERSION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-version")
-MODULES = {
-    "A1": footprint_pb2.LIFE_CYCLE_MODULE_A1,
-    "A2": footprint_pb2.LIFE_CYCLE_MODULE_A2,
-    "A3": footprint_pb2.LIFE_CYCLE_MODULE_A3,
-    "A1-A3": footprint_pb2.LIFE_CYCLE_MODULE_A1_A3,
-}
-INDICATORS = {
-    "GWP-total": footprint_pb2.INDICATOR_GWP_TOTAL,
-    "GWP-fossil": footprint_pb2.INDICATOR_GWP_FOSSIL,
-    "GWP-biogenic": footprint_pb2.INDICATOR_GWP_BIOGENIC,
-    "GWP-luluc": footprint_pb2.INDICATOR_GWP_LULUC,
-}
-BASIS = {
-    "none": intensity_pb2.ALLOCATION_BASIS_NONE,
-    "mass": intensity_pb2.ALLOCATION_BASIS_MASS,
-    "economic": intensity_pb2.ALLOCATION_BASIS_ECONOMIC,
-}
 CHANGE = {
     "created": footprint_pb2.FOOTPRINT_CHANGE_TYPE_CREATED,
     "verified": footprint_pb2.FOOTPRINT_CHANGE_TYPE_VERIFIED,
@@ -49,6 +32,7 @@ CHANGE = {
     "withdrawn": footprint_pb2.FOOTPRINT_CHANGE_TYPE_WITHDRAWN,
     "expired": footprint_pb2.FOOTPRINT_CHANGE_TYPE_EXPIRED,
     "rejected": footprint_pb2.FOOTPRINT_CHANGE_TYPE_REJECTED,
+    "successor_changed": footprint_pb2.FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED,
 }
 
 
@@ -138,77 +122,32 @@ async def create_version(conn: asyncpg.Connection, new: NewVersion, change_type:
         [(pf_id, m, i, v) for m, row in new.results.items() for i, v in row.items()],
     )
     await conn.executemany(
-        "INSERT INTO epd_evidence (pf_id, window_id, revision, merkle_root) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "INSERT INTO epd_evidence (pf_id, window_id, revision, merkle_root) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING",
         [(pf_id, e["window_id"], e["revision"], e["merkle_root"]) for e in new.evidence],
     )
     await append_outbox(conn, pf_id, change_type)
+    if new.status is Status.PROVISIONAL and preceding is not None:
+        # Viewers that accept provisional versions now see the published one as superseded.
+        await append_outbox(conn, preceding, "successor_changed", occasion=f"{pf_id}|opened")
     return pf_id
 
 
-_SUBDIVISION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
-
-
-def geography(country: str, province: str | None) -> str:
-    """ISO 3166-2 subdivision when the plant's province is registered as one (e.g. CN-NM), else
-    the ISO 3166-1 country of the plant's organisation: PACT accepts nothing else."""
-    if province and _SUBDIVISION.match(province) and province.startswith(country + "-"):
-        return province
-    return country
-
-
 async def footprint_version(conn: asyncpg.Connection, pf_id: uuid.UUID) -> footprint_pb2.FootprintVersion:
-    row = await conn.fetchrow(
-        """SELECT v.*, s.product_id, s.plant_id, s.pcr_id, s.pcr_version, s.programme_operator,
-                  s.registration_number, p.name AS product_name, p.classifications, p.organisation_id,
-                  pl.province, pl.organisation_id AS plant_org, o.country
-           FROM epd_versions v JOIN epd_series s USING (series_id) JOIN products p USING (product_id)
-           JOIN plants pl ON pl.plant_id = s.plant_id JOIN organisations o ON o.organisation_id = pl.organisation_id
-           WHERE v.pf_id = $1""",
-        pf_id,
-    )
+    """The version as the read model builds it (the same record the gateway serves)."""
+    row = await conn.fetchrow(f"{readmodel.VERSION_SELECT} WHERE v.pf_id = $1", pf_id)
     if row is None:
         raise VersionError("unknown_version", f"no EPD version {pf_id}")
-    fv = footprint_pb2.FootprintVersion(
-        pf_id=f"urn:uuid:{pf_id}",
-        series_id=str(row["series_id"]),
-        product_id=row["product_id"],
-        plant_id=row["plant_id"],
-        version=row["version"],
-        status=to_proto(Status(row["status"])),
-        preceding_pf_ids=[f"urn:uuid:{row['preceding_pf_id']}"] if row["preceding_pf_id"] else [],
-        declared_unit=row["declared_unit"],
-        factor_set_version=row["factor_set_version"],
-        allocation_basis=BASIS[row["allocation_basis"]],
-        allocation_price_basis=row["allocation_price_basis"] or "",
-        pcr_id=row["pcr_id"],
-        pcr_version=row["pcr_version"],
-        verifier=row["verifier"] or "",
-        programme_operator=row["programme_operator"],
-        reason=row["reason"],
-        registration_number=row["registration_number"],
-        product_name=row["product_name"],
-        classifications=list(row["classifications"]),
-        organisation_id=row["organisation_id"] or row["plant_org"],
-        geography=geography(row["country"], row["province"]),
-    )
-    for field_name in ("reference_period_start", "reference_period_end", "valid_from", "valid_until", "created_at"):
-        if row[field_name] is not None:
-            getattr(fv, field_name).CopyFrom(_ts(row[field_name]))
-    for r in await conn.fetch(
-        "SELECT module, indicator, value, unit FROM epd_results WHERE pf_id = $1 ORDER BY module, indicator", pf_id
-    ):
-        fv.results.add(
-            module=MODULES[r["module"]], indicator=INDICATORS[r["indicator"]], value=str(r["value"]), unit=r["unit"]
-        )
-    for e in await conn.fetch(
-        "SELECT window_id, revision, merkle_root FROM epd_evidence WHERE pf_id = $1 ORDER BY window_id, revision", pf_id
-    ):
-        fv.evidence.add(window_id=e["window_id"], revision=e["revision"], merkle_root=e["merkle_root"])
-    return fv
+    results = await conn.fetch(readmodel.RESULTS_SELECT, [pf_id])
+    evidence = await conn.fetch(readmodel.EVIDENCE_SELECT, [pf_id])
+    return readmodel.footprint_version(row, results, evidence)
 
 
-async def append_outbox(conn: asyncpg.Connection, pf_id: uuid.UUID, change_type: str) -> int:
-    """One outbox row for a change of `pf_id`, with the version as it is now; returns its sequence."""
+async def append_outbox(conn: asyncpg.Connection, pf_id: uuid.UUID, change_type: str, occasion: str = "") -> int:
+    """One outbox row for a change of `pf_id`, with the version as it is now; returns its sequence.
+
+    `occasion` tells apart changes of one type that can happen to a version more than once (a
+    provisional successor appearing, then going away): it is part of the event id."""
     fv = await footprint_version(conn, pf_id)
     seq = await conn.fetchval(
         """INSERT INTO outbox_sequences (product_id, last_sequence) VALUES ($1, 1)
@@ -216,7 +155,7 @@ async def append_outbox(conn: asyncpg.Connection, pf_id: uuid.UUID, change_type:
            RETURNING last_sequence""",
         fv.product_id,
     )
-    event_id = uuid.uuid5(EVENT_NAMESPACE, f"{pf_id}|{change_type}")
+    event_id = uuid.uuid5(EVENT_NAMESPACE, f"{pf_id}|{change_type}" + (f"|{occasion}" if occasion else ""))
     event = footprint_pb2.FootprintChanged(
         event_id=str(event_id),
         product_id=fv.product_id,
@@ -250,7 +189,7 @@ async def move(conn: asyncpg.Connection, pf_id: uuid.UUID, target: Status, chang
         raise VersionError("forbidden_transition", f"version {pf_id} was rejected; no further transitions")
     try:
         transition(current, target)
-    except ValueError as exc:
+    except LifecycleError as exc:
         raise VersionError("forbidden_transition", str(exc)) from None
     assign = "".join(f", {k} = ${i}" for i, k in enumerate(sets, start=3))
     await conn.execute(
@@ -260,6 +199,14 @@ async def move(conn: asyncpg.Connection, pf_id: uuid.UUID, target: Status, chang
         *sets.values(),
     )
     await append_outbox(conn, pf_id, change_type)
+    if current == Status.PROVISIONAL and target in (Status.WITHDRAWN, Status.DEPRECATED):
+        preceding = await conn.fetchval(
+            """SELECT p.pf_id FROM epd_versions v JOIN epd_versions p ON p.pf_id = v.preceding_pf_id
+               WHERE v.pf_id = $1 AND p.status = 'published'""",
+            pf_id,
+        )
+        if preceding is not None:  # the published version is current again for every viewer
+            await append_outbox(conn, preceding, "successor_changed", occasion=f"{pf_id}|closed")
     return Status(current)
 
 

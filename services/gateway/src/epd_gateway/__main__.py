@@ -18,7 +18,7 @@ log = logging.getLogger("epd_gateway")
 async def main(settings: GatewaySettings) -> None:
     pool = await create_pool(settings.pg_dsn, max_size=10)
     try:
-        kid = await ensure_key(pool, settings.key_secret)
+        kid = await ensure_key(pool, settings.signing_secret)
         server = https_server(settings, build_deps(settings, pool))
         log.info("gateway on https://%s:%s (signing key %s)", settings.host, settings.port, kid)
         await server.serve()  # uvicorn handles SIGTERM/SIGINT: stops accepting, drains, then returns
@@ -27,7 +27,7 @@ async def main(settings: GatewaySettings) -> None:
 
 
 def run() -> None:
-    settings = GatewaySettings()  # type: ignore[call-arg]  # EPD_GATEWAY_KEY_SECRET is required
+    settings = GatewaySettings()  # EPD_RECORDS_KEY_SECRET is required
     configure_logging(settings.log_level, settings.log_json, service="gateway")
     start_metrics_server(settings.metrics_port)
     asyncio.run(main(settings))

@@ -16,7 +16,7 @@ from epd_gateway.deps import Deps
 from epd_gateway.errors import ApiError
 from epd_gateway.ratelimit import retry_after
 from epd_gateway.settings import GatewaySettings
-from epd_publisher.delivery.recognition import RecognitionAgreement
+from epd_records.recognition import RecognitionAgreement
 
 bearer = HTTPBearer(auto_error=False, scheme_name="BearerAuth")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer error="invalid_token"'}

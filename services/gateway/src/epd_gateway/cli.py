@@ -1,6 +1,6 @@
 """`epd gateway rotate-key` and `epd gateway clients add`: signing keys and OAuth2 clients.
 
-Settings from the environment (EPD_PG_DSN, EPD_GATEWAY_KEY_SECRET)."""
+Settings from the environment (EPD_PG_DSN, EPD_RECORDS_KEY_SECRET)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _group() -> None:
 def _settings():
     from epd_gateway.settings import GatewaySettings
 
-    return GatewaySettings()  # type: ignore[call-arg]
+    return GatewaySettings()
 
 
 async def _with_pool(dsn: str, fn):
@@ -38,11 +38,13 @@ async def _with_pool(dsn: str, fn):
 
 @app.command("rotate-key")
 def rotate_key() -> None:
-    """Make a new signing key current; the old one is retired but stays in the JWKS forever."""
+    """Make a new record-signing key current; the old one is retired but stays in the JWKS forever.
+
+    The gateway and the publisher pick the new key up within their refresh interval."""
     from epd_gateway.keystore import rotate_key as rotate
 
     settings = _settings()
-    kid = asyncio.run(_with_pool(settings.pg_dsn, lambda pool: rotate(pool, settings.key_secret)))
+    kid = asyncio.run(_with_pool(settings.pg_dsn, lambda pool: rotate(pool, settings.signing_secret)))
     typer.echo(json.dumps({"kid": kid}))
 
 
@@ -55,7 +57,8 @@ def add_client(
     """Create a client; prints its secret once (only an scrypt hash is stored)."""
     from asyncpg import ForeignKeyViolationError, UniqueViolationError
 
-    from epd_gateway import secrets, tokens
+    from epd_common import crypto
+    from epd_gateway import tokens
     from epd_gateway.repository import Repository
 
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", client_id):
@@ -65,13 +68,13 @@ def add_client(
     if unknown:
         typer.echo(f"unknown scopes {sorted(unknown)}; known: {sorted(tokens.SCOPES)}", err=True)
         raise typer.Exit(2)
-    secret = secrets.new_client_secret()
+    secret = crypto.new_client_secret()
     settings = _settings()
     try:
         asyncio.run(
             _with_pool(
                 settings.pg_dsn,
-                lambda pool: Repository(pool, "").add_client(client_id, partner_id, secrets.hash_secret(secret), scope),
+                lambda pool: Repository(pool, "").add_client(client_id, partner_id, crypto.hash_secret(secret), scope),
             )
         )
     except ForeignKeyViolationError:

@@ -11,7 +11,7 @@ from typing import Protocol
 from epd_gateway.catalogue import Catalogue
 from epd_gateway.ratelimit import TokenBuckets
 from epd_gateway.repository import Repository
-from epd_gateway.signing import KeyRing
+from epd_records.signing import KeyRing
 
 
 class KeySource(Protocol):

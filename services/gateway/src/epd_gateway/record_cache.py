@@ -1,10 +1,12 @@
 """Signed PACT records kept in memory, so a listing maps and signs each version once, not per request.
 
-Key: (pf_id, status, kid). A version is immutable except its status, and the signature depends on
-the key, so those three name the signed record. What a record is built from also includes rows a
-version does not own (organisation name and company ids, product name and classifications, plant
-province): the entry keeps a digest of every input column and is rebuilt when it differs, so an
-edited organisation never keeps an old record alive. A key rotation empties the cache. Bounded LRU.
+Key: (pf_id, viewer, kid). What a viewer sees of a version depends on whether it accepts
+provisional versions, and the signature depends on the key, so those three name the signed record.
+A version's figures never change, but its status does, and a record also shows rows the version
+does not own (the owner's name and company ids, the product's name and classifications, the
+plant's province, a provisional successor): the entry keeps a digest of every input column and is
+rebuilt when it differs, so an edited organisation never keeps an old record alive. A key rotation
+empties the cache. Bounded LRU.
 
 The entry holds the exact JSON bytes the route sends (json.dumps as Starlette's JSONResponse
 writes them), so a page is the concatenation of cached bytes.
@@ -21,8 +23,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from epd_records.status import PactStatus
+
 LOOKUPS = Counter("epd_gateway_record_cache_lookups_total", "Signed-record cache lookups", ["outcome"])
 _HIT, _MISS, _STALE = (LOOKUPS.labels(o) for o in ("hit", "miss", "stale"))
+CacheKey = tuple[str, bool, str]  # pf_id, viewer accepts provisional, kid
 
 
 def response_json(value: Any) -> bytes:
@@ -36,21 +41,23 @@ def inputs_digest(values: Iterable[Any]) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class SignedRecord:
+class CachedRecord:
     digest: bytes
     body: bytes  # the ProductFootprint with its signature extension, as response JSON
     signature: str
+    status: PactStatus  # as the viewer sees it
     classifications: frozenset[str]  # lower-cased productClassifications URNs
 
     @property
     def footprint(self) -> dict[str, Any]:
-        return json.loads(self.body)
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
 
 
 class SignedRecordCache:
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str, str], SignedRecord] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, CachedRecord] = OrderedDict()
         self._kid: str | None = None
 
     def __len__(self) -> int:
@@ -61,9 +68,8 @@ class SignedRecordCache:
             self._entries.clear()
             self._kid = kid
 
-    def get(self, pf_id: str, status: str, kid: str, digest: bytes) -> SignedRecord | None:
-        self._key_ring(kid)
-        key = (pf_id, status, kid)
+    def get(self, key: CacheKey, digest: bytes) -> CachedRecord | None:
+        self._key_ring(key[2])
         entry = self._entries.get(key)
         if entry is None or entry.digest != digest:
             (_MISS if entry is None else _STALE).inc()
@@ -72,11 +78,10 @@ class SignedRecordCache:
         _HIT.inc()
         return entry
 
-    def put(self, pf_id: str, status: str, kid: str, record: SignedRecord) -> None:
+    def put(self, key: CacheKey, record: CachedRecord) -> None:
         if self.max_entries <= 0:
             return
-        self._key_ring(kid)
-        key = (pf_id, status, kid)
+        self._key_ring(key[2])
         self._entries[key] = record
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:

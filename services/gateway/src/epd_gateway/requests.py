@@ -20,9 +20,10 @@ from pydantic import ValidationError
 
 from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import KeySource
-from epd_gateway.formats import events as ev
 from epd_gateway.query import FilterError, from_criteria
-from epd_publisher.delivery.recognition import RecognitionAgreement
+from epd_records import events as ev
+from epd_records.errors import EventError
+from epd_records.recognition import RecognitionAgreement
 
 log = logging.getLogger(__name__)
 ANSWERED = Counter("epd_gateway_requests_answered_total", "RequestCreated events answered", ["outcome"])
@@ -46,7 +47,8 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
             event = await _answer(catalogue, keys, source, row)
             await conn.execute(
                 """
-                INSERT INTO gateway_outgoing_events (event_id, partner_id, client_id, request_event_id, event_type, body)
+                INSERT INTO gateway_outgoing_events
+                    (event_id, partner_id, client_id, request_event_id, event_type, body)
                 VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (client_id, request_event_id) DO NOTHING""",
                 uuid.UUID(event["id"]),
                 row["partner_id"],
@@ -67,20 +69,25 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
 async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) -> dict[str, Any]:
     body = json.loads(row["body"]) if isinstance(row["body"], str) else row["body"]
     agreement_raw = json.loads(row["agreement"]) if isinstance(row["agreement"], str) else row["agreement"]
-    common = {"event_id": str(uuid.uuid4()), "source": source, "time": datetime.now(UTC)}
+    event_id, now = str(uuid.uuid4()), datetime.now(UTC)
+
+    def rejected(code: str, message: str) -> dict[str, Any]:
+        return ev.request_rejected_event(row["event_id"], code, message, event_id=event_id, source=source, time=now)
+
     try:
         criteria = ev.parse_event(body).criteria
         filters = from_criteria(criteria)
         agreement = RecognitionAgreement.model_validate(agreement_raw)
-    except (ev.EventError, FilterError) as exc:
-        return ev.request_rejected_event(row["event_id"], "BadRequest", str(exc), **common)
+    except (EventError, FilterError) as exc:
+        return rejected("BadRequest", str(exc))
     except ValidationError:
-        return ev.request_rejected_event(row["event_id"], "AccessDenied", "no usable recognition agreement", **common)
+        return rejected("AccessDenied", "no usable recognition agreement")
     ring = await keys.get()
-    served, _ = await catalogue.list(agreement, filters, None, MAX_PFS, ring, max_scan=20_000)
-    if not served:
-        return ev.request_rejected_event(row["event_id"], "NotFound", "no footprint matches the request", **common)
-    return ev.request_fulfilled_event(row["event_id"], [s.footprint for s in served], **common)
+    page = await catalogue.list(agreement, filters, None, MAX_PFS, ring, max_scan=20_000)
+    if not page.records:
+        return rejected("NotFound", "no footprint matches the request")
+    footprints = [r.footprint for r in page.records]
+    return ev.request_fulfilled_event(row["event_id"], footprints, event_id=event_id, source=source, time=now)
 
 
 async def run_worker(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from epd_common.settings import ServiceSettings
+from epd_common.settings import ProgrammeSettings
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ProgrammeSettings):
+    """EPD_GATEWAY_* plus the programme settings (EPD_PROGRAMME_*, EPD_RECORDS_KEY_SECRET)."""
+
     host: str = Field(default="127.0.0.1", validation_alias="EPD_GATEWAY_HOST")
     port: int = Field(default=8443, ge=0, le=65535, validation_alias="EPD_GATEWAY_HTTPS_PORT")
     metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_GATEWAY_METRICS_PORT")
@@ -21,8 +23,6 @@ class GatewaySettings(ServiceSettings):
     )
     audience: str = Field(default="epd-gateway", min_length=1, validation_alias="EPD_GATEWAY_AUDIENCE")
     token_ttl_seconds: int = Field(default=600, ge=30, le=900, validation_alias="EPD_GATEWAY_TOKEN_TTL_SECONDS")
-    # Derives the key that encrypts signing private keys at rest and the pagination-cursor MAC key.
-    key_secret: str = Field(min_length=16, validation_alias="EPD_GATEWAY_KEY_SECRET")
     # Lifetime of a signing key: the expiry metric (and its alert) is created_at + this.
     key_max_age_days: float = Field(default=365.0, gt=0, le=3650, validation_alias="EPD_GATEWAY_KEY_MAX_AGE_DAYS")
     key_refresh_seconds: float = Field(default=10.0, ge=0, le=3600, validation_alias="EPD_GATEWAY_KEY_REFRESH_SECONDS")
@@ -33,16 +33,14 @@ class GatewaySettings(ServiceSettings):
     rate_burst: int = Field(default=100, ge=1, validation_alias="EPD_GATEWAY_RATE_BURST")
     token_rate_per_second: float = Field(default=0.5, gt=0, validation_alias="EPD_GATEWAY_TOKEN_RATE_PER_SECOND")
     token_rate_burst: int = Field(default=5, ge=1, validation_alias="EPD_GATEWAY_TOKEN_RATE_BURST")
-    programme_operator: str = Field(
-        default="National Rare-Earth EPD Programme", validation_alias="EPD_GATEWAY_PROGRAMME_OPERATOR"
-    )
-    extension_base_url: str = Field(
-        default="https://epd.example.cn/pact/extensions",
-        pattern=r"^https://",
-        validation_alias="EPD_GATEWAY_EXTENSION_BASE_URL",
-    )
     # Signed PACT records kept in memory (each ~2-3 KB of JSON); size it to the recognised registry.
     record_cache_size: int = Field(
         default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE"
     )
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")
+
+    @model_validator(mode="after")
+    def _signs_records(self) -> GatewaySettings:
+        if self.records_key_secret is None:
+            raise ValueError("EPD_RECORDS_KEY_SECRET is required: the gateway signs records and tokens")
+        return self

@@ -16,7 +16,8 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
-from epd_gateway.signing import _REGISTRY, ALG, KeyRing, SignatureError
+from epd_records.errors import SignatureError
+from epd_records.signing import ALG, EDDSA_ONLY, KeyRing
 
 SCOPES = frozenset({"footprint:list", "footprint:read", "events:write"})
 _MAX_TOKEN = 4096
@@ -62,7 +63,7 @@ def issue(
         "partner_id": partner_id,
     }
     header = {"alg": ALG, "kid": ring.kid, "typ": "at+jwt"}
-    return jwt.encode(header, claims, ring.current, registry=_REGISTRY)
+    return jwt.encode(header, claims, ring.current, registry=EDDSA_ONLY)
 
 
 def _header(token: str) -> dict:
@@ -84,9 +85,9 @@ def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float 
     header = _header(token)
     if header.get("alg") != ALG:
         raise TokenError(f"token algorithm {str(header.get('alg'))[:20]!r} is not accepted")
-    keys = KeySet.import_key_set(ring.public_jwks())
+    keys = KeySet.import_key_set(ring.public_jwks())  # type: ignore[arg-type]  # a JWKS dict; joserfc types it as a TypedDict
     try:
-        decoded = jwt.decode(token, keys, registry=_REGISTRY)
+        decoded = jwt.decode(token, keys, registry=EDDSA_ONLY)
     except (JoseError, SignatureError, ValueError) as exc:
         raise TokenError(f"token signature does not verify ({type(exc).__name__})") from None
     claims = decoded.claims

@@ -7,28 +7,32 @@ from pathlib import Path
 import asyncpg
 import uvicorn
 
-from epd_gateway import secrets
+from epd_common import crypto
 from epd_gateway.app import create_app
 from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import Deps
-from epd_gateway.formats.party import ProgrammeInfo
-from epd_gateway.keystore import CachedKeyRing
+from epd_gateway.keystore import cached_key_ring
 from epd_gateway.observability import export_certificate_expiry
 from epd_gateway.ratelimit import TokenBuckets
 from epd_gateway.record_cache import SignedRecordCache
 from epd_gateway.repository import Repository
 from epd_gateway.settings import GatewaySettings
 from epd_gateway.tls import self_signed
+from epd_records.party import ProgrammeInfo
+
+
+def programme_info(settings: GatewaySettings) -> ProgrammeInfo:
+    return ProgrammeInfo(operator_name=settings.programme_operator, extension_base_url=settings.extension_base_url)
 
 
 def build_deps(settings: GatewaySettings, pool: asyncpg.Pool) -> Deps:
-    programme = ProgrammeInfo(operator_name=settings.programme_operator, extension_base_url=settings.extension_base_url)
+    programme = programme_info(settings)
     repository = Repository(pool, programme.product_id_prefix)
     return Deps(
         repository=repository,
         catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
-        keys=CachedKeyRing(pool, settings.key_secret, settings.key_refresh_seconds, settings.key_max_age_days),
-        cursor_key=secrets.derive_key(settings.key_secret, "cursor"),
+        keys=cached_key_ring(pool, settings.signing_secret, settings.key_refresh_seconds, settings.key_max_age_days),
+        cursor_key=crypto.derive_key(settings.signing_secret, "cursor"),
         api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
         token_limits=TokenBuckets(settings.token_rate_per_second, settings.token_rate_burst),
     )

@@ -15,16 +15,18 @@ from epd_common.lag import ConsumerLag
 from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
+from epd_common.signing_keys import CachedKeys, ensure
 from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import fan_out, load_targets, undecryptable_endpoints
 from epd_publisher.relay import Relay, RelayConfig
-from epd_publisher.rendering import registry_renderers
+from epd_publisher.rendering import SignedRecords, key_ring, programme_info
 from epd_publisher.sender import Sender, SenderConfig, SystemClock
 from epd_publisher.settings import PublisherSettings
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
+from epd_records.signing import new_stored_key
 
 log = logging.getLogger("epd_publisher")
 FANOUT_SUBSCRIBER = "partner-fanout"
@@ -67,6 +69,10 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
             )
             tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
             secrets = EndpointSecrets(settings.secret_key)
+            # The programme's record-signing keys (the gateway's too): created here on a first start.
+            await ensure(pool, settings.signing_secret, new_stored_key)
+            keys = CachedKeys(pool, settings.signing_secret, settings.key_refresh_seconds, key_ring)
+            records = SignedRecords(programme_info(settings), keys)
             if bad := await undecryptable_endpoints(pool, secrets):
                 # Not fatal (a restart would not fix it): their deliveries wait until the key is right.
                 log.error(
@@ -82,7 +88,7 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
             sender = Sender(
                 pool,
                 http,
-                registry_renderers(pool, settings.programme_operator),
+                records,
                 clock=clock,
                 breakers=breakers,
                 config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),

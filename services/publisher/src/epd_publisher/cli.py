@@ -11,11 +11,11 @@ import asyncpg
 import typer
 from pydantic import ValidationError
 
-from epd_publisher.delivery.recognition import DeliveryFormat, RecognitionAgreement
-from epd_publisher.delivery.ssrf import UnsafeUrlError
 from epd_publisher.endpoint_secrets import EndpointSecrets
+from epd_publisher.errors import PublisherError
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, list_partners, replay_dead_letters
 from epd_publisher.settings import PublisherSettings
+from epd_records.recognition import DeliveryFormat, RecognitionAgreement
 
 app = typer.Typer(help="Publisher: partner endpoints and dead letters.", no_args_is_help=True)
 partners_app = typer.Typer(help="Partner bodies and their delivery endpoints.", no_args_is_help=True)
@@ -25,7 +25,8 @@ app.add_typer(partners_app, name="partners")
 def _settings() -> PublisherSettings:
     """The settings, or exit 2 naming what is missing or invalid (e.g. EPD_PUBLISHER_SECRET_KEY)."""
     try:
-        return PublisherSettings()
+        # The partner commands deliver nothing themselves, so they need no record-signing secret.
+        return PublisherSettings(delivery_enabled=False)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"settings refused: {problems}", err=True)
@@ -87,7 +88,7 @@ def partners_add(
 
     try:
         asyncio.run(_with_pool(go, settings))
-    except (UnsafeUrlError, ValueError, asyncpg.PostgresError) as exc:
+    except (PublisherError, asyncpg.PostgresError) as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"partner {partner_id} saved" + (f", endpoint {url} registered" if url else ""))

@@ -3,14 +3,14 @@
 Two secrets live in ``partner_endpoints``: the Standard Webhooks signing key (``secret_sealed``,
 ``whsec_``/``whsk_``) and the OAuth2 client secret of PACT endpoints (``client_secret_sealed``).
 Each column has its own key, derived with scrypt (the gateway's parameters, N=2^14, r=8, p=1) from
-the operator's secret and a fixed salt per purpose (``epd-gateway/`` is the prefix the gateway's
-``derive_key`` puts in front of every purpose; these purposes are the publisher's own):
+the operator's secret and a fixed salt per purpose (``epd_common.crypto.KEY_SALT_PREFIX``,
+``epd-gateway/``, in front of every purpose; these purposes are the publisher's own):
 
 - webhook signing keys: salt ``epd-gateway/publisher/webhook-signing-secret``
 - OAuth2 client secrets: salt ``epd-gateway/publisher/oauth2-client-secret``
 
-The AES-GCM primitives and the derivation are the gateway's (``epd_gateway.secrets``, the same
-approach it uses for its signing keys), so both services encrypt the same way. The additional data
+The AES-GCM primitives and the derivation are the shared ones (``epd_common.crypto``, also used
+for the record-signing keys), so every service seals secrets the same way. The additional data
 binds a ciphertext to its endpoint and column (``<endpoint_id>\\x00<column>``): a ciphertext copied
 to another row or column does not decrypt. Stored value: ``0x01 || nonce (12 bytes) || ciphertext+tag``.
 
@@ -20,16 +20,17 @@ plaintext, so never a silently bad signature).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
-from epd_gateway.secrets import DecryptError, decrypt, derive_key, encrypt
+from epd_common.crypto import DecryptError, decrypt, derive_key, encrypt
+from epd_publisher.errors import PublisherError
 
 MIN_KEY_LENGTH = 16
 _FORMAT = b"\x01"
 _NONCE = 12
 
 
-class SecretColumn(str, Enum):
+class SecretColumn(StrEnum):
     """A secret column of ``partner_endpoints`` and the purpose its key is derived for."""
 
     WEBHOOK = "secret_sealed"
@@ -43,7 +44,7 @@ class SecretColumn(str, Enum):
         }[self.value]
 
 
-class SecretKeyError(ValueError):
+class SecretKeyError(PublisherError):
     """A stored secret does not decrypt: EPD_PUBLISHER_SECRET_KEY is wrong, or the row was tampered with."""
 
 
@@ -52,7 +53,7 @@ class EndpointSecrets:
 
     def __init__(self, key_secret: str) -> None:
         if not isinstance(key_secret, str) or len(key_secret) < MIN_KEY_LENGTH:
-            raise ValueError(f"EPD_PUBLISHER_SECRET_KEY must be at least {MIN_KEY_LENGTH} characters")
+            raise SecretKeyError(f"EPD_PUBLISHER_SECRET_KEY must be at least {MIN_KEY_LENGTH} characters")
         self._keys = {column: derive_key(key_secret, column.purpose) for column in SecretColumn}
 
     @staticmethod

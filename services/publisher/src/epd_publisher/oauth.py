@@ -12,12 +12,13 @@ from collections.abc import Callable
 import httpx
 
 from epd_publisher.delivery.retry import AttemptResult, TransportError
+from epd_publisher.errors import PublisherError
 
 DEFAULT_LIFETIME_S = 300.0
 EARLY_REFRESH_S = 30.0
 
 
-class TokenError(Exception):
+class TokenError(PublisherError):
     """The token request failed; ``result`` is what the attempt counts as."""
 
     def __init__(self, result: AttemptResult, reason: str) -> None:

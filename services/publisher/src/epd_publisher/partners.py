@@ -24,9 +24,10 @@ from pydantic import ValidationError
 
 from epd.v1 import footprint_pb2
 from epd_publisher.delivery import ssrf
-from epd_publisher.delivery.recognition import DeliveryFormat, RecognitionAgreement, recognises
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
+from epd_publisher.errors import EndpointError
+from epd_records.recognition import DeliveryFormat, RecognitionAgreement, delivers
 
 log = logging.getLogger(__name__)
 SIGNING = ("hmac", "ed25519", "none")
@@ -62,18 +63,21 @@ def guard(url: str, allow_private: bool, resolver: ssrf.Resolver) -> ssrf.Guarde
 
 
 def validate_endpoint(spec: EndpointSpec, resolver: ssrf.Resolver) -> None:
-    """Raise ValueError (UnsafeUrlError for URLs) with the reason when the endpoint is unusable."""
-    DeliveryFormat(spec.format)
+    """Raise a PublisherError (UnsafeUrlError for URLs) with the reason when the endpoint is unusable."""
+    try:
+        DeliveryFormat(spec.format)
+    except ValueError:
+        raise EndpointError(f"format must be one of {[f.value for f in DeliveryFormat]}") from None
     guard(spec.url, spec.allow_private, resolver)
     if spec.signing not in SIGNING:
-        raise ValueError(f"signing must be one of {SIGNING}")
+        raise EndpointError(f"signing must be one of {SIGNING}")
     if spec.signing == "hmac":
         HmacSigner(spec.secret or "")
     elif spec.signing == "ed25519":
         Ed25519Signer(spec.secret or "")
     if DeliveryFormat(spec.format) is DeliveryFormat.PACT:
         if not (spec.token_url and spec.client_id and spec.client_secret):
-            raise ValueError("pact endpoints need token_url, client_id and client_secret (OAuth2)")
+            raise EndpointError("pact endpoints need token_url, client_id and client_secret (OAuth2)")
         guard(spec.token_url, spec.allow_private, resolver)
 
 
@@ -81,7 +85,7 @@ async def add_partner(
     pool: asyncpg.Pool, partner_id: str, name: str, country: str, agreement: RecognitionAgreement
 ) -> None:
     if agreement.partner_id != partner_id:
-        raise ValueError("agreement partner_id differs from the partner id")
+        raise EndpointError("agreement partner_id differs from the partner id")
     await pool.execute(
         """INSERT INTO partners (partner_id, name, country, agreement) VALUES ($1, $2, $3, $4::jsonb)
            ON CONFLICT (partner_id) DO UPDATE SET name = excluded.name, country = excluded.country,
@@ -126,7 +130,7 @@ async def add_endpoint(
         spec.allow_private,
     )
     if status.endswith(" 0"):
-        raise ValueError(f"endpoint {spec.endpoint_id!r} belongs to another partner")
+        raise EndpointError(f"endpoint {spec.endpoint_id!r} belongs to another partner")
 
 
 async def undecryptable_endpoints(pool: asyncpg.Pool, secrets: EndpointSecrets) -> list[str]:
@@ -197,7 +201,7 @@ async def fan_out(
         return 0
     created = 0
     for target in targets:
-        decision = recognises(target.agreement, event.footprint)
+        decision = delivers(target.agreement, event)
         if not decision:
             log.debug("not delivered", extra={"partner_id": target.agreement.partner_id, "reason": decision.reason})
             continue

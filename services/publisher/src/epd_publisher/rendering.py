@@ -1,42 +1,61 @@
-"""Record renderers for partner deliveries: the gateway's format mappings (one copy of each mapping)
-applied with the owner's PartyInfo read from the registry tables."""
+"""What the publisher sends a partner for one footprint version: the record model's records, made
+from the change event's version alone (the read model put the owner, status and successor in it),
+as the partner sees them, signed with the programme's record-signing keys. The gateway serves
+the same version to the same partner as the same bytes (epd_records.record).
+"""
 
 from __future__ import annotations
 
-import asyncpg
+from typing import Protocol
 
 from epd.v1 import footprint_pb2
-from epd_gateway.formats import openepd, pact
-from epd_gateway.formats.party import MappingError, OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
-from epd_publisher.delivery.recognition import DeliveryFormat
-from epd_publisher.delivery.render import Renderer
-from epd_publisher.sender import RendererFactory
+from epd_common.settings import ProgrammeSettings
+from epd_common.signing_keys import StoredKeys
+from epd_records import readmodel
+from epd_records.delivery import Renderer
+from epd_records.openepd import openepd_document
+from epd_records.party import ProgrammeInfo
+from epd_records.recognition import DeliveryFormat
+from epd_records.record import signed_pact_record
+from epd_records.signing import KeyRing, sign_payload
+from epd_records.status import Viewer
 
 
-def renderers_for(party: PartyInfo) -> dict[DeliveryFormat, Renderer]:
-    return {
-        DeliveryFormat.WEBHOOK_PACT: lambda fv: pact.product_footprint(fv, party),
-        DeliveryFormat.WEBHOOK_OPENEPD: lambda fv: openepd.openepd_document(fv, party),
-    }
+def programme_info(settings: ProgrammeSettings) -> ProgrammeInfo:
+    return ProgrammeInfo(operator_name=settings.programme_operator, extension_base_url=settings.extension_base_url)
 
 
-def registry_renderers(pool: asyncpg.Pool, default_operator: str) -> RendererFactory:
-    """Reads the organisation and product of each version; a missing owner fails its rendering."""
+def key_ring(stored: StoredKeys) -> KeyRing:
+    return KeyRing.from_stored(stored.private_jwk, stored.retired_public_jwks)
 
-    async def factory(fv: footprint_pb2.FootprintVersion) -> dict[DeliveryFormat, Renderer]:
-        row = await pool.fetchrow(
-            """SELECT o.name, o.company_ids, p.name AS product_name
-               FROM organisations o LEFT JOIN products p ON p.product_id = $2 WHERE o.organisation_id = $1""",
-            fv.organisation_id,
-            fv.product_id,
-        )
-        if row is None:
-            raise MappingError(f"organisation {fv.organisation_id[:80]!r} of the footprint is unknown")
-        party = PartyInfo(
-            organisation=OrganisationInfo(name=row["name"], company_ids=tuple(row["company_ids"] or ())),
-            programme=ProgrammeInfo(operator_name=fv.programme_operator or default_operator),
-            product=ProductInfo(description=row["product_name"] or ""),
-        )
-        return renderers_for(party)
 
-    return factory
+class KeySource(Protocol):
+    async def get(self) -> KeyRing: ...
+
+
+class RecordRendering(Protocol):
+    """Renderers for one version as one viewer sees it, and the body signature of what is sent."""
+
+    async def renderers(self, fv: footprint_pb2.FootprintVersion, viewer: Viewer) -> dict[DeliveryFormat, Renderer]: ...
+
+    async def body_signature(self, body: bytes) -> tuple[str, str]: ...
+
+
+class SignedRecords:
+    """RecordRendering with the programme's settings and its key ring (reloaded by `keys`)."""
+
+    def __init__(self, programme: ProgrammeInfo, keys: KeySource) -> None:
+        self.programme, self.keys = programme, keys
+
+    async def renderers(self, fv: footprint_pb2.FootprintVersion, viewer: Viewer) -> dict[DeliveryFormat, Renderer]:
+        ring = await self.keys.get()
+        party = readmodel.party(fv, self.programme)  # MappingError when the owner cannot be named
+        return {
+            DeliveryFormat.WEBHOOK_PACT: lambda v: signed_pact_record(v, party, viewer, ring).footprint,
+            DeliveryFormat.WEBHOOK_OPENEPD: lambda v: openepd_document(v, party, viewer),
+        }
+
+    async def body_signature(self, body: bytes) -> tuple[str, str]:
+        """(detached JWS over the exact body, kid): the gateway's `x-epd-signature` rule."""
+        ring = await self.keys.get()
+        return sign_payload(body, ring), ring.kid

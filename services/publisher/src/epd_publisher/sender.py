@@ -25,7 +25,6 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -35,17 +34,22 @@ import httpx
 from google.protobuf.message import DecodeError
 
 from epd.v1 import footprint_pb2
+from epd_common.signing_keys import SigningKeyError
 from epd_publisher import metrics
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.recognition import DeliveryFormat
-from epd_publisher.delivery.render import CLOUDEVENTS_CONTENT_TYPE, Renderer, RenderError, render_for_endpoint
 from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner, Signer, sign_request, webhook_id
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
+from epd_publisher.errors import PublisherError
 from epd_publisher.oauth import TokenCache, TokenError
 from epd_publisher.partners import guard
+from epd_publisher.rendering import RecordRendering
+from epd_records.delivery import CLOUDEVENTS_CONTENT_TYPE, render_for_endpoint
+from epd_records.errors import RecordError
+from epd_records.recognition import DeliveryFormat
+from epd_records.status import Viewer
 
 log = logging.getLogger(__name__)
 PACT_EVENT = "pact-event"  # deliveries.kind of the gateway's answers to RequestCreated events
@@ -74,8 +78,8 @@ class ManualClock:
         self.current += timedelta(seconds=seconds)
 
 
-#: Builds the record renderers for one footprint version (e.g. with the owner's PartyInfo).
-RendererFactory = Callable[[footprint_pb2.FootprintVersion], Awaitable[dict[DeliveryFormat, Renderer]]]
+class PermanentDeliveryError(PublisherError):
+    """A delivery that can never be made as stored (not the endpoint's fault): dead letter with the reason."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class Sender:
         self,
         pool: asyncpg.Pool,
         http: PinnedClient,
-        renderers: RendererFactory,
+        rendering: RecordRendering,
         *,
         clock: Clock | None = None,
         policy: RetryPolicy | None = None,
@@ -123,7 +127,7 @@ class Sender:
             raise TypeError("the sender needs an epd_publisher.delivery.pinning.PinnedClient")
         self._pool = pool
         self._http = http
-        self._renderers = renderers
+        self._rendering = rendering
         self.clock = clock or SystemClock()
         self._policy = policy or RetryPolicy()
         self.breakers = breakers or BreakerBoard(clock=lambda: self.clock.now().timestamp())
@@ -139,8 +143,10 @@ class Sender:
             rows = await conn.fetch(
                 """SELECT d.delivery_id, d.event_id::text AS event_id, d.partner_id, d.payload, d.attempts, d.kind,
                           d.first_attempt_at, e.endpoint_id, e.url, e.format, e.signing, e.secret_sealed, e.token_url,
-                          e.client_id, e.client_secret_sealed, e.allow_private
+                          e.client_id, e.client_secret_sealed, e.allow_private,
+                          coalesce((p.agreement->>'accepts_provisional')::boolean, false) AS accepts_provisional
                    FROM deliveries d JOIN partner_endpoints e USING (endpoint_id)
+                   JOIN partners p ON p.partner_id = d.partner_id
                    WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND e.disabled_at IS NULL
                    ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2
                    FOR UPDATE OF d SKIP LOCKED""",
@@ -180,14 +186,22 @@ class Sender:
         if row["kind"] == PACT_EVENT:
             # A gateway answer (pact_events.py): the CloudEvent as the gateway wrote it, to a PACT endpoint.
             if row["format"] != DeliveryFormat.PACT.value:
-                raise ValueError("PACT answers go only to PACT endpoints")
+                raise PermanentDeliveryError("PACT answers go only to PACT endpoints")
             body, event_id = bytes(row["payload"]), row["event_id"]
-            if not isinstance(json.loads(body), dict):
-                raise ValueError("the PACT answer is not a JSON object")
+            try:
+                is_object = isinstance(json.loads(body), dict)
+            except ValueError:
+                is_object = False
+            if not is_object:
+                raise PermanentDeliveryError("the PACT answer is not a JSON object")
             content_type = CLOUDEVENTS_CONTENT_TYPE
         else:
-            event = footprint_pb2.FootprintChanged.FromString(row["payload"])
-            renderers = await self._renderers(event.footprint)
+            try:
+                event = footprint_pb2.FootprintChanged.FromString(row["payload"])
+            except DecodeError:
+                raise PermanentDeliveryError("the stored change is not a FootprintChanged message") from None
+            viewer = Viewer(accepts_provisional=row["accepts_provisional"])
+            renderers = await self._rendering.renderers(event.footprint, viewer)
             rendered = render_for_endpoint(
                 row["format"],
                 event.footprint,
@@ -209,7 +223,8 @@ class Sender:
                 content_type=content_type,
             )
             headers = signed.headers
-        return body, headers
+        signature, kid = await self._rendering.body_signature(body)
+        return body, {**headers, "x-epd-signature": signature, "x-epd-signature-kid": kid}
 
     async def _post(
         self, row: asyncpg.Record, body: bytes, headers: dict[str, str], client_secret: str | None
@@ -247,10 +262,12 @@ class Sender:
         try:
             signing_secret = self._secrets.open(row["endpoint_id"], SecretColumn.WEBHOOK, row["secret_sealed"])
             client_secret = self._secrets.open(row["endpoint_id"], SecretColumn.CLIENT, row["client_secret_sealed"])
-        except SecretKeyError as exc:
-            # A configuration fault, not the endpoint's or the event's: keep the delivery and its budget.
+            body, headers = await self._render(row, signing_secret)
+        except (SecretKeyError, SigningKeyError) as exc:
+            # A configuration fault (EPD_PUBLISHER_SECRET_KEY or EPD_RECORDS_KEY_SECRET), not the endpoint's or
+            # the event's: keep the delivery and its budget.
             log.error(
-                "endpoint secret does not decrypt; delivery deferred",
+                "a secret does not decrypt; delivery deferred",
                 extra={"endpoint_id": row["endpoint_id"], "delivery_id": row["delivery_id"], "error": str(exc)},
             )
             metrics.SECRET_ERRORS.labels(row["partner_id"]).inc()
@@ -260,9 +277,7 @@ class Sender:
                 row["delivery_id"],
             )
             return
-        try:
-            body, headers = await self._render(row, signing_secret)
-        except (RenderError, ValueError, DecodeError) as exc:  # incl. MappingError, WebhookSigningError
+        except (RecordError, PublisherError) as exc:  # MappingError, RenderError, WebhookSigningError, ...
             # Permanent and not the endpoint's fault: dead letter with the reason, breaker untouched.
             await self._record(
                 row, attempt, first, now, AttemptResult(), Step(Action.DEAD_LETTER, f"render: {exc}"), started
@@ -310,7 +325,8 @@ class Sender:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """UPDATE deliveries SET state = $2, attempts = $3, first_attempt_at = $4, next_attempt_at = $5,
-                          last_status = $6, last_error = $7, finished_at = CASE WHEN $2::text = 'pending' THEN NULL ELSE $8::timestamptz END
+                          last_status = $6, last_error = $7,
+                          finished_at = CASE WHEN $2::text = 'pending' THEN NULL ELSE $8::timestamptz END
                    WHERE delivery_id = $1""",
                 row["delivery_id"],
                 state,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from epd_common.settings import ServiceSettings
+from epd_common.settings import ProgrammeSettings
 
 
-class PublisherSettings(ServiceSettings):
+class PublisherSettings(ProgrammeSettings):
+    """EPD_PUBLISHER_* plus the programme settings (EPD_PROGRAMME_*, EPD_RECORDS_KEY_SECRET)."""
+
     metrics_port: int = Field(default=9104, ge=0, le=65535, validation_alias="EPD_PUBLISHER_METRICS_PORT")
     relay_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_RELAY_ENABLED")
     delivery_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_DELIVERY_ENABLED")
@@ -20,8 +22,9 @@ class PublisherSettings(ServiceSettings):
     event_source: str = Field(
         default="//epd.example.cn/3/events", min_length=1, validation_alias="EPD_PUBLISHER_EVENT_SOURCE"
     )
-    programme_operator: str = Field(
-        default="National Rare-Earth EPD Programme", min_length=1, validation_alias="EPD_PUBLISHER_PROGRAMME_OPERATOR"
+    # How often the record-signing keys are reloaded (a rotation through `epd gateway rotate-key`).
+    key_refresh_seconds: float = Field(
+        default=10.0, ge=0, le=3600, validation_alias="EPD_PUBLISHER_KEY_REFRESH_SECONDS"
     )
     breaker_failures: int = Field(default=5, ge=1, le=1000, validation_alias="EPD_PUBLISHER_BREAKER_FAILURES")
     breaker_cool_down_s: float = Field(default=60.0, gt=0, validation_alias="EPD_PUBLISHER_BREAKER_COOL_DOWN_S")
@@ -29,3 +32,10 @@ class PublisherSettings(ServiceSettings):
     secret_key: str = Field(min_length=16, validation_alias="EPD_PUBLISHER_SECRET_KEY", repr=False)
     # Deliver the gateway's answers to PACT RequestCreated events (needs delivery enabled).
     pact_events_enabled: bool = Field(default=True, validation_alias="EPD_PUBLISHER_PACT_EVENTS_ENABLED")
+
+    @model_validator(mode="after")
+    def _delivery_signs_records(self) -> PublisherSettings:
+        # Delivery signs the pushed records; a relay-only publisher and the partner commands need no key.
+        if self.delivery_enabled and self.records_key_secret is None:
+            raise ValueError("EPD_RECORDS_KEY_SECRET is required when EPD_PUBLISHER_DELIVERY_ENABLED is true")
+        return self

@@ -45,6 +45,7 @@ class FootprintChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FOOTPRINT_CHANGE_TYPE_WITHDRAWN: _ClassVar[FootprintChangeType]
     FOOTPRINT_CHANGE_TYPE_EXPIRED: _ClassVar[FootprintChangeType]
     FOOTPRINT_CHANGE_TYPE_REJECTED: _ClassVar[FootprintChangeType]
+    FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED: _ClassVar[FootprintChangeType]
 FOOTPRINT_STATUS_UNSPECIFIED: FootprintStatus
 FOOTPRINT_STATUS_DRAFT: FootprintStatus
 FOOTPRINT_STATUS_PROVISIONAL: FootprintStatus
@@ -71,6 +72,7 @@ FOOTPRINT_CHANGE_TYPE_DEPRECATED: FootprintChangeType
 FOOTPRINT_CHANGE_TYPE_WITHDRAWN: FootprintChangeType
 FOOTPRINT_CHANGE_TYPE_EXPIRED: FootprintChangeType
 FOOTPRINT_CHANGE_TYPE_REJECTED: FootprintChangeType
+FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED: FootprintChangeType
 
 class ModuleResult(_message.Message):
     __slots__ = ("module", "indicator", "value", "unit")
@@ -95,7 +97,7 @@ class EvidenceLink(_message.Message):
     def __init__(self, window_id: _Optional[str] = ..., revision: _Optional[int] = ..., merkle_root: _Optional[str] = ...) -> None: ...
 
 class FootprintVersion(_message.Message):
-    __slots__ = ("pf_id", "series_id", "product_id", "plant_id", "version", "status", "preceding_pf_ids", "results", "declared_unit", "reference_period_start", "reference_period_end", "factor_set_version", "allocation_basis", "allocation_price_basis", "pcr_id", "pcr_version", "verifier", "programme_operator", "valid_from", "valid_until", "reason", "evidence", "created_at", "registration_number", "product_name", "classifications", "organisation_id", "geography")
+    __slots__ = ("pf_id", "series_id", "product_id", "plant_id", "version", "status", "preceding_pf_ids", "results", "declared_unit", "reference_period_start", "reference_period_end", "factor_set_version", "allocation_basis", "allocation_price_basis", "pcr_id", "pcr_version", "verifier", "programme_operator", "valid_from", "valid_until", "reason", "evidence", "created_at", "registration_number", "product_name", "classifications", "organisation_id", "geography", "organisation_name", "company_ids", "superseding_provisional_pf_id")
     PF_ID_FIELD_NUMBER: _ClassVar[int]
     SERIES_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +126,9 @@ class FootprintVersion(_message.Message):
     CLASSIFICATIONS_FIELD_NUMBER: _ClassVar[int]
     ORGANISATION_ID_FIELD_NUMBER: _ClassVar[int]
     GEOGRAPHY_FIELD_NUMBER: _ClassVar[int]
+    ORGANISATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_IDS_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDING_PROVISIONAL_PF_ID_FIELD_NUMBER: _ClassVar[int]
     pf_id: str
     series_id: str
     product_id: str
@@ -152,7 +157,10 @@ class FootprintVersion(_message.Message):
     classifications: _containers.RepeatedScalarFieldContainer[str]
     organisation_id: str
     geography: str
-    def __init__(self, pf_id: _Optional[str] = ..., series_id: _Optional[str] = ..., product_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[FootprintStatus, str]] = ..., preceding_pf_ids: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[ModuleResult, _Mapping]]] = ..., declared_unit: _Optional[str] = ..., reference_period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reference_period_end: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., factor_set_version: _Optional[str] = ..., allocation_basis: _Optional[_Union[_intensity_pb2.AllocationBasis, str]] = ..., allocation_price_basis: _Optional[str] = ..., pcr_id: _Optional[str] = ..., pcr_version: _Optional[str] = ..., verifier: _Optional[str] = ..., programme_operator: _Optional[str] = ..., valid_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceLink, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., registration_number: _Optional[str] = ..., product_name: _Optional[str] = ..., classifications: _Optional[_Iterable[str]] = ..., organisation_id: _Optional[str] = ..., geography: _Optional[str] = ...) -> None: ...
+    organisation_name: str
+    company_ids: _containers.RepeatedScalarFieldContainer[str]
+    superseding_provisional_pf_id: str
+    def __init__(self, pf_id: _Optional[str] = ..., series_id: _Optional[str] = ..., product_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[FootprintStatus, str]] = ..., preceding_pf_ids: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[ModuleResult, _Mapping]]] = ..., declared_unit: _Optional[str] = ..., reference_period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reference_period_end: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., factor_set_version: _Optional[str] = ..., allocation_basis: _Optional[_Union[_intensity_pb2.AllocationBasis, str]] = ..., allocation_price_basis: _Optional[str] = ..., pcr_id: _Optional[str] = ..., pcr_version: _Optional[str] = ..., verifier: _Optional[str] = ..., programme_operator: _Optional[str] = ..., valid_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceLink, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., registration_number: _Optional[str] = ..., product_name: _Optional[str] = ..., classifications: _Optional[_Iterable[str]] = ..., organisation_id: _Optional[str] = ..., geography: _Optional[str] = ..., organisation_name: _Optional[str] = ..., company_ids: _Optional[_Iterable[str]] = ..., superseding_provisional_pf_id: _Optional[str] = ...) -> None: ...
 
 class FootprintChanged(_message.Message):
     __slots__ = ("event_id", "product_id", "pf_id", "version", "change_type", "footprint", "occurred_at", "product_sequence")

@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from epd_gateway import secrets, tokens
+from epd_common import crypto
+from epd_gateway import tokens
 from epd_gateway.deps import Deps
 from epd_gateway.ratelimit import retry_after
 from epd_gateway.settings import GatewaySettings
@@ -68,7 +69,7 @@ def _oauth_error(status: int, error: str, description: str, headers: dict[str, s
 
 
 def _basic(header: str | None) -> tuple[str, str] | None:
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
@@ -113,7 +114,7 @@ async def token(request: Request) -> JSONResponse:
         return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     client_id, secret = creds
     client = await deps.repository.client(client_id) if 0 < len(client_id) <= 100 and "\x00" not in client_id else None
-    if client is None or not client.usable or not secrets.check_secret(secret, client.secret_hash):
+    if client is None or not client.usable or not crypto.check_secret(secret, client.secret_hash):
         return _oauth_error(
             401,
             "invalid_client",

@@ -5,14 +5,15 @@ RequestFulfilled/RequestRejected events are recorded (this gateway sends no requ
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from epd_gateway.auth import Caller, require
 from epd_gateway.deps import Deps
 from epd_gateway.errors import ApiError, responses
-from epd_gateway.formats import events as ev
+from epd_records import events as ev
+from epd_records.errors import EventError
 
 router = APIRouter(tags=["event"])
 MAX_EVENT_BYTES = 1_000_000
@@ -91,22 +92,13 @@ _DOC = {
 }
 
 
-def _answer_event(body: Any) -> ev.IncomingEvent:
-    """Envelope check for RequestFulfilled/RequestRejected events addressed to us."""
-    if not isinstance(body.get("data"), dict) or not isinstance(body["data"].get("requestEventId"), str):
-        raise ev.EventError("data.requestEventId is required")
-    return ev.IncomingEvent(
-        body["type"], ev._text(body["id"], "event id"), ev._text(body["source"], "event source"), str(body["time"])
-    )
-
-
 @router.post(
     "/3/events",
     openapi_extra=_DOC,
     response_class=Response,
     responses={200: {"description": "accepted"}, **responses(400, 401, 403, 429)},
 )
-async def post_event(request: Request, caller: Caller = Depends(require("events:write"))) -> Response:
+async def post_event(request: Request, caller: Annotated[Caller, Depends(require("events:write"))]) -> Response:
     deps: Deps = request.app.state.deps
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in (ev.CONTENT_TYPE, "application/json"):
@@ -119,16 +111,8 @@ async def post_event(request: Request, caller: Caller = Depends(require("events:
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "event is not JSON") from None
     try:
-        if (
-            isinstance(body, dict)
-            and body.get("type") in _ANSWERS
-            and body.get("specversion") == ev.SPECVERSION
-            and all(k in body for k in ("id", "source", "time"))
-        ):
-            event = _answer_event(body)
-        else:
-            event = ev.parse_event(body)
-    except ev.EventError as exc:
+        event = ev.parse_incoming(body)
+    except EventError as exc:
         raise ApiError(400, str(exc)) from None
     await deps.repository.record_event(caller.principal.client_id, event.id, event.type, event.source, body)
     if event.type == ev.REQUEST_CREATED and deps.request_wakeup is not None:

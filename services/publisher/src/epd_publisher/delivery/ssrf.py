@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from epd_publisher.errors import PublisherError
+
 #: Policy flag for the HTTP client (httpx ``follow_redirects``): a redirect could point anywhere.
 FOLLOW_REDIRECTS = False
 MAX_URL_LENGTH = 2048
@@ -29,7 +31,7 @@ Resolver = Callable[[str], Iterable[str]]
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeUrlError(ValueError):
+class UnsafeUrlError(PublisherError):
     """The URL must not be used as a partner endpoint; ``reason`` says why."""
 
     def __init__(self, url: object, reason: str) -> None:

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from standardwebhooks import Webhook
 
+from epd_publisher.errors import PublisherError
+
 HMAC_PREFIX = "whsec_"
 SECRET_KEY_PREFIX = "whsk_"
 PUBLIC_KEY_PREFIX = "whpk_"
@@ -32,7 +34,7 @@ DEFAULT_TOLERANCE_SECONDS = 300
 _MSG_NAMESPACE = uuid.UUID("6f1c1c2e-8d4b-5d3a-9a52-3c0e1f6b7a10")
 
 
-class WebhookSigningError(ValueError):
+class WebhookSigningError(PublisherError):
     """A key, id, timestamp or body cannot be used for signing; the message says why."""
 
 

@@ -132,7 +132,7 @@ class DemoSystem:
             "EPD_FOOTPRINT_ADMIN_URL",
             "EPD_FOOTPRINT_ADMIN_TOKEN",
             "EPD_PUBLISHER_SECRET_KEY",
-            "EPD_GATEWAY_KEY_SECRET",
+            "EPD_RECORDS_KEY_SECRET",
         )
         lines = [f"{k}={self.env[k]}" for k in keys if k in self.env]
         lines += [

@@ -6,12 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from epd.v1 import footprint_pb2
-from epd_publisher.delivery.recognition import (
+from epd_records.recognition import (
     DeliveryFormat,
     PcrRule,
     RecognitionAgreement,
     Standard,
     classification_key,
+    delivers,
     parse_version,
     recognises,
 )
@@ -85,7 +86,6 @@ def test_prefixes_match_whole_classes_case_and_dots_insensitive() -> None:
         (S.FOOTPRINT_STATUS_DRAFT, True, False),
         (S.FOOTPRINT_STATUS_VERIFIED, True, False),
         (S.FOOTPRINT_STATUS_DEPRECATED, False, True),
-        (S.FOOTPRINT_STATUS_WITHDRAWN, False, True),
         (S.FOOTPRINT_STATUS_EXPIRED, False, True),
         (S.FOOTPRINT_STATUS_UNSPECIFIED, True, False),
         (999, True, False),
@@ -95,6 +95,30 @@ def test_status_and_provisional_acceptance(status: int, accepts: bool, ok: bool)
     fv = version()
     fv.status = status if status != 999 else 0
     assert recognises(magnets_only(accepts_provisional=accepts), fv).ok is ok
+
+
+@pytest.mark.parametrize(
+    ("was_published", "accepts", "ok"),
+    [(True, False, True), (True, True, True), (False, False, False), (False, True, True)],
+)
+def test_a_withdrawn_version_reaches_those_who_could_see_it(was_published: bool, accepts: bool, ok: bool) -> None:
+    """Withdrawn after publication: everyone hears of it. Withdrawn (rejected) while provisional: only
+    the partners that saw it as provisional."""
+    fv = version(status=S.FOOTPRINT_STATUS_WITHDRAWN)
+    if was_published:
+        fv.valid_from.FromSeconds(1_767_225_600)
+    assert recognises(magnets_only(accepts_provisional=accepts), fv).ok is ok
+
+
+def test_a_successor_change_goes_only_to_partners_that_see_provisional_versions() -> None:
+    event = footprint_pb2.FootprintChanged(
+        change_type=footprint_pb2.FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED, footprint=version()
+    )
+    assert delivers(magnets_only(accepts_provisional=True), event).ok
+    decision = delivers(magnets_only(accepts_provisional=False), event)
+    assert not decision.ok and "does not alter" in decision.reason
+    event.change_type = footprint_pb2.FOOTPRINT_CHANGE_TYPE_PUBLISHED
+    assert delivers(magnets_only(accepts_provisional=False), event).ok
 
 
 def test_standards_must_overlap() -> None:

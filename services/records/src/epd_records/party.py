@@ -10,11 +10,9 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from epd_records.errors import MappingError
+
 _URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:[A-Za-z0-9()+,\-.:=@;$_!*'%/?#]+$", re.IGNORECASE)
-
-
-class MappingError(ValueError):
-    """A footprint version cannot be expressed in the requested format; the message says why."""
 
 
 def check_urn(value: str, what: str) -> str:

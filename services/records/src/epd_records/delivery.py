@@ -4,9 +4,10 @@
   components.schemas.PublishedEvent) its ``data`` is ``{"pfIds": [...]}`` (the ids only); the
   partner fetches the ProductFootprint itself through the gateway's GetFootprint action.
 - ``webhook-pact`` / ``webhook-openepd``: a Standard Webhooks payload ``{type, timestamp, data}``
-  whose ``data`` is the full record. The record mappings (PACT ProductFootprint, openEPD) belong
-  to the gateway (``epd_gateway.formats``); they are injected here as ``Renderer`` callables so
-  this module holds no second copy of them.
+  whose ``data`` is the full record: for PACT the signed record the gateway serves for the same
+  version and partner (``epd_records.record``), for openEPD the document it serves.
+  The records come from ``Renderer`` callables the caller builds with its key ring and the
+  partner's viewpoint.
 
 Bodies are RFC 8785 canonical JSON: the same event renders to the same bytes on every retry.
 """
@@ -16,27 +17,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import rfc8785
 
 from epd.v1 import footprint_pb2
-from epd_publisher.delivery.recognition import DeliveryFormat
+from epd_records import events
+from epd_records import values as v
+from epd_records.errors import EventError, RecordError, RenderError
+from epd_records.recognition import DeliveryFormat
 
-PACT_PUBLISHED_EVENT_TYPE = "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
-CLOUDEVENTS_SPEC_VERSION = "1.0"
-CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+CLOUDEVENTS_CONTENT_TYPE = events.CONTENT_TYPE
 JSON_CONTENT_TYPE = "application/json"
 
 #: Maps one footprint version (``epd.v1.FootprintVersion``) to a JSON-ready record with decimals
-#: as strings. Provided at the composition root, e.g. a closure over
-#: ``epd_gateway.formats.pact.product_footprint(fv, party)`` with the product's PartyInfo.
-Renderer = Callable[[Any], Mapping[str, Any]]
-
-
-class RenderError(ValueError):
-    """The change cannot be rendered for this endpoint; the message says why."""
+#: as strings, e.g. ``lambda fv: signed_pact_record(fv, party, viewer, ring).footprint``.
+Renderer = Callable[[footprint_pb2.FootprintVersion], Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +53,6 @@ def pact_pf_id(pf_id: object) -> str:
         raise RenderError(f"pfId {pf_id[:80]!r} is not a UUID") from None
 
 
-def _utc_text(when: datetime) -> str:
-    if not isinstance(when, datetime) or when.tzinfo is None:
-        raise RenderError("event time must be a timezone-aware datetime")
-    return when.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-
 def _canonical(document: Mapping[str, Any]) -> bytes:
     try:
         return rfc8785.dumps(document)
@@ -70,20 +61,14 @@ def _canonical(document: Mapping[str, Any]) -> bytes:
 
 
 def pact_published_event(pf_ids: Iterable[str], *, event_id: str, source: str, time: datetime) -> dict[str, Any]:
-    """The PACT v3 PublishedEvent CloudEvent announcing ``pf_ids``."""
+    """The PACT v3 PublishedEvent CloudEvent announcing ``pf_ids`` (epd_records.events builds it)."""
     ids = [pact_pf_id(p) for p in pf_ids]
-    if not ids:
-        raise RenderError("a PublishedEvent needs at least one pfId")
-    if not isinstance(event_id, str) or not event_id or not isinstance(source, str) or not source:
-        raise RenderError("event id and source must be non-empty strings")
-    return {
-        "type": PACT_PUBLISHED_EVENT_TYPE,
-        "specversion": CLOUDEVENTS_SPEC_VERSION,
-        "id": event_id,
-        "source": source,
-        "time": _utc_text(time),
-        "data": {"pfIds": ids},
-    }
+    if not isinstance(time, datetime):
+        raise RenderError("event time must be a timezone-aware datetime")
+    try:
+        return events.published_event(ids, event_id=event_id, source=source, time=time)
+    except EventError as exc:
+        raise RenderError(f"PublishedEvent cannot be built: {exc}") from None
 
 
 def webhook_event_type(change_type: object) -> str:
@@ -126,9 +111,11 @@ def render_for_endpoint(
         raise RenderError(f"no renderer configured for {fmt.value}")
     try:
         record = renderer(footprint)
-    except ValueError as exc:  # the gateway mappings raise MappingError(ValueError) with a reason
+    except RecordError as exc:  # MappingError, SignatureError: the record cannot be made, with the reason
         raise RenderError(f"{fmt.value} mapping failed: {exc}") from None
     if not isinstance(record, Mapping):
         raise RenderError(f"{fmt.value} renderer returned {type(record).__name__}, not a mapping")
-    payload = {"type": webhook_event_type(change_type), "timestamp": _utc_text(time), "data": dict(record)}
+    if not isinstance(time, datetime) or time.tzinfo is None:
+        raise RenderError("event time must be a timezone-aware datetime")
+    payload = {"type": webhook_event_type(change_type), "timestamp": v.iso(time), "data": dict(record)}
     return RenderedBody(JSON_CONTENT_TYPE, _canonical(payload))

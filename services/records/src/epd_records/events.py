@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from epd_gateway.formats import values as v
-from epd_gateway.formats.party import MappingError
+from epd_records import values as v
+from epd_records.errors import EventError, MappingError
 
 PUBLISHED = "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
 REQUEST_CREATED = "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3"
@@ -24,10 +24,6 @@ _LIST_FILTERS = ("productId", "companyId", "geography", "classification")
 _TIME_FILTERS = ("validOn", "validAfter", "validBefore")
 _MAX_LIST = 100
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-
-
-class EventError(MappingError):
-    """An event cannot be built or an incoming event is malformed; the message says why."""
 
 
 def _envelope(event_type: str, event_id: str, source: str, time: datetime, data: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +91,8 @@ class IncomingEvent:
     pf_ids: tuple[str, ...] = ()
 
 
-def parse_event(body: Any) -> IncomingEvent:
-    """Check an incoming PACT event (RequestCreated or Published); EventError says what is wrong."""
+def _envelope_of(body: Any) -> tuple[str, str, str, Mapping[str, Any]]:
+    """(id, source, time, data) of a structured-mode CloudEvent; EventError says what is wrong."""
     if not isinstance(body, Mapping):
         raise EventError("event must be a JSON object")
     for key in ("type", "specversion", "id", "source", "time", "data"):
@@ -111,6 +107,23 @@ def parse_event(body: Any) -> IncomingEvent:
     data = body["data"]
     if not isinstance(data, Mapping):
         raise EventError("event data must be an object")
+    return event_id, source, time, data
+
+
+def parse_incoming(body: Any) -> IncomingEvent:
+    """Any event a partner may post to us: RequestCreated, Published, or the answer
+    (RequestFulfilled/RequestRejected) to a request of ours."""
+    if isinstance(body, Mapping) and body.get("type") in (REQUEST_FULFILLED, REQUEST_REJECTED):
+        event_id, source, time, data = _envelope_of(body)
+        if not isinstance(data.get("requestEventId"), str):
+            raise EventError("data.requestEventId is required")
+        return IncomingEvent(str(body["type"]), event_id, source, time)
+    return parse_event(body)
+
+
+def parse_event(body: Any) -> IncomingEvent:
+    """Check an incoming PACT event (RequestCreated or Published); EventError says what is wrong."""
+    event_id, source, time, data = _envelope_of(body)
     if body["type"] == REQUEST_CREATED:
         return IncomingEvent(REQUEST_CREATED, event_id, source, time, criteria=_criteria(data))
     if body["type"] == PUBLISHED:
@@ -135,16 +148,10 @@ def _criteria(data: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or not _RFC3339.match(value):
                 raise EventError(f"{key} must be an RFC 3339 date-time")
             out[key] = value
-        elif key == "status":
-            if value not in ("Active", "Deprecated"):
-                raise EventError("status must be Active or Deprecated")
-            out[key] = value
+        elif key == "status":  # case-insensitive; a value that is neither Active nor Deprecated matches nothing
+            out[key] = _text(value, "status", 40)
         elif key == "comment":
             out[key] = _text(value, "comment", 2000)
         else:
             raise EventError(f"unknown request criterion {str(key)[:60]!r}")
-    for key in ("productId", "companyId", "classification"):
-        for item in out.get(key, []):
-            if not item.lower().startswith("urn:"):
-                raise EventError(f"{key} values must be URNs")
     return out

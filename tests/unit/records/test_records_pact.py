@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from epd.v1 import footprint_pb2, intensity_pb2
-from epd_gateway.formats.pact import product_footprint
-from epd_gateway.formats.party import MappingError, OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
+from epd_records.pact import product_footprint
+from epd_records.party import MappingError, OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
+from epd_records.status import PUBLIC, Viewer
 
 S = footprint_pb2
 
@@ -57,7 +58,6 @@ def test_numbers_are_decimal_strings_never_floats(make_version, party):
     ("status", "expected", "record"),
     [
         (S.FOOTPRINT_STATUS_PUBLISHED, "Active", "published"),
-        (S.FOOTPRINT_STATUS_VERIFIED, "Active", "verified"),
         (S.FOOTPRINT_STATUS_PROVISIONAL, "Active", "provisional"),
         (S.FOOTPRINT_STATUS_DEPRECATED, "Deprecated", "deprecated"),
         (S.FOOTPRINT_STATUS_EXPIRED, "Deprecated", "expired"),
@@ -65,7 +65,7 @@ def test_numbers_are_decimal_strings_never_floats(make_version, party):
 )
 def test_status_mapping(make_version, party, pact_schema, status, expected, record):
     fv = make_version(status=status, reason="drift: A1-A3 GWP-total +20.3% over 3 evaluations")
-    pf = product_footprint(fv, party)
+    pf = product_footprint(fv, party, Viewer(accepts_provisional=True))
     pact_schema("ProductFootprint").validate(pf)
     assert pf["status"] == expected
     (ext,) = pf["extensions"]
@@ -76,11 +76,64 @@ def test_status_mapping(make_version, party, pact_schema, status, expected, reco
 
 
 @pytest.mark.parametrize(
-    "status", [S.FOOTPRINT_STATUS_DRAFT, S.FOOTPRINT_STATUS_WITHDRAWN, S.FOOTPRINT_STATUS_UNSPECIFIED, 99]
+    "status",
+    [S.FOOTPRINT_STATUS_DRAFT, S.FOOTPRINT_STATUS_VERIFIED, S.FOOTPRINT_STATUS_UNSPECIFIED, 99],
 )
 def test_unpublishable_statuses_are_refused(make_version, party, status):
-    with pytest.raises(MappingError, match="not published"):
-        product_footprint(make_version(status=status), party)
+    with pytest.raises(MappingError, match="not served"):
+        product_footprint(make_version(status=status), party, Viewer(accepts_provisional=True))
+
+
+def test_a_provisional_version_is_served_only_to_viewers_that_accept_it_and_visibly_unverified(
+    make_version, party, pact_schema
+):
+    fv = make_version(status=S.FOOTPRINT_STATUS_PROVISIONAL, reason="drift: +13.6% over 3 evaluations")
+    with pytest.raises(MappingError, match="not served"):
+        product_footprint(fv, party)  # the public viewer
+    pf = product_footprint(fv, party, Viewer(accepts_provisional=True))
+    pact_schema("ProductFootprint").validate(pf)
+    assert pf["status"] == "Active" and "verification" not in pf["pcf"]
+    assert pf["comment"] == "Provisional version, not yet verified: drift: +13.6% over 3 evaluations"
+
+
+def test_one_active_version_per_viewer_while_a_provisional_successor_waits(make_version, party, pact_schema):
+    """The published version names its provisional successor: Deprecated for viewers that see the
+    successor, still Active for the others."""
+    successor = "urn:uuid:9b2f1c3e-0d4b-4c1a-9f00-2b7e5d9a1c02"
+    fv = make_version(superseding_provisional_pf_id=successor)
+    public = product_footprint(fv, party)
+    assert public["status"] == "Active" and "supersededByProvisional" not in public["extensions"][0]["data"]
+    provisional = product_footprint(fv, party, Viewer(accepts_provisional=True))
+    pact_schema("ProductFootprint").validate(provisional)
+    assert provisional["status"] == "Deprecated"
+    assert provisional["extensions"][0]["data"]["supersededByProvisional"] == successor.removeprefix("urn:uuid:")
+
+
+@pytest.mark.parametrize(("was_published", "public_sees"), [(True, True), (False, False)])
+def test_withdrawn_versions_are_deprecated_and_marked(make_version, party, pact_schema, was_published, public_sees):
+    fv = make_version(status=S.FOOTPRINT_STATUS_WITHDRAWN, reason="rejected by the verifier")
+    if not was_published:
+        fv.ClearField("valid_from")
+        fv.ClearField("valid_until")
+        fv.verifier = ""
+    viewers = [Viewer(accepts_provisional=True)] + ([PUBLIC] if public_sees else [])
+    for viewer in viewers:
+        pf = product_footprint(fv, party, viewer)
+        pact_schema("ProductFootprint").validate(pf)
+        assert pf["status"] == "Deprecated" and pf["extensions"][0]["data"]["recordStatus"] == "withdrawn"
+        assert ("verification" in pf["pcf"]) is was_published
+    if not public_sees:
+        with pytest.raises(MappingError, match="not served"):
+            product_footprint(fv, party)
+
+
+def test_the_record_carries_its_evidence(make_version, party):
+    fv = make_version()
+    fv.evidence.add(window_id="baotou-1/roasting|ROLLING_30D|2026-01-31", revision=3, merkle_root="ab" * 32)
+    data = product_footprint(fv, party)["extensions"][0]["data"]
+    assert data["evidence"] == [
+        {"windowId": "baotou-1/roasting|ROLLING_30D|2026-01-31", "revision": 3, "merkleRoot": "ab" * 32}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -148,7 +201,7 @@ def test_negative_fossil_is_refused(make_version, party):
 def test_missing_fossil_is_refused(make_version, party):
     fv = make_version()
     fv = make_version(results=[r for r in fv.results if r.indicator != S.INDICATOR_GWP_FOSSIL])
-    with pytest.raises(MappingError, match="GWP-fossil .* required"):
+    with pytest.raises(MappingError, match=r"GWP-fossil .* required"):
         product_footprint(fv, party)
 
 

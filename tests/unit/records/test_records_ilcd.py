@@ -10,10 +10,11 @@ import pytest
 from lxml import etree
 
 from epd.v1 import footprint_pb2
-from epd_gateway.formats import ilcd
-from epd_gateway.formats.ilcd import ilcd_epd_xml
-from epd_gateway.formats.party import MappingError, PartyInfo, ProgrammeInfo
-from epd_gateway.formats.values import INDICATOR_NAMES, MODULE_NAMES
+from epd_records import ilcd
+from epd_records.ilcd import ilcd_epd_xml
+from epd_records.party import MappingError, PartyInfo, ProgrammeInfo
+from epd_records.status import Viewer
+from epd_records.values import INDICATOR_NAMES, MODULE_NAMES
 
 NS = {"p": ilcd.NS_PROCESS, "common": ilcd.NS_COMMON, "epd": ilcd.NS_EPD, "epd2": ilcd.NS_EPD2}
 
@@ -33,11 +34,9 @@ class _LocalOnly(etree.Resolver):
 
 @pytest.fixture(scope="module")
 def epd_schema() -> etree.XMLSchema:
-    from tests.conftest import SHARED_SPECS as SPECS
+    from tests.conftest import shared_spec
 
-    schemas = SPECS / "ilcd-epd" / "schemas"
-    if not (schemas / "EPD_DataSet.xsd").is_file():
-        pytest.skip(f"ILCD+EPD XSDs not found at {schemas} (expected in ../shared/specs)")
+    schemas = shared_spec("ilcd-epd/schemas/EPD_DataSet.xsd").parent
     parser = etree.XMLParser(no_network=True)
     parser.resolvers.add(_LocalOnly(schemas))
     return etree.XMLSchema(etree.parse(str(schemas / "EPD_DataSet.xsd"), parser))
@@ -101,7 +100,7 @@ def test_reference_uuids_match_the_published_identifier_tables(specs_dir):
 
 def test_provisional_version_is_marked_and_not_reviewed(make_version, party, epd_schema):
     fv = make_version(status=footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL, reason="drift: +20.3% over 3 evaluations")
-    doc = _valid(epd_schema, ilcd_epd_xml(fv, party))
+    doc = _valid(epd_schema, ilcd_epd_xml(fv, party, Viewer(accepts_provisional=True)))
     comment = doc.findtext(".//common:generalComment", namespaces=NS)
     assert comment.startswith("PROVISIONAL") and "drift: +20.3%" in comment
     assert doc.find(".//p:review", NS).get("type") == "Not reviewed"
@@ -127,8 +126,8 @@ def test_partial_results_and_no_optional_fields(make_version, party, epd_schema)
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not published"),
-        ({"status": footprint_pb2.FOOTPRINT_STATUS_WITHDRAWN}, "not published"),
+        ({"status": footprint_pb2.FOOTPRINT_STATUS_DRAFT}, "not served"),
+        ({"status": footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL}, "not served"),
         ({"version": 0}, "data set version"),
         ({"version": 10000}, "data set version"),
         ({"product_name": "bad\x01name"}, "control character"),

@@ -1,6 +1,9 @@
-"""Client secrets (scrypt hashes) and at-rest encryption of signing private keys (AES-GCM).
+"""Crypto primitives shared by the services: scrypt secret hashes, scrypt key derivation and
+AES-256-GCM sealing. hashlib.scrypt is a memory-hard KDF in the standard library; AES-GCM comes
+from `cryptography`.
 
-hashlib.scrypt is a memory-hard KDF in the standard library, so no extra dependency is needed.
+Used for OAuth2 client secrets (gateway), the programme's record-signing private keys at rest
+(gateway, publisher, `epd gateway rotate-key`) and partner endpoint secrets (publisher).
 """
 
 from __future__ import annotations
@@ -16,6 +19,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _N, _R, _P = 2**14, 8, 1
 _MAX_SECRET = 256
+#: Every derived key's salt is this prefix and the key's purpose. The prefix dates from when these
+#: helpers lived in the gateway; it stays so that every stored ciphertext still decrypts.
+KEY_SALT_PREFIX = b"epd-gateway/"
+
+
+class CryptoError(Exception):
+    """Base of the errors of this module."""
+
+
+class DecryptError(CryptoError):
+    """A sealed value does not open: a wrong key, or a tampered or copied ciphertext."""
 
 
 def _b64(data: bytes) -> str:
@@ -51,21 +65,18 @@ def check_secret(secret: str, stored: str) -> bool:
 
 
 def derive_key(key_secret: str, purpose: str) -> bytes:
-    """A 32-byte key for one purpose ("signing-keys", "cursor") from the operator's secret."""
-    return hashlib.scrypt(key_secret.encode(), salt=b"epd-gateway/" + purpose.encode(), n=_N, r=_R, p=_P, dklen=32)
+    """A 32-byte key for one purpose ("signing-keys", "cursor", ...) from an operator's secret."""
+    return hashlib.scrypt(key_secret.encode(), salt=KEY_SALT_PREFIX + purpose.encode(), n=_N, r=_R, p=_P, dklen=32)
 
 
 def encrypt(key: bytes, plaintext: bytes, aad: bytes) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext with tag); `aad` binds the ciphertext to where it is stored."""
     nonce = os.urandom(12)
     return nonce, AESGCM(key).encrypt(nonce, plaintext, aad)
-
-
-class DecryptError(ValueError):
-    pass
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     try:
         return AESGCM(key).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
-        raise DecryptError("private key does not decrypt: wrong EPD_GATEWAY_KEY_SECRET or tampered row") from None
+        raise DecryptError("the sealed value does not decrypt: wrong key secret, or a tampered or copied row") from None

@@ -1,4 +1,4 @@
-"""Shared builders for the gateway format and signing tests (no I/O besides reading ../shared/specs)."""
+"""Shared builders for the record model tests (no I/O besides reading ../shared/specs)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 from epd.v1 import footprint_pb2, intensity_pb2
-from epd_gateway.formats.party import OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SPECS = REPO_ROOT.parent / "shared" / "specs"
+from epd_records.party import OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
+from tests.conftest import shared_spec
 
 PF_ID = "urn:uuid:6f1c2a3e-8d4b-4c1a-9f00-2b7e5d9a1c01"
 PRECEDING = "urn:uuid:0a9d8c7b-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -75,6 +73,7 @@ def build_version(**overrides: Any) -> footprint_pb2.FootprintVersion:
                 footprint_pb2.LIFE_CYCLE_MODULE_A3,
             ),
             parts,
+            strict=True,
         ):
             fv.results.add(module=module, indicator=indicator, value=value, unit="kg CO2e")
         for i, value in enumerate(parts):
@@ -82,6 +81,7 @@ def build_version(**overrides: Any) -> footprint_pb2.FootprintVersion:
     for module, total in zip(
         (footprint_pb2.LIFE_CYCLE_MODULE_A1, footprint_pb2.LIFE_CYCLE_MODULE_A2, footprint_pb2.LIFE_CYCLE_MODULE_A3),
         totals,
+        strict=True,
     ):
         fv.results.add(module=module, indicator=footprint_pb2.INDICATOR_GWP_TOTAL, value=str(total), unit="kg CO2e")
     for indicator in (*_PARTS, footprint_pb2.INDICATOR_GWP_TOTAL):
@@ -118,17 +118,13 @@ def party() -> PartyInfo:
 
 @pytest.fixture
 def specs_dir() -> Path:
-    if not SPECS.is_dir():
-        pytest.skip(f"reference specs not found at {SPECS} (they live outside the repo in ../shared/specs)")
-    return SPECS
+    return shared_spec("")
 
 
 @pytest.fixture(scope="session")
 def pact_schema() -> Callable[[str], Any]:
     """Return a factory of jsonschema 2020-12 validators for named schemas of the PACT OpenAPI file."""
-    spec_file = SPECS / "pact" / "openapi-v3.0.3.yaml"
-    if not spec_file.is_file():
-        pytest.skip(f"PACT OpenAPI spec not found at {spec_file} (expected in ../shared/specs)")
+    spec_file = shared_spec("pact/openapi-v3.0.3.yaml")
     import jsonschema
     import yaml
     from referencing import Registry, Resource

@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import rfc8785
 from joserfc import jws
@@ -27,14 +27,12 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 
+from epd_records.errors import SignatureError
+
 ALG = "EdDSA"
-CRV = "Ed25519"
+CRV: Final = "Ed25519"
 MAX_SIGNATURE_CHARS = 1024
 MAX_PAYLOAD_BYTES = 1_000_000
-
-
-class SignatureError(ValueError):
-    """Signing or verification failed; the message says why (never a bare crash)."""
 
 
 class _EdDSAOnly(JWSRegistry):
@@ -48,7 +46,7 @@ class _EdDSAOnly(JWSRegistry):
         return JWSRegistry.algorithms[ALG]
 
 
-_REGISTRY = _EdDSAOnly(algorithms=[ALG])
+EDDSA_ONLY = _EdDSAOnly(algorithms=[ALG])
 
 
 def generate_key() -> OKPKey:
@@ -92,6 +90,11 @@ class KeyRing:
         }
 
     @classmethod
+    def from_stored(cls, private_jwk: Mapping[str, Any], retired_public_jwks: Sequence[Mapping[str, Any]]) -> KeyRing:
+        """The ring from stored JWKs (epd_common.signing_keys.StoredKeys fields)."""
+        return cls.from_storage({"current": private_jwk, "retired": list(retired_public_jwks)})
+
+    @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> KeyRing:
         try:
             current = OKPKey.import_key(dict(data["current"]))
@@ -99,6 +102,12 @@ class KeyRing:
         except (KeyError, TypeError, ValueError, JoseError) as exc:
             raise SignatureError(f"key store is malformed: {exc}") from None
         return cls(current, retired)
+
+
+def new_stored_key() -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(kid, private JWK, public JWK) of a fresh key, for epd_common.signing_keys.ensure/rotate."""
+    key = generate_key()
+    return str(key.kid), key.as_dict(private=True), key.as_dict(private=False)
 
 
 def new_key_ring() -> KeyRing:
@@ -134,7 +143,7 @@ def sign_payload(payload: bytes, ring: KeyRing) -> str:
     """Detached, unencoded-payload compact JWS over `payload`."""
     header = {"alg": ALG, "b64": False, "crit": ["b64"], "kid": ring.kid}
     try:
-        token = jws.serialize_compact(header, payload, ring.current, registry=_REGISTRY)
+        token = jws.serialize_compact(header, payload, ring.current, registry=EDDSA_ONLY)
     except JoseError as exc:
         raise SignatureError(f"signing failed: {exc}") from None
     # joserfc attaches URL-safe payloads; always detach (canonical JSON is never URL-safe anyway).
@@ -203,7 +212,7 @@ def verify_payload(payload: bytes, signature: str, jwks: Mapping[str, Any]) -> s
     header = read_header(signature)
     key = _find_key(jwks, header["kid"])
     try:
-        jws.deserialize_compact(signature, key, registry=_REGISTRY, payload=payload)
+        jws.deserialize_compact(signature, key, registry=EDDSA_ONLY, payload=payload)
     except JoseError as exc:
         raise SignatureError(f"signature does not verify ({type(exc).__name__})") from None
     return str(header["kid"])

@@ -1,7 +1,7 @@
 """Recognition agreements: which footprint versions a partner body recognises, and where they go.
 
-``recognises(agreement, footprint)`` is the delivery filter. A version is recognised when all hold:
-its status is deliverable (provisional only if the partner accepts provisional versions), one of
+``recognises(agreement, footprint)`` is the one filter of pushes (deliveries) and pulls (gateway).
+A version is recognised when all hold: the partner may see it now (``epd_records.status``), one of
 its classification codes starts with one of the partner's product-class prefixes, its PCR id and
 version match one of the partner's PCR rules, and it conforms to at least one standard the partner
 recognises. Every refusal carries the reason, for the delivery log.
@@ -10,14 +10,15 @@ recognises. Every refusal carries the reason, for the delivery log.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from epd.v1 import footprint_pb2
+from epd_records.status import Viewer, change_concerns, served_status, status_name
 
 
 class Standard(StrEnum):
@@ -140,16 +141,6 @@ class RecognitionAgreement(BaseModel):
         return frozenset(e.format for e in self.endpoints if e.enabled)
 
 
-class RecognisableFootprint(Protocol):
-    """The fields recognition reads; ``epd.v1.FootprintVersion`` satisfies it."""
-
-    product_id: str
-    status: Any
-    pcr_id: str
-    pcr_version: str
-    classifications: Sequence[str]
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     ok: bool
@@ -159,39 +150,27 @@ class Decision:
         return self.ok
 
 
-def status_name(status: object) -> str:
-    """``FOOTPRINT_STATUS_PUBLISHED`` / 4 / ``"published"`` -> ``"published"``; ``"unknown"`` otherwise."""
-    if isinstance(status, int) and not isinstance(status, bool):
-        try:
-            status = footprint_pb2.FootprintStatus.Name(status)
-        except ValueError:
-            return "unknown"
-    if not isinstance(status, str):
-        return "unknown"
-    return status.strip().lower().removeprefix("footprint_status_") or "unknown"
-
-
-# Status-change notices for versions already out (deprecated, withdrawn, expired) go to partners
-# that recognise the product; drafts never; "verified" is transient (approval publishes at once).
-_DELIVERABLE = frozenset({"published", "deprecated", "withdrawn", "expired"})
+def viewer_of(agreement: RecognitionAgreement) -> Viewer:
+    return Viewer(accepts_provisional=agreement.accepts_provisional)
 
 
 def recognises(
     agreement: RecognitionAgreement,
-    footprint: RecognisableFootprint,
+    footprint: footprint_pb2.FootprintVersion,
     *,
     standards: Collection[Standard | str] = PROGRAMME_STANDARDS,
 ) -> Decision:
-    """Does ``agreement`` recognise this footprint version? ``standards``: what the version conforms to."""
-    partner = agreement.partner_id
-    status = status_name(getattr(footprint, "status", None))
-    if status == "provisional":
-        if not agreement.accepts_provisional:
-            return Decision(False, f"{partner} does not accept provisional versions")
-    elif status not in _DELIVERABLE:
-        return Decision(False, f"status {status!r} is not delivered to partners")
+    """Does ``agreement`` recognise this footprint version, and may its partner see it now?
 
-    keys = [k for k in (classification_key(c) for c in getattr(footprint, "classifications", ()) or ()) if k]
+    ``standards``: what the version conforms to. Visibility follows ``epd_records.status``."""
+    partner = agreement.partner_id
+    status = status_name(footprint.status)
+    if served_status(footprint, viewer_of(agreement)) is None:
+        if status == "provisional":
+            return Decision(False, f"{partner} does not accept provisional versions")
+        return Decision(False, f"a {status} version is not served to {partner}")
+
+    keys = [k for k in (classification_key(c) for c in footprint.classifications) if k]
     if not keys:
         return Decision(False, "footprint has no well-formed classification code")
     wanted = [classification_key(p) for p in agreement.product_classes]
@@ -199,9 +178,8 @@ def recognises(
     if matched is None:
         return Decision(False, f"product class not recognised by {partner}")
 
-    pcr_id = getattr(footprint, "pcr_id", "") or ""
-    pcr_version = getattr(footprint, "pcr_version", "") or ""
-    if not isinstance(pcr_id, str) or not isinstance(pcr_version, str) or not pcr_id.strip():
+    pcr_id, pcr_version = footprint.pcr_id, footprint.pcr_version
+    if not pcr_id.strip():
         return Decision(False, "footprint has no PCR")
     if not any(rule.matches(pcr_id, pcr_version) for rule in agreement.pcrs):
         return Decision(False, f"PCR {pcr_id} {pcr_version} not recognised by {partner}")
@@ -220,3 +198,11 @@ def recognises(
         f"recognised by {partner}: class {':'.join(matched)}, PCR {pcr_id} {pcr_version}, "
         f"{', '.join(sorted(common))}, status {status}",
     )
+
+
+def delivers(agreement: RecognitionAgreement, event: footprint_pb2.FootprintChanged) -> Decision:
+    """Does this change go to the partner: it recognises the version, and the change alters what it sees."""
+    decision = recognises(agreement, event.footprint)
+    if decision and not change_concerns(event.change_type, viewer_of(agreement)):
+        return Decision(False, f"the change does not alter what {agreement.partner_id} sees")
+    return decision

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from epd.v1 import footprint_pb2
-from epd_publisher.delivery.recognition import DeliveryFormat
-from epd_publisher.delivery.render import (
-    PACT_PUBLISHED_EVENT_TYPE,
+from epd_records.delivery import (
     RenderError,
     pact_pf_id,
     pact_published_event,
     render_for_endpoint,
     webhook_event_type,
 )
+from epd_records.errors import MappingError
+from epd_records.events import PUBLISHED as PACT_PUBLISHED_EVENT_TYPE
+from epd_records.recognition import DeliveryFormat
+from tests.conftest import shared_spec
 
 PF = "urn:uuid:5E0F5C2E-1B7C-4F39-9D33-1F0F6E0C2A11"
 WHEN = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "pact" / "openapi-v3.0.3.yaml"
 
 
 def fv() -> footprint_pb2.FootprintVersion:
     return footprint_pb2.FootprintVersion(pf_id=PF, product_id="p1", version=2)
+
+
+def refuse(_: object) -> dict:
+    raise MappingError("no company id")
 
 
 def fake_record(footprint) -> dict:
@@ -33,11 +37,9 @@ def fake_record(footprint) -> dict:
 
 
 def test_event_type_matches_the_pact_spec() -> None:
-    if not SPEC.exists():
-        pytest.skip(f"PACT spec not found at {SPEC}")
     import yaml
 
-    spec = yaml.safe_load(SPEC.read_text())
+    spec = yaml.safe_load(shared_spec("pact/openapi-v3.0.3.yaml").read_text())
     schema = spec["components"]["schemas"]["PublishedEvent"]
     assert schema["properties"]["type"]["const"] == PACT_PUBLISHED_EVENT_TYPE
     required = set(spec["components"]["schemas"]["BaseEvent"]["required"])
@@ -53,13 +55,13 @@ def test_pact_event_body_is_canonical_and_stable() -> None:
     assert a == b and a.content_type == "application/cloudevents+json"
     doc = json.loads(a.body)
     assert doc["data"] == {"pfIds": ["5e0f5c2e-1b7c-4f39-9d33-1f0f6e0c2a11"]}
-    assert doc["time"] == "2025-03-01T12:00:00.000Z" and doc["specversion"] == "1.0"
+    assert doc["time"] == "2025-03-01T12:00:00Z" and doc["specversion"] == "1.0"
 
 
 def test_times_are_converted_to_utc() -> None:
     tz8 = timezone(timedelta(hours=8))
     event = pact_published_event([PF], event_id="e", source="s", time=datetime(2025, 3, 1, 20, tzinfo=tz8))
-    assert event["time"] == "2025-03-01T12:00:00.000Z"
+    assert event["time"] == "2025-03-01T12:00:00Z"
 
 
 def test_webhook_payload_wraps_the_injected_record() -> None:
@@ -84,12 +86,30 @@ def test_webhook_payload_wraps_the_injected_record() -> None:
         ("smtp", {}, "unknown delivery format"),
         ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: ["not", "a", "mapping"]}, "not a mapping"),
         ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: {"x": float("inf")}}, "canonicalisable"),
-        ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: lambda f: int("x")}, "mapping failed"),
+        ("webhook-pact", {DeliveryFormat.WEBHOOK_PACT: refuse}, "mapping failed: no company id"),
     ],
 )
 def test_render_errors_say_why(fmt: str, renderers: dict, why: str) -> None:
     with pytest.raises(RenderError, match=why):
         render_for_endpoint(fmt, fv(), event_id="e", change_type=3, source="s", time=WHEN, renderers=renderers)
+
+
+def test_a_bug_in_a_renderer_is_not_taken_for_bad_input() -> None:
+    """Only the record model's own errors become a (permanent, dead-lettered) render failure."""
+
+    def broken(_: object) -> dict:
+        return {"n": int("x")}
+
+    with pytest.raises(ValueError, match="invalid literal"):
+        render_for_endpoint(
+            "webhook-pact",
+            fv(),
+            event_id="e",
+            change_type=3,
+            source="s",
+            time=WHEN,
+            renderers={DeliveryFormat.WEBHOOK_PACT: broken},
+        )
 
 
 def test_pact_render_of_an_object_without_pf_id_is_refused() -> None:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from openepd.model.common import Measurement
+from openepd.model.common import Measurement, NonNegativeAmount
 from openepd.model.epd import Epd
 from openepd.model.lcia import Impacts, ImpactSet, ScopeSetGwp
 from openepd.model.org import Org
 from openepd.model.pcr import Pcr
 from openepd.model.standard import Standard
+from openepd.model.validation.quantity import AmountMass
 
 from epd.v1 import footprint_pb2
-from epd_gateway.formats import values as v
-from epd_gateway.formats.pact import pact_status, record_status
-from epd_gateway.formats.party import MappingError, PartyInfo
+from epd_records import values as v
+from epd_records.errors import MappingError
+from epd_records.pact import pact_status, record_status, verified
+from epd_records.party import PartyInfo
+from epd_records.status import PUBLIC, Viewer
 
 EXT_KEY = "epd_platform"
 LCIA_METHOD = "EF 3.1"  # EN 15804+A2 characterisation (openepd LCIAMethod.EF_3_1)
@@ -32,7 +35,7 @@ def _impacts(table: v.ResultTable) -> Impacts:
     for (module, indicator), value in table.items():
         scopes = sets.setdefault(_IMPACTS[indicator], ScopeSetGwp())
         setattr(scopes, _SCOPES[module], Measurement(mean=float(value), unit="kgCO2e"))
-    return Impacts({LCIA_METHOD: ImpactSet(**sets)})
+    return Impacts({LCIA_METHOD: ImpactSet.model_validate(sets)})
 
 
 def _classes(fv: footprint_pb2.FootprintVersion) -> dict[str, str | list[str]]:
@@ -45,9 +48,9 @@ def _classes(fv: footprint_pb2.FootprintVersion) -> dict[str, str | list[str]]:
     return {k: vals[0] if len(vals) == 1 else vals for k, vals in out.items()}
 
 
-def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> dict[str, Any]:
+def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewer: Viewer = PUBLIC) -> dict[str, Any]:
     """Serialise one EPD version as openEPD; MappingError says why it cannot be."""
-    pact_status(fv.status)  # same publishability rule: no drafts, no withdrawn versions
+    pact_status(fv, viewer)  # the same visibility rule as the PACT record
     table = v.result_table(fv)
     unit = v.declared_unit(fv.declared_unit, party.product.mass_per_declared_unit_kg)
     pf_id = v.pf_uuid(fv.pf_id, "pf id")
@@ -57,7 +60,7 @@ def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     if valid_from and valid_until and valid_until <= valid_from:
         raise MappingError("valid_until must be after valid_from")
     verifier = v.text(fv.verifier, "verifier", max_len=200)
-    verified = verifier and fv.status != footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL
+    reviewed = bool(verifier) and verified(fv)
     pcr = v.text(fv.pcr_id, "PCR id", max_len=200)
     org = party.organisation
     operator = v.text(fv.programme_operator, "programme operator", max_len=200) or party.programme.operator_name
@@ -75,15 +78,17 @@ def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
             date_of_issue=valid_from,
             valid_until=valid_until,
             version=fv.version,
-            declared_unit={"qty": float(unit.amount), "unit": "kg" if unit.pact_unit == "kilogram" else "item"},
-            kg_per_declared_unit={"qty": float(unit.mass_kg), "unit": "kg"} if unit.mass_kg else None,
+            declared_unit=NonNegativeAmount(
+                qty=float(unit.amount), unit="kg" if unit.pact_unit == "kilogram" else "item"
+            ),
+            kg_per_declared_unit=AmountMass(qty=float(unit.mass_kg), unit="kg") if unit.mass_kg else None,
             compliance=[Standard(short_name=s, name=s) for s in party.programme.compliance],
             product_classes=_classes(fv),
             language="en",
             pcr=Pcr(name=pcr, version=v.text(fv.pcr_version, "PCR version", max_len=40) or None) if pcr else None,
             program_operator=Org(name=operator),
             program_operator_doc_id=v.text(fv.registration_number, "registration number", max_len=200) or None,
-            third_party_verifier=Org(name=verifier) if verified else None,
+            third_party_verifier=Org(name=verifier) if reviewed else None,
             manufacturer=Org(name=org.name, web_domain=org.web_domain),
             product_name=v.text(fv.product_name, "product name", required=True, max_len=200),
             product_description=v.text(party.product.description, "product description") or None,

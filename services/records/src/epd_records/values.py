@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from epd.v1 import footprint_pb2
-from epd_gateway.formats.party import MappingError
+from epd_records.errors import MappingError
 
 MODULE_NAMES = {
     footprint_pb2.LIFE_CYCLE_MODULE_A1: "A1",
@@ -67,13 +70,13 @@ def wire_decimal(number: Decimal) -> str:
     return out
 
 
-def timestamp(message: object, field: str, what: str, *, required: bool = True) -> datetime | None:
+def timestamp(message: Message, field: str, what: str, *, required: bool = True) -> datetime | None:
     """Read a google.protobuf.Timestamp field as an aware UTC datetime."""
-    if not message.HasField(field):  # type: ignore[attr-defined]
+    if not message.HasField(field):
         if required:
             raise MappingError(f"{what} is missing")
         return None
-    ts = getattr(message, field)
+    ts: Timestamp = getattr(message, field)
     try:
         value = ts.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError) as exc:
@@ -128,10 +131,8 @@ def a1_a3(table: ResultTable, indicator: str) -> Decimal | None:
     """Product stage (A1-A3) value: the declared A1-A3 result, else A1+A2+A3 when all three exist."""
     if ("A1-A3", indicator) in table:
         return table[("A1-A3", indicator)]
-    parts = [table.get((m, indicator)) for m in ("A1", "A2", "A3")]
-    if all(p is not None for p in parts):
-        return sum(parts, Decimal(0))  # type: ignore[arg-type]
-    return None
+    parts = [table[(m, indicator)] for m in ("A1", "A2", "A3") if (m, indicator) in table]
+    return sum(parts, Decimal(0)) if len(parts) == 3 else None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
 """FootprintVersion -> PACT Technical Specifications v3.0.3 ProductFootprint (a JSON-ready dict).
 
-Status decision (PACT v3 knows only Active and Deprecated):
-  published, verified -> Active; deprecated (superseded) and expired -> Deprecated (the spec says
-  Deprecated records SHOULD NOT be used, which is what expiry means); provisional -> Active, marked
-  through a PACT Data Model Extension (the spec's `extensions`, each with a `dataSchema`) whose
-  `data.recordStatus` is "provisional" and whose `data.statusReason` says why (e.g. drift). The
-  extension is present on every record so that recipients always see the EN 15804 status and the
-  module-resolved results. Draft and withdrawn versions are never served: MappingError.
+Status: what a viewer sees follows `epd_records.status` (one Active version per series and viewer;
+a version the viewer may not see is a MappingError). A PACT Data Model Extension (the spec's
+`extensions`, each with a `dataSchema`) on every record carries the EN 15804 record status
+(`data.recordStatus`, e.g. "provisional"), why the version exists (`data.statusReason`), the
+module-resolved results and the evidence (intensity windows and their Merkle roots). Provisional
+versions are visibly unverified: no `pcf.verification`, and a comment that says so.
 
 Biogenic split: EN 15804 GWP-biogenic is net (emissions minus uptake) and the proto does not carry
 uptake separately, so a negative GWP-biogenic is reported as biogenicCO2Uptake and excluded from
@@ -22,19 +21,15 @@ from typing import Any
 from urllib.parse import quote
 
 from epd.v1 import footprint_pb2, intensity_pb2
-from epd_gateway.formats import values as v
-from epd_gateway.formats.party import MappingError, PartyInfo, check_urn
+from epd_records import values as v
+from epd_records.errors import MappingError
+from epd_records.party import PartyInfo, check_urn
+from epd_records.status import PUBLIC, PactStatus, Viewer, served_status, status_name, was_published
 
 SPEC_VERSION = "3.0.3"
 EXTENSION_SPEC_VERSION = "2.0.0"  # WBCSD Data Model Extensions specification version
 EXTENSION_NAME = "epd-record/1.0.0"
 
-_ACTIVE = {
-    footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
-    footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
-    footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,
-}
-_DEPRECATED = {footprint_pb2.FOOTPRINT_STATUS_DEPRECATED, footprint_pb2.FOOTPRINT_STATUS_EXPIRED}
 _VERIFIED = {
     footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
     footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
@@ -70,23 +65,26 @@ UN_REGIONS = frozenset(
     }
 )
 # Short classification schemes used in FootprintVersion.classifications -> PACT URN scheme names.
-_CLASS_SCHEMES = {"cpc": "un-cpc", "un-cpc": "un-cpc", "hs": "hs", "cn": "cn", "cas": "cas"}
+CLASS_SCHEMES = {"cpc": "un-cpc", "un-cpc": "un-cpc", "hs": "hs", "cn": "cn", "cas": "cas"}
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,39}$")
 
 
-def pact_status(status: int) -> str:
-    """Our EPD status -> PACT status; MappingError for versions that must not be served."""
-    if status in _ACTIVE:
-        return "Active"
-    if status in _DEPRECATED:
-        return "Deprecated"
-    name = footprint_pb2.FootprintStatus.Name(status) if status in footprint_pb2.FootprintStatus.values() else status
-    raise MappingError(f"a footprint version with status {name} is not published to partners")
+def pact_status(fv: footprint_pb2.FootprintVersion, viewer: Viewer) -> PactStatus:
+    """The PACT status this viewer sees; MappingError for a version it may not see."""
+    status = served_status(fv, viewer)
+    if status is None:
+        raise MappingError(f"a {status_name(fv.status)} version is not served to this viewer")
+    return status
 
 
 def record_status(status: int) -> str:
     """Lower-case EN 15804 record status name, e.g. 'provisional'."""
-    return footprint_pb2.FootprintStatus.Name(status).removeprefix("FOOTPRINT_STATUS_").lower()
+    return status_name(status)
+
+
+def verified(fv: footprint_pb2.FootprintVersion) -> bool:
+    """Whether a verifier approved this version (it was published, whatever became of it since)."""
+    return fv.status in _VERIFIED or (fv.status == footprint_pb2.FOOTPRINT_STATUS_WITHDRAWN and was_published(fv))
 
 
 def product_urn(product_id: str, prefix: str) -> str:
@@ -102,10 +100,10 @@ def classification_urn(code: str) -> str:
     if raw.lower().startswith("urn:"):
         return check_urn(raw, "classification")
     scheme, _, value = raw.partition(":")
-    scheme = _CLASS_SCHEMES.get(scheme.lower(), "")
+    scheme = CLASS_SCHEMES.get(scheme.lower(), "")
     if not scheme or not _CODE.match(value):
         raise MappingError(
-            f"classification must be <scheme>:<code> with scheme in {sorted(_CLASS_SCHEMES)}, got {raw!r}"
+            f"classification must be <scheme>:<code> with scheme in {sorted(CLASS_SCHEMES)}, got {raw!r}"
         )
     return f"urn:pact:productclassification:{scheme}:{value}"
 
@@ -198,7 +196,7 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     if factor_set:
         pcf["secondaryEmissionFactorSources"] = [{"name": "EPD platform emission factor set", "version": factor_set}]
     verifier = v.text(fv.verifier, "verifier", max_len=200)
-    if verifier and fv.status in _VERIFIED:
+    if verifier and verified(fv):
         pcf["verification"] = {
             "coverage": "product level",
             "providerName": verifier,
@@ -207,8 +205,8 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     return pcf
 
 
-def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> dict[str, Any]:
-    """PACT Data Model Extension carrying EN 15804 status, registration and module results."""
+def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo, status: PactStatus) -> dict[str, Any]:
+    """PACT Data Model Extension carrying EN 15804 status, registration, module results and evidence."""
     modules: dict[str, dict[str, str]] = {}
     for (module, indicator), value in sorted(v.result_table(fv).items()):
         modules.setdefault(module, {})[indicator] = v.wire_decimal(value)
@@ -226,6 +224,18 @@ def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     reason = v.text(fv.reason, "reason", max_len=2000)
     if reason:
         data["statusReason"] = reason
+    successor = fv.superseding_provisional_pf_id
+    if successor and status is PactStatus.DEPRECATED and fv.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED:
+        data["supersededByProvisional"] = v.pf_uuid(successor, "superseding provisional pf id")
+    if fv.evidence:
+        data["evidence"] = [
+            {
+                "windowId": v.text(e.window_id, "evidence window id", required=True, max_len=300),
+                "revision": e.revision,
+                "merkleRoot": v.text(e.merkle_root, "evidence Merkle root", required=True, max_len=64),
+            }
+            for e in fv.evidence
+        ]
     return {
         "specVersion": EXTENSION_SPEC_VERSION,
         "dataSchema": f"{base}/{EXTENSION_NAME}/data-model.json",
@@ -234,9 +244,10 @@ def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
     }
 
 
-def product_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> dict[str, Any]:
-    """Map one EPD version to a PACT v3 ProductFootprint; raises MappingError with the reason."""
-    status = pact_status(fv.status)
+def product_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewer: Viewer = PUBLIC) -> dict[str, Any]:
+    """Map one EPD version, as `viewer` sees it, to a PACT v3 ProductFootprint; MappingError says
+    why it cannot be."""
+    status = pact_status(fv, viewer)
     pf_id = v.pf_uuid(fv.pf_id, "pf id")
     preceding = [v.pf_uuid(p, "preceding pf id") for p in fv.preceding_pf_ids]
     if len(set(preceding)) != len(preceding):
@@ -252,14 +263,14 @@ def product_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> d
         "id": pf_id,
         "specVersion": SPEC_VERSION,
         "created": v.iso(created),
-        "status": status,
+        "status": status.value,
         "companyName": party.organisation.name,
         "companyIds": list(party.organisation.company_ids),
         "productDescription": v.text(party.product.description, "product description") or name,
         "productIds": list(dict.fromkeys(product_ids)),
         "productNameCompany": name,
         "pcf": carbon_footprint(fv, party),
-        "extensions": [record_extension(fv, party)],
+        "extensions": [record_extension(fv, party, status)],
     }
     if preceding:
         out["precedingPfIds"] = preceding
@@ -274,6 +285,8 @@ def product_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> d
     if valid_until:
         out["validityPeriodEnd"] = v.iso(valid_until)
     comment = v.text(fv.reason, "reason", max_len=2000)
+    if fv.status == footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL:
+        comment = "Provisional version, not yet verified" + (f": {comment}" if comment else ".")
     if comment:
         out["comment"] = comment
     return out

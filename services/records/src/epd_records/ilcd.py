@@ -14,9 +14,11 @@ from typing import NamedTuple
 from lxml import etree
 
 from epd.v1 import footprint_pb2
-from epd_gateway.formats import values as v
-from epd_gateway.formats.pact import pact_status, record_status
-from epd_gateway.formats.party import MappingError, PartyInfo
+from epd_records import values as v
+from epd_records.errors import MappingError
+from epd_records.pact import pact_status, record_status, verified
+from epd_records.party import PartyInfo
+from epd_records.status import PUBLIC, Viewer
 
 NS_PROCESS = "http://lca.jrc.it/ILCD/Process"
 NS_COMMON = "http://lca.jrc.it/ILCD/Common"
@@ -153,9 +155,9 @@ def _modelling(root: etree._Element, fv: footprint_pb2.FootprintVersion, party: 
     _sub(_sub(lci, _c("other")), f"{{{NS_EPD}}}subType", "specific dataset")
     verifier = v.text(fv.verifier, "verifier", max_len=200)
     validation = _sub(mv, "validation")
-    verified = fv.status not in (footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,)
-    review = _sub(validation, "review", type="Independent external review" if verified and verifier else "Not reviewed")
-    if verified and verifier:
+    reviewed = bool(verifier) and verified(fv)
+    review = _sub(validation, "review", type="Independent external review" if reviewed else "Not reviewed")
+    if reviewed:
         _ref(
             review,
             _c("referenceToNameOfReviewerAndInstitution"),
@@ -228,13 +230,14 @@ def _exchanges_and_results(root: etree._Element, fv: footprint_pb2.FootprintVers
         _ref(other, f"{{{NS_EPD}}}referenceToUnitGroupDataSet", "unit group data set", KG_CO2E_UNIT_GROUP)
 
 
-def ilcd_epd_xml(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> bytes:
+def ilcd_epd_xml(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewer: Viewer = PUBLIC) -> bytes:
     """Serialise one EPD version as an ILCD+EPD v1.2 process data set; MappingError says why not."""
-    pact_status(fv.status)  # same publishability rule as the PACT view: no drafts, no withdrawn
-    root = etree.Element("processDataSet", nsmap=NSMAP, version="1.1")  # type: ignore[arg-type]
+    pact_status(fv, viewer)  # the same visibility rule as the PACT record
+    root = etree.Element("processDataSet", nsmap=NSMAP, version="1.1")
     root.set(f"{{{NS_EPD2}}}epd-version", "1.2")
     _process_information(root, fv, party)
     _modelling(root, fv, party)
     _administrative(root, fv, party)
     _exchanges_and_results(root, fv, party)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return xml

@@ -1,0 +1,12 @@
+"""The one error base of the publisher: every failure it raises on purpose derives from it, so a
+caller that handles "the publisher refused" never catches a programming error by accident."""
+
+from __future__ import annotations
+
+
+class PublisherError(Exception):
+    """Base of the publisher's own errors; the message says why."""
+
+
+class EndpointError(PublisherError):
+    """A partner endpoint cannot be registered or used as given (format, signing, secrets)."""
