@@ -74,10 +74,18 @@ def binding(telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",)) -> dict:
 
 
 async def register(
-    pool, system_id: str = "baotou-ndfeb", telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",)
+    pool,
+    system_id: str = "baotou-ndfeb",
+    telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",),
+    company_ids: tuple[str, ...] = (),
+    classifications: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """Registry rows, the product system and a published EPD per product (values from the engine)."""
-    await admin.add_organisation(pool, s.OrganisationIn(organisation_id="org-baotou", name="Baotou RE Group"))
+    """Registry rows, the product system and a published EPD per product (values from the engine).
+
+    `company_ids` and `classifications` (of every product) make the versions recordable for partners."""
+    await admin.add_organisation(
+        pool, s.OrganisationIn(organisation_id="org-baotou", name="Baotou RE Group", company_ids=list(company_ids))
+    )
     for plant, province in (
         ("baotou-1", "inner-mongolia"),
         ("baotou-2", "inner-mongolia"),
@@ -92,7 +100,12 @@ async def register(
         await admin.add_process(pool, s.ProcessIn(process_id=reg, plant_id=reg.split("/")[0], name=reg, stage=stage))
     doc = document()
     for p in doc["products"]:
-        await admin.add_product(pool, s.ProductIn(product_id=p["id"], name=p["name"], organisation_id="org-baotou"))
+        await admin.add_product(
+            pool,
+            s.ProductIn(
+                product_id=p["id"], name=p["name"], organisation_id="org-baotou", classifications=list(classifications)
+            ),
+        )
     await admin.add_product_system(
         pool, s.ProductSystemIn(system_id=system_id, document=doc, binding=binding(telemetry))
     )

@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import ssl
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -18,78 +10,8 @@ import httpx
 import pytest
 from gateway_seed import base
 
-KEY_SECRET = "integration-test-key-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Gateway:
-    url: str
-    cert: Path
-    dsn: str
-    port: int
-    clients: dict[str, tuple[str, str]]  # name -> (client_id, secret)
-    env: dict[str, str]
-
-    def client(self, **kw) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.url, verify=ssl.create_default_context(cafile=str(self.cert)), timeout=30, **kw
-        )
-
-    async def token(self, name: str, scope: str | None = None) -> str:
-        cid, secret = self.clients[name]
-        async with self.client() as http:
-            data = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-            r = await http.post("/auth/token", data=data, auth=(cid, secret))
-        assert r.status_code == 200, r.text
-        return r.json()["access_token"]
-
-
-def start(dsn: str, tmp: Path, **extra: str) -> tuple[subprocess.Popen, dict[str, str], int]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        EPD_PG_DSN=dsn,
-        EPD_GATEWAY_HTTPS_PORT=str(port),
-        EPD_RECORDS_KEY_SECRET=KEY_SECRET,
-        EPD_GATEWAY_TLS_DIR=str(tmp / "tls"),
-        EPD_GATEWAY_PUBLIC_URL=f"https://127.0.0.1:{port}",
-        EPD_GATEWAY_KEY_REFRESH_SECONDS="0",
-        EPD_GATEWAY_REQUEST_POLL_SECONDS="0.2",
-        EPD_GATEWAY_TOKEN_RATE_PER_SECOND="50",
-        EPD_GATEWAY_TOKEN_RATE_BURST="50",
-        EPD_LOG_JSON="false",
-        EPD_GATEWAY_RATE_PER_SECOND="1000",
-        EPD_GATEWAY_RATE_BURST="1000",
-    )
-    env.update(extra)
-    log = open(tmp / f"gateway-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "epd_gateway"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited: {(tmp / f'gateway-{port}.log').read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc, env, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("gateway did not start in 30 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+from tests.conftest import shared_spec
+from tests.support.gateway_process import KEY_SECRET, Gateway, start, stop  # noqa: F401 - fixtures use them
 
 
 async def add_clients(dsn: str) -> dict[str, tuple[str, str]]:
@@ -145,20 +67,16 @@ async def db(gateway_db):
     await conn.close()
 
 
-SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "pact" / "openapi-v3.0.3.yaml"
-
-
 @pytest.fixture(scope="session")
 def pact():
     """Validators for schemas of the PACT OpenAPI file, with $refs resolved (jsonschema + referencing)."""
-    if not SPEC.is_file():
-        pytest.skip(f"PACT OpenAPI spec not found at {SPEC} (expected in ../shared/specs)")
+    spec = shared_spec("pact/openapi-v3.0.3.yaml")
     import jsonschema
     import yaml
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
     base_uri = "urn:pact:openapi-v3.0.3"
     registry = Registry().with_resource(base_uri, Resource.from_contents(document, default_specification=DRAFT202012))
 

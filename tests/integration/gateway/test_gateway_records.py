@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import jwt
 import pytest
 from conftest import check_error, check_list

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from epd_common.http_metrics import RedMiddleware
+from epd_common.http_server import RequestHeadLimit
 from epd_gateway import errors, requests
 from epd_gateway.deps import Deps
 from epd_gateway.observability import HTTP_DURATION, HTTP_REQUESTS
@@ -41,4 +42,5 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
     for module in (auth, footprints, events, health):
         app.include_router(module.router)
     app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
+    app.add_middleware(RequestHeadLimit, max_bytes=settings.max_request_head_bytes)  # outermost: before any work
     return app

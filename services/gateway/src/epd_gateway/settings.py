@@ -37,6 +37,10 @@ class GatewaySettings(ProgrammeSettings):
     record_cache_size: int = Field(
         default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE"
     )
+    # A request whose target or header section is larger is refused with a 400 before any other work.
+    max_request_head_bytes: int = Field(
+        default=16_384, ge=2048, le=1_048_576, validation_alias="EPD_GATEWAY_MAX_REQUEST_HEAD_BYTES"
+    )
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")
 
     @model_validator(mode="after")

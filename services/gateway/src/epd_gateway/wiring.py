@@ -8,6 +8,7 @@ import asyncpg
 import uvicorn
 
 from epd_common import crypto
+from epd_common.http_server import json_errors, pact_error
 from epd_gateway.app import create_app
 from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import Deps
@@ -63,5 +64,6 @@ def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: b
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        http=json_errors(pact_error),  # HTTP-layer 400s as PACT {code, message} too
     )
     return uvicorn.Server(config)

@@ -210,6 +210,7 @@ class Sender:
                 source=self._config.event_source,
                 time=self.clock.now(),
                 renderers=renderers,
+                product_sequence=event.product_sequence,
             )
             body, event_id, content_type = rendered.body, event.event_id, rendered.content_type
         signers = signers_for(row["signing"], signing_secret)

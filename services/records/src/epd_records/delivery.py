@@ -96,8 +96,12 @@ def render_for_endpoint(
     source: str,
     time: datetime,
     renderers: Mapping[DeliveryFormat, Renderer],
+    product_sequence: int | None = None,
 ) -> RenderedBody:
-    """Bytes and content type for one endpoint format."""
+    """Bytes and content type for one endpoint format.
+
+    Webhook payloads carry the change's `productSequence` (monotonic per product, from the outbox):
+    deliveries run concurrently, so a receiver orders one product's changes by it, not by arrival."""
     try:
         fmt = DeliveryFormat(fmt)
     except ValueError:
@@ -117,5 +121,7 @@ def render_for_endpoint(
         raise RenderError(f"{fmt.value} renderer returned {type(record).__name__}, not a mapping")
     if not isinstance(time, datetime) or time.tzinfo is None:
         raise RenderError("event time must be a timezone-aware datetime")
-    payload = {"type": webhook_event_type(change_type), "timestamp": v.iso(time), "data": dict(record)}
+    payload: dict[str, Any] = {"type": webhook_event_type(change_type), "timestamp": v.iso(time), "data": dict(record)}
+    if product_sequence is not None:
+        payload["productSequence"] = product_sequence
     return RenderedBody(JSON_CONTENT_TYPE, _canonical(payload))
