@@ -32,11 +32,11 @@ from epd_connector.config import parse_plant_config
 from epd_connector.registration import PlantSite, register_plant
 from epd_connector.signing import generate_private_key, sign_batch
 from epd_devstack.databases import create_migrated_database, drop_database
-from epd_intensity.ingest.pg_registry import PgPlantRegistry
-from epd_intensity.ingest.pipeline import IngestConfig
-from epd_intensity.ingest.sender import PipelinedSender
-from epd_intensity.ingest.service import IngestService
-from epd_intensity.ingest.state_store import IngestStateStore
+from epd_ingest.pg_registry import PgPlantRegistry
+from epd_ingest.pipeline import IngestConfig
+from epd_ingest.sender import PipelinedSender
+from epd_ingest.service import IngestService
+from epd_ingest.state_store import IngestStateStore
 
 REPO = Path(__file__).resolve().parents[1]
 METERS = 10

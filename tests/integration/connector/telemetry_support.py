@@ -76,7 +76,7 @@ async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
 
 @contextlib.asynccontextmanager
 async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> AsyncIterator[None]:
-    from epd_intensity.ingest.__main__ import IngestSettings, serve
+    from epd_ingest.__main__ import IngestSettings, serve
 
     settings = IngestSettings(
         kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group, registry_refresh_seconds=1.0

@@ -99,7 +99,7 @@ def test_oversized_config_refused():
 
 def test_config_feeds_the_ingest_registry():
     from epd_connector import signing
-    from epd_intensity.ingest.registry import InMemoryPlantRegistry
+    from epd_ingest.registry import InMemoryPlantRegistry
 
     reg = InMemoryPlantRegistry()
     key = signing.generate_private_key().public_key()

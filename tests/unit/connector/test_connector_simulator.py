@@ -87,8 +87,8 @@ def test_bad_data_and_resets_are_flagged():
 
 
 def test_simulated_plant_through_ingest_rejects_exactly_the_flagged_readings():
-    from epd_intensity.ingest.pipeline import IngestState, process_batch
-    from epd_intensity.ingest.registry import InMemoryPlantRegistry
+    from epd_ingest.pipeline import IngestState, process_batch
+    from epd_ingest.registry import InMemoryPlantRegistry
 
     key = signing.generate_private_key()
     registry = InMemoryPlantRegistry()

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from epd_intensity.ingest.counters import CounterEvent, CounterPoint, counter_delta
+from epd_ingest.counters import CounterEvent, CounterPoint, counter_delta
 
 T = datetime(2025, 3, 1, tzinfo=UTC)
 

@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
-from epd_intensity.ingest.dedupe import DedupeState, Seen
+from epd_ingest import units
+from epd_ingest.dedupe import DedupeState, Seen
 
 
 def test_restored_window_answers_like_the_original():

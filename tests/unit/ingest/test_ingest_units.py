@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
+from epd_ingest import units
 
 AK = telemetry_pb2.ActivityKind
 

@@ -22,8 +22,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from epd_intensity.ingest.counters import CounterPoint
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState, StateChanges
+from epd_ingest.counters import CounterPoint
+from epd_ingest.pipeline import IngestConfig, IngestState, StateChanges
 
 PRUNE_EVERY = 200  # saves between prunes of rows below the meters' floors
 

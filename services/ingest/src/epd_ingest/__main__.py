@@ -1,4 +1,4 @@
-"""Composition root of the ingest service: `python -m epd_intensity.ingest`.
+"""Composition root of the ingest service: `python -m epd_ingest`.
 
 Settings from the environment (EPD_* shared, EPD_INGEST_* own; see .env.example). SIGTERM/SIGINT
 stop after the poll in flight, whose state is then saved and offsets committed.
@@ -19,13 +19,13 @@ from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
-from epd_intensity.ingest.pg_registry import PgPlantRegistry
-from epd_intensity.ingest.pipeline import IngestConfig
-from epd_intensity.ingest.service import IngestService
-from epd_intensity.ingest.state_store import IngestStateStore
-from epd_intensity.ingest.validate import Limits
+from epd_ingest.pg_registry import PgPlantRegistry
+from epd_ingest.pipeline import IngestConfig
+from epd_ingest.service import IngestService
+from epd_ingest.state_store import IngestStateStore
+from epd_ingest.validate import Limits
 
-log = logging.getLogger("epd_intensity.ingest")
+log = logging.getLogger("epd_ingest")
 
 
 class IngestSettings(ServiceSettings):

@@ -31,10 +31,10 @@ from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import TopicProducer
 from epd_common.lag import ConsumerLag
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState, process_batch
-from epd_intensity.ingest.registry import PlantRegistry
-from epd_intensity.ingest.sender import PipelinedSender
-from epd_intensity.ingest.state_store import IngestStateStore, StateSnapshot
+from epd_ingest.pipeline import IngestConfig, IngestState, process_batch
+from epd_ingest.registry import PlantRegistry
+from epd_ingest.sender import PipelinedSender
+from epd_ingest.state_store import IngestStateStore, StateSnapshot
 
 log = logging.getLogger(__name__)
 

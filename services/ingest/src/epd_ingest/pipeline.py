@@ -16,13 +16,13 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import plausibility as plaus
-from epd_intensity.ingest import units
-from epd_intensity.ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
-from epd_intensity.ingest.dedupe import DedupeState, Seen
-from epd_intensity.ingest.plausibility import Finding
-from epd_intensity.ingest.registry import MeterSpec, PlantRegistry
-from epd_intensity.ingest.validate import Limits, VerifiedBatch, parse_envelope, valid_id, verify
+from epd_ingest import plausibility as plaus
+from epd_ingest import units
+from epd_ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
+from epd_ingest.dedupe import DedupeState, Seen
+from epd_ingest.plausibility import Finding
+from epd_ingest.registry import MeterSpec, PlantRegistry
+from epd_ingest.validate import Limits, VerifiedBatch, parse_envelope, valid_id, verify
 
 RR = telemetry_pb2.RejectionReason
 RK = telemetry_pb2.ReadingKind

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
+from epd_ingest import units
 
 AK = telemetry_pb2.ActivityKind
 RK = telemetry_pb2.ReadingKind
