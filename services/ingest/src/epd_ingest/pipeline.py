@@ -30,7 +30,7 @@ RK = telemetry_pb2.ReadingKind
 
 @dataclass(frozen=True)
 class IngestConfig:
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     max_future_skew: timedelta = timedelta(minutes=5)
     max_lateness: timedelta = timedelta(days=7)
     reset_fraction: Decimal = DEFAULT_RESET_FRACTION
@@ -214,9 +214,9 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return value
     try:
         unit, factor = units.conversion(raw.unit, meter.activity_kind)
-    except units.UnknownUnit as exc:
+    except units.UnknownUnitError as exc:
         return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
-    except units.IncompatibleUnit as exc:
+    except units.IncompatibleUnitError as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
     if factor is not None:
         value = value * factor
