@@ -10,10 +10,11 @@ the registration and may be left out or completed with command-line options ther
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -145,23 +146,20 @@ class SpoolConfig(_Strict):
     alarm_fill_ratio: float = Field(default=0.8, gt=0, lt=1)
 
 
-Name = Annotated[str, Field(min_length=1, max_length=500)]
-
-
 class SiteConfig(_Strict):
     """Where the plant is and who runs it, as registered (organisation ids are registered beforehand)."""
 
     organisation_id: str | None = Field(default=None, pattern=_ID)
-    name: Name | None = None
-    province: Name | None = Field(default=None, description="ISO 3166-2 subdivision, e.g. CN-NM")
-    grid_region: Name | None = Field(default=None, description="electricity grid region, e.g. north")
+    name: str | None = Field(default=None, min_length=1, max_length=500)
+    province: str | None = Field(default=None, min_length=1, max_length=500, description="ISO 3166-2, e.g. CN-NM")
+    grid_region: str | None = Field(default=None, min_length=1, max_length=500, description="e.g. north")
     latitude: Decimal | None = Field(default=None, ge=-90, le=90)
     longitude: Decimal | None = Field(default=None, ge=-180, le=180)
 
 
 class ProcessConfig(_Strict):
     process_id: str = Field(pattern=_ID)
-    name: Name | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=500)
     stage: StageName | None = None
 
 
@@ -169,15 +167,7 @@ class ProductConfig(_Strict):
     """A product an output meter names; registered with this name when the registry lacks it."""
 
     product_id: str = Field(pattern=_ID)
-    name: Name
-
-
-def _duplicates(ids: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dupes: set[str] = set()
-    for i in ids:
-        (dupes if i in seen else seen).add(i)
-    return sorted(dupes)
+    name: str = Field(min_length=1, max_length=500)
 
 
 class PlantConfig(_Strict):
@@ -192,12 +182,25 @@ class PlantConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_meters(self) -> PlantConfig:
+        counts = Counter(m.meter_id for m in self.meters)
+        dupes = sorted(meter_id for meter_id, n in counts.items() if n > 1)
+        if dupes:
+            raise ValueError(f"duplicate meter_id: {', '.join(dupes)}")
+        bound: dict[tuple[str, str], str] = {}
+        for m in self.meters:
+            for key in _binding_keys(m.sources):
+                if key in bound:
+                    raise ValueError(f"source {key[0]} {key[1]!r} bound to both {bound[key]} and {m.meter_id}")
+                bound[key] = m.meter_id
+        return self
+
+    @model_validator(mode="after")
+    def _registration_sections(self) -> PlantConfig:
         for what, ids in (
-            ("meter_id", [m.meter_id for m in self.meters]),
             ("process_id", [p.process_id for p in self.processes]),
             ("product_id", [p.product_id for p in self.products]),
         ):
-            if dupes := _duplicates(ids):
+            if dupes := sorted(i for i, n in Counter(ids).items() if n > 1):
                 raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
         unused = sorted({p.process_id for p in self.processes} - {m.process_id for m in self.meters})
         if unused:
@@ -205,12 +208,6 @@ class PlantConfig(_Strict):
         unnamed = sorted({p.product_id for p in self.products} - {m.product_id for m in self.meters if m.product_id})
         if unnamed:
             raise ValueError(f"products that no meter names: {', '.join(unnamed)}")
-        bound: dict[tuple[str, str], str] = {}
-        for m in self.meters:
-            for key in _binding_keys(m.sources):
-                if key in bound:
-                    raise ValueError(f"source {key[0]} {key[1]!r} bound to both {bound[key]} and {m.meter_id}")
-                bound[key] = m.meter_id
         return self
 
     def meter(self, meter_id: str) -> MeterConfig | None:
