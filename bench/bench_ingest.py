@@ -21,7 +21,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 from harness import BenchContext, BenchRow
 
 from epd.v1 import telemetry_pb2
@@ -29,14 +28,16 @@ from epd_common import topics
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_connector.config import parse_plant_config
-from epd_connector.registration import PlantSite, register_plant
+from epd_connector.registration import site_request
 from epd_connector.signing import generate_private_key, sign_batch
 from epd_devstack.databases import create_migrated_database, drop_database
-from epd_intensity.ingest.pg_registry import PgPlantRegistry
-from epd_intensity.ingest.pipeline import IngestConfig
-from epd_intensity.ingest.sender import PipelinedSender
-from epd_intensity.ingest.service import IngestService
-from epd_intensity.ingest.state_store import IngestStateStore
+from epd_footprint import admin, site
+from epd_footprint.schemas import OrganisationIn, SiteIn
+from epd_ingest.pg_registry import PgPlantRegistry
+from epd_ingest.pipeline import IngestConfig
+from epd_ingest.sender import PipelinedSender
+from epd_ingest.service import IngestService
+from epd_ingest.state_store import IngestStateStore
 
 REPO = Path(__file__).resolve().parents[1]
 METERS = 10
@@ -47,6 +48,8 @@ def plant(pid: str):
         {
             "plant_id": pid,
             "key_id": "k1",
+            "site": {"organisation_id": "bench", "name": pid, "province": "CN-NM", "grid_region": "north"},
+            "processes": [{"process_id": f"{pid}/roasting", "name": "Roasting", "stage": "roasting"}],
             "meters": [
                 {
                     "meter_id": f"{pid}.m{i}",
@@ -191,12 +194,18 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     dsn = await create_migrated_database(ctx.pg_dsn, name)
     rates: dict[str, list[float]] = {k: [] for k in KINDS}
     try:
-        for rnd in range(3):  # interleaved, so drift in machine load hits every kind alike
-            pid = f"bench{ctx.run_id}r{rnd}"
-            key = generate_private_key()
-            conn = await asyncpg.connect(dsn)
-            await register_plant(conn, plant(pid), PlantSite("bench", pid, "Inner Mongolia", "north"), key.public_key())
-            await conn.close()
+        pool = await create_pool(dsn, max_size=2)  # the registry's writer (the admin API's use case), no HTTP
+        try:
+            await admin.add_organisation(pool, OrganisationIn(organisation_id="bench", name="Bench"))
+            keys = {}
+            for rnd in range(3):
+                pid = f"bench{ctx.run_id}r{rnd}"
+                keys[pid] = generate_private_key()
+                body = SiteIn.model_validate(site_request(plant(pid), keys[pid].public_key()))
+                await site.register_site(pool, pid, body)
+        finally:
+            await pool.close()
+        for pid, key in keys.items():  # interleaved, so drift in machine load hits every kind alike
             data = signed_batches(pid, key, n)
             for kind in KINDS:
                 prefix = f"{pid}{kind.replace('-', '')}."

@@ -1,6 +1,6 @@
 """Ingest state: dedupe windows, counter points, seen batch ids and consumed offsets.
 
-Written by the ingest service (epd_intensity.ingest.state_store) after every processed poll, in
+Written by the ingest service (epd_ingest.state_store) after every processed poll, in
 ONE transaction together with the next offsets to consume; on (re)assignment ingest reloads the
 state and seeks to these offsets, so its state and its input position never disagree. Kafka
 offsets are committed afterwards too, for lag monitoring only.

@@ -1,5 +1,6 @@
-"""Shared helpers for connector and ingest integration tests: a small plant, its key and registration,
-the ingest service and the connector run in-process, and a reader of the output topics."""
+"""Shared helpers for connector and ingest integration tests: a small plant, its key and registration
+(through the footprint admin API, as `epd connector register-plant` does), the ingest service and the
+connector run in-process, and a reader of the output topics."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
+import httpx
 import yaml
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import ensure_topics, make_consumer
 from epd_connector.config import load_plant_config
-from epd_connector.registration import PlantSite, register_plant
+from epd_connector.registration import put_site, site_request
 from epd_connector.signing import generate_private_key, private_key_to_pem
+from tests.integration.admin_api import TOKEN, running_admin_api
 
 TELEMETRY = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
+ORGANISATION = "org-test"
 
 
 def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path:
@@ -45,6 +48,13 @@ def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path
     doc = {
         "plant_id": plant_id,
         "key_id": f"{plant_id}-k1",
+        "site": {
+            "organisation_id": ORGANISATION,
+            "name": f"Plant {plant_id}",
+            "province": "CN-NM",
+            "grid_region": "north",
+        },
+        "processes": [{"process_id": f"{plant_id}/roasting", "name": "Roasting", "stage": "roasting"}],
         "batching": {"max_readings": 100, "max_age_seconds": 0.3},
         "spool": {"path": str(tmp / f"{plant_id}.spool.sqlite3"), "max_bytes": 64 * 1024 * 1024},
         "meters": [
@@ -59,24 +69,32 @@ def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path
 
 
 async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
-    """Register the plant with a fresh key; returns the private key file."""
+    """Register the plant with a fresh key through the admin API (its organisation first, if missing), with
+    the request `epd connector register-plant` sends; returns the private key file."""
     plant = load_plant_config(plant_path)
     key = generate_private_key()
     key_file = tmp / f"{plant.plant_id}.key"
     key_file.write_bytes(private_key_to_pem(key))
-    conn = await asyncpg.connect(dsn)
-    try:
-        await register_plant(
-            conn, plant, PlantSite("org-test", plant.plant_id, "Inner Mongolia", "north"), key.public_key()
-        )
-    finally:
-        await conn.close()
+    body = site_request(plant, key.public_key())
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with running_admin_api(dsn) as url:
+        async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+            org = await client.post("/organisations", json={"organisation_id": ORGANISATION, "name": "Test org"})
+            assert org.status_code in (201, 409), org.text
+
+        def put() -> httpx.Response:  # the CLI's synchronous client, off the loop that serves the API
+            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+                return put_site(client, plant.plant_id, body)
+
+        resp = await asyncio.to_thread(put)
+        assert resp.status_code == 200, resp.text
     return key_file
 
 
 @contextlib.asynccontextmanager
 async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> AsyncIterator[None]:
-    from epd_intensity.ingest.__main__ import IngestSettings, serve
+    from epd_ingest.__main__ import serve
+    from epd_ingest.settings import IngestSettings
 
     settings = IngestSettings(
         kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group, registry_refresh_seconds=1.0
@@ -108,13 +126,14 @@ async def running_connector(**settings_kw) -> AsyncIterator[object]:
         rt.close()
 
 
-async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, timeout: float = 60.0) -> list:
-    """Decode records of one topic from the start until `until(records)` holds (or the timeout)."""
+async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, within: float = 60.0) -> list:
+    """Decode records of one topic from the start until `until(records)` holds or `within` seconds
+    have passed; returns what arrived either way."""
     consumer = make_consumer(bootstrap, group, spec.topic(prefix))
     await consumer.start()
     out: list = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not until(out):
                 for recs in (await consumer.getmany(timeout_ms=500)).values():
                     out.extend(spec.decode(r.value) for r in recs)
@@ -125,9 +144,9 @@ async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, timeo
     return out
 
 
-async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, timeout: float = 60.0) -> list:
+async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, within: float = 60.0) -> list:
     """Read until `expected` records arrived, then a little longer to catch any surplus (duplicates)."""
-    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, timeout)
+    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, within)
     more = await read_topic(bootstrap, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
     return more if len(more) > len(got) else got
 

@@ -55,6 +55,20 @@ BAD = {
     "unknown field": (lambda d: d.update(colour="blue"), "colour"),
     "batch size zero": (lambda d: d.update(batching={"max_readings": 0}), "batching.max_readings"),
     "huge batch": (lambda d: d.update(batching={"max_readings": 10**9}), "batching.max_readings"),
+    "unknown stage": (lambda d: d["processes"][0].update(stage="cooking"), "processes.0.stage"),
+    "duplicate process": (lambda d: d["processes"].append(dict(d["processes"][0])), "duplicate process_id"),
+    "process no meter names": (
+        lambda d: d["processes"].append({"process_id": "baotou-smelter/x", "name": "x", "stage": "other"}),
+        "processes that no meter names: baotou-smelter/x",
+    ),
+    "product no meter names": (
+        lambda d: d["products"].append({"product_id": "other", "name": "x"}),
+        "products that no meter names: other",
+    ),
+    "product without name": (lambda d: d["products"][0].pop("name"), "products.0.name"),
+    "site name too long": (lambda d: d["site"].update(name="n" * 501), "site.name"),
+    "site latitude": (lambda d: d["site"].update(latitude=91), "site.latitude"),
+    "organisation with NUL": (lambda d: d["site"].update(organisation_id="o\x00"), "site.organisation_id"),
     "shared opcua node": (
         lambda d: d["meters"][1]["sources"].update(opcua=d["meters"][0]["sources"]["opcua"]),
         "bound to both",
@@ -99,7 +113,7 @@ def test_oversized_config_refused():
 
 def test_config_feeds_the_ingest_registry():
     from epd_connector import signing
-    from epd_intensity.ingest.registry import InMemoryPlantRegistry
+    from epd_ingest.registry import InMemoryPlantRegistry
 
     reg = InMemoryPlantRegistry()
     key = signing.generate_private_key().public_key()
@@ -107,3 +121,24 @@ def test_config_feeds_the_ingest_registry():
         reg.register_plant_mapping(yaml.safe_load(p.read_text()), {"k": key})
     meter = reg.plant("baotou-metals").meters["electrolysis.cf4"]
     assert meter.max_rate_per_hour is not None and meter.max_rate_per_hour < 1  # g/h -> kg/h
+
+
+def test_registration_sections_are_optional_for_the_connector():
+    d = _base()
+    for section in ("site", "processes", "products"):
+        d.pop(section)
+    assert parse_plant_config(d).site.name is None
+
+
+def test_examples_agree_with_the_demo_registry():
+    """A product already registered must carry the site's name for it, so the example plants name their
+    products and organisation as deploy/demo/products.yaml registers them."""
+    demo = yaml.safe_load((CONFIG_DIR.parents[2] / "deploy" / "demo" / "products.yaml").read_text())
+    names = {p["product_id"]: p["name"] for p in demo["products"]}
+    for path in EXAMPLES:
+        cfg = load_plant_config(path)
+        assert cfg.site.organisation_id == demo["organisation"]["organisation_id"]
+        for product in cfg.products:
+            assert names[product.product_id] == product.name, product
+        outputs = {m.product_id for m in cfg.meters if m.product_id}
+        assert outputs == {p.product_id for p in cfg.products}

@@ -11,8 +11,8 @@ import pytest
 from epd.v1 import telemetry_pb2
 from epd_connector import signing
 from epd_connector.batching import batch_id_for
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState
-from epd_intensity.ingest.registry import InMemoryPlantRegistry, meter_from_mapping
+from epd_ingest.pipeline import IngestConfig, IngestState
+from epd_ingest.registry import InMemoryPlantRegistry, meter_from_mapping
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 PLANT = "baotou-smelter"

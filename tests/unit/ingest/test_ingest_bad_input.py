@@ -13,7 +13,7 @@ from ingest_support import NOW, PLANT, Plant, raw, ts
 
 from epd.v1 import telemetry_pb2
 from epd_connector import signing
-from epd_intensity.ingest.pipeline import process_batch
+from epd_ingest.pipeline import process_batch
 
 RR = telemetry_pb2.RejectionReason
 BATCH, READING = "batch", "reading"

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from epd_intensity.ingest.dedupe import DedupeState, Seen
+from epd_ingest.dedupe import DedupeState, Seen
 
 S = 1_000_000_000
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 from ingest_support import NOW, Plant, raw
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
-from epd_intensity.ingest.dedupe import DedupeState
-from epd_intensity.ingest.pipeline import process_batch
+from epd_ingest import units
+from epd_ingest.dedupe import DedupeState
+from epd_ingest.pipeline import process_batch
 
 RR = telemetry_pb2.RejectionReason
 US = timedelta(microseconds=1)

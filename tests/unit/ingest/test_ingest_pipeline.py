@@ -7,8 +7,8 @@ import pytest
 from ingest_support import METERS, NOW, PLANT, Plant, raw, ts
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest.pipeline import IngestState, process_batch
-from epd_intensity.ingest.registry import InMemoryPlantRegistry, RegistryError, meter_from_mapping
+from epd_ingest.pipeline import IngestState, process_batch
+from epd_ingest.registry import InMemoryPlantRegistry, RegistryError, meter_from_mapping
 
 RR = telemetry_pb2.RejectionReason
 

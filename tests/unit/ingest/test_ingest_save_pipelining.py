@@ -16,9 +16,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 from ingest_support import NOW, PLANT, Plant, raw
 
-from epd_intensity.ingest.sender import PipelinedSender
-from epd_intensity.ingest.service import IngestService
-from epd_intensity.ingest.state_store import IngestStateStore
+from epd_ingest.sender import PipelinedSender
+from epd_ingest.service import IngestService
+from epd_ingest.state_store import IngestStateStore
 
 
 class FakeProducer:

@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
-from epd_intensity.ingest.dedupe import DedupeState, Seen
+from epd_ingest import units
+from epd_ingest.dedupe import DedupeState, Seen
 
 
 def test_restored_window_answers_like_the_original():
@@ -13,7 +13,7 @@ def test_restored_window_answers_like_the_original():
         a.record_reading("p", "m", ts)
     stamps, floor = a.meter_snapshot("p", "m")
     b = DedupeState(max_per_meter=3)
-    b.restore_meter("p", "m", stamps + [5], floor)  # a stale stamp below the floor is dropped
+    b.restore_meter("p", "m", [*stamps, 5], floor)  # a stale stamp below the floor is dropped
     for ts in (5, 10, 20, 30, 40, 50):
         assert b.check_reading("p", "m", ts) == a.check_reading("p", "m", ts)
     assert b.check_reading("p", "m", 10) is Seen.BEYOND_WINDOW and b.check_reading("p", "m", 30) is Seen.DUPLICATE

@@ -1,11 +1,11 @@
 """pint normalisation to canonical units per activity kind."""
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
+from epd_ingest import units
 
 AK = telemetry_pb2.ActivityKind
 
@@ -27,21 +27,21 @@ AK = telemetry_pb2.ActivityKind
     ],
 )
 def test_conversions_are_exact(value, unit, kind, expected, canonical):
-    n = units.normalise(D(value), unit, kind)
+    n = units.normalise(Decimal(value), unit, kind)
     assert n.unit == canonical
-    assert n.quantity == D(expected)
-    assert isinstance(n.quantity, D)
+    assert n.quantity == Decimal(expected)
+    assert isinstance(n.quantity, Decimal)
     assert units.format_decimal(n.quantity) == expected
 
 
 def test_nm3_is_not_a_geometric_volume():
-    with pytest.raises(units.IncompatibleUnit):
-        units.normalise(D(1), "Nm3", AK.ACTIVITY_KIND_REAGENT)
+    with pytest.raises(units.IncompatibleUnitError):
+        units.normalise(Decimal(1), "Nm3", AK.ACTIVITY_KIND_REAGENT)
 
 
 @pytest.mark.parametrize("unit", ["bananas", "", "k" * 40, "kWh; DROP TABLE", "2 kg", "percent", "\x00kg"])
 def test_unknown_units(unit):
-    with pytest.raises(units.UnknownUnit):
+    with pytest.raises(units.UnknownUnitError):
         units.canonical_unit(AK.ACTIVITY_KIND_ELECTRICITY, unit)
 
 
@@ -56,11 +56,11 @@ def test_unknown_units(unit):
     ],
 )
 def test_incompatible_units(unit, kind):
-    with pytest.raises(units.IncompatibleUnit):
+    with pytest.raises(units.IncompatibleUnitError):
         units.canonical_unit(kind, unit)
 
 
 def test_format_decimal_has_no_exponent():
-    assert units.format_decimal(D("1.5E+3")) == "1500"
-    assert units.format_decimal(D("0.00100")) == "0.001"
-    assert units.format_decimal(D("0E-7")) == "0"
+    assert units.format_decimal(Decimal("1.5E+3")) == "1500"
+    assert units.format_decimal(Decimal("0.00100")) == "0.001"
+    assert units.format_decimal(Decimal("0E-7")) == "0"

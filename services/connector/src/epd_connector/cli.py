@@ -1,16 +1,26 @@
-"""`epd connector ...`: generate a plant key pair; register a plant (YAML + public key) in the registry."""
+"""`epd connector ...`: generate a plant key pair; register a plant (YAML + public key) through the footprint
+admin API; replay a CSV through the connector."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
-import asyncpg
+import httpx
 import typer
 
 from epd_connector.config import ConfigError, load_plant_config
-from epd_connector.registration import PlantSite, RegistrationError, register_plant
+from epd_connector.registration import (
+    DEFAULT_ADMIN_URL,
+    RegistrationError,
+    SiteOverrides,
+    parse_assignments,
+    parse_stages,
+    put_site,
+    site_request,
+)
 from epd_connector.signing import (
     KeyLoadError,
     generate_private_key,
@@ -44,34 +54,56 @@ def keygen(
 def register_plant_cmd(
     plant_yaml: Path = typer.Argument(..., help="the plant's connector YAML"),
     key_file: Path = typer.Option(..., "--key-file", help="the plant's public key (PEM or raw 32 bytes)"),
-    organisation: str = typer.Option(None, help="organisation id (default: the plant id)"),
-    name: str = typer.Option(None, help="plant name (default: the plant id)"),
-    province: str = typer.Option("Inner Mongolia", help="province"),
-    grid_region: str = typer.Option("north", help="grid region of the plant"),
-    dsn: str = typer.Option(None, envvar="EPD_PG_DSN", help="PostgreSQL DSN"),
+    organisation: str = typer.Option(
+        None, help="organisation id (registered beforehand); default: site.organisation_id"
+    ),
+    name: str = typer.Option(None, help="plant name; default: site.name"),
+    province: str = typer.Option(None, help="province (ISO 3166-2, e.g. CN-NM); default: site.province"),
+    grid_region: str = typer.Option(None, help="grid region of the plant; default: site.grid_region"),
+    process_name: list[str] = typer.Option(None, "--process-name", help="PROCESS_ID=NAME (repeatable)"),
+    process_stage: list[str] = typer.Option(None, "--process-stage", help="PROCESS_ID=STAGE (repeatable)"),
+    product_name: list[str] = typer.Option(None, "--product-name", help="PRODUCT_ID=NAME (repeatable)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the request body instead of sending it"),
 ) -> None:
-    """Upsert the plant, its processes, meters and public key in the registry."""
+    """Register the plant, its processes, products, meters and public key through the footprint admin API
+    (EPD_FOOTPRINT_ADMIN_URL, EPD_FOOTPRINT_ADMIN_TOKEN). Registering the same site again changes nothing;
+    a site that differs from what is registered is refused (exit 1) and nothing changes."""
     try:
         plant = load_plant_config(plant_yaml)
         key = load_public_key(key_file.read_bytes())
-    except (ConfigError, KeyLoadError, OSError) as exc:
+        overrides = SiteOverrides(
+            organisation_id=organisation,
+            name=name,
+            province=province,
+            grid_region=grid_region,
+            process_names=parse_assignments(process_name, "--process-name"),
+            process_stages=parse_stages(process_stage),
+            product_names=parse_assignments(product_name, "--product-name"),
+        )
+        body = site_request(plant, key, overrides)
+    except (ConfigError, KeyLoadError, RegistrationError, OSError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    site = PlantSite(organisation or plant.plant_id, name or plant.plant_id, province, grid_region)
-
-    async def _run() -> None:
-        conn = await asyncpg.connect(dsn or "postgresql://epd:epd@127.0.0.1:55432/epd")
-        try:
-            await register_plant(conn, plant, site, key)
-        finally:
-            await conn.close()
-
+    if dry_run:
+        typer.echo(json.dumps(body, indent=2))
+        return
+    token = os.environ.get("EPD_FOOTPRINT_ADMIN_TOKEN", "")
+    if not token:
+        typer.echo("EPD_FOOTPRINT_ADMIN_TOKEN is not set", err=True)
+        raise typer.Exit(2)
+    url = os.environ.get("EPD_FOOTPRINT_ADMIN_URL", DEFAULT_ADMIN_URL)
     try:
-        asyncio.run(_run())
-    except RegistrationError as exc:
-        typer.echo(f"refused: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"registered plant {plant.plant_id}: {len(plant.meters)} meters, key {plant.key_id}")
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            resp = put_site(client, plant.plant_id, body)
+        answer = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        typer.echo(f"admin API at {url} unreachable or not answering JSON: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(answer, indent=2))
+    if resp.status_code >= 400:
+        message = answer.get("message", "") if isinstance(answer, dict) else ""
+        typer.echo(f"refused ({resp.status_code}): {message}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command("replay")

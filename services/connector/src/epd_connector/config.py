@@ -1,14 +1,18 @@
 """Per-plant connector configuration: one YAML file maps source tags, topics and columns to meters.
 
-The same file feeds the ingest plant registry (meter -> process, activity, counter settings), so
-the field names here are the contract between the site connector and the platform.
+The same file registers the plant (`epd connector register-plant`: the site, its processes, the
+products its output meters name, meter -> process, activity, counter settings), so the field names
+here are the contract between the site connector and the platform. The connector itself needs only
+`plant_id`, `key_id`, `batching`, `spool` and `meters`; `site`, `processes` and `products` are for
+the registration and may be left out or completed with command-line options there.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ class ConfigError(ValueError):
     """A plant configuration that cannot be used; the message names the file and the field."""
 
 
-class ActivityKindName(str, Enum):
+class ActivityKindName(StrEnum):
     """YAML spelling of epd.v1.ActivityKind."""
 
     ELECTRICITY = "electricity"
@@ -36,11 +40,24 @@ class ActivityKindName(str, Enum):
     PRODUCT_OUTPUT = "product_output"
 
 
-class ReadingKindName(str, Enum):
+class ReadingKindName(StrEnum):
     """YAML spelling of epd.v1.ReadingKind."""
 
     INTERVAL = "interval"
     COUNTER = "counter"
+
+
+class StageName(StrEnum):
+    """Value-chain stage of a process (the registry's processes.stage values)."""
+
+    MINING = "mining"
+    BENEFICIATION = "beneficiation"
+    ROASTING = "roasting"
+    LEACHING = "leaching"
+    SEPARATION = "separation"
+    ELECTROLYSIS = "electrolysis"
+    MAGNET = "magnet"
+    OTHER = "other"
 
 
 class _Strict(BaseModel):
@@ -129,17 +146,44 @@ class SpoolConfig(_Strict):
     alarm_fill_ratio: float = Field(default=0.8, gt=0, lt=1)
 
 
+class SiteConfig(_Strict):
+    """Where the plant is and who runs it, as registered (organisation ids are registered beforehand)."""
+
+    organisation_id: str | None = Field(default=None, pattern=_ID)
+    name: str | None = Field(default=None, min_length=1, max_length=500)
+    province: str | None = Field(default=None, min_length=1, max_length=500, description="ISO 3166-2, e.g. CN-NM")
+    grid_region: str | None = Field(default=None, min_length=1, max_length=500, description="e.g. north")
+    latitude: Decimal | None = Field(default=None, ge=-90, le=90)
+    longitude: Decimal | None = Field(default=None, ge=-180, le=180)
+
+
+class ProcessConfig(_Strict):
+    process_id: str = Field(pattern=_ID)
+    name: str | None = Field(default=None, min_length=1, max_length=500)
+    stage: StageName | None = None
+
+
+class ProductConfig(_Strict):
+    """A product an output meter names; registered with this name when the registry lacks it."""
+
+    product_id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1, max_length=500)
+
+
 class PlantConfig(_Strict):
     plant_id: str = Field(pattern=_ID)
     key_id: str = Field(pattern=_ID)
+    site: SiteConfig = SiteConfig()
+    processes: list[ProcessConfig] = Field(default_factory=list, max_length=1_000)
+    products: list[ProductConfig] = Field(default_factory=list, max_length=1_000)
     batching: BatchingConfig = BatchingConfig()
     spool: SpoolConfig = SpoolConfig()
     meters: list[MeterConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _unique_meters(self) -> PlantConfig:
-        seen: set[str] = set()
-        dupes = sorted({m.meter_id for m in self.meters if m.meter_id in seen or seen.add(m.meter_id)})
+        counts = Counter(m.meter_id for m in self.meters)
+        dupes = sorted(meter_id for meter_id, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"duplicate meter_id: {', '.join(dupes)}")
         bound: dict[tuple[str, str], str] = {}
@@ -148,6 +192,22 @@ class PlantConfig(_Strict):
                 if key in bound:
                     raise ValueError(f"source {key[0]} {key[1]!r} bound to both {bound[key]} and {m.meter_id}")
                 bound[key] = m.meter_id
+        return self
+
+    @model_validator(mode="after")
+    def _registration_sections(self) -> PlantConfig:
+        for what, ids in (
+            ("process_id", [p.process_id for p in self.processes]),
+            ("product_id", [p.product_id for p in self.products]),
+        ):
+            if dupes := sorted(i for i, n in Counter(ids).items() if n > 1):
+                raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
+        unused = sorted({p.process_id for p in self.processes} - {m.process_id for m in self.meters})
+        if unused:
+            raise ValueError(f"processes that no meter names: {', '.join(unused)}")
+        unnamed = sorted({p.product_id for p in self.products} - {m.product_id for m in self.meters if m.product_id})
+        if unnamed:
+            raise ValueError(f"products that no meter names: {', '.join(unnamed)}")
         return self
 
     def meter(self, meter_id: str) -> MeterConfig | None:

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
-from . import admin
+from . import admin, site
 from . import schemas as s
 from .versions import VersionError
 
@@ -86,6 +86,12 @@ def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
     @app.post("/plants", status_code=201)
     async def plants(body: s.PlantIn) -> dict:
         return await admin.add_plant(pool, body)
+
+    @app.put("/plants/{plant_id}/site")
+    async def plant_site(body: s.SiteIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+        """The plant, its processes, products, meters and key in one transaction: what is missing is created,
+        equal rows are accepted, a differing row is a 409 and nothing changes."""
+        return await site.register_site(pool, plant_id, body)
 
     @app.post("/plants/{plant_id}/keys", status_code=201)
     async def plant_keys(body: s.PlantKeyIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 MAX = Decimal("1e15")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:+#-]{0,127}$"
@@ -88,19 +89,24 @@ class PlantKeyIn(Model):
         return raw
 
 
+Stage = Literal["mining", "beneficiation", "roasting", "leaching", "separation", "electrolysis", "magnet", "other"]
+ActivityKind = Literal["electricity", "fuel", "steam", "reagent", "direct_emission", "product_output"]
+ACTIVITY_PATTERN = r"^[a-z0-9][a-z0-9.-]{0,99}$"
+
+
 class ProcessIn(Model):
     process_id: Id
     plant_id: Id
     name: Text
-    stage: Literal["mining", "beneficiation", "roasting", "leaching", "separation", "electrolysis", "magnet", "other"]
+    stage: Stage
     telemetry_backed: bool = True
 
 
 class MeterIn(Model):
     meter_id: Id
     process_id: Id
-    activity_kind: Literal["electricity", "fuel", "steam", "reagent", "direct_emission", "product_output"]
-    activity: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,99}$")
+    activity_kind: ActivityKind
+    activity: str = Field(pattern=ACTIVITY_PATTERN)
     unit: Text
     reading_kind: Literal["interval", "counter"]
     counter_modulus: Num | None = None
@@ -116,6 +122,104 @@ class ProductIn(Model):
     classifications: list[Text] = Field(default_factory=list, max_length=20)
     purity: Num | None = None
     organisation_id: Id | None = None
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _not_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _latitude(value: Decimal) -> Decimal:
+    if not -90 <= value <= 90:
+        raise ValueError("latitude must be within -90..90")
+    return value
+
+
+def _longitude(value: Decimal) -> Decimal:
+    if not -180 <= value <= 180:
+        raise ValueError("longitude must be within -180..180")
+    return value
+
+
+Positive = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_positive)]
+NotNegative = Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_not_negative)]
+# The unit texts ingest parses (epd_ingest.units): a plain unit expression, at most 32 characters.
+Unit = Annotated[str, Field(pattern=r"^[A-Za-z0-9_/*^. ³]{1,32}$")]
+
+
+class SiteProcessIn(Model):
+    process_id: Id
+    name: Text
+    stage: Stage
+    telemetry_backed: bool = True
+
+
+class SiteProductIn(Model):
+    product_id: Id
+    name: Text
+
+
+class SiteMeterIn(Model):
+    """A meter as the plant's connector configures it; rates and bounds in the meter's own unit."""
+
+    meter_id: Id
+    process_id: Id
+    activity_kind: ActivityKind
+    activity: str = Field(pattern=ACTIVITY_PATTERN)
+    unit: Unit
+    reading_kind: Literal["interval", "counter"]
+    counter_modulus: Positive | None = None
+    max_rate_per_hour: Positive | None = None
+    reset_floor: NotNegative = Decimal(0)
+    interval_seconds: int = Field(default=60, ge=1, le=86_400)
+    product_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteMeterIn:
+        if self.reading_kind != "counter" and (self.counter_modulus is not None or self.reset_floor):
+            raise ValueError("counter_modulus and reset_floor only apply to counter meters")
+        if self.activity_kind == "product_output" and not self.product_id:
+            raise ValueError("product_output meters need product_id")
+        return self
+
+
+class SiteIn(Model):
+    """A plant's whole site: the plant, its processes, the products its output meters name (created when
+    missing), its meters and its connector's signing key (PUT /plants/{plant_id}/site)."""
+
+    organisation_id: Id
+    name: Text
+    province: Text
+    grid_region: Text
+    latitude: Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_latitude)] | None = None
+    longitude: Annotated[Decimal, BeforeValidator(_decimal), AfterValidator(_longitude)] | None = None
+    key: PlantKeyIn
+    processes: list[SiteProcessIn] = Field(min_length=1, max_length=1_000)
+    products: list[SiteProductIn] = Field(default_factory=list, max_length=1_000)
+    meters: list[SiteMeterIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SiteIn:
+        for what, ids in (
+            ("process_id", [p.process_id for p in self.processes]),
+            ("product_id", [p.product_id for p in self.products]),
+            ("meter_id", [m.meter_id for m in self.meters]),
+        ):
+            dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+            if dupes:
+                raise ValueError(f"duplicate {what}: {', '.join(dupes[:10])}")
+        processes = {p.process_id for p in self.processes}
+        unknown = sorted({m.process_id for m in self.meters} - processes)
+        if unknown:
+            raise ValueError(f"meters name processes the site does not describe: {', '.join(unknown[:10])}")
+        return self
 
 
 class ProductSystemIn(Model):

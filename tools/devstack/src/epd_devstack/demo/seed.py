@@ -1,5 +1,6 @@
-"""Seed a fresh demo database through the platform's own interfaces: the factor library, plant keys and
-registrations (`epd connector`), products, the product system and imported EPDs (footprint admin API),
+"""Seed a fresh demo database through the platform's own interfaces: the factor library, the organisation
+and products (footprint admin API), plant keys and registrations (`epd connector register-plant`, which
+goes through the footprint admin API too), the product system and imported EPDs (footprint admin API),
 and a partner with its webhook endpoint and gateway client (`epd publisher`, `epd gateway`)."""
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def seed(
                     "organisation_id": org["organisation_id"],
                 },
             )
-        for plant in PLANTS:
+        for plant in PLANTS:  # site, processes and product names come from the plant YAML
             run_cli(
                 epd(
                     "connector",
@@ -82,14 +83,6 @@ def seed(
                     str(plant_config(plant)),
                     "--key-file",
                     str(key_dir / f"{plant}.pem.pub"),
-                    "--organisation",
-                    org["organisation_id"],
-                    "--name",
-                    plant,
-                    "--province",
-                    "CN-NM",
-                    "--grid-region",
-                    "north",
                 ),
                 env,
             )
@@ -147,6 +140,6 @@ def seed(
         ),
         env,
     )
-    out = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
-    creds = json.loads(out)  # `epd gateway clients add` prints its one-time secret as JSON
+    printed = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
+    creds = json.loads(printed)  # `epd gateway clients add` prints its one-time secret as JSON
     return SeedResult(published, creds["client_id"], creds["client_secret"])

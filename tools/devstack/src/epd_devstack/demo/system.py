@@ -186,7 +186,7 @@ class DemoSystem:
         self.group.start(
             ServiceSpec(
                 "ingest",
-                python_module("epd_intensity.ingest"),
+                python_module("epd_ingest"),
                 {**e, "EPD_INGEST_REGISTRY_REFRESH_SECONDS": "5"},
                 ready_port=int(e["EPD_INGEST_METRICS_PORT"]),
             )

@@ -1,16 +1,14 @@
-"""Composition root of the ingest service: `python -m epd_intensity.ingest`.
+"""Composition root of the ingest service: `python -m epd_ingest`.
 
-Settings from the environment (EPD_* shared, EPD_INGEST_* own; see .env.example). SIGTERM/SIGINT
-stop after the poll in flight, whose state is then saved and offsets committed.
+Settings from the environment (settings.py: EPD_* shared, EPD_INGEST_* own; see .env.example).
+SIGTERM/SIGINT stop after the poll in flight, whose state is then saved and offsets committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
-
-from pydantic import Field
+from typing import Any
 
 from epd_common import topics
 from epd_common.db import create_pool
@@ -18,37 +16,18 @@ from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_p
 from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
-from epd_common.settings import ServiceSettings
-from epd_intensity.ingest.pg_registry import PgPlantRegistry
-from epd_intensity.ingest.pipeline import IngestConfig
-from epd_intensity.ingest.service import IngestService
-from epd_intensity.ingest.state_store import IngestStateStore
-from epd_intensity.ingest.validate import Limits
+from epd_common.topics import TopicSpec
+from epd_ingest.pg_registry import PgPlantRegistry
+from epd_ingest.service import IngestService
+from epd_ingest.settings import IngestSettings
+from epd_ingest.state_store import IngestStateStore
 
-log = logging.getLogger("epd_intensity.ingest")
-
-
-class IngestSettings(ServiceSettings):
-    metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_INGEST_METRICS_PORT")
-    consumer_group: str = Field(default="epd-ingest", min_length=1, validation_alias="EPD_INGEST_CONSUMER_GROUP")
-    registry_refresh_seconds: float = Field(default=60.0, gt=0, validation_alias="EPD_INGEST_REGISTRY_REFRESH_SECONDS")
-    max_future_skew_seconds: int = Field(default=300, ge=0, validation_alias="EPD_INGEST_MAX_FUTURE_SKEW_SECONDS")
-    max_lateness_hours: float = Field(default=168.0, gt=0, validation_alias="EPD_INGEST_MAX_LATENESS_HOURS")
-    max_record_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="EPD_INGEST_MAX_RECORD_BYTES")
-    max_readings_per_batch: int = Field(default=10_000, ge=1, validation_alias="EPD_INGEST_MAX_READINGS_PER_BATCH")
-    create_topics: bool = Field(default=True, validation_alias="EPD_INGEST_CREATE_TOPICS")
-
-    def ingest_config(self) -> IngestConfig:
-        return IngestConfig(
-            limits=Limits(max_record_bytes=self.max_record_bytes, max_readings=self.max_readings_per_batch),
-            max_future_skew=timedelta(seconds=self.max_future_skew_seconds),
-            max_lateness=timedelta(hours=self.max_lateness_hours),
-        )
+log = logging.getLogger("epd_ingest")
 
 
 async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Run until `stop` is set (tests call this in-process with their own settings)."""
-    ingest_topics = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
+    ingest_topics: list[TopicSpec[Any]] = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
     if settings.create_topics:
         await ensure_topics(settings.kafka_bootstrap, ingest_topics, prefix=settings.topic_prefix)
     pool = await create_pool(settings.pg_dsn, max_size=4)

@@ -26,7 +26,7 @@ MIN_TS, MAX_TS = -62_135_596_800, 253_402_300_799
 
 @dataclass(frozen=True)
 class Finding:
-    reason: int
+    reason: telemetry_pb2.RejectionReason
     detail: str
 
 

@@ -14,8 +14,8 @@ from cryptography.exceptions import InvalidSignature
 from google.protobuf.message import DecodeError
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest.plausibility import Finding
-from epd_intensity.ingest.registry import PlantRecord, PlantRegistry
+from epd_ingest.plausibility import Finding
+from epd_ingest.registry import PlantRecord, PlantRegistry
 
 RR = telemetry_pb2.RejectionReason
 

@@ -31,10 +31,10 @@ from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import TopicProducer
 from epd_common.lag import ConsumerLag
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState, process_batch
-from epd_intensity.ingest.registry import PlantRegistry
-from epd_intensity.ingest.sender import PipelinedSender
-from epd_intensity.ingest.state_store import IngestStateStore, StateSnapshot
+from epd_ingest.pipeline import DEFAULT_CONFIG, IngestConfig, IngestState, process_batch
+from epd_ingest.registry import PlantRegistry
+from epd_ingest.sender import PipelinedSender
+from epd_ingest.state_store import IngestStateStore, StateSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class IngestService:
         store: IngestStateStore,
         *,
         prefix: str = "",
-        config: IngestConfig = IngestConfig(),
+        config: IngestConfig = DEFAULT_CONFIG,
         refresh_registry: Callable[[], object] | None = None,
         refresh_seconds: float = 60.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

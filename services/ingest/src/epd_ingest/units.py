@@ -48,11 +48,11 @@ CANONICAL: dict[int, dict[str, str]] = {
 }
 
 
-class UnknownUnit(ValueError):
+class UnknownUnitError(ValueError):
     """The unit text is not a unit pint knows (or is not a plain unit expression)."""
 
 
-class IncompatibleUnit(ValueError):
+class IncompatibleUnitError(ValueError):
     """A known unit whose dimension the activity kind does not accept."""
 
 
@@ -65,7 +65,7 @@ class Normalised:
 @lru_cache(maxsize=1)
 def unit_registry() -> pint.UnitRegistry:
     """One registry, built on first use (no work at import time); Decimal magnitudes throughout."""
-    ureg = pint.UnitRegistry(non_int_type=Decimal, cache_folder=None)
+    ureg: pint.UnitRegistry = pint.UnitRegistry(non_int_type=Decimal, cache_folder=None)
     ureg.define("normal_cubic_meter = [normal_gas_volume] = Nm3 = Nm³")
     ureg.define("cubic_meter_alias = meter ** 3 = m3 = m³")
     return ureg
@@ -74,29 +74,31 @@ def unit_registry() -> pint.UnitRegistry:
 @lru_cache(maxsize=1024)
 def _parse(unit: str) -> pint.Unit:
     if not _UNIT_TEXT.match(unit):
-        raise UnknownUnit(f"unit {unit[:40]!r} is empty, too long or has characters no unit uses")
+        raise UnknownUnitError(f"unit {unit[:40]!r} is empty, too long or has characters no unit uses")
     try:
         parsed = unit_registry().parse_units(unit)
     except (pint.errors.PintError, ValueError, TypeError, AttributeError, SyntaxError) as exc:
-        raise UnknownUnit(f"unknown unit {unit!r}: {exc}") from exc
+        raise UnknownUnitError(f"unknown unit {unit!r}: {exc}") from exc
     if parsed.dimensionless:
-        raise UnknownUnit(f"{unit!r} is not a physical unit")
+        raise UnknownUnitError(f"{unit!r} is not a physical unit")
     return parsed
 
 
 @lru_cache(maxsize=4096)
 def canonical_unit(kind: int, unit: str) -> str:
-    """Canonical unit for `unit` under activity `kind`; raises UnknownUnit / IncompatibleUnit."""
+    """Canonical unit for `unit` under activity `kind`; raises UnknownUnitError / IncompatibleUnitError."""
     parsed = _parse(unit)
     accepted = CANONICAL.get(kind)
     if accepted is None:
-        raise IncompatibleUnit(f"activity kind {kind} has no canonical units")
+        raise IncompatibleUnitError(f"activity kind {kind} has no canonical units")
     ureg = unit_registry()
     for dim, canonical in accepted.items():
         if parsed.dimensionality == ureg.get_dimensionality(dim):
             return canonical
     allowed = ", ".join(accepted.values())
-    raise IncompatibleUnit(f"{unit!r} ({parsed.dimensionality}) does not fit {AK.Name(kind)}; use one of {allowed}")
+    raise IncompatibleUnitError(
+        f"{unit!r} ({parsed.dimensionality}) does not fit {AK.Name(kind)}; use one of {allowed}"
+    )
 
 
 def normalise(value: Decimal, unit: str, kind: int) -> Normalised:
@@ -108,7 +110,7 @@ def normalise(value: Decimal, unit: str, kind: int) -> Normalised:
 @lru_cache(maxsize=4096)
 def conversion(unit: str, kind: int) -> tuple[str, Decimal | None]:
     """(canonical unit, exact factor or None when `unit` already is canonical): one cached lookup per
-    reading instead of pint; raises UnknownUnit / IncompatibleUnit (refusals are not cached)."""
+    reading instead of pint; raises UnknownUnitError / IncompatibleUnitError (refusals are not cached)."""
     target = canonical_unit(kind, unit)
     return target, (None if unit == target else _factor(unit, target))
 

@@ -18,10 +18,10 @@ import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 
 
-class Seen(str, Enum):
+class Seen(StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"
     BEYOND_WINDOW = "beyond_window"

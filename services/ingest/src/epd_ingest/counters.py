@@ -15,14 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 # A wrap is only believed when the previous value was in the top tenth of the register.
 ROLLOVER_ZONE = Decimal("0.9")
 DEFAULT_RESET_FRACTION = Decimal("0.01")
 
 
-class CounterEvent(str, Enum):
+class CounterEvent(StrEnum):
     BASELINE = "baseline"
     NORMAL = "normal"
     ROLLOVER = "rollover"

@@ -10,7 +10,7 @@ Crash semantics: a crash after some polls' output sends but before their save ma
 reprocess those records from the saved offsets with the saved state, so it emits the same
 Readings again with the same deterministic reading ids (and the same rejection ids); downstream
 consumers dedupe by id. Nothing accepted is lost (offsets only move with the state that
-produced them), and nothing is counted twice by id. A crash after `save` but before the Kafka
+produced them), and nothing is counted twice by id. A crash after `write` but before the Kafka
 commit loses nothing either: the saved offsets win.
 """
 
@@ -21,11 +21,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
-from epd_intensity.ingest.counters import CounterPoint
-from epd_intensity.ingest.pipeline import IngestConfig, IngestState, StateChanges
+from epd_ingest.counters import CounterPoint
+from epd_ingest.pipeline import IngestConfig, IngestState, StateChanges
 
 PRUNE_EVERY = 200  # saves between prunes of rows below the meters' floors
+
+# (plant id, meter id, dedupe floor ns, counter value, counter observed at) of one changed meter
+MeterRow = tuple[str, str, int | None, Decimal | None, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class StateSnapshot:
     offsets: dict[int, int]
     now: datetime
     readings: tuple[list[str], list[str], list[int]]
-    meter_rows: list[tuple]
+    meter_rows: list[MeterRow]
     batches: dict[str, str]
 
 
@@ -83,20 +87,16 @@ class IngestStateStore:
         self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
     ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
-        meter_rows = []
+        meter_rows: list[MeterRow] = []
         for p, m in {(p, m) for p, m, _ in changes.readings}:
             _, floor = state.dedupe.meter_snapshot(p, m)
             point = state.counters.get((p, m))
             meter_rows.append(
                 (p, m, floor, None if point is None else point.value, None if point is None else point.observed_at)
             )
-        readings = tuple(list(col) for col in zip(*changes.readings, strict=True)) or ([], [], [])
+        rows = changes.readings
+        readings = ([p for p, _, _ in rows], [m for _, m, _ in rows], [ns for _, _, ns in rows])
         return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches))
-
-    async def save(
-        self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
-    ) -> None:
-        await self.write(self.snapshot(state, changes, topic, offsets, now))
 
     async def write(self, snap: StateSnapshot) -> None:
         """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
@@ -141,7 +141,7 @@ class IngestStateStore:
             if self._saves % PRUNE_EVERY == 0:
                 await self._prune(conn, snap.now)
 
-    async def _prune(self, conn: asyncpg.Connection, now: datetime) -> None:
+    async def _prune(self, conn: PoolConnectionProxy, now: datetime) -> None:
         await conn.execute(
             "DELETE FROM ingest_seen_readings s USING ingest_meter_state m WHERE s.plant_id = m.plant_id"
             " AND s.meter_id = m.meter_id AND m.floor_ns IS NOT NULL AND s.observed_ns < m.floor_ns"

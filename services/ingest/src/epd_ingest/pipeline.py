@@ -16,13 +16,13 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import plausibility as plaus
-from epd_intensity.ingest import units
-from epd_intensity.ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
-from epd_intensity.ingest.dedupe import DedupeState, Seen
-from epd_intensity.ingest.plausibility import Finding
-from epd_intensity.ingest.registry import MeterSpec, PlantRegistry
-from epd_intensity.ingest.validate import Limits, VerifiedBatch, parse_envelope, valid_id, verify
+from epd_ingest import plausibility as plaus
+from epd_ingest import units
+from epd_ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
+from epd_ingest.dedupe import DedupeState, Seen
+from epd_ingest.plausibility import Finding
+from epd_ingest.registry import MeterSpec, PlantRegistry
+from epd_ingest.validate import Limits, VerifiedBatch, parse_envelope, valid_id, verify
 
 RR = telemetry_pb2.RejectionReason
 RK = telemetry_pb2.ReadingKind
@@ -30,7 +30,7 @@ RK = telemetry_pb2.ReadingKind
 
 @dataclass(frozen=True)
 class IngestConfig:
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     max_future_skew: timedelta = timedelta(minutes=5)
     max_lateness: timedelta = timedelta(days=7)
     reset_fraction: Decimal = DEFAULT_RESET_FRACTION
@@ -214,9 +214,9 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return value
     try:
         unit, factor = units.conversion(raw.unit, meter.activity_kind)
-    except units.UnknownUnit as exc:
+    except units.UnknownUnitError as exc:
         return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
-    except units.IncompatibleUnit as exc:
+    except units.IncompatibleUnitError as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
     if factor is not None:
         value = value * factor

@@ -13,7 +13,7 @@ import logging
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from epd_intensity.ingest.registry import MeterSpec, PlantRecord, RegistryError, meter_from_mapping
+from epd_ingest.registry import MeterSpec, PlantRecord, RegistryError, meter_from_mapping
 
 log = logging.getLogger(__name__)
 

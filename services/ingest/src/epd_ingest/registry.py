@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from epd.v1 import telemetry_pb2
-from epd_intensity.ingest import units
+from epd_ingest import units
 
 AK = telemetry_pb2.ActivityKind
 RK = telemetry_pb2.ReadingKind
@@ -41,9 +41,9 @@ class MeterSpec:
 
     meter_id: str
     process_id: str
-    activity_kind: int
+    activity_kind: telemetry_pb2.ActivityKind
     activity: str
-    reading_kind: int
+    reading_kind: telemetry_pb2.ReadingKind
     rollover_modulus: Decimal | None = None
     reset_floor: Decimal = Decimal(0)
     max_rate_per_hour: Decimal | None = None
@@ -63,7 +63,7 @@ class PlantRegistry(Protocol):
 
 
 class InMemoryPlantRegistry:
-    """Dictionary-backed registry for tests and the simulator."""
+    """Dictionary-backed registry for tests."""
 
     def __init__(self) -> None:
         self._plants: dict[str, PlantRecord] = {}
@@ -95,7 +95,7 @@ def _canonical(value: Any, unit: str, kind: int, what: str) -> Decimal | None:
         return None
     try:
         return units.normalise(Decimal(str(value)), unit, kind).quantity
-    except (InvalidOperation, units.UnknownUnit, units.IncompatibleUnit) as exc:
+    except (InvalidOperation, units.UnknownUnitError, units.IncompatibleUnitError) as exc:
         raise RegistryError(f"{what}: {exc}") from exc
 
 
