@@ -1,10 +1,24 @@
-"""Run a service's coroutine until SIGTERM or SIGINT: the one stop path of every composition root."""
+"""How every service runs: until SIGTERM or SIGINT, or until the first of its tasks fails.
+
+A composition root builds its parts, then hands its long-running coroutines to `run_tasks`: they
+run side by side; a stop signal ends them all (each sees `stop` set and drains), and the first
+task that fails or returns early ends the rest too and re-raises, so the process exits non-zero
+and its supervisor restarts it instead of leaving a half-working service.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TaskEnded(RuntimeError):
+    """A long-running task returned although nothing asked it to stop."""
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -23,3 +37,45 @@ def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> No
         await serve(stop)
 
     asyncio.run(main())
+
+
+async def run_tasks(
+    tasks: Mapping[str, Coroutine[Any, Any, Any]], stop: asyncio.Event, *, drain_seconds: float = 30.0
+) -> None:
+    """Run named coroutines until `stop` is set or one of them ends; then stop the others.
+
+    On `stop` every task gets `drain_seconds` to finish by itself (they watch `stop`), then it is
+    cancelled. A task that raised is re-raised (the first one, by completion order); a task that
+    returned while `stop` was not set raises TaskEnded naming it."""
+    running = {asyncio.create_task(coro, name=name): name for name, coro in tasks.items()}
+    stopper = asyncio.create_task(stop.wait(), name="stop")
+    failure: BaseException | None = None
+    try:
+        done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is stopper:
+                continue
+            name = running[task]
+            if task.cancelled():
+                failure = TaskEnded(f"task {name} was cancelled")
+            elif task.exception() is not None:
+                failure = task.exception()
+                log.error("task %s failed; stopping the service", name, exc_info=failure)
+            elif not stop.is_set():
+                failure = TaskEnded(f"task {name} ended although the service was not stopping")
+            break
+    finally:
+        stop.set()
+        stopper.cancel()
+        pending = [t for t in running if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=drain_seconds)
+            for task in late:
+                log.warning("task %s did not drain in %.0f s; cancelled", running[task], drain_seconds)
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for task in running:  # later failures are logged by their tasks; mark them retrieved
+            if task.done() and not task.cancelled():
+                task.exception()
+    if failure is not None:
+        raise failure

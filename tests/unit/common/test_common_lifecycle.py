@@ -1,0 +1,62 @@
+"""run_tasks: a service runs until it is stopped or the first of its tasks fails."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from epd_common.lifecycle import TaskEnded, run_tasks
+
+
+async def until(stop: asyncio.Event, log: list[str], name: str) -> None:
+    await stop.wait()
+    log.append(f"{name} drained")
+
+
+async def test_stop_drains_every_task():
+    stop, log = asyncio.Event(), []
+    runner = asyncio.create_task(run_tasks({"a": until(stop, log, "a"), "b": until(stop, log, "b")}, stop))
+    await asyncio.sleep(0)
+    stop.set()
+    await runner
+    assert sorted(log) == ["a drained", "b drained"]
+
+
+async def test_the_first_failure_stops_the_others_and_is_raised():
+    stop, log = asyncio.Event(), []
+
+    async def broken() -> None:
+        raise ValueError("broker gone")
+
+    with pytest.raises(ValueError, match="broker gone"):
+        await run_tasks({"worker": until(stop, log, "worker"), "broken": broken()}, stop)
+    assert log == ["worker drained"] and stop.is_set()
+
+
+async def test_a_task_that_returns_early_is_a_failure():
+    stop = asyncio.Event()
+
+    async def quits() -> None:
+        return None
+
+    with pytest.raises(TaskEnded, match="quits"):
+        await run_tasks({"quits": quits(), "other": until(stop, [], "other")}, stop)
+
+
+async def test_a_task_that_does_not_drain_is_cancelled():
+    stop = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.Event().wait()  # ignores stop
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    runner = asyncio.create_task(run_tasks({"stubborn": stubborn()}, stop, drain_seconds=0.01))
+    await asyncio.sleep(0)
+    stop.set()
+    await runner
+    assert cancelled.is_set()
