@@ -61,7 +61,7 @@ def run(processor, readings, start=0, stop=None, out=None):
         step = processor.handle(readings[offset], 0, offset)
         outcomes[step.outcome] += 1
         out.extend(step.windows)
-        step.commit()
+        processor.commit()
     return out, outcomes
 
 
@@ -145,7 +145,7 @@ def test_replay_below_applied_offset_is_skipped_and_true_duplicates_do_not_move(
     r1 = reading(p, "electricity.grid", "10", "2024-03-12T10:10:00", reading_id="a")
     processor = Processor(example, library, LoggedStore())
     first = processor.handle(r1, 0, 5)
-    first.commit()
+    processor.commit()
     assert first.outcome == "accepted"
     assert processor.handle(r1, 0, 5).outcome == REPLAYED
     assert processor.handle(r1, 0, 9).outcome == "duplicate"

@@ -51,14 +51,6 @@ async def current_system(conn: asyncpg.Connection, system_id: str) -> StoredSyst
     return _system(row) if row else None
 
 
-async def all_current_systems(conn: asyncpg.Connection) -> list[StoredSystem]:
-    rows = await conn.fetch(
-        """SELECT DISTINCT ON (system_id) system_id, version, document, binding, factor_set_version
-           FROM footprint_product_systems ORDER BY system_id, version DESC"""
-    )
-    return [_system(r) for r in rows]
-
-
 def _system(row: asyncpg.Record) -> StoredSystem:
     return StoredSystem(
         row["system_id"],

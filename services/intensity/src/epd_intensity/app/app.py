@@ -237,7 +237,6 @@ def create_app(
             await future  # acknowledged before the plant state records these offsets
         return steps, undecodable, replayed
 
-    app.intensity_processor = processor  # for tests and the bench
     return app
 
 

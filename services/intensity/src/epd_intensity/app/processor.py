@@ -8,7 +8,7 @@ can still be revised, then per-day sums and hourly Merkle roots for 30 days + la
 
 Batches. `handle` changes only memory; `commit` persists every plant touched since the last
 commit (one batch of readings: the agent calls it once per `take_events` batch, a per-reading
-caller through `Step.commit`). The caller sends the batch's windows and corrections and awaits
+caller after each `handle`). The caller sends the batch's windows and corrections and awaits
 their acknowledgements BEFORE `commit`.
 
 Crash safety without exactly-once: per plant, `commit` writes each changed bucket/day key, then
@@ -77,7 +77,7 @@ _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
 class Step:
     """What one reading did: its outcome, the windows it emitted, its correction-log entry."""
 
-    __slots__ = ("_processor", "correction", "missing", "outcome", "windows")  # one per reading
+    __slots__ = ("correction", "missing", "outcome", "windows")  # one per reading
 
     def __init__(
         self,
@@ -85,18 +85,11 @@ class Step:
         windows: list[intensity_pb2.IntensityWindow] | None = None,
         correction: tuple[str, str] | None = None,
         missing: list[Missing] | None = None,
-        _processor: Processor | None = None,
     ) -> None:
         self.outcome = outcome
         self.windows = [] if windows is None else windows
         self.correction = correction  # (outcome, detail) for the correction log
         self.missing = [] if missing is None else missing
-        self._processor = _processor
-
-    def commit(self) -> None:
-        """Per-reading use: persist now (after this step's windows and corrections are acknowledged)."""
-        if self._processor is not None:
-            self._processor.commit()
 
 
 class Processor:
@@ -164,7 +157,7 @@ class Processor:
         bucket.add(admitted)
         plant.buckets.add(key)
         self._changed(plant, bucket_key(*key), bucket)
-        step = Step(decision.value, _processor=self)
+        step = Step(decision.value)
         if decision == Outcome.LATE_REVISION:
             self._emit_hour(plant, key, plant.watermark, step)
         else:
