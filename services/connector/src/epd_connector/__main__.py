@@ -18,7 +18,7 @@ from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
-from epd_connector.config import load_plant_config
+from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
 from epd_connector.signing import load_private_key
@@ -54,7 +54,7 @@ class ConnectorSettings(ServiceSettings):
         chosen = [s for s in self.sources.split(",") if s]
         unknown = [s for s in chosen if s not in SOURCES]
         if unknown:
-            raise ValueError(f"EPD_CONNECTOR_SOURCES: unknown source(s) {unknown}; choose from {SOURCES}")
+            raise ConfigError(f"EPD_CONNECTOR_SOURCES: unknown source(s) {unknown}; choose from {SOURCES}")
         return chosen
 
 
@@ -109,7 +109,7 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         from epd_connector.sources.files import CsvReplay
 
         if settings.files_path is None:
-            raise ValueError("EPD_CONNECTOR_FILES_PATH is required with the files source")
+            raise ConfigError("EPD_CONNECTOR_FILES_PATH is required with the files source")
         state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
         replay = CsvReplay(
             rt,

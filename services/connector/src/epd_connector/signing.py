@@ -11,16 +11,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from epd.v1 import telemetry_pb2
+from epd_connector.errors import ConnectorError
 
 SIGNATURE_BYTES = 64
 RAW_KEY_BYTES = 32
 
 
-class KeyLoadError(ValueError):
+class KeyLoadError(ConnectorError):
     """Key material that is not an Ed25519 key in PEM or raw 32-byte form."""
 
 
-class SignatureInvalid(ValueError):
+class SignatureInvalidError(ConnectorError):
     """The signature does not verify against the given public key."""
 
 
@@ -80,22 +81,22 @@ def sign_batch(
 
 
 def verify_signature(payload: bytes, signature: bytes, key: Ed25519PublicKey) -> None:
-    """Raise SignatureInvalid unless `signature` is a valid Ed25519 signature of `payload`."""
+    """Raise SignatureInvalidError unless `signature` is a valid Ed25519 signature of `payload`."""
     if len(signature) != SIGNATURE_BYTES:
-        raise SignatureInvalid(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
+        raise SignatureInvalidError(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
     try:
         key.verify(signature, payload)
     except InvalidSignature as exc:
-        raise SignatureInvalid("signature does not match the batch bytes") from exc
+        raise SignatureInvalidError("signature does not match the batch bytes") from exc
 
 
 def verify_signed_batch(
     signed: telemetry_pb2.SignedTelemetryBatch, key: Ed25519PublicKey
 ) -> telemetry_pb2.TelemetryBatch:
-    """Verify and return the parsed batch; raises SignatureInvalid (also on a plant id mismatch)."""
+    """Verify and return the parsed batch; raises SignatureInvalidError (also on a plant id mismatch)."""
     verify_signature(signed.batch, signed.signature, key)
     batch = telemetry_pb2.TelemetryBatch()
     batch.ParseFromString(signed.batch)
     if batch.plant_id != signed.plant_id:
-        raise SignatureInvalid(f"batch plant_id {batch.plant_id!r} differs from envelope {signed.plant_id!r}")
+        raise SignatureInvalidError(f"batch plant_id {batch.plant_id!r} differs from envelope {signed.plant_id!r}")
     return batch

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from epd.v1 import telemetry_pb2
+from epd_connector.errors import ConnectorError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled_batch (
@@ -35,11 +36,11 @@ CREATE TABLE IF NOT EXISTS plant_sequence (
 """
 
 
-class SpoolFull(Exception):
+class SpoolFullError(ConnectorError):
     """The spool would exceed its size bound; the batch was not stored."""
 
 
-class SpoolError(Exception):
+class SpoolError(ConnectorError):
     """The spool file cannot be used (corrupt, not a spool, unreadable)."""
 
 
@@ -80,7 +81,7 @@ class Spool:
     def append(self, signed: telemetry_pb2.SignedTelemetryBatch) -> int:
         """Store a batch durably and return its spool seq; idempotent per batch id.
 
-        Raises SpoolFull (nothing stored) when the payload would exceed `max_bytes`.
+        Raises SpoolFullError (nothing stored) when the payload would exceed `max_bytes`.
         """
         batch = telemetry_pb2.TelemetryBatch()
         batch.ParseFromString(signed.batch)
@@ -95,7 +96,7 @@ class Spool:
                 return int(row[0])
             used = self._bytes_used()
             if used + len(payload) > self.max_bytes:
-                raise SpoolFull(
+                raise SpoolFullError(
                     f"spool {self.path} holds {used} of {self.max_bytes} bytes; batch of {len(payload)} refused"
                 )
             cur = self._db.execute(
