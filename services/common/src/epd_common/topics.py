@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from epd.v1 import footprint_pb2, intensity_pb2, telemetry_pb2
+from epd_common.errors import CommonError
 
 M = TypeVar("M", bound=Message)
 
@@ -36,12 +37,12 @@ class TopicSpec(Generic[M]):
         return message.SerializeToString(deterministic=True)
 
     def decode(self, payload: bytes) -> M:
-        """Parse a record value; raises MalformedRecord for bytes that are not this message."""
+        """Parse a record value; raises MalformedRecordError for bytes that are not this message."""
         msg = self.message_type()
         try:
             msg.ParseFromString(payload)
         except (DecodeError, RuntimeWarning, ValueError) as exc:
-            raise MalformedRecord(f"{self.name}: not a {self.message_type.__name__}: {exc}") from exc
+            raise MalformedRecordError(f"{self.name}: not a {self.message_type.__name__}: {exc}") from exc
         return msg
 
     def topic_config(self) -> dict[str, str]:
@@ -53,8 +54,12 @@ class TopicSpec(Generic[M]):
         return cfg
 
 
-class MalformedRecord(ValueError):
+class MalformedRecordError(CommonError):
     """A record value that does not parse as the topic's message type."""
+
+
+# The former name, still used by epd_publisher (relay.py, subscriber.py); remove once it says MalformedRecordError.
+MalformedRecord = MalformedRecordError
 
 
 TELEMETRY_RAW = TopicSpec("epd.telemetry.raw.v1", telemetry_pb2.SignedTelemetryBatch, "plant_id", 3)

@@ -26,7 +26,7 @@ from prometheus_client import Counter, Histogram
 from epd.v1 import intensity_pb2
 from epd_common.db import transaction
 from epd_common.metrics import FRESHNESS_BUCKETS
-from epd_common.topics import INTENSITY_WINDOWS, MalformedRecord
+from epd_common.topics import INTENSITY_WINDOWS, MalformedRecordError
 
 from . import repository as repo
 from .binding import Binding, parse_binding
@@ -109,7 +109,7 @@ class FootprintService:
                 raise WindowError("empty", "record has no value")
             msg = INTENSITY_WINDOWS.decode(value)
             facts = read_window(msg)
-        except (MalformedRecord, WindowError) as exc:
+        except (MalformedRecordError, WindowError) as exc:
             reason = exc.reason if isinstance(exc, WindowError) else "malformed"
             async with transaction(self.pool) as conn:
                 await repo.reject_record(conn, topic, partition, offset, reason, str(exc), value)

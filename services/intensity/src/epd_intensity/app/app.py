@@ -34,7 +34,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecordError
 from epd_intensity.factors.model import FactorLibrary
 from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
@@ -219,7 +219,7 @@ def create_app(
                 continue
             try:
                 reading = TELEMETRY_READINGS.decode(message.value or b"")
-            except MalformedRecord as exc:
+            except MalformedRecordError as exc:
                 undecodable += 1
                 pending.append(await correct(message.key, message.value or b"", "undecodable", str(exc)))
                 continue
