@@ -28,8 +28,10 @@ from typing import Any
 from epd.v1 import intensity_pb2
 
 from .binding import ProcessBinding
+from .engine.errors import ProductSystemError
 from .engine.model import Emission, Exchange, Origin, Process
 from .engine.units import conversion_factor
+from .errors import FootprintError
 
 SIZES = {
     "HOURLY": intensity_pb2.WINDOW_SIZE_HOURLY,
@@ -43,7 +45,7 @@ _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _MERKLE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class WindowError(ValueError):
+class WindowError(FootprintError):
     """A window that cannot be used; `reason` is a stable code (metrics label, rejected-window row)."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -182,7 +184,7 @@ def fold(declared: Process, binding: ProcessBinding, registry_product: str, fact
         raise WindowError("no_output", f"window has no output of {registry_product!r}: intensity undefined")
     try:
         ref_kg = ref.amount * Decimal(repr(conversion_factor(ref.unit, "kg")))
-    except ValueError:
+    except ProductSystemError:
         raise WindowError("unit_mismatch", f"reference output of {declared.id!r} is not in mass units") from None
     factor = ref_kg / produced
     inputs: dict[str, tuple[Decimal, str]] = {}
@@ -208,7 +210,7 @@ def fold(declared: Process, binding: ProcessBinding, registry_product: str, fact
 def _kg(unit: str, code: str) -> Decimal:
     try:
         return Decimal(repr(conversion_factor(unit, "kg")))
-    except ValueError:
+    except ProductSystemError:
         raise WindowError("unit_mismatch", f"{code}: direct emissions must be in mass units, got {unit!r}") from None
 
 

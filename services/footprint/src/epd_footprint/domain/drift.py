@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from ..errors import FootprintError
+
 DEFAULT_THRESHOLD = Decimal("0.10")  # International EPD System / EPD-Norge: "more than 10 %"
 DEFAULT_CONSECUTIVE = 3
 MAX_CONSECUTIVE = 10_000
 INDICATOR_LABEL = "A1-A3 GWP-total"
 
 
-class DriftError(ValueError):
+class DriftError(FootprintError):
     """Inputs to the drift rule are unusable; the message says why."""
 
 

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 from epd.v1 import footprint_pb2
 
+from ..errors import FootprintError
+
 VALIDITY_YEARS = 5
 
 
@@ -44,11 +46,12 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 EXPIRABLE = frozenset(s for s, nxt in ALLOWED.items() if Status.EXPIRED in nxt)
 
 
-class LifecycleError(ValueError):
+# ValueError stays a base until versions.move catches LifecycleError instead of ValueError.
+class LifecycleError(FootprintError, ValueError):
     """A status value or a date is unusable."""
 
 
-class ForbiddenTransition(LifecycleError):
+class ForbiddenTransitionError(LifecycleError):
     def __init__(self, current: Status, target: Status) -> None:
         allowed = ", ".join(sorted(ALLOWED[current])) or "none (final status)"
         super().__init__(f"cannot move an EPD version from {current} to {target}; allowed from {current}: {allowed}")
@@ -82,10 +85,10 @@ def can_transition(current: object, target: object) -> bool:
 
 
 def transition(current: object, target: object) -> Status:
-    """Return ``target`` when the move is allowed, else raise ``ForbiddenTransition``."""
+    """Return ``target`` when the move is allowed, else raise ``ForbiddenTransitionError``."""
     cur, tgt = parse_status(current), parse_status(target)
     if tgt not in ALLOWED[cur]:
-        raise ForbiddenTransition(cur, tgt)
+        raise ForbiddenTransitionError(cur, tgt)
     return tgt
 
 
