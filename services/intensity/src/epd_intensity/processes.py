@@ -68,7 +68,7 @@ class ProcessConfig(BaseModel):
         return timedelta(seconds=self.allowed_lateness_s)
 
     @property
-    def allocation_basis(self) -> int:
+    def allocation_basis(self) -> intensity_pb2.AllocationBasis:
         return BASIS[self.allocation.basis]
 
     @model_validator(mode="after")
