@@ -127,7 +127,7 @@ def state_memory(processes: int) -> tuple[float, float]:
     hours = [t for k, v in store.items() if k.startswith("d|") for t in DayState.from_dict(v["v"]).hours.values()]
     sample = hours[:24]  # real hourly totals of the example day
     assert len(sample) == 24, len(sample)
-    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24])})
+    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24], strict=True)})
 
     def measure(build) -> float:
         tracemalloc.start()

@@ -101,7 +101,7 @@ def test_newer_windows_win_and_stale_ones_do_not():
 
 
 @pytest.mark.parametrize(
-    "change, reason",
+    ("change", "reason"),
     [
         ({"kwh": "1e400"}, "invalid_number"),
         ({"kwh": "-5"}, "invalid_number"),
@@ -165,7 +165,7 @@ def test_units_that_are_not_mass_are_refused_as_unit_mismatch():
 
 
 @pytest.mark.parametrize(
-    "binding, match",
+    ("binding", "match"),
     [
         ({"products": {}}, "factor_set_version"),
         ({**BINDING, "extra": 1}, "unknown fields"),

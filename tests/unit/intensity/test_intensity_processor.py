@@ -12,7 +12,7 @@ import pytest
 from intensity_builders import reading
 from intensity_day import EXAMPLE_CONFIG, plant_day
 
-from epd.v1 import intensity_pb2 as I
+from epd.v1 import intensity_pb2
 from epd_intensity.app.processor import REPLAYED, Processor
 from epd_intensity.oracle import compute_windows
 from epd_intensity.processes import load_processes
@@ -82,11 +82,13 @@ def test_plant_day_equals_oracle(example, library):
         assert outcomes[name] == oracle.outcomes[name], name
     assert outcomes["too_late"] > 0 and outcomes["late_revision"] > 0 and outcomes["duplicate"] > 0
     sizes = Counter(w.size for w in oracle.final)
-    assert sizes[I.WINDOW_SIZE_DAILY] == 6 and sizes[I.WINDOW_SIZE_ROLLING_30D] == 6
+    assert sizes[intensity_pb2.WINDOW_SIZE_DAILY] == 6 and sizes[intensity_pb2.WINDOW_SIZE_ROLLING_30D] == 6
     undefined = [
         w
         for w in oracle.final
-        if w.process_id == "baotou-1/leaching" and w.size == I.WINDOW_SIZE_HOURLY and not w.intensities[0].defined
+        if w.process_id == "baotou-1/leaching"
+        and w.size == intensity_pb2.WINDOW_SIZE_HOURLY
+        and not w.intensities[0].defined
     ]
     assert len(undefined) == 1
 
