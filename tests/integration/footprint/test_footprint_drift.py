@@ -59,7 +59,7 @@ async def produce(bootstrap: str, topic: str, windows) -> None:
 
 async def wait_applied(conn: asyncpg.Connection, count: int) -> None:
     async with asyncio.timeout(60):
-        while await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") < count:
+        while await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") < count:  # noqa: ASYNC110 - a table
             await asyncio.sleep(0.2)
 
 
@@ -228,7 +228,7 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
     async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
         await wait_applied(conn, 1)
         async with asyncio.timeout(30):
-            while await conn.fetchval("SELECT count(*) FROM footprint_rejected_windows") < 3:
+            while await conn.fetchval("SELECT count(*) FROM footprint_rejected_windows") < 3:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
     reasons = sorted(r["reason"] for r in await conn.fetch("SELECT reason FROM footprint_rejected_windows"))
     assert reasons == ["invalid_number", "malformed", "malformed"]

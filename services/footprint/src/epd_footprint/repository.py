@@ -203,7 +203,8 @@ async def save_drift_state(
     conn: asyncpg.Connection, series_id: uuid.UUID, state: DriftState, live: Decimal, percent: Decimal, streak: list
 ) -> None:
     await conn.execute(
-        """INSERT INTO footprint_drift_state (series_id, consecutive, direction, flagged, last_live, last_percent, streak)
+        """INSERT INTO footprint_drift_state
+               (series_id, consecutive, direction, flagged, last_live, last_percent, streak)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (series_id) DO UPDATE SET consecutive = excluded.consecutive,
                direction = excluded.direction, flagged = excluded.flagged, last_live = excluded.last_live,
                last_percent = excluded.last_percent, streak = excluded.streak, updated_at = now()""",

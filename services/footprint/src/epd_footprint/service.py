@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import asyncpg
 from prometheus_client import Counter, Histogram
@@ -77,12 +76,13 @@ def build_state(
     system = parse_system(document)
     binding = parse_binding(binding_doc, system)
     live = LiveSystem(system)
-    applied = {}
+    applied: dict[str, LiveInventory] = {}
     for proc, inv in inventories.items():
         if proc in system.processes:
             live.replace_process(live_process(system.processes[proc], inv))
             applied[proc] = inv
-    producer, consumers = {}, {}
+    producer: dict[str, str] = {}
+    consumers: dict[str, set[str]] = {}
     for p in system.processes.values():
         for o in p.outputs:
             producer.setdefault(o.product, p.id)
@@ -217,7 +217,7 @@ class FootprintService:
                 await repo.save_drift_state(conn, s.series_id, old, live[p], decision.percent, streak)
                 new_states[p], streaks[p] = old, streak  # as it stands: a cascade may still reach it
                 continue
-            streak = (streak + [facts.evidence])[-MAX_STREAK:] if new.consecutive > 0 else []
+            streak = [*streak, facts.evidence][-MAX_STREAK:] if new.consecutive > 0 else []
             new_states[p], streaks[p] = new, streak
             await repo.save_drift_state(conn, s.series_id, new, live[p], decision.percent, streak)
             if decision.drifted:
@@ -266,7 +266,7 @@ class FootprintService:
             VERSION_FRESHNESS.observe(max(0.0, (datetime.now(UTC) - facts.end).total_seconds()))
             direction = new_states[target.product_id].direction
             if target.cause is Cause.CASCADE:
-                sign = Decimal(target.percent)
+                sign = target.percent
                 direction = Direction.DETERIORATION if sign > 0 else Direction.IMPROVEMENT
                 await repo.save_drift_state(
                     conn,
@@ -283,7 +283,7 @@ class FootprintService:
                 cause=target.cause.value,
                 origin=reg(target.origin),
                 direction=direction.value if direction else None,
-                percent=Decimal(target.percent),
+                percent=target.percent,
                 live=live[target.product_id],
                 published=s.value,
                 reason=target.reason,

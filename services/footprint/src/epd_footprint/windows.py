@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from epd.v1 import intensity_pb2
 
@@ -137,6 +137,12 @@ def read_window(msg: intensity_pb2.IntensityWindow) -> WindowFacts:
     )
 
 
+class Row(Protocol):
+    """A stored row by column name (an asyncpg Record, a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 @dataclass(frozen=True)
 class LiveInventory:
     """Overrides of one process for one run, and the window they come from."""
@@ -157,7 +163,7 @@ class LiveInventory:
         }
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], inventory: Mapping[str, Any]) -> LiveInventory:
+    def from_row(cls, row: Row, inventory: Mapping[str, Any]) -> LiveInventory:
         return cls(
             row["window_id"],
             row["revision"],
