@@ -108,13 +108,14 @@ async def running_connector(**settings_kw) -> AsyncIterator[object]:
         rt.close()
 
 
-async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, timeout: float = 60.0) -> list:
-    """Decode records of one topic from the start until `until(records)` holds (or the timeout)."""
+async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, within: float = 60.0) -> list:
+    """Decode records of one topic from the start until `until(records)` holds or `within` seconds
+    have passed; returns what arrived either way."""
     consumer = make_consumer(bootstrap, group, spec.topic(prefix))
     await consumer.start()
     out: list = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not until(out):
                 for recs in (await consumer.getmany(timeout_ms=500)).values():
                     out.extend(spec.decode(r.value) for r in recs)
@@ -125,9 +126,9 @@ async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, timeo
     return out
 
 
-async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, timeout: float = 60.0) -> list:
+async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, within: float = 60.0) -> list:
     """Read until `expected` records arrived, then a little longer to catch any surplus (duplicates)."""
-    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, timeout)
+    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, within)
     more = await read_topic(bootstrap, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
     return more if len(more) > len(got) else got
 

@@ -4,6 +4,7 @@ and is exactly what ingest rejects."""
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def test_drift_on_a_counter_raises_its_deltas():
         if r.raw.meter_id == "roasting.electricity"
     ]
     vals = [Decimal(r.raw.value) for r in run]
-    deltas = [b - a for a, b in zip(vals, vals[1:])]
+    deltas = [b - a for a, b in pairwise(vals)]
     before, after = deltas[:28], deltas[31:]
     assert all(d == before[0] for d in before) and all(d == after[0] for d in after)
     assert after[0] / before[0] == pytest.approx(Decimal("0.9"), rel=Decimal("1e-6"))

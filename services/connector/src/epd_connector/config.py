@@ -7,8 +7,9 @@ the field names here are the contract between the site connector and the platfor
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ class ConfigError(ConnectorError):
     """A plant configuration that cannot be used; the message names the file and the field."""
 
 
-class ActivityKindName(str, Enum):
+class ActivityKindName(StrEnum):
     """YAML spelling of epd.v1.ActivityKind."""
 
     ELECTRICITY = "electricity"
@@ -38,7 +39,7 @@ class ActivityKindName(str, Enum):
     PRODUCT_OUTPUT = "product_output"
 
 
-class ReadingKindName(str, Enum):
+class ReadingKindName(StrEnum):
     """YAML spelling of epd.v1.ReadingKind."""
 
     INTERVAL = "interval"
@@ -140,8 +141,8 @@ class PlantConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_meters(self) -> PlantConfig:
-        seen: set[str] = set()
-        dupes = sorted({m.meter_id for m in self.meters if m.meter_id in seen or seen.add(m.meter_id)})
+        counts = Counter(m.meter_id for m in self.meters)
+        dupes = sorted(meter_id for meter_id, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"duplicate meter_id: {', '.join(dupes)}")
         bound: dict[tuple[str, str], str] = {}
