@@ -147,6 +147,6 @@ def seed(
         ),
         env,
     )
-    out = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
-    creds = json.loads(out)  # `epd gateway clients add` prints its one-time secret as JSON
+    printed = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
+    creds = json.loads(printed)  # `epd gateway clients add` prints its one-time secret as JSON
     return SeedResult(published, creds["client_id"], creds["client_secret"])
