@@ -45,8 +45,9 @@ async def _baseline(pool, facts_list, series_ids) -> float:
             await repo.mark_window(conn, facts, "applied")
             await repo.live_bases(conn, "baotou-ndfeb")
             await conn.execute(
-                """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision, window_size,
-                       window_start, window_end, merkle_root, inventory) VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
+                """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision,
+                       window_size, window_start, window_end, merkle_root, inventory)
+                   VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (system_id, engine_process_id) DO UPDATE SET window_id = excluded.window_id""",
                 facts.window_id,
                 facts.revision,
