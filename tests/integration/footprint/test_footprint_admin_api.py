@@ -22,6 +22,7 @@ from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
 from epd_footprint.__main__ import AdminServer
 from epd_footprint.api import create_app
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 
 TOKEN = "test-operator-token-123456"
@@ -166,7 +167,7 @@ async def test_product_system_validation(api):
 async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     client, pool, conn = api
     pf_ids = await register(pool)
-    service = FootprintService(pool)
+    service = FootprintService(pg_transactions(pool))
     for day in range(3):
         await service.apply_message(roasting_window(day, Decimal("1.2")))
     events = (await client.get("/drift-events", params={"product_id": "roasted-ore"})).json()

@@ -26,6 +26,7 @@ from epd_common.topics import INTENSITY_WINDOWS
 from epd_footprint import admin
 from epd_footprint import schemas as s
 from epd_footprint.consumer import run_consumer
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 
 CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
@@ -34,7 +35,7 @@ CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
 @contextlib.asynccontextmanager
 async def running_worker(dsn: str, bootstrap: str, topic: str, group: str):
     pool = await create_pool(dsn, max_size=4)
-    service = FootprintService(pool)
+    service = FootprintService(pg_transactions(pool))
     consumer = make_consumer(bootstrap, group, topic)
     await consumer.start()
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ from epd_common.topics import INTENSITY_WINDOWS
 from .api import create_app
 from .consumer import run_consumer
 from .domain.drift import DriftPolicy, to_decimal
+from .pg_store import pg_transactions
 from .service import FootprintService
 
 log = logging.getLogger("epd_footprint")
@@ -58,7 +59,7 @@ async def main(settings: FootprintSettings) -> None:
     start_metrics_server(settings.metrics_port)
     pool = await create_pool(settings.pg_dsn)
     service = FootprintService(
-        pool,
+        pg_transactions(pool),
         sizes=settings.window_sizes.split(","),
         default_policy=DriftPolicy(
             to_decimal(settings.drift_threshold, "EPD_FOOTPRINT_DRIFT_THRESHOLD"), settings.drift_consecutive
