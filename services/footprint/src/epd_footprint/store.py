@@ -60,7 +60,7 @@ class DriftEvent:
     evidence: list[Evidence]
     window_id: str
     revision: int
-    pf_id: uuid.UUID | None  # the provisional version it created, None when the series had one open
+    pf_id: uuid.UUID  # the provisional version it created
 
 
 @dataclass(frozen=True)
