@@ -54,21 +54,21 @@ async def test_migrations_apply_from_scratch_and_reapply_as_a_no_op(pg_dsn, uniq
 
 
 async def test_transaction_rolls_back_cleanly(pg_pool, unique):
-    class BoomError(Exception):
+    class Boom(Exception):
         pass
 
     async def insert_then_fail() -> None:
         async with transaction(pg_pool) as conn:
             await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
             assert await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", unique) == 1
-            raise BoomError
+            raise Boom
 
     async def insert_a_duplicate() -> None:
         async with transaction(pg_pool) as conn:
             await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm2')", unique)
             await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
 
-    with pytest.raises(BoomError):
+    with pytest.raises(Boom):
         await insert_then_fail()
     assert await pg_pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", unique) == 0
     async with transaction(pg_pool) as conn:

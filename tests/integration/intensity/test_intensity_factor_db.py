@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from epd_intensity.factors import DATA_DIR, load_library
-from epd_intensity.factors.db import FactorSetConflictError, load_factor_set
+from epd_intensity.factors.db import FactorSetConflict, load_factor_set
 
 ROOT = Path(__file__).parents[3]
 
@@ -66,7 +66,7 @@ async def test_load_factors_command_is_idempotent_and_refuses_changed_versions(f
     assert refused.returncode == 2 and "immutable" in refused.stderr
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=2)
     try:
-        with pytest.raises(FactorSetConflictError):
+        with pytest.raises(FactorSetConflict):
             await load_factor_set(pool, load_library(changed).sets[0])
         renamed = dataclasses.replace(load_library(changed).sets[0], version="2025.1-fix")
         with pytest.raises(asyncpg.UniqueViolationError):  # two versions may not share windows_from

@@ -27,7 +27,7 @@ def test_encode_refuses_another_message_type():
 
 @pytest.mark.parametrize("garbage", [b"\xff\xff\xff", b"\x0a\x05ab", bytes(range(256))])
 def test_decode_of_garbage_raises_malformed_record(garbage):
-    with pytest.raises(topics.MalformedRecordError):
+    with pytest.raises(topics.MalformedRecord):
         topics.TELEMETRY_RAW.decode(garbage)
 
 

@@ -28,17 +28,17 @@ def test_tampered_batch_bytes_fail(flip_at):
     data = bytearray(signed.batch)
     data[flip_at] ^= 0x01
     signed.batch = bytes(data)
-    with pytest.raises(signing.SignatureInvalidError):
+    with pytest.raises(signing.SignatureInvalid):
         signing.verify_signed_batch(signed, key.public_key())
 
 
 def test_wrong_key_and_truncated_signature_fail():
     key, other = signing.generate_private_key(), signing.generate_private_key()
     signed = signing.sign_batch(_batch(), key, "k1")
-    with pytest.raises(signing.SignatureInvalidError):
+    with pytest.raises(signing.SignatureInvalid):
         signing.verify_signed_batch(signed, other.public_key())
     signed.signature = signed.signature[:10]
-    with pytest.raises(signing.SignatureInvalidError, match="64 bytes"):
+    with pytest.raises(signing.SignatureInvalid, match="64 bytes"):
         signing.verify_signed_batch(signed, key.public_key())
 
 
@@ -46,7 +46,7 @@ def test_envelope_plant_mismatch_fails():
     key = signing.generate_private_key()
     signed = signing.sign_batch(_batch(), key, "k1")
     signed.plant_id = "another-plant"
-    with pytest.raises(signing.SignatureInvalidError, match="differs"):
+    with pytest.raises(signing.SignatureInvalid, match="differs"):
         signing.verify_signed_batch(signed, key.public_key())
 
 

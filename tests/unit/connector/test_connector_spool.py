@@ -8,7 +8,7 @@ import pytest
 
 from epd.v1 import telemetry_pb2
 from epd_connector.batching import batch_id_for
-from epd_connector.spool import Spool, SpoolError, SpoolFullError
+from epd_connector.spool import Spool, SpoolError, SpoolFull
 
 
 def _signed(seq: int, plant: str = "baotou-smelter", readings: int = 1) -> telemetry_pb2.SignedTelemetryBatch:
@@ -95,7 +95,7 @@ def test_spool_full_refuses_and_stores_nothing(tmp_path):
         s.append(_signed(1, readings=5))
         assert s.bytes_used() == sum(sizes)
         assert s.fill_ratio() == pytest.approx(sum(sizes) / bound)
-        with pytest.raises(SpoolFullError, match="refused"):
+        with pytest.raises(SpoolFull, match="refused"):
             s.append(_signed(2, readings=5))
         assert s.depth() == 2
         s.ack(s.pending(1)[0].seq)

@@ -10,7 +10,7 @@ import pytest
 from epd.v1 import footprint_pb2
 from epd_footprint.domain.lifecycle import (
     ALLOWED,
-    ForbiddenTransitionError,
+    ForbiddenTransition,
     LifecycleError,
     Status,
     can_transition,
@@ -47,14 +47,14 @@ def test_happy_path_to_published_then_deprecated() -> None:
     ],
 )
 def test_forbidden_transitions_raise_a_clear_error(current: str, target: str) -> None:
-    with pytest.raises(ForbiddenTransitionError) as err:
+    with pytest.raises(ForbiddenTransition) as err:
         transition(current, target)
     assert f"from {current} to {target}" in str(err.value)
     assert not can_transition(current, target)
 
 
 def test_final_statuses_say_so() -> None:
-    with pytest.raises(ForbiddenTransitionError, match="final status"):
+    with pytest.raises(ForbiddenTransition, match="final status"):
         transition(Status.WITHDRAWN, Status.EXPIRED)
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from epd.v1 import footprint_pb2
 from epd_common.kafka import make_consumer
 from epd_common.settings import ServiceSettings
-from epd_common.topics import FOOTPRINT_CHANGES, MalformedRecordError
+from epd_common.topics import FOOTPRINT_CHANGES, MalformedRecord
 
 app = typer.Typer(help="The footprint change feed.", no_args_is_help=True)
 
@@ -45,7 +45,7 @@ async def _tail(settings: ServiceSettings, from_beginning: bool, follow: bool, l
                 for rec in records:
                     try:
                         ev = FOOTPRINT_CHANGES.decode(rec.value)
-                    except MalformedRecordError as exc:
+                    except MalformedRecord as exc:
                         console.print(f"[red]malformed record at offset {rec.offset}: {exc}[/red]")
                         continue
                     change = (

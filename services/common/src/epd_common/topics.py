@@ -37,12 +37,12 @@ class TopicSpec(Generic[M]):
         return message.SerializeToString(deterministic=True)
 
     def decode(self, payload: bytes) -> M:
-        """Parse a record value; raises MalformedRecordError for bytes that are not this message."""
+        """Parse a record value; raises MalformedRecord for bytes that are not this message."""
         msg = self.message_type()
         try:
             msg.ParseFromString(payload)
         except (DecodeError, RuntimeWarning, ValueError) as exc:
-            raise MalformedRecordError(f"{self.name}: not a {self.message_type.__name__}: {exc}") from exc
+            raise MalformedRecord(f"{self.name}: not a {self.message_type.__name__}: {exc}") from exc
         return msg
 
     def topic_config(self) -> dict[str, str]:
@@ -54,12 +54,8 @@ class TopicSpec(Generic[M]):
         return cfg
 
 
-class MalformedRecordError(CommonError):
+class MalformedRecord(CommonError):
     """A record value that does not parse as the topic's message type."""
-
-
-# The former name, still used by epd_publisher (relay.py, subscriber.py); remove once it says MalformedRecordError.
-MalformedRecord = MalformedRecordError
 
 
 TELEMETRY_RAW = TopicSpec("epd.telemetry.raw.v1", telemetry_pb2.SignedTelemetryBatch, "plant_id", 3)

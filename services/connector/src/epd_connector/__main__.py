@@ -152,7 +152,7 @@ async def _drained(rt: ConnectorRuntime) -> None:
 
 
 def main() -> None:
-    settings = ConnectorSettings()  # type: ignore[call-arg]
+    settings = ConnectorSettings()
     configure_logging(settings.log_level, settings.log_json, service="connector")
     start_metrics_server(settings.metrics_port)
 

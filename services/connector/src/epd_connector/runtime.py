@@ -23,7 +23,7 @@ from epd_connector import metrics
 from epd_connector.batching import Batcher
 from epd_connector.config import MeterConfig, PlantConfig, ReadingKindName
 from epd_connector.signing import sign_batch
-from epd_connector.spool import Spool, SpoolFullError
+from epd_connector.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class ConnectorRuntime:
                 try:
                     await self.spool_call(self.spool.append, signed)
                     break
-                except SpoolFullError:
+                except SpoolFull:
                     metrics.SPOOL_FULL.inc()
                     log.warning("spool full; holding batch %s until the sender frees space", batch.batch_id)
                     await asyncio.sleep(delay)

@@ -21,7 +21,7 @@ class KeyLoadError(ConnectorError):
     """Key material that is not an Ed25519 key in PEM or raw 32-byte form."""
 
 
-class SignatureInvalidError(ConnectorError):
+class SignatureInvalid(ConnectorError):
     """The signature does not verify against the given public key."""
 
 
@@ -81,22 +81,22 @@ def sign_batch(
 
 
 def verify_signature(payload: bytes, signature: bytes, key: Ed25519PublicKey) -> None:
-    """Raise SignatureInvalidError unless `signature` is a valid Ed25519 signature of `payload`."""
+    """Raise SignatureInvalid unless `signature` is a valid Ed25519 signature of `payload`."""
     if len(signature) != SIGNATURE_BYTES:
-        raise SignatureInvalidError(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
+        raise SignatureInvalid(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
     try:
         key.verify(signature, payload)
     except InvalidSignature as exc:
-        raise SignatureInvalidError("signature does not match the batch bytes") from exc
+        raise SignatureInvalid("signature does not match the batch bytes") from exc
 
 
 def verify_signed_batch(
     signed: telemetry_pb2.SignedTelemetryBatch, key: Ed25519PublicKey
 ) -> telemetry_pb2.TelemetryBatch:
-    """Verify and return the parsed batch; raises SignatureInvalidError (also on a plant id mismatch)."""
+    """Verify and return the parsed batch; raises SignatureInvalid (also on a plant id mismatch)."""
     verify_signature(signed.batch, signed.signature, key)
     batch = telemetry_pb2.TelemetryBatch()
     batch.ParseFromString(signed.batch)
     if batch.plant_id != signed.plant_id:
-        raise SignatureInvalidError(f"batch plant_id {batch.plant_id!r} differs from envelope {signed.plant_id!r}")
+        raise SignatureInvalid(f"batch plant_id {batch.plant_id!r} differs from envelope {signed.plant_id!r}")
     return batch

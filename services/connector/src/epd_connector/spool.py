@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS plant_sequence (
 """
 
 
-class SpoolFullError(ConnectorError):
+class SpoolFull(ConnectorError):
     """The spool would exceed its size bound; the batch was not stored."""
 
 
@@ -81,7 +81,7 @@ class Spool:
     def append(self, signed: telemetry_pb2.SignedTelemetryBatch) -> int:
         """Store a batch durably and return its spool seq; idempotent per batch id.
 
-        Raises SpoolFullError (nothing stored) when the payload would exceed `max_bytes`.
+        Raises SpoolFull (nothing stored) when the payload would exceed `max_bytes`.
         """
         batch = telemetry_pb2.TelemetryBatch()
         batch.ParseFromString(signed.batch)
@@ -96,7 +96,7 @@ class Spool:
                 return int(row[0])
             used = self._bytes_used()
             if used + len(payload) > self.max_bytes:
-                raise SpoolFullError(
+                raise SpoolFull(
                     f"spool {self.path} holds {used} of {self.max_bytes} bytes; batch of {len(payload)} refused"
                 )
             cur = self._db.execute(

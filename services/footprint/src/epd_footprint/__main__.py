@@ -101,4 +101,4 @@ async def main(settings: FootprintSettings) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(FootprintSettings()))  # type: ignore[call-arg]  # required fields come from the environment
+    asyncio.run(main(FootprintSettings()))

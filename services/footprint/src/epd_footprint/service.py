@@ -23,7 +23,7 @@ from prometheus_client import Counter, Histogram
 
 from epd.v1 import intensity_pb2
 from epd_common.metrics import FRESHNESS_BUCKETS
-from epd_common.topics import INTENSITY_WINDOWS, MalformedRecordError
+from epd_common.topics import INTENSITY_WINDOWS, MalformedRecord
 
 from .domain.cascade import Cause, ProvisionalTarget, cascade
 from .domain.drift import Direction, DriftDecision, DriftPolicy, DriftState, evaluate
@@ -69,7 +69,7 @@ class FootprintService:
             if not value:
                 raise WindowError("empty", "record has no value")
             facts = read_window(INTENSITY_WINDOWS.decode(value))
-        except (MalformedRecordError, WindowError) as exc:
+        except (MalformedRecord, WindowError) as exc:
             reason = exc.reason if isinstance(exc, WindowError) else "malformed"
             async with self.transactions() as store:
                 await store.reject_record(RejectedRecord(topic, partition, offset, reason, str(exc), value))

@@ -26,7 +26,7 @@ def load_factors(
     changed content for a loaded version is refused (exit 2)."""
     from epd_common.db import create_pool
     from epd_intensity.factors import FactorDataError, load_library
-    from epd_intensity.factors.db import FactorSetConflictError, load_factor_set
+    from epd_intensity.factors.db import FactorSetConflict, load_factor_set
     from epd_intensity.settings import IntensitySettings
 
     settings = IntensitySettings()
@@ -44,7 +44,7 @@ def load_factors(
                 try:
                     result = await load_factor_set(pool, factor_set)
                     typer.echo(f"{result.version}: {result.status} ({result.factors} factors)")
-                except FactorSetConflictError as exc:
+                except FactorSetConflict as exc:
                     typer.echo(f"error: {exc}", err=True)
                     code = 2
         finally:

@@ -69,7 +69,7 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
                 readings = _from_proto(bytes(body), by_field, runtime)
             else:
                 return _error(415, "unsupported_media_type", "send application/json or application/x-protobuf")
-        except _BadBodyError as exc:
+        except _BadBody as exc:
             return _error(400, "malformed", str(exc))
         except EdgeError as exc:
             return _error(422, "invalid_reading", str(exc))
@@ -81,7 +81,7 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
     return app
 
 
-class _BadBodyError(ConnectorError):
+class _BadBody(ConnectorError):
     """A body that is not the JSON or protobuf shape a push must have (400, not 422)."""
 
 
@@ -89,11 +89,11 @@ def _from_json(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRunti
     try:
         doc = json.loads(body, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
     except EdgeError as exc:
-        raise _BadBodyError(str(exc)) from exc
+        raise _BadBody(str(exc)) from exc
     except (ValueError, RecursionError) as exc:
-        raise _BadBodyError(f"body is not JSON: {exc}") from exc
+        raise _BadBody(f"body is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise _BadBodyError("expected a JSON object with 'readings' or 'values'")
+        raise _BadBody("expected a JSON object with 'readings' or 'values'")
     if "readings" in doc:
         items = doc["readings"]
         if not isinstance(items, list):
@@ -126,7 +126,7 @@ def _from_proto(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRunt
     try:
         batch.ParseFromString(body)
     except (DecodeError, ValueError, RuntimeWarning) as exc:
-        raise _BadBodyError(f"body is not an epd.v1.TelemetryBatch: {exc}") from exc
+        raise _BadBody(f"body is not an epd.v1.TelemetryBatch: {exc}") from exc
     out = []
     for n, r in enumerate(batch.readings):
         meter = by_field.get(r.meter_id)

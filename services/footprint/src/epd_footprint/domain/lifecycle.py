@@ -46,12 +46,11 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 EXPIRABLE = frozenset(s for s, nxt in ALLOWED.items() if Status.EXPIRED in nxt)
 
 
-# ValueError stays a base until versions.move catches LifecycleError instead of ValueError.
-class LifecycleError(FootprintError, ValueError):
+class LifecycleError(FootprintError):
     """A status value or a date is unusable."""
 
 
-class ForbiddenTransitionError(LifecycleError):
+class ForbiddenTransition(LifecycleError):
     def __init__(self, current: Status, target: Status) -> None:
         allowed = ", ".join(sorted(ALLOWED[current])) or "none (final status)"
         super().__init__(f"cannot move an EPD version from {current} to {target}; allowed from {current}: {allowed}")
@@ -85,10 +84,10 @@ def can_transition(current: object, target: object) -> bool:
 
 
 def transition(current: object, target: object) -> Status:
-    """Return ``target`` when the move is allowed, else raise ``ForbiddenTransitionError``."""
+    """Return ``target`` when the move is allowed, else raise ``ForbiddenTransition``."""
     cur, tgt = parse_status(current), parse_status(target)
     if tgt not in ALLOWED[cur]:
-        raise ForbiddenTransitionError(cur, tgt)
+        raise ForbiddenTransition(cur, tgt)
     return tgt
 
 

@@ -37,7 +37,7 @@ from faust.transport.consumer import Consumer
 from faust.types import TP, EventT
 from mode.types.signals import BaseSignalT
 
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecordError
+from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
 from epd_intensity.factors.model import FactorLibrary
 from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
@@ -231,7 +231,7 @@ def create_app(
             value = message.value or b""  # a null record value decodes as an empty (refused) reading
             try:
                 reading = TELEMETRY_READINGS.decode(value)
-            except MalformedRecordError as exc:
+            except MalformedRecord as exc:
                 undecodable += 1
                 pending.append(await correct(message.key, value, "undecodable", str(exc)))
                 continue

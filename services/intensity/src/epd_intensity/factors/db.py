@@ -1,7 +1,7 @@
 """Load factor sets into PostgreSQL, idempotently: a loaded version is immutable.
 
 Loading a version again with the same content is a no-op; with different content (a data file
-changed under a published version) it is refused with FactorSetConflictError: publish a new version.
+changed under a published version) it is refused with FactorSetConflict: publish a new version.
 The content hash is SHA-256 over a canonical JSON of the parsed set (so formatting and comments
 in the YAML do not matter, values do).
 """
@@ -19,7 +19,7 @@ from epd_intensity.errors import IntensityError
 from epd_intensity.factors.model import FactorSet
 
 
-class FactorSetConflictError(IntensityError):
+class FactorSetConflict(IntensityError):
     """The version is loaded already with different content."""
 
 
@@ -70,7 +70,7 @@ async def load_factor_set(pool: asyncpg.Pool, factor_set: FactorSet) -> LoadResu
         if existing == digest:
             return LoadResult(factor_set.version, "unchanged", len(factor_set.factors))
         if existing is not None:
-            raise FactorSetConflictError(
+            raise FactorSetConflict(
                 f"factor set {factor_set.version} is loaded with content {existing[:12]}…, the files give "
                 f"{digest[:12]}…: a loaded version is immutable; publish the change as a new version"
             )
