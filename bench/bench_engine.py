@@ -54,7 +54,7 @@ def generate(n_products: int, n_processes: int, seed: int = SEED) -> dict:
         n_in = int(rng.integers(1, 5)) if p > 0 else 0
         sources = rng.integers(max(0, p - 500), p, n_in) if p > 0 else []
         shares = rng.dirichlet(np.ones(max(n_in, 1)))[:n_in] * 0.85
-        for src, share in zip(sources, shares):
+        for src, share in zip(sources, shares, strict=True):
             proc["inputs"].append({"product": f"p{int(src)}", "amount": round(float(share), 6) or 0.001, "unit": "kg"})
         if p > 0 and rng.random() < 0.02:  # recycling back-edge into a product made later
             back = int(rng.integers(p, min(n_products, p + 200)))
@@ -74,7 +74,7 @@ def generate(n_products: int, n_processes: int, seed: int = SEED) -> dict:
         if len(makers) > 1:
             w = rng.dirichlet(np.ones(len(makers)))
             w[-1] = 1.0 - w[:-1].sum()
-            entry["supply_mix"] = {f"proc{m}": float(x) for m, x in zip(makers, w)}
+            entry["supply_mix"] = {f"proc{m}": float(x) for m, x in zip(makers, w, strict=True)}
         products.append(entry)
     return {
         "format": "epd-product-system/1",

@@ -20,6 +20,7 @@ from harness import BenchContext, BenchRow
 from epd_common.db import create_pool, transaction
 from epd_devstack.databases import create_migrated_database, drop_database
 from epd_footprint import repository as repo
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 from epd_footprint.windows import read_window
 
@@ -45,8 +46,9 @@ async def _baseline(pool, facts_list, series_ids) -> float:
             await repo.mark_window(conn, facts, "applied")
             await repo.live_bases(conn, "baotou-ndfeb")
             await conn.execute(
-                """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision, window_size,
-                       window_start, window_end, merkle_root, inventory) VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
+                """INSERT INTO footprint_live_inventories (system_id, engine_process_id, window_id, revision,
+                       window_size, window_start, window_end, merkle_root, inventory)
+                   VALUES ('baseline', 'p', $1, $2, $3, $4, $5, $6, $7)
                    ON CONFLICT (system_id, engine_process_id) DO UPDATE SET window_id = excluded.window_id""",
                 facts.window_id,
                 facts.revision,
@@ -70,7 +72,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     try:
         pool = await create_pool(db, max_size=4)
         await chain.register(pool)
-        service = FootprintService(pool)
+        service = FootprintService(pg_transactions(pool))
         await service.apply_message(chain.roasting_window(-1, Decimal("1.02")))  # warm-up: builds the live system
         windows = [chain.roasting_window(day, Decimal("1.02") if day % 2 else Decimal("1.03")) for day in range(n)]
         start = time.perf_counter()

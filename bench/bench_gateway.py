@@ -182,8 +182,8 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             EPD_LOG_LEVEL="WARNING",
             EPD_GATEWAY_RECORD_CACHE_SIZE=str(n),
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "epd_gateway"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "epd_gateway", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         for _ in range(300):
             try:
@@ -209,7 +209,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+            await asyncio.wait_for(proc.wait(), 15)
         await drop_database(ctx.pg_dsn, name)
     label = f"gateway GET /3/footprints?limit=100 over {n:,} records (HTTPS, walking Link pages)"
     return [

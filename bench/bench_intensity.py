@@ -122,11 +122,12 @@ def state_memory(processes: int) -> tuple[float, float]:
     store: dict = {}
     proc = Processor(example, load_library(), store, lateness=timedelta(days=2))  # keep the day's hours
     for i, r in enumerate(plant_day(seed=1)):
-        proc.handle(r, 0, i).commit()
+        proc.handle(r, 0, i)
+        proc.commit()
     hours = [t for k, v in store.items() if k.startswith("d|") for t in DayState.from_dict(v["v"]).hours.values()]
     sample = hours[:24]  # real hourly totals of the example day
     assert len(sample) == 24, len(sample)
-    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24])})
+    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24], strict=True)})
 
     def measure(build) -> float:
         tracemalloc.start()

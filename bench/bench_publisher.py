@@ -99,7 +99,7 @@ async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> 
     ]
     await asyncio.sleep(2.0)  # group join
     latencies = []
-    for i in range(n):
+    for _ in range(n):
         t0 = time.perf_counter()
         await commit_version(pool, "latency-0")
         _, _, t1 = await asyncio.wait_for(arrived.get(), 30)
@@ -118,7 +118,7 @@ async def bare_latency(bootstrap: str, topic: str, group: str, n: int) -> list[f
     await consumer.start()
     await asyncio.sleep(2.0)
     out = []
-    for i in range(n):
+    for _ in range(n):
         t0 = time.perf_counter()
         await (await producer.send(topic, b"x" * 600, key=b"latency"))
         while True:

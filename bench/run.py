@@ -38,7 +38,8 @@ async def main(selected: list[str]) -> int:
         except Exception as exc:  # one broken benchmark must not hide the others' rows
             failures.append(f"{path.stem}: {type(exc).__name__}: {exc}")
             print(f"   FAILED: {exc}", flush=True)
-    machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
+    machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {memory}, Python {platform.python_version()}"
     header = f"Benchmarks run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine}."
     table = render_table(rows, header)
     if failures:

@@ -180,8 +180,8 @@ def test_drift_reaches_partners_and_approval_publishes(system):
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         for product, v in versions.items():
             new = wait_for(
-                lambda: (
-                    (r := http.get(f"/3/footprints/{v['pf_id']}", headers=auth)).status_code == 200 and r.json()["data"]
+                lambda pf_id=v["pf_id"]: (
+                    (r := http.get(f"/3/footprints/{pf_id}", headers=auth)).status_code == 200 and r.json()["data"]
                 ),
                 timeout=30,
                 what=f"gateway record of {product}",

@@ -57,19 +57,25 @@ async def test_transaction_rolls_back_cleanly(pg_pool, unique):
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def insert_then_fail() -> None:
         async with transaction(pg_pool) as conn:
             await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
             assert await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", unique) == 1
             raise Boom
+
+    async def insert_a_duplicate() -> None:
+        async with transaction(pg_pool) as conn:
+            await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm2')", unique)
+            await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
+
+    with pytest.raises(Boom):
+        await insert_then_fail()
     assert await pg_pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", unique) == 0
     async with transaction(pg_pool) as conn:
         await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
     assert await pg_pool.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", unique) == 1
     # a duplicate in a later transaction fails that transaction only, leaving the first row intact
     with pytest.raises(asyncpg.UniqueViolationError):
-        async with transaction(pg_pool) as conn:
-            await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm2')", unique)
-            await conn.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm1')", unique)
+        await insert_a_duplicate()
     rows = await pg_pool.fetch("SELECT message_id FROM inbox WHERE consumer = $1", unique)
     assert [r["message_id"] for r in rows] == ["m1"]

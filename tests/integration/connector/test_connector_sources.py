@@ -47,9 +47,10 @@ def raw_readings(plant_id: str) -> tuple[list[list[telemetry_pb2.RawReading]], l
     return steps, times
 
 
-async def wait_connected(source: str, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while REGISTRY.get_sample_value("epd_connector_source_connected", {"source": source}) != 1:
+async def wait_connected(source: str) -> None:
+    async with asyncio.timeout(20):
+        # A gauge set by the source: polled, nothing to await.
+        while REGISTRY.get_sample_value("epd_connector_source_connected", {"source": source}) != 1:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
 
 

@@ -20,7 +20,9 @@ from footprint_chain import binding, document, register, roasting_window
 
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
+from epd_footprint.__main__ import AdminServer
 from epd_footprint.api import create_app
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 
 TOKEN = "test-operator-token-123456"
@@ -36,12 +38,11 @@ def _free_port() -> int:
 async def api(fresh_db):
     pool = await create_pool(fresh_db, max_size=4)
     port = _free_port()
-    server = uvicorn.Server(
+    server = AdminServer(
         uvicorn.Config(create_app(pool, TOKEN), host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
-    server.install_signal_handlers = lambda: None
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn sets a flag, it has no event
         await asyncio.sleep(0.05)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"})
     conn = await asyncpg.connect(fresh_db)
@@ -166,7 +167,7 @@ async def test_product_system_validation(api):
 async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     client, pool, conn = api
     pf_ids = await register(pool)
-    service = FootprintService(pool)
+    service = FootprintService(pg_transactions(pool))
     for day in range(3):
         await service.apply_message(roasting_window(day, Decimal("1.2")))
     events = (await client.get("/drift-events", params={"product_id": "roasted-ore"})).json()
@@ -175,7 +176,8 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     provisional = {
         r["product_id"]: r["pf_id"]
         for r in await conn.fetch(
-            "SELECT s.product_id, v.pf_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE status = 'provisional'"
+            "SELECT s.product_id, v.pf_id FROM epd_versions v JOIN epd_series s USING (series_id)"
+            " WHERE status = 'provisional'"
         )
     }
     roast = provisional["roasted-ore"]
@@ -197,7 +199,8 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     changes = [
         (r["change_type"], r["product_sequence"])
         for r in await conn.fetch(
-            "SELECT change_type, product_sequence FROM outbox WHERE product_id = 'roasted-ore' ORDER BY product_sequence"
+            "SELECT change_type, product_sequence FROM outbox WHERE product_id = 'roasted-ore'"
+            " ORDER BY product_sequence"
         )
     ]
     assert changes == [

@@ -26,6 +26,7 @@ from epd_common.topics import INTENSITY_WINDOWS
 from epd_footprint import admin
 from epd_footprint import schemas as s
 from epd_footprint.consumer import run_consumer
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 
 CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
@@ -34,7 +35,7 @@ CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
 @contextlib.asynccontextmanager
 async def running_worker(dsn: str, bootstrap: str, topic: str, group: str):
     pool = await create_pool(dsn, max_size=4)
-    service = FootprintService(pool)
+    service = FootprintService(pg_transactions(pool))
     consumer = make_consumer(bootstrap, group, topic)
     await consumer.start()
     stop = asyncio.Event()
@@ -59,7 +60,7 @@ async def produce(bootstrap: str, topic: str, windows) -> None:
 
 async def wait_applied(conn: asyncpg.Connection, count: int) -> None:
     async with asyncio.timeout(60):
-        while await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") < count:
+        while await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") < count:  # noqa: ASYNC110 - a table
             await asyncio.sleep(0.2)
 
 
@@ -228,7 +229,7 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
     async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
         await wait_applied(conn, 1)
         async with asyncio.timeout(30):
-            while await conn.fetchval("SELECT count(*) FROM footprint_rejected_windows") < 3:
+            while await conn.fetchval("SELECT count(*) FROM footprint_rejected_windows") < 3:  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
     reasons = sorted(r["reason"] for r in await conn.fetch("SELECT reason FROM footprint_rejected_windows"))
     assert reasons == ["invalid_number", "malformed", "malformed"]

@@ -69,10 +69,8 @@ async def test_service_process_applies_windows_serves_api_and_stops_cleanly(
                 )
             finally:
                 await producer.stop()
-            async with asyncio.timeout(60):
-                while (
-                    len((await client.get("/drift-events")).json()) < 6
-                ):  # roasted ore + 5 downstream (default 10 % policy)
+            async with asyncio.timeout(60):  # roasted ore + 5 downstream (default 10 % policy); polled
+                while len((await client.get("/drift-events")).json()) < 6:  # noqa: ASYNC110
                     await asyncio.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0

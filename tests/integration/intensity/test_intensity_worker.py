@@ -111,7 +111,7 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topi
 
     assert per_process(windows) == per_process(oracle.history)
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
-    assert all(r.key.decode() == w.process_id for r, w in zip(records, windows))
+    assert all(r.key.decode() == w.process_id for r, w in zip(records, windows, strict=True))
     # Every outcome is counted, matching the oracle's counts.
     for outcome in ("accepted", "late_revision", "too_late", "duplicate", "unknown_activity", "unknown_process"):
         assert metrics.get(f'epd_intensity_readings_total{{outcome="{outcome}"}}', 0) == oracle.outcomes[outcome]

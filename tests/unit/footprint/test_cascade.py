@@ -27,7 +27,10 @@ def drifted_origin(value: str = "120"):
     return decision
 
 
-def run(live, book: PolicyBook = PolicyBook(), origins=None):
+DEFAULT_BOOK = PolicyBook()
+
+
+def run(live, book: PolicyBook = DEFAULT_BOOK, origins=None):
     return cascade(
         origins if origins is not None else {"roasted": drifted_origin()},
         live=live,

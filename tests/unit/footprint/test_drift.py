@@ -17,9 +17,10 @@ from epd_footprint.domain.drift import (
 )
 
 PUBLISHED = Decimal("100")
+DEFAULT_POLICY = DriftPolicy()
 
 
-def run(values, policy: DriftPolicy = DriftPolicy(), published=PUBLISHED):
+def run(values, policy: DriftPolicy = DEFAULT_POLICY, published=PUBLISHED):
     state, decisions = DriftState(), []
     for v in values:
         state, d = evaluate(policy, state, Decimal(v), published)

@@ -101,7 +101,7 @@ def test_newer_windows_win_and_stale_ones_do_not():
 
 
 @pytest.mark.parametrize(
-    "change, reason",
+    ("change", "reason"),
     [
         ({"kwh": "1e400"}, "invalid_number"),
         ({"kwh": "-5"}, "invalid_number"),
@@ -145,8 +145,27 @@ def test_no_output_and_out_of_range_per_run_amounts():
     assert exc.value.reason == "invalid_number"
 
 
+def test_units_that_are_not_mass_are_refused_as_unit_mismatch():
+    # The engine's unit errors (ProductSystemError, no longer a ValueError) become the window's reason.
+    system = parse_system(SYSTEM)
+    b = parse_binding(BINDING, system).processes["roast"]
+    w = window()
+    w.activities.add(activity="gas.co2", quantity="5", unit="kWh")
+    with pytest.raises(WindowError) as exc:
+        fold(system.processes["roast"], b, "reg-calcine", read_window(w))
+    assert exc.value.reason == "unit_mismatch" and "gas.co2" in exc.value.message
+    by_volume = {
+        **SYSTEM,
+        "processes": [{**SYSTEM["processes"][0], "outputs": [{"product": "calcine", "amount": 1, "unit": "Nm3"}]}],
+    }
+    system = parse_system(by_volume)
+    with pytest.raises(WindowError) as exc:
+        fold(system.processes["roast"], b, "reg-calcine", read_window(window()))
+    assert exc.value.reason == "unit_mismatch" and "mass units" in exc.value.message
+
+
 @pytest.mark.parametrize(
-    "binding, match",
+    ("binding", "match"),
     [
         ({"products": {}}, "factor_set_version"),
         ({**BINDING, "extra": 1}, "unknown fields"),

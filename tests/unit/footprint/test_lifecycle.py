@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -24,7 +25,7 @@ from epd_footprint.domain.lifecycle import (
 
 def test_happy_path_to_published_then_deprecated() -> None:
     path = [Status.DRAFT, Status.PROVISIONAL, Status.VERIFIED, Status.PUBLISHED, Status.DEPRECATED, Status.EXPIRED]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in pairwise(path):
         assert transition(a, b) is b
 
 

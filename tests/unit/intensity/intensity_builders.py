@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from epd.v1 import telemetry_pb2 as T
+from epd.v1 import telemetry_pb2
 
 _seq = itertools.count()
 KIND = {
-    "electricity": T.ACTIVITY_KIND_ELECTRICITY,
-    "fuel": T.ACTIVITY_KIND_FUEL,
-    "steam": T.ACTIVITY_KIND_STEAM,
-    "reagent": T.ACTIVITY_KIND_REAGENT,
-    "gas": T.ACTIVITY_KIND_DIRECT_EMISSION,
-    "output": T.ACTIVITY_KIND_PRODUCT_OUTPUT,
+    "electricity": telemetry_pb2.ACTIVITY_KIND_ELECTRICITY,
+    "fuel": telemetry_pb2.ACTIVITY_KIND_FUEL,
+    "steam": telemetry_pb2.ACTIVITY_KIND_STEAM,
+    "reagent": telemetry_pb2.ACTIVITY_KIND_REAGENT,
+    "gas": telemetry_pb2.ACTIVITY_KIND_DIRECT_EMISSION,
+    "output": telemetry_pb2.ACTIVITY_KIND_PRODUCT_OUTPUT,
 }
 UNIT = {"electricity": "kWh", "fuel": "GJ", "steam": "GJ", "reagent": "kg", "gas": "kg", "output": "kg"}
 
@@ -28,22 +28,22 @@ def at(text: str) -> datetime:
 
 def reading(
     process_id: str, activity: str, quantity: str, when: str, *, reading_id: str | None = None, **overrides: object
-) -> T.Reading:
+) -> telemetry_pb2.Reading:
     head = activity.split(".")[0]
     rid = reading_id or f"r{next(_seq)}"
     ts = Timestamp()
     ts.FromDatetime(at(when))
-    msg = T.Reading(
+    msg = telemetry_pb2.Reading(
         reading_id=rid,
         plant_id=process_id.split("/")[0],
         process_id=process_id,
         meter_id=f"m-{activity}",
-        activity_kind=KIND.get(head, T.ACTIVITY_KIND_UNSPECIFIED),
+        activity_kind=KIND.get(head, telemetry_pb2.ACTIVITY_KIND_UNSPECIFIED),
         activity=activity,
         observed_at=ts,
         quantity=quantity,
         unit=UNIT.get(head, "kg"),
-        quality=T.READING_QUALITY_GOOD,
+        quality=telemetry_pb2.READING_QUALITY_GOOD,
         reading_hash=hashlib.sha256(rid.encode()).hexdigest(),
     )
     for name, value in overrides.items():

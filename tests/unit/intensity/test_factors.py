@@ -94,7 +94,7 @@ GOOD = (
 
 
 @pytest.mark.parametrize(
-    "bad, reason",
+    ("bad", "reason"),
     [
         (GOOD.replace("co2e: 1.5", "co2e: .nan"), "finite"),
         (GOOD.replace("co2e: 1.5", "co2e: -1.5"), "non-negative"),

@@ -113,7 +113,8 @@ def _plant_writes(store, since=0):
 
 
 @pytest.mark.parametrize(
-    "first, stop, second, lost1, lost2", [(100, 2700, 370, 1, 3), (60, 1800, 153, 2, 4), (50, 200, 223, 7, 20)]
+    ("first", "stop", "second", "lost1", "lost2"),
+    [(100, 2700, 370, 1, 3), (60, 1800, 153, 2, 4), (50, 200, 223, 7, 20)],
 )
 def test_a_second_crash_inside_a_commit_after_a_restart_does_not_resurrect_lost_writes(
     example, library, first, stop, second, lost1, lost2

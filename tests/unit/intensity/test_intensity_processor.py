@@ -12,7 +12,7 @@ import pytest
 from intensity_builders import reading
 from intensity_day import EXAMPLE_CONFIG, plant_day
 
-from epd.v1 import intensity_pb2 as I
+from epd.v1 import intensity_pb2
 from epd_intensity.app.processor import REPLAYED, Processor
 from epd_intensity.oracle import compute_windows
 from epd_intensity.processes import load_processes
@@ -61,7 +61,7 @@ def run(processor, readings, start=0, stop=None, out=None):
         step = processor.handle(readings[offset], 0, offset)
         outcomes[step.outcome] += 1
         out.extend(step.windows)
-        step.commit()
+        processor.commit()
     return out, outcomes
 
 
@@ -82,11 +82,13 @@ def test_plant_day_equals_oracle(example, library):
         assert outcomes[name] == oracle.outcomes[name], name
     assert outcomes["too_late"] > 0 and outcomes["late_revision"] > 0 and outcomes["duplicate"] > 0
     sizes = Counter(w.size for w in oracle.final)
-    assert sizes[I.WINDOW_SIZE_DAILY] == 6 and sizes[I.WINDOW_SIZE_ROLLING_30D] == 6
+    assert sizes[intensity_pb2.WINDOW_SIZE_DAILY] == 6 and sizes[intensity_pb2.WINDOW_SIZE_ROLLING_30D] == 6
     undefined = [
         w
         for w in oracle.final
-        if w.process_id == "baotou-1/leaching" and w.size == I.WINDOW_SIZE_HOURLY and not w.intensities[0].defined
+        if w.process_id == "baotou-1/leaching"
+        and w.size == intensity_pb2.WINDOW_SIZE_HOURLY
+        and not w.intensities[0].defined
     ]
     assert len(undefined) == 1
 
@@ -145,7 +147,7 @@ def test_replay_below_applied_offset_is_skipped_and_true_duplicates_do_not_move(
     r1 = reading(p, "electricity.grid", "10", "2024-03-12T10:10:00", reading_id="a")
     processor = Processor(example, library, LoggedStore())
     first = processor.handle(r1, 0, 5)
-    first.commit()
+    processor.commit()
     assert first.outcome == "accepted"
     assert processor.handle(r1, 0, 5).outcome == REPLAYED
     assert processor.handle(r1, 0, 9).outcome == "duplicate"

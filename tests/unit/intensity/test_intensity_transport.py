@@ -114,7 +114,7 @@ async def test_the_poll_is_capped_and_a_delivered_message_needs_no_wait(tmp_path
     consumer = app.consumer
     polls = []
 
-    async def thread_getmany(active_partitions, timeout):
+    async def thread_getmany(active_partitions, timeout):  # noqa: ASYNC109 - faust's signature
         polls.append(timeout)
         return {}
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from intensity_builders import at, reading
 
-from epd.v1 import intensity_pb2 as I
+from epd.v1 import intensity_pb2
 from epd_intensity.core import window_id
 from epd_intensity.factors import FactorLibrary
 from epd_intensity.oracle import compute_windows
@@ -16,7 +16,7 @@ D = "2023-05-01T"
 
 
 def hourly(result, process_id, start=None):
-    out = [w for w in result.final if w.size == I.WINDOW_SIZE_HOURLY and w.process_id == process_id]
+    out = [w for w in result.final if w.size == intensity_pb2.WINDOW_SIZE_HOURLY and w.process_id == process_id]
     if start is not None:
         out = [w for w in out if w.window_start.ToDatetime() == at(start).replace(tzinfo=None)]
     return out
@@ -45,7 +45,7 @@ def test_electricity_in_two_grid_regions(processes, library):
     assert sw.total_co2e_kg == "247.200000" and intensity(sw, "widget").kg_co2e_per_kg == "2.472000000"
     assert (
         east.emissions[0].factor_id == "cn-grid-2023-east"
-        and east.emissions[0].source == I.EMISSION_SOURCE_SCOPE2_ELECTRICITY
+        and east.emissions[0].source == intensity_pb2.EMISSION_SOURCE_SCOPE2_ELECTRICITY
     )
     assert east.factor_set_version == "2025.1" and east.gwp_set == "AR6"
     assert {w.size for w in result.final} == {1, 2, 3}
@@ -65,16 +65,16 @@ def test_pfc_emitting_electrolysis_measured_and_modelled(processes, library):
     got = lines(measured)
     # Inner Mongolia 2022: 10000 x 0.6849 = 6849; CF4 0.5 x 7380 = 3690; C2F6 0.05 x 12400 = 620;
     # CO2 not metered, so modelled: 1000 kg Nd x 0.283 = 283. Total 11442 -> 11.442 per kg.
-    assert got[(I.EMISSION_SOURCE_SCOPE2_ELECTRICITY, "CO2")] == ("6849.000000", "6849.000000")
-    assert got[(I.EMISSION_SOURCE_SCOPE1_PFC, "CF4")] == ("0.500000", "3690.000000")
-    assert got[(I.EMISSION_SOURCE_SCOPE1_PFC, "C2F6")] == ("0.050000", "620.000000")
-    assert got[(I.EMISSION_SOURCE_SCOPE1_PROCESS, "CO2")] == ("283.000000", "283.000000")
+    assert got[(intensity_pb2.EMISSION_SOURCE_SCOPE2_ELECTRICITY, "CO2")] == ("6849.000000", "6849.000000")
+    assert got[(intensity_pb2.EMISSION_SOURCE_SCOPE1_PFC, "CF4")] == ("0.500000", "3690.000000")
+    assert got[(intensity_pb2.EMISSION_SOURCE_SCOPE1_PFC, "C2F6")] == ("0.050000", "620.000000")
+    assert got[(intensity_pb2.EMISSION_SOURCE_SCOPE1_PROCESS, "CO2")] == ("283.000000", "283.000000")
     assert measured.total_co2e_kg == "11442.000000"
     assert intensity(measured, "nd-metal").kg_co2e_per_kg == "11.442000000"
     modelled = hourly(result, p, "2022-06-01T09:00:00")[0]
     # CF4 1000 x 2.38e-4 = 0.238 kg x 7380 = 1756.44; C2F6 0.0265 x 12400 = 328.6; CO2 283.
-    assert lines(modelled)[(I.EMISSION_SOURCE_SCOPE1_PFC, "CF4")] == ("0.238000", "1756.440000")
-    assert lines(modelled)[(I.EMISSION_SOURCE_SCOPE1_PFC, "C2F6")] == ("0.026500", "328.600000")
+    assert lines(modelled)[(intensity_pb2.EMISSION_SOURCE_SCOPE1_PFC, "CF4")] == ("0.238000", "1756.440000")
+    assert lines(modelled)[(intensity_pb2.EMISSION_SOURCE_SCOPE1_PFC, "C2F6")] == ("0.026500", "328.600000")
     assert modelled.total_co2e_kg == "2368.040000"
 
 
@@ -91,7 +91,7 @@ def _separation(process_id, processes, library):
 def test_two_product_separation_mass_allocation(processes, library):
     w = _separation("bt-1/sx-mass", processes, library)
     # HCl 1000 kg x 0.8 (default) = 800; North 2023 1000 kWh x 0.6361 = 636.1; total 1436.1.
-    assert w.total_co2e_kg == "1436.100000" and w.allocation_basis == I.ALLOCATION_BASIS_MASS
+    assert w.total_co2e_kg == "1436.100000" and w.allocation_basis == intensity_pb2.ALLOCATION_BASIS_MASS
     # Mass shares 10/100 and 90/100: 143.61 and 1292.49, both 14.361 per kg.
     assert [(o.product_id, o.allocation_share) for o in w.outputs] == [
         ("la-ce-oxide", "0.900000000000"),
@@ -104,7 +104,7 @@ def test_two_product_separation_mass_allocation(processes, library):
 
 def test_two_product_separation_economic_allocation(processes, library):
     w = _separation("bt-1/sx-econ", processes, library)
-    assert w.allocation_basis == I.ALLOCATION_BASIS_ECONOMIC
+    assert w.allocation_basis == intensity_pb2.ALLOCATION_BASIS_ECONOMIC
     assert w.allocation_price_basis == "test prices CNY/kg; period 2023-Q2"
     # Weights 10 x 450 = 4500 and 90 x 5 = 450: shares 10/11 and 1/11 (12 places).
     shares = {o.product_id: o.allocation_share for o in w.outputs}
@@ -199,13 +199,13 @@ def _days(seed=7):
 def test_rolling_30_days_equals_sum_of_hourly_windows(processes, library):
     result = compute_windows(_days(), processes, library, flush=True)
     hours = hourly(result, "bt-1/sx-mass")
-    rolling = [w for w in result.final if w.size == I.WINDOW_SIZE_ROLLING_30D]
+    rolling = [w for w in result.final if w.size == intensity_pb2.WINDOW_SIZE_ROLLING_30D]
     last = max(rolling, key=lambda w: w.window_end.ToDatetime())
     assert last.window_end.ToDatetime() == at("2023-05-04T00:00:00").replace(tzinfo=None)
     assert Decimal(last.total_co2e_kg) == sum(Decimal(w.total_co2e_kg) for w in hours)
     assert Decimal(last.outputs[1].quantity_kg) == sum(Decimal(w.outputs[1].quantity_kg) for w in hours)
     assert last.evidence.reading_count == sum(w.evidence.reading_count for w in hours) == 60
-    daily = [w for w in result.final if w.size == I.WINDOW_SIZE_DAILY]
+    daily = [w for w in result.final if w.size == intensity_pb2.WINDOW_SIZE_DAILY]
     assert len(daily) == 3 and sum(Decimal(w.total_co2e_kg) for w in daily) == Decimal(last.total_co2e_kg)
 
 
@@ -263,11 +263,13 @@ def test_derived_windows_can_be_rebuilt_from_hourly_messages_alone(processes, li
 
     result = compute_windows(_days(), processes, library, flush=True)
     hours = hourly(result, "bt-1/sx-mass")
-    rolling = max((w for w in result.final if w.size == I.WINDOW_SIZE_ROLLING_30D), key=lambda w: w.window_end.seconds)
+    rolling = max(
+        (w for w in result.final if w.size == intensity_pb2.WINDOW_SIZE_ROLLING_30D), key=lambda w: w.window_end.seconds
+    )
     rebuilt = build_window(
         combine(totals_from_window(w) for w in hours),
         processes["bt-1/sx-mass"],
-        I.WINDOW_SIZE_ROLLING_30D,
+        intensity_pb2.WINDOW_SIZE_ROLLING_30D,
         rolling.window_start.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo),
         rolling.revision,
         rolling.computed_at.ToDatetime().replace(tzinfo=at(D + "00:00:00").tzinfo),

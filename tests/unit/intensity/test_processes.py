@@ -28,7 +28,7 @@ def test_float_prices_keep_their_decimal_text():
 
 
 @pytest.mark.parametrize(
-    "extra, reason",
+    ("extra", "reason"),
     [
         (", products: [a, b]", "allocation basis"),
         (", products: [a, a], allocation: {basis: mass}", "unique"),

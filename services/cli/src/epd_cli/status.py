@@ -78,6 +78,6 @@ def status() -> None:
         console.print(f"[red]database {settings.pg_dsn.rsplit('@', 1)[-1]} unavailable: {exc}[/red]")
         raise SystemExit(1) from exc
     table = Table("pipeline state", "value")
-    for key, value in state:
-        table.add_row(key, value)
+    for key, shown in state:
+        table.add_row(key, shown)
     console.print(table)

@@ -17,6 +17,8 @@ import secrets as _secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from epd_common.errors import CommonError
+
 _N, _R, _P = 2**14, 8, 1
 _MAX_SECRET = 256
 #: Every derived key's salt is this prefix and the key's purpose. The prefix dates from when these
@@ -24,7 +26,7 @@ _MAX_SECRET = 256
 KEY_SALT_PREFIX = b"epd-gateway/"
 
 
-class CryptoError(Exception):
+class CryptoError(CommonError):
     """Base of the errors of this module."""
 
 

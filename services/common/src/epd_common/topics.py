@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from epd.v1 import footprint_pb2, intensity_pb2, telemetry_pb2
+from epd_common.errors import CommonError
 
 M = TypeVar("M", bound=Message)
 
@@ -53,7 +54,7 @@ class TopicSpec(Generic[M]):
         return cfg
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(CommonError):
     """A record value that does not parse as the topic's message type."""
 
 

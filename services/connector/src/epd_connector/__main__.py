@@ -18,7 +18,7 @@ from epd_common.lifecycle import run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.settings import ServiceSettings
-from epd_connector.config import load_plant_config
+from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
 from epd_connector.signing import load_private_key
@@ -54,7 +54,7 @@ class ConnectorSettings(ServiceSettings):
         chosen = [s for s in self.sources.split(",") if s]
         unknown = [s for s in chosen if s not in SOURCES]
         if unknown:
-            raise ValueError(f"EPD_CONNECTOR_SOURCES: unknown source(s) {unknown}; choose from {SOURCES}")
+            raise ConfigError(f"EPD_CONNECTOR_SOURCES: unknown source(s) {unknown}; choose from {SOURCES}")
         return chosen
 
 
@@ -109,7 +109,7 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         from epd_connector.sources.files import CsvReplay
 
         if settings.files_path is None:
-            raise ValueError("EPD_CONNECTOR_FILES_PATH is required with the files source")
+            raise ConfigError("EPD_CONNECTOR_FILES_PATH is required with the files source")
         state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
         replay = CsvReplay(
             rt,
@@ -123,7 +123,8 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
     try:
         if settings.exit_when_drained and replay_task is not None:
             await replay_task
-            while await rt.spool_call(rt.spool.depth) and not stop.is_set():
+            # The spool is sqlite on the spool thread, emptied by the sender: polled, no event says "empty".
+            while await rt.spool_call(rt.spool.depth) and not stop.is_set():  # noqa: ASYNC110
                 await asyncio.sleep(0.2)
         else:
             await stop.wait()
@@ -146,12 +147,12 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
 
 
 async def _drained(rt: ConnectorRuntime) -> None:
-    while await rt.spool_call(rt.spool.depth):
+    while await rt.spool_call(rt.spool.depth):  # noqa: ASYNC110 - the spool is polled (see serve)
         await asyncio.sleep(0.1)
 
 
 def main() -> None:
-    settings = ConnectorSettings()  # type: ignore[call-arg]
+    settings = ConnectorSettings()
     configure_logging(settings.log_level, settings.log_json, service="connector")
     start_metrics_server(settings.metrics_port)
 

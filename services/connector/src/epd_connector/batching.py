@@ -62,9 +62,9 @@ class Batcher:
 
     def poll(self, now: datetime) -> list[telemetry_pb2.TelemetryBatch]:
         """Close the open batch if it is older than the time bound."""
-        if self._pending and self._opened_at is not None:
-            if (now - self._opened_at).total_seconds() >= self.max_age_seconds:
-                return [self._close(now)]
+        opened = self._opened_at
+        if self._pending and opened is not None and (now - opened).total_seconds() >= self.max_age_seconds:
+            return [self._close(now)]
         return []
 
     def seconds_until_due(self, now: datetime) -> float | None:

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import typer
+from pydantic import ValidationError
 
 from epd_connector.config import ConfigError, load_plant_config
+from epd_connector.errors import ConnectorError
 from epd_connector.registration import (
     DEFAULT_ADMIN_URL,
     RegistrationError,
@@ -132,7 +134,7 @@ def replay(
             metrics_port=0,
         )
         asyncio.run(serve(settings, asyncio.Event()))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValidationError, ConnectorError) as exc:
         typer.echo(f"replay failed: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"replayed {csv_file} for {settings.plant_config}")

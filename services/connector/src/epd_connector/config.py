@@ -19,13 +19,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from epd_connector.errors import ConnectorError
+
 # Ids travel as Kafka keys, file names and PostgreSQL text: printable, no NUL, bounded.
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _UNIT = r"^[A-Za-z0-9_/*^. ]{1,32}$"
 MAX_CONFIG_BYTES = 1_000_000
 
 
-class ConfigError(ValueError):
+class ConfigError(ConnectorError):
     """A plant configuration that cannot be used; the message names the file and the field."""
 
 

@@ -18,12 +18,13 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from epd_connector.config import MeterConfig, PlantConfig, StageName
+from epd_connector.errors import ConnectorError
 from epd_connector.signing import public_key_to_raw
 
 DEFAULT_ADMIN_URL = "http://127.0.0.1:8083"
 
 
-class RegistrationError(ValueError):
+class RegistrationError(ConnectorError):
     """The plant cannot be registered as described (the message lists what is missing or wrong)."""
 
 

@@ -67,7 +67,7 @@ class ConnectorRuntime:
         value: Decimal | str,
         observed_at: datetime,
         source_ref: str,
-        quality: int = telemetry_pb2.READING_QUALITY_GOOD,
+        quality: telemetry_pb2.ReadingQuality = telemetry_pb2.READING_QUALITY_GOOD,
     ) -> telemetry_pb2.RawReading:
         """A RawReading for a configured meter: unit and kind come from the plant config."""
         raw = telemetry_pb2.RawReading(

@@ -11,16 +11,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from epd.v1 import telemetry_pb2
+from epd_connector.errors import ConnectorError
 
 SIGNATURE_BYTES = 64
 RAW_KEY_BYTES = 32
 
 
-class KeyLoadError(ValueError):
+class KeyLoadError(ConnectorError):
     """Key material that is not an Ed25519 key in PEM or raw 32-byte form."""
 
 
-class SignatureInvalid(ValueError):
+class SignatureInvalid(ConnectorError):
     """The signature does not verify against the given public key."""
 
 

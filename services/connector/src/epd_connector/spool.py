@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from epd.v1 import telemetry_pb2
+from epd_connector.errors import ConnectorError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled_batch (
@@ -35,11 +36,11 @@ CREATE TABLE IF NOT EXISTS plant_sequence (
 """
 
 
-class SpoolFull(Exception):
+class SpoolFull(ConnectorError):
     """The spool would exceed its size bound; the batch was not stored."""
 
 
-class SpoolError(Exception):
+class SpoolError(ConnectorError):
     """The spool file cannot be used (corrupt, not a spool, unreadable)."""
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import uvicorn
 from pydantic import Field
@@ -18,10 +20,21 @@ from epd_common.topics import INTENSITY_WINDOWS
 
 from .api import create_app
 from .consumer import run_consumer
-from .domain.drift import DriftPolicy
+from .domain.drift import DriftPolicy, to_decimal
+from .pg_store import pg_transactions
 from .service import FootprintService
 
 log = logging.getLogger("epd_footprint")
+
+
+class AdminServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the service's one SIGTERM/SIGINT handler sets the
+    stop event, which ends the server through `should_exit`. (uvicorn >= 0.29 installs handlers in
+    `serve()` through `capture_signals`; the `install_signal_handlers` hook it had before is gone.)"""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class FootprintSettings(ServiceSettings):
@@ -46,14 +59,16 @@ async def main(settings: FootprintSettings) -> None:
     start_metrics_server(settings.metrics_port)
     pool = await create_pool(settings.pg_dsn)
     service = FootprintService(
-        pool,
+        pg_transactions(pool),
         sizes=settings.window_sizes.split(","),
-        default_policy=DriftPolicy(settings.drift_threshold, settings.drift_consecutive),
+        default_policy=DriftPolicy(
+            to_decimal(settings.drift_threshold, "EPD_FOOTPRINT_DRIFT_THRESHOLD"), settings.drift_consecutive
+        ),
     )
     consumer = make_consumer(
         settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(settings.topic_prefix)
     )
-    server = uvicorn.Server(
+    server = AdminServer(
         uvicorn.Config(
             create_app(pool, settings.admin_token),
             host=settings.admin_host,
@@ -62,7 +77,6 @@ async def main(settings: FootprintSettings) -> None:
             lifespan="off",
         )
     )
-    server.install_signal_handlers = lambda: None  # one SIGTERM handler, below
     stop = asyncio.Event()
     stop_on_signals(stop)
     await consumer.start()
@@ -75,8 +89,8 @@ async def main(settings: FootprintSettings) -> None:
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
-            if t is not waiter and t.exception():
-                raise t.exception()
+            if t is not waiter and (exc := t.exception()) is not None:
+                raise exc
     finally:
         stop.set()
         server.should_exit = True

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine.model import ProductSystem
+from .errors import FootprintError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:+#-]{0,127}$")
 _CODE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
@@ -33,7 +34,7 @@ DEFAULT_GASES = {
 }
 
 
-class BindingError(ValueError):
+class BindingError(FootprintError):
     """A binding that does not fit its product system; the message says where."""
 
 

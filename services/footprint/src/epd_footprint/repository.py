@@ -4,37 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
 from .domain.drift import Direction, DriftPolicy, DriftState, PolicyBook
+from .store import DriftEvent, Evidence, PublishedSeries, StoredSystem
 from .windows import LiveInventory, WindowFacts
-
-
-@dataclass(frozen=True)
-class StoredSystem:
-    system_id: str
-    version: int
-    document: dict[str, Any]
-    binding: dict[str, Any]
-    factor_set_version: str
-
-
-@dataclass(frozen=True)
-class PublishedSeries:
-    series_id: uuid.UUID
-    product_id: str
-    plant_id: str
-    pcr_id: str
-    pf_id: uuid.UUID
-    value: Decimal  # published A1-A3 GWP-total
-    allocation_basis: str
-    allocation_price_basis: str | None
-    gwp_set: str
-    declared_unit: str
 
 
 async def lock_system(conn: asyncpg.Connection, system_id: str) -> None:
@@ -49,14 +25,6 @@ async def current_system(conn: asyncpg.Connection, system_id: str) -> StoredSyst
         system_id,
     )
     return _system(row) if row else None
-
-
-async def all_current_systems(conn: asyncpg.Connection) -> list[StoredSystem]:
-    rows = await conn.fetch(
-        """SELECT DISTINCT ON (system_id) system_id, version, document, binding, factor_set_version
-           FROM footprint_product_systems ORDER BY system_id, version DESC"""
-    )
-    return [_system(r) for r in rows]
 
 
 def _system(row: asyncpg.Record) -> StoredSystem:
@@ -196,7 +164,7 @@ async def published_series(conn: asyncpg.Connection, pairs: list[tuple[str, str 
 
 async def drift_states(
     conn: asyncpg.Connection, series_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[DriftState, list]]:
+) -> dict[uuid.UUID, tuple[DriftState, list[Evidence]]]:
     rows = await conn.fetch("SELECT * FROM footprint_drift_state WHERE series_id = ANY($1) FOR UPDATE", series_ids)
     return {
         r["series_id"]: (
@@ -208,10 +176,16 @@ async def drift_states(
 
 
 async def save_drift_state(
-    conn: asyncpg.Connection, series_id: uuid.UUID, state: DriftState, live: Decimal, percent: Decimal, streak: list
+    conn: asyncpg.Connection,
+    series_id: uuid.UUID,
+    state: DriftState,
+    live: Decimal,
+    percent: Decimal,
+    streak: list[Evidence],
 ) -> None:
     await conn.execute(
-        """INSERT INTO footprint_drift_state (series_id, consecutive, direction, flagged, last_live, last_percent, streak)
+        """INSERT INTO footprint_drift_state
+               (series_id, consecutive, direction, flagged, last_live, last_percent, streak)
            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (series_id) DO UPDATE SET consecutive = excluded.consecutive,
                direction = excluded.direction, flagged = excluded.flagged, last_live = excluded.last_live,
                last_percent = excluded.last_percent, streak = excluded.streak, updated_at = now()""",
@@ -225,39 +199,24 @@ async def save_drift_state(
     )
 
 
-async def record_drift_event(
-    conn: asyncpg.Connection,
-    *,
-    series_id: uuid.UUID,
-    product_id: str,
-    cause: str,
-    origin: str,
-    direction: str | None,
-    percent: Decimal,
-    live: Decimal,
-    published: Decimal,
-    reason: str,
-    evidence: list,
-    facts: WindowFacts,
-    pf_id: uuid.UUID | None,
-) -> None:
+async def record_drift_event(conn: asyncpg.Connection, event: DriftEvent) -> None:
     await conn.execute(
         """INSERT INTO footprint_drift_events (series_id, product_id, cause, origin_product_id, direction, percent,
                live_value, published_value, reason, evidence, window_id, revision, pf_id)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)""",
-        series_id,
-        product_id,
-        cause,
-        origin,
-        direction,
-        percent,
-        live,
-        published,
-        reason,
-        json.dumps(evidence),
-        facts.window_id,
-        facts.revision,
-        pf_id,
+        event.series_id,
+        event.product_id,
+        event.cause,
+        event.origin,
+        event.direction,
+        event.percent,
+        event.live,
+        event.published,
+        event.reason,
+        json.dumps(event.evidence),
+        event.window_id,
+        event.revision,
+        event.pf_id,
     )
 
 

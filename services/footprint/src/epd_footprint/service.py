@@ -1,6 +1,6 @@
 """The footprint service: apply an intensity window, re-solve, run the drift rule, write versions.
 
-One window is one PostgreSQL transaction:
+One window is one transaction (a store.WindowStore: pg_store.py on PostgreSQL, in memory in tests):
   lock the product systems the window's process feeds (advisory lock per system: workers on the
   same stream serialise per system) -> record (window_id, revision) (a replay stops here) -> bring
   the in-memory live system in line with the database (other workers may have moved it) -> fold the
@@ -8,36 +8,33 @@ One window is one PostgreSQL transaction:
   every product downstream -> drift rule per published series (hysteresis state in the database) ->
   cascade -> provisional versions + results + evidence + outbox rows + drift events.
 If two workers still race on one series, the partial unique index epd_versions_one_open lets one
-version in; the other gets AlreadyOpen and treats the drift as done.
+version in; the other gets AlreadyOpen and treats the drift as done. Every window ends in a
+WindowOutcome (outcomes.py).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from typing import Any
 
-import asyncpg
 from prometheus_client import Counter, Histogram
 
 from epd.v1 import intensity_pb2
-from epd_common.db import transaction
 from epd_common.metrics import FRESHNESS_BUCKETS
 from epd_common.topics import INTENSITY_WINDOWS, MalformedRecord
 
-from . import repository as repo
-from .binding import Binding, parse_binding
 from .domain.cascade import Cause, ProvisionalTarget, cascade
-from .domain.drift import Direction, DriftPolicy, DriftState, evaluate
+from .domain.drift import Direction, DriftDecision, DriftPolicy, DriftState, evaluate
 from .domain.lifecycle import Status
-from .engine import LiveSystem, ProductSystemError, parse_system
-from .engine.model import ProductSystem
+from .engine import ProductSystemError
 from .engine.results import gwp_table
-from .versions import AlreadyOpen, NewVersion, create_version
-from .windows import LiveInventory, WindowError, WindowFacts, fold, is_newer, live_process, read_window
+from .outcomes import APPLIED, DUPLICATE, IGNORED_SIZE, STALE, UNBOUND, OutcomeKind, WindowOutcome
+from .store import DriftEvent, Evidence, RejectedRecord, Transactions, WindowStore
+from .systems import SystemState, build_state, closure
+from .versions import AlreadyOpen, NewVersion
+from .windows import WindowError, WindowFacts, fold, is_newer, live_process, read_window
 
 log = logging.getLogger(__name__)
 MAX_STREAK = 100
@@ -53,159 +50,124 @@ VERSION_FRESHNESS = Histogram(
 )
 
 
-@dataclass
-class SystemState:
-    system_id: str
-    version: int
-    system: ProductSystem  # as declared
-    binding: Binding
-    live: LiveSystem
-    inventories: dict[str, LiveInventory]  # engine process -> overrides applied in memory
-    plants: dict[str, str]  # engine process -> plant id
-    producer: dict[str, str]  # engine product -> engine process
-    consumers: dict[str, set[str]]  # engine product -> products made from it directly
-
-
-def build_state(
-    system_id: str,
-    version: int,
-    document: dict,
-    binding_doc: dict,
-    plants: dict[str, str],
-    inventories: dict[str, LiveInventory],
-) -> SystemState:
-    system = parse_system(document)
-    binding = parse_binding(binding_doc, system)
-    live = LiveSystem(system)
-    applied = {}
-    for proc, inv in inventories.items():
-        if proc in system.processes:
-            live.replace_process(live_process(system.processes[proc], inv))
-            applied[proc] = inv
-    producer, consumers = {}, {}
-    for p in system.processes.values():
-        for o in p.outputs:
-            producer.setdefault(o.product, p.id)
-            for x in p.inputs:
-                if x.is_product:
-                    consumers.setdefault(x.ref, set()).add(o.product)
-    proc_plants = {k: plants[b.process_id] for k, b in binding.processes.items() if b.process_id in plants}
-    return SystemState(system_id, version, system, binding, live, applied, proc_plants, producer, consumers)
-
-
 class FootprintService:
     def __init__(
-        self, pool: asyncpg.Pool, *, sizes: Iterable[str] = ("ROLLING_30D",), default_policy: DriftPolicy | None = None
+        self,
+        transactions: Transactions,
+        *,
+        sizes: Iterable[str] = ("ROLLING_30D",),
+        default_policy: DriftPolicy | None = None,
     ) -> None:
-        self.pool = pool
+        self.transactions = transactions
         self.sizes = frozenset(sizes)
         self.default_policy = default_policy or DriftPolicy()
         self.states: dict[str, SystemState] = {}
 
-    async def handle_record(self, topic: str, partition: int, offset: int, value: bytes | None) -> str:
+    async def handle_record(self, topic: str, partition: int, offset: int, value: bytes | None) -> WindowOutcome:
         """Decode and apply one record; bad records become rows in footprint_rejected_windows."""
         try:
             if not value:
                 raise WindowError("empty", "record has no value")
-            msg = INTENSITY_WINDOWS.decode(value)
-            facts = read_window(msg)
+            facts = read_window(INTENSITY_WINDOWS.decode(value))
         except (MalformedRecord, WindowError) as exc:
             reason = exc.reason if isinstance(exc, WindowError) else "malformed"
-            async with transaction(self.pool) as conn:
-                await repo.reject_record(conn, topic, partition, offset, reason, str(exc), value)
-            WINDOWS.labels(f"rejected_{reason}").inc()
-            return f"rejected:{reason}"
+            async with self.transactions() as store:
+                await store.reject_record(RejectedRecord(topic, partition, offset, reason, str(exc), value))
+            outcome = WindowOutcome.rejected(reason, str(exc))
+            WINDOWS.labels(outcome.label).inc()
+            return outcome
         return await self.apply(facts)
 
-    async def apply_message(self, msg: intensity_pb2.IntensityWindow) -> str:
+    async def apply_message(self, msg: intensity_pb2.IntensityWindow) -> WindowOutcome:
         return await self.apply(read_window(msg))
 
-    async def apply(self, facts: WindowFacts) -> str:
+    async def apply(self, facts: WindowFacts) -> WindowOutcome:
         with APPLY_SECONDS.time():
             try:
                 outcome = await self._apply(facts)
             except BaseException:
                 self.states.clear()  # the in-memory live systems may be ahead of a rolled-back transaction
                 raise
-        WINDOWS.labels(outcome.split(":", 1)[0]).inc()
+        WINDOWS.labels(outcome.label).inc()
         return outcome
 
-    async def _apply(self, facts: WindowFacts) -> str:
-        async with transaction(self.pool) as conn:
-            if await repo.window_seen(conn, facts.window_id, facts.revision):
-                return "duplicate"
-            system_ids = await repo.systems_for_process(conn, facts.process_id)
+    async def _apply(self, facts: WindowFacts) -> WindowOutcome:
+        async with self.transactions() as store:
+            if await store.window_seen(facts.window_id, facts.revision):
+                return DUPLICATE
+            system_ids = await store.systems_for_process(facts.process_id)
             for sid in system_ids:  # sorted: no lock-order deadlocks between workers
-                await repo.lock_system(conn, sid)
-            if not await repo.mark_window(conn, facts, "applied"):
-                return "duplicate"
+                await store.lock_system(sid)
+            if not await store.mark_window(facts):
+                return DUPLICATE
             if facts.size not in self.sizes:
-                outcome = "ignored_size"
+                outcome = IGNORED_SIZE
             elif not system_ids:
-                outcome = "unbound"
+                outcome = UNBOUND
             else:
-                results = [await self._apply_to(conn, await self._sync(conn, sid), facts) for sid in system_ids]
-                outcome = "applied" if "applied" in results else results[0]
-            if outcome != "applied":
-                await repo.set_window_outcome(conn, facts, outcome.split(":", 1)[0], outcome)
+                results = [await self._apply_to(store, await self._sync(store, sid), facts) for sid in system_ids]
+                outcome = APPLIED if any(r.kind is OutcomeKind.APPLIED for r in results) else results[0]
+            if outcome.kind is not OutcomeKind.APPLIED:
+                await store.set_window_outcome(facts, outcome)
             return outcome
 
-    async def _sync(self, conn: asyncpg.Connection, system_id: str) -> SystemState:
+    async def _sync(self, store: WindowStore, system_id: str) -> SystemState:
         """The in-memory state of a system, matching the database (under the system's lock)."""
         state = self.states.get(system_id)
-        version = await repo.current_version(conn, system_id)
+        version = await store.current_version(system_id)
         if state is not None and state.version == version:
-            bases = await repo.live_bases(conn, system_id)
+            bases = await store.live_bases(system_id)
             mine = {p: (i.window_id, i.revision) for p, i in state.inventories.items()}
             if bases == mine:
                 return state
-        stored = await repo.current_system(conn, system_id)
-        assert stored is not None
-        plants = await repo.process_plants(
-            conn, [b["process_id"] for b in stored.binding.get("processes", {}).values()]
-        )
-        inventories = await repo.live_inventories(conn, system_id)
+        stored = await store.current_system(system_id)
+        if stored is None:  # cannot happen: systems_for_process found it under the same lock
+            raise LookupError(f"product system {system_id} has no stored version")
+        plants = await store.process_plants([b["process_id"] for b in stored.binding.get("processes", {}).values()])
+        inventories = await store.live_inventories(system_id)
         state = build_state(system_id, stored.version, stored.document, stored.binding, plants, inventories)
         self.states[system_id] = state
         return state
 
-    async def _apply_to(self, conn: asyncpg.Connection, state: SystemState, facts: WindowFacts) -> str:
-        outcome = "unbound"
+    async def _apply_to(self, store: WindowStore, state: SystemState, facts: WindowFacts) -> WindowOutcome:
+        outcome = UNBOUND
         for pb in state.binding.for_registry_process(facts.process_id):
             if not pb.telemetry:
                 continue
             declared = state.system.processes[pb.engine_process_id]
             if not is_newer(state.inventories.get(pb.engine_process_id), facts):
-                outcome = "stale"
+                outcome = STALE
                 continue
             try:
                 inv = fold(declared, pb, state.binding.registry_product(declared.outputs[0].product), facts)
                 state.live.replace_process(live_process(declared, inv))
             except WindowError as exc:
-                return f"{exc.reason}:{exc.message}"
+                return WindowOutcome.unusable(exc)
             except ProductSystemError as exc:
                 self.states.pop(state.system_id, None)
-                return f"engine_{exc.reason.value}:{exc}"
+                return WindowOutcome.engine(exc)
             state.inventories[pb.engine_process_id] = inv
-            await repo.save_live_inventory(conn, state.system_id, pb.engine_process_id, inv)
-            await self._evaluate(conn, state, pb.engine_process_id, facts)
-            outcome = "applied"
+            await store.save_live_inventory(state.system_id, pb.engine_process_id, inv)
+            await self._evaluate(store, state, pb.engine_process_id, facts)
+            outcome = APPLIED
         return outcome
 
-    async def _evaluate(self, conn: asyncpg.Connection, state: SystemState, process: str, facts: WindowFacts) -> None:
+    async def _evaluate(self, store: WindowStore, state: SystemState, process: str, facts: WindowFacts) -> None:
         products = sorted(p for p in state.live.downstream(process) if p in state.system.products)
         reg = state.binding.registry_product
         pairs = [(reg(p), state.plants.get(state.producer.get(p, ""))) for p in products]
-        by_reg = await repo.published_series(conn, pairs)
+        by_reg = await store.published_series(pairs)
         published = {p: by_reg[reg(p)] for p in products if reg(p) in by_reg}
         if not published:
             return
-        book = await repo.policy_book(conn, self.default_policy)
+        book = await store.policy_book(self.default_policy)
         res = state.live.results
         live = {p: gwp_table(res, res.compiled.row_index[p])["A1-A3"]["GWP-total"] for p in products}
-        states = await repo.drift_states(conn, [s.series_id for s in published.values()])
+        states = await store.drift_states([s.series_id for s in published.values()])
         policy_for = lambda p: book.policy_for(reg(p), published[p].pcr_id if p in published else None)  # noqa: E731
-        origins, new_states, streaks = {}, {}, {}
+        origins: dict[str, DriftDecision] = {}
+        new_states: dict[str, DriftState] = {}
+        streaks: dict[str, list[Evidence]] = {}
         for p, s in published.items():
             EVALUATIONS.inc()
             old, streak = states.get(s.series_id, (DriftState(), []))
@@ -214,19 +176,19 @@ class FootprintService:
                 # Windows of other upstream processes for a period this series was already evaluated
                 # in: the live value is recorded, but "N consecutive evaluations" means N successive
                 # periods, so one distorted period cannot fire the rule by itself.
-                await repo.save_drift_state(conn, s.series_id, old, live[p], decision.percent, streak)
+                await store.save_drift_state(s.series_id, old, live[p], decision.percent, streak)
                 new_states[p], streaks[p] = old, streak  # as it stands: a cascade may still reach it
                 continue
-            streak = (streak + [facts.evidence])[-MAX_STREAK:] if new.consecutive > 0 else []
+            streak = [*streak, facts.evidence][-MAX_STREAK:] if new.consecutive > 0 else []
             new_states[p], streaks[p] = new, streak
-            await repo.save_drift_state(conn, s.series_id, new, live[p], decision.percent, streak)
+            await store.save_drift_state(s.series_id, new, live[p], decision.percent, streak)
             if decision.drifted:
                 origins[p] = decision
         if not origins:
             return
         # Products that fired and lie downstream of another product that fired are the cascade's
         # to label (cause "cascade", origin the upstream product); the roots are the origins.
-        below = set().union(*(_closure(state.consumers, p) for p in origins))
+        below = set().union(*(closure(state.consumers, p) for p in origins))
         roots = {p: d for p, d in origins.items() if p not in below}
         result = cascade(
             roots,
@@ -258,7 +220,7 @@ class FootprintService:
                 evidence=evidence,
             )
             try:
-                pf_id: uuid.UUID | None = await create_version(conn, new_version, "created")
+                pf_id = await store.create_version(new_version)
             except AlreadyOpen:
                 log.info("series already has an open version", extra={"series_id": str(s.series_id)})
                 continue
@@ -266,49 +228,38 @@ class FootprintService:
             VERSION_FRESHNESS.observe(max(0.0, (datetime.now(UTC) - facts.end).total_seconds()))
             direction = new_states[target.product_id].direction
             if target.cause is Cause.CASCADE:
-                sign = Decimal(target.percent)
+                sign = target.percent
                 direction = Direction.DETERIORATION if sign > 0 else Direction.IMPROVEMENT
-                await repo.save_drift_state(
-                    conn,
+                await store.save_drift_state(
                     s.series_id,
                     DriftState(new_states[target.product_id].consecutive, direction, True),
                     live[target.product_id],
                     sign,
                     streaks[target.product_id],
                 )
-            await repo.record_drift_event(
-                conn,
-                series_id=s.series_id,
-                product_id=s.product_id,
-                cause=target.cause.value,
-                origin=reg(target.origin),
-                direction=direction.value if direction else None,
-                percent=Decimal(target.percent),
-                live=live[target.product_id],
-                published=s.value,
-                reason=target.reason,
-                evidence=evidence,
-                facts=facts,
-                pf_id=pf_id,
+            await store.record_drift_event(
+                DriftEvent(
+                    series_id=s.series_id,
+                    product_id=s.product_id,
+                    cause=target.cause.value,
+                    origin=reg(target.origin),
+                    direction=direction.value if direction else None,
+                    percent=target.percent,
+                    live=live[target.product_id],
+                    published=s.value,
+                    reason=target.reason,
+                    evidence=evidence,
+                    window_id=facts.window_id,
+                    revision=facts.revision,
+                    pf_id=pf_id,
+                )
             )
 
 
-def _closure(consumers: dict[str, set[str]], product: str) -> set[str]:
-    """Products made, directly or not, from `product` (excluding itself unless in a loop)."""
-    seen: set[str] = set()
-    todo = list(consumers.get(product, ()))
-    while todo:
-        p = todo.pop()
-        if p not in seen:
-            seen.add(p)
-            todo.extend(consumers.get(p, ()))
-    return seen
-
-
-def later_period(window_end: datetime, last: dict) -> bool:
+def later_period(window_end: datetime, last: Evidence) -> bool:
     """Whether a window ends after the last evaluated period of a streak (its evidence entry)."""
     return window_end > _iso(last["window_end"])
 
 
-def _iso(text: str) -> datetime:
+def _iso(text: Any) -> datetime:
     return datetime.fromisoformat(text)

@@ -23,13 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from epd.v1 import intensity_pb2
 
 from .binding import ProcessBinding
+from .engine.errors import ProductSystemError
 from .engine.model import Emission, Exchange, Origin, Process
 from .engine.units import conversion_factor
+from .errors import FootprintError
 
 SIZES = {
     "HOURLY": intensity_pb2.WINDOW_SIZE_HOURLY,
@@ -43,7 +45,7 @@ _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _MERKLE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class WindowError(ValueError):
+class WindowError(FootprintError):
     """A window that cannot be used; `reason` is a stable code (metrics label, rejected-window row)."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -135,6 +137,12 @@ def read_window(msg: intensity_pb2.IntensityWindow) -> WindowFacts:
     )
 
 
+class Row(Protocol):
+    """A stored row by column name (an asyncpg Record, a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 @dataclass(frozen=True)
 class LiveInventory:
     """Overrides of one process for one run, and the window they come from."""
@@ -155,7 +163,7 @@ class LiveInventory:
         }
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], inventory: Mapping[str, Any]) -> LiveInventory:
+    def from_row(cls, row: Row, inventory: Mapping[str, Any]) -> LiveInventory:
         return cls(
             row["window_id"],
             row["revision"],
@@ -182,7 +190,7 @@ def fold(declared: Process, binding: ProcessBinding, registry_product: str, fact
         raise WindowError("no_output", f"window has no output of {registry_product!r}: intensity undefined")
     try:
         ref_kg = ref.amount * Decimal(repr(conversion_factor(ref.unit, "kg")))
-    except ValueError:
+    except ProductSystemError:
         raise WindowError("unit_mismatch", f"reference output of {declared.id!r} is not in mass units") from None
     factor = ref_kg / produced
     inputs: dict[str, tuple[Decimal, str]] = {}
@@ -208,7 +216,7 @@ def fold(declared: Process, binding: ProcessBinding, registry_product: str, fact
 def _kg(unit: str, code: str) -> Decimal:
     try:
         return Decimal(repr(conversion_factor(unit, "kg")))
-    except ValueError:
+    except ProductSystemError:
         raise WindowError("unit_mismatch", f"{code}: direct emissions must be in mass units, got {unit!r}") from None
 
 

@@ -14,7 +14,7 @@ for the arithmetic and keeps its own straightforward orchestration of closing an
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +41,7 @@ from epd_intensity.processes import ProcessConfig
 
 HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
 _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
-WindowKey = tuple[str, int, datetime]  # (process, size, start)
+WindowKey = tuple[str, intensity_pb2.WindowSize, datetime]  # (process, size, start)
 
 
 @dataclass
@@ -98,14 +98,16 @@ class _Run:
             return
         self.result.outcomes[decision.value] += 1
         if decision == Outcome.LATE_REVISION:
-            self._emit_hour(bucket, self.marks.get(plant))
+            watermark = self.marks.get(plant)
+            assert watermark is not None  # the policy decides LATE_REVISION only against a watermark
+            self._emit_hour(bucket, watermark)
         else:
             self.open.add(key)
         before, after = self.marks.advance(plant, admitted.event_time)
         if after != before or decision == Outcome.LATE_REVISION:
             self._close(plant, after)
 
-    def _emit(self, key: WindowKey, make) -> None:
+    def _emit(self, key: WindowKey, make: Callable[[int], intensity_pb2.IntensityWindow | None]) -> None:
         revision = self.revisions.get(key, 0)
         window = make(revision)
         if window is None:
@@ -135,7 +137,7 @@ class _Run:
             if size == ROLLING_30D and (pid, size, start) in self.revisions:
                 self._derived(pid, size, start, watermark)
 
-    def _derived(self, pid: str, size: int, start: datetime, watermark: datetime) -> None:
+    def _derived(self, pid: str, size: intensity_pb2.WindowSize, start: datetime, watermark: datetime) -> None:
         process = self.processes[pid]
         self._emit((pid, size, start), lambda rev: derive(self.hourly[pid], process, size, start, rev, watermark))
 
@@ -159,8 +161,8 @@ class _Run:
             plant = self.processes[pid].plant_id
             ends[plant] = max(ends.get(plant, start), start)
         for plant, last in sorted(ends.items()):
-            self.marks.advance(plant, day_start(last) + DAY)
-            self._close(plant, self.marks.get(plant))
+            _, after = self.marks.advance(plant, day_start(last) + DAY)
+            self._close(plant, after)
 
 
 def compute_windows(

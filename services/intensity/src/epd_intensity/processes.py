@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from epd.v1 import intensity_pb2
+from epd_intensity.errors import IntensityError
 
 _ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 _PROCESS_ID = r"^[a-z0-9][a-z0-9._-]{0,63}/[a-z0-9][a-z0-9._-]{0,63}$"
@@ -23,7 +24,7 @@ BASIS = {
 }
 
 
-class ProcessConfigError(ValueError):
+class ProcessConfigError(IntensityError):
     """A process configuration that cannot be used; the message says which field and why."""
 
 
@@ -67,7 +68,7 @@ class ProcessConfig(BaseModel):
         return timedelta(seconds=self.allowed_lateness_s)
 
     @property
-    def allocation_basis(self) -> int:
+    def allocation_basis(self) -> intensity_pb2.AllocationBasis:
         return BASIS[self.allocation.basis]
 
     @model_validator(mode="after")

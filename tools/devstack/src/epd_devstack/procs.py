@@ -9,8 +9,10 @@ import socket
 import subprocess
 import time
 
+from .errors import DevstackError
 
-class StartupError(RuntimeError):
+
+class StartupError(DevstackError):
     """A component did not become ready; the message carries the tail of its log."""
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from epd_connector.errors import ConnectorError
+
 _SPEC = re.compile(r"^(?P<meter>[A-Za-z0-9_.-]{1,128})=(?P<pct>[+-]\d{1,4}(\.\d{1,6})?)%@(?P<offset>[0-9smhd.]{1,32})$")
 _OFFSET_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class DriftSpecError(ValueError):
+class DriftSpecError(ConnectorError):
     """A drift spec that does not parse; the message says what form is expected."""
 
 

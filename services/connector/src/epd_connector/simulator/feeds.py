@@ -6,10 +6,11 @@ an asyncua server exposing every meter node, MQTT publishes, HTTP pushes to a co
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ class OpcUaFeed:
             await var.write_value(
                 ua.DataValue(
                     ua.Variant(0.0, ua.VariantType.Double),
-                    StatusCode=ua.StatusCode(ua.StatusCodes.BadWaitingForInitialData),
+                    StatusCode=ua.StatusCode(ua.UInt32(ua.StatusCodes.BadWaitingForInitialData)),
                 )
             )
             self._vars[m.meter_id] = var
@@ -74,10 +75,11 @@ class OpcUaFeed:
             var = self._vars.get(r.meter_id)
             if var is None:
                 continue
+            at = r.observed_at.ToDatetime(tzinfo=UTC)
             dv = ua.DataValue(
                 ua.Variant(float(r.value), ua.VariantType.Double),
-                SourceTimestamp=r.observed_at.ToDatetime().replace(tzinfo=UTC),
-                ServerTimestamp=datetime.now(UTC),
+                SourceTimestamp=ua.DateTime.combine(at.date(), at.timetz()),  # asyncua's datetime type
+                ServerTimestamp=ua.DateTime.now(UTC),
             )
             await var.write_value(dv)
 
@@ -150,7 +152,7 @@ class CsvFeed:
         self._writer: Any = None
 
     async def start(self) -> None:
-        self._file = open(self._path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        self._file = await asyncio.to_thread(open, self._path, "w", newline="", encoding="utf-8")  # closed in stop()
         self._writer = csv.DictWriter(self._file, ["timestamp", *self._columns.values()])
         self._writer.writeheader()
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from epd.v1 import telemetry_pb2
 from epd_connector.simulator.drift import Drift
@@ -24,7 +24,7 @@ from epd_connector.simulator.ratios import SimMeter, Stage
 _Q = Decimal("0.000001")
 
 
-class BadData(str, Enum):
+class BadData(StrEnum):
     NAN = "nan"
     INFINITY = "infinity"
     NEGATIVE = "negative"

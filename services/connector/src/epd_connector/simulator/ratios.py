@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from epd_connector.errors import ConnectorError
+
 # Exact SI-prefix factors from the canonical unit to a meter unit (meter value = canonical * factor).
 # Kept here rather than using pint so the site connector does not carry a units library.
 METER_UNIT_FACTORS: dict[tuple[str, str], Decimal] = {
@@ -35,7 +37,7 @@ CANONICAL_BY_KIND = {
 }
 
 
-class RatiosError(ValueError):
+class RatiosError(ConnectorError):
     """ratios.yaml content the simulator cannot use."""
 
 

@@ -30,11 +30,19 @@ def _read_state(path: Path, csv_path: Path) -> int:
     except FileNotFoundError:
         return 0
     except (OSError, ValueError):
+        data = None
+    rows_done = data.get("rows_done", 0) if isinstance(data, dict) else None
+    if not isinstance(rows_done, int) or isinstance(rows_done, bool):
         log.warning("state file %s unreadable; starting %s from the top", path, csv_path)
         return 0
     if data.get("file") != str(csv_path.resolve()):
         return 0
-    return max(0, int(data.get("rows_done", 0)))
+    return max(0, rows_done)
+
+
+def _data_rows(csv_path: Path) -> int:
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return sum(1 for _ in f) - 1
 
 
 def _write_state(path: Path, csv_path: Path, rows_done: int) -> None:
@@ -69,10 +77,10 @@ class CsvReplay:
     async def run(self, stop: asyncio.Event) -> int:
         """Replay from the saved position to the end (or until `stop`); returns rows done."""
         start = _read_state(self._state, self._csv)
-        with open(self._csv, newline="", encoding="utf-8") as f:
-            total = sum(1 for _ in f) - 1
+        total = await asyncio.to_thread(_data_rows, self._csv)  # reads the whole file: off the event loop
         self.rows_done = start
-        with Progress(disable=not self._progress) as bar, open(self._csv, newline="", encoding="utf-8") as f:
+        f = await asyncio.to_thread(open, self._csv, newline="", encoding="utf-8")
+        with Progress(disable=not self._progress) as bar, f:
             task = bar.add_task(f"replay {self._csv.name}", total=max(total, 0), completed=start)
             reader = csv.DictReader(f)
             if "timestamp" not in (reader.fieldnames or []):

@@ -23,6 +23,7 @@ from google.protobuf.message import DecodeError
 from epd.v1 import telemetry_pb2
 from epd_connector import metrics
 from epd_connector.config import MeterConfig
+from epd_connector.errors import ConnectorError
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sources.values import EdgeError, decimal_text, timestamp
 
@@ -80,8 +81,8 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
     return app
 
 
-class _BadBody(ValueError):
-    pass
+class _BadBody(ConnectorError):
+    """A body that is not the JSON or protobuf shape a push must have (400, not 422)."""
 
 
 def _from_json(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRuntime) -> list:

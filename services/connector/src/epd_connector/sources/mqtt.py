@@ -16,7 +16,7 @@ from decimal import Decimal
 import aiomqtt
 
 from epd_connector import metrics
-from epd_connector.config import MeterConfig
+from epd_connector.config import MeterConfig, MqttBinding
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sources.subscription import SubscriptionSource
 from epd_connector.sources.values import EdgeError, decimal_text, json_path, timestamp
@@ -31,10 +31,10 @@ class MqttSource(SubscriptionSource):
         self._rt = runtime
         self._host, self._port = host, port
         self._client_id = client_id
-        self._by_topic: dict[str, list[MeterConfig]] = {}
+        self._by_topic: dict[str, list[tuple[MeterConfig, MqttBinding]]] = {}
         for m in runtime.plant.meters:
             if m.sources.mqtt:
-                self._by_topic.setdefault(m.sources.mqtt.topic, []).append(m)
+                self._by_topic.setdefault(m.sources.mqtt.topic, []).append((m, m.sources.mqtt))
         self.subscribed = asyncio.Event()
 
     async def _loop(self) -> None:
@@ -65,8 +65,7 @@ class MqttSource(SubscriptionSource):
             log.warning("mqtt %s: payload is not JSON (%d bytes)", topic, len(payload))
             return
         readings = []
-        for m in meters:
-            b = m.sources.mqtt
+        for m, b in meters:
             try:
                 value = decimal_text(json_path(doc, b.json_path))
                 at = timestamp(json_path(doc, b.timestamp_path)) if b.timestamp_path else datetime.now(UTC)

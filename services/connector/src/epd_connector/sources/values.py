@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from epd_connector.errors import ConnectorError
 
-class EdgeError(ValueError):
+
+class EdgeError(ConnectorError):
     """Input a source refuses: the message is safe to return to the sender."""
 
 

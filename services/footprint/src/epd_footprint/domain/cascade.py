@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 
 from epd_footprint.domain.drift import DriftDecision, DriftError, DriftPolicy, deviation
@@ -29,7 +30,7 @@ class ProvisionalTarget:
     product_id: str
     cause: Cause
     origin: str  # the drifting product this one follows from (itself for an origin)
-    percent: object  # Decimal, signed
+    percent: Decimal  # signed
     reason: str
 
 

@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from ..errors import FootprintError
+
 DEFAULT_THRESHOLD = Decimal("0.10")  # International EPD System / EPD-Norge: "more than 10 %"
 DEFAULT_CONSECUTIVE = 3
 MAX_CONSECUTIVE = 10_000
 INDICATOR_LABEL = "A1-A3 GWP-total"
 
 
-class DriftError(ValueError):
+class DriftError(FootprintError):
     """Inputs to the drift rule are unusable; the message says why."""
 
 
@@ -38,7 +40,7 @@ class Direction(StrEnum):
 
 def to_decimal(value: object, name: str) -> Decimal:
     """Decimal from Decimal, int or a decimal string; floats, NaN and infinities are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise DriftError(f"{name} must be a Decimal or decimal string, not {type(value).__name__}")
     if isinstance(value, Decimal):
         d = value
@@ -148,6 +150,7 @@ def evaluate(
         if dev.direction and abs(dev.relative) > policy.threshold:
             why = f"{INDICATOR_LABEL} {pct:+}% ({dev.direction.value} not watched for this product)"
         return DriftState(), DriftDecision(False, dev.direction, pct, 0, need, why)
+    assert dev.direction is not None  # beyond the threshold in a watched direction: there is one
     same = state.direction is dev.direction
     count = min(state.consecutive + 1, MAX_CONSECUTIVE) if same else 1
     flagged = state.flagged and same

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 from epd.v1 import footprint_pb2
 
+from ..errors import FootprintError
+
 VALIDITY_YEARS = 5
 
 
@@ -44,7 +46,7 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 EXPIRABLE = frozenset(s for s, nxt in ALLOWED.items() if Status.EXPIRED in nxt)
 
 
-class LifecycleError(ValueError):
+class LifecycleError(FootprintError):
     """A status value or a date is unusable."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from .errors import ProductSystemError, Reason
 from .model import AllocationMethod, Price, Process, Product
@@ -29,7 +30,7 @@ class AllocationRecord:
     price_basis: str | None
     period: str | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "process": self.process,
             "method": self.method.value,

@@ -1,8 +1,10 @@
-"""The one error type of the value-chain engine, with a machine-readable reason code."""
+"""The one error type of the value-chain engine (a FootprintError), with a machine-readable reason code."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from ..errors import FootprintError
 
 
 class Reason(StrEnum):
@@ -23,7 +25,7 @@ class Reason(StrEnum):
     SINGULAR_SYSTEM = "singular_system"
 
 
-class ProductSystemError(ValueError):
+class ProductSystemError(FootprintError):
     """A product system is malformed or inconsistent; `reason` says why, `where` points at the input."""
 
     def __init__(self, reason: Reason, message: str, where: str | None = None) -> None:

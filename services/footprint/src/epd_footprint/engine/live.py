@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
 from .errors import ProductSystemError, Reason
-from .matrices import CompiledSystem, compile_system, process_columns
+from .matrices import ColumnEntries, CompiledSystem, compile_system, process_columns
 from .model import Process, ProductSystem
 from .solve import SystemResults, gate_modules, solve_system
 
@@ -110,11 +110,14 @@ class LiveSystem:
 
 def moved_mask(before: np.ndarray, after: np.ndarray, rtol: float) -> np.ndarray:
     scale = np.maximum(np.abs(before).max(axis=1), np.abs(after).max(axis=1))
-    return np.abs(after - before).max(axis=1) > rtol * np.maximum(scale, 1e-12)
+    mask: np.ndarray = np.abs(after - before).max(axis=1) > rtol * np.maximum(scale, 1e-12)
+    return mask
 
 
-def _columns_matrix(entries, which: str, n_rows: int, cols: list[int]) -> sp.csc_matrix:
-    rows, idx, vals = [], [], []
+def _columns_matrix(entries: list[ColumnEntries], which: str, n_rows: int, cols: list[int]) -> sp.csc_matrix:
+    rows: list[int] = []
+    idx: list[int] = []
+    vals: list[float] = []
     for k, e in enumerate(entries):
         d = e.a if which == "a" else e.b
         rows.extend(d.keys())

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
@@ -297,7 +298,16 @@ def _gas_key(key: Any, where: str) -> tuple[str, Origin]:
     return _gas(gas, where), _enum(Origin, origin or "fossil", f"{where}.{key}")
 
 
-def _enum(kind: type, value: Any, where: str):
+class _Declared(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+E = TypeVar("E", bound=Enum)
+D = TypeVar("D", bound=_Declared)
+
+
+def _enum(kind: type[E], value: Any, where: str) -> E:
     try:
         return kind(value)
     except ValueError:
@@ -305,8 +315,8 @@ def _enum(kind: type, value: Any, where: str):
         raise ProductSystemError(Reason.MALFORMED, f"{str(value)[:40]!r} is not one of: {allowed}", where) from None
 
 
-def _unique(items: list, what: str) -> dict:
-    out: dict = {}
+def _unique(items: Iterable[D], what: str) -> dict[str, D]:
+    out: dict[str, D] = {}
     for item in items:
         if item.id in out:
             raise ProductSystemError(Reason.DUPLICATE_ID, f"{item.id!r} declared twice", f"$.{what}")

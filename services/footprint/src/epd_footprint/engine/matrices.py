@@ -211,7 +211,10 @@ def _characterise(cs: CompiledSystem) -> None:
     for k, key in enumerate(cs.gas_keys):
         flow = cs.n_background + k
         gas, _, origin = key.partition("/")
-        cs.C[origin_row[Origin(origin or "fossil")], flow] = float(gwp.factor(gas))
+        factor = gwp.factor(gas)
+        if factor is None:  # cannot happen: gas keys are the set's gases plus the reference gases CO2, CO2e
+            raise ProductSystemError(Reason.MISSING_FACTOR, f"no GWP for gas {gas!r} in {gwp.name}")
+        cs.C[origin_row[Origin(origin or "fossil")], flow] = float(factor)
         cs.gate_mask[flow] = True
         g_rows.append(k)
         g_cols.append(flow)
@@ -220,12 +223,14 @@ def _characterise(cs: CompiledSystem) -> None:
 
 
 def _assemble(entries: list[ColumnEntries], which: str, shape: tuple[int, int]) -> sp.csc_matrix:
-    rows, cols, vals = [], [], []
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
     for e in entries:
         d = e.a if which == "a" else e.b
         rows.extend(d.keys())
         cols.extend([e.column] * len(d))
         vals.extend(d.values())
     return sp.csc_matrix(
-        (np.asarray(vals, float), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))), shape=shape
+        (np.asarray(vals, np.float64), (np.asarray(rows, np.int64), np.asarray(cols, np.int64))), shape=shape
     )

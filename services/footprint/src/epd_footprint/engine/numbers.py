@@ -33,11 +33,6 @@ def parse_decimal(value: Any, where: str, *, sign: str = "any") -> Decimal:
     return number
 
 
-def to_float(value: Decimal) -> float:
-    """Sparse linear algebra runs in float64 (scipy has no Decimal solver); inputs stay Decimal."""
-    return float(value)
-
-
 SIGNIFICANT_DIGITS = 12
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class ProductFootprint:
     allocations: list[AllocationRecord] = field(default_factory=list)
     default_factors: list[str] = field(default_factory=list)  # background used whose factor is a default
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "product": self.product,
             "declared_unit": {"amount": str(self.declared_amount), "unit": self.declared_unit},
@@ -61,7 +62,10 @@ def gwp_table(res: SystemResults, row: int) -> dict[str, dict[str, Decimal]]:
     total = res.impacts[row] * q
     a2, a3 = res.a2[row] * q, res.a3[row] * q
     table = {"A1": total - a2 - a3, "A2": a2, "A3": a3, "A1-A3": total}
-    return {m: dict(zip(INDICATORS, (to_decimal(v.sum()), *(to_decimal(x) for x in v)))) for m, v in table.items()}
+    return {
+        m: dict(zip(INDICATORS, (to_decimal(v.sum()), *(to_decimal(x) for x in v)), strict=True))
+        for m, v in table.items()
+    }
 
 
 def footprint(res: SystemResults, product: str, detail: bool = True) -> ProductFootprint:

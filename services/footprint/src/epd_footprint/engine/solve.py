@@ -77,7 +77,7 @@ def inverse_diagonal(A: sp.csc_matrix, labels: np.ndarray | None = None) -> np.n
     off-diagonal entries <= 0, so A^-1 >= 0 exactly when each cyclic block's inverse is >= 0.
     """
     n = A.shape[0]
-    d = 1.0 / A.diagonal()
+    d: np.ndarray = 1.0 / A.diagonal()  # scipy.sparse is untyped
     labels = components(A)[0] if labels is None else labels
     sizes = np.bincount(labels)
     if len(sizes) == n:

@@ -8,7 +8,7 @@ import pint
 
 from .errors import ProductSystemError, Reason
 
-_REGISTRY = pint.UnitRegistry()
+_REGISTRY: pint.UnitRegistry[float] = pint.UnitRegistry()
 # Units common in LCA inventories that pint does not define.
 _REGISTRY.define("tkm = tonne * kilometer")
 _REGISTRY.define("Nm3 = meter ** 3")  # normal cubic metre of gas, treated as a volume

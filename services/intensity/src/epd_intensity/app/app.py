@@ -28,11 +28,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.types import TP
+from faust.transport.consumer import Consumer
+from faust.types import TP, EventT
+from mode.types.signals import BaseSignalT
 
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
 from epd_intensity.factors.model import FactorLibrary
@@ -91,6 +94,7 @@ def create_app(
         partitions=partitions,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
     )
+    assert isinstance(table, faust.Table)  # app.Table is typed as the abstract TableT
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)
     store = TableStore(table, changelog_sender(app, table))
     processor = Processor(processes, library, store, lateness)
@@ -102,11 +106,11 @@ def create_app(
     windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()
 
     @app.on_partitions_revoked.connect
-    async def _rebalancing(sender: Any, *_: Any, **__: Any) -> None:  # the table is the truth after recovery
-        processor.reset()
+    async def _rebalancing(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
+        processor.reset()  # the table is the truth after recovery
 
     @app.on_rebalance_complete.connect
-    async def _start_where_the_state_ends(sender: Any, *_: Any, **__: Any) -> None:
+    async def _start_where_the_state_ends(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
         """Tables are recovered; faust seeks to the committed offsets right after this signal:
         make those the applied offsets + 1 (source_progress.py), whatever faust committed."""
         progress.forget()
@@ -120,9 +124,14 @@ def create_app(
         for tp in source:
             resume = progress.resume_offset(tp.partition)
             targets[tp] = max(resume if resume is not None else 0, earliest.get(tp) or 0)
-        if not await app.consumer._commit(targets):  # no public API commits a chosen (lower) offset
+        if not await commit_offsets(targets):
             log.warning("could not set the start offsets %s (rebalancing again?)", targets)
         log.info("source partitions start at %s", {tp.partition: o for tp, o in targets.items()})
+
+    async def commit_offsets(offsets: dict[TP, int]) -> bool:
+        """Commit chosen offsets for the group: no public faust API commits a chosen (lower) offset; the
+        transport Consumer's `_commit` does (app.consumer is one; its declared type, ConsumerT, has no `_commit`)."""
+        return await cast(Consumer, app.consumer)._commit(offsets)
 
     async def rewind(seeks: dict[int, int | None], reason: str) -> None:
         """Seek partitions back to their next expected reading (None: to the earliest there is)."""
@@ -153,7 +162,7 @@ def create_app(
             for tp in assigned
             if (offset := progress.resume_offset(tp.partition)) is not None and committed.get(tp) != offset
         }
-        if targets and await app.consumer._commit(targets):
+        if targets and await commit_offsets(targets):
             committed.update(targets)
 
     @app.timer(2.0)
@@ -176,7 +185,9 @@ def create_app(
     @app.agent(readings, concurrency=1, name="intensity")
     async def process(stream: faust.StreamT) -> None:
         # noack: the topic has acks=False, so acking each event (a lock and bookkeeping) did nothing.
-        async for events in stream.noack().take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
+        # The stream (and noack's) is a faust.Stream; its declared type, StreamT, has neither method.
+        unacked = cast(faust.Stream, cast(faust.Stream, stream).noack())
+        async for events in unacked.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
             partitions = {event.message.partition for event in events}
             gaps: dict[int, int | None] = {}
             try:
@@ -199,7 +210,7 @@ def create_app(
                 metrics.readings.labels(REPLAYED).inc(replayed)
             _observe(metrics, steps)
 
-    async def handle_batch(events: list[Any], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
+    async def handle_batch(events: Sequence[EventT[Any]], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
         pending: list[Any] = []
         steps: list[Step] = []
         undecodable = replayed = 0
@@ -217,11 +228,12 @@ def create_app(
             if admission is not Admission.PROCESS:
                 replayed += admission is Admission.REPLAYED
                 continue
+            value = message.value or b""  # a null record value decodes as an empty (refused) reading
             try:
-                reading = TELEMETRY_READINGS.decode(message.value or b"")
+                reading = TELEMETRY_READINGS.decode(value)
             except MalformedRecord as exc:
                 undecodable += 1
-                pending.append(await correct(message.key, message.value or b"", "undecodable", str(exc)))
+                pending.append(await correct(message.key, value, "undecodable", str(exc)))
                 continue
             step = processor.handle(reading, message.partition, message.offset)
             for window in step.windows:
@@ -231,13 +243,12 @@ def create_app(
                     )
                 )
             if step.correction is not None:
-                pending.append(await correct(message.key, message.value, *step.correction))
+                pending.append(await correct(message.key, value, *step.correction))
             steps.append(step)
         for future in pending:
             await future  # acknowledged before the plant state records these offsets
         return steps, undecodable, replayed
 
-    app.intensity_processor = processor  # for tests and the bench
     return app
 
 

@@ -8,7 +8,7 @@ can still be revised, then per-day sums and hourly Merkle roots for 30 days + la
 
 Batches. `handle` changes only memory; `commit` persists every plant touched since the last
 commit (one batch of readings: the agent calls it once per `take_events` batch, a per-reading
-caller through `Step.commit`). The caller sends the batch's windows and corrections and awaits
+caller after each `handle`). The caller sends the batch's windows and corrections and awaits
 their acknowledgements BEFORE `commit`.
 
 Crash safety without exactly-once: per plant, `commit` writes each changed bucket/day key, then
@@ -29,9 +29,8 @@ whatever the batch boundaries of either run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 from epd_intensity.core import (
@@ -57,6 +56,8 @@ from epd_intensity.processes import ProcessConfig
 from .state import (
     DayState,
     PlantState,
+    Store,
+    WindowKey,
     bucket_from_dict,
     bucket_key,
     bucket_to_dict,
@@ -77,7 +78,7 @@ _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
 class Step:
     """What one reading did: its outcome, the windows it emitted, its correction-log entry."""
 
-    __slots__ = ("_processor", "correction", "missing", "outcome", "windows")  # one per reading
+    __slots__ = ("correction", "missing", "outcome", "windows")  # one per reading
 
     def __init__(
         self,
@@ -85,18 +86,11 @@ class Step:
         windows: list[intensity_pb2.IntensityWindow] | None = None,
         correction: tuple[str, str] | None = None,
         missing: list[Missing] | None = None,
-        _processor: Processor | None = None,
     ) -> None:
         self.outcome = outcome
         self.windows = [] if windows is None else windows
         self.correction = correction  # (outcome, detail) for the correction log
         self.missing = [] if missing is None else missing
-        self._processor = _processor
-
-    def commit(self) -> None:
-        """Per-reading use: persist now (after this step's windows and corrections are acknowledged)."""
-        if self._processor is not None:
-            self._processor.commit()
 
 
 class Processor:
@@ -104,7 +98,7 @@ class Processor:
         self,
         processes: Mapping[str, ProcessConfig],
         factors: FactorSet | FactorLibrary,
-        store: MutableMapping[str, Any],
+        store: Store,
         lateness: timedelta | None = None,
         policy: WatermarkPolicy | None = None,
     ) -> None:
@@ -164,24 +158,31 @@ class Processor:
         bucket.add(admitted)
         plant.buckets.add(key)
         self._changed(plant, bucket_key(*key), bucket)
-        step = Step(decision.value, _processor=self)
+        step = Step(decision.value)
+        before = plant.watermark
         if decision == Outcome.LATE_REVISION:
-            self._emit_hour(plant, key, plant.watermark, step)
+            assert before is not None  # the policy decides LATE_REVISION only against a watermark
+            self._emit_hour(plant, key, before, step)
         else:
             if key not in plant.open:
                 plant.open.add(key)
                 self._due.pop(plant_id, None)
-        before = plant.watermark
-        if before is None or admitted.event_time > before:
-            plant.watermark = admitted.event_time
-        if plant.watermark != before or decision == Outcome.LATE_REVISION:
-            self._close(plant, plant.watermark, step)
+        after = admitted.event_time if before is None or admitted.event_time > before else before
+        plant.watermark = after
+        if after != before or decision == Outcome.LATE_REVISION:
+            self._close(plant, after, step)
         plant.offsets[partition] = offset
         self._touched[plant_id] = partition
         return step
 
     # -- emission (mirrors oracle._Run) ---------------------------------------------------------
-    def _emit(self, plant: PlantState, key: tuple[str, int, datetime], make, step: Step) -> None:
+    def _emit(
+        self,
+        plant: PlantState,
+        key: WindowKey,
+        make: Callable[[int], intensity_pb2.IntensityWindow | None],
+        step: Step,
+    ) -> None:
         revision = plant.revisions.get(key, 0)
         window = make(revision)
         if window is None:
@@ -227,10 +228,10 @@ class Processor:
         """Exact 30-day sums from per-day sums; the Merkle root over every hourly root, as derive does."""
         sums, roots = [], []
         for i in range(ROLLING // DAY):
-            day_state = self._day((pid, start + DAY * i), create=False)
+            day_state = self._stored_day((pid, start + DAY * i))
             if day_state is None:
                 continue
-            if day_state.compacted:
+            if day_state.total is not None:  # compacted
                 sums.append(totals_from_text(day_state.total))
             elif day_state.hours:
                 sums.append(combine(day_state.hours.values()))
@@ -340,11 +341,18 @@ class Processor:
             self._buckets[key] = cached
         return cached
 
-    def _day(self, key: tuple[str, datetime], create: bool = True) -> DayState | None:
+    def _day(self, key: tuple[str, datetime]) -> DayState:
+        """The day's state, a new empty one if none is stored."""
+        state = self._stored_day(key)
+        if state is None:
+            state = self._days[key] = DayState()
+        return state
+
+    def _stored_day(self, key: tuple[str, datetime]) -> DayState | None:
         state = self._days.get(key)
         if state is None:
             stored = current(self.store.get(day_key(*key)), self._persisted[self.processes[key[0]].plant_id])
-            if stored is None and not create:
+            if stored is None:
                 return None
             state = self._days[key] = DayState.from_dict(stored)
         return state

@@ -26,11 +26,9 @@ Pure: no faust, no I/O (the store is the processor's, a dict in tests).
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from enum import Enum
-from typing import Any
 
-from .state import progress_key
+from .state import Store, progress_key
 
 
 class Admission(Enum):
@@ -41,7 +39,7 @@ class Admission(Enum):
 
 
 class SourceProgress:
-    def __init__(self, store: MutableMapping[str, Any]) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._applied: dict[int, int | None] = {}  # cache of the stored applied offsets
         self._position: dict[int, int] = {}  # last reading admitted in the open batch

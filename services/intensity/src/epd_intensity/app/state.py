@@ -24,11 +24,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
+from epd.v1 import intensity_pb2
 from epd_intensity.core import Bucket, WindowTotals
 
-WindowKey = tuple[str, int, datetime]  # (process, size, start)
+WindowKey = tuple[str, intensity_pb2.WindowSize, datetime]  # (process, size, start)
+
+
+class Store(Protocol):
+    """The key-value store the processor and the source progress keep their state in: the faust
+    table's TableStore (table_store.py), a dict in tests. A store may also have
+    `select_partition(partition)`, called before the writes of that source partition."""
+
+    def get(self, key: str, default: Any = None, /) -> Any: ...
+
+    def __contains__(self, key: str, /) -> bool: ...
+
+    def __setitem__(self, key: str, value: Any, /) -> None: ...
+
+    def __delitem__(self, key: str, /) -> None: ...
 
 
 def _iso(moment: datetime) -> str:

@@ -21,14 +21,15 @@ the changelog before the next batch starts; a failed write fails the batch, whic
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.types import RecordMetadata
 
+Ack = Awaitable[RecordMetadata]  # resolves when the broker acknowledged the write
 # send(partition, key, value) -> the broker's acknowledgement (value None: a deletion)
-Send = Callable[[int, str, Any], Awaitable[asyncio.Future]]
+Send = Callable[[int, str, Any], Awaitable[Ack]]
 
 
 def changelog_sender(app: faust.App, table: faust.Table) -> Send:
@@ -36,7 +37,7 @@ def changelog_sender(app: faust.App, table: faust.Table) -> Send:
     topic = table.changelog_topic.get_topic_name()
     dumps_key, dumps_value = app.serializers.dumps_key, app.serializers.dumps_value
 
-    async def send(partition: int, key: str, value: Any) -> asyncio.Future:
+    async def send(partition: int, key: str, value: Any) -> Ack:
         return await app.producer.send(
             topic,
             dumps_key(None, key, serializer=table.key_serializer),

@@ -1,13 +1,14 @@
 """faust's aiokafka transport, with two changes that decide the worker's throughput.
 
-1. A bounded fetch wait (faust hard-codes `fetch_max_wait_ms=1500`). Why it matters: aiokafka's fetcher sends at most one fetch request per broker at a time, and it
-does not ask again for a partition whose fetched records are still being processed. Once those
-records are older than its prefetch backoff (0.1 s), the fetcher long-polls the broker for the
-OTHER, idle partitions of that broker (readings are keyed by plant: most partitions of a worker
-can be idle). The broker holds that poll for the fetch wait, and the busy partition's next chunk
-cannot be requested until it returns. With faust's 1.5 s the worker stalled after every fetched
-chunk: a backlog drained at ~6,500 readings/s even with an agent that did nothing. The wait
-bounds that stall; the price is one empty poll per wait per idle worker.
+1. A bounded fetch wait (faust hard-codes `fetch_max_wait_ms=1500`). Why it matters: aiokafka's
+fetcher sends at most one fetch request per broker at a time, and it does not ask again for a
+partition whose fetched records are still being processed. Once those records are older than its
+prefetch backoff (0.1 s), the fetcher long-polls the broker for the OTHER, idle partitions of that
+broker (readings are keyed by plant: most partitions of a worker can be idle). The broker holds
+that poll for the fetch wait, and the busy partition's next chunk cannot be requested until it
+returns. With faust's 1.5 s the worker stalled after every fetched chunk: a backlog drained at
+~6,500 readings/s even with an agent that did nothing. The wait bounds that stall; the price is
+one empty poll per wait per idle worker.
 
 2. Eager delivery of each fetched message. faust's fetch loop hands every message to the
 conductor through `wait_first(callback(message), suspend_flow.wait())`, which starts four tasks
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any
+from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
@@ -42,8 +43,8 @@ class _Delivered:
 
     __slots__ = ()
 
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
 
 
 DELIVERED = _Delivered()
@@ -108,18 +109,20 @@ def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
     class Consumer(faust_aiokafka.Consumer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.callback = eager(self.callback)  # the conductor's on_message, called per message
+            # The conductor's on_message, called per message; an async def (faust types it as returning Awaitable).
+            on_message = cast(Callable[[Any], Coroutine[Any, Any, Any]], self.callback)
+            self.callback = eager(on_message)
 
         def _new_consumer_thread(self) -> ConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-        async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        async def _getmany(self, active_partitions: Any, timeout: float) -> Any:  # noqa: ASYNC109 - faust's signature
             # faust polls for 1 s; while a partition's stream buffer is full, faust leaves it out
             # of the poll, so the poll of the remaining (idle) partitions ran its whole second
             # after the buffer had drained: the worker sat idle. Poll no longer than the fetch wait.
             return await super()._getmany(active_partitions, min(timeout, poll_s))
 
-        async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 - mode's signature
             if coros and coros[0] is DELIVERED:  # the fetch loop's per-message wait, already done
                 for other in coros[1:]:
                     if asyncio.iscoroutine(other):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 
+from epd_intensity.errors import IntensityError
+
 CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 KG = Decimal("0.000001")
 SHARE = Decimal("0.000000000001")
@@ -24,7 +26,7 @@ MAX_QUANTITY = Decimal("1e12")
 _DECIMAL_TEXT = re.compile(r"^[0-9]{1,15}(?:\.[0-9]{1,12})?$")
 
 
-class QuantityError(ValueError):
+class QuantityError(IntensityError):
     """A quantity string that is not a plain non-negative decimal within range."""
 
 

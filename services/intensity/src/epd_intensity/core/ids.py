@@ -41,7 +41,7 @@ def day_start(moment: datetime) -> datetime:
     return utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def window_id(process_id: str, start: datetime, size: int, revision: int) -> str:
+def window_id(process_id: str, start: datetime, size: intensity_pb2.WindowSize, revision: int) -> str:
     """UUIDv5 of "process|start ISO UTC|size|revision"."""
     if size not in SIZE_NAMES:
         raise ValueError(f"unknown window size {size}")

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     ACCEPTED = "accepted"  # into an open window
     LATE_REVISION = "late_revision"  # into a closed window within allowed lateness: revision + 1
     TOO_LATE = "too_late"  # past allowed lateness: route to the correction log

@@ -21,11 +21,11 @@ DAILY = intensity_pb2.WINDOW_SIZE_DAILY
 ROLLING_30D = intensity_pb2.WINDOW_SIZE_ROLLING_30D
 
 
-def derived_span(size: int, start: datetime) -> tuple[datetime, datetime]:
+def derived_span(size: intensity_pb2.WindowSize, start: datetime) -> tuple[datetime, datetime]:
     return start, start + (DAY if size == DAILY else ROLLING)
 
 
-def derived_windows_of_hour(hour: datetime) -> list[tuple[int, datetime]]:
+def derived_windows_of_hour(hour: datetime) -> list[tuple[intensity_pb2.WindowSize, datetime]]:
     """(size, start) of every derived window containing the hour: its day and 30 rolling windows."""
     day = day_start(hour)
     out = [(DAILY, day)]
@@ -41,7 +41,7 @@ def rolling_start_for_day(day: datetime) -> datetime:
 def derive(
     hourly: Mapping[datetime, WindowTotals],
     process: ProcessConfig,
-    size: int,
+    size: intensity_pb2.WindowSize,
     start: datetime,
     revision: int,
     computed_at: datetime,

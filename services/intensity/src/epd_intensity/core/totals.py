@@ -42,11 +42,11 @@ def combine(children: Iterable[WindowTotals]) -> WindowTotals:
     versions: set[str] = set()
     gwps: set[str] = set()
     for child in children:
-        for key, q in child.activities.items():
-            out.activities[key] = add(out.activities.get(key, Decimal(0)), q)
-        for key, (mass, co2e) in child.emissions.items():
-            m0, c0 = out.emissions.get(key, (Decimal(0), Decimal(0)))
-            out.emissions[key] = (add(m0, mass), add(c0, co2e))
+        for activity, q in child.activities.items():
+            out.activities[activity] = add(out.activities.get(activity, Decimal(0)), q)
+        for line, (mass, co2e) in child.emissions.items():
+            m0, c0 = out.emissions.get(line, (Decimal(0), Decimal(0)))
+            out.emissions[line] = (add(m0, mass), add(c0, co2e))
         for product, q in child.outputs.items():
             out.outputs[product] = add(out.outputs.get(product, Decimal(0)), q)
         out.reading_count += child.reading_count

@@ -27,7 +27,7 @@ def _ts(moment: datetime) -> Timestamp:
 def build_window(
     totals: WindowTotals,
     process: ProcessConfig,
-    size: int,
+    size: intensity_pb2.WindowSize,
     start: datetime,
     revision: int,
     computed_at: datetime,

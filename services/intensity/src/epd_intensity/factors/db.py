@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import asyncpg
 
 from epd_common.db import transaction
+from epd_intensity.errors import IntensityError
 from epd_intensity.factors.model import FactorSet
 
 
-class FactorSetConflict(ValueError):
+class FactorSetConflict(IntensityError):
     """The version is loaded already with different content."""
 
 
@@ -84,7 +85,8 @@ async def load_factor_set(pool: asyncpg.Pool, factor_set: FactorSet) -> LoadResu
         )
         await conn.executemany(
             "INSERT INTO emission_factors (set_version, factor_id, activity, source, unit, region, year_from, "
-            "year_to, gases, co2e, citation, is_default, note) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12,$13)",
+            "year_to, gases, co2e, citation, is_default, note) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb,$10,$11,$12,$13)",
             [
                 (
                     factor_set.version,

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from epd_intensity.errors import IntensityError
 from epd_intensity.factors.model import SOURCE_BY_NAME, Factor, FactorLibrary, FactorSet, GwpSet
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -22,7 +23,7 @@ _CANONICAL_UNITS = {"electricity": "kWh", "fuel": "GJ", "steam": "GJ", "reagent"
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 
 
-class FactorDataError(ValueError):
+class FactorDataError(IntensityError):
     """A factor data file that cannot be used; the message names the file and the reason."""
 
 

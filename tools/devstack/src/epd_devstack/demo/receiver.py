@@ -21,20 +21,22 @@ def create_app(secret: str, log_file: pathlib.Path) -> FastAPI:
     app = FastAPI(title="demo partner receiver")
     verifier = Webhook(secret)
     lock = threading.Lock()
-    state = {"rejected": 0, "seen": set()}
+    rejected = 0
+    seen: set[str] = set()
 
     @app.post("/webhooks")
     async def webhook(request: Request) -> Response:
+        nonlocal rejected
         body = await request.body()
         try:
             payload = verifier.verify(body, dict(request.headers))
         except WebhookVerificationError:
-            state["rejected"] += 1
+            rejected += 1
             return Response(status_code=401, content=b'{"error":"bad signature"}', media_type="application/json")
         msg_id = request.headers.get("webhook-id", "")
         with lock:
-            duplicate = msg_id in state["seen"]
-            state["seen"].add(msg_id)
+            duplicate = msg_id in seen
+            seen.add(msg_id)
             if not duplicate:
                 record = {"webhook_id": msg_id, "type": payload.get("type"), "data": payload.get("data")}
                 with log_file.open("a") as fh:
@@ -44,7 +46,7 @@ def create_app(secret: str, log_file: pathlib.Path) -> FastAPI:
     @app.get("/deliveries")
     def deliveries() -> dict:
         lines = log_file.read_text().splitlines() if log_file.exists() else []
-        return {"rejected": state["rejected"], "deliveries": [json.loads(line) for line in lines]}
+        return {"rejected": rejected, "deliveries": [json.loads(line) for line in lines]}
 
     return app
 
