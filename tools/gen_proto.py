@@ -27,6 +27,7 @@ def main(out_dir: str) -> int:
         init = pkg / "__init__.py"
         if not init.exists():
             init.write_text('"""Generated protobuf package (make proto); do not edit."""\n')
+    (out / "epd" / "py.typed").touch()  # the generated .pyi stubs are the package's types (PEP 561)
     return rc
 
 

@@ -1,6 +1,7 @@
 """Alembic environment: online migrations through SQLAlchemy's asyncpg dialect.
 
-Revisions are plain SQL (op.execute, or sql.script for multi-statement scripts) so the schema reads as PostgreSQL, not as ORM models.
+Revisions are plain SQL (op.execute, or sql.script for multi-statement scripts) so the schema reads as
+PostgreSQL, not as ORM models.
 Each issue's tables live in their own revision; `upgrade heads` applies every branch.
 """
 

@@ -88,7 +88,8 @@ async def add_version(
         INSERT INTO epd_versions (pf_id, series_id, version, status, preceding_pf_id, declared_unit,
             reference_period_start, reference_period_end, factor_set_version, allocation_basis, verifier,
             valid_from, valid_until, reason, created_at)
-        VALUES ($1, $2, $3, $4, $5, '1 kg', $6, $7, 'cn-2023.1', 'mass', 'CQC', $8, $9, 'test', coalesce($10, now()))""",
+        VALUES ($1, $2, $3, $4, $5, '1 kg', $6, $7, 'cn-2023.1', 'mass', 'CQC', $8, $9, 'test',
+                coalesce($10, now()))""",
         pf,
         series,
         version,

@@ -31,12 +31,14 @@ async def http(gateway, db):
 def raw_request(gateway, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """One request as bytes over TLS (httpx refuses to build such requests): status, headers, body."""
     context = ssl.create_default_context(cafile=str(gateway.cert))
-    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            tls.sendall(request)
-            data = b""
-            while chunk := tls.recv(65536):
-                data += chunk
+    with (
+        socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(request)
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.lower().split(": ", 1) for line in lines[1:])

@@ -87,7 +87,8 @@ async def add_product(
     )
     await pool.execute(
         """INSERT INTO epd_series (series_id, product_id, plant_id, pcr_id, pcr_version, programme_operator,
-                                   registration_number) VALUES ($1, $2, $3, $4, $5, 'National Rare-Earth EPD Programme', $6)""",
+                                   registration_number)
+           VALUES ($1, $2, $3, $4, $5, 'National Rare-Earth EPD Programme', $6)""",
         uuid.uuid4(),
         product_id,
         PLANT,

@@ -84,6 +84,6 @@ async def test_a_certificate_for_another_name_is_refused(https_partner):
     port, trust, seen = https_partner
     async with PinnedClient(verify=trust) as http:
         http.pins.pin(pinned("other.example", port))  # same address, but not the certificate's name
-        with pytest.raises(httpx.ConnectError, match="(?i)certificate"):
+        with pytest.raises(httpx.ConnectError, match=r"(?i)certificate"):
             await http.post(f"https://other.example:{port}/events", content=b"{}")
     assert seen == []

@@ -13,9 +13,9 @@ import asyncpg
 import pytest
 from publisher_helpers import endpoint_secrets
 
-from epd_records.recognition import DeliveryFormat
 from epd_publisher.endpoint_secrets import SecretColumn
 from epd_publisher.partners import EndpointSpec, add_endpoint
+from epd_records.recognition import DeliveryFormat
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "whsec_" + "cGxhaW5wbGFpbnBsYWlucGxhaW5wbGFpbnBsYWlucGw="

@@ -28,6 +28,7 @@ from standardwebhooks import Webhook
 
 from epd_common import crypto
 from epd_footprint import admin
+from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
 from epd_gateway.repository import Repository
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner
@@ -198,7 +199,7 @@ async def test_pushed_records_equal_pulled_records(fresh_db, kafka_bootstrap, to
             gateway, _, port = await asyncio.to_thread(start, fresh_db, tmp_path)
             try:
                 # Drift: three hourly evaluations past the threshold make provisional versions downstream.
-                service = FootprintService(pool)
+                service = FootprintService(pg_transactions(pool))
                 for day in range(3):
                     await service.apply_message(roasting_window(day, Decimal("1.2")))
                 provisional = dict(

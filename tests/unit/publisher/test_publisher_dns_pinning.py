@@ -38,7 +38,7 @@ class TlsRecordingStream(httpcore.AsyncMockStream):
         super().__init__(buffer)
         self._log = log
 
-    async def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+    async def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # noqa: ASYNC109 - httpcore's API
         self._log.append(("tls", server_hostname))
         return self
 
@@ -51,13 +51,13 @@ class RecordingNetwork(httpcore.AsyncNetworkBackend):
         self.down = down
         self.log: list[tuple] = []
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ASYNC109
         self.log.append(("connect", host, port))
         if host in self.down:
             raise httpcore.ConnectError(f"{host} refused")
         return TlsRecordingStream([self.response], self.log)
 
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: ASYNC109
         raise AssertionError("no unix sockets")
 
     async def sleep(self, seconds):

@@ -38,7 +38,7 @@ def test_wrong_key_raises_a_clear_error_not_a_wrong_secret(box):
 
 
 @pytest.mark.parametrize(
-    "endpoint_id, column", [("other-hook", SecretColumn.WEBHOOK), ("jp-hook", SecretColumn.CLIENT)]
+    ("endpoint_id", "column"), [("other-hook", SecretColumn.WEBHOOK), ("jp-hook", SecretColumn.CLIENT)]
 )
 def test_ciphertext_is_bound_to_its_row_and_column(box, endpoint_id, column):
     sealed = box.seal("jp-hook", SecretColumn.WEBHOOK, SECRET)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -81,7 +82,7 @@ def test_nominal_schedule_reaches_72_hours_with_exponential_start() -> None:
     assert sum(delays) >= DEFAULT_HORIZON
     assert sum(delays[:-1]) < DEFAULT_HORIZON  # no retry beyond what the horizon needs
     assert delays[:3] == [5, 30, 120]
-    assert all(b >= a for a, b in zip(delays, delays[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(delays))
     assert policy.max_attempts == len(delays) + 1
 
 

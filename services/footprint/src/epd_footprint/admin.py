@@ -148,7 +148,8 @@ async def add_product_system(pool: asyncpg.Pool, ps: s.ProductSystemIn) -> dict:
             binding.factor_set_version,
         )
         await conn.executemany(
-            """INSERT INTO footprint_system_processes (system_id, version, engine_process_id, process_id, telemetry_backed)
+            """INSERT INTO footprint_system_processes
+                   (system_id, version, engine_process_id, process_id, telemetry_backed)
                VALUES ($1, $2, $3, $4, $5)""",
             [(ps.system_id, version, k, b.process_id, b.telemetry) for k, b in binding.processes.items()],
         )
