@@ -111,7 +111,8 @@ async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> A
 
 @contextlib.asynccontextmanager
 async def running_connector(**settings_kw) -> AsyncIterator[object]:
-    from epd_connector.__main__ import ConnectorSettings, build_runtime, serve
+    from epd_connector.__main__ import build_runtime, serve
+    from epd_connector.settings import ConnectorSettings
 
     settings = ConnectorSettings(**settings_kw)
     rt = build_runtime(settings)

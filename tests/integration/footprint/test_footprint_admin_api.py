@@ -20,7 +20,7 @@ from footprint_chain import binding, document, register, roasting_window
 
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
-from epd_footprint.__main__ import AdminServer
+from epd_common.http_server import ServiceServer as AdminServer
 from epd_footprint.api import create_app
 from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService

@@ -8,10 +8,13 @@ protocol class whose 400 is JSON, with the connection closed as before.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import h11
+import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -69,3 +72,27 @@ class RequestHeadLimit:
                 await send({"type": "http.response.body", "body": payload})
                 return
         await self.app(scope, receive, send)
+
+
+class ServiceServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the service's one SIGTERM/SIGINT handler sets its
+    stop event, and `serve_until` ends the server from it. (uvicorn >= 0.29 installs handlers in
+    `serve()` through `capture_signals`.)"""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_until(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then shut down gracefully (uvicorn drains open requests)."""
+
+    async def watch() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()

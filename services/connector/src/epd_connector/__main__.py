@@ -9,53 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+import uvicorn
 
+from epd_common.http_server import ServiceServer, serve_until
 from epd_common.kafka import make_producer
-from epd_common.lifecycle import run_until_signalled
+from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
-from epd_common.settings import ServiceSettings
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
+from epd_connector.settings import ConnectorSettings
 from epd_connector.signing import load_private_key
 from epd_connector.spool import Spool
 
 log = logging.getLogger("epd_connector")
-SOURCES = ("opcua", "mqtt", "http", "files")
-
-
-class ConnectorSettings(ServiceSettings):
-    metrics_port: int = Field(default=0, ge=0, le=65535, validation_alias="EPD_CONNECTOR_METRICS_PORT")
-    plant_config: Path = Field(validation_alias="EPD_CONNECTOR_PLANT_CONFIG")
-    key_file: Path = Field(validation_alias="EPD_CONNECTOR_KEY_FILE")
-    sources: str = Field(default="http", pattern=r"^[a-z,]*$", validation_alias="EPD_CONNECTOR_SOURCES")
-    # Overrides of the plant YAML's spool section (one spool file per plant inside the directory).
-    spool_dir: Path | None = Field(default=None, validation_alias="EPD_CONNECTOR_SPOOL_DIR")
-    spool_max_bytes: int | None = Field(default=None, ge=1024, validation_alias="EPD_CONNECTOR_SPOOL_MAX_BYTES")
-    http_host: str = Field(default="127.0.0.1", validation_alias="EPD_CONNECTOR_HTTP_HOST")
-    http_port: int = Field(default=8081, ge=0, le=65535, validation_alias="EPD_CONNECTOR_HTTP_PORT")
-    http_max_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="EPD_CONNECTOR_HTTP_MAX_BYTES")
-    mqtt_host: str = Field(default="127.0.0.1", validation_alias="EPD_CONNECTOR_MQTT_HOST")
-    mqtt_port: int = Field(default=11883, ge=1, le=65535, validation_alias="EPD_CONNECTOR_MQTT_PORT")
-    opcua_url: str = Field(default="opc.tcp://127.0.0.1:4840/epd/", validation_alias="EPD_CONNECTOR_OPCUA_URL")
-    files_path: Path | None = Field(default=None, validation_alias="EPD_CONNECTOR_FILES_PATH")
-    files_state: Path | None = Field(default=None, validation_alias="EPD_CONNECTOR_FILES_STATE")
-    files_rows_per_second: float = Field(default=0.0, ge=0, validation_alias="EPD_CONNECTOR_FILES_ROWS_PER_SECOND")
-    files_checkpoint_rows: int = Field(default=50, ge=1, validation_alias="EPD_CONNECTOR_FILES_CHECKPOINT_ROWS")
-    files_progress: bool = Field(default=False, validation_alias="EPD_CONNECTOR_FILES_PROGRESS")
-    # Exit once the file replay is done and the spool is empty (backfill jobs).
-    exit_when_drained: bool = Field(default=False, validation_alias="EPD_CONNECTOR_EXIT_WHEN_DRAINED")
-
-    def source_list(self) -> list[str]:
-        chosen = [s for s in self.sources.split(",") if s]
-        unknown = [s for s in chosen if s not in SOURCES]
-        if unknown:
-            raise ConfigError(f"EPD_CONNECTOR_SOURCES: unknown source(s) {unknown}; choose from {SOURCES}")
-        return chosen
 
 
 def build_runtime(settings: ConnectorSettings) -> ConnectorRuntime:
@@ -70,69 +42,44 @@ def build_runtime(settings: ConnectorSettings) -> ConnectorRuntime:
 
 
 async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: ConnectorRuntime | None = None) -> None:
-    """Run the sources and the sender until `stop` (tests call this in-process)."""
+    """Run the sources and the sender until `stop` or the first failure (tests call this in-process).
+
+    Two phases. Running: the sources, the batch timer and the sender run under the shared
+    first-failure loop (a source that crashes stops the connector, which its supervisor restarts).
+    Stopping: the sources have ended; the open batch is flushed to the spool, the sender gets a
+    short grace period to drain it, and whatever is left waits in the spool for the next start."""
     sources = settings.source_list()
     rt = runtime or build_runtime(settings)
-    source_stop = asyncio.Event()
     sender_stop = asyncio.Event()
-    tasks: list[asyncio.Task] = [asyncio.create_task(rt.run_timer(source_stop))]
     sender = Sender(
         rt, lambda: make_producer(settings.kafka_bootstrap, retry_backoff_ms=200), prefix=settings.topic_prefix
     )
-    sender_task = asyncio.create_task(sender.run(sender_stop))
-    replay_task = None
-    server = None
+    sender_task = asyncio.create_task(sender.run(sender_stop), name="sender")
+    work: dict[str, Coroutine[Any, Any, None]] = {"batch-timer": rt.run_timer(stop), "sender": watch(sender_task)}
     if "http" in sources:
-        import uvicorn
-
         from epd_connector.sources.http_push import make_app
 
-        server = uvicorn.Server(
-            uvicorn.Config(
-                make_app(rt, settings.http_max_bytes),
-                host=settings.http_host,
-                port=settings.http_port,
-                log_level="warning",
-                lifespan="off",
-            )
+        config = uvicorn.Config(
+            make_app(rt, settings.http_max_bytes),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+            lifespan="off",
         )
-        tasks.append(asyncio.create_task(server.serve()))
+        work["http"] = serve_until(ServiceServer(config), stop)
     if "mqtt" in sources:
         from epd_connector.sources.mqtt import MqttSource
 
-        tasks.append(asyncio.create_task(MqttSource(rt, settings.mqtt_host, settings.mqtt_port).run(source_stop)))
+        work["mqtt"] = MqttSource(rt, settings.mqtt_host, settings.mqtt_port).run(stop)
     if "opcua" in sources:
         from epd_connector.sources.opcua import OpcUaSource
 
-        tasks.append(asyncio.create_task(OpcUaSource(rt, settings.opcua_url).run(source_stop)))
+        work["opcua"] = OpcUaSource(rt, settings.opcua_url).run(stop)
     if "files" in sources:
-        from epd_connector.sources.files import CsvReplay
-
-        if settings.files_path is None:
-            raise ConfigError("EPD_CONNECTOR_FILES_PATH is required with the files source")
-        state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
-        replay = CsvReplay(
-            rt,
-            settings.files_path,
-            state,
-            checkpoint_rows=settings.files_checkpoint_rows,
-            rows_per_second=settings.files_rows_per_second,
-            progress=settings.files_progress,
-        )
-        replay_task = asyncio.create_task(replay.run(source_stop))
+        work["files"] = replay_files(settings, rt, stop)
     try:
-        if settings.exit_when_drained and replay_task is not None:
-            await replay_task
-            # The spool is sqlite on the spool thread, emptied by the sender: polled, no event says "empty".
-            while await rt.spool_call(rt.spool.depth) and not stop.is_set():  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
-        else:
-            await stop.wait()
+        await run_tasks(work, stop)
     finally:
-        source_stop.set()
-        if server is not None:
-            server.should_exit = True
-        await asyncio.gather(*tasks, *([replay_task] if replay_task else []), return_exceptions=True)
         await rt.flush()
         try:
             await asyncio.wait_for(_drained(rt), 5.0)
@@ -141,9 +88,40 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
                 "stopping with %d batches spooled; they are sent on the next start", await rt.spool_call(rt.spool.depth)
             )
         sender_stop.set()
-        await sender_task
+        await asyncio.gather(sender_task, return_exceptions=True)
         if runtime is None:
             rt.close()
+
+
+async def watch(task: asyncio.Task[None]) -> None:
+    """Fail when the sender fails; it runs on until the stopping phase has drained the spool."""
+    await asyncio.shield(task)
+
+
+async def replay_files(settings: ConnectorSettings, rt: ConnectorRuntime, stop: asyncio.Event) -> None:
+    """The CSV replay; afterwards the connector stops once the spool is empty (EPD_CONNECTOR_EXIT_WHEN_DRAINED)
+    or goes on serving its other sources."""
+    from epd_connector.sources.files import CsvReplay
+
+    if settings.files_path is None:
+        raise ConfigError("EPD_CONNECTOR_FILES_PATH is required with the files source")
+    state = settings.files_state or settings.files_path.with_name(settings.files_path.name + ".state.json")
+    replay = CsvReplay(
+        rt,
+        settings.files_path,
+        state,
+        checkpoint_rows=settings.files_checkpoint_rows,
+        rows_per_second=settings.files_rows_per_second,
+        progress=settings.files_progress,
+    )
+    await replay.run(stop)
+    if settings.exit_when_drained:
+        # The spool is sqlite on the spool thread, emptied by the sender: polled, no event says "empty".
+        while await rt.spool_call(rt.spool.depth) and not stop.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        stop.set()
+    else:
+        await stop.wait()
 
 
 async def _drained(rt: ConnectorRuntime) -> None:

@@ -118,7 +118,8 @@ def replay(
     spool_dir: Path = typer.Option(Path(".run/spool"), help="the connector spool folder"),
 ) -> None:
     """Backfill: replay a CSV through the connector (signed, spooled, sent) with a progress bar; resumable."""
-    from epd_connector.__main__ import ConnectorSettings, serve
+    from epd_connector.__main__ import serve
+    from epd_connector.settings import ConnectorSettings
 
     try:
         settings = ConnectorSettings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -185,7 +186,7 @@ async def import_epd(pool: asyncpg.Pool, e: s.EpdImportIn) -> dict:
             NewVersion(
                 series_id=series_id,
                 status=Status.PUBLISHED,
-                results={m: dict(r) for m, r in e.results.items()},
+                results={m: {str(i): v for i, v in r.items()} for m, r in e.results.items()},
                 reason=e.reason,
                 period_start=e.reference_period_start,
                 period_end=e.reference_period_end,
@@ -251,7 +252,9 @@ async def version(pool: asyncpg.Pool, pf_id: uuid.UUID) -> dict:
         if row is None:
             raise AdminError(404, "unknown_version", f"no EPD version {pf_id}")
         results = await conn.fetch("SELECT module, indicator, value FROM epd_results WHERE pf_id = $1", pf_id)
-    out = {k: (str(v) if v is not None and not isinstance(v, int | str) else v) for k, v in dict(row).items()}
+    out: dict[str, Any] = {
+        k: (str(v) if v is not None and not isinstance(v, int | str) else v) for k, v in dict(row).items()
+    }
     out["results"] = {f"{r['module']}|{r['indicator']}": str(r["value"]) for r in results}
     return out
 

@@ -6,6 +6,8 @@ import asyncio
 import logging
 
 from epd_common.db import create_pool
+from epd_common.http_server import serve_until
+from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_gateway.keystore import ensure_key
@@ -15,23 +17,24 @@ from epd_gateway.wiring import build_deps, https_server
 log = logging.getLogger("epd_gateway")
 
 
-async def main(settings: GatewaySettings) -> None:
+async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     pool = await create_pool(settings.pg_dsn, max_size=10)
     try:
         kid = await ensure_key(pool, settings.signing_secret)
         server = https_server(settings, build_deps(settings, pool))
         log.info("gateway on https://%s:%s (signing key %s)", settings.host, settings.port, kid)
-        await server.serve()  # uvicorn handles SIGTERM/SIGINT: stops accepting, drains, then returns
+        # On stop uvicorn stops accepting and drains open requests (EPD_GATEWAY timeout_graceful_shutdown).
+        await run_tasks({"https": serve_until(server, stop)}, stop)
     finally:
         await pool.close()
 
 
-def run() -> None:
+def main() -> None:
     settings = GatewaySettings()  # EPD_RECORDS_KEY_SECRET is required
     configure_logging(settings.log_level, settings.log_json, service="gateway")
     start_metrics_server(settings.metrics_port)
-    asyncio.run(main(settings))
+    run_until_signalled(lambda stop: serve(settings, stop))
 
 
 if __name__ == "__main__":
-    run()
+    main()

@@ -8,7 +8,7 @@ import asyncpg
 import uvicorn
 
 from epd_common import crypto
-from epd_common.http_server import json_errors, pact_error
+from epd_common.http_server import ServiceServer, json_errors, pact_error
 from epd_gateway.app import create_app
 from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import Deps
@@ -48,7 +48,7 @@ def tls_files(settings: GatewaySettings) -> tuple[Path, Path]:
     return self_signed(Path(settings.tls_dir))
 
 
-def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: bool = True) -> uvicorn.Server:
+def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: bool = True) -> ServiceServer:
     """A uvicorn server that speaks TLS only: a plain-HTTP request to its port fails the handshake."""
     cert, key = tls_files(settings)
     export_certificate_expiry(cert)
@@ -66,4 +66,4 @@ def https_server(settings: GatewaySettings, deps: Deps, *, run_request_worker: b
         timeout_graceful_shutdown=5,
         http=json_errors(pact_error),  # HTTP-layer 400s as PACT {code, message} too
     )
-    return uvicorn.Server(config)
+    return ServiceServer(config)

@@ -13,7 +13,7 @@ from typing import Any
 from epd_common import topics
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
-from epd_common.lifecycle import run_until_signalled
+from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.topics import TopicSpec
@@ -49,15 +49,12 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
             refresh_registry=registry.refresh,
             refresh_seconds=settings.registry_refresh_seconds,
         )
-        runner = asyncio.create_task(service.run())
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        service.stop()
-        if runner not in done:
-            await runner
-        else:
-            stopper.cancel()
-            runner.result()  # re-raise a crash of the loop
+
+        async def stop_service() -> None:  # the service has its own stop flag; bridge the signal to it
+            await stop.wait()
+            service.stop()
+
+        await run_tasks({"ingest": service.run(), "stopper": stop_service()}, stop)
     finally:
         await consumer.stop()
         await producer.stop()

@@ -5,14 +5,20 @@ until SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
+
+from epd.v1 import footprint_pb2
 from epd_common import topics
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.lag import ConsumerLag
-from epd_common.lifecycle import run_until_signalled
+from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_common.signing_keys import CachedKeys, ensure
@@ -32,75 +38,25 @@ log = logging.getLogger("epd_publisher")
 FANOUT_SUBSCRIBER = "partner-fanout"
 
 
-async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
+async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
     prefix = settings.topic_prefix
     await ensure_topics(settings.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=prefix)
-    pool = await create_pool(settings.pg_dsn, max_size=10)
-    tasks: list[asyncio.Task] = []
-    closers = []
-    try:
+    async with contextlib.AsyncExitStack() as resources:
+        pool = await create_pool(settings.pg_dsn, max_size=10)
+        resources.push_async_callback(pool.close)
+        work: dict[str, Coroutine[Any, Any, None]] = {}
         if settings.relay_enabled:
             producer = make_producer(settings.kafka_bootstrap)
             await producer.start()
-            closers.append(producer.stop)
+            resources.push_async_callback(producer.stop)
             relay = Relay(
                 pool,
                 TopicProducer(producer),
                 RelayConfig(prefix, max_rows=settings.relay_max_rows, poll_interval_s=settings.poll_interval_s),
             )
-            tasks.append(asyncio.create_task(relay.run(stop), name="relay"))
+            work["relay"] = relay.run(stop)
         if settings.delivery_enabled:
-            clock = SystemClock()
-            consumer = make_consumer(
-                settings.kafka_bootstrap, prefix + settings.fanout_group, topics.FOOTPRINT_CHANGES.topic(prefix)
-            )
-            await consumer.start()
-            closers.append(consumer.stop)
-
-            async def on_event(event, conn) -> None:
-                await fan_out(conn, event, await load_targets(conn), clock.now())
-
-            fanout = Subscriber(
-                consumer,
-                PgSequenceStore(pool, FANOUT_SUBSCRIBER),
-                on_event,
-                name=FANOUT_SUBSCRIBER,
-                lag=ConsumerLag("publisher", consumer),
-            )
-            tasks.append(asyncio.create_task(fanout.run(stop), name="fanout"))
-            secrets = EndpointSecrets(settings.secret_key)
-            # The programme's record-signing keys (the gateway's too): created here on a first start.
-            await ensure(pool, settings.signing_secret, new_stored_key)
-            keys = CachedKeys(pool, settings.signing_secret, settings.key_refresh_seconds, key_ring)
-            records = SignedRecords(programme_info(settings), keys)
-            if bad := await undecryptable_endpoints(pool, secrets):
-                # Not fatal (a restart would not fix it): their deliveries wait until the key is right.
-                log.error(
-                    "EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
-                    "deliveries are deferred until the key is corrected or the endpoints are registered again",
-                    extra={"endpoints": bad[:50], "count": len(bad)},
-                )
-            http = PinnedClient(timeout=settings.http_timeout_s)  # connects only to SSRF-checked addresses
-            closers.append(http.aclose)
-            breakers = BreakerBoard(
-                settings.breaker_failures, settings.breaker_cool_down_s, clock=lambda: clock.now().timestamp()
-            )
-            sender = Sender(
-                pool,
-                http,
-                records,
-                clock=clock,
-                breakers=breakers,
-                config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),
-                secrets=secrets,
-            )
-            tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
-            if settings.pact_events_enabled:
-                tasks.append(
-                    asyncio.create_task(
-                        pact_events.run(pool, clock, stop, settings.poll_interval_s * 5), name="pact-events"
-                    )
-                )
+            await delivery(settings, pool, resources, work, stop)
         log.info(
             "publisher started",
             extra={
@@ -109,16 +65,63 @@ async def run(settings: PublisherSettings, stop: asyncio.Event) -> None:
                 "started_at": datetime.now(UTC).isoformat(),
             },
         )
-        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.get_name() in ("relay", "fanout", "sender", "pact-events") and task.exception():
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for close in reversed(closers):
-            await close()
-        await pool.close()
+        await run_tasks(work, stop)
+
+
+async def delivery(
+    settings: PublisherSettings,
+    pool: asyncpg.Pool,
+    resources: contextlib.AsyncExitStack,
+    work: dict[str, Coroutine[Any, Any, None]],
+    stop: asyncio.Event,
+) -> None:
+    """The partner side: fan-out of the change feed, the delivery sender, the PACT answer forwarder."""
+    prefix, clock = settings.topic_prefix, SystemClock()
+    consumer = make_consumer(
+        settings.kafka_bootstrap, prefix + settings.fanout_group, topics.FOOTPRINT_CHANGES.topic(prefix)
+    )
+    await consumer.start()
+    resources.push_async_callback(consumer.stop)
+
+    async def on_event(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection) -> None:
+        await fan_out(conn, event, await load_targets(conn), clock.now())
+
+    fanout = Subscriber(
+        consumer,
+        PgSequenceStore(pool, FANOUT_SUBSCRIBER),
+        on_event,
+        name=FANOUT_SUBSCRIBER,
+        lag=ConsumerLag("publisher", consumer),
+    )
+    work["fanout"] = fanout.run(stop)
+    secrets = EndpointSecrets(settings.secret_key)
+    # The programme's record-signing keys (the gateway's too): created here on a first start.
+    await ensure(pool, settings.signing_secret, new_stored_key)
+    keys = CachedKeys(pool, settings.signing_secret, settings.key_refresh_seconds, key_ring)
+    if bad := await undecryptable_endpoints(pool, secrets):
+        # Not fatal (a restart would not fix it): their deliveries wait until the key is right.
+        log.error(
+            "EPD_PUBLISHER_SECRET_KEY does not decrypt the secrets of enabled endpoints; their "
+            "deliveries are deferred until the key is corrected or the endpoints are registered again",
+            extra={"endpoints": bad[:50], "count": len(bad)},
+        )
+    http = PinnedClient(timeout=settings.http_timeout_s)  # connects only to SSRF-checked addresses
+    resources.push_async_callback(http.aclose)
+    breakers = BreakerBoard(
+        settings.breaker_failures, settings.breaker_cool_down_s, clock=lambda: clock.now().timestamp()
+    )
+    sender = Sender(
+        pool,
+        http,
+        SignedRecords(programme_info(settings), keys),
+        clock=clock,
+        breakers=breakers,
+        config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),
+        secrets=secrets,
+    )
+    work["sender"] = sender.run(stop)
+    if settings.pact_events_enabled:
+        work["pact-events"] = pact_events.run(pool, clock, stop, settings.poll_interval_s * 5)
 
 
 def main() -> None:
@@ -126,7 +129,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_json, service="publisher")
     start_metrics_server(settings.metrics_port)
 
-    run_until_signalled(lambda stop: run(settings, stop))
+    run_until_signalled(lambda stop: serve(settings, stop))
 
 
 if __name__ == "__main__":
