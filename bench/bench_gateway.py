@@ -162,7 +162,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     proc = None
     try:
         await load(dsn, n)
-        from epd_gateway import secrets
+        from epd_common import crypto as secrets
         from epd_gateway.repository import Repository
 
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)

@@ -25,8 +25,8 @@ def fuzz(base_url: str, cert: str, token: str, openapi: dict) -> list[str]:
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
-        def run(case, path: str = operation.path) -> None:
-            headers = {"Authorization": f"Bearer {token}"} if path != "/auth/token" else None
+        def run(case) -> None:
+            headers = {"Authorization": f"Bearer {token}"} if case.operation.path != "/auth/token" else None
             case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=checks, verify=cert)
 
         try:

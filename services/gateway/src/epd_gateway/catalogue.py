@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter
 
+from epd.v1 import footprint_pb2
 from epd_gateway.cursor import Position
 from epd_gateway.query import Filters
-from epd_gateway.record_cache import CachedRecord, SignedRecordCache, inputs_digest, response_json
+from epd_gateway.record_cache import CachedRecord, SignedRecordCache, response_json
 from epd_gateway.repository import Repository, Row
 from epd_records import readmodel
 from epd_records.errors import RecordError
@@ -29,7 +31,7 @@ UNMAPPABLE = Counter("epd_gateway_unmappable_records_total", "Records skipped be
 
 @dataclass(frozen=True)
 class Served:
-    row: Row
+    version: footprint_pb2.FootprintVersion
     party: PartyInfo
     viewer: Viewer
     record: CachedRecord
@@ -49,39 +51,56 @@ class Catalogue:
         self.repo, self.programme = repository, programme
         self.cache = cache if cache is not None else SignedRecordCache(10_000)
 
-    def _record(self, row: Row, viewer: Viewer, ring: KeyRing) -> tuple[PartyInfo, CachedRecord] | None:
-        """Map and sign (or take from the cache); None (and a counted, logged skip) when it cannot be mapped."""
-        key = (str(row.version.pf_id), viewer.accepts_provisional, ring.kid)
-        digest = inputs_digest(row.digest_inputs)
+    def _cached(self, row: Row, viewer: Viewer, kid: str) -> CachedRecord | None:
+        return self.cache.get((str(row.view.pf_id), viewer.accepts_provisional, kid), row.digest)
+
+    def _build(
+        self, row: Row, version: footprint_pb2.FootprintVersion, viewer: Viewer, ring: KeyRing
+    ) -> tuple[PartyInfo, CachedRecord] | None:
+        """Map and sign; None (and a counted, logged skip) when it cannot be mapped."""
         try:
-            party = readmodel.party(row.version, self.programme)
-            cached = self.cache.get(key, digest)
-            if cached is not None:
-                return party, cached
-            signed = signed_pact_record(row.version, party, viewer, ring)
+            party = readmodel.party(version, self.programme)
+            signed = signed_pact_record(version, party, viewer, ring)
         except RecordError as exc:
             UNMAPPABLE.inc()
-            log.warning("skipping unmappable record %s: %s", row.version.pf_id, exc)
+            log.warning("skipping unmappable record %s: %s", version.pf_id, exc)
             return None
-        status = served_status(row.version, viewer)
+        status = served_status(version, viewer)
         assert status is not None  # signed_pact_record refuses versions the viewer may not see
         entry = CachedRecord(
-            digest,
+            row.digest,
             response_json(signed.footprint),
             signed.signature,
             status,
             frozenset(c.lower() for c in signed.footprint.get("productClassifications", [])),
         )
-        self.cache.put(key, entry)
+        self.cache.put((str(version.pf_id), viewer.accepts_provisional, ring.kid), entry)
         return party, entry
 
     async def get(self, agreement: RecognitionAgreement, pf_id: uuid.UUID, ring: KeyRing) -> Served | None:
         row = await self.repo.get(pf_id)
-        if row is None or not recognises(agreement, row.version):
+        if row is None or not recognises(agreement, row.view):
             return None
         viewer = viewer_of(agreement)
-        made = self._record(row, viewer, ring)
-        return None if made is None else Served(row, made[0], viewer, made[1])
+        version = (await self.repo.versions([row]))[pf_id]
+        made = self._build(row, version, viewer, ring)
+        return None if made is None else Served(version, made[0], viewer, made[1])
+
+    async def _records(
+        self, rows: Sequence[Row], agreement: RecognitionAgreement, ring: KeyRing
+    ) -> list[tuple[Row, CachedRecord]]:
+        """The signed records of the rows the agreement recognises, in row order: cached ones as
+        they are, the others built with one results and one evidence query."""
+        viewer = viewer_of(agreement)
+        visible = [r for r in rows if recognises(agreement, r.view)]
+        found = {r.view.pf_id: self._cached(r, viewer, ring.kid) for r in visible}
+        misses = [r for r in visible if found[r.view.pf_id] is None]
+        if misses:
+            versions = await self.repo.versions(misses)
+            for r in misses:
+                made = self._build(r, versions[r.record["pf_id"]], viewer, ring)
+                found[r.view.pf_id] = made[1] if made else None
+        return [(r, entry) for r in visible if (entry := found[r.view.pf_id]) is not None]
 
     def _matches(self, entry: CachedRecord, filters: Filters) -> bool:
         if filters.classifications is not None and not set(filters.classifications) & entry.classifications:
@@ -108,20 +127,19 @@ class Catalogue:
         out: list[CachedRecord] = []
         if filters.matches_nothing:
             return Page(out, False, None)
-        viewer = viewer_of(agreement)
         last, position, scanned = after, after, 0
         batch = min(max(limit + 1, 50), 1000)
         while scanned < max_scan:
             rows = await self.repo.page(filters, agreement, position, batch)
-            for row in rows:
-                scanned += 1
-                made = self._record(row, viewer, ring) if recognises(agreement, row.version) else None
-                if made is not None and self._matches(made[1], filters):
+            scanned += len(rows)
+            for row, entry in await self._records(rows, agreement, ring):
+                if self._matches(entry, filters):
                     if len(out) == limit:
                         return Page(out, True, last)
-                    out.append(made[1])
+                    out.append(entry)
                     last = row.position
-                position = row.position
+            if rows:
+                position = rows[-1].position
             if len(rows) < batch:
                 return Page(out, False, None)
         return Page(out, True, position)

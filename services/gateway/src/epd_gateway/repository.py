@@ -19,6 +19,7 @@ import asyncpg
 from epd.v1 import footprint_pb2
 from epd_gateway.cursor import Position
 from epd_gateway.query import Filters
+from epd_gateway.record_cache import inputs_digest
 from epd_records import readmodel
 from epd_records.pact import CLASS_SCHEMES
 from epd_records.recognition import RecognitionAgreement, classification_key
@@ -38,11 +39,22 @@ _ACTIVE = f"(v.status IN ('provisional', 'verified') OR (v.status = 'published' 
 
 @dataclass(frozen=True)
 class Row:
-    """A version row with what the record needs; `version` is the read model's FootprintVersion."""
+    """One VERSION_SELECT row: enough to decide who sees it (`view`) and whether a cached record still
+    stands (`digest`); the results and evidence are read only for records that must be (re)built."""
 
-    version: footprint_pb2.FootprintVersion
+    record: asyncpg.Record
+    view: footprint_pb2.FootprintVersion  # the version without results and evidence
     position: Position
-    digest_inputs: tuple[Any, ...]  # every column the record is built from (the signed-record cache key)
+    digest: bytes  # of every column (results and evidence never change for a version)
+
+
+def _row(record: asyncpg.Record) -> Row:
+    return Row(
+        record,
+        readmodel.footprint_version(record, (), ()),
+        Position(record["created_at"], str(record["pf_id"])),
+        inputs_digest(record.values()),
+    )
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,8 @@ def _filter_clauses(filters: Filters, product_prefix: str, provisional: str, arg
         clauses.append(f"lower(s.product_id) = ANY({arg(candidates)}::text[])")
     if filters.company_ids is not None:
         clauses.append(
-            f"EXISTS (SELECT 1 FROM unnest(owner.company_ids) c WHERE lower(c) = ANY({arg(list(filters.company_ids))}))"
+            f"EXISTS (SELECT 1 FROM unnest({readmodel.owner_sql('company_ids')}) c "
+            f"WHERE lower(c) = ANY({arg(list(filters.company_ids))}))"
         )
     if filters.geographies is not None:
         g = arg(list(filters.geographies))
@@ -127,20 +140,18 @@ class Repository:
     def __init__(self, pool: asyncpg.Pool, product_prefix: str) -> None:
         self.pool, self.prefix = pool, product_prefix
 
-    async def _rows(self, sql: str, args: Sequence[Any]) -> list[Row]:
+    async def versions(self, rows: Sequence[Row]) -> dict[uuid.UUID, footprint_pb2.FootprintVersion]:
+        """The full versions of `rows` (one results and one evidence query for all of them)."""
+        if not rows:
+            return {}
+        ids = [r.record["pf_id"] for r in rows]
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(sql, *args)
-            if not rows:
-                return []
-            ids = [r["pf_id"] for r in rows]
             results = readmodel.by_version(await conn.fetch(readmodel.RESULTS_SELECT, ids))
             evidence = readmodel.by_version(await conn.fetch(readmodel.EVIDENCE_SELECT, ids))
-        out = []
-        for r in rows:
-            res, ev = results.get(r["pf_id"], []), evidence.get(r["pf_id"], [])
-            inputs = (tuple(r.values()), tuple(tuple(x.values()) for x in res), tuple(tuple(x.values()) for x in ev))
-            out.append(Row(readmodel.footprint_version(r, res, ev), Position(r["created_at"], str(r["pf_id"])), inputs))
-        return out
+        return {
+            pf: readmodel.footprint_version(r.record, results.get(pf, []), evidence.get(pf, []))
+            for pf, r in zip(ids, rows, strict=True)
+        }
 
     async def page(
         self, filters: Filters, agreement: RecognitionAgreement, after: Position | None, size: int
@@ -157,11 +168,11 @@ class Repository:
         sql = (
             f"{readmodel.VERSION_SELECT} WHERE {' AND '.join(clauses)} ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}"
         )
-        return await self._rows(sql, arg.values)
+        return [_row(r) for r in await self.pool.fetch(sql, *arg.values)]
 
     async def get(self, pf_id: uuid.UUID) -> Row | None:
-        rows = await self._rows(f"{readmodel.VERSION_SELECT} WHERE v.pf_id = $1", [pf_id])
-        return rows[0] if rows else None
+        record = await self.pool.fetchrow(f"{readmodel.VERSION_SELECT} WHERE v.pf_id = $1", pf_id)
+        return None if record is None else _row(record)
 
     async def client(self, client_id: str) -> ClientRecord | None:
         row = await self.pool.fetchrow(

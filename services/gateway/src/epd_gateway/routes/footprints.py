@@ -158,9 +158,9 @@ async def get_footprint(
         if kind == "pact":
             body, media = b'{"data":' + served.record.body + b"}", "application/json"
         elif kind == "ilcd":
-            body, media = ilcd_epd_xml(served.row.version, served.party, served.viewer), "application/xml"
+            body, media = ilcd_epd_xml(served.version, served.party, served.viewer), "application/xml"
         else:
-            document = openepd_document(served.row.version, served.party, served.viewer)
+            document = openepd_document(served.version, served.party, served.viewer)
             body, media = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), OPENEPD_TYPE
     except MappingError as exc:
         raise ApiError(404, f"the footprint cannot be expressed as {kind}: {exc}"[:300], "NotFound") from None
