@@ -1,19 +1,23 @@
 """In-memory stand-ins for the publisher's ports, with the rules of their PostgreSQL adapters
-(pg_deliveries.py, pg_partners.py), and a fake partner behind a PinnedClient (httpx.MockTransport).
-No I/O."""
+(pg_deliveries.py, pg_partners.py, outbox.py), a producer whose acks the test controls, and a fake
+partner behind a PinnedClient (httpx.MockTransport). No I/O."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import httpx
 
 from epd_publisher.deliveries import FOOTPRINT_CHANGE, AttemptRecord, DeliveryState, DueDelivery
 from epd_publisher.delivery.pinning import AddressPins, PinnedClient
 from epd_publisher.fanout import NewDelivery, PartnerTargets
+from epd_publisher.outbox import OutboxRow
 
 
 @dataclass
@@ -179,3 +183,69 @@ class MockPinnedClient(PinnedClient):
         httpx.AsyncClient.__init__(
             self, transport=httpx.MockTransport(checked), follow_redirects=False, trust_env=False
         )
+
+
+@dataclass
+class MemoryOutbox:
+    """relay.Outbox over a list of rows. A batch commits its marks when its block exits normally and
+    discards them when it raises (as the PostgreSQL transaction rolls back)."""
+
+    rows: list[OutboxRow] = field(default_factory=list)
+    published: list[int] = field(default_factory=list)  # outbox ids, in commit order
+    retryable: tuple[type[Exception], ...] = (OSError,)
+
+    def unpublished(self) -> list[OutboxRow]:
+        return [r for r in self.rows if r.outbox_id not in self.published]
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[_MemoryOutboxBatch]:
+        batch = _MemoryOutboxBatch(self)
+        yield batch
+        self.published.extend(batch.marked)
+
+    async def oldest_unpublished_age(self) -> float:
+        return 0.0
+
+
+@dataclass
+class _MemoryOutboxBatch:
+    outbox: MemoryOutbox
+    marked: list[int] = field(default_factory=list)
+
+    async def claim_products(self, max_products: int) -> list[str]:
+        return list(dict.fromkeys(r.product_id for r in self.outbox.unpublished()))[:max_products]
+
+    async def publishable_rows(self, products: list[str], max_rows: int) -> list[OutboxRow]:
+        rows = [r for r in self.outbox.unpublished() if r.product_id in products]
+        return sorted(rows, key=lambda r: (r.product_id, r.product_sequence))[:max_rows]
+
+    async def mark_published(self, rows: list[OutboxRow]) -> None:
+        self.marked.extend(r.outbox_id for r in rows)
+
+
+class HeldAcks:
+    """A TopicProducer whose acknowledgements the test gives (``ack_all``) or refuses (``fail_all``)."""
+
+    def __init__(self, *, auto_ack: bool = True) -> None:
+        self.auto_ack = auto_ack
+        self.sent: list[tuple[str | None, str, Any, list[tuple[str, bytes]]]] = []
+        self.pending: list[asyncio.Future] = []
+        self.queued = asyncio.Event()  # set on every send
+
+    async def send(self, spec, key, message, headers=None, topic=None) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.sent.append((topic, key, message, list(headers or ())))
+        if self.auto_ack:
+            future.set_result(None)
+        else:
+            self.pending.append(future)
+        self.queued.set()
+        return future
+
+    def ack_all(self) -> None:
+        for future in self.pending:
+            future.set_result(None)
+
+    def fail_all(self, exc: Exception) -> None:
+        for future in self.pending:
+            future.set_exception(exc)
