@@ -32,6 +32,7 @@ from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.delivery.ssrf import UnsafeUrlError
 from epd_publisher.delivery.webhooks import HmacSigner, sign_request
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, fan_out, load_targets, replay_dead_letters
+from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
 from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
@@ -107,7 +108,7 @@ async def drain(sender: Sender, clock: ManualClock, max_rounds: int = 500) -> No
 
 def sender_for(pool, http, clock, **kw) -> Sender:
     return Sender(
-        pool,
+        PgDeliveryStore(pool),
         http,
         signed_records(pool),
         clock=clock,

@@ -18,6 +18,7 @@ from epd_publisher import pact_events
 from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, replay_dead_letters
+from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
 from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
@@ -142,7 +143,7 @@ async def test_refused_answer_is_dead_lettered_and_replayed(db):
         clock = ManualClock()
         await pact_events.forward(db, clock.now())
         sender = Sender(
-            db,
+            PgDeliveryStore(db),
             http,
             signed_records(db),
             clock=clock,

@@ -27,6 +27,7 @@ from epd_publisher.partners import (
     load_targets,
     undecryptable_endpoints,
 )
+from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.sender import SECRET_RETRY_S, ManualClock, Sender, SenderConfig
 from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
 
@@ -101,7 +102,15 @@ async def test_wrong_key_defers_without_sending_and_the_right_key_delivers(db):
 
         errors_before = metrics.SECRET_ERRORS.labels("jp-body")._value.get()
         config = SenderConfig(timeout_s=5)
-        bad = Sender(db, http, signed_records(db), clock=clock, rng=random.Random(1), config=config, secrets=wrong)
+        bad = Sender(
+            PgDeliveryStore(db),
+            http,
+            signed_records(db),
+            clock=clock,
+            rng=random.Random(1),
+            config=config,
+            secrets=wrong,
+        )
         assert await bad.run_due() == 2
         assert received == []  # nothing sent: no unsigned request, no request signed with garbage
         rows = await db.fetch("SELECT state, attempts, next_attempt_at FROM deliveries ORDER BY endpoint_id")
@@ -111,7 +120,7 @@ async def test_wrong_key_defers_without_sending_and_the_right_key_delivers(db):
         assert metrics.SECRET_ERRORS.labels("jp-body")._value.get() == errors_before + 2
 
         good = Sender(
-            db,
+            PgDeliveryStore(db),
             http,
             signed_records(db),
             clock=clock,

@@ -10,7 +10,9 @@ import random
 import httpcore
 import httpx
 import pytest
+from publisher_fakes import MemoryDeliveryStore
 
+from epd_publisher.deliveries import FOOTPRINT_CHANGE, DueDelivery
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.pinning import AddressPins, PinnedClient
 from epd_publisher.delivery.retry import TransportError
@@ -85,7 +87,7 @@ class NoRecords:
 
 def sender(http, resolver, endpoint_secrets) -> Sender:
     return Sender(
-        pool=None,
+        store=MemoryDeliveryStore(),
         http=http,
         rendering=NoRecords(),
         resolver=resolver,  # type: ignore[arg-type]
@@ -94,15 +96,26 @@ def sender(http, resolver, endpoint_secrets) -> Sender:
     )
 
 
-def row(url: str = URL, allow_private: bool = False) -> dict:
-    return {
-        "url": url,
-        "allow_private": allow_private,
-        "format": "webhook-pact",
-        "endpoint_id": "jp-hook",
-        "token_url": None,
-        "client_id": None,
-    }
+def row(url: str = URL, allow_private: bool = False) -> DueDelivery:
+    return DueDelivery(
+        delivery_id=1,
+        event_id="7d9f3f7e-3a51-4c8e-9a43-1f1f5d0c0b01",
+        partner_id="jp-body",
+        kind=FOOTPRINT_CHANGE,
+        payload=b"",
+        attempts=0,
+        first_attempt_at=None,
+        accepts_provisional=False,
+        endpoint_id="jp-hook",
+        url=url,
+        format="webhook-pact",
+        signing="none",
+        secret_sealed=None,
+        token_url=None,
+        client_id=None,
+        client_secret_sealed=None,
+        allow_private=allow_private,
+    )
 
 
 async def test_request_goes_to_the_checked_address_not_a_rebound_one(endpoint_secrets):

@@ -1,4 +1,5 @@
-"""SQL adapter for the outbox relay: claim products, read their publishable rows, mark them published.
+"""SQL adapter for the outbox relay: claim products, read their publishable rows, mark them published
+(``PgOutbox``, the PostgreSQL relay.Outbox: one batch is one transaction).
 
 Ordering rules (DESIGN.md section 6):
 - Snapshot rule: only rows with ``transaction_id < pg_snapshot_xmin(pg_current_snapshot())`` are read,
@@ -14,10 +15,14 @@ Ordering rules (DESIGN.md section 6):
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+
+from epd_common.db import transaction
 
 #: First key of the two-key advisory lock; the second is hashtext(product_id).
 LOCK_NAMESPACE = 0x0E9D_0001
@@ -74,7 +79,7 @@ def publishable_runs(records: list[asyncpg.Record]) -> list[OutboxRow]:
     """The gap-free, eligible run of each product after its last published sequence, in order."""
     out: list[OutboxRow] = []
     current: str | None = None
-    expected: int | None = None
+    expected = 0  # set from the first record of each product
     blocked = False
     for r in records:
         if r["product_id"] != current:
@@ -132,9 +137,42 @@ async def mark_published(conn: asyncpg.Connection, rows: list[OutboxRow]) -> Non
     )
 
 
-async def oldest_unpublished_age(conn: asyncpg.Connection) -> float:
+async def oldest_unpublished_age(conn: asyncpg.Connection | asyncpg.Pool) -> float:
     """Seconds since the oldest unpublished outbox row was written (0 when none)."""
     value = await conn.fetchval(
         "SELECT extract(epoch FROM clock_timestamp() - min(created_at)) FROM outbox WHERE published_at IS NULL"
     )
     return float(value or 0.0)
+
+
+class PgOutboxBatch:
+    """relay.OutboxBatch in one transaction of ``conn``."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def claim_products(self, max_products: int) -> list[str]:
+        return await claim_products(self.conn, max_products)
+
+    async def publishable_rows(self, products: list[str], max_rows: int) -> list[OutboxRow]:
+        return await publishable_rows(self.conn, products, max_rows)
+
+    async def mark_published(self, rows: list[OutboxRow]) -> None:
+        await mark_published(self.conn, rows)
+
+
+class PgOutbox:
+    """relay.Outbox on a pool: each batch is one transaction (committed when the block exits normally)."""
+
+    retryable: tuple[type[Exception], ...] = (OSError, asyncpg.PostgresError)
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[PgOutboxBatch]:
+        async with transaction(self._pool) as conn:
+            yield PgOutboxBatch(conn)
+
+    async def oldest_unpublished_age(self) -> float:
+        return await oldest_unpublished_age(self._pool)

@@ -8,6 +8,8 @@ re-publishes those rows on restart: the feed is at-least-once and subscribers de
 (event id, version) and product sequence. Within one product the sends go to one partition in
 sequence order; the idempotent producer keeps them in that order, and no row of a product is sent
 before the previous batch of that product was acked and marked (the claim is held until then).
+
+The relay runs against the Outbox protocol below (PostgreSQL: ``outbox.PgOutbox``).
 """
 
 from __future__ import annotations
@@ -15,17 +17,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import asyncpg
 from aiokafka.errors import KafkaError
 
 from epd_common import topics
 from epd_common.kafka import TopicProducer
-from epd_publisher import metrics, outbox
+from epd_publisher import metrics
+from epd_publisher.outbox import OutboxRow, PgOutbox
 
 log = logging.getLogger(__name__)
+
+
+class OutboxBatch(Protocol):
+    """One relay batch's view of the outbox, inside one transaction that holds the product claims."""
+
+    async def claim_products(self, max_products: int) -> list[str]:
+        """Claim up to ``max_products`` products with publishable rows (no other batch holds them)."""
+        ...
+
+    async def publishable_rows(self, products: list[str], max_rows: int) -> list[OutboxRow]:
+        """Each claimed product's gap-free run after its last published sequence, in sequence order."""
+        ...
+
+    async def mark_published(self, rows: list[OutboxRow]) -> None:
+        """Mark the rows published and advance the relay positions (committed with the batch)."""
+        ...
+
+
+class Outbox(Protocol):
+    @property
+    def retryable(self) -> tuple[type[Exception], ...]:
+        """Errors of this store the relay's loop logs and retries."""
+        ...
+
+    def batch(self) -> AbstractAsyncContextManager[OutboxBatch]:
+        """One transaction: committed when the block exits normally, rolled back (claims released) when it raises."""
+        ...
+
+    async def oldest_unpublished_age(self) -> float:
+        """Seconds since the oldest unpublished row was written (0 when none)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +72,7 @@ class RelayConfig:
     poll_interval_s: float = 0.1
 
 
-def headers_for(row: outbox.OutboxRow) -> list[tuple[str, bytes]]:
+def headers_for(row: OutboxRow) -> list[tuple[str, bytes]]:
     return [
         ("event-id", row.event_id.encode()),
         ("version", str(row.version).encode()),
@@ -45,8 +81,13 @@ def headers_for(row: outbox.OutboxRow) -> list[tuple[str, bytes]]:
 
 
 class Relay:
-    def __init__(self, pool: asyncpg.Pool, producer: TopicProducer, config: RelayConfig = RelayConfig()) -> None:
-        self._pool = pool
+    def __init__(
+        self, store: Outbox | asyncpg.Pool, producer: TopicProducer, config: RelayConfig = RelayConfig()
+    ) -> None:
+        if isinstance(store, asyncpg.Pool):
+            # Transitional: composition roots that still hand over their pool get the PostgreSQL outbox.
+            store = PgOutbox(store)
+        self._outbox: Outbox = store
         self._producer = producer
         self._config = config
         self._changes = topics.FOOTPRINT_CHANGES.topic(config.topic_prefix)
@@ -55,9 +96,9 @@ class Relay:
     async def run_batch(self) -> int:
         """Publish one batch; returns the number of rows published (0: nothing publishable now)."""
         started = time.perf_counter()
-        async with self._pool.acquire() as conn, conn.transaction():
-            products = await outbox.claim_products(conn, self._config.max_products)
-            rows = await outbox.publishable_rows(conn, products, self._config.max_rows)
+        async with self._outbox.batch() as batch:
+            products = await batch.claim_products(self._config.max_products)
+            rows = await batch.publishable_rows(products, self._config.max_rows)
             if not rows:
                 return 0
             futures = []
@@ -89,7 +130,7 @@ class Relay:
                         )
                     )
             await asyncio.gather(*futures)
-            await outbox.mark_published(conn, rows)
+            await batch.mark_published(rows)
         now = datetime.now(UTC)
         for row in rows:
             metrics.PUBLICATION_FRESHNESS.observe(max(0.0, (now - row.created_at).total_seconds()))
@@ -98,8 +139,7 @@ class Relay:
         return len(rows)
 
     async def refresh_gauge(self) -> None:
-        async with self._pool.acquire() as conn:
-            metrics.OUTBOX_OLDEST_AGE.set(await outbox.oldest_unpublished_age(conn))
+        metrics.OUTBOX_OLDEST_AGE.set(await self._outbox.oldest_unpublished_age())
 
     async def run(self, stop: asyncio.Event) -> None:
         last_gauge = 0.0
@@ -109,7 +149,7 @@ class Relay:
                 if time.monotonic() - last_gauge > 1.0:
                     await self.refresh_gauge()
                     last_gauge = time.monotonic()
-            except (OSError, asyncpg.PostgresError, KafkaError) as exc:
+            except (*self._outbox.retryable, KafkaError) as exc:
                 log.warning("relay batch failed, retrying", extra={"error": str(exc)})
                 published = 0
                 await asyncio.sleep(1.0)

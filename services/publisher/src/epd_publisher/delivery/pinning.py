@@ -165,10 +165,13 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         )
         with _httpx_errors(request):
             response = await self._pool.handle_async_request(core)
+        # httpcore types a response stream as sync or async; its async pool's is always async (httpx's own
+        # AsyncHTTPTransport asserts the same).
+        stream = typing.cast(typing.AsyncIterable[bytes], response.stream)
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
-            stream=_ResponseStream(response.stream, request),
+            stream=_ResponseStream(stream, request),
             extensions=response.extensions,
         )
 
