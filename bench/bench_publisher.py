@@ -18,7 +18,7 @@ from harness import BenchContext, BenchRow
 from epd_common import topics
 from epd_common.kafka import PRODUCER_DEFAULTS, TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_devstack.databases import create_migrated_database, drop_database
-from epd_publisher.outbox import OutboxRow
+from epd_publisher.outbox import OutboxRow, PgOutbox
 from epd_publisher.relay import Relay, RelayConfig, headers_for
 from epd_publisher.subscriber import MemorySequenceStore, Subscriber
 
@@ -47,7 +47,7 @@ async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, li
     ]
     producer = make_producer(bootstrap)
     await producer.start()
-    relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix))
+    relay = Relay(PgOutbox(pool), TopicProducer(producer), RelayConfig(prefix))
     start = time.perf_counter()
     while await relay.run_batch():
         pass
@@ -92,7 +92,7 @@ async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> 
         arrived.put_nowait((event.product_id, event.version, time.perf_counter()))
 
     stop = asyncio.Event()
-    relay = Relay(pool, TopicProducer(producer), RelayConfig(prefix, poll_interval_s=0.01))
+    relay = Relay(PgOutbox(pool), TopicProducer(producer), RelayConfig(prefix, poll_interval_s=0.01))
     tasks = [
         asyncio.create_task(relay.run(stop)),
         asyncio.create_task(Subscriber(consumer, MemorySequenceStore(), on_change, name="bench").run(stop, 50)),

@@ -19,6 +19,7 @@ from epd_publisher import pact_events
 from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.partners import EndpointSpec, add_endpoint
+from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.sender import ManualClock, Sender, SenderConfig
 from epd_records.recognition import DeliveryFormat
 from tests.integration.publisher.publisher_helpers import signed_records
@@ -94,15 +95,15 @@ async def test_request_fulfilled_reaches_the_requesters_events_endpoint(gateway,
                     ),
                 )
                 assert r.status_code == 200, r.text
-            for _ in range(100):  # the gateway's request worker answers asynchronously
-                if await pool.fetchval("SELECT count(*) FROM gateway_outgoing_events"):
-                    break
-                await asyncio.sleep(0.1)
+            async with asyncio.timeout(120):  # the gateway's request worker answers asynchronously
+                # a row written by the gateway process: polled, there is no event to wait on
+                while not await pool.fetchval("SELECT count(*) FROM gateway_outgoing_events"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
             clock = ManualClock()
             assert await pact_events.forward(pool, clock.now()) == 1
             assert await pact_events.forward(pool, clock.now()) == 0  # handed over once
             sender = Sender(
-                pool,
+                PgDeliveryStore(pool),
                 http,
                 signed_records(pool),
                 clock=clock,

@@ -26,7 +26,11 @@ from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.endpoint_secrets import EndpointSecrets
-from epd_publisher.partners import fan_out, load_targets, undecryptable_endpoints
+from epd_publisher.fanout import fan_out
+from epd_publisher.outbox import PgOutbox
+from epd_publisher.partners import undecryptable_endpoints
+from epd_publisher.pg_deliveries import PgDeliveryStore
+from epd_publisher.pg_partners import PgFanoutStore
 from epd_publisher.relay import Relay, RelayConfig
 from epd_publisher.rendering import SignedRecords, key_ring, programme_info
 from epd_publisher.sender import Sender, SenderConfig, SystemClock
@@ -50,7 +54,7 @@ async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
             await producer.start()
             resources.push_async_callback(producer.stop)
             relay = Relay(
-                pool,
+                PgOutbox(pool),
                 TopicProducer(producer),
                 RelayConfig(prefix, max_rows=settings.relay_max_rows, poll_interval_s=settings.poll_interval_s),
             )
@@ -84,7 +88,8 @@ async def delivery(
     resources.push_async_callback(consumer.stop)
 
     async def on_event(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection) -> None:
-        await fan_out(conn, event, await load_targets(conn), clock.now())
+        store = PgFanoutStore(conn)
+        await fan_out(store, event, await store.targets(), clock.now())
 
     fanout = Subscriber(
         consumer,
@@ -111,7 +116,7 @@ async def delivery(
         settings.breaker_failures, settings.breaker_cool_down_s, clock=lambda: clock.now().timestamp()
     )
     sender = Sender(
-        pool,
+        PgDeliveryStore(pool),
         http,
         SignedRecords(programme_info(settings), keys),
         clock=clock,

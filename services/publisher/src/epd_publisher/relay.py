@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-import asyncpg
 from aiokafka.errors import KafkaError
 
 from epd_common import topics
 from epd_common.kafka import TopicProducer
 from epd_publisher import metrics
-from epd_publisher.outbox import OutboxRow, PgOutbox
+from epd_publisher.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +80,7 @@ def headers_for(row: OutboxRow) -> list[tuple[str, bytes]]:
 
 
 class Relay:
-    def __init__(
-        self, store: Outbox | asyncpg.Pool, producer: TopicProducer, config: RelayConfig = RelayConfig()
-    ) -> None:
-        if isinstance(store, asyncpg.Pool):
-            # Transitional: composition roots that still hand over their pool get the PostgreSQL outbox.
-            store = PgOutbox(store)
+    def __init__(self, store: Outbox, producer: TopicProducer, config: RelayConfig = RelayConfig()) -> None:
         self._outbox: Outbox = store
         self._producer = producer
         self._config = config

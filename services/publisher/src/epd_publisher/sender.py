@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-import asyncpg
 import httpx
 from google.protobuf.message import DecodeError
 
@@ -44,7 +43,6 @@ from epd_publisher.errors import PublisherError
 from epd_publisher.oauth import TokenCache, TokenError
 from epd_publisher.outgoing import build_request
 from epd_publisher.partners import guard
-from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.rendering import RecordRendering
 from epd_records.errors import RecordError
 from epd_records.recognition import DeliveryFormat
@@ -95,7 +93,7 @@ def result_of_exception(exc: httpx.HTTPError) -> AttemptResult:
 class Sender:
     def __init__(
         self,
-        store: DeliveryStore | asyncpg.Pool,
+        store: DeliveryStore,
         http: PinnedClient,
         rendering: RecordRendering,
         *,
@@ -110,9 +108,6 @@ class Sender:
         if not isinstance(http, PinnedClient):
             # A plain client would resolve partner hosts again after the SSRF check (DNS rebinding).
             raise TypeError("the sender needs an epd_publisher.delivery.pinning.PinnedClient")
-        if isinstance(store, asyncpg.Pool):
-            # Transitional: composition roots that still hand over their pool get the PostgreSQL store.
-            store = PgDeliveryStore(store)
         self._store: DeliveryStore = store
         self._http = http
         self._rendering = rendering
