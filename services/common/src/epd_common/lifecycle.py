@@ -14,10 +14,12 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+from epd_common.errors import CommonError
+
 log = logging.getLogger(__name__)
 
 
-class TaskEnded(RuntimeError):
+class TaskEnded(CommonError):
     """A long-running task returned although nothing asked it to stop."""
 
 

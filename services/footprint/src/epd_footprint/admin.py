@@ -15,12 +15,13 @@ from . import schemas as s
 from .binding import BindingError, parse_binding
 from .domain.lifecycle import Status
 from .engine import LiveSystem, ProductSystemError, parse_system
+from .errors import FootprintError
 from .versions import NewVersion, VersionError, approve, create_version, expire_due, move
 
 SERIES_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-series")
 
 
-class AdminError(ValueError):
+class AdminError(FootprintError):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message

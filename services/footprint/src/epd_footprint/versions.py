@@ -21,6 +21,7 @@ from epd.v1 import footprint_pb2
 from epd_records import readmodel
 
 from .domain.lifecycle import LifecycleError, Status, transition, valid_until
+from .errors import FootprintError
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-event")
 VERSION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-version")
@@ -36,7 +37,7 @@ CHANGE = {
 }
 
 
-class VersionError(ValueError):
+class VersionError(FootprintError):
     """A version operation that is not allowed (unknown id, forbidden transition); maps to 4xx."""
 
     def __init__(self, code: str, message: str) -> None:

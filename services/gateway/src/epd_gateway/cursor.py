@@ -16,8 +16,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from epd_gateway.errors import GatewayError
 
-class CursorError(ValueError):
+
+class CursorError(GatewayError):
     pass
 
 

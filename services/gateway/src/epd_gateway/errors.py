@@ -39,7 +39,11 @@ ERROR_SCHEMA = {
 }
 
 
-class ApiError(Exception):
+class GatewayError(Exception):
+    """Base of the gateway's own errors (never a programming error); the message says why."""
+
+
+class ApiError(GatewayError):
     def __init__(
         self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
     ) -> None:

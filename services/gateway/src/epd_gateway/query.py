@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from epd_gateway.errors import GatewayError
 from epd_records.errors import MappingError
 from epd_records.party import check_urn
 from epd_records.status import PactStatus
@@ -31,7 +32,7 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class FilterError(Exception):
+class FilterError(GatewayError):
     """A request whose filters are malformed (not merely matching nothing); maps to 400."""
 
 

@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet
 
+from epd_gateway.errors import GatewayError
 from epd_records.errors import SignatureError
 from epd_records.signing import ALG, EDDSA_ONLY, KeyRing
 
@@ -24,7 +25,7 @@ _MAX_TOKEN = 4096
 _LEEWAY = 5
 
 
-class TokenError(ValueError):
+class TokenError(GatewayError):
     """Rejected access token; `expired` tells TokenExpired apart from other failures."""
 
     def __init__(self, message: str, expired: bool = False) -> None:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from epd.v1 import telemetry_pb2
 from epd_ingest import units
+from epd_ingest.errors import IngestError
 
 AK = telemetry_pb2.ActivityKind
 RK = telemetry_pb2.ReadingKind
@@ -31,7 +32,7 @@ _KIND_NAMES = {
 _READING_KINDS = {"interval": RK.READING_KIND_INTERVAL, "counter": RK.READING_KIND_COUNTER}
 
 
-class RegistryError(ValueError):
+class RegistryError(IngestError):
     """A plant or meter description that cannot be registered."""
 
 

@@ -28,6 +28,7 @@ from functools import lru_cache
 import pint
 
 from epd.v1 import telemetry_pb2
+from epd_ingest.errors import IngestError
 
 AK = telemetry_pb2.ActivityKind
 
@@ -48,11 +49,11 @@ CANONICAL: dict[int, dict[str, str]] = {
 }
 
 
-class UnknownUnitError(ValueError):
+class UnknownUnitError(IngestError):
     """The unit text is not a unit pint knows (or is not a plain unit expression)."""
 
 
-class IncompatibleUnitError(ValueError):
+class IncompatibleUnitError(IngestError):
     """A known unit whose dimension the activity kind does not accept."""
 
 
