@@ -21,6 +21,7 @@ from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_connector.config import ConfigError, load_plant_config
+from epd_connector.errors import ConnectorError
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
 from epd_connector.settings import ConnectorSettings
@@ -55,7 +56,7 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         rt, lambda: make_producer(settings.kafka_bootstrap, retry_backoff_ms=200), prefix=settings.topic_prefix
     )
     sender_task = asyncio.create_task(sender.run(sender_stop), name="sender")
-    work: dict[str, Coroutine[Any, Any, None]] = {"batch-timer": rt.run_timer(stop), "sender": watch(sender_task)}
+    work: dict[str, Coroutine[Any, Any, None]] = {"batch-timer": rt.run_timer(stop), "sender": watch(sender_task, stop)}
     if "http" in sources:
         from epd_connector.sources.http_push import make_app
 
@@ -93,9 +94,18 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
             rt.close()
 
 
-async def watch(task: asyncio.Task[None]) -> None:
-    """Fail when the sender fails; it runs on until the stopping phase has drained the spool."""
-    await asyncio.shield(task)
+async def watch(task: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Fail when the sender fails while the connector runs; at `stop` it keeps running (it drains the
+    spool in the stopping phase), so the watch ends there."""
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        task.result()  # re-raise the sender's failure
+        if not stop.is_set():
+            raise ConnectorError("the sender ended while the connector was running")
 
 
 async def replay_files(settings: ConnectorSettings, rt: ConnectorRuntime, stop: asyncio.Event) -> None:
