@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import urllib.request
 
 from .kafka import REPO
 from .procs import StartupError, port_open, read_pid, spawn, stop_pid_file, wait_until
@@ -46,13 +47,21 @@ class Prometheus:
             self.log_file,
             self.pid_file,
         )
+        # The port opens before the TSDB is loaded; until then queries answer 503: wait for /-/ready.
         wait_until(
-            lambda: port_open("127.0.0.1", self.port),
+            lambda: port_open("127.0.0.1", self.port) and self._ready(),
             timeout=timeout,
             proc=proc,
             what="prometheus",
             log_file=self.log_file,
         )
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:  # URLError and HTTPError (503 while starting) are OSErrors
+            return False
 
     def stop(self) -> None:
         stop_pid_file(self.pid_file)
