@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import time
 
 import asyncpg
+import httpx
 import jwt as pyjwt
 from conftest import KEY_SECRET, check_error, launch, stop
 from gateway_seed import MAGNET, OXIDE, add_product, add_version
@@ -105,6 +107,13 @@ async def test_token_endpoint_errors(gateway):
         assert r.status_code == 403 and r.json()["code"] == "AccessDenied"
 
 
+def from_address(gw, address: str, **kw) -> httpx.AsyncClient:
+    """A client whose requests come from another loopback address (127.0.0.0/8 is all local)."""
+    context = ssl.create_default_context(cafile=str(gw.cert))
+    transport = httpx.AsyncHTTPTransport(local_address=address, verify=context)
+    return httpx.AsyncClient(base_url=gw.url, transport=transport, timeout=30, **kw)
+
+
 async def test_rate_limits_answer_429_with_retry_after(gateway_db, tmp_path, pact):
     proc, gw = await launch(
         gateway_db,
@@ -114,8 +123,11 @@ async def test_rate_limits_answer_429_with_retry_after(gateway_db, tmp_path, pac
         EPD_GATEWAY_TOKEN_RATE_PER_SECOND="0.01",
         EPD_GATEWAY_TOKEN_RATE_BURST="2",
     )
+    form = {"grant_type": "client_credentials"}
     try:
-        token = await gw.token("a")
+        async with from_address(gw, "127.0.0.3") as http:
+            r = await http.post("/auth/token", data=form, auth=gw.clients["a"])
+            token = r.json()["access_token"]
         async with gw.client(headers={"authorization": f"Bearer {token}"}) as http:
             statuses = [(await http.get("/3/footprints")).status_code for _ in range(3)]
             assert statuses == [200, 200, 200]
@@ -123,15 +135,14 @@ async def test_rate_limits_answer_429_with_retry_after(gateway_db, tmp_path, pac
             check_error(pact, r, 429)
             assert int(r.headers["retry-after"]) >= 1
         cid, secret = gw.clients["b"]
-        async with gw.client() as http:
-            codes = [
-                (
-                    await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
-                ).status_code
-                for _ in range(3)
-            ]
-            assert codes[:2] == [200, 200] and codes[2] == 429
-            r = await http.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
-            assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        # Someone who only knows the client id is limited by their own address, and locks nobody out.
+        async with from_address(gw, "127.0.0.2") as attacker:
+            codes = [(await attacker.post("/auth/token", data=form, auth=(cid, "guess"))).status_code for _ in range(3)]
+        assert codes == [401, 401, 429]
+        # The client itself is limited once authenticated, whatever address it comes from.
+        async with from_address(gw, "127.0.0.4") as one, from_address(gw, "127.0.0.5") as other:
+            codes = [(await one.post("/auth/token", data=form, auth=(cid, secret))).status_code for _ in range(2)]
+            r = await other.post("/auth/token", data=form, auth=(cid, secret))
+        assert codes == [200, 200] and r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     finally:
         await asyncio.to_thread(stop, proc)

@@ -41,7 +41,7 @@ def test_token_round_trip_and_rotation():
     ring = new_key_ring()
     token = issue(ring)
     assert tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_100).partner_id == "p"
-    # Tokens signed just before a rotation still verify (the old key is retired, not dropped).
+    # Tokens signed just before a rotation still verify (the old key is retired, not dropped; for a grace).
     assert tokens.verify(token, rotate(ring), issuer=ISS, audience=AUD, now=1_000_100).client_id == "c"
 
 
@@ -64,6 +64,46 @@ def test_bad_tokens(case):
     with pytest.raises(tokens.TokenError) as err:
         tokens.verify(bad, ring, issuer=ISS, audience=AUD, now=now)
     assert err.value.expired is (case == "expired")
+
+
+def _signed(ring, header: dict, claims: dict) -> str:
+    from joserfc import jwt as jose_jwt
+
+    from epd_records.signing import EDDSA_ONLY
+
+    return jose_jwt.encode(header, claims, ring.current, registry=EDDSA_ONLY)
+
+
+def test_a_token_must_say_it_is_an_access_token_and_live_at_most_15_minutes():
+    ring = new_key_ring()
+    claims = {"iss": ISS, "sub": "c", "aud": AUD, "scope": "footprint:list", "partner_id": "p", "iat": 1_000_000}
+    ok = _signed(ring, {"alg": "EdDSA", "kid": ring.kid, "typ": "at+jwt"}, {**claims, "exp": 1_000_900})
+    assert tokens.verify(ok, ring, issuer=ISS, audience=AUD, now=1_000_100).client_id == "c"
+    century = _signed(ring, {"alg": "EdDSA", "kid": ring.kid, "typ": "at+jwt"}, {**claims, "exp": 4_200_000_000})
+    untyped = _signed(ring, {"alg": "EdDSA", "kid": ring.kid}, {**claims, "exp": 1_000_900})
+    id_token = _signed(ring, {"alg": "EdDSA", "kid": ring.kid, "typ": "JWT"}, {**claims, "exp": 1_000_900})
+    no_iat = _signed(
+        ring,
+        {"alg": "EdDSA", "kid": ring.kid, "typ": "at+jwt"},
+        {"exp": 1_000_900, **{k: v for k, v in claims.items() if k != "iat"}},
+    )
+    for bad, why in ((century, "lifetime"), (untyped, "at\\+jwt"), (id_token, "at\\+jwt"), (no_iat, "iat")):
+        with pytest.raises(tokens.TokenError, match=why):
+            tokens.verify(bad, ring, issuer=ISS, audience=AUD, now=1_000_100)
+
+
+def test_tokens_of_a_retired_key_are_refused_after_a_grace():
+    from epd_records.signing import KeyRing
+
+    ring = new_key_ring()
+    token = issue(ring, now=1_000_000, ttl_seconds=900)
+    rotated = rotate(ring)
+    retired_at = {ring.kid: 1_000_050.0}
+    rotated = KeyRing(rotated.current, rotated.retired, retired_at)
+    assert tokens.verify(token, rotated, issuer=ISS, audience=AUD, now=1_000_080).client_id == "c"  # in grace
+    late = 1_000_050 + tokens.RETIRED_KEY_GRACE_SECONDS + 1  # the token itself is still unexpired
+    with pytest.raises(tokens.TokenError, match="retired key"):
+        tokens.verify(token, rotated, issuer=ISS, audience=AUD, now=late)
 
 
 def test_cursor_is_bound_to_filters_and_expires_and_resists_tampering():

@@ -134,7 +134,20 @@ CASES = [
     _reading_case("infinity", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "Infinity")),
     _reading_case("-infinity", RR.REJECTION_REASON_NOT_FINITE, lambda: raw("roasting.electricity", "-inf")),
     _reading_case("not a number", RR.REJECTION_REASON_MALFORMED, lambda: raw("roasting.electricity", "12,5")),
-    _reading_case("absurd magnitude", RR.REJECTION_REASON_MALFORMED, lambda: raw("roasting.electricity", "1e999999")),
+    _reading_case(
+        "absurd magnitude", RR.REJECTION_REASON_OUT_OF_RANGE, lambda: raw("roasting.electricity", "1e999999")
+    ),
+    # 1e-999999 is a 10-character text PostgreSQL would write out as a million digits
+    _reading_case(
+        "vanishing magnitude", RR.REJECTION_REASON_OUT_OF_RANGE, lambda: raw("roasting.electricity", "1e-999999")
+    ),
+    # 1e15 EJ passes as a number but is 1e24 GJ on a steam meter: the range holds after conversion too
+    _reading_case(
+        "out of range once converted", RR.REJECTION_REASON_OUT_OF_RANGE, lambda: raw("roasting.steam", "1e15", "EJ")
+    ),
+    _reading_case(
+        "too many digits", RR.REJECTION_REASON_OUT_OF_RANGE, lambda: raw("roasting.electricity", "0." + "1" * 40)
+    ),
     _reading_case(
         "negative interval value", RR.REJECTION_REASON_NEGATIVE_VALUE, lambda: raw("roasting.electricity", "-3.5")
     ),

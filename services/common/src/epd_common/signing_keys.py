@@ -38,6 +38,14 @@ class StoredKeys:
     created_at: datetime
     private_jwk: dict[str, Any]  # the current key, with its private part
     retired_public_jwks: tuple[dict[str, Any], ...]  # newest first
+    retired_at: tuple[datetime, ...] = ()  # when each retired key stopped being current (same order)
+
+    def retired_since(self) -> dict[str, float]:
+        """kid -> when that key was retired (Unix time)."""
+        return {
+            str(jwk.get("kid")): at.timestamp()
+            for jwk, at in zip(self.retired_public_jwks, self.retired_at, strict=True)
+        }
 
 
 async def _make_current(
@@ -90,8 +98,14 @@ async def load(pool: asyncpg.Pool, key_secret: str) -> StoredKeys:
             "the current signing key does not decrypt: EPD_RECORDS_KEY_SECRET differs from the secret it was "
             "sealed with, or the row was altered"
         ) from None
-    retired = tuple(_jwk(r["public_jwk"]) for r in rows if r["kid"] != current["kid"])
-    return StoredKeys(current["kid"], current["created_at"], private, retired)
+    others = [r for r in rows if r["kid"] != current["kid"]]
+    return StoredKeys(
+        current["kid"],
+        current["created_at"],
+        private,
+        tuple(_jwk(r["public_jwk"]) for r in others),
+        tuple(r["retired_at"] for r in others),
+    )
 
 
 def _jwk(value: Any) -> dict[str, Any]:

@@ -39,7 +39,12 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
     )
     server = ServiceServer(
         uvicorn.Config(
-            create_app(pool, settings.admin_token),
+            create_app(
+                pool,
+                settings.admin_token,
+                max_body_bytes=settings.admin_max_body_bytes,
+                max_json_depth=settings.admin_max_json_depth,
+            ),
             host=settings.admin_host,
             port=settings.admin_port,
             log_config=None,

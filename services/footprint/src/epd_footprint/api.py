@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit, coded_error
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
 from . import admin, site
@@ -34,7 +35,9 @@ HTTP_REQUESTS, HTTP_DURATION = red_metrics(
 )
 
 
-def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
+def create_app(
+    pool: asyncpg.Pool, token: str, *, max_body_bytes: int = 4 * 1024 * 1024, max_json_depth: int = 64
+) -> FastAPI:
     if len(token) < 16:
         raise ValueError("EPD_FOOTPRINT_ADMIN_TOKEN must be at least 16 characters")
     bearer = HTTPBearer(auto_error=False)
@@ -150,4 +153,7 @@ def create_app(pool: asyncpg.Pool, token: str) -> FastAPI:
         return await admin.expire_versions(pool)
 
     app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
+    # Before routing, validation and the token: bodies bounded while they stream in, JSON depth, the head.
+    app.add_middleware(RequestBodyLimit, default_max=max_body_bytes, max_json_depth=max_json_depth, body=coded_error)
+    app.add_middleware(RequestHeadLimit, body=coded_error)
     return app

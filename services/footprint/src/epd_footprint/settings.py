@@ -22,3 +22,8 @@ class FootprintSettings(ServiceSettings):
     )
     drift_threshold: str = Field(default="0.10", validation_alias="EPD_FOOTPRINT_DRIFT_THRESHOLD")
     drift_consecutive: int = Field(default=3, ge=1, le=10000, validation_alias="EPD_FOOTPRINT_DRIFT_CONSECUTIVE")
+    # Admin API bodies (product systems are the largest) and their JSON nesting, refused before the token check.
+    admin_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=4096, le=256 * 1024 * 1024, validation_alias="EPD_FOOTPRINT_ADMIN_MAX_BODY_BYTES"
+    )
+    admin_max_json_depth: int = Field(default=64, ge=4, le=512, validation_alias="EPD_FOOTPRINT_ADMIN_MAX_JSON_DEPTH")

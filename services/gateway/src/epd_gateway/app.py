@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit
 from epd_common.http_metrics import RedMiddleware
-from epd_common.http_server import RequestHeadLimit
 from epd_gateway import errors, requests
 from epd_gateway.deps import Deps
 from epd_gateway.observability import HTTP_DURATION, HTTP_REQUESTS
 from epd_gateway.routes import auth, events, footprints, health
+from epd_gateway.routes.auth import TOKEN_BODY_BYTES
+from epd_gateway.routes.events import EVENT_BODY_BYTES
 from epd_gateway.settings import GatewaySettings
 
 
@@ -42,5 +44,12 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
     for module in (auth, footprints, events, health):
         app.include_router(module.router)
     app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
-    app.add_middleware(RequestHeadLimit, max_bytes=settings.max_request_head_bytes)  # outermost: before any work
+    # Limits before any routing or authentication: bodies while they stream in, then the head (outermost).
+    app.add_middleware(
+        RequestBodyLimit,
+        default_max=settings.max_request_body_bytes,
+        limits={"/auth/token": TOKEN_BODY_BYTES, "/3/events": EVENT_BODY_BYTES},
+        max_json_depth=settings.max_json_depth,
+    )
+    app.add_middleware(RequestHeadLimit, max_bytes=settings.max_request_head_bytes)
     return app

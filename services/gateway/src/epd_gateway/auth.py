@@ -54,9 +54,12 @@ def require(scope: str):
             raise ApiError(429, "rate limit exceeded", "BadRequest", {"Retry-After": retry_after(wait)})
         if scope not in principal.scopes:
             raise ApiError(403, f"the token lacks the {scope} scope", "AccessDenied")
+        # The client as it is now (read on every request): disabling it, its partner or a scope takes effect at once.
         client = await deps.repository.client(principal.client_id)
         if client is None or not client.usable or client.partner_id != principal.partner_id:
             raise ApiError(403, "the client is disabled or unknown", "AccessDenied")
+        if scope not in client.scopes:
+            raise ApiError(403, f"the client no longer has the {scope} scope", "AccessDenied")
         try:
             agreement = _agreement(json.dumps(client.agreement, sort_keys=True))
         except (ValidationError, ValueError):

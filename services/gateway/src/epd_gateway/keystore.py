@@ -11,7 +11,7 @@ from epd_records.signing import KeyRing, new_stored_key
 
 
 def key_ring(stored: signing_keys.StoredKeys) -> KeyRing:
-    return KeyRing.from_stored(stored.private_jwk, stored.retired_public_jwks)
+    return KeyRing.from_stored(stored.private_jwk, stored.retired_public_jwks, stored.retired_since())
 
 
 async def ensure_key(pool: asyncpg.Pool, key_secret: str) -> str:

@@ -41,6 +41,11 @@ class GatewaySettings(ProgrammeSettings):
     max_request_head_bytes: int = Field(
         default=16_384, ge=2048, le=1_048_576, validation_alias="EPD_GATEWAY_MAX_REQUEST_HEAD_BYTES"
     )
+    # Bodies of other routes (the token endpoint takes 4 KiB, /3/events 1 MB); JSON nesting of any body.
+    max_request_body_bytes: int = Field(
+        default=16_384, ge=1024, le=16_777_216, validation_alias="EPD_GATEWAY_MAX_REQUEST_BODY_BYTES"
+    )
+    max_json_depth: int = Field(default=32, ge=4, le=512, validation_alias="EPD_GATEWAY_MAX_JSON_DEPTH")
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")
 
     @model_validator(mode="after")

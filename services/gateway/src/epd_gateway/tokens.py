@@ -23,6 +23,11 @@ from epd_records.signing import ALG, EDDSA_ONLY, KeyRing
 SCOPES = frozenset({"footprint:list", "footprint:read", "events:write"})
 _MAX_TOKEN = 4096
 _LEEWAY = 5
+#: The longest lifetime a token may have (EPD_GATEWAY_TOKEN_TTL_SECONDS is at most this).
+MAX_TOKEN_LIFETIME_SECONDS = 900
+#: After a rotation, tokens signed by the old key stay valid this long (then 401: clients ask for a new
+#: token); a rotation after a leak takes effect within a minute.
+RETIRED_KEY_GRACE_SECONDS = 60
 
 
 class TokenError(GatewayError):
@@ -86,6 +91,14 @@ def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float 
     header = _header(token)
     if header.get("alg") != ALG:
         raise TokenError(f"token algorithm {str(header.get('alg'))[:20]!r} is not accepted")
+    if str(header.get("typ", "")).lower().removeprefix("application/") != "at+jwt":
+        raise TokenError("token type must be at+jwt (RFC 9068)")
+    kid = header.get("kid")
+    if kid != ring.kid:
+        retired = ring.retired_since.get(str(kid))
+        now_ = time.time() if now is None else now
+        if retired is not None and now_ - retired > RETIRED_KEY_GRACE_SECONDS:
+            raise TokenError("token is signed by a retired key; ask for a new token")
     keys = KeySet.import_key_set(ring.public_jwks())  # type: ignore[arg-type]  # a JWKS dict; joserfc types it as a TypedDict
     try:
         decoded = jwt.decode(token, keys, registry=EDDSA_ONLY)
@@ -107,6 +120,11 @@ def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float 
         raise TokenError("token has expired", expired=True) from None
     except JoseError as exc:
         raise TokenError(f"token claims are invalid ({exc.error})") from None
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int) or not isinstance(expires, int) or issued > now + _LEEWAY:
+        raise TokenError("token lacks a valid iat")
+    if expires - issued > MAX_TOKEN_LIFETIME_SECONDS:
+        raise TokenError(f"token lifetime is longer than {MAX_TOKEN_LIFETIME_SECONDS} s")
     scope, partner = claims.get("scope"), claims.get("partner_id")
     if not isinstance(scope, str) or not isinstance(partner, str):
         raise TokenError("token lacks scope or partner_id")

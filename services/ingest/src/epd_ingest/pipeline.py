@@ -219,7 +219,10 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     except units.IncompatibleUnitError as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
     if factor is not None:
-        value = value * factor
+        converted = plaus.check_range(value * factor, f"value {raw.value[:32]!r} {raw.unit[:16]} in {unit}")
+        if isinstance(converted, Finding):
+            return converted
+        value = converted
     if value < 0:
         return plaus.check_sign(value)  # type: ignore[return-value]
     dedupe = ctx.state.dedupe

@@ -13,13 +13,11 @@ from decimal import Decimal, InvalidOperation
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
+from epd_common.reading_values import out_of_range
 
 RR = telemetry_pb2.RejectionReason
 
 MAX_VALUE_CHARS = 64
-# |value| above this is a broken register or a unit mix-up, not a meter reading (1e15 kWh is
-# ~50x world annual electricity use); it also keeps values inside PostgreSQL numeric ranges.
-MAX_ABS_VALUE = Decimal("1e15")
 # google.protobuf.Timestamp's valid range is 0001-01-01 .. 9999-12-31.
 MIN_TS, MAX_TS = -62_135_596_800, 253_402_300_799
 
@@ -31,7 +29,8 @@ class Finding:
 
 
 def parse_value(text: str) -> Decimal | Finding:
-    """Decimal string -> Decimal; NaN/Infinity -> NOT_FINITE; junk or absurd size -> MALFORMED."""
+    """Decimal string -> Decimal; NaN/Infinity -> NOT_FINITE; junk -> MALFORMED; a value no meter
+    reads (epd_common.reading_values) -> OUT_OF_RANGE."""
     if not text or len(text) > MAX_VALUE_CHARS:
         return Finding(RR.REJECTION_REASON_MALFORMED, f"value must be a decimal string of 1..{MAX_VALUE_CHARS} chars")
     try:
@@ -40,8 +39,14 @@ def parse_value(text: str) -> Decimal | Finding:
         return Finding(RR.REJECTION_REASON_MALFORMED, f"value {text[:32]!r} is not a decimal number")
     if not value.is_finite():
         return Finding(RR.REJECTION_REASON_NOT_FINITE, f"value {text[:32]!r} is not finite")
-    if abs(value) > MAX_ABS_VALUE:
-        return Finding(RR.REJECTION_REASON_MALFORMED, f"value {text[:32]!r} is beyond ±{MAX_ABS_VALUE}")
+    return check_range(value, f"value {text[:32]!r}")
+
+
+def check_range(value: Decimal, what: str) -> Decimal | Finding:
+    """`value` itself when it is inside the range of a reading, else an OUT_OF_RANGE finding."""
+    problem = out_of_range(value)
+    if problem is not None:
+        return Finding(RR.REJECTION_REASON_OUT_OF_RANGE, f"{what}: {problem}")
     return value
 
 

@@ -26,7 +26,7 @@ def programme_info(settings: ProgrammeSettings) -> ProgrammeInfo:
 
 
 def key_ring(stored: StoredKeys) -> KeyRing:
-    return KeyRing.from_stored(stored.private_jwk, stored.retired_public_jwks)
+    return KeyRing.from_stored(stored.private_jwk, stored.retired_public_jwks, stored.retired_since())
 
 
 class KeySource(Protocol):

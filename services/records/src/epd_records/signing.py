@@ -65,6 +65,8 @@ class KeyRing:
 
     current: OKPKey
     retired: tuple[OKPKey, ...] = field(default=())
+    # kid -> when that retired key stopped being current (Unix time), where known
+    retired_since: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.current.is_private or self.current.as_dict().get("crv") != CRV:
@@ -90,9 +92,15 @@ class KeyRing:
         }
 
     @classmethod
-    def from_stored(cls, private_jwk: Mapping[str, Any], retired_public_jwks: Sequence[Mapping[str, Any]]) -> KeyRing:
+    def from_stored(
+        cls,
+        private_jwk: Mapping[str, Any],
+        retired_public_jwks: Sequence[Mapping[str, Any]],
+        retired_since: Mapping[str, float] | None = None,
+    ) -> KeyRing:
         """The ring from stored JWKs (epd_common.signing_keys.StoredKeys fields)."""
-        return cls.from_storage({"current": private_jwk, "retired": list(retired_public_jwks)})
+        ring = cls.from_storage({"current": private_jwk, "retired": list(retired_public_jwks)})
+        return cls(ring.current, ring.retired, dict(retired_since or {}))
 
     @classmethod
     def from_storage(cls, data: Mapping[str, Any]) -> KeyRing:

@@ -49,6 +49,7 @@ class RejectionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECTION_REASON_TOO_LATE: _ClassVar[RejectionReason]
     REJECTION_REASON_IMPLAUSIBLE_RATE: _ClassVar[RejectionReason]
     REJECTION_REASON_BAD_QUALITY: _ClassVar[RejectionReason]
+    REJECTION_REASON_OUT_OF_RANGE: _ClassVar[RejectionReason]
 READING_KIND_UNSPECIFIED: ReadingKind
 READING_KIND_INTERVAL: ReadingKind
 READING_KIND_COUNTER: ReadingKind
@@ -80,6 +81,7 @@ REJECTION_REASON_MALFORMED: RejectionReason
 REJECTION_REASON_TOO_LATE: RejectionReason
 REJECTION_REASON_IMPLAUSIBLE_RATE: RejectionReason
 REJECTION_REASON_BAD_QUALITY: RejectionReason
+REJECTION_REASON_OUT_OF_RANGE: RejectionReason
 
 class RawReading(_message.Message):
     __slots__ = ("meter_id", "observed_at", "value", "unit", "kind", "quality", "source_ref")

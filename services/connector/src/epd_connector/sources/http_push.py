@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from google.protobuf.message import DecodeError
 
 from epd.v1 import telemetry_pb2
+from epd_common.http_limits import json_depth
 from epd_connector import metrics
 from epd_connector.config import MeterConfig
 from epd_connector.errors import ConnectorError
@@ -28,6 +29,7 @@ from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sources.values import EdgeError, decimal_text, timestamp
 
 MAX_READINGS = 10_000
+MAX_JSON_DEPTH = 16
 
 
 def _error(status: int, reason: str, detail: Any) -> JSONResponse:
@@ -86,6 +88,8 @@ class _BadBody(ConnectorError):
 
 
 def _from_json(body: bytes, by_field: dict[str, MeterConfig], rt: ConnectorRuntime) -> list:
+    if json_depth(body) > MAX_JSON_DEPTH:  # a push is two or three levels deep; no parser recurses on more
+        raise _BadBody(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         doc = json.loads(body, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
     except EdgeError as exc:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from epd_common.reading_values import out_of_range
 from epd_connector.errors import ConnectorError
 
 
@@ -22,10 +23,16 @@ def decimal_text(value: Any) -> str:
         raise EdgeError(f"value {value!r} is not a number")
     if isinstance(value, float):
         value = repr(value)  # shortest round-trip text of the float the source gave us
+    text = str(value).strip()
+    if len(text) > 64:
+        raise EdgeError(f"value {text[:40]!r}... is longer than 64 characters")
     try:
-        return str(Decimal(str(value).strip()))
+        number = Decimal(text)
     except InvalidOperation as exc:
-        raise EdgeError(f"value {str(value)[:40]!r} is not a decimal number") from exc
+        raise EdgeError(f"value {text[:40]!r} is not a decimal number") from exc
+    if number.is_finite() and (problem := out_of_range(number)) is not None:
+        raise EdgeError(f"value {text[:40]!r} is out of range: {problem}")
+    return str(number)
 
 
 def timestamp(value: Any) -> datetime:

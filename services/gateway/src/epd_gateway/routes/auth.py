@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from urllib.parse import parse_qs, unquote
 
 from fastapi import APIRouter, Request
@@ -17,7 +18,7 @@ from epd_gateway.ratelimit import retry_after
 from epd_gateway.settings import GatewaySettings
 
 router = APIRouter()
-_MAX_BODY = 4096
+TOKEN_BODY_BYTES = 4096  # a client-credentials form is a few dozen bytes; the body limit enforces it
 _OAUTH_ERROR = {
     "type": "object",
     "required": ["error"],
@@ -68,6 +69,12 @@ def _oauth_error(status: int, error: str, description: str, headers: dict[str, s
     )
 
 
+@functools.cache
+def _unknown_client_hash() -> str:
+    """A hash no secret matches, with the parameters of real ones (made once, on first use)."""
+    return crypto.hash_secret(crypto.new_client_secret())
+
+
 def _basic(header: str | None) -> tuple[str, str] | None:
     if not header or header[:6].lower() != "basic ":
         return None
@@ -92,8 +99,9 @@ async def token(request: Request) -> JSONResponse:
     deps: Deps = request.app.state.deps
     settings: GatewaySettings = request.app.state.settings
     creds = _basic(request.headers.get("authorization"))
-    limit_key = f"client:{creds[0][:100]}" if creds else f"ip:{request.client.host if request.client else '-'}"
-    wait = deps.token_limits.take(limit_key)
+    # Limited per source address before any work (a claimed client id is not a key: anyone could lock a
+    # client out with it), and per client once its secret checked.
+    wait = deps.token_limits.take(f"ip:{request.client.host if request.client else '-'}")
     if wait > 0:
         return _oauth_error(429, "slow_down", "too many token requests", {"Retry-After": retry_after(wait)})
     if creds is None:
@@ -104,7 +112,7 @@ async def token(request: Request) -> JSONResponse:
             {"WWW-Authenticate": 'Basic realm="epd-gateway"'},
         )
     body = await request.body()
-    if len(body) > _MAX_BODY:
+    if len(body) > TOKEN_BODY_BYTES:
         return _oauth_error(400, "invalid_request", "request body too large")
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=False, max_num_fields=10)
@@ -114,13 +122,18 @@ async def token(request: Request) -> JSONResponse:
         return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     client_id, secret = creds
     client = await deps.repository.client(client_id) if 0 < len(client_id) <= 100 and "\x00" not in client_id else None
-    if client is None or not client.usable or not crypto.check_secret(secret, client.secret_hash):
+    # An unknown client costs the same scrypt as a known one: the answer time does not tell ids apart.
+    secret_ok = crypto.check_secret(secret, client.secret_hash if client is not None else _unknown_client_hash())
+    if client is None or not client.usable or not secret_ok:
         return _oauth_error(
             401,
             "invalid_client",
             "unknown client, wrong secret or disabled client",
             {"WWW-Authenticate": 'Basic realm="epd-gateway"'},
         )
+    wait = deps.token_limits.take(f"client:{client.client_id}")
+    if wait > 0:
+        return _oauth_error(429, "slow_down", "too many token requests", {"Retry-After": retry_after(wait)})
     requested = form.get("scope", [""])[0].split()
     granted = client.scopes & tokens.SCOPES
     if requested:

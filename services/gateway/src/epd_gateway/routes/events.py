@@ -16,7 +16,7 @@ from epd_records import events as ev
 from epd_records.errors import EventError
 
 router = APIRouter(tags=["event"])
-MAX_EVENT_BYTES = 1_000_000
+EVENT_BODY_BYTES = 1_000_000  # the body limit refuses larger events while they stream in
 _ANSWERS = (ev.REQUEST_FULFILLED, ev.REQUEST_REJECTED)
 # The documented body is exactly what the handler accepts (so schema-valid events get 200).
 _TEXT = {"type": "string", "maxLength": 500, "pattern": r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"}
@@ -104,7 +104,7 @@ async def post_event(request: Request, caller: Annotated[Caller, Depends(require
     if media not in (ev.CONTENT_TYPE, "application/json"):
         raise ApiError(400, f"content type must be {ev.CONTENT_TYPE}")
     raw = await request.body()
-    if len(raw) > MAX_EVENT_BYTES:
+    if len(raw) > EVENT_BODY_BYTES:
         raise ApiError(400, "event is larger than 1 MB")
     try:
         body = json.loads(raw)

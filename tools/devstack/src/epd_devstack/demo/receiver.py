@@ -16,6 +16,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from epd_common.http_limits import RequestBodyLimit
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
 
 def create_app(secret: str, log_file: pathlib.Path) -> FastAPI:
     app = FastAPI(title="demo partner receiver")
@@ -48,6 +52,8 @@ def create_app(secret: str, log_file: pathlib.Path) -> FastAPI:
         lines = log_file.read_text().splitlines() if log_file.exists() else []
         return {"rejected": rejected, "deliveries": [json.loads(line) for line in lines]}
 
+    # A partner's endpoint is on the internet: bounded bodies and JSON before anything reads them.
+    app.add_middleware(RequestBodyLimit, default_max=MAX_BODY_BYTES, body=lambda reason, message: {"error": message})
     return app
 
 

@@ -1,0 +1,35 @@
+"""The range of a reading's value, shared by the connector (edge) and ingest."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from epd_common.reading_values import out_of_range
+from epd_connector.sources.values import EdgeError, decimal_text
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "-0", "12.5", "1e15", "1e-12", "1.500000000000000000000000000000000000", "9" * 15]
+)
+def test_readings_a_meter_gives_are_inside(text):
+    assert out_of_range(Decimal(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [("1e16", "above"), ("1e-999999", "below"), ("1e-13", "below"), ("0." + "1" * 40, "significant digits")],
+)
+def test_values_no_meter_gives_are_outside(text, why):
+    assert why in out_of_range(Decimal(text))
+
+
+@pytest.mark.parametrize(("value", "why"), [("1e-999999", "out of range"), ("1" * 70, "longer than 64"), ("x", "not")])
+def test_the_connector_refuses_them_at_the_edge(value, why):
+    with pytest.raises(EdgeError, match=why):
+        decimal_text(value)
+
+
+def test_non_finite_values_still_pass_the_edge_for_ingest_to_reject_with_their_reason():
+    assert decimal_text("NaN") == "NaN" and decimal_text(12.5) == "12.5"
