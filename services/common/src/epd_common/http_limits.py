@@ -1,9 +1,12 @@
 """Request limits enforced before any routing, authentication or parsing (ASGI middleware).
 
 - `RequestHeadLimit`: the request target (path and query) and the header section are bounded.
-- `RequestBodyLimit`: a body is refused by its Content-Length before a byte is read, else counted
+- `RequestBodyLimit`: a body is refused by its Content-Length before a byte is kept, else counted
   while it streams in and refused at the first chunk past the limit; per-path limits (e.g. 4 KiB for
-  a token endpoint). A JSON body (`application/json`, `*+json`) is also refused when its nesting is
+  a token endpoint). Before the refusal is sent, up to `drain_bytes` more of the body are read and
+  discarded (a "lingering" read, as web servers do), so a client that sends its whole body before
+  reading the answer gets the 413 instead of a reset connection; a larger body is cut off.
+  A JSON body (`application/json`, `*+json`) is also refused when its nesting is
   deeper than `max_json_depth`, so no parser ever recurses on it. The app receives the (bounded)
   body as it came.
 
@@ -95,9 +98,10 @@ class RequestBodyLimit:
         limits: Mapping[str, int] | None = None,
         max_json_depth: int = 64,
         body: ErrorBody = pact_error,
+        drain_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.app, self.default_max, self.limits = app, default_max, dict(limits or {})
-        self.max_json_depth, self.body = max_json_depth, body
+        self.max_json_depth, self.body, self.drain_bytes = max_json_depth, body, drain_bytes
 
     def limit_for(self, path: str) -> int:
         if path in self.limits:
@@ -112,8 +116,11 @@ class RequestBodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         headers = dict(scope.get("headers", ()))
         declared = headers.get(b"content-length")
+        too_large = self.body("too_large", f"the request body is larger than {limit} bytes")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _answer(send, 413, self.body("too_large", f"the request body is larger than {limit} bytes"))
+            if declared.isdigit() and int(declared) <= self.drain_bytes:
+                await self._drain_impl(receive, self.drain_bytes)
+            await _answer(send, 413, too_large)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -123,11 +130,13 @@ class RequestBodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > limit:
-                await _answer(send, 413, self.body("too_large", f"the request body is larger than {limit} bytes"))
+                if more:
+                    await self._drain_impl(receive, self.drain_bytes)
+                await _answer(send, 413, too_large)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         raw = b"".join(chunks)
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if (media == b"application/json" or media.endswith(b"+json")) and json_depth(raw) > self.max_json_depth:
@@ -135,6 +144,18 @@ class RequestBodyLimit:
             await _answer(send, 400, self.body("too_deep", reason))
             return
         await self.app(scope, _replay([{"type": "http.request", "body": raw, "more_body": False}], receive), send)
+
+
+    @staticmethod
+    async def _drain_impl(receive: Receive, budget: int) -> None:
+        """Read and discard the rest of a refused body, up to `budget` bytes (nothing is kept)."""
+        read, more = 0, True
+        while more and read <= budget:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            read += len(message.get("body", b""))
+            more = message.get("more_body", False)
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
