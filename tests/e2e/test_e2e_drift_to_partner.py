@@ -13,7 +13,6 @@ import asyncio
 import copy
 import json
 import ssl
-import subprocess
 import sys
 import time
 
@@ -27,9 +26,10 @@ from epd_common.topics import FOOTPRINT_CHANGES
 from epd_devstack.demo.console import scrape
 from epd_devstack.demo.seed import DEMO
 from epd_devstack.demo.services import wait_for
-from epd_devstack.demo.system import PORTS, DemoOptions, DemoSystem
+from epd_devstack.demo.system import PORTS, DemoSystem
 from epd_footprint.engine import compute, parse_system
 from tests.conftest import REPO
+from tests.support.demo import cli, db
 
 DRIFT = 0.20
 THRESHOLD = 0.10
@@ -52,29 +52,6 @@ def expected_moves() -> dict[str, float]:
     return {p: float(abs(live[p] / base[p] - 1)) for p in base}
 
 
-@pytest.fixture(scope="module")
-def system(stack):
-    demo = DemoSystem(DemoOptions(speed=600, duration="8h", drift=("roasting.electricity=+20%@2h",)))
-    try:
-        demo.start(log=lambda msg: print(msg, flush=True))
-        yield demo
-    finally:
-        demo.stop()
-
-
-def db(system: DemoSystem, sql: str, *args):
-    import asyncpg
-
-    async def run():
-        conn = await asyncpg.connect(system.dsn)
-        try:
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
 def open_versions(system: DemoSystem) -> dict[str, dict]:
     rows = db(
         system,
@@ -82,19 +59,6 @@ def open_versions(system: DemoSystem) -> dict[str, dict]:
                          FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'""",
     )
     return {r["product_id"]: dict(r) for r in rows}
-
-
-def cli(system: DemoSystem, *args: str) -> str:
-    res = subprocess.run(
-        [sys.executable, "-m", "epd_cli.main", *args],
-        env={**__import__("os").environ, **system.env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, f"epd {' '.join(args)}: {res.stdout}\n{res.stderr}"
-    return res.stdout
 
 
 def feed_events(system: DemoSystem) -> list[footprint_pb2.FootprintChanged]:
