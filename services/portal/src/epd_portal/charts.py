@@ -63,14 +63,16 @@ def render(chart: Any, series_keys: Sequence[str], label: str) -> str:
     chart.uuid = "c" + hashlib.blake2b(repr((label, chart.raw_series)).encode(), digest_size=8).hexdigest()
 
     def accessible(root: Any) -> Any:
-        for comment in root.xpath("//comment()"):
-            comment.getparent().remove(comment)
+        # no comments (they carry the generation date) and no script (pygal still writes its config)
+        for node in [*root.xpath("//comment()"), *root.iter("script")]:
+            node.getparent().remove(node)
         root.set("role", "img")
-        title = root.find("{http://www.w3.org/2000/svg}title")
+        # pygal builds its elements without a namespace (the default namespace is declared on the root)
+        title = root.find("title")
         if title is not None:
             title.set("id", f"{chart.uuid}-title")
             root.set("aria-labelledby", f"{chart.uuid}-title")
-        for group in root.iter("{http://www.w3.org/2000/svg}g"):
+        for group in root.iter("g"):
             for cls in (group.get("class") or "").split():
                 if cls.startswith("serie-") and cls[6:].isdigit() and int(cls[6:]) < len(series_keys):
                     group.set("data-series", series_keys[int(cls[6:])])
