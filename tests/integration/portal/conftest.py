@@ -56,8 +56,7 @@ async def portal_db(pg_dsn):
     from epd_devstack.postgres import PORTAL_ROLES
     from epd_records.signing import new_stored_key
 
-    postgres = stack.components(1)["postgres"]
-    postgres._psql(PORTAL_ROLES.format(owner=postgres.user))  # a stack started before the portal existed
+    stack.components(1)["postgres"]._psql(PORTAL_ROLES)  # a stack started before the portal existed
     name = f"t_portal_{uuid.uuid4().hex[:10]}"
     dsn = await create_migrated_database(pg_dsn, name)
     try:

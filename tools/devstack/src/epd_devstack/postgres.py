@@ -13,6 +13,7 @@ import pathlib
 import pwd
 import subprocess
 
+from .kafka import REPO
 from .procs import StartupError, log_tail, port_open, wait_until
 
 
@@ -23,18 +24,8 @@ def pg_bin(name: str) -> str:
     return found[-1]
 
 
-#: The portal's read-only roles (cluster-wide): the group the migrations grant SELECT to
-#: (db/migrations/versions/0007_portal_reader.py) and the local login in it (EPD_PORTAL_PG_DSN). The
-#: owner is a member of the login, so it may end the portal's sessions (DROP DATABASE ... WITH (FORCE)).
-PORTAL_ROLES = """DO $$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'epd_portal_reader') THEN
-        CREATE ROLE epd_portal_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'epd_portal') THEN
-        CREATE ROLE epd_portal LOGIN PASSWORD 'epd_portal' IN ROLE epd_portal_reader;
-    END IF;
-END $$;
-GRANT epd_portal TO {owner}"""
+#: The portal's read-only roles, as the compose PostgreSQL makes them on its first start.
+PORTAL_ROLES = (REPO / "deploy" / "postgres" / "portal-roles.sql").read_text()
 
 
 class Postgres:
@@ -150,7 +141,7 @@ class Postgres:
         role = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{self.user}'")
         if role.stdout.strip() != "1":
             self._check(self._psql(f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}' CREATEDB"))
-        self._check(self._psql(PORTAL_ROLES.format(owner=self.user)))
+        self._check(self._psql(PORTAL_ROLES))
         for db in (self.database,):
             exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'")
             if exists.stdout.strip() != "1":
