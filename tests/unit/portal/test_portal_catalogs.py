@@ -53,7 +53,7 @@ def test_the_catalog_has_no_stale_messages_and_placeholders_match():
         assert not problems, problems
 
 
-def test_a_missing_translation_is_caught(tmp_path, monkeypatch):
+def test_a_missing_translation_is_caught():
     """The check above really fails: a catalog without one message is reported."""
     cat = catalog("zh_CN")
     cat.delete("Search")
