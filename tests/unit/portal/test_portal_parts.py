@@ -82,3 +82,19 @@ def test_the_language_switch_redirects_only_within_the_site():
     assert safe_next("/products/x?plant=y") == "/products/x?plant=y"
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
         assert safe_next(target) == "/"
+
+
+def test_rendered_charts_are_kept_by_their_data():
+    built: list[int] = []
+    cache = charts.SvgCache(size=2)
+
+    def build(n: int) -> str:
+        built.append(n)
+        return f"<svg>{n}</svg>"
+
+    assert cache.get(("a", 1), lambda: build(1)) == "<svg>1</svg>"
+    assert cache.get(("a", 1), lambda: build(99)) == "<svg>1</svg>"
+    cache.get(("b",), lambda: build(2))
+    cache.get(("c",), lambda: build(3))  # evicts ("a", 1), the least recently used
+    cache.get(("a", 1), lambda: build(4))
+    assert built == [1, 2, 3, 4]

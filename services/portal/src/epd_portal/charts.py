@@ -10,7 +10,9 @@ so a page's ETag changes only when its data does.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +59,28 @@ def _config(title: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+class SvgCache:
+    """Rendered charts by the digest of everything they show (bounded LRU): a chart is a pure function
+    of its data and language, and pygal takes most of a page's rendering time."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: OrderedDict[bytes, str] = OrderedDict()
+
+    def get(self, key: Any, build: Callable[[], str]) -> str:
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+        svg = self._entries.get(digest)
+        if svg is None:
+            svg = self._entries[digest] = build()
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(digest)
+        return svg
+
+
+CACHE = SvgCache()
+
+
 def render(chart: Any, series_keys: Sequence[str], label: str) -> str:
     """The chart's SVG text: a fixed id from its content, no comments, role and name for assistive
     technology, and `data-series` on each series group."""
@@ -90,36 +114,39 @@ def _float(value: Decimal) -> float:
 def history(rows: Sequence[VersionRow], drift: Sequence[dict[str, Any]], lang: Language) -> str:
     """A1-A3 GWP-total of every version over time (one point per version), with the drift events
     (the live value that crossed the threshold) and the approvals marked."""
+    versions = [(r.created_at, r.gwp) for r in rows if r.created_at and r.gwp is not None]
+    events = [(d["created_at"], d["live_value"]) for d in drift]
+    approvals = [(when, r.gwp) for r in rows if (when := r.approved_at()) is not None and r.gwp is not None]
+    key = ("history", lang.tag, versions, events, approvals)
+    return CACHE.get(key, lambda: _history(versions, events, approvals, lang))
+
+
+def _history(versions: list[Any], events: list[Any], approvals: list[Any], lang: Language) -> str:
     _ = lang.gettext
+    times = [when for when, _value in (*versions, *events, *approvals)]
+    short = bool(times) and max(times) - min(times) < timedelta(days=3)  # within days: say the hour too
     chart = pygal.DateTimeLine(
         **_config(
             _("GWP A1-A3 per declared unit over time"),
-            x_value_formatter=lang.date,
+            x_value_formatter=lang.short_datetime if short else lang.date,
             value_formatter=lambda y: lang.number(y),
             y_title=_("kg CO2e per declared unit"),
             x_label_rotation=20,
             dots_size=5,
         )
     )
-    chart.add(_("versions"), [(r.created_at, _float(r.gwp)) for r in rows if r.created_at and r.gwp is not None])
-    chart.add(
-        _("drift events"),
-        [(d["created_at"], _float(d["live_value"])) for d in drift],
-        stroke=False,
-        dots_size=7,
-    )
-    approvals = [(r.approved_at(), r.gwp) for r in rows]
-    chart.add(
-        _("approvals"),
-        [(when, _float(value)) for when, value in approvals if when is not None and value is not None],
-        stroke=False,
-        dots_size=7,
-    )
+    chart.add(_("versions"), [(when, _float(value)) for when, value in versions])
+    chart.add(_("drift events"), [(when, _float(value)) for when, value in events], stroke=False, dots_size=7)
+    chart.add(_("approvals"), [(when, _float(value)) for when, value in approvals], stroke=False, dots_size=7)
     return render(chart, ("versions", "drift", "approvals"), "history")
 
 
 def modules(table: Sequence[tuple[str, dict[str, Decimal | None]]], lang: Language) -> str:
     """GWP by module (A1, A2, A3), split by origin (fossil, biogenic, land use) where declared."""
+    return CACHE.get(("modules", lang.tag, list(table)), lambda: _modules(table, lang))
+
+
+def _modules(table: Sequence[tuple[str, dict[str, Decimal | None]]], lang: Language) -> str:
     _ = lang.gettext
     values = dict(table)
     chart = pygal.StackedBar(
@@ -153,6 +180,13 @@ def distribution(
     points: Sequence[tuple[Decimal, Decimal, str]], marked: Sequence[tuple[Decimal, Decimal, str]], lang: Language
 ) -> str:
     """Each EPD of a category at (GWP A1-A3, share of the category at or below it), the marked ones apart."""
+    key = ("distribution", lang.tag, list(points), list(marked))
+    return CACHE.get(key, lambda: _distribution(points, marked, lang))
+
+
+def _distribution(
+    points: Sequence[tuple[Decimal, Decimal, str]], marked: Sequence[tuple[Decimal, Decimal, str]], lang: Language
+) -> str:
     _ = lang.gettext
     chart = pygal.XY(
         **_config(

@@ -100,6 +100,11 @@ class Language:
     def date(self, value: date | datetime | None) -> str:
         return "–" if value is None else dates.format_date(value, format="medium", locale=self.locale)
 
+    def short_datetime(self, value: datetime | None) -> str:
+        if value is None:
+            return "–"
+        return dates.format_datetime(value, format="short", tzinfo=dates.get_timezone("UTC"), locale=self.locale)
+
     def datetime(self, value: datetime | None) -> str:
         if value is None:
             return "–"

@@ -180,10 +180,12 @@ GWP_VALUES = (
     "SELECT gwp_set, gas, value, citation, checked FROM gwp_values WHERE set_version = $1 ORDER BY gwp_set, gas"
 )
 
-#: The latest version of every product system (the value chain the footprint service computes with).
-SYSTEM_DOCUMENTS = """
-    SELECT DISTINCT ON (system_id) system_id, version, document FROM footprint_product_systems
+#: The latest version of every product system (the value chain the footprint service computes with);
+#: a version's document never changes, so it is read once per (system_id, version).
+SYSTEM_VERSIONS = """
+    SELECT DISTINCT ON (system_id) system_id, version FROM footprint_product_systems
     ORDER BY system_id, version DESC"""
+SYSTEM_DOCUMENT = "SELECT document FROM footprint_product_systems WHERE system_id = $1 AND version = $2"
 
 #: Products ($1 text[]) and the series that certify them, for value-chain links.
 CHAIN_LINKS = f"""

@@ -39,6 +39,10 @@ def _records(rows: Sequence[asyncpg.Record]) -> list[Record]:
 class Repository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        # Immutable rows, kept once read: loaded factor sets (a trigger forbids changes) and product
+        # system versions (a new version is a new row).
+        self._factor_sets: dict[str, tuple[Record, list[Record], list[Record]]] = {}
+        self._documents: dict[tuple[str, int], dict[str, Any]] = {}
 
     async def check_read_only(self) -> None:
         """Refuse a role that could change data (UnsafeDatabaseRole names what it may do)."""
@@ -105,17 +109,27 @@ class Repository:
         return _records(await self.pool.fetch(q.EVIDENCE_WINDOWS, list(pf_ids)))
 
     async def factor_set(self, version: str) -> tuple[Record | None, list[Record], list[Record]]:
+        if version in self._factor_sets:
+            return self._factor_sets[version]
         async with self.pool.acquire() as conn:
             head = await conn.fetchrow(q.FACTOR_SET, version)
             factors = _records(await conn.fetch(q.FACTORS, version))
             gwp = _records(await conn.fetch(q.GWP_VALUES, version))
         for f in factors:
             f["gases"] = json.loads(f["gases"]) if isinstance(f["gases"], str) else f["gases"]
-        return (None if head is None else dict(head)), factors, gwp
+        if head is None:
+            return None, factors, gwp
+        if len(self._factor_sets) < 100:
+            self._factor_sets[version] = (dict(head), factors, gwp)
+        return dict(head), factors, gwp
 
     async def system_documents(self) -> list[dict[str, Any]]:
-        rows = await self.pool.fetch(q.SYSTEM_DOCUMENTS)
-        return [json.loads(r["document"]) if isinstance(r["document"], str) else r["document"] for r in rows]
+        keys = [(r["system_id"], r["version"]) for r in await self.pool.fetch(q.SYSTEM_VERSIONS)]
+        for key in keys:
+            if key not in self._documents:
+                raw = await self.pool.fetchval(q.SYSTEM_DOCUMENT, *key)
+                self._documents[key] = json.loads(raw) if isinstance(raw, str) else raw
+        return [self._documents[key] for key in keys]
 
     async def chain_links(self, product_ids: Sequence[str]) -> list[Record]:
         return _records(await self.pool.fetch(q.CHAIN_LINKS, list(product_ids)))
