@@ -35,17 +35,21 @@ CURRENT = f"""
 OWNER_ID = readmodel.owner_sql("organisation_id")
 OWNER_NAME = readmodel.owner_sql("name")
 
+LISTING_FROM = f"""
+    {readmodel.VERSION_FROM}
+    JOIN cur ON cur.pf_id = v.pf_id
+    LEFT JOIN epd_results r ON r.pf_id = v.pf_id AND r.module = 'A1-A3' AND r.indicator = 'GWP-total'"""
+# No count(*) OVER (): it would compute every column of every match; PostgreSQL evaluates the
+# successor subquery only for the page's rows after the sort and limit.
 LISTING_SELECT = f"""
     WITH cur AS ({CURRENT})
     SELECT v.pf_id, v.version, v.status, v.declared_unit, v.valid_from, v.valid_until, v.created_at,
            s.series_id, s.product_id, s.plant_id, s.pcr_id, s.pcr_version, s.registration_number,
            p.name AS product_name, p.classifications, pl.name AS plant_name, pl.grid_region,
            {OWNER_ID} AS organisation_id, {OWNER_NAME} AS organisation_name,
-           {readmodel.GEOGRAPHY_SQL} AS geography, {readmodel.SUCCESSOR_SQL} AS successor,
-           r.value AS gwp, count(*) OVER () AS total
-    {readmodel.VERSION_FROM}
-    JOIN cur ON cur.pf_id = v.pf_id
-    LEFT JOIN epd_results r ON r.pf_id = v.pf_id AND r.module = 'A1-A3' AND r.indicator = 'GWP-total'"""
+           {readmodel.GEOGRAPHY_SQL} AS geography, {readmodel.SUCCESSOR_SQL} AS successor, r.value AS gwp
+    {LISTING_FROM}"""
+LISTING_COUNT = f"WITH cur AS ({CURRENT}) SELECT count(*) {LISTING_FROM}"
 
 SORTS = {
     "name": "lower(p.name), s.product_id, s.plant_id",
@@ -85,8 +89,9 @@ class Args:
         return f"${len(self.values)}"
 
 
-def listing(search: Search, limit: int, offset: int) -> tuple[str, list[Any]]:
-    """The current version of every EPD series matching `search`, one page, with the match count."""
+def listing(search: Search, limit: int, offset: int) -> tuple[str, str, list[Any]]:
+    """The current version of every EPD series matching `search`: the query of one page, the query of
+    the match count (it takes the same arguments but the last two), and the arguments."""
     arg, where = Args(), []
     if search.text:
         t = arg(f"%{like_escape(search.text.lower())}%")
@@ -107,22 +112,28 @@ def listing(search: Search, limit: int, offset: int) -> tuple[str, list[Any]]:
         where.append(f"{OWNER_ID} = {arg(search.company)}")
     if search.status:
         where.append(f"v.status = {arg(search.status)}")
-    sql = LISTING_SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    sql = LISTING_SELECT + condition
     sql += f" ORDER BY {SORTS.get(search.sort, SORTS['name'])} LIMIT {arg(limit)} OFFSET {arg(offset)}"
-    return sql, arg.values
+    return sql, LISTING_COUNT + condition, arg.values
 
 
 CATEGORIES = f"""
-    WITH cur AS ({CURRENT})
-    SELECT s.pcr_id, array_agg(DISTINCT s.pcr_version ORDER BY s.pcr_version) AS pcr_versions,
-           array_agg(DISTINCT v.declared_unit ORDER BY v.declared_unit) AS declared_units,
-           count(*) AS epds, count(*) FILTER (WHERE v.status = 'published') AS published,
-           (SELECT array_agg(DISTINCT r.module ORDER BY r.module) FROM epd_results r
-             JOIN cur c2 ON c2.pf_id = r.pf_id JOIN epd_series s2 ON s2.series_id = c2.series_id
-             WHERE s2.pcr_id = s.pcr_id) AS modules
-    FROM cur JOIN epd_versions v ON v.pf_id = cur.pf_id JOIN epd_series s ON s.series_id = cur.series_id
-    WHERE ($1::text IS NULL OR s.pcr_id = $1)
-    GROUP BY s.pcr_id ORDER BY s.pcr_id"""
+    WITH cur AS ({CURRENT}),
+    c AS (SELECT s.pcr_id, s.pcr_version, v.declared_unit, v.status, v.pf_id
+          FROM cur JOIN epd_versions v ON v.pf_id = cur.pf_id JOIN epd_series s ON s.series_id = cur.series_id
+          WHERE $1::text IS NULL OR s.pcr_id = $1)
+    SELECT c.pcr_id, array_agg(DISTINCT c.pcr_version ORDER BY c.pcr_version) AS pcr_versions,
+           array_agg(DISTINCT c.declared_unit ORDER BY c.declared_unit) AS declared_units,
+           count(DISTINCT c.pf_id) AS epds, count(DISTINCT c.pf_id) FILTER (WHERE c.status = 'published') AS published,
+           array_agg(DISTINCT r.module ORDER BY r.module) FILTER (WHERE r.module IS NOT NULL) AS modules
+    FROM c LEFT JOIN epd_results r ON r.pf_id = c.pf_id AND r.indicator = 'GWP-total'
+    GROUP BY c.pcr_id ORDER BY c.pcr_id"""
+#: The categories to search in (those with an EPD the public sees).
+PCR_IDS = f"""
+    SELECT DISTINCT s.pcr_id FROM epd_series s
+    WHERE EXISTS (SELECT 1 FROM epd_versions v WHERE v.series_id = s.series_id AND {visible("v", False)})
+    ORDER BY s.pcr_id"""
 
 #: Current published A1-A3 GWP-total of every EPD of a category ($1 pcr_id), for the distribution chart.
 DISTRIBUTION = f"""

@@ -57,9 +57,14 @@ class Repository:
             )
 
     async def listing(self, search: q.Search, limit: int, offset: int) -> tuple[list[Record], int]:
-        sql, args = q.listing(search, limit, offset)
-        rows = _records(await self.pool.fetch(sql, *args))
-        return rows, (int(rows[0]["total"]) if rows else 0)
+        page, count, args = q.listing(search, limit, offset)
+        async with self.pool.acquire() as conn:
+            rows = _records(await conn.fetch(page, *args))
+            total = await conn.fetchval(count, *args[:-2]) if rows or offset else 0
+        return rows, int(total)
+
+    async def pcr_ids(self) -> list[str]:
+        return [r["pcr_id"] for r in await self.pool.fetch(q.PCR_IDS)]
 
     async def categories(self, pcr_id: str | None = None) -> list[Record]:
         return _records(await self.pool.fetch(q.CATEGORIES, pcr_id))

@@ -46,7 +46,6 @@ async def search(
     found = Search(q.strip(), category, classification.strip(), company, status, sort)
     size = deps.settings.page_size
     rows, total = await deps.repository.listing(found, size, (page - 1) * size)
-    categories = await deps.repository.categories()
     return deps.pages.html(
         request,
         viewer,
@@ -54,7 +53,7 @@ async def search(
         search=found,
         rows=rows,
         paging=paging(total, page, size),
-        categories=categories,
+        pcr_ids=await deps.repository.pcr_ids(),
         query=dict(request.query_params),
     )
 
