@@ -80,6 +80,8 @@ def verify(system: DemoSystem, document, signature, jwks: str) -> str:
     return res.stdout
 
 
+# First on the shared demo system, so its time includes starting it and waiting for the drift.
+@pytest.mark.timeout(900)
 def test_a_person_finds_checks_and_a_verifier_approves(system, tmp_path):
     provisional = wait_for(
         lambda: next((pf for pf, status in versions(system).items() if status == "provisional"), None),
