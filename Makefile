@@ -6,7 +6,7 @@ BROKERS ?= 1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help bootstrap venv stack-up stack-down stack-status proto proto-check lint typecheck test test-unit test-integration test-e2e bench run stop
+.PHONY: help bootstrap venv portal-messages stack-up stack-down stack-status proto proto-check lint typecheck test test-unit test-integration test-e2e bench run stop
 
 help:
 	@echo "make run          the whole system with simulated plants (local stack, services, console)"
@@ -16,12 +16,25 @@ help:
 	@echo "make proto        regenerate protobuf code;  make proto-check  fail when it is stale"
 	@echo "make lint         ruff check, ruff format --check, mypy, proto-check"
 	@echo "make bench        run every benchmark, write bench/results.md"
+	@echo "make portal-messages  update the portal's message catalogs from its sources"
 
 bootstrap:
 	@deploy/local/install-system.sh
 
-venv: bootstrap
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+
+venv: bootstrap $(AXE)
 	@uv sync --all-packages --frozen -q
+
+# axe-core for the portal's browser tests, from npm with the lockfile.
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	@npm ci --prefix tests/e2e/axe --no-audit --no-fund --silent
+	@touch $@
+
+# Re-extract the portal's messages and update its catalogs (then translate the new ones in the .po).
+portal-messages: venv
+	@cd services/portal && ../../.venv/bin/pybabel extract -F babel.cfg --no-location --sort-output -o /tmp/epd-portal.pot . 2>/dev/null
+	@cd services/portal && ../../.venv/bin/pybabel update -i /tmp/epd-portal.pot -d src/epd_portal/locale --ignore-obsolete -w 120 2>/dev/null
 
 stack-up: venv
 	@$(PY) -m epd_devstack up --brokers $(BROKERS)

@@ -380,6 +380,36 @@ RED = Dashboard(
                 ),
             ),
         ),
+        Row(
+            "portal (public registry)",
+            (
+                Panel(
+                    "HTTP requests/s by route and status",
+                    (Q(rate("epd_portal_http_requests_total", "route, status"), "{{route}} {{status}}"),),
+                    unit="reqps",
+                    width=6,
+                ),
+                Panel(
+                    "HTTP errors/s (5xx)",
+                    (
+                        Q(
+                            rate("epd_portal_http_requests_total", "route", '{status=~"5.."}'),
+                            "{{route}}",
+                            incident=True,
+                        ),
+                    ),
+                    unit="reqps",
+                    width=6,
+                ),
+                Panel(
+                    "HTTP duration p95 by route",
+                    (Q(quantile(0.95, "epd_portal_http_request_duration_seconds", "route"), "{{route}}"),),
+                    unit="s",
+                    width=6,
+                ),
+                _resources("portal"),
+            ),
+        ),
     ),
 )
 

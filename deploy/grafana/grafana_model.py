@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DATASOURCE = {"type": "prometheus", "uid": "epd-prometheus"}
-SERVICES = "connector|ingest|intensity|footprint|publisher|gateway"
+SERVICES = "connector|ingest|intensity|footprint|publisher|gateway|portal"
 R = "$__rate_interval"
 
 

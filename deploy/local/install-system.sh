@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs on a fresh Debian machine (idempotent): Java 17 for Kafka,
-# Maven for the Kafka jars, PostgreSQL, Mosquitto, Prometheus (with promtool), xmllint, and uv.
+# Maven for the Kafka jars, PostgreSQL, Mosquitto, Prometheus (with promtool), xmllint, uv, and for the
+# portal's browser tests Debian's Chromium with its chromedriver, a CJK font and npm (axe-core).
 set -euo pipefail
 
 need=()
@@ -11,6 +12,10 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"

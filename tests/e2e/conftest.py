@@ -1,11 +1,25 @@
-"""End-to-end tests: the whole pipeline from simulated plants to partners, on one demo system (the
-one `make run` starts) shared by every e2e module of the session; modules run in name order."""
+"""End-to-end tests: the whole pipeline from simulated plants to partners and people (issues 9, 16).
+
+One demo system serves every e2e test (starting and stopping it takes minutes). The portal's browser
+test runs first: it approves, from the page, a provisional version the drift created; the drift test
+then finds that version published and approves the others with the CLI."""
 
 from __future__ import annotations
 
 import pytest
 
 from epd_devstack.demo.system import DemoOptions, DemoSystem
+
+FIRST = "test_e2e_portal_browser.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser test before the other e2e tests (it needs a version still awaiting a verifier); the
+    order of every other test stays as collected."""
+    slots = [i for i, item in enumerate(items) if "/tests/e2e/" in str(item.fspath)]
+    ordered = sorted((items[i] for i in slots), key=lambda item: item.fspath.basename != FIRST)
+    for i, item in zip(slots, ordered, strict=True):
+        items[i] = item
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from epd_common import topics
 from tests.conftest import REPO
 
 OVERLAYS = ["local", "production"]
-SERVICES = ["connector", "ingest", "intensity", "footprint", "publisher", "gateway"]
+SERVICES = ["connector", "ingest", "intensity", "footprint", "publisher", "gateway", "portal"]
 # What each stream worker consumes: its HPA may not outgrow the topic's partitions.
 STREAM_SOURCES = {"epd-ingest": topics.TELEMETRY_RAW, "epd-intensity": topics.TELEMETRY_READINGS}
 KUBERNETES_VERSION = "1.33.0"

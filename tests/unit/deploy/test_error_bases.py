@@ -18,6 +18,7 @@ BASES = {
     "epd_footprint": "epd_footprint.errors.FootprintError",
     "epd_publisher": "epd_publisher.errors.PublisherError",
     "epd_gateway": "epd_gateway.errors.GatewayError",
+    "epd_portal": "epd_portal.errors.PortalError",
 }
 # Modules that start a service or a CLI when imported are not imported here.
 SKIP = ("__main__",)

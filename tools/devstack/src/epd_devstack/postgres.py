@@ -13,6 +13,7 @@ import pathlib
 import pwd
 import subprocess
 
+from .kafka import REPO
 from .procs import StartupError, log_tail, port_open, wait_until
 
 
@@ -21,6 +22,10 @@ def pg_bin(name: str) -> str:
     if not found:
         raise StartupError("PostgreSQL server binaries missing: apt-get install postgresql")
     return found[-1]
+
+
+#: The portal's read-only roles, as the compose PostgreSQL makes them on its first start.
+PORTAL_ROLES = (REPO / "deploy" / "postgres" / "portal-roles.sql").read_text()
 
 
 class Postgres:
@@ -136,6 +141,7 @@ class Postgres:
         role = self._psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{self.user}'")
         if role.stdout.strip() != "1":
             self._check(self._psql(f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}' CREATEDB"))
+        self._check(self._psql(PORTAL_ROLES))
         for db in (self.database,):
             exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'")
             if exists.stdout.strip() != "1":

@@ -43,6 +43,7 @@ PORTS = {
     "footprint": 9103,
     "publisher": 9104,
     "gateway": 9105,
+    "portal": 9107,
     "connector-baotou-mine": 9101,
     "connector-baotou-smelter": 9108,
     "connector-baotou-metals": 9109,
@@ -80,6 +81,8 @@ class DemoSystem:
             "EPD_LOG_JSON": "true",
             "EPD_FOOTPRINT_ADMIN_TOKEN": self.admin_token,
             "EPD_FOOTPRINT_ADMIN_URL": f"http://127.0.0.1:{base['EPD_FOOTPRINT_ADMIN_PORT']}",
+            # the portal reads the demo database as the read-only login (deploy/postgres/portal-roles.sql)
+            "EPD_PORTAL_PG_DSN": base["EPD_PORTAL_PG_DSN"].rsplit("/", 1)[0] + f"/{self.opts.database}",
         }
         self._main_dsn = main_dsn
 
@@ -88,6 +91,7 @@ class DemoSystem:
     def urls(self) -> dict[str, str]:
         e = self.env
         return {
+            "portal (public registry)": e["EPD_PORTAL_PUBLIC_URL"],
             "gateway (PACT v3, HTTPS)": e["EPD_GATEWAY_PUBLIC_URL"] + "/3/footprints",
             "gateway API docs": e["EPD_GATEWAY_PUBLIC_URL"] + "/docs",
             "gateway JWKS": e["EPD_GATEWAY_PUBLIC_URL"] + "/.well-known/jwks.json",
@@ -183,6 +187,11 @@ class DemoSystem:
                 ready_port=int(e["EPD_GATEWAY_HTTPS_PORT"]),
             )
         )
+        # after the gateway, which makes the programme's first signing key (the portal only reads keys)
+        self.group.start(
+            ServiceSpec("portal", python_module("epd_portal"), e, ready_port=int(e["EPD_PORTAL_HTTP_PORT"]))
+        )
+        log(f"  portal up: {e['EPD_PORTAL_PUBLIC_URL']}")
         self.group.start(
             ServiceSpec(
                 "ingest",
@@ -225,7 +234,7 @@ class DemoSystem:
                     ready_port=PORTS[name],
                 )
             )
-        log("  publisher, gateway, ingest, intensity and three plant connectors up")
+        log("  publisher, gateway, portal, ingest, intensity and three plant connectors up")
         time.sleep(2)  # MQTT subscriptions settle before the simulators publish (clean sessions)
 
     def start_simulators(self, log) -> None:

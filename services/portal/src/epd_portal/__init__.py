@@ -1,0 +1,1 @@
+"""The programme's public registry portal (server-rendered, bilingual, read-only)."""
