@@ -145,7 +145,6 @@ class RequestBodyLimit:
             return
         await self.app(scope, _replay([{"type": "http.request", "body": raw, "more_body": False}], receive), send)
 
-
     @staticmethod
     async def _drain_impl(receive: Receive, budget: int) -> None:
         """Read and discard the rest of a refused body, up to `budget` bytes (nothing is kept)."""
