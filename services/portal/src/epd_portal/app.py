@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit
 from epd_common.http_metrics import RedMiddleware
-from epd_common.http_server import RequestHeadLimit
 from epd_common.signing_keys import SigningKeyError
 from epd_portal.deps import Deps
 from epd_portal.errors import AdminApiError, NotFound
@@ -20,9 +20,10 @@ from epd_portal.observability import HTTP_DURATION, HTTP_REQUESTS
 from epd_portal.routes import feeds, operator, product, registry, site
 
 log = logging.getLogger(__name__)
+FORM_BODY_BYTES = 64 * 1024
 
 
-def plain_error(message: str) -> dict[str, str]:
+def plain_error(reason: str, message: str) -> dict[str, str]:
     """Body of a 400 the HTTP layer gives before any page can be rendered."""
     return {"code": "BadRequest", "message": message}
 
@@ -72,5 +73,7 @@ def create_app(deps: Deps) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(packages=[("epd_portal", "static")]), name="static")
     app.add_middleware(RedMiddleware, requests=HTTP_REQUESTS, duration=HTTP_DURATION)
+    # Forms (login, approve, reject) are a few hundred bytes: bounded before any work, like every edge.
+    app.add_middleware(RequestBodyLimit, default_max=FORM_BODY_BYTES, max_json_depth=16, body=plain_error)
     app.add_middleware(RequestHeadLimit, max_bytes=deps.settings.max_request_head_bytes, body=plain_error)
     return app
