@@ -155,7 +155,8 @@ async def produce_garbage(system: DemoSystem) -> int:
     try:
         for spec in topics.ALL_TOPICS:
             for key, value in garbage():
-                await producer.send_and_wait(spec.topic(system.prefix), value=value, key=key)
+                # a compacted topic refuses records without a key (the broker's rule, not a consumer's)
+                await producer.send_and_wait(spec.topic(system.prefix), value=value, key=key or b"k")
                 sent += 1
     finally:
         await producer.stop()
