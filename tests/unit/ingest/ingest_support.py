@@ -106,6 +106,7 @@ class Plant:
         sequence: int | None = None,
         key=None,
         key_id: str = KEY_ID,
+        created_at: datetime = NOW,
     ) -> telemetry_pb2.SignedTelemetryBatch:
         if sequence is None:
             sequence = self.seq[0]
@@ -113,7 +114,7 @@ class Plant:
         b = telemetry_pb2.TelemetryBatch(
             batch_id=batch_id_for(plant_id, sequence), plant_id=plant_id, sequence=sequence, readings=list(readings)
         )
-        b.created_at.FromDatetime(NOW)
+        b.created_at.FromDatetime(created_at)
         return signing.sign_batch(b, key or self.key, key_id)
 
     def bytes(self, *readings: telemetry_pb2.RawReading, **kw) -> bytes:

@@ -33,8 +33,8 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     pool = await create_pool(settings.pg_dsn, max_size=4)
     producer = make_producer(settings.kafka_bootstrap)
     consumer = make_consumer(settings.kafka_bootstrap, settings.consumer_group)
+    registry = PgPlantRegistry(pool, listen_dsn=settings.pg_dsn)
     try:
-        registry = PgPlantRegistry(pool)
         await registry.refresh()
         config = settings.ingest_config()
         await producer.start()
@@ -48,6 +48,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
             config=config,
             refresh_registry=registry.refresh,
             refresh_seconds=settings.registry_refresh_seconds,
+            registry_changed=registry.changed,
         )
 
         async def stop_service() -> None:  # the service has its own stop flag; bridge the signal to it
@@ -56,6 +57,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
 
         await run_tasks({"ingest": service.run(), "stopper": stop_service()}, stop)
     finally:
+        await registry.close()
         await consumer.stop()
         await producer.stop()
         await pool.close()

@@ -1,14 +1,16 @@
 """Plant registry: which plants exist, their signing keys, and their meters.
 
 `PlantRegistry` is the interface ingest depends on; production backs it with the footprint
-database (admin API), tests use `InMemoryPlantRegistry`. Retired keys stay registered so old
-batches still verify (DESIGN.md section 6).
+database (admin API), tests use `InMemoryPlantRegistry`. Retired and revoked keys stay registered
+with the time they stopped counting, so batches signed before it still verify (DESIGN.md section 6)
+and later ones are refused with their own reason (`PlantKey.stopped`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -52,10 +54,37 @@ class MeterSpec:
     product_id: str = ""
 
 
+RR_KEY_REVOKED = telemetry_pb2.REJECTION_REASON_KEY_REVOKED
+RR_KEY_RETIRED = telemetry_pb2.REJECTION_REASON_KEY_RETIRED
+
+
+@dataclass(frozen=True)
+class PlantKey:
+    """A plant's signing key and when it stopped counting: retired (rotated out) or revoked (with a reason).
+
+    A batch whose signed `created_at`, or any of whose readings' `observed_at`, is at or after that time
+    is refused: a connector switches keys at rotation, and a leaked key cannot sign new data, not even
+    data it backdates the batch for.
+    """
+
+    public_key: Ed25519PublicKey
+    retired_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str = ""
+
+    def stopped(self) -> tuple[telemetry_pb2.RejectionReason, datetime, str] | None:
+        """(reason code, since, why) when the key stopped counting at some time; revocation wins."""
+        if self.revoked_at is not None:
+            return RR_KEY_REVOKED, self.revoked_at, f"revoked: {self.revocation_reason}"
+        if self.retired_at is not None:
+            return RR_KEY_RETIRED, self.retired_at, "retired by a key rotation"
+        return None
+
+
 @dataclass(frozen=True)
 class PlantRecord:
     plant_id: str
-    keys: Mapping[str, Ed25519PublicKey]
+    keys: Mapping[str, PlantKey]
     meters: Mapping[str, MeterSpec] = field(default_factory=dict)
 
 
@@ -72,15 +101,20 @@ class InMemoryPlantRegistry:
     def plant(self, plant_id: str) -> PlantRecord | None:
         return self._plants.get(plant_id)
 
-    def register(self, plant_id: str, keys: Mapping[str, Ed25519PublicKey], meters: Iterable[MeterSpec]) -> None:
+    def register(
+        self, plant_id: str, keys: Mapping[str, Ed25519PublicKey | PlantKey], meters: Iterable[MeterSpec]
+    ) -> None:
         by_id: dict[str, MeterSpec] = {}
         for m in meters:
             if m.meter_id in by_id:
                 raise RegistryError(f"{plant_id}: duplicate meter {m.meter_id!r}")
             by_id[m.meter_id] = m
-        self._plants[plant_id] = PlantRecord(plant_id, dict(keys), by_id)
+        plant_keys = {k: v if isinstance(v, PlantKey) else PlantKey(v) for k, v in keys.items()}
+        self._plants[plant_id] = PlantRecord(plant_id, plant_keys, by_id)
 
-    def register_plant_mapping(self, mapping: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) -> str:
+    def register_plant_mapping(
+        self, mapping: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey | PlantKey]
+    ) -> str:
         """Register a plant from the connector's plant YAML mapping (same field names)."""
         try:
             plant_id = str(mapping["plant_id"])

@@ -76,6 +76,7 @@ class IngestService:
         config: IngestConfig = DEFAULT_CONFIG,
         refresh_registry: Callable[[], object] | None = None,
         refresh_seconds: float = 60.0,
+        registry_changed: asyncio.Event | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._consumer = consumer
@@ -87,6 +88,7 @@ class IngestService:
         self._clock = clock
         self._refresh = refresh_registry
         self._refresh_seconds = refresh_seconds
+        self._registry_changed = registry_changed
         self._next_refresh = time.monotonic() + refresh_seconds
         self.raw_topic = topics.TELEMETRY_RAW.topic(prefix)
         self.readings_topic = topics.TELEMETRY_READINGS.topic(prefix)
@@ -129,7 +131,9 @@ class IngestService:
         await self.flush()
 
     async def _maybe_refresh(self) -> None:
-        if self._refresh is not None and time.monotonic() >= self._next_refresh:
+        """Reload the plant registry before the next poll when it announced a change, or when due."""
+        changed = self._registry_changed is not None and self._registry_changed.is_set()
+        if self._refresh is not None and (changed or time.monotonic() >= self._next_refresh):
             self._next_refresh = time.monotonic() + self._refresh_seconds
             try:
                 await self._refresh()  # type: ignore[misc]

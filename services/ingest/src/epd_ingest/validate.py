@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from google.protobuf.message import DecodeError
 
 from epd.v1 import telemetry_pb2
 from epd_ingest.plausibility import Finding
-from epd_ingest.registry import PlantRecord, PlantRegistry
+from epd_ingest.registry import PlantKey, PlantRecord, PlantRegistry
 
 RR = telemetry_pb2.RejectionReason
 
@@ -63,13 +64,13 @@ def verify(
     plant = registry.plant(signed.plant_id)
     if plant is None:
         return Finding(RR.REJECTION_REASON_UNKNOWN_PLANT, f"plant {signed.plant_id!r} is not registered")
-    key = plant.keys.get(signed.key_id)
-    if key is None:
+    plant_key = plant.keys.get(signed.key_id)
+    if plant_key is None:
         return Finding(RR.REJECTION_REASON_BAD_SIGNATURE, f"key {signed.key_id[:64]!r} is not registered for the plant")
     if len(signed.signature) != SIGNATURE_BYTES:
         return Finding(RR.REJECTION_REASON_BAD_SIGNATURE, f"signature is {len(signed.signature)} bytes, not 64")
     try:
-        key.verify(signed.signature, signed.batch)
+        plant_key.public_key.verify(signed.signature, signed.batch)
     except InvalidSignature:
         return Finding(RR.REJECTION_REASON_BAD_SIGNATURE, "signature does not verify with the plant key")
     batch = telemetry_pb2.TelemetryBatch()
@@ -87,4 +88,26 @@ def verify(
         return Finding(
             RR.REJECTION_REASON_OVERSIZED_BATCH, f"{len(batch.readings)} readings exceed {limits.max_readings}"
         )
+    if (stopped := key_stopped(plant_key, batch)) is not None:
+        return stopped
     return VerifiedBatch(signed, batch, plant)
+
+
+def key_stopped(key: PlantKey, batch: telemetry_pb2.TelemetryBatch) -> Finding | None:
+    """A finding when the key had stopped counting (retired or revoked) by the batch's signed creation time
+    or by the time of any of its readings; None for a key in force."""
+    stopped = key.stopped()
+    if stopped is None:
+        return None
+    reason, since, why = stopped
+    since_ns = (since - _EPOCH) // timedelta(microseconds=1) * 1000
+    created_ns = batch.created_at.seconds * _NS + batch.created_at.nanos
+    latest_ns = max((r.observed_at.seconds * _NS + r.observed_at.nanos for r in batch.readings), default=0)
+    if created_ns < since_ns and latest_ns < since_ns:
+        return None
+    at = "created" if created_ns >= since_ns else "holds a reading observed"
+    return Finding(reason, f"batch {at} at or after {since.isoformat()}, when its key stopped counting ({why})"[:500])
+
+
+_NS = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -50,6 +50,8 @@ class RejectionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECTION_REASON_IMPLAUSIBLE_RATE: _ClassVar[RejectionReason]
     REJECTION_REASON_BAD_QUALITY: _ClassVar[RejectionReason]
     REJECTION_REASON_OUT_OF_RANGE: _ClassVar[RejectionReason]
+    REJECTION_REASON_KEY_REVOKED: _ClassVar[RejectionReason]
+    REJECTION_REASON_KEY_RETIRED: _ClassVar[RejectionReason]
 READING_KIND_UNSPECIFIED: ReadingKind
 READING_KIND_INTERVAL: ReadingKind
 READING_KIND_COUNTER: ReadingKind
@@ -82,6 +84,8 @@ REJECTION_REASON_TOO_LATE: RejectionReason
 REJECTION_REASON_IMPLAUSIBLE_RATE: RejectionReason
 REJECTION_REASON_BAD_QUALITY: RejectionReason
 REJECTION_REASON_OUT_OF_RANGE: RejectionReason
+REJECTION_REASON_KEY_REVOKED: RejectionReason
+REJECTION_REASON_KEY_RETIRED: RejectionReason
 
 class RawReading(_message.Message):
     __slots__ = ("meter_id", "observed_at", "value", "unit", "kind", "quality", "source_ref")
@@ -102,20 +106,22 @@ class RawReading(_message.Message):
     def __init__(self, meter_id: _Optional[str] = ..., observed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[str] = ..., unit: _Optional[str] = ..., kind: _Optional[_Union[ReadingKind, str]] = ..., quality: _Optional[_Union[ReadingQuality, str]] = ..., source_ref: _Optional[str] = ...) -> None: ...
 
 class TelemetryBatch(_message.Message):
-    __slots__ = ("batch_id", "plant_id", "sequence", "created_at", "readings", "connector_version")
+    __slots__ = ("batch_id", "plant_id", "sequence", "created_at", "readings", "connector_version", "stream_id")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     PLANT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     READINGS_FIELD_NUMBER: _ClassVar[int]
     CONNECTOR_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     plant_id: str
     sequence: int
     created_at: _timestamp_pb2.Timestamp
     readings: _containers.RepeatedCompositeFieldContainer[RawReading]
     connector_version: str
-    def __init__(self, batch_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., sequence: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., readings: _Optional[_Iterable[_Union[RawReading, _Mapping]]] = ..., connector_version: _Optional[str] = ...) -> None: ...
+    stream_id: str
+    def __init__(self, batch_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., sequence: _Optional[int] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., readings: _Optional[_Iterable[_Union[RawReading, _Mapping]]] = ..., connector_version: _Optional[str] = ..., stream_id: _Optional[str] = ...) -> None: ...
 
 class SignedTelemetryBatch(_message.Message):
     __slots__ = ("batch", "signature", "key_id", "plant_id")
