@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit, coded_error
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
-from . import admin, site
+from . import admin, plant_keys, site
 from . import schemas as s
 from .versions import VersionError
 
@@ -97,8 +97,24 @@ def create_app(
         return await site.register_site(pool, plant_id, body)
 
     @app.post("/plants/{plant_id}/keys", status_code=201)
-    async def plant_keys(body: s.PlantKeyIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+    async def add_plant_key(body: s.PlantKeyIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
         return await admin.add_plant_key(pool, plant_id, body)
+
+    @app.get("/plants/{plant_id}/keys")
+    async def plant_key_list(plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+        return await plant_keys.list_keys(pool, plant_id)
+
+    @app.post("/plants/{plant_id}/keys/{key_id}/retire")
+    async def retire_plant_key(
+        body: s.KeyRetireIn, plant_id: str = Path(pattern=s.ID_PATTERN), key_id: str = Path(pattern=s.ID_PATTERN)
+    ) -> dict:
+        return await plant_keys.retire_key(pool, plant_id, key_id, body)
+
+    @app.post("/plants/{plant_id}/keys/{key_id}/revoke")
+    async def revoke_plant_key(
+        body: s.KeyRevokeIn, plant_id: str = Path(pattern=s.ID_PATTERN), key_id: str = Path(pattern=s.ID_PATTERN)
+    ) -> dict:
+        return await plant_keys.revoke_key(pool, plant_id, key_id, body)
 
     @app.post("/processes", status_code=201)
     async def processes(body: s.ProcessIn) -> dict:

@@ -14,7 +14,16 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 MAX = Decimal("1e15")
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:+#-]{0,127}$"
@@ -267,3 +276,17 @@ class ApproveIn(Model):
 
 class ReasonIn(Model):
     reason: Text
+
+
+class KeyRetireIn(Model):
+    """Retire a plant key (the end of a rotation's overlap); default: now."""
+
+    effective_at: AwareDatetime | None = None
+
+
+class KeyRevokeIn(Model):
+    """Revoke a plant key: batches created, or holding readings observed, at or after `effective_at` (default:
+    now; set it to when the key may first have leaked) are refused by ingest with reason KEY_REVOKED."""
+
+    reason: Text
+    effective_at: AwareDatetime | None = None

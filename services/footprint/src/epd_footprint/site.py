@@ -128,7 +128,9 @@ async def _key(conn: asyncpg.Connection, plant_id: str, key_id: str, key: bytes)
     if inserted is not None:
         return True
     old = await conn.fetchrow(
-        "SELECT public_key, retired_at FROM plant_keys WHERE plant_id = $1 AND key_id = $2", plant_id, key_id
+        "SELECT public_key, retired_at, revoked_at FROM plant_keys WHERE plant_id = $1 AND key_id = $2",
+        plant_id,
+        key_id,
     )
     if old is None:  # deleted meanwhile: the registry never deletes keys, so this is not expected
         raise AdminError(409, "key_changed", f"key {key_id} of plant {plant_id} changed during the registration")
@@ -137,6 +139,10 @@ async def _key(conn: asyncpg.Connection, plant_id: str, key_id: str, key: bytes)
             409,
             "key_differs",
             f"key {key_id} of plant {plant_id} is registered with other key material; give a new key a new key id",
+        )
+    if old["revoked_at"] is not None:
+        raise AdminError(
+            409, "key_revoked", f"key {key_id} of plant {plant_id} was revoked; register a new key (rotate-key)"
         )
     if old["retired_at"] is not None:
         raise AdminError(
