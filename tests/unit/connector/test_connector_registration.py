@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from epd_connector import signing
 from epd_connector.cli import app
 from epd_connector.config import StageName, parse_plant_config
+from epd_connector.keys import key_id_for
 from epd_connector.registration import (
     RegistrationError,
     SiteOverrides,
@@ -52,7 +53,9 @@ def test_the_smelter_body_in_detail():
         "province": "CN-NM",
         "grid_region": "north",
     }
-    assert body["key"]["key_id"] == "baotou-smelter-2025"
+    assert body["key"]["key_id"] == key_id_for(KEY)  # no key_id in the YAML: the key's thumbprint names it
+    pinned = site_request(parse_plant_config(smelter(key_id="baotou-smelter-2025")), KEY)
+    assert pinned["key"]["key_id"] == "baotou-smelter-2025"
     assert body["processes"] == [
         {"process_id": "baotou-smelter/roasting", "name": "Sulfuric-acid roasting", "stage": "roasting"},
         {

@@ -3,11 +3,12 @@
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 
 from epd.v1 import telemetry_pb2
-from epd_connector.batching import batch_id_for
+from epd_connector.batching import BATCH_ID_NAMESPACE, batch_id_for
 from epd_connector.spool import Spool, SpoolError, SpoolFull
 
 
@@ -134,3 +135,24 @@ def test_not_a_spool_file_is_a_clear_error(tmp_path):
 def test_zero_bound_rejected(tmp_path):
     with pytest.raises(ValueError):
         Spool(tmp_path / "s", max_bytes=0)
+
+
+def test_a_spool_keeps_its_stream_and_a_new_spool_starts_another(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    with Spool(path, max_bytes=1 << 20) as s:
+        stream = s.stream_id
+    with Spool(path, max_bytes=1 << 20) as s:
+        assert s.stream_id == stream  # resent batches keep their ids
+    path.unlink()
+    with Spool(path, max_bytes=1 << 20) as s:
+        assert s.stream_id != stream  # the spool was lost: a new stream
+        assert s.last_sequence("baotou-smelter") is None
+
+
+def test_batch_ids_of_two_streams_never_meet():
+    first = {batch_id_for("baotou-smelter", seq, "stream-a") for seq in range(1000)}
+    second = {batch_id_for("baotou-smelter", seq, "stream-b") for seq in range(1000)}
+    legacy = {batch_id_for("baotou-smelter", seq) for seq in range(1000)}
+    assert len(first | second | legacy) == 3000
+    # Spools made before streams keep their ids (wire compatibility with batches already ingested).
+    assert batch_id_for("baotou-smelter", 0) == str(uuid.uuid5(BATCH_ID_NAMESPACE, "baotou-smelter\x1f0"))

@@ -22,10 +22,10 @@ from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.errors import ConnectorError
+from epd_connector.keys import KeyFile
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sender import Sender
 from epd_connector.settings import ConnectorSettings
-from epd_connector.signing import load_private_key
 from epd_connector.spool import Spool
 
 log = logging.getLogger("epd_connector")
@@ -33,7 +33,7 @@ log = logging.getLogger("epd_connector")
 
 def build_runtime(settings: ConnectorSettings) -> ConnectorRuntime:
     plant = load_plant_config(settings.plant_config)
-    key = load_private_key(settings.key_file.read_bytes())
+    key = KeyFile(settings.key_file, plant.key_id)
     spool_path = Path(plant.spool.path)
     if settings.spool_dir is not None:
         settings.spool_dir.mkdir(parents=True, exist_ok=True)

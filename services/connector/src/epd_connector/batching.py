@@ -1,8 +1,9 @@
 """Pure per-plant batcher: closes a TelemetryBatch on a size bound or a time bound.
 
 No clock and no I/O inside: callers pass `now`, so tests and the async edge drive it the same way.
-Batch ids are derived from plant id and sequence, so a batch resent after a crash keeps its id and
-ingest can drop it as a duplicate.
+Batch ids are derived from plant id, stream id and sequence, so a batch resent after a crash keeps its
+id and ingest can drop it as a duplicate. The stream is the spool's (spool.py): a connector whose spool
+was lost starts a new stream at sequence 0, and its batch ids are new, not duplicates of the old ones.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from epd.v1 import telemetry_pb2
 BATCH_ID_NAMESPACE = uuid.UUID("6f1d7c3e-2a4b-5c8d-9e0f-1a2b3c4d5e6f")
 
 
-def batch_id_for(plant_id: str, sequence: int) -> str:
-    """Deterministic batch id: the same plant and sequence always give the same id."""
+def batch_id_for(plant_id: str, sequence: int, stream_id: str = "") -> str:
+    """Deterministic batch id: the same plant, stream and sequence always give the same id. Without a
+    stream (spools made before streams) the id is the earlier one of plant and sequence."""
     if sequence < 0:
         raise ValueError("sequence must be >= 0")
-    return str(uuid.uuid5(BATCH_ID_NAMESPACE, f"{plant_id}\x1f{sequence}"))
+    name = f"{plant_id}\x1f{sequence}" if not stream_id else f"{plant_id}\x1f{stream_id}\x1f{sequence}"
+    return str(uuid.uuid5(BATCH_ID_NAMESPACE, name))
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Batcher:
     max_age_seconds: float = 5.0
     connector_version: str = ""
     next_sequence: int = 0
+    stream_id: str = ""
     _pending: list[telemetry_pb2.RawReading] = field(default_factory=list, repr=False)
     _opened_at: datetime | None = field(default=None, repr=False)
 
@@ -80,11 +84,12 @@ class Batcher:
     def _close(self, now: datetime) -> telemetry_pb2.TelemetryBatch:
         seq = self.next_sequence
         batch = telemetry_pb2.TelemetryBatch(
-            batch_id=batch_id_for(self.plant_id, seq),
+            batch_id=batch_id_for(self.plant_id, seq, self.stream_id),
             plant_id=self.plant_id,
             sequence=seq,
             readings=self._pending,
             connector_version=self.connector_version,
+            stream_id=self.stream_id,
         )
         batch.created_at.FromDatetime(now)
         self.next_sequence = seq + 1

@@ -5,33 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
-import httpx
 import typer
 from pydantic import ValidationError
 
+from epd_connector import key_commands
+from epd_connector.admin_calls import AdminApi, refused
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.errors import ConnectorError
+from epd_connector.keys import key_id_for, write_key_pair
 from epd_connector.registration import (
-    DEFAULT_ADMIN_URL,
     RegistrationError,
     SiteOverrides,
     parse_assignments,
     parse_stages,
-    put_site,
     site_request,
 )
-from epd_connector.signing import (
-    KeyLoadError,
-    generate_private_key,
-    load_public_key,
-    private_key_to_pem,
-    public_key_to_pem,
-)
+from epd_connector.signing import KeyLoadError, generate_private_key, load_public_key
 
 app = typer.Typer(name="connector", help="Site connector: plant keys and registration.", no_args_is_help=True)
+key_commands.register(app)
 
 
 @app.command()
@@ -45,11 +39,8 @@ def keygen(
         typer.echo(f"{out} or {pub} exists; use --force to overwrite", err=True)
         raise typer.Exit(2)
     key = generate_private_key()
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_key_to_pem(key))
-    pub.write_bytes(public_key_to_pem(key.public_key()))
-    typer.echo(f"wrote {out} (private, mode 600) and {pub} (public)")
+    write_key_pair(out, key)
+    typer.echo(f"wrote {out} (private, mode 600) and {pub} (public); key id {key_id_for(key.public_key())}")
 
 
 @app.command("register-plant")
@@ -89,23 +80,11 @@ def register_plant_cmd(
     if dry_run:
         typer.echo(json.dumps(body, indent=2))
         return
-    token = os.environ.get("EPD_FOOTPRINT_ADMIN_TOKEN", "")
-    if not token:
-        typer.echo("EPD_FOOTPRINT_ADMIN_TOKEN is not set", err=True)
-        raise typer.Exit(2)
-    url = os.environ.get("EPD_FOOTPRINT_ADMIN_URL", DEFAULT_ADMIN_URL)
-    try:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-            resp = put_site(client, plant.plant_id, body)
-        answer = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        typer.echo(f"admin API at {url} unreachable or not answering JSON: {exc}", err=True)
-        raise typer.Exit(2) from None
+    with AdminApi() as api:
+        status, answer = api.send("PUT", f"/plants/{plant.plant_id}/site", body)
     typer.echo(json.dumps(answer, indent=2))
-    if resp.status_code >= 400:
-        message = answer.get("message", "") if isinstance(answer, dict) else ""
-        typer.echo(f"refused ({resp.status_code}): {message}", err=True)
-        raise typer.Exit(1)
+    if status >= 400:
+        refused(status, answer)
 
 
 @app.command("replay")

@@ -3,8 +3,9 @@
 The same file registers the plant (`epd connector register-plant`: the site, its processes, the
 products its output meters name, meter -> process, activity, counter settings), so the field names
 here are the contract between the site connector and the platform. The connector itself needs only
-`plant_id`, `key_id`, `batching`, `spool` and `meters`; `site`, `processes` and `products` are for
-the registration and may be left out or completed with command-line options there.
+`plant_id`, `batching`, `spool` and `meters` (and `key_id` where a plant's key id is pinned); `site`,
+`processes` and `products` are for the registration and may be left out or completed with
+command-line options there.
 """
 
 from __future__ import annotations
@@ -174,7 +175,9 @@ class ProductConfig(_Strict):
 
 class PlantConfig(_Strict):
     plant_id: str = Field(pattern=_ID)
-    key_id: str = Field(pattern=_ID)
+    # Pins the id of the key in the key file (plants registered before key ids were thumbprints); omit it
+    # and the key is named by its public key (epd_connector.keys.key_id_for), which rotation needs.
+    key_id: str | None = Field(default=None, pattern=_ID)
     site: SiteConfig = SiteConfig()
     processes: list[ProcessConfig] = Field(default_factory=list, max_length=1_000)
     products: list[ProductConfig] = Field(default_factory=list, max_length=1_000)

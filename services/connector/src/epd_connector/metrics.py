@@ -20,3 +20,7 @@ SEND_LATENCY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 SOURCE_CONNECTED = Gauge("epd_connector_source_connected", "1 while the source is connected", ["source"])
+KEY_CHANGES = Counter("epd_connector_key_changes_total", "Signing key switched to a new key file (rotation)")
+KEY_RELOAD_FAILURES = Counter(
+    "epd_connector_key_reload_failures_total", "Changed key file not taken (unreadable, or against a pinned key id)"
+)

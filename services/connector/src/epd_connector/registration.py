@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from epd_connector.config import MeterConfig, PlantConfig, StageName
 from epd_connector.errors import ConnectorError
+from epd_connector.keys import key_id_for
 from epd_connector.signing import public_key_to_raw
 
 DEFAULT_ADMIN_URL = "http://127.0.0.1:8083"
@@ -121,7 +122,10 @@ def site_request(plant: PlantConfig, key: Ed25519PublicKey, overrides: SiteOverr
         body["latitude"] = str(site.latitude)
     if site.longitude is not None:
         body["longitude"] = str(site.longitude)
-    body["key"] = {"key_id": plant.key_id, "public_key": base64.b64encode(public_key_to_raw(key)).decode()}
+    body["key"] = {
+        "key_id": plant.key_id or key_id_for(key),
+        "public_key": base64.b64encode(public_key_to_raw(key)).decode(),
+    }
     body["processes"] = processes
     body["products"] = [{"product_id": pid, "name": name} for pid, name in sorted(products.items())]
     body["meters"] = [_meter(m) for m in plant.meters]

@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from epd.v1 import telemetry_pb2
 from epd_connector import metrics
 from epd_connector.batching import Batcher
 from epd_connector.config import MeterConfig, PlantConfig, ReadingKindName
+from epd_connector.keys import KeyFile
 from epd_connector.signing import sign_batch
 from epd_connector.spool import Spool, SpoolFull
 
@@ -34,7 +33,7 @@ class ConnectorRuntime:
     def __init__(
         self,
         plant: PlantConfig,
-        key: Ed25519PrivateKey,
+        key: KeyFile,
         spool: Spool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -52,6 +51,7 @@ class ConnectorRuntime:
             plant.batching.max_age_seconds,
             CONNECTOR_VERSION,
             next_sequence=0 if last is None else last + 1,
+            stream_id=spool.stream_id,
         )
         self._meters = {m.meter_id: m for m in plant.meters}
 
@@ -116,7 +116,8 @@ class ConnectorRuntime:
 
     async def _spool(self, batches: list[telemetry_pb2.TelemetryBatch]) -> None:
         for batch in batches:
-            signed = sign_batch(batch, self._key, self.plant.key_id)
+            signing = self._key.current()
+            signed = sign_batch(batch, signing.private_key, signing.key_id)
             delay = 0.2
             while True:
                 try:

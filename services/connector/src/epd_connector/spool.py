@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,11 @@ CREATE TABLE IF NOT EXISTS spooled_batch (
 CREATE TABLE IF NOT EXISTS plant_sequence (
     plant_id      TEXT PRIMARY KEY,
     last_sequence INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_stream (
+    only_row   INTEGER PRIMARY KEY CHECK (only_row = 1),
+    stream_id  TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 """
 
@@ -66,8 +72,18 @@ class Spool:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self.stream_id = self._stream_id()
         except sqlite3.DatabaseError as exc:
             raise SpoolError(f"{self.path}: cannot open spool: {exc}") from exc
+
+    def _stream_id(self) -> str:
+        """The spool's batch stream, made when the spool is first opened: batch sequences count within it,
+        so a new spool (the old one lost) starts a stream whose batch ids no earlier stream used."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO batch_stream (only_row, stream_id, created_at) VALUES (1, ?, ?)",
+            (str(uuid.uuid4()), self._clock()),
+        )
+        return str(self._db.execute("SELECT stream_id FROM batch_stream").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
