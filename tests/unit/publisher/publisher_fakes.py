@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from epd_publisher.deliveries import FOOTPRINT_CHANGE, AttemptRecord, DeliveryState, DueDelivery
-from epd_publisher.delivery.pinning import AddressPins, PinnedClient
+from epd_publisher.delivery.pinning import PIN_POLICY, AddressPins, PinnedClient, Policy
 from epd_publisher.fanout import NewDelivery, PartnerTargets
 from epd_publisher.outbox import OutboxRow
 
@@ -175,7 +175,7 @@ class MockPinnedClient(PinnedClient):
         self.pins = AddressPins()
 
         async def checked(request: httpx.Request) -> httpx.Response:
-            if self.pins.addresses(request.url.host) is None:
+            if self.pins.addresses(request.url.host, Policy(request.extensions.get(PIN_POLICY, Policy.PUBLIC))) is None:
                 raise httpx.ConnectError(f"{request.url.host} was not checked by the SSRF guard", request=request)
             response = handler(request)
             return response if isinstance(response, httpx.Response) else await response

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import httpx
 
+from epd_publisher.delivery.pinning import PIN_POLICY, Policy
 from epd_publisher.delivery.retry import AttemptResult, TransportError
 from epd_publisher.errors import PublisherError
 
@@ -36,7 +37,9 @@ class TokenCache:
     def invalidate(self, endpoint_id: str) -> None:
         self._tokens.pop(endpoint_id, None)
 
-    async def get(self, endpoint_id: str, token_url: str, client_id: str, client_secret: str) -> str:
+    async def get(
+        self, endpoint_id: str, token_url: str, client_id: str, client_secret: str, *, policy: Policy = Policy.PUBLIC
+    ) -> str:
         cached = self._tokens.get(endpoint_id)
         if cached and cached[1] > self._clock():
             return cached[0]
@@ -48,6 +51,7 @@ class TokenCache:
                 headers={"accept": "application/json"},
                 follow_redirects=False,
                 timeout=self._timeout,
+                extensions={PIN_POLICY: policy},
             )
         except httpx.TimeoutException:
             raise TokenError(AttemptResult(error=TransportError.TIMEOUT), "token endpoint timed out") from None

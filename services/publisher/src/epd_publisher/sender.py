@@ -36,7 +36,7 @@ from epd_publisher import metrics
 from epd_publisher.deliveries import PACT_EVENT, STATE_AFTER, AttemptRecord, DeliveryStore, DueDelivery
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.breaker import BreakerBoard
-from epd_publisher.delivery.pinning import PinnedClient
+from epd_publisher.delivery.pinning import PIN_POLICY, PinnedClient, Policy
 from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 from epd_publisher.errors import PublisherError
@@ -142,16 +142,19 @@ class Sender:
     async def _post(
         self, delivery: DueDelivery, body: bytes, headers: dict[str, str], client_secret: str | None
     ) -> AttemptResult:
+        policy = Policy.of(delivery.allow_private)  # pins (and pooled connections) per host AND policy
         try:
-            self._http.pins.pin(await asyncio.to_thread(guard, delivery.url, delivery.allow_private, self._resolver))
+            checked = await asyncio.to_thread(guard, delivery.url, delivery.allow_private, self._resolver)
+            self._http.pins.pin(checked, policy)
         except ssrf.UnsafeUrlError:
             return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
         if delivery.format == DeliveryFormat.PACT.value:
             try:
                 token_url = delivery.token_url or ""  # never empty for PACT endpoints (registration, table CHECK)
-                self._http.pins.pin(await asyncio.to_thread(guard, token_url, delivery.allow_private, self._resolver))
+                checked = await asyncio.to_thread(guard, token_url, delivery.allow_private, self._resolver)
+                self._http.pins.pin(checked, policy)
                 token = await self._tokens.get(
-                    delivery.endpoint_id, token_url, delivery.client_id or "", client_secret or ""
+                    delivery.endpoint_id, token_url, delivery.client_id or "", client_secret or "", policy=policy
                 )
             except ssrf.UnsafeUrlError:
                 return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
@@ -160,7 +163,12 @@ class Sender:
             headers = {**headers, "authorization": f"Bearer {token}"}
         try:
             response = await self._http.post(
-                delivery.url, content=body, headers=headers, follow_redirects=False, timeout=self._config.timeout_s
+                delivery.url,
+                content=body,
+                headers=headers,
+                follow_redirects=False,
+                timeout=self._config.timeout_s,
+                extensions={PIN_POLICY: policy},
             )
         except httpx.HTTPError as exc:
             return result_of_exception(exc)
