@@ -6,6 +6,7 @@ plays the network (it answers with canned HTTP bytes over httpcore's mock stream
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import httpcore
 import httpx
@@ -115,6 +116,7 @@ def row(url: str = URL, allow_private: bool = False) -> DueDelivery:
         client_id=None,
         client_secret_sealed=None,
         allow_private=allow_private,
+        lease_until=datetime(2099, 1, 1, tzinfo=UTC),
     )
 
 

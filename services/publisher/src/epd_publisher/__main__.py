@@ -121,7 +121,14 @@ async def delivery(
         SignedRecords(programme_info(settings), keys),
         clock=clock,
         breakers=breakers,
-        config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),
+        config=SenderConfig(
+            event_source=settings.event_source,
+            concurrency=settings.concurrency,
+            partner_concurrency=settings.partner_concurrency,
+            lease_s=settings.lease_s,
+            timeout_s=settings.http_timeout_s,
+            max_response_bytes=settings.max_response_bytes,
+        ),
         secrets=secrets,
     )
     work["sender"] = sender.run(stop)

@@ -88,16 +88,16 @@ _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 # IPv6 forms that carry an IPv4 address. The last 32 bits are the IPv4 address for each of these
 # (RFC 4291 2.5.5.2, RFC 6052 2.2 for a /96 prefix, RFC 2765 2.1); a translator or relay on the way
 # connects to it, so these are judged by the address they embed.
-_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: translated to public IPv4 only
-_SIIT_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 "IPv4-translated" (::ffff:0:a.b.c.d)
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: translated to public IPv4 only
+_SIIT_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 "IPv4-translated" (::ffff:0:a.b.c.d)
 # Whole prefixes refused whatever they embed.
 _EMBEDDING_PREFIXES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
     # RFC 8215 local-use NAT64: the operator's own translator, which reaches its internal IPv4 networks;
     # where the IPv4 address sits depends on the operator's prefix length (RFC 6052 2.2).
-    (ipaddress.ip_network("64:ff9b:1::/48"), "local-use NAT64 prefix (RFC 8215)"),
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "local-use NAT64 prefix (RFC 8215)"),
     # The rest of 64:ff9b::/32 is not assigned for translation; refuse rather than guess a layout.
-    (ipaddress.ip_network("64:ff9b::/32"), "NAT64 space outside the well-known /96 prefix"),
-    (ipaddress.ip_network("2001::/32"), "Teredo tunnel"),
+    (ipaddress.IPv6Network("64:ff9b::/32"), "NAT64 space outside the well-known /96 prefix"),
+    (ipaddress.IPv6Network("2001::/32"), "Teredo tunnel"),
 )
 
 
@@ -129,8 +129,8 @@ def address_problem(ip: IP) -> str | None:
                 return f"{form} embedding {inner}: {problem}"
             if ip.ipv4_mapped is not None or ip in _SIIT_TRANSLATED:
                 return f"{form} (use the IPv4 form)"
-        for net, why in _EMBEDDING_PREFIXES:
-            if ip in net and ip not in _NAT64_WELL_KNOWN:
+        for prefix, why in _EMBEDDING_PREFIXES:
+            if ip in prefix and ip not in _NAT64_WELL_KNOWN:
                 return why
     for net, why in _FORBIDDEN_NETS:
         if ip.version == net.version and ip in net:
