@@ -139,6 +139,14 @@ async def fan_out(
     return await fanout.fan_out(PgFanoutStore(conn), event, targets, now)
 
 
+async def set_partner_enabled(pool: asyncpg.Pool, partner_id: str, enabled: bool) -> None:
+    """Enable or disable a partner (operator decision). A disabled partner gets no new deliveries (fan-out
+    skips it), its pending ones are held (the sender does not claim them) and go out when it is enabled
+    again; the gateway refuses its clients (403) and the request worker answers none of their requests."""
+    if not await pg_partners.set_partner_disabled(pool, partner_id, not enabled):
+        raise EndpointError(f"no partner {partner_id!r}")
+
+
 async def replay_dead_letters(
     pool: asyncpg.Pool, now: datetime, *, partner_id: str | None = None, endpoint_id: str | None = None
 ) -> int:
