@@ -22,3 +22,5 @@ class FootprintSettings(ServiceSettings):
     )
     drift_threshold: str = Field(default="0.10", validation_alias="EPD_FOOTPRINT_DRIFT_THRESHOLD")
     drift_consecutive: int = Field(default=3, ge=1, le=10000, validation_alias="EPD_FOOTPRINT_DRIFT_CONSECUTIVE")
+    # A window whose handling fails this many times (not for a database outage) goes to the dead letters.
+    window_attempts: int = Field(default=5, ge=1, le=100, validation_alias="EPD_FOOTPRINT_WINDOW_ATTEMPTS")

@@ -18,6 +18,8 @@ class PublisherSettings(ProgrammeSettings):
     fanout_group: str = Field(
         default="epd-publisher-partners", min_length=1, validation_alias="EPD_PUBLISHER_FANOUT_GROUP"
     )
+    # A change event whose fan-out fails this many times (not for a database outage) goes to the dead letters.
+    fanout_attempts: int = Field(default=5, ge=1, le=100, validation_alias="EPD_PUBLISHER_FANOUT_ATTEMPTS")
     # The total deadline of one delivery attempt (DNS check, token, connect, request, response), not per read.
     http_timeout_s: float = Field(default=10.0, gt=0, le=120, validation_alias="EPD_PUBLISHER_HTTP_TIMEOUT_S")
     # At most this much of a partner's response body is read (only the status and Retry-After count).
