@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from epd.v1 import footprint_pb2, intensity_pb2, telemetry_pb2
+from epd.v1 import dead_letter_pb2, footprint_pb2, intensity_pb2, telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import TopicProducer, commit_processed, ensure_topics, make_consumer, make_producer
 
@@ -40,6 +40,8 @@ def sample(spec: topics.TopicSpec, key: str, seq: int):
             product_sequence=seq,
             footprint=footprint_pb2.FootprintVersion(product_id=key, version=seq),
         )
+    if m is dead_letter_pb2.DeadLetter:
+        return m(source_topic="epd.intensity.windows.v1", source_offset=seq, source_key=key.encode(), reason="X")
     raise AssertionError(f"no sample for {m}")
 
 

@@ -1,6 +1,7 @@
 """One simulated plant-day through the real broker and the faust worker (`python -m epd_intensity`
-as a subprocess): the oracle's windows exactly; the same final windows when SIGKILLed and restarted;
-bad input gives its documented outcome, a correction record and a metric."""
+as a subprocess): the oracle's windows exactly; the same final windows when SIGKILLed and restarted,
+and when a transactional producer writes the readings (commit markers take offsets no consumer
+delivers); bad input gives its documented outcome, a correction record and a metric."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "intensity"))
@@ -177,6 +179,38 @@ async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
     finally:
         second.stop()
         first.stop()
+    windows = windows_of(records)
+    no_conflicts(windows)
+    assert final(windows) == {w.window_id: body(w) for w in oracle.final}
+
+
+async def test_readings_from_a_transactional_producer_are_all_applied(kafka_bootstrap, topic_prefix, tmp_path, day):
+    """Four transactions: each commit marker takes an offset of the partition that no consumer delivers. The
+    worker's progress follows the consumer's position, so it steps over them instead of waiting for them."""
+    readings, oracle = day
+    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic_prefix}readings", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        quarter = len(readings) // 4 + 1
+        for start in range(0, len(readings), quarter):
+            async with producer.transaction():
+                for r in readings[start : start + quarter]:
+                    await producer.send(
+                        TELEMETRY_READINGS.topic(topic_prefix), TELEMETRY_READINGS.encode(r), key=r.plant_id.encode()
+                    )
+    finally:
+        await producer.stop()
+    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    worker.start()
+    try:
+        seen = await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker)
+        assert seen, f"{worker.readings_seen()} of {len(readings)} readings: {worker.log.read_text()[-2000:]}"
+        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
+    finally:
+        worker.stop()
     windows = windows_of(records)
     no_conflicts(windows)
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}

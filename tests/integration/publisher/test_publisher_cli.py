@@ -1,4 +1,5 @@
-"""``epd publisher`` commands against a fresh database: SSRF refusal, bad agreement, list, replay."""
+"""``epd publisher`` commands against a fresh database: SSRF refusal, bad agreement, list, replay,
+disable and enable."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import sys
 
 import asyncpg
 from publisher_helpers import SECRET_KEY, endpoint_secrets
+from typer.testing import CliRunner
 
+from epd_publisher import cli as publisher_cli
 from epd_publisher.endpoint_secrets import SecretColumn
 
 AGREEMENT = {
@@ -49,6 +52,22 @@ def test_partner_commands(fresh_db, tmp_path):
     assert urls == ["http://127.0.0.1:9/hooks"] and rows[0]["allow_private"] is True
     replay = epd(fresh_db, "replay-dead-letters", "--partner", "jp-body")
     assert replay.returncode == 0 and "0 dead letters" in replay.stdout
+
+    # In-process (CliRunner) from here on: a subprocess costs seconds of imports per command.
+    def run(*args: str):
+        env = {"EPD_PG_DSN": fresh_db, "EPD_PUBLISHER_SECRET_KEY": SECRET_KEY}
+        return CliRunner().invoke(publisher_cli.app, list(args), env=env)
+
+    def disabled() -> bool:
+        (row,) = [json.loads(line) for line in run("partners", "list").stdout.splitlines()]
+        return row["partner_disabled"]
+
+    off = run("partners", "disable", "jp-body")
+    assert off.exit_code == 0 and "jp-body disabled" in off.stdout and disabled()
+    unknown = run("partners", "disable", "xx-body")
+    assert unknown.exit_code == 2 and "no partner" in unknown.stderr
+    on = run("partners", "enable", "jp-body")
+    assert on.exit_code == 0 and not disabled()
 
 
 async def _sealed(dsn: str) -> bytes:

@@ -27,7 +27,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from epd.v1 import footprint_pb2
-from epd_publisher.delivery.pinning import PinnedClient
+from epd_publisher.delivery.pinning import PIN_POLICY, PinnedClient, Policy
 from epd_publisher.delivery.retry import RetryPolicy
 from epd_publisher.delivery.ssrf import UnsafeUrlError
 from epd_publisher.delivery.webhooks import HmacSigner, sign_request
@@ -153,7 +153,8 @@ async def test_signed_webhooks_verify_and_recognition_filters(db):
         old = sign_request(headers["webhook-id"], body, timestamp=int(time.time()) - 3600, signers=[HmacSigner(SECRET)])
         with pytest.raises(WebhookVerificationError):  # correctly signed, but an hour old
             verifier.verify(body, old.headers)
-        replay = await http.post(f"{base}/hooks", content=body, headers=headers)  # replayed id
+        own_host = {PIN_POLICY: Policy.OWN_HOST_ALLOWED}  # the endpoint's pin (registered with allow_private)
+        replay = await http.post(f"{base}/hooks", content=body, headers=headers, extensions=own_host)  # replayed id
         assert replay.status_code == 409 and receiver.rejected == ["replayed id"]
 
 
@@ -205,7 +206,7 @@ async def test_gone_endpoint_is_disabled(db):
             http,
             clock,
         )
-        sender._config = SenderConfig(timeout_s=5, concurrency=1, batch=1)
+        sender._config = SenderConfig(timeout_s=5, concurrency=1)
         await drain(sender, clock)
     endpoint = await db.fetchrow("SELECT disabled_at, disabled_reason FROM partner_endpoints")
     assert endpoint["disabled_at"] is not None and "410" in endpoint["disabled_reason"]

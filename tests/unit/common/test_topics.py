@@ -15,6 +15,8 @@ def test_every_topic_of_the_design_is_registered_once_with_one_message_type():
         "epd.intensity.windows.v1",
         "epd.footprint.changes.v1",
         "epd.footprint.records.v1",
+        "epd.intensity.windows.dead-letters.v1",
+        "epd.footprint.changes.dead-letters.v1",
     }
     assert topics.FOOTPRINT_RECORDS.topic_config()["cleanup.policy"] == "compact"
     assert topics.TELEMETRY_RAW.key == "plant_id" and topics.INTENSITY_WINDOWS.key == "process_id"

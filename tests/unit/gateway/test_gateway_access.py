@@ -201,3 +201,19 @@ def test_parameter_names_are_matched_case_insensitively():
         ]
     )
     assert params == {"productId": ["urn:a:1", "urn:a:2"], "validOn": ["2026-01-01T00:00Z"]}
+
+
+def test_cursor_reveals_neither_the_id_nor_the_time_of_the_last_row_scanned():
+    """The last row scanned may be a record the client cannot read: the cursor is sealed, not just signed."""
+    key = secrets.derive_key("a-secret-of-sixteen+", "cursor")
+    hidden = "0b6a7c1e-5f3d-4e2a-8c9b-7d1e2f3a4b5c"
+    pos = cursor.Position(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC), hidden)
+    digest = cursor.filters_digest("client", {})
+    token = cursor.encode(key, pos, digest, 900, now=0)
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for leak in (hidden.encode(), b"2026-03-04", b"05:06:07", digest.encode(), hidden.replace("-", "").encode()):
+        assert leak not in raw and leak.decode() not in token
+    assert cursor.encode(key, pos, digest, 900, now=0) != token  # a fresh nonce each time: not even linkable
+    assert cursor.decode(key, token, digest, now=1) == pos
+    with pytest.raises(cursor.CursorError, match="not one this gateway issued"):
+        cursor.decode(secrets.derive_key("another-secret-of-16", "cursor"), token, digest, now=1)

@@ -2,6 +2,7 @@
 lost between the consumer and the state (dropped on a rebalance, acked by faust after a failed
 batch) shows as a gap and is read again; nothing already applied is applied twice."""
 
+from epd_intensity.app.consumer_steps import ConsumerSteps
 from epd_intensity.app.source_progress import Admission, SourceProgress
 from epd_intensity.app.state import progress_key
 
@@ -87,3 +88,64 @@ def test_after_a_rebalance_the_stored_offsets_are_read_again():
     progress.forget()
     assert progress.resume_offset(0) == 51
     assert progress.admit(0, 50) is Admission.REPLAYED
+
+
+def test_a_transaction_marker_the_consumer_steps_over_does_not_freeze_the_partition():
+    """A transactional producer's commit marker takes an offset no consumer delivers: readings 0-2, the
+    marker at 3, readings 4-6. The consumer reads 4 from position 3: nothing can come in between."""
+    steps = ConsumerSteps("readings")
+    progress = SourceProgress(Store(), steps)
+    steps.fetched(0, [0, 1, 2], steps.seeks(0))
+    steps.fetched(0, [4, 5, 6], steps.seeks(0))  # the next fetch: the consumer's position was 3 (the marker)
+    assert [progress.admit(0, o) for o in (0, 1, 2, 4, 5, 6)] == [Admission.PROCESS] * 6
+    progress.commit()
+    assert progress.resume_offset(0) == 7 and steps.stepped_from(0, 4) is None  # released once applied
+
+
+def test_without_the_consumer_steps_a_marker_would_be_waited_for_forever():
+    progress = SourceProgress(Store({progress_key(0): 2}))
+    assert progress.admit(0, 4) is Admission.GAP  # offset 3 is a marker: it never comes
+    assert progress.admit(0, 4) is Admission.STALE  # read again from 3, the consumer delivers 4 again: stuck
+
+
+def test_a_reading_lost_after_the_consumer_delivered_it_is_still_a_gap_and_read_again():
+    """faust dropped 5 between the consumer and the agent: the consumer did deliver it (no step)."""
+    steps = ConsumerSteps("readings")
+    progress = SourceProgress(Store({progress_key(0): 3}), steps)
+    steps.fetched(0, [4, 5, 6], steps.seeks(0))
+    assert progress.admit(0, 4) is Admission.PROCESS
+    assert progress.admit(0, 6) is Admission.GAP and progress.rewinds() == {0: 5}
+    steps.sought(0, 5)  # the transport reports the seek back
+    steps.fetched(0, [5, 6], steps.seeks(0))
+    assert progress.admit(0, 6) is Admission.STALE  # queued from before the seek
+    assert [progress.admit(0, o) for o in (5, 6)] == [Admission.PROCESS] * 2
+
+
+def test_after_a_rewind_onto_a_marker_the_first_reading_the_consumer_delivers_from_there_counts():
+    """A failed batch is read again from applied + 1, which is a marker: the consumer, sought there,
+    delivers the reading after it; what was queued before the seek is dropped."""
+    steps = ConsumerSteps("readings")
+    progress = SourceProgress(Store({progress_key(0): 9}), steps)
+    steps.sought(0, 10)  # assigned: faust seeks to the committed offset, applied + 1
+    steps.fetched(0, [11, 12], steps.seeks(0))  # 10 is the marker: a step
+    assert progress.admit(0, 11) is Admission.PROCESS
+    assert progress.abandon({0}) == {0: 10}
+    assert progress.admit(0, 12) is Admission.STALE  # queued before the seek, not re-read from 10
+    steps.sought(0, 10)
+    steps.fetched(0, [11, 12], steps.seeks(0))
+    assert [progress.admit(0, o) for o in (11, 12)] == [Admission.PROCESS] * 2
+
+
+def test_a_fetch_that_a_seek_overlapped_is_not_trusted_for_where_it_started():
+    steps = ConsumerSteps("readings")
+    steps.fetched(0, [0, 1], steps.seeks(0))
+    before = steps.seeks(0)
+    steps.sought(0, 0)  # while the next fetch was in flight
+    steps.fetched(0, [7, 9], before)
+    assert steps.stepped_from(0, 7) is None  # unknown: pre-seek or post-seek records
+    assert steps.stepped_from(0, 9) == 8  # within one fetch, consecutive deliveries are facts
+    steps.fetched(0, [12], steps.seeks(0))
+    assert steps.stepped_from(0, 12) is None  # the position after an overlapped fetch is unknown too
+    steps.forget()
+    steps.fetched(0, [20], steps.seeks(0))
+    assert steps.stepped_from(0, 20) is None and steps.stepped_from(0, 9) is None

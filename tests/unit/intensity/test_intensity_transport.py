@@ -7,7 +7,9 @@ import warnings
 
 import faust
 import pytest
+from faust.types import TP
 
+from epd_intensity.app.consumer_steps import ConsumerSteps
 from epd_intensity.app.transport import DELIVERED, eager, transport_class
 
 
@@ -91,7 +93,7 @@ async def test_cancelling_the_rest_cancels_the_delivery_and_its_wait():
     assert cleaned == ["m"] and gate.cancelled()
 
 
-def _app(tmp_path, fetch_max_wait_ms=100):
+def _app(tmp_path, fetch_max_wait_ms=100, steps=None):
     app = faust.App(
         f"transport-test-{tmp_path.name}",
         broker="kafka://127.0.0.1:1",
@@ -99,7 +101,7 @@ def _app(tmp_path, fetch_max_wait_ms=100):
         autodiscover=False,
         datadir=str(tmp_path),
     )
-    app.transport = transport_class(fetch_max_wait_ms)(app.conf.broker_consumer, app)
+    app.transport = transport_class(fetch_max_wait_ms, steps)(app.conf.broker_consumer, app)
     return app
 
 
@@ -132,3 +134,36 @@ async def test_the_poll_is_capped_and_a_delivered_message_needs_no_wait(tmp_path
         results = await consumer.wait_first(DELIVERED, other)
     assert results.done == [DELIVERED] and not results.stopped
     assert other.cr_frame is None  # closed, not left pending
+
+
+async def test_the_consumer_reports_its_fetches_and_seeks_of_the_readings_topic(tmp_path, monkeypatch):
+    """What SourceProgress needs to step over transaction markers: where the consumer read each reading from."""
+    steps = ConsumerSteps("t.readings")
+    consumer = _app(tmp_path, steps=steps).consumer
+    readings, other = TP("t.readings", 0), TP("t.changelog", 0)
+    fetches = [
+        {readings: [Record(0), Record(1), Record(2)], other: [Record(0), Record(5)]},
+        {readings: [Record(4), Record(5)]},  # offset 3: a commit marker, never delivered
+    ]
+
+    async def thread_getmany(active_partitions, timeout):  # noqa: ASYNC109 - faust's signature
+        return fetches.pop(0)
+
+    async def thread_seek_wait(partitions):
+        return None
+
+    monkeypatch.setattr(consumer._thread, "getmany", thread_getmany)
+    monkeypatch.setattr(consumer._thread, "seek_wait", thread_seek_wait)
+    await consumer._getmany({readings, other}, timeout=1.0)
+    await consumer._getmany({readings}, timeout=1.0)
+    assert steps.stepped_from(0, 4) == 3 and steps.stepped_from(0, 5) is None
+    await consumer.seek_wait({readings: 1})
+    assert steps.seeks(0) == 2  # reported before and after the seek
+    fetches.append({readings: [Record(4)]})  # from 1: 1-3 never delivered again (aborted, say)
+    await consumer._getmany({readings}, timeout=1.0)
+    assert steps.stepped_from(0, 4) == 1
+
+
+class Record:
+    def __init__(self, offset: int) -> None:
+        self.offset = offset

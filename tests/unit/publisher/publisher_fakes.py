@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from epd_publisher.deliveries import FOOTPRINT_CHANGE, AttemptRecord, DeliveryState, DueDelivery
-from epd_publisher.delivery.pinning import AddressPins, PinnedClient
+from epd_publisher.deliveries import FOOTPRINT_CHANGE, AttemptRecord, ClaimSlots, DeliveryState, DueDelivery
+from epd_publisher.delivery.pinning import PIN_POLICY, AddressPins, PinnedClient, Policy
 from epd_publisher.fanout import NewDelivery, PartnerTargets
 from epd_publisher.outbox import OutboxRow
 
@@ -56,13 +56,15 @@ class StoredDelivery:
 
 @dataclass
 class MemoryDeliveryStore:
-    """deliveries.DeliveryStore over dicts. Claims are leases, as in PostgreSQL; calls never interleave
-    (no await inside a method), which stands in for the row locks."""
+    """deliveries.DeliveryStore over dicts. Claims are leases, as in PostgreSQL (ranked per partner, chosen
+    by ClaimSlots); defer and record act only while the lease is held; calls never interleave (no await
+    inside a method), which stands in for the row locks."""
 
     endpoints: dict[str, StoredEndpoint] = field(default_factory=dict)
     deliveries: dict[int, StoredDelivery] = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
     answers_sent: dict[str, datetime] = field(default_factory=dict)
+    disabled_partners: set[str] = field(default_factory=set)
     retryable: tuple[type[Exception], ...] = (OSError,)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -79,7 +81,7 @@ class MemoryDeliveryStore:
     def attempts_of(self, delivery_id: int) -> list[AttemptRecord]:
         return [a for a in self.attempts if a.delivery_id == delivery_id]
 
-    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[DueDelivery]:
+    async def claim(self, now: datetime, lease_until: datetime, slots: ClaimSlots) -> list[DueDelivery]:
         due = sorted(
             (
                 d
@@ -87,14 +89,27 @@ class MemoryDeliveryStore:
                 if d.state is DeliveryState.PENDING
                 and d.next_attempt_at <= now
                 and self.endpoints[d.endpoint_id].disabled_at is None
+                and d.partner_id not in self.disabled_partners
             ),
             key=lambda d: (d.next_attempt_at, d.delivery_id),
-        )[:limit]
-        for d in due:
+        )
+        ranks: dict[str, int] = {}
+        ranked = []
+        for d in due:  # rank within the partner, oldest due first (the SQL's row_number)
+            ranks[d.partner_id] = ranks.get(d.partner_id, 0) + 1
+            ranked.append((ranks[d.partner_id], d))
+        ranked = [r for r in sorted(ranked, key=lambda r: (r[0], r[1].next_attempt_at, r[1].delivery_id))]
+        ranked = [r for r in ranked if r[0] <= slots.per_partner]
+        chosen = [ranked[i][1] for i in slots.choose([(rank, d.partner_id) for rank, d in ranked])]
+        for d in chosen:
             d.next_attempt_at = lease_until
-        return [self._due(d) for d in due]
+        return [self._due(d, lease_until) for d in chosen]
 
-    def _due(self, d: StoredDelivery) -> DueDelivery:
+    def _held(self, delivery_id: int, lease_until: datetime) -> bool:
+        d = self.deliveries[delivery_id]
+        return d.state is DeliveryState.PENDING and d.next_attempt_at == lease_until
+
+    def _due(self, d: StoredDelivery, lease_until: datetime) -> DueDelivery:
         e = self.endpoints[d.endpoint_id]
         return DueDelivery(
             delivery_id=d.delivery_id,
@@ -114,20 +129,28 @@ class MemoryDeliveryStore:
             client_id=e.client_id,
             client_secret_sealed=e.client_secret_sealed,
             allow_private=e.allow_private,
+            lease_until=lease_until,
         )
 
     async def next_due(self) -> datetime | None:
         due = [
             d.next_attempt_at
             for d in self.deliveries.values()
-            if d.state is DeliveryState.PENDING and self.endpoints[d.endpoint_id].disabled_at is None
+            if d.state is DeliveryState.PENDING
+            and self.endpoints[d.endpoint_id].disabled_at is None
+            and d.partner_id not in self.disabled_partners
         ]
         return min(due, default=None)
 
-    async def defer(self, delivery_id: int, until: datetime) -> None:
+    async def defer(self, delivery_id: int, lease_until: datetime, until: datetime) -> bool:
+        if not self._held(delivery_id, lease_until):
+            return False
         self.deliveries[delivery_id].next_attempt_at = until
+        return True
 
-    async def record(self, attempt: AttemptRecord) -> None:
+    async def record(self, attempt: AttemptRecord) -> bool:
+        if not self._held(attempt.delivery_id, attempt.lease_until):
+            return False
         d = self.deliveries[attempt.delivery_id]
         d.state, d.attempts = attempt.state, attempt.attempt
         d.first_attempt_at, d.next_attempt_at = attempt.first_attempt_at, attempt.next_attempt_at
@@ -143,6 +166,7 @@ class MemoryDeliveryStore:
             for other in self.deliveries.values():
                 if other.endpoint_id == endpoint.endpoint_id and other.state is DeliveryState.PENDING:
                     other.state, other.finished_at = DeliveryState.DISABLED, attempt.attempted_at
+        return True
 
 
 @dataclass
@@ -175,7 +199,7 @@ class MockPinnedClient(PinnedClient):
         self.pins = AddressPins()
 
         async def checked(request: httpx.Request) -> httpx.Response:
-            if self.pins.addresses(request.url.host) is None:
+            if self.pins.addresses(request.url.host, Policy(request.extensions.get(PIN_POLICY, Policy.PUBLIC))) is None:
                 raise httpx.ConnectError(f"{request.url.host} was not checked by the SSRF guard", request=request)
             response = handler(request)
             return response if isinstance(response, httpx.Response) else await response

@@ -6,6 +6,7 @@ plays the network (it answers with canned HTTP bytes over httpcore's mock stream
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import httpcore
 import httpx
@@ -14,7 +15,7 @@ from publisher_fakes import MemoryDeliveryStore
 
 from epd_publisher.deliveries import FOOTPRINT_CHANGE, DueDelivery
 from epd_publisher.delivery import ssrf
-from epd_publisher.delivery.pinning import AddressPins, PinnedClient
+from epd_publisher.delivery.pinning import PIN_POLICY, AddressPins, PinnedClient, Policy
 from epd_publisher.delivery.retry import TransportError
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.sender import Sender
@@ -115,6 +116,7 @@ def row(url: str = URL, allow_private: bool = False) -> DueDelivery:
         client_id=None,
         client_secret_sealed=None,
         allow_private=allow_private,
+        lease_until=datetime(2099, 1, 1, tzinfo=UTC),
     )
 
 
@@ -179,13 +181,39 @@ async def test_redirects_are_not_followed(endpoint_secrets):
 async def test_allow_listed_hosts_connect_by_name():
     network = RecordingNetwork()
     async with PinnedClient(backend=network) as http:
-        http.pins.pin(
-            ssrf.check_url(
-                "http://receiver.internal:8099/h", resolver=RebindingResolver(), allow_hosts=("receiver.internal",)
-            )
+        checked = ssrf.check_url(
+            "http://receiver.internal:8099/h", resolver=RebindingResolver(), allow_hosts=("receiver.internal",)
         )
-        assert (await http.post("http://receiver.internal:8099/h", content=b"{}")).status_code == 204
+        with pytest.raises(ValueError, match="allow-listed"):
+            http.pins.pin(checked)  # never under the public-only policy
+        http.pins.pin(checked, Policy.OWN_HOST_ALLOWED)
+        with pytest.raises(httpx.ConnectError, match="not checked"):
+            await http.post("http://receiver.internal:8099/h", content=b"{}")  # a public-only request
+        own = {PIN_POLICY: Policy.OWN_HOST_ALLOWED}
+        assert (await http.post("http://receiver.internal:8099/h", content=b"{}", extensions=own)).status_code == 204
     assert network.log == [("connect", "receiver.internal", 8099)]
+
+
+class KeepAliveNetwork(RecordingNetwork):
+    """Each connection answers any number of requests (so the pool reuses it)."""
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ASYNC109
+        self.log.append(("connect", host, port))
+        return TlsRecordingStream([self.response] * 10, self.log)
+
+
+async def test_an_allow_private_endpoint_never_decides_how_a_public_one_on_the_same_host_connects(endpoint_secrets):
+    """Pins and pooled connections are per (host, endpoint policy): the allow-private endpoint connects to
+    the name (whatever DNS says then); the public-only endpoint on the same host still goes only to the
+    address its own check allowed, on a connection of its own."""
+    resolver, network = RebindingResolver(), KeepAliveNetwork()
+    async with PinnedClient(backend=network) as http:
+        s = sender(http, resolver, endpoint_secrets)
+        assert (await s._post(row(allow_private=True), b"{}", {}, None)).status == 204
+        assert (await s._post(row(allow_private=False), b"{}", {}, None)).status == 204
+        assert http.pins.addresses("hooks.partner.example") == (PUBLIC,)
+        assert http.pins.addresses("hooks.partner.example", Policy.OWN_HOST_ALLOWED) == ()
+    assert network.connects == ["hooks.partner.example", PUBLIC]
 
 
 def test_pins_follow_the_latest_check_and_normalise_names():

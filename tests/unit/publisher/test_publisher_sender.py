@@ -179,7 +179,7 @@ async def test_server_errors_are_retried_with_backoff_then_delivered(secrets):
 async def test_gone_disables_the_endpoint_and_its_pending_deliveries(secrets):
     store, partner, clock = store_with(secrets, "de-a", deliveries=3), Partner(410), ManualClock(NOW)
     async with MockPinnedClient(partner) as http:
-        s = sender(store, http, clock, secrets, config=SenderConfig(batch=1, concurrency=1))
+        s = sender(store, http, clock, secrets, config=SenderConfig(concurrency=1))
         assert await s.run_due() == 1
         assert await s.run_due() == 0 and await s.next_due() is None
     assert len(partner.requests) == 1
@@ -218,7 +218,7 @@ async def test_an_open_breaker_defers_without_spending_an_attempt(secrets):
     store, partner, clock = store_with(secrets, "us-a", deliveries=2), Partner(500), ManualClock(NOW)
     breakers = BreakerBoard(failure_threshold=1, cool_down_seconds=60, clock=lambda: clock.now().timestamp())
     async with MockPinnedClient(partner) as http:
-        s = sender(store, http, clock, secrets, breakers=breakers, config=SenderConfig(batch=1, concurrency=1))
+        s = sender(store, http, clock, secrets, breakers=breakers, config=SenderConfig(concurrency=1))
         assert await s.run_due() == 1  # the first delivery fails: the breaker opens
         first, second = store.deliveries.values()
         assert first.attempts == 1 and first.state is DeliveryState.PENDING

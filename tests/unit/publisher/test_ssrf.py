@@ -145,3 +145,38 @@ def test_address_problem_accepts_a_global_address() -> None:
 
     assert address_problem(ipaddress.ip_address("8.8.8.8")) is None
     assert address_problem(ipaddress.ip_address("192.0.2.1")) == "documentation (TEST-NET-1)"
+
+
+@pytest.mark.parametrize(
+    ("literal", "why"),
+    [
+        ("64:ff9b:1::7f00:1", "local-use NAT64"),  # RFC 8215 prefix, 127.0.0.1 in the last 32 bits
+        ("64:ff9b:1:ffff::808:808", "local-use NAT64"),  # whatever it embeds: the operator's translator
+        ("::ffff:0:7f00:1", "IPv4-translated IPv6 (SIIT) embedding 127.0.0.1: loopback"),
+        ("::ffff:0:a00:1", "IPv4-translated IPv6 (SIIT) embedding 10.0.0.1"),
+        ("::ffff:0:808:808", "IPv4-translated IPv6 (SIIT) (use the IPv4 form)"),
+        ("64:ff9b::7f00:1", "NAT64 address embedding 127.0.0.1: loopback"),
+        ("64:ff9b::a9fe:a9fe", "NAT64 address embedding 169.254.169.254"),
+        ("64:ff9b:0:1::808:808", "NAT64 space outside the well-known"),
+        ("2002:7f00:1::1", "6to4 address embedding 127.0.0.1: loopback"),
+        ("2002:c0a8:101::1", "6to4 address embedding 192.168.1.1"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo address embedding 127.0.0.1"),
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "Teredo tunnel"),  # embeds 8.8.8.8: the prefix is refused
+        ("::ffff:7f00:1", "IPv4-mapped IPv6 embedding 127.0.0.1: loopback"),
+    ],
+)
+def test_ipv6_forms_that_embed_an_ipv4_address_are_judged_by_it(literal: str, why: str) -> None:
+    with pytest.raises(UnsafeUrlError) as err:
+        guard(f"https://[{literal}]/hook")
+    assert why in err.value.reason
+    FAKE_DNS["embedding.example.org"] = [literal]  # the same address from DNS is refused the same way
+    try:
+        with pytest.raises(UnsafeUrlError, match=r"embedding\.example\.org resolves to"):
+            guard("https://embedding.example.org/hook")
+    finally:
+        del FAKE_DNS["embedding.example.org"]
+
+
+@pytest.mark.parametrize("literal", ["64:ff9b::808:808", "2002:808:808::1"])
+def test_translation_forms_of_a_public_ipv4_address_pass(literal: str) -> None:
+    assert guard(f"https://[{literal}]/hook").addresses == (literal,)

@@ -10,6 +10,21 @@ import asyncpg
 
 Isolation = Literal["read_committed", "read_uncommitted", "serializable", "repeatable_read"]
 
+#: Errors that say the database, or the way to it, failed, not the statement or the data: retry later,
+#: never a reason to set a record aside as poison (epd_common.dead_letters). Connection lost or refused
+#: (OSError, class 08), client-side interface errors, operator intervention (shutdown, cannot connect now),
+#: insufficient resources (too many connections), transaction rollbacks (serialization failure,
+#: deadlock) and timeouts.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
+)
+
 
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)

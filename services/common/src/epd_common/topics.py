@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from epd.v1 import footprint_pb2, intensity_pb2, telemetry_pb2
+from epd.v1 import dead_letter_pb2, footprint_pb2, intensity_pb2, telemetry_pb2
 from epd_common.errors import CommonError
 
 M = TypeVar("M", bound=Message)
@@ -67,6 +67,25 @@ FOOTPRINT_RECORDS = TopicSpec(
     "epd.footprint.records.v1", footprint_pb2.FootprintVersion, "product_id", 3, compacted=True
 )
 
+# Dead-letter topics (epd_common.dead_letters): records a consumer gave up on, with the reason, keyed as
+# the source record. One per consumed topic whose consumer sets records aside: the footprint service's
+# windows consumer and the publisher's partner fan-out. Kept 30 days.
+DEAD_LETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
+INTENSITY_WINDOWS_DEAD_LETTERS = TopicSpec(
+    "epd.intensity.windows.dead-letters.v1",
+    dead_letter_pb2.DeadLetter,
+    "process_id",
+    1,
+    retention_ms=DEAD_LETTER_RETENTION_MS,
+)
+FOOTPRINT_CHANGES_DEAD_LETTERS = TopicSpec(
+    "epd.footprint.changes.dead-letters.v1",
+    dead_letter_pb2.DeadLetter,
+    "product_id",
+    1,
+    retention_ms=DEAD_LETTER_RETENTION_MS,
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TELEMETRY_RAW,
     TELEMETRY_READINGS,
@@ -74,6 +93,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     INTENSITY_WINDOWS,
     FOOTPRINT_CHANGES,
     FOOTPRINT_RECORDS,
+    INTENSITY_WINDOWS_DEAD_LETTERS,
+    FOOTPRINT_CHANGES_DEAD_LETTERS,
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in ALL_TOPICS}

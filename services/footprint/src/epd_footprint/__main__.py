@@ -7,13 +7,14 @@ import logging
 
 import uvicorn
 
-from epd_common.db import create_pool
+from epd_common.db import TRANSIENT_ERRORS, create_pool
+from epd_common.dead_letters import KafkaDeadLetters, PoisonGuard
 from epd_common.http_server import ServiceServer, serve_until
-from epd_common.kafka import make_consumer
+from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
 from epd_common.metrics import start_metrics_server
-from epd_common.topics import INTENSITY_WINDOWS
+from epd_common.topics import INTENSITY_WINDOWS, INTENSITY_WINDOWS_DEAD_LETTERS
 
 from .api import create_app
 from .consumer import run_consumer
@@ -34,9 +35,18 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
             to_decimal(settings.drift_threshold, "EPD_FOOTPRINT_DRIFT_THRESHOLD"), settings.drift_consecutive
         ),
     )
-    consumer = make_consumer(
-        settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(settings.topic_prefix)
+    prefix = settings.topic_prefix
+    await ensure_topics(settings.kafka_bootstrap, [INTENSITY_WINDOWS_DEAD_LETTERS], prefix=prefix)
+    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(prefix))
+    producer = make_producer(settings.kafka_bootstrap)  # dead letters only
+    dead_letters = KafkaDeadLetters(
+        TopicProducer(producer),
+        INTENSITY_WINDOWS_DEAD_LETTERS,
+        consumer=settings.group_id,
+        component="footprint",
+        prefix=prefix,
     )
+    guard = PoisonGuard(dead_letters, attempts=settings.window_attempts, transient=TRANSIENT_ERRORS)
     server = ServiceServer(
         uvicorn.Config(
             create_app(
@@ -52,13 +62,16 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
         )
     )
     try:
+        await producer.start()
         await consumer.start()
         log.info("footprint service started")
         await run_tasks(
-            {"consumer": run_consumer(service, consumer, stop), "admin-api": serve_until(server, stop)}, stop
+            {"consumer": run_consumer(service, consumer, stop, guard=guard), "admin-api": serve_until(server, stop)},
+            stop,
         )
     finally:
         await consumer.stop()
+        await producer.stop()
         await pool.close()
         log.info("footprint service stopped")
 

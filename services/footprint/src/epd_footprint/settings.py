@@ -27,3 +27,5 @@ class FootprintSettings(ServiceSettings):
         default=4 * 1024 * 1024, ge=4096, le=256 * 1024 * 1024, validation_alias="EPD_FOOTPRINT_ADMIN_MAX_BODY_BYTES"
     )
     admin_max_json_depth: int = Field(default=64, ge=4, le=512, validation_alias="EPD_FOOTPRINT_ADMIN_MAX_JSON_DEPTH")
+    # A window whose handling fails this many times (not for a database outage) goes to the dead letters.
+    window_attempts: int = Field(default=5, ge=1, le=100, validation_alias="EPD_FOOTPRINT_WINDOW_ATTEMPTS")

@@ -27,7 +27,12 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
             deps.request_wakeup = deps.request_wakeup or asyncio.Event()
             task = asyncio.create_task(
                 requests.run_worker(
-                    deps.catalogue, deps.keys, settings.issuer, deps.request_wakeup, settings.request_poll_seconds
+                    deps.catalogue,
+                    deps.keys,
+                    settings.issuer,
+                    deps.request_wakeup,
+                    settings.request_poll_seconds,
+                    settings.events_retention_days,
                 )
             )
         try:

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -55,6 +56,40 @@ def _row(record: asyncpg.Record) -> Row:
         Position(record["created_at"], str(record["pf_id"])),
         inputs_digest(record.values()),
     )
+
+
+class Stored(StrEnum):
+    """What became of an incoming event."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # this client sent this event id before: stored already
+    OVER_QUOTA = "over_quota"  # the client's stored events are at their quota: not stored
+
+
+@dataclass(frozen=True)
+class EventQuota:
+    """Stored incoming events allowed per client: how many, and how many bytes (as stored)."""
+
+    events: int
+    bytes: int
+
+
+# The client's usage and the insert in one statement: inserted only under the quota; `known` (from the
+# statement's snapshot) tells a duplicate from a refusal.
+_RECORD_EVENT = """
+    WITH usage AS (
+        SELECT count(*) AS events, coalesce(sum(pg_column_size(body)), 0) AS bytes
+        FROM gateway_incoming_events WHERE client_id = $1
+    ), stored AS (
+        INSERT INTO gateway_incoming_events (client_id, event_id, event_type, source, body)
+        SELECT $1, $2, $3, $4, $5::jsonb FROM usage WHERE usage.events < $6 AND usage.bytes + $8 <= $7
+        ON CONFLICT DO NOTHING RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM stored) AS stored,
+           EXISTS (SELECT 1 FROM gateway_incoming_events WHERE client_id = $1 AND event_id = $2) AS known"""
+_PURGE_EVENTS = """
+    DELETE FROM gateway_incoming_events WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM gateway_incoming_events WHERE received_at < now() - make_interval(secs => $1) LIMIT $2))"""
 
 
 @dataclass(frozen=True)
@@ -203,18 +238,20 @@ class Repository:
         )
 
     async def record_event(
-        self, client_id: str, event_id: str, event_type: str, source: str, body: dict[str, Any]
-    ) -> bool:
-        """Store an incoming event once per (client, event id); False when it was already there."""
-        status = await self.pool.execute(
-            """
-            INSERT INTO gateway_incoming_events (client_id, event_id, event_type, source, body)
-            VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING""",
-            client_id,
-            event_id,
-            event_type,
-            source,
-            # jsonb cannot hold NUL: keep the event, with U+FFFD in its place
-            json.dumps(body).replace("\\u0000", "\\ufffd"),
+        self, client_id: str, event_id: str, event_type: str, source: str, body: dict[str, Any], quota: EventQuota
+    ) -> Stored:
+        """Store an incoming event once per (client, event id), within the client's quota of stored events
+        (count and bytes as PostgreSQL stores them; concurrent posts may overshoot it by a few)."""
+        text = json.dumps(body).replace("\\u0000", "\\ufffd")  # jsonb cannot hold NUL: U+FFFD in its place
+        row = await self.pool.fetchrow(
+            _RECORD_EVENT, client_id, event_id, event_type, source, text, quota.events, quota.bytes, len(text.encode())
         )
-        return status.endswith(" 1")
+        assert row is not None  # the statement always returns one row
+        if row["stored"]:
+            return Stored.STORED
+        return Stored.DUPLICATE if row["known"] else Stored.OVER_QUOTA
+
+    async def purge_events(self, older_than_days: float, batch: int = 10_000) -> int:
+        """Delete up to ``batch`` incoming events received more than ``older_than_days`` ago; returns how many."""
+        status = await self.pool.execute(_PURGE_EVENTS, older_than_days * 86400.0, batch)
+        return int(status.split()[-1])

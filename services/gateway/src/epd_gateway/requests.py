@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +27,14 @@ from epd_records.errors import EventError
 from epd_records.recognition import RecognitionAgreement
 
 log = logging.getLogger(__name__)
-ANSWERED = Counter("epd_gateway_requests_answered_total", "RequestCreated events answered", ["outcome"])
+ANSWERED = Counter(
+    "epd_gateway_requests_answered_total",
+    "RequestCreated events answered: fulfilled, rejected, or dropped (client or partner disabled)",
+    ["outcome"],
+)
 MAX_PFS = 100
+LIST_SCOPE = "footprint:list"  # an answer lists footprints: the same scope as GET /3/footprints
+PURGE_EVERY_S = 600.0
 
 
 async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, batch: int = 20) -> int:
@@ -35,7 +42,8 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
             """
-            SELECT e.client_id, e.event_id, e.body, c.partner_id, p.agreement
+            SELECT e.client_id, e.event_id, e.body, c.partner_id, p.agreement, c.scopes,
+                   NOT c.disabled AND p.disabled_at IS NULL AS enabled
             FROM gateway_incoming_events e JOIN gateway_clients c USING (client_id)
             JOIN partners p ON p.partner_id = c.partner_id
             WHERE e.answered_at IS NULL AND e.event_type = $1
@@ -44,6 +52,10 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
             batch,
         )
         for row in rows:
+            if not row["enabled"]:  # disabled since it asked: no answer at all, to anyone
+                await _mark_answered(conn, row)
+                ANSWERED.labels("dropped").inc()
+                continue
             event = await _answer(catalogue, keys, source, row)
             await conn.execute(
                 """
@@ -57,13 +69,17 @@ async def answer_pending(catalogue: Catalogue, keys: KeySource, source: str, bat
                 event["type"],
                 json.dumps(event),
             )
-            await conn.execute(
-                "UPDATE gateway_incoming_events SET answered_at = now() WHERE client_id = $1 AND event_id = $2",
-                row["client_id"],
-                row["event_id"],
-            )
+            await _mark_answered(conn, row)
             ANSWERED.labels("fulfilled" if event["type"] == ev.REQUEST_FULFILLED else "rejected").inc()
     return len(rows)
+
+
+async def _mark_answered(conn: Any, row: Any) -> None:
+    await conn.execute(
+        "UPDATE gateway_incoming_events SET answered_at = now() WHERE client_id = $1 AND event_id = $2",
+        row["client_id"],
+        row["event_id"],
+    )
 
 
 async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) -> dict[str, Any]:
@@ -74,6 +90,8 @@ async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) 
     def rejected(code: str, message: str) -> dict[str, Any]:
         return ev.request_rejected_event(row["event_id"], code, message, event_id=event_id, source=source, time=now)
 
+    if LIST_SCOPE not in row["scopes"]:
+        return rejected("AccessDenied", f"the client lacks the {LIST_SCOPE} scope")
     try:
         criteria = ev.parse_event(body).criteria
         filters = from_criteria(criteria)
@@ -91,12 +109,22 @@ async def _answer(catalogue: Catalogue, keys: KeySource, source: str, row: Any) 
 
 
 async def run_worker(
-    catalogue: Catalogue, keys: KeySource, source: str, wakeup: asyncio.Event, poll_seconds: float
+    catalogue: Catalogue,
+    keys: KeySource,
+    source: str,
+    wakeup: asyncio.Event,
+    poll_seconds: float,
+    retention_days: float,
 ) -> None:
+    purged_at = float("-inf")
     while True:
         try:
             while await answer_pending(catalogue, keys, source):
                 pass
+            if time.monotonic() - purged_at >= PURGE_EVERY_S:
+                while await catalogue.repo.purge_events(retention_days):
+                    pass
+                purged_at = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:  # keep answering later requests; the failed batch stays unanswered and is retried

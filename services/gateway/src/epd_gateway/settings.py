@@ -47,6 +47,15 @@ class GatewaySettings(ProgrammeSettings):
     )
     max_json_depth: int = Field(default=32, ge=4, le=512, validation_alias="EPD_GATEWAY_MAX_JSON_DEPTH")
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")
+    # Incoming /3/events are kept this long, then deleted (answered or not).
+    events_retention_days: float = Field(
+        default=7.0, gt=0, le=3650, validation_alias="EPD_GATEWAY_EVENTS_RETENTION_DAYS"
+    )
+    # Per client: at most this many stored incoming events, and this many bytes of them; past either, 429.
+    events_quota: int = Field(default=2000, ge=1, le=1_000_000, validation_alias="EPD_GATEWAY_EVENTS_QUOTA")
+    events_quota_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=65_536, le=1 << 34, validation_alias="EPD_GATEWAY_EVENTS_QUOTA_BYTES"
+    )
 
     @model_validator(mode="after")
     def _signs_records(self) -> GatewaySettings:

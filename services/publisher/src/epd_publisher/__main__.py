@@ -13,9 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from epd.v1 import footprint_pb2
 from epd_common import topics
 from epd_common.db import create_pool
+from epd_common.dead_letters import KafkaDeadLetters
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_common.lag import ConsumerLag
 from epd_common.lifecycle import run_tasks, run_until_signalled
@@ -26,25 +26,25 @@ from epd_publisher import pact_events
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
 from epd_publisher.endpoint_secrets import EndpointSecrets
-from epd_publisher.fanout import fan_out
 from epd_publisher.outbox import PgOutbox
-from epd_publisher.partners import undecryptable_endpoints
+from epd_publisher.partners import fanout_subscriber, undecryptable_endpoints
 from epd_publisher.pg_deliveries import PgDeliveryStore
-from epd_publisher.pg_partners import PgFanoutStore
 from epd_publisher.relay import Relay, RelayConfig
 from epd_publisher.rendering import SignedRecords, key_ring, programme_info
 from epd_publisher.sender import Sender, SenderConfig, SystemClock
 from epd_publisher.settings import PublisherSettings
-from epd_publisher.subscriber import PgSequenceStore, Subscriber
 from epd_records.signing import new_stored_key
 
 log = logging.getLogger("epd_publisher")
-FANOUT_SUBSCRIBER = "partner-fanout"
 
 
 async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
     prefix = settings.topic_prefix
-    await ensure_topics(settings.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=prefix)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS, topics.FOOTPRINT_CHANGES_DEAD_LETTERS],
+        prefix=prefix,
+    )
     async with contextlib.AsyncExitStack() as resources:
         pool = await create_pool(settings.pg_dsn, max_size=10)
         resources.push_async_callback(pool.close)
@@ -86,16 +86,22 @@ async def delivery(
     )
     await consumer.start()
     resources.push_async_callback(consumer.stop)
-
-    async def on_event(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection) -> None:
-        store = PgFanoutStore(conn)
-        await fan_out(store, event, await store.targets(), clock.now())
-
-    fanout = Subscriber(
+    dead_letter_producer = make_producer(settings.kafka_bootstrap)
+    await dead_letter_producer.start()
+    resources.push_async_callback(dead_letter_producer.stop)
+    dead_letters = KafkaDeadLetters(
+        TopicProducer(dead_letter_producer),
+        topics.FOOTPRINT_CHANGES_DEAD_LETTERS,
+        consumer=prefix + settings.fanout_group,
+        component="publisher",
+        prefix=prefix,
+    )
+    fanout = fanout_subscriber(
         consumer,
-        PgSequenceStore(pool, FANOUT_SUBSCRIBER),
-        on_event,
-        name=FANOUT_SUBSCRIBER,
+        pool,
+        clock,
+        dead_letters=dead_letters,
+        attempts=settings.fanout_attempts,
         lag=ConsumerLag("publisher", consumer),
     )
     work["fanout"] = fanout.run(stop)
@@ -121,7 +127,14 @@ async def delivery(
         SignedRecords(programme_info(settings), keys),
         clock=clock,
         breakers=breakers,
-        config=SenderConfig(event_source=settings.event_source, timeout_s=settings.http_timeout_s),
+        config=SenderConfig(
+            event_source=settings.event_source,
+            concurrency=settings.concurrency,
+            partner_concurrency=settings.partner_concurrency,
+            lease_s=settings.lease_s,
+            timeout_s=settings.http_timeout_s,
+            max_response_bytes=settings.max_response_bytes,
+        ),
         secrets=secrets,
     )
     work["sender"] = sender.run(stop)

@@ -13,7 +13,14 @@ from pydantic import ValidationError
 
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.errors import PublisherError
-from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner, list_partners, replay_dead_letters
+from epd_publisher.partners import (
+    EndpointSpec,
+    add_endpoint,
+    add_partner,
+    list_partners,
+    replay_dead_letters,
+    set_partner_enabled,
+)
 from epd_publisher.settings import PublisherSettings
 from epd_records.recognition import DeliveryFormat, RecognitionAgreement
 
@@ -99,6 +106,27 @@ def partners_list() -> None:
     """Partners, endpoints, their state and queue sizes (JSON lines)."""
     for row in asyncio.run(_with_pool(list_partners)):
         typer.echo(json.dumps(row, default=str))
+
+
+def _set_enabled(partner_id: str, enabled: bool) -> None:
+    try:
+        asyncio.run(_with_pool(lambda pool: set_partner_enabled(pool, partner_id, enabled)))
+    except (PublisherError, asyncpg.PostgresError) as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"partner {partner_id} {'enabled' if enabled else 'disabled'}")
+
+
+@partners_app.command("disable")
+def partners_disable(partner_id: str) -> None:
+    """Stop delivering to a partner and answering its clients; pending deliveries wait until it is enabled."""
+    _set_enabled(partner_id, False)
+
+
+@partners_app.command("enable")
+def partners_enable(partner_id: str) -> None:
+    """Deliver to the partner again (its held deliveries go out) and let its clients in again."""
+    _set_enabled(partner_id, True)
 
 
 @app.command("replay-dead-letters")

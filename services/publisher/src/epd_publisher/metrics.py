@@ -3,9 +3,14 @@ from configuration, outcomes from a fixed set)."""
 
 from __future__ import annotations
 
+import time
+
+from google.protobuf.message import DecodeError
 from prometheus_client import Counter, Gauge, Histogram
 
+from epd.v1 import footprint_pb2
 from epd_common.metrics import FRESHNESS_BUCKETS
+from epd_publisher.delivery.retry import AttemptResult
 
 OUTBOX_OLDEST_AGE = Gauge(
     "epd_publisher_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished outbox row"
@@ -47,3 +52,25 @@ SECRET_ERRORS = Counter(
     "Delivery attempts deferred because the endpoint's stored secret does not decrypt (wrong EPD_PUBLISHER_SECRET_KEY)",
     ["partner"],
 )
+LEASES_LOST = Counter(
+    "epd_publisher_delivery_leases_lost_total",
+    "Delivery outcomes not written because the sender's lease had run out (another sender owns the delivery)",
+    ["partner"],
+)
+
+
+def attempt_label(result: AttemptResult) -> str:
+    """Bounded label: 2xx/3xx/4xx/5xx, a transport error name, or 'none' (render failures)."""
+    if result.status:
+        return f"{result.status // 100}xx"
+    return result.error.value if result.error else "none"
+
+
+def observe_delivery_freshness(payload: bytes) -> None:
+    """Version created -> delivered, from the event's footprint.created_at (wall clock, not the test clock)."""
+    try:
+        created = footprint_pb2.FootprintChanged.FromString(payload).footprint.created_at
+    except DecodeError:
+        return
+    if created.seconds:
+        DELIVERY_FRESHNESS.observe(max(0.0, time.time() - created.ToNanoseconds() / 1e9))

@@ -19,18 +19,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 
 from epd.v1 import footprint_pb2
+from epd_common.db import TRANSIENT_ERRORS
+from epd_common.dead_letters import DeadLetterSink
+from epd_common.lag import ConsumerLag
 from epd_publisher import fanout, pg_partners
+from epd_publisher.clock import Clock
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 from epd_publisher.errors import EndpointError
 from epd_publisher.fanout import PartnerTargets
 from epd_publisher.pg_partners import PgFanoutStore
+from epd_publisher.subscriber import PgSequenceStore, Subscriber
 from epd_records.recognition import DeliveryFormat, RecognitionAgreement
 
 SIGNING = ("hmac", "ed25519", "none")
+FANOUT_SUBSCRIBER = "partner-fanout"  # the fan-out's position name in subscriber_positions
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,43 @@ async def fan_out(
 ) -> int:
     """fanout.fan_out in ``conn``'s transaction: the deliveries of one change event; returns how many were new."""
     return await fanout.fan_out(PgFanoutStore(conn), event, targets, now)
+
+
+async def set_partner_enabled(pool: asyncpg.Pool, partner_id: str, enabled: bool) -> None:
+    """Enable or disable a partner (operator decision). A disabled partner gets no new deliveries (fan-out
+    skips it), its pending ones are held (the sender does not claim them) and go out when it is enabled
+    again; the gateway refuses its clients (403) and the request worker answers none of their requests."""
+    if not await pg_partners.set_partner_disabled(pool, partner_id, not enabled):
+        raise EndpointError(f"no partner {partner_id!r}")
+
+
+def fanout_subscriber(
+    consumer: AIOKafkaConsumer,
+    pool: asyncpg.Pool,
+    clock: Clock,
+    *,
+    dead_letters: DeadLetterSink | None,
+    attempts: int = 5,
+    lag: ConsumerLag | None = None,
+) -> Subscriber:
+    """The partner fan-out as a change-feed subscriber (position ``partner-fanout``): each event's deliveries
+    in the transaction of its position. An event whose fan-out fails ``attempts`` times (not for a database
+    outage) goes to ``dead_letters`` with the reason and the fan-out moves on."""
+
+    async def on_event(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection) -> None:
+        store = PgFanoutStore(conn)
+        await fanout.fan_out(store, event, await store.targets(), clock.now())
+
+    return Subscriber(
+        consumer,
+        PgSequenceStore(pool, FANOUT_SUBSCRIBER),
+        on_event,
+        name=FANOUT_SUBSCRIBER,
+        lag=lag,
+        handler_retries=attempts,
+        dead_letters=dead_letters,
+        transient=TRANSIENT_ERRORS,
+    )
 
 
 async def replay_dead_letters(

@@ -54,6 +54,9 @@ _LISTING = """
                AS dead
     FROM partners p LEFT JOIN partner_endpoints e USING (partner_id)
     ORDER BY p.partner_id, e.endpoint_id"""
+_PARTNER_DISABLED = """
+    UPDATE partners SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
+    WHERE partner_id = $1"""
 _REQUEUE_DEAD = """
     UPDATE deliveries d SET state = 'pending', attempts = 0, first_attempt_at = NULL, next_attempt_at = $1,
                             finished_at = NULL
@@ -130,6 +133,11 @@ async def enabled_endpoint_secrets(pool: asyncpg.Pool) -> list[tuple[str, bytes 
 
 async def partner_listing(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in await pool.fetch(_LISTING)]
+
+
+async def set_partner_disabled(pool: asyncpg.Pool, partner_id: str, disabled: bool) -> bool:
+    """Disable (keeping the first time) or enable the partner; False when there is no such partner."""
+    return not (await pool.execute(_PARTNER_DISABLED, partner_id, disabled)).endswith(" 0")
 
 
 async def requeue_dead_letters(

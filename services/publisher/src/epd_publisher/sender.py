@@ -12,9 +12,18 @@ PACT endpoints get an OAuth2 bearer token (client credentials). httpx never foll
 RetryPolicy decides delivered / retry (with Retry-After on 429/503) / disable (410: the endpoint and
 its pending deliveries) / dead letter. Every attempt is recorded.
 
+Partners are isolated from each other: the sender claims only what it can start at once (``concurrency``
+in flight in all, ``partner_concurrency`` per partner) and starts each claimed delivery as its own task,
+so nothing waits in a local queue while its lease runs, and a slow partner holds its own slots only:
+the others' deliveries are claimed and sent as their slots free. Each attempt's HTTP exchange has one
+total deadline and a response-body cap (partner_http.py).
+
 Scheduling uses the injected ``clock`` (tests fast-forward it); signatures use wall time, because the
 receiver checks them against its own clock. Claims are leases (``next_attempt_at`` pushed forward by
-``lease_s``), so several senders can run and a killed sender's claims come back after the lease.
+``lease_s``), so several senders can run and a killed sender's claims come back after the lease. Every
+write checks the lease (deliveries.py): a sender whose lease ran out writes nothing, so it can neither
+record a second outcome for a delivery another sender took nor turn ``delivered`` back into ``pending``;
+and an attempt starts only while the lease outlasts its deadline (``lease_s`` must exceed the deadline).
 """
 
 from __future__ import annotations
@@ -24,70 +33,50 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
 
-import httpx
-from google.protobuf.message import DecodeError
-
-from epd.v1 import footprint_pb2
 from epd_common.signing_keys import SigningKeyError
 from epd_publisher import metrics
-from epd_publisher.deliveries import PACT_EVENT, STATE_AFTER, AttemptRecord, DeliveryStore, DueDelivery
+from epd_publisher.clock import Clock, SystemClock
+from epd_publisher.clock import ManualClock as ManualClock  # re-exported: tests drive the sender with it
+from epd_publisher.deliveries import (
+    PACT_EVENT,
+    STATE_AFTER,
+    AttemptRecord,
+    ClaimSlots,
+    DeliveryStore,
+    DueDelivery,
+)
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.breaker import BreakerBoard
 from epd_publisher.delivery.pinning import PinnedClient
-from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step, TransportError
+from epd_publisher.delivery.retry import Action, AttemptResult, RetryPolicy, Step
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 from epd_publisher.errors import PublisherError
-from epd_publisher.oauth import TokenCache, TokenError
+from epd_publisher.oauth import TokenCache
 from epd_publisher.outgoing import build_request
-from epd_publisher.partners import guard
+from epd_publisher.partner_http import PartnerHttp
 from epd_publisher.rendering import RecordRendering
 from epd_records.errors import RecordError
-from epd_records.recognition import DeliveryFormat
 
 log = logging.getLogger(__name__)
 SECRET_RETRY_S = 300.0  # a delivery whose endpoint secret does not decrypt waits this long (no attempt spent)
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.current = start or datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
 @dataclass(frozen=True)
 class SenderConfig:
     event_source: str = "//epd.example.cn/3/events"
-    batch: int = 50
-    concurrency: int = 16
+    concurrency: int = 16  # deliveries in flight, all partners together
+    partner_concurrency: int = 4  # deliveries in flight per partner
     lease_s: float = 120.0
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # total deadline of one attempt's HTTP exchange (partner_http.py)
+    max_response_bytes: int = 64 * 1024  # response body read at most
 
-
-def result_of_exception(exc: httpx.HTTPError) -> AttemptResult:
-    if isinstance(exc, httpx.TimeoutException):
-        return AttemptResult(error=TransportError.TIMEOUT)
-    if isinstance(exc, httpx.ConnectError):
-        return AttemptResult(error=TransportError.CONNECT)
-    return AttemptResult(error=TransportError.PROTOCOL)
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.partner_concurrency < 1:
+            raise ValueError("concurrency and partner_concurrency must be at least 1")
+        if self.lease_s <= self.timeout_s:
+            raise ValueError("lease_s must be longer than timeout_s (an attempt must end before its lease)")
 
 
 class Sender:
@@ -114,57 +103,69 @@ class Sender:
         self.clock = clock or SystemClock()
         self._policy = policy or RetryPolicy()
         self.breakers = breakers or BreakerBoard(clock=lambda: self.clock.now().timestamp())
-        self._resolver = resolver
         self._rng = rng or random.Random()
         self._config = config
         self._secrets = secrets
-        self._tokens = TokenCache(http, clock=lambda: self.clock.now().timestamp(), timeout_s=config.timeout_s)
+        tokens = TokenCache(http, clock=lambda: self.clock.now().timestamp(), timeout_s=config.timeout_s)
+        self.partner_http = PartnerHttp(
+            http, tokens, resolver, deadline_s=config.timeout_s, max_body_bytes=config.max_response_bytes
+        )
+        self._tokens = tokens
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._busy: dict[str, int] = {}  # partner -> deliveries in flight
+        self._finished = asyncio.Event()  # set whenever a delivery ends (a slot is free)
 
     async def next_due(self) -> datetime | None:
         return await self._store.next_due()
 
-    async def run_due(self) -> int:
-        """Handle every delivery due now (one claimed batch); returns how many were claimed."""
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def dispatch(self) -> int:
+        """Claim what there are free slots for and start each claimed delivery; returns how many started."""
+        free = self._config.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
         now = self.clock.now()
-        claimed = await self._store.claim(now, now + timedelta(seconds=self._config.lease_s), self._config.batch)
-        gate = asyncio.Semaphore(self._config.concurrency)
-
-        async def one(delivery: DueDelivery) -> None:
-            async with gate:
-                try:
-                    await self._deliver(delivery)
-                except Exception:  # one broken delivery must not stop the others; its lease expires
-                    log.exception("delivery failed unexpectedly", extra={"delivery_id": delivery.delivery_id})
-
-        await asyncio.gather(*(one(d) for d in claimed))
+        slots = ClaimSlots(free, self._config.partner_concurrency, dict(self._busy))
+        claimed = await self._store.claim(now, now + timedelta(seconds=self._config.lease_s), slots)
+        for delivery in claimed:
+            self._busy[delivery.partner_id] = self._busy.get(delivery.partner_id, 0) + 1
+            self._in_flight[delivery.delivery_id] = asyncio.create_task(
+                self._one(delivery), name=f"delivery-{delivery.delivery_id}"
+            )
         return len(claimed)
+
+    async def _one(self, delivery: DueDelivery) -> None:
+        try:
+            await self._deliver(delivery)
+        except Exception:  # one broken delivery must not stop the others; its lease expires
+            log.exception("delivery failed unexpectedly", extra={"delivery_id": delivery.delivery_id})
+        finally:
+            del self._in_flight[delivery.delivery_id]
+            left = self._busy[delivery.partner_id] - 1
+            if left:
+                self._busy[delivery.partner_id] = left
+            else:
+                del self._busy[delivery.partner_id]
+            self._finished.set()
+
+    async def drain(self) -> None:
+        """Wait until every started delivery has ended."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def run_due(self) -> int:
+        """One round: claim what there are slots for, deliver it, wait for the end; returns how many were claimed."""
+        started = await self.dispatch()
+        await self.drain()
+        return started
 
     async def _post(
         self, delivery: DueDelivery, body: bytes, headers: dict[str, str], client_secret: str | None
     ) -> AttemptResult:
-        try:
-            self._http.pins.pin(await asyncio.to_thread(guard, delivery.url, delivery.allow_private, self._resolver))
-        except ssrf.UnsafeUrlError:
-            return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
-        if delivery.format == DeliveryFormat.PACT.value:
-            try:
-                token_url = delivery.token_url or ""  # never empty for PACT endpoints (registration, table CHECK)
-                self._http.pins.pin(await asyncio.to_thread(guard, token_url, delivery.allow_private, self._resolver))
-                token = await self._tokens.get(
-                    delivery.endpoint_id, token_url, delivery.client_id or "", client_secret or ""
-                )
-            except ssrf.UnsafeUrlError:
-                return AttemptResult(error=TransportError.REFUSED_BY_GUARD)
-            except TokenError as exc:
-                return exc.result
-            headers = {**headers, "authorization": f"Bearer {token}"}
-        try:
-            response = await self._http.post(
-                delivery.url, content=body, headers=headers, follow_redirects=False, timeout=self._config.timeout_s
-            )
-        except httpx.HTTPError as exc:
-            return result_of_exception(exc)
-        return AttemptResult(status=response.status_code, retry_after=response.headers.get("retry-after"))
+        return await self.partner_http.post(delivery, body, headers, client_secret)
 
     async def _deliver(self, delivery: DueDelivery) -> None:
         now = self.clock.now()
@@ -185,7 +186,7 @@ class Sender:
                 extra={"endpoint_id": delivery.endpoint_id, "delivery_id": delivery.delivery_id, "error": str(exc)},
             )
             metrics.SECRET_ERRORS.labels(delivery.partner_id).inc()
-            await self._store.defer(delivery.delivery_id, now + timedelta(seconds=SECRET_RETRY_S))
+            await self._defer(delivery, now + timedelta(seconds=SECRET_RETRY_S))
             return
         except (RecordError, PublisherError) as exc:  # MappingError, RenderError, WebhookSigningError, ...
             # Permanent and not the endpoint's fault: dead letter with the reason, breaker untouched.
@@ -195,7 +196,11 @@ class Sender:
         breaker = self.breakers.for_endpoint(delivery.endpoint_id)
         if not breaker.allow():
             # Deferred without spending an attempt (the breaker's cool-down, at least one second).
-            await self._store.defer(delivery.delivery_id, now + timedelta(seconds=max(1.0, breaker.retry_in())))
+            await self._defer(delivery, now + timedelta(seconds=max(1.0, breaker.retry_in())))
+            return
+        if self.clock.now() + timedelta(seconds=self._config.timeout_s) > delivery.lease_until:
+            # The lease would end mid-attempt and another sender could take the delivery: give it back.
+            await self._defer(delivery, self.clock.now())
             return
         result = await self._post(delivery, body, headers, client_secret)
         elapsed = (now - first).total_seconds()
@@ -222,9 +227,10 @@ class Sender:
         delivered gateway answer is marked sent."""
         state = STATE_AFTER[step.action]
         delivered_answer = step.action is Action.DELIVERED and delivery.kind == PACT_EVENT
-        await self._store.record(
+        recorded = await self._store.record(
             AttemptRecord(
                 delivery_id=delivery.delivery_id,
+                lease_until=delivery.lease_until,
                 attempt=attempt,
                 attempted_at=now,
                 first_attempt_at=first,
@@ -240,40 +246,49 @@ class Sender:
             )
         )
         partner = delivery.partner_id
-        metrics.ATTEMPTS.labels(partner, _result_label(result)).inc()
+        if not recorded:
+            self._lease_lost(delivery, f"attempt {attempt} ({step.action.value}) not recorded")
+            return
+        metrics.ATTEMPTS.labels(partner, metrics.attempt_label(result)).inc()
         if step.action is not Action.RETRY:
             metrics.DELIVERIES.labels(partner, state.value).inc()
         if step.action is Action.DELIVERED and delivery.kind != PACT_EVENT:
-            _observe_delivery_freshness(delivery.payload)
+            metrics.observe_delivery_freshness(delivery.payload)
         if step.action is Action.DEAD_LETTER:
             metrics.DEAD_LETTERS.labels(partner).inc()
 
+    async def _defer(self, delivery: DueDelivery, until: datetime) -> None:
+        if not await self._store.defer(delivery.delivery_id, delivery.lease_until, until):
+            self._lease_lost(delivery, "not deferred")
+
+    def _lease_lost(self, delivery: DueDelivery, what: str) -> None:
+        metrics.LEASES_LOST.labels(delivery.partner_id).inc()
+        log.warning(
+            "delivery lease ran out before its outcome was written; another sender owns it now",
+            extra={"delivery_id": delivery.delivery_id, "partner_id": delivery.partner_id, "what": what},
+        )
+
     async def run(self, stop: asyncio.Event, idle_s: float = 0.5) -> None:
-        while not stop.is_set():
-            try:
-                claimed = await self.run_due()
-            except self._store.retryable as exc:
-                log.warning("sender batch failed, retrying", extra={"error": str(exc)})
-                claimed = 0
-            if not claimed:
+        """Until ``stop``: start due deliveries whenever slots are free; then let the started ones end
+        (each within its deadline)."""
+        try:
+            while not stop.is_set():
+                self._finished.clear()
                 try:
-                    await asyncio.wait_for(stop.wait(), idle_s)
-                except TimeoutError:
-                    pass
+                    started = await self.dispatch()
+                except self._store.retryable as exc:
+                    log.warning("claiming deliveries failed, retrying", extra={"error": str(exc)})
+                    started = 0
+                if not started:  # wait for a free slot, new due deliveries (polled) or the stop
+                    await _first(stop, self._finished, idle_s)
+        finally:
+            await self.drain()
 
 
-def _result_label(result: AttemptResult) -> str:
-    """Bounded label: 2xx/3xx/4xx/5xx, a transport error name, or 'none' (render failures)."""
-    if result.status:
-        return f"{result.status // 100}xx"
-    return result.error.value if result.error else "none"
-
-
-def _observe_delivery_freshness(payload: bytes) -> None:
-    """Version created -> delivered, from the event's footprint.created_at (wall clock, not the test clock)."""
+async def _first(stop: asyncio.Event, finished: asyncio.Event, timeout_s: float) -> None:
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(finished.wait())]
     try:
-        created = footprint_pb2.FootprintChanged.FromString(payload).footprint.created_at
-    except DecodeError:
-        return
-    if created.seconds:
-        metrics.DELIVERY_FRESHNESS.observe(max(0.0, time.time() - created.ToNanoseconds() / 1e9))
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()

@@ -9,6 +9,11 @@
 - Order: the feed is keyed by product id, so a product's events share a partition; partitions are
   processed concurrently, each strictly in offset order, so the callback sees a product's events in
   sequence order.
+- Poison messages (``epd_common.dead_letters``): a callback that fails ``handler_retries`` times is, with a
+  ``dead_letters`` sink, set aside on the dead-letter topic with the reason and the subscriber moves on
+  (its offset is committed with the batch; the product's later events apply as usual). Errors of the
+  ``transient`` kinds (the database is away) are never poison: after the tries they stop the subscriber
+  without committing, as do all errors when no sink is given.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from epd.v1 import footprint_pb2
 from epd_common import topics
+from epd_common.dead_letters import DeadLetterSink, PoisonGuard, SourceRecord
 from epd_common.kafka import commit_processed
 from epd_common.lag import ConsumerLag
 from epd_publisher import metrics
@@ -93,6 +99,9 @@ class Subscriber:
         recent_ids: int = 100_000,
         handler_retries: int = 5,
         lag: ConsumerLag | None = None,
+        dead_letters: DeadLetterSink | None = None,
+        transient: tuple[type[BaseException], ...] = (),
+        retry_delay_s: float = 0.2,
     ) -> None:
         self._consumer = consumer
         self._lag = lag  # exports epd_consumer_lag_messages for this consumer when given
@@ -101,9 +110,12 @@ class Subscriber:
         self._name = name
         self._recent: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._recent_max = recent_ids
-        self._retries = handler_retries
+        self._guard = PoisonGuard(
+            dead_letters, attempts=handler_retries, transient=transient, first_delay_s=retry_delay_s
+        )
         self.applied = 0
         self.skipped = 0
+        self.dead_lettered = 0
 
     def _seen(self, key: tuple[str, int]) -> bool:
         if key in self._recent:
@@ -116,33 +128,27 @@ class Subscriber:
         while len(self._recent) > self._recent_max:
             self._recent.popitem(last=False)
 
-    async def _apply(self, event: footprint_pb2.FootprintChanged) -> None:
+    async def _apply(self, event: footprint_pb2.FootprintChanged, record: Any) -> None:
         key = (event.event_id, event.version)
         if self._seen(key):
             self.skipped += 1
             metrics.SUBSCRIBER_DUPLICATES.labels(self._name).inc()
             return
-        delay = 0.2
-        for attempt in range(1, self._retries + 1):
-            try:
-                ran = await self._store.apply_once(
+        ran: list[bool] = []
+
+        async def attempt() -> None:
+            # A failed effect rolls back with its position, so each attempt starts from the same state.
+            ran.append(
+                await self._store.apply_once(
                     event.product_id, event.product_sequence, lambda ctx: self._handler(event, ctx)
                 )
-                break
-            except Exception:
-                # The effect rolled back with its position; retry, then give up without committing
-                # the offset (the event is consumed again after a restart).
-                if attempt == self._retries:
-                    raise
-                log.warning(
-                    "subscriber callback failed; retrying",
-                    exc_info=True,
-                    extra={"subscriber": self._name, "event_id": event.event_id},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            )
+
+        if not await self._guard.run(SourceRecord.of(record), attempt):
+            self.dead_lettered += 1  # set aside with the reason; the batch's commit moves past it
+            return
         self._remember(key)
-        if ran:
+        if ran[-1]:
             self.applied += 1
         else:
             self.skipped += 1
@@ -166,7 +172,7 @@ class Subscriber:
                     extra={"subscriber": self._name, "offset": record.offset},
                 )
                 continue
-            await self._apply(event)
+            await self._apply(event, record)
 
     async def process(self, batch: dict[TopicPartition, list]) -> None:
         """Apply one ``getmany`` batch (partitions concurrently, each in order), then commit it."""

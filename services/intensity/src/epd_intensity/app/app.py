@@ -4,9 +4,10 @@ Thin adapter around Processor (processor.py), per batch of readings (`take_event
 step each, send the windows and corrections (pipelined), await every acknowledgement, then commit
 the processor's state once per touched plant and await the changelog's acknowledgements. The worker's
 position in each source partition is its own, in the state table (source_progress.py), not
-faust's: every reading must be the next one of its partition (a gap, readings lost on a rebalance,
-seeks the partition back), every assignment starts at the applied offset + 1, and a batch that
-raised is read again. faust does not ack readings (`acks=False`); a timer commits the applied
+faust's: every reading must be the next one of its partition, or one the consumer reached by stepping
+over offsets it never delivers, such as transaction markers (consumer_steps.py; a gap, readings lost on
+a rebalance, seeks the partition back), every assignment starts at the applied offset + 1, and a batch
+that raised is read again. faust does not ack readings (`acks=False`); a timer commits the applied
 offsets for the group. A batch ends when its changelog writes are acknowledged (table_store.py).
 The faust transport (transport.py) and Monitor (monitor.py) are tuned for throughput; both say why.
 DESIGN.md section 6 traps, and what this app does about each:
@@ -43,6 +44,7 @@ from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
 from epd_intensity.settings import IntensitySettings
 
+from .consumer_steps import ConsumerSteps
 from .metrics import SIZES, IntensityMetrics
 from .monitor import LeanMonitor
 from .processor import REPLAYED, Processor, Step
@@ -79,8 +81,10 @@ def create_app(
         loghandlers=[],
         Monitor=LeanMonitor,
     )
-    # Before the first topic: the conductor takes the transport when topics are declared.
-    app.transport = transport_class(settings.fetch_max_wait_ms)(app.conf.broker_consumer, app)
+    # Before the first topic: the conductor takes the transport when topics are declared. It reports the
+    # readings consumer's fetches and seeks to `steps` (consumer_steps.py).
+    steps = ConsumerSteps(TELEMETRY_READINGS.topic(prefix))
+    app.transport = transport_class(settings.fetch_max_wait_ms, steps)(app.conf.broker_consumer, app)
     # acks=False: faust neither tracks nor commits these offsets; the worker's position is its own
     # (source_progress.py) and `_commit_applied` commits it for the group, so lag stays visible.
     readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw", acks=False)
@@ -99,8 +103,9 @@ def create_app(
     store = TableStore(table, changelog_sender(app, table))
     processor = Processor(processes, library, store, lateness)
 
-    progress = SourceProgress(store)
+    progress = SourceProgress(store, steps)
     readings_name = readings.get_topic_name()
+    assert readings_name == steps.topic
     # Windows and corrections go straight to faust's producer (the topics above declare them):
     # Topic.send adds per-message bookkeeping this agent does not use (it awaits each send itself).
     windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()
@@ -108,6 +113,7 @@ def create_app(
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
         processor.reset()  # the table is the truth after recovery
+        steps.forget()  # where the consumer stands is known again after its next seek or delivery
 
     @app.on_rebalance_complete.connect
     async def _start_where_the_state_ends(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:

@@ -10,17 +10,23 @@ worker does not trust faust's consumer position or its committed offset; it keep
   reading of that partition at or below it is processed and its state stored. The agent writes it
   after the batch's plant states, to the same changelog partition (processor.py: the changelog is
   a prefix of the writes), so a restarted worker never finds it ahead of the state;
-- every reading delivered must be the next one (offset applied + 1, or the next one after the
-  batch's last). A reading further on is a GAP: readings were lost in between, so the worker
-  seeks the partition back to the next expected offset (`rewinds`) and drops what arrives for it
-  until that offset comes (STALE); a reading at or below what is done is REPLAYED (skipped);
+- every reading delivered must be the next one: the next offset (applied + 1, or the one after the
+  batch's last), or one the CONSUMER reached from there by stepping over offsets it never delivers
+  (consumer_steps.py: transaction markers, aborted or compacted records). Offsets are not contiguous;
+  the consumer's position is the rule. A reading further on than that is a GAP: readings the consumer
+  delivered were lost before the agent, so the worker seeks the partition back to the next expected
+  offset (`rewinds`) and drops what arrives for it (STALE) until the reading the consumer delivers
+  from there comes (the expected offset, or the first one past offsets it steps over); a reading at
+  or below what is done is REPLAYED (skipped);
 - on every assignment (app.py) the group's committed offset is set to applied + 1 before faust
   seeks to it, so a worker starts where the state ends, not where faust's commit happens to be;
 - a batch that fails is `abandon`ed: its partitions go back to applied + 1 (sought again).
 
-The readings topic is written by idempotent, non-transactional producers and is not compacted,
-so its offsets are contiguous; the only legitimate hole is data deleted by retention, which the
-agent detects (earliest offset above the expected one) and steps over with `skip_to`.
+Ingest writes the readings topic with idempotent, non-transactional producers, but any producer may
+be transactional: each transaction ends with a marker at an offset no consumer delivers. Before the
+consumer's steps were known, such a marker was a gap that never filled and froze its partition. Data
+deleted by retention is detected by the agent (earliest offset above the expected one) and stepped
+over with `skip_to`.
 Pure: no faust, no I/O (the store is the processor's, a dict in tests).
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .consumer_steps import ConsumerSteps
 from .state import Store, progress_key
 
 
@@ -39,8 +46,9 @@ class Admission(Enum):
 
 
 class SourceProgress:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, steps: ConsumerSteps | None = None) -> None:
         self.store = store
+        self.steps = steps  # where the consumer stepped over offsets (None: contiguity is the rule)
         self._applied: dict[int, int | None] = {}  # cache of the stored applied offsets
         self._position: dict[int, int] = {}  # last reading admitted in the open batch
         self._rewind: dict[int, int] = {}  # partition -> the offset it was sought back to
@@ -60,15 +68,21 @@ class SourceProgress:
         if last is not None and offset <= last:
             return Admission.REPLAYED
         waiting = self._rewind.get(partition)
+        expected = waiting if waiting is not None else (None if last is None else last + 1)
+        if expected is None or offset == expected or self._stepped_over(partition, expected, offset):
+            self._rewind.pop(partition, None)
+            self._position[partition] = offset
+            return Admission.PROCESS
         if waiting is not None:
-            if offset != waiting:
-                return Admission.STALE
-            del self._rewind[partition]
-        elif last is not None and offset > last + 1:
-            self._rewind[partition] = last + 1
-            return Admission.GAP
-        self._position[partition] = offset
-        return Admission.PROCESS
+            return Admission.STALE
+        self._rewind[partition] = expected
+        return Admission.GAP
+
+    def _stepped_over(self, partition: int, expected: int, offset: int) -> bool:
+        """Whether the consumer reached ``offset`` from at most ``expected`` without delivering anything:
+        then nothing deliverable lies between them."""
+        start = None if self.steps is None else self.steps.stepped_from(partition, offset)
+        return start is not None and start <= expected
 
     def rewinds(self) -> dict[int, int]:
         """Partitions waiting for a reading they were sought back to: partition -> offset."""
@@ -90,6 +104,8 @@ class SourceProgress:
                 select(partition)
             self.store[progress_key(partition)] = offset
             self._applied[partition] = offset
+            if self.steps is not None:
+                self.steps.release(partition, offset)
         self._position.clear()
 
     def abandon(self, partitions: set[int]) -> dict[int, int | None]:

@@ -26,16 +26,24 @@ worker then idled for the rest of that second after the buffer had drained.
 
 Measured with `make bench` (the intensity row); the project-wide consumer default in
 epd_common.kafka has the fetch wait for the same reason.
+
+4. The consumer's steps (consumer_steps.py): every fetched batch of the readings topic and every seek is
+reported to ``ConsumerSteps``, so the worker knows when the consumer stepped over offsets it never
+delivers (transaction markers) and does not wait for them. A seek is reported before and after it is
+made, so any fetch it overlaps is not trusted for where it started.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any, cast
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 from mode.services import WaitResults
+
+from .consumer_steps import ConsumerSteps
 
 
 class _Delivered:
@@ -92,9 +100,19 @@ async def _rest(coro: Coroutine[Any, Any, Any], awaited: Any) -> Any:
             return done.value
 
 
-def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
-    """A faust Transport whose worker consumer waits at most `fetch_max_wait_ms` per fetch."""
+def transport_class(fetch_max_wait_ms: int, steps: ConsumerSteps | None = None) -> type[faust_aiokafka.Transport]:
+    """A faust Transport whose worker consumer waits at most `fetch_max_wait_ms` per fetch and reports
+    its fetches and seeks of `steps.topic` to `steps`."""
     poll_s = fetch_max_wait_ms / 1000
+
+    def tracked(tp: Any) -> bool:
+        return steps is not None and tp.topic == steps.topic
+
+    def mark(partitions: Mapping[Any, int | None]) -> None:
+        assert steps is not None
+        for tp, offset in partitions.items():
+            if tracked(tp):
+                steps.sought(tp.partition, offset)
 
     class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
@@ -120,7 +138,36 @@ def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
             # faust polls for 1 s; while a partition's stream buffer is full, faust leaves it out
             # of the poll, so the poll of the remaining (idle) partitions ran its whole second
             # after the buffer had drained: the worker sat idle. Poll no longer than the fetch wait.
-            return await super()._getmany(active_partitions, min(timeout, poll_s))
+            if steps is None:
+                return await super()._getmany(active_partitions, min(timeout, poll_s))
+            before = {tp.partition: steps.seeks(tp.partition) for tp in active_partitions or () if tracked(tp)}
+            records = await super()._getmany(active_partitions, min(timeout, poll_s))
+            for tp, batch in records.items():
+                if batch and tracked(tp):
+                    steps.fetched(tp.partition, (r.offset for r in batch), before.get(tp.partition, -1))
+            return records
+
+        async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+            if steps is None:
+                return await super().seek_wait(partitions)
+            mark(partitions)  # before and after: a fetch the seek overlaps is not trusted
+            await super().seek_wait(partitions)
+            mark(partitions)
+
+        async def _seek(self, partition: TP, offset: int) -> None:
+            if steps is None:
+                return await super()._seek(partition, offset)
+            mark({partition: offset})
+            await super()._seek(partition, offset)
+            mark({partition: offset})
+
+        async def seek_to_committed(self) -> Mapping[TP, int]:
+            if steps is None:
+                return await super().seek_to_committed()
+            steps.forget()
+            committed = await super().seek_to_committed()
+            mark({tp: offset if offset is not None and offset >= 0 else None for tp, offset in committed.items()})
+            return committed
 
         async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109 - mode's signature
             if coros and coros[0] is DELIVERED:  # the fetch loop's per-message wait, already done

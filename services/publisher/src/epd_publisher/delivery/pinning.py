@@ -6,8 +6,14 @@ host again: a name that answered a public address to the guard can answer 127.0.
 connection goes to the checked addresses of the host (``AddressPins``, filled by the sender from each
 ``GuardedUrl``), never to a fresh lookup; a host nobody checked is refused. TLS still runs with the
 URL's host name (httpcore passes it as ``server_hostname``, so SNI and certificate verification use the
-name, not the address), and connections are pooled per host name. Allow-listed hosts (operator test
-receivers) connect as named. Redirects are never followed.
+name, not the address). Allow-listed hosts (operator test receivers) connect as named. Redirects are
+never followed.
+
+Pins, and the connection pools, are keyed by host AND endpoint policy (``Policy``): an endpoint
+registered with ``--allow-private`` connects to its host by name, but that must never decide how an
+ordinary endpoint on the same host name connects. A request names its policy in the request extension
+``PIN_POLICY`` (default ``Policy.PUBLIC``); each policy has its own pins and its own httpcore pool, so
+neither a pin nor a pooled connection made under one policy serves a request of the other.
 
 httpx has no resolver hook; httpcore's public ``AsyncConnectionPool(network_backend=...)`` does, so
 this module builds its own transport on it (about what ``httpx.AsyncHTTPTransport`` does, minus
@@ -20,6 +26,7 @@ import contextlib
 import ssl
 import typing
 from collections.abc import AsyncIterator, Iterable
+from enum import StrEnum
 
 import httpcore
 import httpx
@@ -27,6 +34,18 @@ import httpx
 from epd_publisher.delivery import ssrf
 
 _PASS_THROUGH: tuple[str, ...] = ()  # pin of an allow-listed host: connect to the name as given
+PIN_POLICY = "epd_pin_policy"  # httpx request extension naming the request's Policy
+
+
+class Policy(StrEnum):
+    """How an endpoint's host was checked: public addresses only, or its own host allow-listed."""
+
+    PUBLIC = "public"
+    OWN_HOST_ALLOWED = "own-host-allowed"
+
+    @classmethod
+    def of(cls, allow_private: bool) -> Policy:
+        return cls.OWN_HOST_ALLOWED if allow_private else cls.PUBLIC
 
 
 def _key(host: str) -> str:
@@ -34,25 +53,30 @@ def _key(host: str) -> str:
 
 
 class AddressPins:
-    """Host name -> the addresses its last guard check allowed (``()`` for allow-listed hosts)."""
+    """(host name, policy) -> the addresses its last guard check allowed (``()`` for allow-listed hosts)."""
 
     def __init__(self) -> None:
-        self._pins: dict[str, tuple[str, ...]] = {}
+        self._pins: dict[tuple[str, Policy], tuple[str, ...]] = {}
 
-    def pin(self, checked: ssrf.GuardedUrl) -> None:
-        self._pins[_key(checked.host)] = _PASS_THROUGH if checked.allow_listed else tuple(checked.addresses)
+    def pin(self, checked: ssrf.GuardedUrl, policy: Policy = Policy.PUBLIC) -> None:
+        if checked.allow_listed and policy is Policy.PUBLIC:
+            raise ValueError(f"{checked.host} was allow-listed: it cannot be pinned for public-only endpoints")
+        self._pins[(_key(checked.host), policy)] = _PASS_THROUGH if checked.allow_listed else tuple(checked.addresses)
 
-    def addresses(self, host: str) -> tuple[str, ...] | None:
+    def addresses(self, host: str, policy: Policy = Policy.PUBLIC) -> tuple[str, ...] | None:
         """The checked addresses, ``()`` to connect to the name itself, None when never checked."""
-        return self._pins.get(_key(host))
+        return self._pins.get((_key(host), policy))
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Network backend that swaps the host name for its checked addresses at connect time."""
 
-    def __init__(self, pins: AddressPins, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self, pins: AddressPins, inner: httpcore.AsyncNetworkBackend | None = None, policy: Policy = Policy.PUBLIC
+    ) -> None:
         self._pins = pins
         self._inner = inner or httpcore.AnyIOBackend()
+        self._policy = policy
 
     async def connect_tcp(
         self,
@@ -62,9 +86,9 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = self._pins.addresses(host)
+        addresses = self._pins.addresses(host, self._policy)
         if addresses is None:
-            raise httpcore.ConnectError(f"{host} was not checked by the SSRF guard; not connecting")
+            raise httpcore.ConnectError(f"{host} was not checked by the SSRF guard ({self._policy}); not connecting")
         if addresses == _PASS_THROUGH:
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         failure: Exception | None = None
@@ -142,15 +166,25 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         backend: httpcore.AsyncNetworkBackend | None = None,
         max_connections: int = 100,
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify),
-            max_connections=max_connections,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=PinnedBackend(pins, backend),
-        )
+        ssl_context = httpx.create_ssl_context(verify=verify)
+        # One pool per policy: a connection opened for one policy is never reused by the other.
+        self._pools = {
+            policy: httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=max_connections,
+                max_keepalive_connections=20,
+                keepalive_expiry=5.0,
+                network_backend=PinnedBackend(pins, backend, policy),
+            )
+            for policy in Policy
+        }
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            pool = self._pools[Policy(request.extensions.get(PIN_POLICY, Policy.PUBLIC))]
+        except ValueError:
+            raise httpx.UnsupportedProtocol(f"unknown pin policy {request.extensions.get(PIN_POLICY)!r}") from None
+        extensions = {k: v for k, v in request.extensions.items() if k != PIN_POLICY}
         core = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -161,10 +195,10 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             ),
             headers=request.headers.raw,
             content=request.stream,
-            extensions=request.extensions,
+            extensions=extensions,
         )
         with _httpx_errors(request):
-            response = await self._pool.handle_async_request(core)
+            response = await pool.handle_async_request(core)
         # httpcore types a response stream as sync or async; its async pool's is always async (httpx's own
         # AsyncHTTPTransport asserts the same).
         stream = typing.cast(typing.AsyncIterable[bytes], response.stream)
@@ -176,7 +210,8 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        for pool in self._pools.values():
+            await pool.aclose()
 
 
 class PinnedClient(httpx.AsyncClient):

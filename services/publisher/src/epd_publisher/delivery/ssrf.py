@@ -4,7 +4,10 @@ A partner registers a URL; the publisher later POSTs to it from inside our netwo
 refuses every URL that could reach an internal service (Standard Webhooks spec, "Server side request
 forgery"): plain http, credentials in the URL, non-canonical numeric hosts, and any host that is or
 resolves to a loopback, private, link-local, CGNAT, unique-local, multicast, reserved or otherwise
-non-global address. A host on the explicit allow-list (exact, case-insensitive match) skips the
+non-global address. IPv6 forms that carry an IPv4 address (IPv4-mapped, SIIT IPv4-translated
+``::ffff:0:a.b.c.d``, NAT64 well-known ``64:ff9b::/96``, 6to4, Teredo) are judged by the address they
+embed; the local-use NAT64 prefix ``64:ff9b:1::/48`` (RFC 8215), the rest of ``64:ff9b::/32`` and Teredo
+are refused whatever they embed. A host on the explicit allow-list (exact, case-insensitive match) skips the
 address and scheme checks: that is how operators register a test receiver on 127.0.0.1.
 
 Redirects are never followed (``FOLLOW_REDIRECTS``); a 3xx counts as a failed attempt. Resolution is
@@ -79,32 +82,56 @@ _FORBIDDEN: tuple[tuple[str, str], ...] = (
     ("ff00::/8", "multicast"),
 )
 _FORBIDDEN_NETS = tuple((ipaddress.ip_network(n), why) for n, why in _FORBIDDEN)
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+# IPv6 forms that carry an IPv4 address. The last 32 bits are the IPv4 address for each of these
+# (RFC 4291 2.5.5.2, RFC 6052 2.2 for a /96 prefix, RFC 2765 2.1); a translator or relay on the way
+# connects to it, so these are judged by the address they embed.
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: translated to public IPv4 only
+_SIIT_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 "IPv4-translated" (::ffff:0:a.b.c.d)
+# Whole prefixes refused whatever they embed.
+_EMBEDDING_PREFIXES: tuple[tuple[ipaddress.IPv6Network, str], ...] = (
+    # RFC 8215 local-use NAT64: the operator's own translator, which reaches its internal IPv4 networks;
+    # where the IPv4 address sits depends on the operator's prefix length (RFC 6052 2.2).
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), "local-use NAT64 prefix (RFC 8215)"),
+    # The rest of 64:ff9b::/32 is not assigned for translation; refuse rather than guess a layout.
+    (ipaddress.IPv6Network("64:ff9b::/32"), "NAT64 space outside the well-known /96 prefix"),
+    (ipaddress.IPv6Network("2001::/32"), "Teredo tunnel"),
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address carries and the name of the form, when it has one."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped, "IPv4-mapped IPv6"
+    if ip in _SIIT_TRANSLATED:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "IPv4-translated IPv6 (SIIT)"
+    if ip in _NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64 address"
+    if ip.sixtofour is not None:
+        return ip.sixtofour, "6to4 address"
+    if ip.teredo is not None:
+        return ip.teredo[1], "Teredo address"  # (server, client): the client is where traffic goes
+    return None
 
 
 def address_problem(ip: IP) -> str | None:
     """Why ``ip`` must not be contacted, or None when it is globally routable."""
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            inner = address_problem(ip.ipv4_mapped)
-            return (
-                f"IPv4-mapped IPv6 of {ip.ipv4_mapped}: {inner}"
-                if inner
-                else ("IPv4-mapped IPv6 address (use the IPv4 form)")
-            )
-        if ip.sixtofour is not None:
-            inner = address_problem(ip.sixtofour)
-            if inner:
-                return f"6to4 address embedding {ip.sixtofour}: {inner}"
-        if ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-            inner = address_problem(embedded)
-            if inner:
-                return f"NAT64 address embedding {embedded}: {inner}"
         if ip.scope_id:
             return "IPv6 zone identifier"
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            inner, form = embedded
+            problem = address_problem(inner)
+            if problem:
+                return f"{form} embedding {inner}: {problem}"
+            if ip.ipv4_mapped is not None or ip in _SIIT_TRANSLATED:
+                return f"{form} (use the IPv4 form)"
+        for prefix, why in _EMBEDDING_PREFIXES:
+            if ip in prefix and ip not in _NAT64_WELL_KNOWN:
+                return why
     for net, why in _FORBIDDEN_NETS:
         if ip.version == net.version and ip in net:
             return why
