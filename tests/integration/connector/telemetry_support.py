@@ -24,8 +24,9 @@ TELEMETRY = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_R
 ORGANISATION = "org-test"
 
 
-def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path:
-    """Three meters (interval kWh, interval t, counter MJ), each bound on every source."""
+def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2, pin_key_id: bool = True) -> Path:
+    """Three meters (interval kWh, interval t, counter MJ), each bound on every source; the key id pinned in
+    the YAML, or (pin_key_id=False) the key's thumbprint."""
 
     def meter(mid, kind_name, activity, unit, kind, node, **extra):
         return {
@@ -63,6 +64,8 @@ def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2) -> Path
             meter("steam", "steam", "steam.purchased", "MJ", "counter", "Steam", rollover="100000000"),
         ],
     }
+    if not pin_key_id:
+        del doc["key_id"]
     path = tmp / f"{plant_id}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -92,12 +95,18 @@ async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def running_ingest(bootstrap: str, dsn: str, prefix: str, group: str) -> AsyncIterator[None]:
+async def running_ingest(
+    bootstrap: str, dsn: str, prefix: str, group: str, refresh_seconds: float = 1.0
+) -> AsyncIterator[None]:
     from epd_ingest.__main__ import serve
     from epd_ingest.settings import IngestSettings
 
     settings = IngestSettings(
-        kafka_bootstrap=bootstrap, pg_dsn=dsn, topic_prefix=prefix, consumer_group=group, registry_refresh_seconds=1.0
+        kafka_bootstrap=bootstrap,
+        pg_dsn=dsn,
+        topic_prefix=prefix,
+        consumer_group=group,
+        registry_refresh_seconds=refresh_seconds,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(serve(settings, stop))

@@ -43,6 +43,11 @@ READINGS_REJECTED = Counter("epd_ingest_readings_rejected_total", "Readings or b
 BATCHES = Counter("epd_ingest_batches_total", "Raw records processed")
 SAVE_SECONDS = Histogram("epd_ingest_state_save_seconds", "Time to save the ingest state and offsets in PostgreSQL")
 LAG = Gauge("epd_ingest_lag_seconds", "Age of the last processed raw record (broker timestamp) when processed")
+REGISTRY_REFRESHES = Counter(
+    "epd_ingest_registry_refreshes_total",
+    "Plant registry snapshots loaded: announced by the database, or periodic",
+    ["trigger"],
+)
 
 MAX_UNSAVED_POLLS = 20  # polls processed while one save is in flight before the loop waits for it
 
@@ -123,8 +128,8 @@ class IngestService:
         self.subscribe()
         lag = ConsumerLag("ingest", self._consumer)  # ops: epd_consumer_lag_messages{component="ingest"}
         while not self._stopping.is_set():
-            await self._maybe_refresh()
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
+            await self._maybe_refresh()  # a change announced while polling applies to what the poll brought
             if polled:
                 await self.handle(polled)
             await lag.maybe_update()
@@ -139,6 +144,8 @@ class IngestService:
                 await self._refresh()  # type: ignore[misc]
             except Exception:  # keep the last snapshot; the next interval retries
                 log.exception("plant registry refresh failed; keeping the previous snapshot")
+            else:
+                REGISTRY_REFRESHES.labels("announced" if changed else "periodic").inc()
 
     async def handle(self, polled: dict[TopicPartition, list]) -> None:
         async with self._lock:
