@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 
 from .errors import ProductSystemError, Reason
+from .gwp_sets import BUILT_IN
 from .model import (
     Allocation,
     AllocationMethod,
@@ -96,15 +97,30 @@ def parse_system(data: Any) -> ProductSystem:
 
 
 def parse_gwp(data: Any, where: str) -> GwpSet:
-    doc = _mapping(data, where, required={"name", "source", "factors"})
+    """A built-in set by name (`AR6`, or `{set: AR6}`), or a table `{name, source, factors, basis?}` whose
+    keys are a gas (every origin) or `GAS/origin` (origin-specific, e.g. `CH4/fossil`)."""
+    if isinstance(data, str) or (isinstance(data, Mapping) and set(data) == {"set"}):
+        name = data if isinstance(data, str) else data["set"]
+        found = BUILT_IN.get(name) if isinstance(name, str) else None
+        if found is None:
+            raise ProductSystemError(
+                Reason.MISSING_FACTOR, f"unknown GWP set {str(name)[:40]!r}; built in: {', '.join(BUILT_IN)}", where
+            )
+        return found
+    doc = _mapping(data, where, required={"name", "source", "factors"}, optional={"basis"})
     factors = _mapping(doc["factors"], f"{where}.factors")
+    table = {}
+    for key, value in factors.items():
+        gas, origin = _gas_key(key, f"{where}.factors", explicit=True)
+        table[gas if origin is None else f"{gas}/{origin.value}"] = parse_decimal(
+            value, f"{where}.factors.{key}", sign="positive"
+        )
+    name = _text(doc["name"], f"{where}.name")
     return GwpSet(
-        name=_text(doc["name"], f"{where}.name"),
+        name=name,
         source=_text(doc["source"], f"{where}.source"),
-        factors={
-            _gas(g, f"{where}.factors"): parse_decimal(v, f"{where}.factors.{g}", sign="positive")
-            for g, v in factors.items()
-        },
+        factors=table,
+        basis=_text(doc["basis"], f"{where}.basis") if "basis" in doc else name,
     )
 
 
@@ -137,6 +153,7 @@ def parse_background(data: Any, where: str) -> BackgroundActivity:
     emissions = []
     for key, value in _mapping(doc["emissions"], f"{where}.emissions").items():
         gas, origin = _gas_key(key, f"{where}.emissions")
+        assert origin is not None
         # Only biogenic flows may be negative (uptake); everything else is an emission.
         sign = "any" if origin is Origin.BIOGENIC else "nonnegative"
         emissions.append(GasFactor(gas, origin, parse_decimal(value, f"{where}.emissions.{key}", sign=sign)))
@@ -291,10 +308,12 @@ def _gas(value: Any, where: str) -> str:
     return value
 
 
-def _gas_key(key: Any, where: str) -> tuple[str, Origin]:
-    """`CO2` (fossil) or `CO2/biogenic`, `CO2/luluc`, `CH4/fossil`."""
+def _gas_key(key: Any, where: str, explicit: bool = False) -> tuple[str, Origin | None]:
+    """`CO2` (fossil; with `explicit`, None: every origin) or `CO2/biogenic`, `CO2/luluc`, `CH4/fossil`."""
     text = key if isinstance(key, str) else ""
     gas, _, origin = text.partition("/")
+    if not origin and explicit:
+        return _gas(gas, where), None
     return _gas(gas, where), _enum(Origin, origin or "fossil", f"{where}.{key}")
 
 
