@@ -12,6 +12,7 @@ import asyncpg
 from publisher_helpers import SECRET_KEY, endpoint_secrets
 
 from epd_publisher.endpoint_secrets import SecretColumn
+from tests.support.pcrs import register_pcrs
 
 AGREEMENT = {
     "partner_id": "jp-body",
@@ -40,6 +41,9 @@ def test_partner_commands(fresh_db, tmp_path):
 
     refused = epd(fresh_db, *base, "--agreement", str(bad))
     assert refused.returncode == 2 and "agreement refused" in refused.stderr
+    unregistered = epd(fresh_db, *base, "--agreement", str(good))
+    assert unregistered.returncode == 2 and "PCR PCR-magnets is not registered" in unregistered.stderr
+    asyncio.run(_register(fresh_db))
     private = epd(fresh_db, *base, "--agreement", str(good), "--url", "https://10.0.0.1/hooks")
     assert private.returncode == 2 and "private" in private.stderr
     ok = epd(fresh_db, *base, "--agreement", str(good), "--url", "http://127.0.0.1:9/hooks", "--allow-private")
@@ -51,6 +55,14 @@ def test_partner_commands(fresh_db, tmp_path):
     assert replay.returncode == 0 and "0 dead letters" in replay.stdout
 
 
+async def _register(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await register_pcrs(conn, ("PCR-magnets", "1.0"))
+    finally:
+        await conn.close()
+
+
 async def _sealed(dsn: str) -> bytes:
     conn = await asyncpg.connect(dsn)
     try:
@@ -60,6 +72,7 @@ async def _sealed(dsn: str) -> bytes:
 
 
 def test_partners_add_stores_the_secret_encrypted_and_needs_the_key(fresh_db, tmp_path):
+    asyncio.run(_register(fresh_db))
     good = tmp_path / "agreement.json"
     good.write_text(json.dumps(AGREEMENT))
     add = [

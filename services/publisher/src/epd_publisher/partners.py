@@ -25,10 +25,10 @@ from epd_publisher import fanout, pg_partners
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
-from epd_publisher.errors import EndpointError
+from epd_publisher.errors import AgreementError, EndpointError
 from epd_publisher.fanout import PartnerTargets
 from epd_publisher.pg_partners import PgFanoutStore
-from epd_records.recognition import DeliveryFormat, RecognitionAgreement
+from epd_records.recognition import DeliveryFormat, RecognitionAgreement, unknown_pcr_rules
 
 SIGNING = ("hmac", "ed25519", "none")
 
@@ -86,6 +86,9 @@ async def add_partner(
 ) -> None:
     if agreement.partner_id != partner_id:
         raise EndpointError("agreement partner_id differs from the partner id")
+    problems = unknown_pcr_rules(agreement, await pg_partners.registered_pcrs(pool))
+    if problems:
+        raise AgreementError("the agreement names PCRs that are not registered: " + "; ".join(problems))
     await pg_partners.upsert_partner(pool, partner_id, name, country, agreement.model_dump_json())
 
 
