@@ -57,10 +57,18 @@ def decimal_text(value: Decimal) -> str:
 
 
 def float_text(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
-    """`decimal_text(to_decimal(value, digits))`, with a fast path for values `%g` writes without exponent."""
-    text = format(float(value), f".{max(1, min(digits, SIGNIFICANT_DIGITS))}g")
+    """`decimal_text(to_decimal(value, digits))`, without building a Decimal for the usual cases.
+
+    `%g` rounds to the significant digits; where it would write an exponent for a small value,
+    the same digits are written fixed-point by asking for as many decimals as they need.
+    """
+    d = max(1, min(digits, SIGNIFICANT_DIGITS))
+    text = format(float(value), f".{d}g")
     if "e" in text:
-        return decimal_text(Decimal(text))
+        exponent = int(text[text.index("e") + 1 :])
+        if exponent >= 0:
+            return decimal_text(Decimal(text))
+        text = format(float(value), f".{d - 1 - exponent}f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return "0" if text in ("-0", "") else text

@@ -12,7 +12,7 @@ from .allocation import AllocationRecord
 from .errors import ProductSystemError, Reason
 from .matrices import CompiledSystem
 from .model import Origin
-from .numbers import decimal_text, float_text, to_decimal
+from .numbers import decimal_text, to_decimal
 from .solve import SystemResults
 from .units import conversion_factor
 
@@ -55,16 +55,21 @@ class ProductFootprint:
                 "warnings": list(self.warnings),
             },
             "scaling": {k: decimal_text(v) for k, v in self.scaling.items()},
-            "outputs": {
-                k: {"gross": decimal_text(g), "net": decimal_text(n), "unit": u}
-                for k, (g, n, u) in self.outputs.items()
-            },
+            "outputs": {k: _output(g, n, u) for k, (g, n, u) in self.outputs.items()},
             "background": {k: {"amount": decimal_text(a), "unit": u} for k, (a, u) in self.background.items()},
             "emissions": {k: {"amount": decimal_text(v), "unit": "kg"} for k, v in self.emissions.items()},
             "allocations": [a.as_dict() for a in self.allocations],
             "default_factors": list(self.default_factors),
             "unchecked_gwp": list(self.unchecked_gwp),
         }
+
+
+def _output(gross: Decimal, net: Decimal, unit: str) -> dict[str, str]:
+    """Gross output, and net only where the processes use some of their own product."""
+    out = {"gross": decimal_text(gross), "unit": unit}
+    if net != gross:
+        out["net"] = decimal_text(net)
+    return out
 
 
 def declared_factor(cs: CompiledSystem, row: int) -> float:
@@ -150,31 +155,4 @@ def unchecked_gwp(cs: CompiledSystem, gas_keys: list[str]) -> list[str]:
         used = gwp.key_for(gas, Origin(origin or "fossil"))
         if used is not None and used in gwp.unchecked:
             out.append(key)
-    return out
-
-
-def footprint_json(res: SystemResults, product: str, row: int, s: np.ndarray, q: float) -> dict[str, Any]:
-    """`detailed(...).as_dict()` without building Decimals: what streamed output writes per product."""
-    cs, n = res.compiled, res.digits
-    if s.min() < -1e-9 * max(1.0, np.abs(s).max()):
-        raise ProductSystemError(Reason.NEGATIVE_NET_OUTPUT, f"negative scaling for {product!r}")
-    out = summary(res, product, row).as_dict()
-    used = np.flatnonzero(np.abs(s) > _ZERO)
-    runs, gross, net = s[used], cs.gross[used] * s[used], cs.A.diagonal()[used] * s[used]
-    columns, rows, units = cs.columns, cs.rows, cs.row_unit
-    out["scaling"] = {columns[i]: float_text(x, n) for i, x in zip(used, runs, strict=True)}
-    out["outputs"] = {
-        rows[i]: {"gross": float_text(g, n), "net": float_text(m, n), "unit": units[i]}
-        for i, g, m in zip(used, gross, net, strict=True)
-    }
-    flows = res.X[row] * q
-    background = np.flatnonzero(np.abs(flows[: cs.n_background]) > _ZERO)
-    out["background"] = {cs.flows[i]: {"amount": float_text(flows[i], n), "unit": cs.flow_unit[i]} for i in background}
-    out["default_factors"] = [cs.flows[i] for i in background if cs.system.background[cs.flows[i]].default]
-    gases = cs.G @ flows
-    present = np.flatnonzero(np.abs(gases) > _ZERO)
-    out["emissions"] = {cs.gas_keys[i]: {"amount": float_text(gases[i], n), "unit": "kg"} for i in present}
-    out["unchecked_gwp"] = unchecked_gwp(cs, [cs.gas_keys[i] for i in present])
-    used_processes = {c.split("[", 1)[0] for c in out["scaling"]}
-    out["allocations"] = [rec.as_dict() for pid, rec in cs.allocations.items() if pid in used_processes]
     return out
