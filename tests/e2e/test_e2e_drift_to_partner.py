@@ -3,8 +3,8 @@ the change feed and signed partner deliveries show them, a verifier's approval t
 publishes them, the gateway serves them with precedingPfIds and the superseded ones as Deprecated,
 and the metrics, dashboards and recording rules have data.
 
-One DemoSystem (the same one `make run` starts) runs for the whole module: real Kafka, PostgreSQL,
-Mosquitto, Prometheus, every service as a process, simulators feeding MQTT.
+One DemoSystem (the same one `make run` starts; conftest.py) runs for the whole session: real Kafka,
+PostgreSQL, Mosquitto, Prometheus, every service as a process, simulators feeding MQTT.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from epd_common.topics import FOOTPRINT_CHANGES
 from epd_devstack.demo.console import scrape
 from epd_devstack.demo.seed import DEMO
 from epd_devstack.demo.services import wait_for
-from epd_devstack.demo.system import PORTS, DemoOptions, DemoSystem
+from epd_devstack.demo.system import PORTS, DemoSystem
 from epd_footprint.engine import compute, parse_system
 from tests.conftest import REPO
 
@@ -50,16 +50,6 @@ def expected_moves() -> dict[str, float]:
                     x["amount"] = x["amount"] * (1 + DRIFT)
     live = {f.product: f.gwp["A1-A3"]["GWP-total"] for f in compute(parse_system(drifted), detail=False)}
     return {p: float(abs(live[p] / base[p] - 1)) for p in base}
-
-
-@pytest.fixture(scope="module")
-def system(stack):
-    demo = DemoSystem(DemoOptions(speed=600, duration="8h", drift=("roasting.electricity=+20%@2h",)))
-    try:
-        demo.start(log=lambda msg: print(msg, flush=True))
-        yield demo
-    finally:
-        demo.stop()
 
 
 def db(system: DemoSystem, sql: str, *args):
