@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pathlib
+import sys
 import time
 import uuid
 from decimal import Decimal
@@ -28,6 +29,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _chain():
+    if str(REPO) not in sys.path:  # the chain imports tests.support (the PCR its EPDs are bound to)
+        sys.path.insert(0, str(REPO))
     path = REPO / "tests/integration/footprint/footprint_chain.py"
     spec = importlib.util.spec_from_file_location("footprint_chain_bench", path)
     module = importlib.util.module_from_spec(spec)

@@ -29,6 +29,10 @@ from harness import BenchContext, BenchRow
 from epd_devstack.databases import create_migrated_database, drop_database
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.support: the PCR the bench's series are bound to
+
+from tests.support.pcrs import register_pcrs  # noqa: E402
+
 SECRET = "bench-gateway-key-secret"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -41,6 +45,7 @@ async def load(dsn: str, n: int) -> None:
                               VALUES ('org', 'Bench Rare Earth Co.', '{urn:pact:company:cn-uscc:91150200BENCH}');
                               INSERT INTO plants (plant_id, organisation_id, name, province, grid_region)
                               VALUES ('plant', 'org', 'Bench plant', 'CN-NM', 'North');""")
+        await register_pcrs(conn, ("PCR-RE", "1.0"))
         await conn.execute(
             "INSERT INTO partners (partner_id, name, country, agreement) VALUES ('p', 'p', 'DE', $1::jsonb)",
             json.dumps(

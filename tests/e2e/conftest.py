@@ -1,4 +1,5 @@
-"""End-to-end tests: the whole pipeline from simulated plants to partners and people (issues 9, 16).
+"""End-to-end tests: the whole pipeline from simulated plants to partners and people (issues 9, 16),
+and the audit of what it made (issue 17).
 
 One demo system serves every e2e test (starting and stopping it takes minutes). The portal's browser
 test runs first: it approves, from the page, a provisional version the drift created; the drift test
@@ -24,6 +25,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def system(stack):
+    """The system `make run` starts, with +20 % electricity at the roasting plant from hour 2."""
     demo = DemoSystem(DemoOptions(speed=600, duration="8h", drift=("roasting.electricity=+20%@2h",)))
     try:
         demo.start(log=lambda msg: print(msg, flush=True))

@@ -18,9 +18,10 @@ import yaml
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import intensity_pb2, telemetry_pb2
-from epd_footprint import admin
+from epd_footprint import admin, pcrs
 from epd_footprint import schemas as s
 from epd_footprint.engine import compute, parse_system
+from tests.support.pcrs import PCR
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ROAST_KWH_PER_T = Decimal(20000)
@@ -83,6 +84,7 @@ async def register(
     """Registry rows, the product system and a published EPD per product (values from the engine).
 
     `company_ids` and `classifications` (of every product) make the versions recordable for partners."""
+    await pcrs.add_version(pool, PCR["pcr_id"], pcrs.PcrIn.model_validate(PCR), new=True)
     await admin.add_organisation(
         pool, s.OrganisationIn(organisation_id="org-baotou", name="Baotou RE Group", company_ids=list(company_ids))
     )

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import socket
+from datetime import date
 from decimal import Decimal
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
+import yaml
 from footprint_chain import binding, document, register, roasting_window
 
 from epd.v1 import footprint_pb2
@@ -24,6 +27,7 @@ from epd_common.http_server import ServiceServer as AdminServer
 from epd_footprint.api import create_app
 from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
+from tests.support.pcrs import pcr
 
 TOKEN = "test-operator-token-123456"
 
@@ -250,6 +254,8 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     )
     # Expiry: an old EPD (valid 2015-2020) expires; current ones stay.
     await client.post("/products", json={"product_id": "old-oxide", "name": "old"})
+    old_pcr = pcr("pcr", "1", valid_from="2010-01-01", valid_until="2020-01-01")
+    assert (await client.post("/pcrs", json=old_pcr)).status_code == 201
     body = {
         "product_id": "old-oxide",
         "plant_id": "baotou-2",
@@ -316,3 +322,13 @@ async def test_cli_registers_and_reports_api_errors(api, tmp_path):
     assert code == 1 and '"unknown_version"' in out
     code, out = await _epd("drift-events", url=url)
     assert code == 0 and out.strip() == "[]"
+    # Product category rules: add one (YAML, dates as YAML dates), version it, list it.
+    rule = {**pcr("pcr-cli", "1.0"), "valid_from": date(2025, 1, 1), "valid_until": date(2030, 1, 1)}
+    (tmp_path / "pcr.yaml").write_text(yaml.safe_dump(rule))
+    (tmp_path / "pcr-1.1.yaml").write_text(yaml.safe_dump({**rule, "version": "1.1"}))
+    code, out = await _epd("pcr", "add", str(tmp_path / "pcr.yaml"), url=url)
+    assert code == 0 and '"version": "1.0"' in out, out
+    code, out = await _epd("pcr", "version", "pcr-cli", str(tmp_path / "pcr-1.1.yaml"), url=url)
+    assert code == 0 and '"version": "1.1"' in out, out
+    code, out = await _epd("pcr", "list", "pcr-cli", url=url)
+    assert code == 0 and [p["version"] for p in json.loads(out)] == ["1.0", "1.1"]

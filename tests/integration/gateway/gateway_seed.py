@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from tests.support.pcrs import register_pcrs
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PCR = ("PCR-RE-2025", "1.2")
 ORGS = {
@@ -28,6 +30,7 @@ def agreement(partner_id: str, classes: list[str], provisional: bool = False) ->
 
 
 async def base(conn) -> None:
+    await register_pcrs(conn, PCR)
     for org, (name, ids, province) in ORGS.items():
         await conn.execute(
             "INSERT INTO organisations (organisation_id, name, company_ids) VALUES ($1, $2, $3)", org, name, ids

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from tests.support.pcrs import register_pcrs
+
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PCR = "pcr-rare-earths"
 ROOT = "ab" * 32
@@ -114,6 +116,7 @@ async def _change(conn, pf: uuid.UUID, product: str, kind: str, when: datetime) 
 
 async def seed(conn) -> Seeded:
     out = Seeded()
+    await register_pcrs(conn, (PCR, "1.0"))
     await _org(conn, "org-a", "Baotou Rare Earth (test)")
     await _org(conn, "org-b", "Ganzhou Magnets (test)")
     out.series["oxide"] = s = await _series(conn, "nd-oxide", "Neodymium oxide", "hs:2846.90", "org-a")

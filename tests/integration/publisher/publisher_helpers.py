@@ -20,6 +20,7 @@ from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.rendering import SignedRecords, key_ring
 from epd_records.party import ProgrammeInfo
 from epd_records.signing import KeyRing, new_stored_key
+from tests.support.pcrs import register_pcrs
 
 ORG = "org-baotou"
 PLANT = "baotou-1"
@@ -61,6 +62,7 @@ def _ts(dt: datetime) -> Timestamp:
 
 
 async def seed_registry(pool: asyncpg.Pool) -> None:
+    await register_pcrs(pool, ("PCR-magnets", "1.0"), ("PCR-other", "1.0"))
     await pool.execute(
         """INSERT INTO organisations (organisation_id, name, company_ids)
            VALUES ($1, 'Baotou Rare Earth Refining Co., Ltd.', ARRAY['urn:pact:company:cn-uscc:91150200MA0N0XYZ1K'])
@@ -78,6 +80,7 @@ async def seed_registry(pool: asyncpg.Pool) -> None:
 async def add_product(
     pool: asyncpg.Pool, product_id: str, classifications=MAGNET, pcr: tuple[str, str] = ("PCR-magnets", "1.0")
 ) -> None:
+    await register_pcrs(pool, pcr)  # every series names a registered PCR version
     await pool.execute(
         """INSERT INTO products (product_id, name, classifications, organisation_id) VALUES ($1, $2, $3, $4)""",
         product_id,

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from epd_publisher import cli as publisher_cli
 from epd_publisher.endpoint_secrets import SecretColumn
+from tests.support.pcrs import register_pcrs
 
 AGREEMENT = {
     "partner_id": "jp-body",
@@ -43,6 +44,9 @@ def test_partner_commands(fresh_db, tmp_path):
 
     refused = epd(fresh_db, *base, "--agreement", str(bad))
     assert refused.returncode == 2 and "agreement refused" in refused.stderr
+    unregistered = epd(fresh_db, *base, "--agreement", str(good))
+    assert unregistered.returncode == 2 and "PCR PCR-magnets is not registered" in unregistered.stderr
+    asyncio.run(_register(fresh_db))
     private = epd(fresh_db, *base, "--agreement", str(good), "--url", "https://10.0.0.1/hooks")
     assert private.returncode == 2 and "private" in private.stderr
     ok = epd(fresh_db, *base, "--agreement", str(good), "--url", "http://127.0.0.1:9/hooks", "--allow-private")
@@ -70,6 +74,14 @@ def test_partner_commands(fresh_db, tmp_path):
     assert on.exit_code == 0 and not disabled()
 
 
+async def _register(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await register_pcrs(conn, ("PCR-magnets", "1.0"))
+    finally:
+        await conn.close()
+
+
 async def _sealed(dsn: str) -> bytes:
     conn = await asyncpg.connect(dsn)
     try:
@@ -79,6 +91,7 @@ async def _sealed(dsn: str) -> bytes:
 
 
 def test_partners_add_stores_the_secret_encrypted_and_needs_the_key(fresh_db, tmp_path):
+    asyncio.run(_register(fresh_db))
     good = tmp_path / "agreement.json"
     good.write_text(json.dumps(AGREEMENT))
     add = [

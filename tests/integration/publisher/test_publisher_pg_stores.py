@@ -21,6 +21,7 @@ from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner
 from epd_publisher.pg_deliveries import PgDeliveryStore
 from epd_publisher.pg_partners import PgFanoutStore
 from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
+from tests.support.pcrs import register_pcrs
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(seconds=120)
@@ -39,6 +40,7 @@ def agreement(partner_id: str) -> RecognitionAgreement:
 @pytest.fixture
 async def db(fresh_db):
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
+    await register_pcrs(pool, ("PCR-magnets", "1.0"))
     await add_partner(pool, "jp-body", "Japan body", "JP", agreement("jp-body"))
     await add_endpoint(
         pool,

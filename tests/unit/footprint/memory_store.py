@@ -32,6 +32,7 @@ class Tables:
     live: dict[str, dict[str, LiveInventory]] = field(default_factory=dict)  # system -> process -> inventory
     drift: dict[uuid.UUID, tuple[DriftState, list[Evidence], Decimal, Decimal]] = field(default_factory=dict)
     versions: dict[uuid.UUID, NewVersion] = field(default_factory=dict)  # pf_id -> version
+    totals: dict[tuple[str, int], WindowFacts] = field(default_factory=dict)  # footprint_window_totals
     events: list[DriftEvent] = field(default_factory=list)
 
 
@@ -87,6 +88,12 @@ class MemoryWindowStore:
 
     async def save_live_inventory(self, system_id: str, process: str, inventory: LiveInventory) -> None:
         self.t.live.setdefault(system_id, {})[process] = inventory
+
+    async def save_window_totals(self, facts: WindowFacts) -> None:
+        self.t.totals.setdefault((facts.window_id, facts.revision), facts)
+
+    async def window_totals(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], WindowFacts]:
+        return {k: self.t.totals[k] for k in keys if k in self.t.totals}
 
     async def published_series(self, pairs: list[tuple[str, str | None]]) -> dict[str, PublishedSeries]:
         wanted = dict(pairs)

@@ -11,6 +11,7 @@ import asyncpg
 
 from epd_common.db import transaction
 
+from . import pcrs
 from . import schemas as s
 from .binding import BindingError, parse_binding
 from .domain.lifecycle import Status
@@ -136,6 +137,8 @@ async def add_product_system(pool: asyncpg.Pool, ps: s.ProductSystemIn) -> dict:
         raise AdminError(422, "bad_binding", str(exc)) from None
     async with transaction(pool) as conn:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('footprint:' || $1, 0))", ps.system_id)
+        products = sorted({binding.registry_product(p) for p in system.products})
+        pcrs.check_system(system, binding, await pcrs.rules_of_products(conn, products))
         version = await conn.fetchval(
             "SELECT coalesce(max(version), 0) + 1 FROM footprint_product_systems WHERE system_id = $1", ps.system_id
         )
@@ -171,6 +174,10 @@ async def import_epd(pool: asyncpg.Pool, e: s.EpdImportIn) -> dict:
             raise AdminError(422, "naive_datetime", "datetimes need a timezone")
     series_id = uuid.uuid5(SERIES_NAMESPACE, f"{e.product_id}|{e.plant_id}")
     async with transaction(pool) as conn:
+        pcr = await pcrs.get_version(conn, e.pcr_id, e.pcr_version)
+        pcrs.check_import(pcr, e.declared_unit, e.gwp_set, e.allocation_basis, e.valid_from)
+        for system, binding in await pcrs.current_systems(conn):
+            pcrs.check_system(system, binding, {e.product_id: [pcr]})
         await conn.execute(
             """INSERT INTO epd_series (series_id, product_id, plant_id, pcr_id, pcr_version, programme_operator,
                    registration_number) VALUES ($1, $2, $3, $4, $5, $6, $7)""",

@@ -39,7 +39,8 @@ def read_doc(path: Path) -> Any:
     """A JSON or YAML file."""
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(json.dumps(doc, default=str))  # YAML dates as ISO text
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         typer.echo(f"cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -99,3 +100,23 @@ def register(app: typer.Typer) -> None:
     @app.command("show")
     def show(pf_id: str) -> None:
         call("GET", f"/versions/{pf_id}")
+
+    pcr_app = typer.Typer(help="Product category rules (PCR): add, version, list.", no_args_is_help=True)
+    app.add_typer(pcr_app, name="pcr")
+
+    @pcr_app.command("add")
+    def pcr_add(file: Path = typer.Argument(..., help="PCR document with pcr_id and its first version")) -> None:
+        """Register a new PCR with its first version (POST /pcrs)."""
+        call("POST", "/pcrs", read_doc(file))
+
+    @pcr_app.command("version")
+    def pcr_version(pcr_id: str, file: Path = typer.Argument(..., help="the new version's document")) -> None:
+        """Register the next version of a PCR (POST /pcrs/{pcr_id}/versions); earlier ones stay."""
+        body = read_doc(file)
+        if isinstance(body, dict):
+            body.pop("pcr_id", None)
+        call("POST", f"/pcrs/{pcr_id}/versions", body)
+
+    @pcr_app.command("list")
+    def pcr_list(pcr_id: str = typer.Argument(None, help="one PCR's versions; default: all PCRs")) -> None:
+        call("GET", f"/pcrs/{pcr_id}" if pcr_id else "/pcrs")

@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit, coded_error
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
-from . import admin, plant_keys, site
+from . import admin, pcrs, plant_keys, site
 from . import schemas as s
 from .versions import VersionError
 
@@ -50,6 +50,10 @@ def create_app(
 
     @app.exception_handler(admin.AdminError)
     async def _admin_error(_: Request, exc: admin.AdminError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(pcrs.PcrError)
+    async def _pcr_error(_: Request, exc: pcrs.PcrError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(VersionError)
@@ -131,6 +135,24 @@ def create_app(
     @app.post("/product-systems", status_code=201)
     async def product_systems(body: s.ProductSystemIn) -> dict:
         return await admin.add_product_system(pool, body)
+
+    @app.post("/pcrs", status_code=201)
+    async def add_pcr(body: pcrs.PcrIn) -> dict:
+        """A new product category rule with its first version."""
+        return await pcrs.add_version(pool, body.pcr_id, body, new=True)
+
+    @app.post("/pcrs/{pcr_id}/versions", status_code=201)
+    async def add_pcr_version(body: pcrs.PcrVersionIn, pcr_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+        """The next version of a PCR (numbered above every earlier one); earlier versions stay as they are."""
+        return await pcrs.add_version(pool, pcr_id, body, new=False)
+
+    @app.get("/pcrs")
+    async def list_pcrs() -> list[dict]:
+        return await pcrs.list_pcrs(pool)
+
+    @app.get("/pcrs/{pcr_id}")
+    async def get_pcr(pcr_id: str = Path(pattern=s.ID_PATTERN)) -> list[dict]:
+        return await pcrs.list_pcrs(pool, pcr_id)
 
     @app.post("/epds/import", status_code=201)
     async def import_epd(body: s.EpdImportIn) -> dict:

@@ -4,6 +4,7 @@ operator commands (register, import-epd, drift-events, approve, reject, withdraw
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -12,7 +13,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from .admin_cli import register as register_admin_commands
-from .engine import INDICATORS, MODULES, ProductFootprint, ProductSystemError, compute, load_file
+from .engine import (
+    INDICATORS,
+    MODULES,
+    ProductFootprint,
+    ProductSystemError,
+    check_pcr,
+    compile_system,
+    iter_footprints,
+    load_file,
+    solve_system,
+    write_json,
+)
+from .engine.numbers import float_text
+from .pcrs import category_rule, read_pcr
 
 app = typer.Typer(help="Product footprints from a value-chain (product-system) file.", no_args_is_help=True)
 
@@ -26,34 +40,34 @@ def _group() -> None:
 def compute_command(
     file: Path = typer.Argument(..., help="Product system, YAML or JSON (docs/product-system-format.md)"),
     product: list[str] = typer.Option(None, "--product", "-p", help="Product id (repeatable); default: all"),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables (written as computed)"),
+    pcr: Path = typer.Option(None, "--pcr", help="Check the products against this PCR (YAML/JSON, as POST /pcrs)"),
 ) -> None:
     """GWP by EN 15804 module per declared unit, scaling, background inventory and gases."""
+    err = Console(stderr=True)
     try:
         system = load_file(file)
-        footprints = compute(system, product or None)
+        wanted = product or list(system.products)
+        if pcr is not None:
+            rule = category_rule(read_pcr(pcr))
+            for p in wanted:
+                check_pcr(system, p, rule)
+        results = solve_system(compile_system(system))
+        for warning in results.warnings:
+            err.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+        if as_json:
+            out = sys.stdout
+            write_json(out, system, results, wanted)
+            return
+        console = Console()
+        for fp in iter_footprints(results, wanted):
+            _print(console, fp)
     except ProductSystemError as exc:
         if as_json:
             typer.echo(json.dumps({"error": exc.as_dict()}))
         else:
-            Console(stderr=True).print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+            err.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "system": system.name,
-                    "gwp_set": system.gwp.name,
-                    "gwp_source": system.gwp.source,
-                    "footprints": [f.as_dict() for f in footprints],
-                },
-                indent=2,
-            )
-        )
-        return
-    console = Console()
-    for fp in footprints:
-        _print(console, fp)
 
 
 register_admin_commands(app)
@@ -61,7 +75,8 @@ register_admin_commands(app)
 
 def _print(console: Console, fp: ProductFootprint) -> None:
     unit = f"{fp.declared_amount} {fp.declared_unit}"
-    gwp = Table(title=f"{escape(fp.product)}: kg CO2e per {unit} ({fp.gwp_set})")
+    digits = f"; {fp.digits} significant digits" if fp.digits < 12 else ""
+    gwp = Table(title=f"{escape(fp.product)}: kg CO2e per {unit} ({fp.gwp_set}{digits})")
     gwp.add_column("indicator")
     for module in MODULES:
         gwp.add_column(module, justify="right")
@@ -74,12 +89,13 @@ def _print(console: Console, fp: ProductFootprint) -> None:
     for name, value in fp.scaling.items():
         scaling.add_row(escape(name), _fmt(value))
     console.print(scaling)
-    products = Table(title="intermediate products")
+    products = Table(title="intermediate products (gross output; net = gross - own use)")
     products.add_column("product")
-    products.add_column("amount", justify="right")
+    products.add_column("gross", justify="right")
+    products.add_column("net", justify="right")
     products.add_column("unit")
-    for name, (amount, u) in fp.products.items():
-        products.add_row(escape(name), _fmt(amount), u)
+    for name, (gross, net, u) in fp.outputs.items():
+        products.add_row(escape(name), _fmt(gross), _fmt(net), u)
     console.print(products)
     inventory = Table(title="cumulative background inventory")
     inventory.add_column("activity")
@@ -92,7 +108,8 @@ def _print(console: Console, fp: ProductFootprint) -> None:
     gases.add_column("gas")
     gases.add_column("kg", justify="right")
     for gas, amount in fp.emissions.items():
-        gases.add_row(escape(gas), _fmt(amount))
+        note = " (GWP value not a checked reference)" if gas in fp.unchecked_gwp else ""
+        gases.add_row(escape(gas) + note, _fmt(amount))
     console.print(gases)
     for rec in fp.allocations:
         basis = f"; price basis: {rec.price_basis}; period: {rec.period}" if rec.price_basis else ""
@@ -101,4 +118,5 @@ def _print(console: Console, fp: ProductFootprint) -> None:
 
 
 def _fmt(value) -> str:
-    return f"{float(value):.6g}"
+    """Six significant digits, fixed-point (no exponent)."""
+    return float_text(float(value), 6)

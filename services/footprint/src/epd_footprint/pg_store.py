@@ -62,6 +62,12 @@ class PgWindowStore:
     async def save_live_inventory(self, system_id: str, process: str, inventory: LiveInventory) -> None:
         await repo.save_live_inventory(self.conn, system_id, process, inventory)
 
+    async def save_window_totals(self, facts: WindowFacts) -> None:
+        await repo.save_window_totals(self.conn, facts)
+
+    async def window_totals(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], WindowFacts]:
+        return await repo.window_totals(self.conn, keys)
+
     async def published_series(self, pairs: list[tuple[str, str | None]]) -> dict[str, PublishedSeries]:
         return await repo.published_series(self.conn, pairs)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from .domain.drift import Direction, DriftPolicy, DriftState, PolicyBook
+from .snapshot import window_facts, window_json
 from .store import DriftEvent, Evidence, PublishedSeries, StoredSystem
 from .windows import LiveInventory, WindowFacts
 
@@ -139,6 +141,56 @@ async def save_live_inventory(conn: asyncpg.Connection, system_id: str, process:
         inv.merkle_root,
         json.dumps(inv.as_json()),
     )
+
+
+async def save_window_totals(conn: asyncpg.Connection, facts: WindowFacts) -> None:
+    doc = window_json(facts)
+    await conn.execute(
+        """INSERT INTO footprint_window_totals (window_id, revision, process_id, plant_id, window_size, window_start,
+               window_end, merkle_root, activities, outputs) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+           ON CONFLICT DO NOTHING""",
+        facts.window_id,
+        facts.revision,
+        facts.process_id,
+        facts.plant_id,
+        facts.size,
+        facts.start,
+        facts.end,
+        facts.merkle_root,
+        json.dumps(doc["activities"]),
+        json.dumps(doc["outputs"]),
+    )
+
+
+WINDOW_TOTALS_SELECT = """SELECT window_id, revision, process_id, plant_id, window_size, window_start, window_end,
+    merkle_root, activities, outputs FROM footprint_window_totals"""
+
+
+def totals_doc(row: asyncpg.Record) -> dict[str, Any]:
+    """A footprint_window_totals row as snapshot.window_json writes it."""
+    return {
+        "window_id": row["window_id"],
+        "revision": row["revision"],
+        "process_id": row["process_id"],
+        "plant_id": row["plant_id"],
+        "size": row["window_size"],
+        "start": row["window_start"].isoformat(),
+        "end": row["window_end"].isoformat(),
+        "merkle_root": row["merkle_root"],
+        "activities": json.loads(row["activities"]),
+        "outputs": json.loads(row["outputs"]),
+    }
+
+
+async def window_totals(conn: asyncpg.Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], WindowFacts]:
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        f"{WINDOW_TOTALS_SELECT} WHERE (window_id, revision) IN (SELECT * FROM unnest($1::text[], $2::int[]))",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["window_id"], r["revision"]): window_facts(totals_doc(r)) for r in rows}
 
 
 async def published_series(conn: asyncpg.Connection, pairs: list[tuple[str, str | None]]) -> dict[str, PublishedSeries]:

@@ -6,7 +6,8 @@ One window is one transaction (a store.WindowStore: pg_store.py on PostgreSQL, i
   the in-memory live system in line with the database (other workers may have moved it) -> fold the
   window into the process's live inventory -> LiveSystem.replace_process -> live A1-A3 GWP-total of
   every product downstream -> drift rule per published series (hysteresis state in the database) ->
-  cascade -> provisional versions + results + evidence + outbox rows + drift events.
+  cascade -> provisional versions (figures from a fresh, canonical solve of the live system, with the
+  audit snapshot that reproduces them) + results + evidence + outbox rows + drift events.
 If two workers still race on one series, the partial unique index epd_versions_one_open lets one
 version in; the other gets AlreadyOpen and treats the drift as done. Every window ends in a
 WindowOutcome (outcomes.py).
@@ -29,8 +30,10 @@ from .domain.cascade import Cause, ProvisionalTarget, cascade
 from .domain.drift import Direction, DriftDecision, DriftPolicy, DriftState, evaluate
 from .domain.lifecycle import Status
 from .engine import ProductSystemError
+from .engine.pcr import upstream_processes
 from .engine.results import gwp_table
 from .outcomes import APPLIED, DUPLICATE, IGNORED_SIZE, STALE, UNBOUND, OutcomeKind, WindowOutcome
+from .snapshot import SystemRef, build_snapshot, canonical_results, evidence_of
 from .store import DriftEvent, Evidence, RejectedRecord, Transactions, WindowStore
 from .systems import SystemState, build_state, closure
 from .versions import AlreadyOpen, NewVersion
@@ -105,6 +108,7 @@ class FootprintService:
             elif not system_ids:
                 outcome = UNBOUND
             else:
+                await store.save_window_totals(facts)  # what live inventories are folded from (audit)
                 results = [await self._apply_to(store, await self._sync(store, sid), facts) for sid in system_ids]
                 outcome = APPLIED if any(r.kind is OutcomeKind.APPLIED for r in results) else results[0]
             if outcome.kind is not OutcomeKind.APPLIED:
@@ -201,23 +205,31 @@ class FootprintService:
         extra = [
             ProvisionalTarget(p, Cause.DRIFT, p, d.percent, d.reason) for p, d in origins.items() if p not in reached
         ]
+        # A version's figures come from the canonical solve its snapshot reproduces (snapshot.py).
+        canon = canonical_results(state.system, state.inventories)
+        totals = await store.window_totals([(i.window_id, i.revision) for i in state.inventories.values()])
+        ref = SystemRef(state.system_id, state.version, state.document, state.binding_doc)
         for target in (*result.targets, *extra):
             s = published[target.product_id]
-            evidence = streaks[target.origin] or [facts.evidence]
+            upstream = upstream_processes(state.system, target.product_id)
+            evidence = merged(streaks[target.origin] or [facts.evidence], evidence_of(state.inventories, upstream))
             new_version = NewVersion(
                 series_id=s.series_id,
                 status=Status.PROVISIONAL,
-                results=gwp_table(res, res.compiled.row_index[target.product_id]),
+                results=gwp_table(canon, canon.compiled.row_index[target.product_id]),
                 reason=target.reason,
                 period_start=min(_iso(e["window_start"]) for e in evidence),
                 period_end=max(_iso(e["window_end"]) for e in evidence),
                 factor_set_version=state.binding.factor_set_version,
                 allocation_basis=s.allocation_basis,
                 allocation_price_basis=s.allocation_price_basis,
-                gwp_set=s.gwp_set,
+                gwp_set=state.system.gwp.basis or state.system.gwp.name,
                 declared_unit=s.declared_unit,
                 trigger_key=f"{target.cause.value}:{target.origin}:{facts.window_id}:{facts.revision}",
                 evidence=evidence,
+                snapshot=build_snapshot(
+                    ref, state.system, state.binding, state.inventories, totals, target.product_id, canon
+                ),
             )
             try:
                 pf_id = await store.create_version(new_version)
@@ -254,6 +266,15 @@ class FootprintService:
                     pf_id=pf_id,
                 )
             )
+
+
+def merged(*evidence: list[Evidence]) -> list[Evidence]:
+    """Evidence links in order, each (window_id, revision) once: the streak's, then the inventories'."""
+    seen: dict[tuple[str, int], Evidence] = {}
+    for links in evidence:
+        for e in links:
+            seen.setdefault((e["window_id"], e["revision"]), e)
+    return list(seen.values())
 
 
 def later_period(window_end: datetime, last: Evidence) -> bool:

@@ -108,6 +108,13 @@ class WindowStore(Protocol):
 
     async def save_live_inventory(self, system_id: str, process: str, inventory: LiveInventory) -> None: ...
 
+    # -- window totals: what live inventories are folded from (audit snapshots name them) ---------------
+    async def save_window_totals(self, facts: WindowFacts) -> None: ...
+
+    async def window_totals(self, keys: list[tuple[str, int]]) -> dict[tuple[str, int], WindowFacts]:
+        """Stored totals of these (window_id, revision); windows applied before totals were stored are missing."""
+        ...
+
     # -- published series, the drift rule's state, versions ---------------------------------------------
     async def published_series(self, pairs: list[tuple[str, str | None]]) -> dict[str, PublishedSeries]:
         """Published series by registry product; `pairs` = (product, plant, or None for any single plant)."""
@@ -124,8 +131,8 @@ class WindowStore(Protocol):
     ) -> None: ...
 
     async def create_version(self, new: NewVersion) -> uuid.UUID:
-        """A new version of a series with its outbox row; raises versions.AlreadyOpen when the series
-        has an open version (the transaction stays usable)."""
+        """A new version of a series with its audit snapshot (if any) and outbox row; raises
+        versions.AlreadyOpen when the series has an open version (the transaction stays usable)."""
         ...
 
     async def record_drift_event(self, event: DriftEvent) -> None: ...

@@ -3,7 +3,7 @@ inventories of its telemetry-backed processes applied (pure; the service keeps o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .binding import Binding, parse_binding
@@ -23,6 +23,8 @@ class SystemState:
     plants: dict[str, str]  # engine process -> plant id
     producer: dict[str, str]  # engine product -> engine process
     consumers: dict[str, set[str]]  # engine product -> products made from it directly
+    document: dict[str, Any] = field(default_factory=dict)  # as stored (its digest goes in audit snapshots)
+    binding_doc: dict[str, Any] = field(default_factory=dict)
 
 
 def build_state(
@@ -50,7 +52,9 @@ def build_state(
                 if x.is_product:
                     consumers.setdefault(x.ref, set()).add(o.product)
     proc_plants = {k: plants[b.process_id] for k, b in binding.processes.items() if b.process_id in plants}
-    return SystemState(system_id, version, system, binding, live, applied, proc_plants, producer, consumers)
+    return SystemState(
+        system_id, version, system, binding, live, applied, proc_plants, producer, consumers, document, binding_doc
+    )
 
 
 def closure(consumers: dict[str, set[str]], product: str) -> set[str]:

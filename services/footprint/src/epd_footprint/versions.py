@@ -8,6 +8,7 @@ per product. event_id = uuid5(pf_id | change type): a replayed change cannot mak
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from epd_records import readmodel
 
 from .domain.lifecycle import LifecycleError, Status, transition, valid_until
 from .errors import FootprintError
+from .snapshot import sha256_json
 
 EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-event")
 VERSION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-version")
@@ -66,6 +68,8 @@ class NewVersion:
     valid_from: datetime | None = None
     trigger_key: str | None = None
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # What the version is reproduced from (snapshot.build_snapshot); stored content-addressed.
+    snapshot: dict[str, Any] | None = None
 
 
 def _ts(moment: datetime | None) -> Timestamp | None:
@@ -127,6 +131,15 @@ async def create_version(conn: asyncpg.Connection, new: NewVersion, change_type:
         "ON CONFLICT DO NOTHING",
         [(pf_id, e["window_id"], e["revision"], e["merkle_root"]) for e in new.evidence],
     )
+    if new.snapshot is not None:  # before the outbox row: the record carries the snapshot's digest
+        digest = sha256_json(new.snapshot)
+        await conn.execute(
+            "INSERT INTO audit_objects (digest, kind, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            digest,
+            new.snapshot["format"],
+            json.dumps(new.snapshot),
+        )
+        await conn.execute("INSERT INTO epd_version_snapshots (pf_id, digest) VALUES ($1, $2)", pf_id, digest)
     await append_outbox(conn, pf_id, change_type)
     if new.status is Status.PROVISIONAL and preceding is not None:
         # Viewers that accept provisional versions now see the published one as superseded.

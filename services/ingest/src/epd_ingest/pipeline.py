@@ -38,14 +38,18 @@ class IngestConfig:
 
 @dataclass
 class StateChanges:
-    """What the state gained since it was last saved: accepted (plant, meter, observed ns) and the
-    ids of batches processed (batch id -> plant id). The state store drains it when it saves."""
+    """What the state gained since it was last saved: accepted (plant, meter, observed ns), the
+    ids of batches processed (batch id -> plant id), and the evidence rows of the accepted readings
+    (table evidence_readings: `epd audit prove` builds Merkle paths from them). The state store
+    drains it when it saves."""
 
     readings: list[tuple[str, str, int]] = field(default_factory=list)
     batches: dict[str, str] = field(default_factory=dict)
+    # The evidence of each accepted reading: (process, plant, meter, observed ns, reading hash bytes).
+    evidence: list[tuple[str, str, str, int, bytes]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.readings or self.batches)
+        return bool(self.readings or self.batches or self.evidence)
 
 
 @dataclass
@@ -254,6 +258,8 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
 
     dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
     ctx.state.changes.readings.append((plant_id, meter.meter_id, ts_ns))
+    evidence = reading_hash(raw)
+    ctx.state.changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, bytes.fromhex(evidence)))
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
     reading = telemetry_pb2.Reading(
@@ -267,7 +273,7 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         unit=unit,
         quality=quality,
         batch_id=ctx.batch_id,
-        reading_hash=reading_hash(raw),
+        reading_hash=evidence,
         product_id=meter.product_id,
     )
     reading.observed_at.CopyFrom(ts)

@@ -1,7 +1,9 @@
 """PostgreSQL persistence of the ingest state (tables of migration 0003_ingest).
 
 A save writes what changed since the previous save (new accepted timestamps, meter floors and
-counter points, seen batch ids) and the next offsets to consume, in ONE transaction; `snapshot`
+counter points, seen batch ids, the evidence rows of the accepted readings: process, meter,
+observation time and reading hash, kept for `epd audit prove`) and the next offsets to consume, in
+ONE transaction; `snapshot`
 copies those rows out synchronously and `write` stores them, so the service can write in the
 background while it processes the next poll (service.py). `load` rebuilds an IngestState and
 returns the offsets to seek to, so the state always matches the input position.
@@ -42,6 +44,7 @@ class StateSnapshot:
     readings: tuple[list[str], list[str], list[int]]
     meter_rows: list[MeterRow]
     batches: dict[str, str]
+    evidence: tuple[list[str], list[str], list[str], list[int], list[bytes]] = ([], [], [], [], [])
 
 
 class IngestStateStore:
@@ -96,7 +99,9 @@ class IngestStateStore:
             )
         rows = changes.readings
         readings = ([p for p, _, _ in rows], [m for _, m, _ in rows], [ns for _, _, ns in rows])
-        return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches))
+        ev = changes.evidence
+        evidence = ([e[0] for e in ev], [e[1] for e in ev], [e[2] for e in ev], [e[3] for e in ev], [e[4] for e in ev])
+        return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches), evidence)
 
     async def write(self, snap: StateSnapshot) -> None:
         """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
@@ -106,6 +111,13 @@ class IngestStateStore:
                     "INSERT INTO ingest_seen_readings (plant_id, meter_id, observed_ns)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
                     *snap.readings,
+                )
+            if snap.evidence[0]:
+                await conn.execute(
+                    "INSERT INTO evidence_readings (process_id, plant_id, meter_id, observed_ns, reading_hash)"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])"
+                    " ON CONFLICT DO NOTHING",
+                    *snap.evidence,
                 )
             if snap.meter_rows:
                 await conn.execute(

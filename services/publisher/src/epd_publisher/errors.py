@@ -8,5 +8,9 @@ class PublisherError(Exception):
     """Base of the publisher's own errors; the message says why."""
 
 
+class AgreementError(PublisherError):
+    """A recognition agreement names product category rules (PCRs) that are not registered."""
+
+
 class EndpointError(PublisherError):
     """A partner endpoint cannot be registered or used as given (format, signing, secrets)."""

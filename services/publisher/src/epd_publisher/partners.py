@@ -30,11 +30,11 @@ from epd_publisher.clock import Clock
 from epd_publisher.delivery import ssrf
 from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
-from epd_publisher.errors import EndpointError
+from epd_publisher.errors import AgreementError, EndpointError
 from epd_publisher.fanout import PartnerTargets
 from epd_publisher.pg_partners import PgFanoutStore
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
-from epd_records.recognition import DeliveryFormat, RecognitionAgreement
+from epd_records.recognition import DeliveryFormat, RecognitionAgreement, unknown_pcr_rules
 
 SIGNING = ("hmac", "ed25519", "none")
 FANOUT_SUBSCRIBER = "partner-fanout"  # the fan-out's position name in subscriber_positions
@@ -93,6 +93,9 @@ async def add_partner(
 ) -> None:
     if agreement.partner_id != partner_id:
         raise EndpointError("agreement partner_id differs from the partner id")
+    problems = unknown_pcr_rules(agreement, await pg_partners.registered_pcrs(pool))
+    if problems:
+        raise AgreementError("the agreement names PCRs that are not registered: " + "; ".join(problems))
     await pg_partners.upsert_partner(pool, partner_id, name, country, agreement.model_dump_json())
 
 

@@ -101,6 +101,14 @@ class PgFanoutStore:
         return status.endswith(" 1")
 
 
+async def registered_pcrs(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """PCR id -> its registered versions (the footprint admin API registers them)."""
+    out: dict[str, list[str]] = {}
+    for r in await pool.fetch("SELECT pcr_id, version FROM pcrs ORDER BY pcr_id, version"):
+        out.setdefault(r["pcr_id"], []).append(r["version"])
+    return out
+
+
 async def upsert_partner(pool: asyncpg.Pool, partner_id: str, name: str, country: str, agreement_json: str) -> None:
     await pool.execute(_UPSERT_PARTNER, partner_id, name, country, agreement_json)
 

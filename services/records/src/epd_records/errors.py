@@ -21,3 +21,7 @@ class EventError(MappingError):
 
 class RenderError(RecordError):
     """A change cannot be rendered for a delivery endpoint; the message says why."""
+
+
+class ProofError(RecordError):
+    """A Merkle path, an inclusion proof or an audit snapshot that does not hold; the message says which step."""

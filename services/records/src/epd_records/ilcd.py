@@ -18,6 +18,7 @@ from epd_records import values as v
 from epd_records.errors import MappingError
 from epd_records.pact import pact_status, record_status, verified
 from epd_records.party import PartyInfo
+from epd_records.pcr import pcr_label
 from epd_records.status import PUBLIC, Viewer
 
 NS_PROCESS = "http://lca.jrc.it/ILCD/Process"
@@ -148,9 +149,8 @@ def _modelling(root: etree._Element, fv: footprint_pb2.FootprintVersion, party: 
     mv = _sub(root, "modellingAndValidation")
     lci = _sub(mv, "LCIMethodAndAllocation")
     _sub(lci, "typeOfDataSet", "EPD")
-    pcr = v.text(fv.pcr_id, "PCR id", max_len=200)
-    if pcr:
-        pcr_name = f"{pcr} {v.text(fv.pcr_version, 'PCR version', max_len=40)}".strip()
+    pcr_name = pcr_label(fv)
+    if pcr_name:
         _ref(lci, "referenceToLCAMethodDetails", "source data set", Ref(_name_uuid("pcr", pcr_name), "", pcr_name))
     _sub(_sub(lci, _c("other")), f"{{{NS_EPD}}}subType", "specific dataset")
     verifier = v.text(fv.verifier, "verifier", max_len=200)
@@ -165,11 +165,22 @@ def _modelling(root: etree._Element, fv: footprint_pb2.FootprintVersion, party: 
             Ref(_name_uuid("contact", verifier), "", verifier),
         )
     declarations = _sub(mv, "complianceDeclarations")
-    for standard in party.programme.compliance:
-        ref = COMPLIANCE.get(standard)
-        if ref is None:
-            raise MappingError(f"no ILCD compliance system is known for {standard!r} (known: {sorted(COMPLIANCE)})")
+    for standard in compliance(fv, party):
+        ref = COMPLIANCE[standard]
         _ref(_sub(declarations, "compliance"), _c("referenceToComplianceSystem"), "source data set", ref)
+
+
+def compliance(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> list[str]:
+    """The standards the data set declares: the version's (from its PCR) that ILCD has a compliance
+    system for (ISO 14067 has none), else the programme's, each of which must have one."""
+    if fv.standards:
+        known = [s for s in fv.standards if s in COMPLIANCE]
+        if known:
+            return known
+    for standard in party.programme.compliance:
+        if standard not in COMPLIANCE:
+            raise MappingError(f"no ILCD compliance system is known for {standard!r} (known: {sorted(COMPLIANCE)})")
+    return list(party.programme.compliance)
 
 
 def _name_uuid(kind: str, name: str) -> str:

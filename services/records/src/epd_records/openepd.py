@@ -7,6 +7,7 @@ openEPD ids use the Open xPD UUID format, which our UUIDs are not, so `id` is le
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from openepd.model.common import Measurement, NonNegativeAmount
@@ -48,6 +49,20 @@ def _classes(fv: footprint_pb2.FootprintVersion) -> dict[str, str | list[str]]:
     return {k: vals[0] if len(vals) == 1 else vals for k, vals in out.items()}
 
 
+def pcr_document(fv: footprint_pb2.FootprintVersion) -> Pcr | None:
+    """openEPD `pcr` from the series' PCR version (its id and version only without a registered one)."""
+    if fv.HasField("pcr"):
+        return Pcr(
+            name=f"{fv.pcr.name} ({fv.pcr.pcr_id})",
+            version=fv.pcr.version,
+            date_of_issue=fv.pcr.valid_from.ToDatetime(tzinfo=UTC),
+            valid_until=fv.pcr.valid_until.ToDatetime(tzinfo=UTC),
+            issuer=Org(name=fv.pcr.operator_name),
+        )
+    pcr_id = v.text(fv.pcr_id, "PCR id", max_len=200)
+    return Pcr(name=pcr_id, version=v.text(fv.pcr_version, "PCR version", max_len=40) or None) if pcr_id else None
+
+
 def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewer: Viewer = PUBLIC) -> dict[str, Any]:
     """Serialise one EPD version as openEPD; MappingError says why it cannot be."""
     pact_status(fv, viewer)  # the same visibility rule as the PACT record
@@ -61,7 +76,7 @@ def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewe
         raise MappingError("valid_until must be after valid_from")
     verifier = v.text(fv.verifier, "verifier", max_len=200)
     reviewed = bool(verifier) and verified(fv)
-    pcr = v.text(fv.pcr_id, "PCR id", max_len=200)
+    pcr = pcr_document(fv)
     org = party.organisation
     operator = v.text(fv.programme_operator, "programme operator", max_len=200) or party.programme.operator_name
     ext = {
@@ -71,6 +86,10 @@ def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewe
         "status_reason": v.text(fv.reason, "reason", max_len=2000),
         "series_id": v.text(fv.series_id, "series id", max_len=200),
         "factor_set_version": v.text(fv.factor_set_version, "factor set version", max_len=80),
+        "gwp_set": v.text(fv.gwp_set, "GWP set", max_len=20),
+        "standards": list(fv.standards),
+        "evidence_root": fv.evidence_root,
+        "audit_snapshot": fv.audit_snapshot,
         "results": {f"{m} {i}": v.wire_decimal(val) for (m, i), val in sorted(table.items())},
     }
     try:
@@ -82,10 +101,10 @@ def openepd_document(fv: footprint_pb2.FootprintVersion, party: PartyInfo, viewe
                 qty=float(unit.amount), unit="kg" if unit.pact_unit == "kilogram" else "item"
             ),
             kg_per_declared_unit=AmountMass(qty=float(unit.mass_kg), unit="kg") if unit.mass_kg else None,
-            compliance=[Standard(short_name=s, name=s) for s in party.programme.compliance],
+            compliance=[Standard(short_name=s, name=s) for s in (fv.standards or party.programme.compliance)],
             product_classes=_classes(fv),
             language="en",
-            pcr=Pcr(name=pcr, version=v.text(fv.pcr_version, "PCR version", max_len=40) or None) if pcr else None,
+            pcr=pcr,
             program_operator=Org(name=operator),
             program_operator_doc_id=v.text(fv.registration_number, "registration number", max_len=200) or None,
             third_party_verifier=Org(name=verifier) if reviewed else None,

@@ -24,6 +24,7 @@ from epd.v1 import footprint_pb2, intensity_pb2
 from epd_records import values as v
 from epd_records.errors import MappingError
 from epd_records.party import PartyInfo, check_urn
+from epd_records.pcr import characterization_factors, pcr_summary, sector_rule
 from epd_records.status import PUBLIC, PactStatus, Viewer, served_status, status_name, was_published
 
 SPEC_VERSION = "3.0.3"
@@ -170,7 +171,7 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
         "pcfIncludingBiogenicUptake": v.wire_decimal(stage["GWP-total"]),
         "fossilGhgEmissions": v.wire_decimal(fossil),
         "fossilCarbonContent": v.wire_decimal(product.fossil_carbon_content),
-        "ipccCharacterizationFactors": list(dict.fromkeys(product.ipcc_characterization_factors)),
+        "ipccCharacterizationFactors": characterization_factors(fv, party),
         "crossSectoralStandards": list(dict.fromkeys(party.programme.cross_sectoral_standards)),
         "exemptedEmissionsPercent": v.wire_decimal(product.exempted_emissions_percent),
         "packagingEmissionsIncluded": False,
@@ -183,14 +184,8 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
         pcf["landUseChangeGhgEmissions"] = v.wire_decimal(luluc)
     if "GWP-biogenic" in stage:
         pcf["biogenicCO2Uptake"] = v.wire_decimal(uptake)
-    pcr = v.text(fv.pcr_id, "PCR id", max_len=200)
-    if pcr:
-        rule = {
-            "operator": party.programme.pcr_operator,
-            "ruleNames": [f"{pcr} {v.text(fv.pcr_version, 'PCR version', max_len=40)}".strip()],
-        }
-        if party.programme.pcr_operator == "Other":
-            rule["otherOperatorName"] = party.programme.operator_name
+    rule = sector_rule(fv, party)
+    if rule is not None:
         pcf["productOrSectorSpecificRules"] = [rule]
     factor_set = v.text(fv.factor_set_version, "factor set version", max_len=80)
     if factor_set:
@@ -200,7 +195,7 @@ def carbon_footprint(fv: footprint_pb2.FootprintVersion, party: PartyInfo) -> di
         pcf["verification"] = {
             "coverage": "product level",
             "providerName": verifier,
-            "standardName": ", ".join(party.programme.compliance),
+            "standardName": ", ".join(fv.standards or party.programme.compliance),
         }
     return pcf
 
@@ -227,6 +222,14 @@ def record_extension(fv: footprint_pb2.FootprintVersion, party: PartyInfo, statu
     successor = fv.superseding_provisional_pf_id
     if successor and status is PactStatus.DEPRECATED and fv.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED:
         data["supersededByProvisional"] = v.pf_uuid(successor, "superseding provisional pf id")
+    if fv.HasField("pcr"):
+        data["pcr"] = pcr_summary(fv.pcr)
+    if fv.standards:
+        data["standards"] = list(fv.standards)
+    if fv.audit_snapshot:
+        data["auditSnapshot"] = v.text(fv.audit_snapshot, "audit snapshot", required=True, max_len=64)
+    if fv.evidence_root:
+        data["evidenceRoot"] = v.text(fv.evidence_root, "evidence root", required=True, max_len=64)
     if fv.evidence:
         data["evidence"] = [
             {

@@ -10,21 +10,27 @@ Rules (kept from the footprint service, whose records partners received first):
   country (e.g. CN-NM), else that ISO 3166-1 country;
 - results as fixed-point decimal text (no exponent, no "-0"), evidence ordered by window and revision;
 - a published version whose provisional successor awaits a verifier names it
-  (`superseding_provisional_pf_id`), so viewers accepting provisional versions see one Active version.
+  (`superseding_provisional_pf_id`), so viewers accepting provisional versions see one Active version;
+- the series' PCR version (`pcr`) when it is registered, and what the version conforms to
+  (`standards`): its PCR's standards, else the programme's (EN 15804+A2, ISO 14025) as before PCRs;
+- the GWP set, the evidence root over the evidence links (epd_records.merkle) and the digest of the
+  audit snapshot the version is reproduced from (footprint service, `epd audit`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from epd.v1 import footprint_pb2, intensity_pb2
 from epd_records import values as v
+from epd_records.merkle import evidence_root
 from epd_records.party import OrganisationInfo, PartyInfo, ProductInfo, ProgrammeInfo
+from epd_records.recognition import PROGRAMME_STANDARDS
 
 
 class Row(Protocol):
@@ -47,7 +53,8 @@ SUCCESSOR_SQL = (
     "AND n.preceding_pf_id = v.pf_id)"
 )
 #: Tables and aliases: v (version), s (series), p (product), pl (plant), operator (the plant's
-#: organisation), product_owner (the product's organisation, if it names one). Filters may refer to
+#: organisation), product_owner (the product's organisation, if it names one), pcr (the series' PCR
+#: version, if registered), snap (the version's audit snapshot, if any). Filters may refer to
 #: these aliases. Both organisations are joined by their keys (not by a coalesce, which would hide
 #: the join's selectivity from the planner and cost the listing its index walk).
 VERSION_FROM = """
@@ -57,6 +64,8 @@ VERSION_FROM = """
     JOIN plants pl ON pl.plant_id = s.plant_id
     JOIN organisations operator ON operator.organisation_id = pl.organisation_id
     LEFT JOIN organisations product_owner ON product_owner.organisation_id = p.organisation_id
+    LEFT JOIN pcrs pcr ON pcr.pcr_id = s.pcr_id AND pcr.version = s.pcr_version
+    LEFT JOIN epd_version_snapshots snap ON snap.pf_id = v.pf_id
 """
 
 
@@ -65,6 +74,22 @@ def owner_sql(column: str) -> str:
     return f"CASE WHEN p.organisation_id IS NULL THEN operator.{column} ELSE product_owner.{column} END"
 
 
+_PCR_FIELDS = (
+    "name",
+    "operator",
+    "operator_name",
+    "valid_from",
+    "valid_until",
+    "declared_unit_amount",
+    "declared_unit",
+    "modules",
+    "cut_off_rule",
+    "allocation_methods",
+    "gwp_set",
+    "standards",
+)
+PCR_COLUMNS = ", ".join(f"pcr.{c} AS pcr_{c}" for c in _PCR_FIELDS)
+
 VERSION_SELECT = f"""
     SELECT v.pf_id, v.series_id, v.version, v.status, v.preceding_pf_id, v.declared_unit,
            v.reference_period_start, v.reference_period_end, v.factor_set_version, v.allocation_basis,
@@ -72,7 +97,8 @@ VERSION_SELECT = f"""
            s.product_id, s.plant_id, s.pcr_id, s.pcr_version, s.programme_operator, s.registration_number,
            p.name AS product_name, p.classifications, {owner_sql("organisation_id")} AS organisation_id,
            {owner_sql("name")} AS organisation_name, {owner_sql("company_ids")} AS company_ids,
-           {GEOGRAPHY_SQL} AS geography, {SUCCESSOR_SQL} AS superseding_provisional_pf_id
+           {GEOGRAPHY_SQL} AS geography, {SUCCESSOR_SQL} AS superseding_provisional_pf_id,
+           v.gwp_set, snap.digest AS audit_snapshot, {PCR_COLUMNS}
     {VERSION_FROM}"""
 #: $1: uuid[] of versions.
 RESULTS_SELECT = (
@@ -141,7 +167,13 @@ def footprint_version(row: Row, results: Iterable[Row], evidence: Iterable[Row])
         organisation_name=row["organisation_name"],
         company_ids=list(row["company_ids"] or ()),
         superseding_provisional_pf_id=urn(successor) if successor else "",
+        gwp_set=_optional(row, "gwp_set") or "",
+        audit_snapshot=_optional(row, "audit_snapshot") or "",
     )
+    pcr = category_rule(row)
+    if pcr is not None:
+        fv.pcr.CopyFrom(pcr)
+    fv.standards.extend(pcr.standards if pcr is not None else sorted(s.value for s in PROGRAMME_STANDARDS))
     for name in _TIMES:
         if row[name] is not None:
             getattr(fv, name).CopyFrom(_timestamp(row[name]))
@@ -154,7 +186,42 @@ def footprint_version(row: Row, results: Iterable[Row], evidence: Iterable[Row])
         )
     for e in evidence:
         fv.evidence.add(window_id=e["window_id"], revision=e["revision"], merkle_root=e["merkle_root"])
+    fv.evidence_root = evidence_root((e.window_id, e.revision, e.merkle_root) for e in fv.evidence)
     return fv
+
+
+def _optional(row: Row, key: str) -> Any:
+    """A column that rows built before it existed (tests, older callers) may lack."""
+    try:
+        return row[key]
+    except (KeyError, IndexError):
+        return None
+
+
+def _midnight(day: date) -> Timestamp:
+    return _timestamp(datetime.combine(day, time(), UTC))
+
+
+def category_rule(row: Row) -> footprint_pb2.ProductCategoryRule | None:
+    """The series' PCR version from a VERSION_SELECT row; None when the series names an unregistered one."""
+    if _optional(row, "pcr_name") is None:
+        return None
+    return footprint_pb2.ProductCategoryRule(
+        pcr_id=row["pcr_id"],
+        version=row["pcr_version"],
+        name=row["pcr_name"],
+        operator=row["pcr_operator"],
+        operator_name=row["pcr_operator_name"],
+        valid_from=_midnight(row["pcr_valid_from"]),
+        valid_until=_midnight(row["pcr_valid_until"]),
+        declared_unit_amount=v.wire_decimal(row["pcr_declared_unit_amount"]),
+        declared_unit=row["pcr_declared_unit"],
+        modules=list(row["pcr_modules"]),
+        cut_off_rule=row["pcr_cut_off_rule"],
+        allocation_methods=list(row["pcr_allocation_methods"]),
+        gwp_set=row["pcr_gwp_set"],
+        standards=list(row["pcr_standards"]),
+    )
 
 
 def by_version(rows: Iterable[R]) -> dict[uuid.UUID, list[R]]:

@@ -10,7 +10,7 @@ recognises. Every refusal carries the reason, for the delivery log.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -33,9 +33,9 @@ class DeliveryFormat(StrEnum):
     WEBHOOK_OPENEPD = "webhook-openepd"  # Standard Webhooks POST, full record as openEPD JSON
 
 
-#: What every version of this programme conforms to while the proto carries no per-version
-#: standards field: EN 15804+A2 core rules (modules and indicators, DESIGN.md section 3) in an
-#: ISO 14025 Type III programme. ISO 14067 is not claimed by default.
+#: What a version conforms to when its series names no registered PCR (FootprintVersion.standards
+#: is then filled with these): EN 15804+A2 core rules (modules and indicators, DESIGN.md section 3)
+#: in an ISO 14025 Type III programme. ISO 14067 is not claimed by default.
 PROGRAMME_STANDARDS: frozenset[Standard] = frozenset({Standard.EN_15804_A2, Standard.ISO_14025})
 
 _CLASS_RE = re.compile(r"^([a-z][a-z0-9_-]{0,15}):([0-9a-z][0-9a-z. -]{0,63})$")
@@ -158,11 +158,14 @@ def recognises(
     agreement: RecognitionAgreement,
     footprint: footprint_pb2.FootprintVersion,
     *,
-    standards: Collection[Standard | str] = PROGRAMME_STANDARDS,
+    standards: Collection[Standard | str] | None = None,
 ) -> Decision:
     """Does ``agreement`` recognise this footprint version, and may its partner see it now?
 
-    ``standards``: what the version conforms to. Visibility follows ``epd_records.status``."""
+    ``standards``: what the version conforms to (default: the version's own, from its PCR, else the
+    programme's). Visibility follows ``epd_records.status``."""
+    if standards is None:
+        standards = list(footprint.standards) or PROGRAMME_STANDARDS
     partner = agreement.partner_id
     status = status_name(footprint.status)
     if served_status(footprint, viewer_of(agreement)) is None:
@@ -198,6 +201,22 @@ def recognises(
         f"recognised by {partner}: class {':'.join(matched)}, PCR {pcr_id} {pcr_version}, "
         f"{', '.join(sorted(common))}, status {status}",
     )
+
+
+def unknown_pcr_rules(agreement: RecognitionAgreement, registered: Mapping[str, Collection[str]]) -> list[str]:
+    """What in the agreement's PCR rules names no registered PCR version (empty: every rule matches one).
+
+    ``registered``: PCR id -> its registered versions. A rule for an unknown id, or whose versions or
+    range match none of the registered versions, would silently recognise nothing."""
+    problems = []
+    for rule in agreement.pcrs:
+        versions = registered.get(rule.pcr_id)
+        if not versions:
+            problems.append(f"PCR {rule.pcr_id} is not registered")
+        elif not any(rule.matches(rule.pcr_id, version) for version in versions):
+            listed = ", ".join(sorted(versions))
+            problems.append(f"no registered version of PCR {rule.pcr_id} matches the rule (registered: {listed})")
+    return problems
 
 
 def delivers(agreement: RecognitionAgreement, event: footprint_pb2.FootprintChanged) -> Decision:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,15 @@ def canonical_json(record: Any) -> bytes:
         return rfc8785.dumps(record)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise SignatureError(f"record cannot be canonicalised: {exc}") from None
+
+
+def content_sha256(value: Any) -> str:
+    """SHA-256 (hex) of the RFC 8785 canonical JSON of `value`, floats allowed (their ES6 shortest
+    form): the content address of audit objects, whose documents may carry JSON numbers."""
+    try:
+        return hashlib.sha256(rfc8785.dumps(value)).hexdigest()
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise SignatureError(f"value cannot be canonicalised: {exc}") from None
 
 
 def _reject_floats(value: Any, path: str) -> None:

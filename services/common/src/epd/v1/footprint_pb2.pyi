@@ -86,6 +86,38 @@ class ModuleResult(_message.Message):
     unit: str
     def __init__(self, module: _Optional[_Union[LifeCycleModule, str]] = ..., indicator: _Optional[_Union[Indicator, str]] = ..., value: _Optional[str] = ..., unit: _Optional[str] = ...) -> None: ...
 
+class ProductCategoryRule(_message.Message):
+    __slots__ = ("pcr_id", "version", "name", "operator", "operator_name", "valid_from", "valid_until", "declared_unit_amount", "declared_unit", "modules", "cut_off_rule", "allocation_methods", "gwp_set", "standards")
+    PCR_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    VALID_FROM_FIELD_NUMBER: _ClassVar[int]
+    VALID_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_UNIT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_UNIT_FIELD_NUMBER: _ClassVar[int]
+    MODULES_FIELD_NUMBER: _ClassVar[int]
+    CUT_OFF_RULE_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_METHODS_FIELD_NUMBER: _ClassVar[int]
+    GWP_SET_FIELD_NUMBER: _ClassVar[int]
+    STANDARDS_FIELD_NUMBER: _ClassVar[int]
+    pcr_id: str
+    version: str
+    name: str
+    operator: str
+    operator_name: str
+    valid_from: _timestamp_pb2.Timestamp
+    valid_until: _timestamp_pb2.Timestamp
+    declared_unit_amount: str
+    declared_unit: str
+    modules: _containers.RepeatedScalarFieldContainer[str]
+    cut_off_rule: str
+    allocation_methods: _containers.RepeatedScalarFieldContainer[str]
+    gwp_set: str
+    standards: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pcr_id: _Optional[str] = ..., version: _Optional[str] = ..., name: _Optional[str] = ..., operator: _Optional[str] = ..., operator_name: _Optional[str] = ..., valid_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., declared_unit_amount: _Optional[str] = ..., declared_unit: _Optional[str] = ..., modules: _Optional[_Iterable[str]] = ..., cut_off_rule: _Optional[str] = ..., allocation_methods: _Optional[_Iterable[str]] = ..., gwp_set: _Optional[str] = ..., standards: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class EvidenceLink(_message.Message):
     __slots__ = ("window_id", "revision", "merkle_root")
     WINDOW_ID_FIELD_NUMBER: _ClassVar[int]
@@ -97,7 +129,7 @@ class EvidenceLink(_message.Message):
     def __init__(self, window_id: _Optional[str] = ..., revision: _Optional[int] = ..., merkle_root: _Optional[str] = ...) -> None: ...
 
 class FootprintVersion(_message.Message):
-    __slots__ = ("pf_id", "series_id", "product_id", "plant_id", "version", "status", "preceding_pf_ids", "results", "declared_unit", "reference_period_start", "reference_period_end", "factor_set_version", "allocation_basis", "allocation_price_basis", "pcr_id", "pcr_version", "verifier", "programme_operator", "valid_from", "valid_until", "reason", "evidence", "created_at", "registration_number", "product_name", "classifications", "organisation_id", "geography", "organisation_name", "company_ids", "superseding_provisional_pf_id")
+    __slots__ = ("pf_id", "series_id", "product_id", "plant_id", "version", "status", "preceding_pf_ids", "results", "declared_unit", "reference_period_start", "reference_period_end", "factor_set_version", "allocation_basis", "allocation_price_basis", "pcr_id", "pcr_version", "verifier", "programme_operator", "valid_from", "valid_until", "reason", "evidence", "created_at", "registration_number", "product_name", "classifications", "organisation_id", "geography", "organisation_name", "company_ids", "superseding_provisional_pf_id", "pcr", "standards", "gwp_set", "evidence_root", "audit_snapshot")
     PF_ID_FIELD_NUMBER: _ClassVar[int]
     SERIES_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +161,11 @@ class FootprintVersion(_message.Message):
     ORGANISATION_NAME_FIELD_NUMBER: _ClassVar[int]
     COMPANY_IDS_FIELD_NUMBER: _ClassVar[int]
     SUPERSEDING_PROVISIONAL_PF_ID_FIELD_NUMBER: _ClassVar[int]
+    PCR_FIELD_NUMBER: _ClassVar[int]
+    STANDARDS_FIELD_NUMBER: _ClassVar[int]
+    GWP_SET_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_ROOT_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     pf_id: str
     series_id: str
     product_id: str
@@ -160,7 +197,12 @@ class FootprintVersion(_message.Message):
     organisation_name: str
     company_ids: _containers.RepeatedScalarFieldContainer[str]
     superseding_provisional_pf_id: str
-    def __init__(self, pf_id: _Optional[str] = ..., series_id: _Optional[str] = ..., product_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[FootprintStatus, str]] = ..., preceding_pf_ids: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[ModuleResult, _Mapping]]] = ..., declared_unit: _Optional[str] = ..., reference_period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reference_period_end: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., factor_set_version: _Optional[str] = ..., allocation_basis: _Optional[_Union[_intensity_pb2.AllocationBasis, str]] = ..., allocation_price_basis: _Optional[str] = ..., pcr_id: _Optional[str] = ..., pcr_version: _Optional[str] = ..., verifier: _Optional[str] = ..., programme_operator: _Optional[str] = ..., valid_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceLink, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., registration_number: _Optional[str] = ..., product_name: _Optional[str] = ..., classifications: _Optional[_Iterable[str]] = ..., organisation_id: _Optional[str] = ..., geography: _Optional[str] = ..., organisation_name: _Optional[str] = ..., company_ids: _Optional[_Iterable[str]] = ..., superseding_provisional_pf_id: _Optional[str] = ...) -> None: ...
+    pcr: ProductCategoryRule
+    standards: _containers.RepeatedScalarFieldContainer[str]
+    gwp_set: str
+    evidence_root: str
+    audit_snapshot: str
+    def __init__(self, pf_id: _Optional[str] = ..., series_id: _Optional[str] = ..., product_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[FootprintStatus, str]] = ..., preceding_pf_ids: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[_Union[ModuleResult, _Mapping]]] = ..., declared_unit: _Optional[str] = ..., reference_period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reference_period_end: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., factor_set_version: _Optional[str] = ..., allocation_basis: _Optional[_Union[_intensity_pb2.AllocationBasis, str]] = ..., allocation_price_basis: _Optional[str] = ..., pcr_id: _Optional[str] = ..., pcr_version: _Optional[str] = ..., verifier: _Optional[str] = ..., programme_operator: _Optional[str] = ..., valid_from: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., valid_until: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., evidence: _Optional[_Iterable[_Union[EvidenceLink, _Mapping]]] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., registration_number: _Optional[str] = ..., product_name: _Optional[str] = ..., classifications: _Optional[_Iterable[str]] = ..., organisation_id: _Optional[str] = ..., geography: _Optional[str] = ..., organisation_name: _Optional[str] = ..., company_ids: _Optional[_Iterable[str]] = ..., superseding_provisional_pf_id: _Optional[str] = ..., pcr: _Optional[_Union[ProductCategoryRule, _Mapping]] = ..., standards: _Optional[_Iterable[str]] = ..., gwp_set: _Optional[str] = ..., evidence_root: _Optional[str] = ..., audit_snapshot: _Optional[str] = ...) -> None: ...
 
 class FootprintChanged(_message.Message):
     __slots__ = ("event_id", "product_id", "pf_id", "version", "change_type", "footprint", "occurred_at", "product_sequence")

@@ -69,17 +69,20 @@ class LiveSystem:
             delta_a = _columns_matrix(entries, "a", cs.A.shape[0], cols) - cs.A[:, cols]
             delta_b = _columns_matrix(entries, "b", cs.B.shape[0], cols) - cs.B[:, cols]
             system = dataclasses.replace(cs.system, processes={**cs.system.processes, process.id: process})
+            gross = cs.gross.copy()
+            for e in entries:
+                gross[e.column] = e.gross
             B = (cs.B + _embed(delta_b, cols, cs.B.shape)).tocsc()
             solved = None
             if delta_a.count_nonzero():
                 A = (cs.A + _embed(delta_a, cols, cs.A.shape)).tocsc()
-                solved = solve_system(dataclasses.replace(cs, A=A, B=B, system=system))
+                solved = solve_system(dataclasses.replace(cs, A=A, B=B, system=system, gross=gross))
         except ProductSystemError:
             if saved_alloc is not None:
                 cs.allocations[process.id] = saved_alloc
             raise
         if solved is None:
-            cs.system, cs.B = system, B
+            cs.system, cs.B, cs.gross = system, B, gross
             changed = self._update_background(cols, delta_b.toarray())
             res.a2, res.a3 = gate_modules(cs, res.d)
             return ChangeSet(process.id, changed, refactorised=False)

@@ -31,6 +31,7 @@ class ColumnEntries:
     column: int
     a: dict[int, float]  # row -> amount (diagonal = net output)
     b: dict[int, float]  # flow -> amount
+    gross: float = 1.0  # output per run before own use (the diagonal of A is net of it)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class CompiledSystem:
     n_background: int
     A: sp.csc_matrix
     B: sp.csc_matrix
+    gross: np.ndarray  # per column: output per run before own use (A's diagonal is net of own use)
     C: np.ndarray  # (3 origins x flows), kg CO2e per flow unit
     G: sp.csr_matrix  # (gas keys x flows), kg gas per flow unit
     gas_keys: list[str]
@@ -98,7 +100,7 @@ def compile_system(system: ProductSystem) -> CompiledSystem:
             rows.append(f"{pid}@{maker}")
             row_product.append(pid)
     row_index = {r: i for i, r in enumerate(rows)}
-    gases = sorted(set(system.gwp.factors) | {"CO2", "CO2e"})
+    gases = sorted(system.gwp.gases())
     gas_keys = [gas_key(g, o) for g in gases for o in ORIGINS]
     flows = list(system.background) + gas_keys
     flow_unit = [b.unit for b in system.background.values()] + ["kg"] * len(gas_keys)
@@ -116,6 +118,7 @@ def compile_system(system: ProductSystem) -> CompiledSystem:
         n_background=len(system.background),
         A=sp.csc_matrix((len(rows), len(rows))),
         B=sp.csc_matrix((len(flows), len(rows))),
+        gross=np.ones(len(rows)),
         C=np.zeros((3, len(flows))),
         G=sp.csr_matrix((len(gas_keys), len(flows))),
         gas_keys=gas_keys,
@@ -134,6 +137,8 @@ def compile_system(system: ProductSystem) -> CompiledSystem:
         for maker in makers:
             a[row_index[f"{pid}@{maker}"]] = -float(system.products[pid].supply_mix[maker])
         entries.append(ColumnEntries(col, a, {}))
+    for e in entries:
+        cs.gross[e.column] = e.gross
     cs.A = _assemble(entries, "a", (len(rows), len(rows)))
     cs.B = _assemble(entries, "b", (len(flows), len(rows)))
     return cs
@@ -163,8 +168,10 @@ def process_columns(cs: CompiledSystem, proc: Process) -> list[ColumnEntries]:
                 x.unit, cs.flow_unit[flow], f"{where} input {x.ref}"
             )
     for e in proc.emissions:
-        if system.gwp.factor(e.gas) is None:
-            raise ProductSystemError(Reason.MISSING_FACTOR, f"no GWP for gas {e.gas!r} in {system.gwp.name}", where)
+        if system.gwp.factor(e.gas, e.origin) is None:
+            raise ProductSystemError(
+                Reason.MISSING_FACTOR, f"no GWP for {gas_key(e.gas, e.origin)!r} in {system.gwp.name}", where
+            )
         flow = cs.flow_index[gas_key(e.gas, e.origin)]
         inputs_b[flow] = inputs_b.get(flow, 0.0) + float(e.amount) * conversion_factor(
             e.unit, "kg", f"{where} emission {e.gas}"
@@ -176,15 +183,14 @@ def process_columns(cs: CompiledSystem, proc: Process) -> list[ColumnEntries]:
         col = cs.row_index[mixed if mixed in cs.row_index else o.product]
         f = factors[o.product]
         a = {r: -f * v for r, v in inputs_a.items()}
-        a[col] = a.get(col, 0.0) + float(o.amount) * conversion_factor(
-            o.unit, cs.row_unit[col], f"{where} output {o.product}"
-        )
+        gross = float(o.amount) * conversion_factor(o.unit, cs.row_unit[col], f"{where} output {o.product}")
+        a[col] = a.get(col, 0.0) + gross
         if a[col] <= 0:
             raise ProductSystemError(
                 Reason.NEGATIVE_NET_OUTPUT, f"consumes at least as much {o.product!r} as it makes", where
             )
         cs.columns[col] = proc.id if len(proc.outputs) == 1 else f"{proc.id}[{o.product}]"
-        out.append(ColumnEntries(col, a, {k: f * v for k, v in inputs_b.items()}))
+        out.append(ColumnEntries(col, a, {k: f * v for k, v in inputs_b.items()}, gross))
         cols.append(col)
     cs.process_columns[proc.id] = cols
     return out
@@ -199,10 +205,12 @@ def _characterise(cs: CompiledSystem) -> None:
         cs.transport_mask[i] = bg.category is Category.TRANSPORT
         cs.gate_mask[i] = bg.category not in (Category.TRANSPORT, Category.MATERIAL)
         for gf in bg.emissions:
-            factor = gwp.factor(gf.gas)
+            factor = gwp.factor(gf.gas, gf.origin)
             if factor is None:
                 raise ProductSystemError(
-                    Reason.MISSING_FACTOR, f"no GWP for gas {gf.gas!r} in {gwp.name}", f"background {bg.id}"
+                    Reason.MISSING_FACTOR,
+                    f"no GWP for {gas_key(gf.gas, gf.origin)!r} in {gwp.name}",
+                    f"background {bg.id}",
                 )
             cs.C[origin_row[gf.origin], i] += float(gf.amount) * float(factor)
             g_rows.append(gas_row[gas_key(gf.gas, gf.origin)])
@@ -211,10 +219,10 @@ def _characterise(cs: CompiledSystem) -> None:
     for k, key in enumerate(cs.gas_keys):
         flow = cs.n_background + k
         gas, _, origin = key.partition("/")
-        factor = gwp.factor(gas)
-        if factor is None:  # cannot happen: gas keys are the set's gases plus the reference gases CO2, CO2e
-            raise ProductSystemError(Reason.MISSING_FACTOR, f"no GWP for gas {gas!r} in {gwp.name}")
-        cs.C[origin_row[Origin(origin or "fossil")], flow] = float(factor)
+        # None for an origin the set has no value for (a table with only `CH4/fossil`): such a flow
+        # gets no factor, and an emission of it is refused in process_columns.
+        factor = gwp.factor(gas, Origin(origin or "fossil"))
+        cs.C[origin_row[Origin(origin or "fossil")], flow] = float(factor) if factor is not None else 0.0
         cs.gate_mask[flow] = True
         g_rows.append(k)
         g_cols.append(flow)

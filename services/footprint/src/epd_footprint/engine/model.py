@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 
 class Origin(StrEnum):
@@ -40,12 +41,36 @@ REFERENCE_GASES = {"CO2": Decimal(1), "CO2e": Decimal(1)}
 
 @dataclass(frozen=True)
 class GwpSet:
+    """GWP-100 factors by gas and origin: key `GAS/origin` (e.g. `CH4/fossil`) where the origin matters,
+    plain `GAS` for every origin. A built-in set (gwp_sets.py) or a table given in the file."""
+
     name: str
     source: str
     factors: dict[str, Decimal]  # kg CO2e per kg gas
+    basis: str = ""  # the IPCC report the values follow (e.g. "AR6"): what a PCR names
+    unchecked: tuple[str, ...] = ()  # keys whose values are not among the checked references
 
-    def factor(self, gas: str) -> Decimal | None:
-        return self.factors.get(gas, REFERENCE_GASES.get(gas))
+    def key_for(self, gas: str, origin: Origin) -> str | None:
+        """The table key that characterises this gas of this origin (origin-specific first)."""
+        for key in (f"{gas}/{origin.value}", gas):
+            if key in self.factors:
+                return key
+        return None
+
+    def factor(self, gas: str, origin: Origin) -> Decimal | None:
+        key = self.key_for(gas, origin)
+        return self.factors[key] if key is not None else REFERENCE_GASES.get(gas)
+
+    def gases(self) -> set[str]:
+        return {key.partition("/")[0] for key in self.factors} | set(REFERENCE_GASES)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "basis": self.basis or self.name,
+            "source": self.source,
+            "factors": {k: str(v) for k, v in sorted(self.factors.items())},
+        }
 
 
 @dataclass(frozen=True)

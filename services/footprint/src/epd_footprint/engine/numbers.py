@@ -36,12 +36,39 @@ def parse_decimal(value: Any, where: str, *, sign: str = "any") -> Decimal:
 SIGNIFICANT_DIGITS = 12
 
 
-def to_decimal(value: float) -> Decimal:
-    """A float64 result as a plain decimal of 12 significant digits.
+def to_decimal(value: float, digits: int = SIGNIFICANT_DIGITS) -> Decimal:
+    """A float64 result as a decimal of `digits` significant digits (at most 12).
 
     The solve carries about 15-16 significant digits and loses a few to rounding, so the last
     digits of `repr` are noise (0.21345759999999991 for 0.2134576); 12 digits keep every digit
-    that means something and give decimal strings without exponents.
+    that means something in a well-conditioned solve. An ill-conditioned one supports fewer
+    (solve.py), and its results are rounded to those. Print with `decimal_text`, not `str`.
     """
-    rounded = Decimal(format(float(value), f".{SIGNIFICANT_DIGITS}g"))
-    return Decimal(format(rounded, "f"))
+    digits = max(1, min(digits, SIGNIFICANT_DIGITS))
+    return Decimal(format(float(value), f".{digits}g"))
+
+
+def decimal_text(value: Decimal) -> str:
+    """Fixed-point text without exponent: `str(Decimal)` writes 1.5E-7 for small values."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def float_text(value: float, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """`decimal_text(to_decimal(value, digits))`, without building a Decimal for the usual cases.
+
+    `%g` rounds to the significant digits; where it would write an exponent for a small value,
+    the same digits are written fixed-point by asking for as many decimals as they need.
+    """
+    d = max(1, min(digits, SIGNIFICANT_DIGITS))
+    text = format(float(value), f".{d}g")
+    if "e" in text:
+        exponent = int(text[text.index("e") + 1 :])
+        if exponent >= 0:
+            return decimal_text(Decimal(text))
+        text = format(float(value), f".{d - 1 - exponent}f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -1,7 +1,8 @@
 """Seed a fresh demo database through the platform's own interfaces: the factor library, the organisation
 and products (footprint admin API), plant keys and registrations (`epd connector register-plant`, which
-goes through the footprint admin API too), the product system and imported EPDs (footprint admin API),
-and a partner with its webhook endpoint and gateway client (`epd publisher`, `epd gateway`)."""
+goes through the footprint admin API too), the product category rule, the product system and imported
+EPDs (footprint admin API), and a partner with its webhook endpoint and gateway client (`epd publisher`,
+`epd gateway`)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def seed(
     org = products["organisation"]
     headers = {"Authorization": f"Bearer {admin_token}"}
     with httpx.Client(base_url=admin_url, headers=headers, timeout=30) as client:
+        _post(client, "/pcrs", json.loads(json.dumps(yaml.safe_load((DEMO / "pcr.yaml").read_text()), default=str)))
         _post(client, "/organisations", org)
         for p in products["products"]:
             _post(
