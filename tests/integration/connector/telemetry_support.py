@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import yaml
+from aiokafka import TopicPartition
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import ensure_topics, make_consumer
 from epd_connector.config import load_plant_config
 from epd_connector.registration import put_site, site_request
-from epd_connector.signing import generate_private_key, private_key_to_pem
+from epd_connector.signing import generate_private_key, private_key_to_pem, sign_batch
 from tests.integration.admin_api import TOKEN, running_admin_api
 
 TELEMETRY = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
@@ -74,24 +77,59 @@ def plant_yaml(tmp: Path, plant_id: str, unique: str, opcua_ns: int = 2, pin_key
 async def register(dsn: str, plant_path: Path, tmp: Path) -> Path:
     """Register the plant with a fresh key through the admin API (its organisation first, if missing), with
     the request `epd connector register-plant` sends; returns the private key file."""
+    async with running_admin_api(dsn) as url:
+        return await register_at(url, plant_path, tmp)
+
+
+async def register_at(url: str, plant_path: Path, tmp: Path) -> Path:
+    """`register` through an admin API already running at `url`."""
     plant = load_plant_config(plant_path)
     key = generate_private_key()
     key_file = tmp / f"{plant.plant_id}.key"
     key_file.write_bytes(private_key_to_pem(key))
     body = site_request(plant, key.public_key())
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with running_admin_api(dsn) as url:
-        async with httpx.AsyncClient(base_url=url, headers=headers) as client:
-            org = await client.post("/organisations", json={"organisation_id": ORGANISATION, "name": "Test org"})
-            assert org.status_code in (201, 409), org.text
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        org = await client.post("/organisations", json={"organisation_id": ORGANISATION, "name": "Test org"})
+        assert org.status_code in (201, 409), org.text
 
-        def put() -> httpx.Response:  # the CLI's synchronous client, off the loop that serves the API
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-                return put_site(client, plant.plant_id, body)
+    def put() -> httpx.Response:  # the CLI's synchronous client, off the loop that serves the API
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            return put_site(client, plant.plant_id, body)
 
-        resp = await asyncio.to_thread(put)
-        assert resp.status_code == 200, resp.text
+    resp = await asyncio.to_thread(put)
+    assert resp.status_code == 200, resp.text
     return key_file
+
+
+async def push(port: int, at: datetime, values: dict[str, str]) -> None:
+    """One HTTP push of readings observed at `at` to the connector's HTTP source."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        resp = await client.post(
+            f"http://127.0.0.1:{port}/v1/readings", json={"observed_at": at.isoformat(), "values": values}
+        )
+    assert resp.status_code == 202, resp.text
+
+
+def signed(
+    plant_id: str, key, key_id: str, readings, batch_id: str | None = None, created_at: datetime | None = None
+) -> bytes:
+    """A raw-topic record: the batch of `readings`, created now (or at `created_at`), signed by `key`."""
+    batch = telemetry_pb2.TelemetryBatch(batch_id=batch_id or str(uuid.uuid4()), plant_id=plant_id, readings=readings)
+    batch.created_at.FromDatetime(created_at or datetime.now(UTC))
+    return sign_batch(batch, key, key_id).SerializeToString()
+
+
+async def wait_http(port: int, within: float = 60.0) -> None:
+    """Until the connector's HTTP source answers its health check."""
+    async with httpx.AsyncClient() as client, asyncio.timeout(within):
+        while True:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -159,6 +197,27 @@ async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, w
     got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, within)
     more = await read_topic(bootstrap, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
     return more if len(more) > len(got) else got
+
+
+async def read_to_end(bootstrap: str, spec, prefix: str, within: float = 60.0) -> list:
+    """Every record of one topic up to its end offsets at the time of the call: what is there, without
+    waiting for what may still come."""
+    consumer = make_consumer(bootstrap, None)
+    await consumer.start()
+    out: list = []
+    try:
+        topic = spec.topic(prefix)
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(spec.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        async with asyncio.timeout(within):
+            while any([await consumer.position(tp) < end[tp] for tp in parts]):
+                for recs in (await consumer.getmany(*parts, timeout_ms=500)).values():
+                    out.extend(spec.decode(r.value) for r in recs)
+    finally:
+        await consumer.stop()
+    return out
 
 
 def by_meter_time(readings: list[telemetry_pb2.Reading]) -> list[tuple[str, int]]:

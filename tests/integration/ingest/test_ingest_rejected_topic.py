@@ -4,18 +4,17 @@ with its reason code, and the ingest service keeps running (a good batch afterwa
 from __future__ import annotations
 
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "connector"))  # shared telemetry_support
-from telemetry_support import create_topics, plant_yaml, read_topic, register, running_ingest
+from telemetry_support import create_topics, plant_yaml, read_topic, register, running_ingest, signed
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import make_producer
 from epd_connector.config import load_plant_config
-from epd_connector.signing import generate_private_key, load_private_key, sign_batch
+from epd_connector.signing import generate_private_key, load_private_key
 
 RR = telemetry_pb2.RejectionReason
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -29,12 +28,6 @@ def reading(
     )
     r.observed_at.FromDatetime(at or BASE + timedelta(minutes=minute))
     return r
-
-
-def signed(plant_id: str, key, key_id: str, readings, batch_id: str | None = None) -> bytes:
-    batch = telemetry_pb2.TelemetryBatch(batch_id=batch_id or str(uuid.uuid4()), plant_id=plant_id, readings=readings)
-    batch.created_at.FromDatetime(datetime.now(UTC))
-    return sign_batch(batch, key, key_id).SerializeToString()
 
 
 async def test_each_bad_reading_class_is_rejected_with_its_reason(

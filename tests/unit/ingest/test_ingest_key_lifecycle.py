@@ -57,6 +57,8 @@ def test_a_batch_created_at_or_after_that_time_is_refused_with_its_reason(plant,
         assert rejected.reason == REASONS[how]
         assert rejected.plant_id == PLANT
         assert rejected.original_payload == record  # the whole signed record, for an audit
+        signed_batch = telemetry_pb2.SignedTelemetryBatch.FromString(record)
+        assert rejected.batch_id == telemetry_pb2.TelemetryBatch.FromString(signed_batch.batch).batch_id != ""
         assert "created" in rejected.detail
 
 
@@ -94,6 +96,23 @@ def test_a_revocation_wins_over_a_later_retirement(plant):
     _with_keys(plant, revoked_then_retired)
     result = process_batch(plant.bytes(raw("roasting.electricity", "5")), plant.registry, plant.state, NOW)
     assert [r.reason for r in result.rejected] == [RR.REJECTION_REASON_KEY_REVOKED]
+
+
+def test_a_key_retired_then_revoked_later_stops_at_its_retirement(plant):
+    """A rotation retires the old key; a revocation afterwards must not reopen the time in between."""
+    retired_then_revoked = PlantKey(
+        plant.key.public_key(), retired_at=STOP, revoked_at=NOW - timedelta(minutes=1), revocation_reason="leaked"
+    )
+    _with_keys(plant, retired_then_revoked)
+    between = STOP + timedelta(minutes=2)
+    for created, reason in ((between, RR.REJECTION_REASON_KEY_RETIRED), (NOW, RR.REJECTION_REASON_KEY_REVOKED)):
+        record = plant.bytes(raw("roasting.electricity", "5", at=STOP - timedelta(minutes=5)), created_at=created)
+        result = process_batch(record, plant.registry, plant.state, NOW, plant.config)
+        assert result.accepted == [] and [r.reason for r in result.rejected] == [reason]
+    at_retirement = plant.bytes(raw("roasting.electricity", "5", at=STOP - timedelta(minutes=3)), created_at=STOP)
+    assert process_batch(at_retirement, plant.registry, plant.state, NOW, plant.config).rejected[0].reason == (
+        RR.REJECTION_REASON_KEY_RETIRED
+    )
 
 
 def test_a_key_retired_in_the_future_is_still_in_force(plant):

@@ -1,10 +1,11 @@
 """A plant's signing keys over their life: listed, retired at the end of a rotation, revoked with a reason.
 
 The registry never deletes a key: ingest needs it to verify what was signed before the key stopped
-counting. Retiring refuses to leave a plant without a key in force at that time; revoking is always
-allowed (a leaked key must stop counting even if it was the only one) and happens once: a second,
-different revocation of the same key is refused, so the effective time a verifier saw never moves.
-Every write is announced to ingest by the registry triggers (migration 0008).
+counting. Retiring refuses to leave a plant without a key in force from that time on: another key,
+neither retired nor revoked (not even later), must remain. Revoking is always allowed (a leaked key
+must stop counting even if it was the only one) and happens once: a second, different revocation of
+the same key is refused, so the effective time a verifier saw never moves. Every write is announced to
+ingest by the registry triggers (migration 0008).
 """
 
 from __future__ import annotations
@@ -80,18 +81,20 @@ async def retire_key(pool: asyncpg.Pool, plant_id: str, key_id: str, body: s.Key
             raise AdminError(
                 409, "key_retired", f"key {key_id} of plant {plant_id} is retired since {row['retired_at'].isoformat()}"
             )
-        in_force = await conn.fetchval(
+        # Another key must stay in force from `at` on, not only at `at`: a key that is itself to retire or
+        # be revoked later would leave the plant without a key once it stops.
+        open_ended = await conn.fetchval(
             """SELECT count(*) FROM plant_keys WHERE plant_id = $1 AND key_id <> $2
-               AND (retired_at IS NULL OR retired_at > $3) AND (revoked_at IS NULL OR revoked_at > $3)""",
+               AND retired_at IS NULL AND revoked_at IS NULL""",
             plant_id,
             key_id,
-            at,
         )
-        if not in_force:
+        if not open_ended:
             raise AdminError(
                 409,
                 "no_key_left",
-                f"retiring {key_id} would leave plant {plant_id} without a key in force; register the new key first",
+                f"retiring {key_id} would leave plant {plant_id} without a key in force (every other key is retired"
+                " or revoked, or will be); register the new key first",
             )
         updated = await conn.fetchrow(
             f"UPDATE plant_keys SET retired_at = $3 WHERE plant_id = $1 AND key_id = $2 RETURNING {_COLUMNS}",

@@ -54,6 +54,7 @@ class PgPlantRegistry:
     async def close(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None and not listener.is_closed():
+            listener.remove_termination_listener(self._lost)  # closed on purpose, not lost
             await listener.close()
 
     async def _listen(self) -> None:

@@ -121,7 +121,9 @@ def process_batch(
         return result
     verified = verify(envelope, registry, config.limits)
     if isinstance(verified, Finding):
-        result.rejected.append(_rejection(verified, signed_batch_bytes, now, plant_id=envelope.plant_id))
+        result.rejected.append(
+            _rejection(verified, signed_batch_bytes, now, plant_id=envelope.plant_id, batch_id=verified.batch_id)
+        )
         return result
     batch = verified.batch
     if state.dedupe.batch_seen(batch.batch_id):

@@ -26,6 +26,7 @@ MIN_TS, MAX_TS = -62_135_596_800, 253_402_300_799
 class Finding:
     reason: telemetry_pb2.RejectionReason
     detail: str
+    batch_id: str = ""  # a batch-level finding about a batch whose signature verified: its id, for the audit
 
 
 def parse_value(text: str) -> Decimal | Finding:

@@ -72,13 +72,16 @@ class PlantKey:
     revoked_at: datetime | None = None
     revocation_reason: str = ""
 
-    def stopped(self) -> tuple[telemetry_pb2.RejectionReason, datetime, str] | None:
-        """(reason code, since, why) when the key stopped counting at some time; revocation wins."""
+    def stops(self) -> list[tuple[telemetry_pb2.RejectionReason, datetime, str]]:
+        """(reason code, since, why) for each way the key stopped counting, revocation first: it wins where
+        both apply. A key retired and revoked later stops at its retirement, with the retirement's reason
+        for what falls between the two."""
+        out = []
         if self.revoked_at is not None:
-            return RR_KEY_REVOKED, self.revoked_at, f"revoked: {self.revocation_reason}"
+            out.append((RR_KEY_REVOKED, self.revoked_at, f"revoked: {self.revocation_reason}"))
         if self.retired_at is not None:
-            return RR_KEY_RETIRED, self.retired_at, "retired by a key rotation"
-        return None
+            out.append((RR_KEY_RETIRED, self.retired_at, "retired by a key rotation"))
+        return out
 
 
 @dataclass(frozen=True)

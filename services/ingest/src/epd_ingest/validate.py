@@ -86,7 +86,9 @@ def verify(
         return Finding(RR.REJECTION_REASON_MALFORMED, "batch_id is missing or not a printable id")
     if len(batch.readings) > limits.max_readings:
         return Finding(
-            RR.REJECTION_REASON_OVERSIZED_BATCH, f"{len(batch.readings)} readings exceed {limits.max_readings}"
+            RR.REJECTION_REASON_OVERSIZED_BATCH,
+            f"{len(batch.readings)} readings exceed {limits.max_readings}",
+            batch.batch_id,
         )
     if (stopped := key_stopped(plant_key, batch)) is not None:
         return stopped
@@ -96,17 +98,19 @@ def verify(
 def key_stopped(key: PlantKey, batch: telemetry_pb2.TelemetryBatch) -> Finding | None:
     """A finding when the key had stopped counting (retired or revoked) by the batch's signed creation time
     or by the time of any of its readings; None for a key in force."""
-    stopped = key.stopped()
-    if stopped is None:
+    stops = key.stops()
+    if not stops:
         return None
-    reason, since, why = stopped
-    since_ns = (since - _EPOCH) // timedelta(microseconds=1) * 1000
     created_ns = batch.created_at.seconds * _NS + batch.created_at.nanos
     latest_ns = max((r.observed_at.seconds * _NS + r.observed_at.nanos for r in batch.readings), default=0)
-    if created_ns < since_ns and latest_ns < since_ns:
-        return None
-    at = "created" if created_ns >= since_ns else "holds a reading observed"
-    return Finding(reason, f"batch {at} at or after {since.isoformat()}, when its key stopped counting ({why})"[:500])
+    for reason, since, why in stops:
+        since_ns = (since - _EPOCH) // timedelta(microseconds=1) * 1000
+        if created_ns < since_ns and latest_ns < since_ns:
+            continue
+        at = "created" if created_ns >= since_ns else "holds a reading observed"
+        detail = f"batch {at} at or after {since.isoformat()}, when its key stopped counting ({why})"
+        return Finding(reason, detail[:500], batch.batch_id)
+    return None
 
 
 _NS = 1_000_000_000
