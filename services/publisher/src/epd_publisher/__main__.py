@@ -44,7 +44,12 @@ FANOUT_SUBSCRIBER = "partner-fanout"
 
 async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
     prefix = settings.topic_prefix
-    await ensure_topics(settings.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=prefix)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
+        replication=settings.topic_replication,
+        prefix=prefix,
+    )
     async with contextlib.AsyncExitStack() as resources:
         pool = await create_pool(settings.pg_dsn, max_size=10)
         resources.push_async_callback(pool.close)
