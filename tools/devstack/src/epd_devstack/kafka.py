@@ -77,7 +77,8 @@ class KafkaCluster:
         heap: str = "512m",
     ) -> None:
         self.base = base
-        self.libs = libs or (REPO / ".run" / "kafka" / "libs")
+        # The jars are shared by every cluster of a checkout (EPD_RUN_DIR: a worktree uses its main checkout's).
+        self.libs = libs or (pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run")) / "kafka" / "libs")
         self.heap = heap
         # Ports: node i listens on broker_port + 100*i (broker) and +1 (controller).
         self.nodes = [KafkaNode(i + 1, broker_port + 100 * i, broker_port + 100 * i + 1, base) for i in range(nodes)]
