@@ -75,8 +75,12 @@ class KafkaCluster:
         broker_port: int = 19092,
         libs: pathlib.Path | None = None,
         heap: str = "512m",
+        properties: dict[str, str] | None = None,
     ) -> None:
         self.base = base
+        # Broker settings that replace (or add to) the defaults below, e.g. for a test that needs
+        # auto.create.topics.enable=false.
+        self.properties = dict(properties or {})
         # The jars are shared by every cluster of a checkout (EPD_RUN_DIR: a worktree uses its main checkout's).
         self.libs = libs or (pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run")) / "kafka" / "libs")
         self.heap = heap
@@ -119,6 +123,8 @@ class KafkaCluster:
         else:
             voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
             lines.append(f"controller.quorum.voters={voters}")
+        lines = [line for line in lines if line.split("=", 1)[0] not in self.properties]
+        lines += [f"{key}={value}" for key, value in self.properties.items()]
         return "\n".join(lines) + "\n"
 
     def _format(self, node: KafkaNode, cluster_id: str) -> None:
