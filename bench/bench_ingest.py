@@ -212,6 +212,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                 await ensure_topics(
                     ctx.kafka_bootstrap,
                     [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED],
+                    replication=topics.SINGLE_BROKER,
                     prefix=prefix,
                 )
                 if kind == "ingest":

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from harness import BenchContext, BenchRow
 
 from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, ensure_topics
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
 from epd_intensity.app.processor import Processor
 from epd_intensity.factors import load_library
 from epd_intensity.processes import load_processes
@@ -44,7 +44,7 @@ def readings(days: int) -> list:
 
 
 async def worker_rate(bootstrap: str, prefix: str, data: list) -> float:
-    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
+    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
     await produce(bootstrap, prefix, data)
     with tempfile.TemporaryDirectory() as tmp:
         worker = Worker(bootstrap, prefix, Path(tmp))
@@ -72,7 +72,7 @@ async def raw_rate(bootstrap: str, prefix: str, data: list, with_processor: bool
     `with_processor`: instead, run each reading through the worker's Processor (state in a dict,
     no changelog) and produce what it emits (windows; corrections to the same topic), the work of
     the faust worker without faust and without durable state."""
-    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=prefix)
+    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
     await produce(bootstrap, prefix, data)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
     consumer = AIOKafkaConsumer(

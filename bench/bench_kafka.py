@@ -90,7 +90,9 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     for rnd in range(3):  # interleave the two so drift in machine load hits both alike
         for name, fn in (("helpers", project_helpers), ("bare", bare_aiokafka)):
             prefix = f"bench{ctx.run_id}r{rnd}{name}."
-            await ensure_topics(ctx.kafka_bootstrap, [topics.TELEMETRY_RAW], prefix=prefix)
+            await ensure_topics(
+                ctx.kafka_bootstrap, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=prefix
+            )
             results[name].append(
                 await fn(
                     ctx.kafka_bootstrap, prefix + topics.TELEMETRY_RAW.name, data, f"bench-{ctx.run_id}-{rnd}-{name}"

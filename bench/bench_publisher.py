@@ -139,7 +139,12 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     prefix = f"bench{ctx.run_id}pub."
     try:
         for pre in (prefix, prefix + "bare."):
-            await ensure_topics(ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=pre)
+            await ensure_topics(
+                ctx.kafka_bootstrap,
+                [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
+                replication=topics.SINGLE_BROKER,
+                prefix=pre,
+            )
         await seed_registry(pool)
         for p in range(100):
             await add_product(pool, f"magnet-{p:03d}")
@@ -149,7 +154,9 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         relay_rate, rows = await relay_throughput(pool, ctx.kafka_bootstrap, prefix)
         bare_rate = await bare_throughput(rows, ctx.kafka_bootstrap, prefix + "bare.")
         lat = await e2e_latency(pool, ctx.kafka_bootstrap, prefix, f"bench-{ctx.run_id}-e2e", samples)
-        await ensure_topics(ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES], prefix=prefix + "lat.")
+        await ensure_topics(
+            ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES], replication=topics.SINGLE_BROKER, prefix=prefix + "lat."
+        )
         base = await bare_latency(
             ctx.kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."), f"bench-{ctx.run_id}-bare", samples
         )

@@ -12,6 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+# Benchmarks run on the local stack: its one broker and the development secrets of .env.example.
+os.environ.setdefault("EPD_ENVIRONMENT", "local")
+
 
 @dataclass(frozen=True)
 class BenchRow:

@@ -11,6 +11,11 @@ import uuid
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Tests run on a development machine: the shipped development secrets and single-replica topics are
+# accepted (epd_common.settings). Set for every process the tests start; tests of production
+# behaviour say EPD_ENVIRONMENT=production themselves.
+os.environ["EPD_ENVIRONMENT"] = "local"
 SHARED_SPECS = REPO.parent / "shared" / "specs"
 
 

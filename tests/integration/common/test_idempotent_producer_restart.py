@@ -19,7 +19,7 @@ async def test_producer_survives_broker_restart_without_loss_or_duplicates(tmp_p
     cluster = KafkaCluster(tmp_path / "kafka", nodes=1, broker_port=19592)
     await asyncio.to_thread(cluster.start)
     try:
-        await ensure_topics(cluster.bootstrap, [topics.TELEMETRY_READINGS])
+        await ensure_topics(cluster.bootstrap, [topics.TELEMETRY_READINGS], replication=topics.SINGLE_BROKER)
         producer = make_producer(cluster.bootstrap, retry_backoff_ms=200)
         await producer.start()
         sender = TopicProducer(producer)

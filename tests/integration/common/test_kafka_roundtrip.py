@@ -47,7 +47,7 @@ def sample(spec: topics.TopicSpec, key: str, seq: int):
 
 @pytest.mark.parametrize("spec", topics.ALL_TOPICS, ids=lambda s: s.name)
 async def test_message_type_round_trips_keyed_and_in_order(kafka_bootstrap, topic_prefix, unique, spec):
-    await ensure_topics(kafka_bootstrap, [spec], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [spec], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     topic = topic_prefix + spec.name
     keys = [f"key-{i}" for i in range(5)]
     sent = [(k, sample(spec, k, seq)) for seq in range(40) for k in keys]

@@ -225,4 +225,4 @@ def by_meter_time(readings: list[telemetry_pb2.Reading]) -> list[tuple[str, int]
 
 
 async def create_topics(bootstrap: str, prefix: str) -> None:
-    await ensure_topics(bootstrap, TELEMETRY, prefix=prefix)
+    await ensure_topics(bootstrap, TELEMETRY, replication=topics.SINGLE_BROKER, prefix=prefix)

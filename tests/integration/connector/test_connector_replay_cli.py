@@ -44,7 +44,7 @@ async def raw_readings(bootstrap: str, topic: str) -> list[tuple[str, int]]:
 
 async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka_bootstrap, topic_prefix):
     env = {"EPD_KAFKA_BOOTSTRAP": kafka_bootstrap, "EPD_TOPIC_PREFIX": topic_prefix}
-    await ensure_topics(kafka_bootstrap, [topics.TELEMETRY_RAW], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     csv = tmp_path / "mine.csv"
     sim = epd(
         "simulate",

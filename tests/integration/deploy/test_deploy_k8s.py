@@ -9,12 +9,13 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
+from k8s_render import OVERLAYS, SERVICES
+from k8s_render import kustomize as install_kustomize
+from k8s_render import render as render_overlay
 
 from epd_common import topics
 from tests.conftest import REPO
 
-OVERLAYS = ["local", "production"]
-SERVICES = ["connector", "ingest", "intensity", "footprint", "publisher", "gateway", "portal"]
 # What each stream worker consumes: its HPA may not outgrow the topic's partitions.
 STREAM_SOURCES = {"epd-ingest": topics.TELEMETRY_RAW, "epd-intensity": topics.TELEMETRY_READINGS}
 KUBERNETES_VERSION = "1.33.0"
@@ -22,19 +23,11 @@ KUBERNETES_VERSION = "1.33.0"
 
 @pytest.fixture(scope="module")
 def kustomize() -> str:
-    subprocess.run([str(REPO / "deploy" / "k8s-tools.sh")], check=True, timeout=900)
-    return str(REPO / ".run" / "bin" / "kustomize")
+    return install_kustomize()
 
 
 def render(kustomize: str, overlay: str) -> list[dict]:
-    out = subprocess.run(
-        [kustomize, "build", str(REPO / "k8s" / "overlays" / overlay)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+    return render_overlay(overlay)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -56,7 +49,7 @@ def test_the_validator_rejects_a_broken_object(kustomize):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_workloads_are_hardened_probed_and_bounded(kustomize, overlay):
     docs = render(kustomize, overlay)
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
     assert set(deployments) == {f"epd-{s}" for s in SERVICES}
     accounts = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
@@ -70,10 +63,11 @@ def test_workloads_are_hardened_probed_and_bounded(kustomize, overlay):
             assert c["securityContext"]["allowPrivilegeEscalation"] is False, name
             assert c["readinessProbe"] and c["livenessProbe"], name
             assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and set(c["resources"]["limits"]), name
-            refs = {(e.get("configMapRef") or e.get("secretRef"))["name"] for e in c["envFrom"]}
+            refs = {e["configMapRef"]["name"] for e in c["envFrom"]}
             # kustomize suffixes generated names with a hash and rewrites references to match.
             assert any(r.startswith("epd-config-") and r in configs for r in refs), name
-            assert any(r.startswith("epd-secrets") for r in refs), name
+            # Secrets by name and key, one Secret per service (test_deploy_k8s_access.py): never whole.
+            assert not any("secretRef" in e for e in c["envFrom"]), name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -88,8 +82,8 @@ def test_stream_worker_autoscaling_is_bounded_by_partitions(kustomize, overlay):
 def test_kafka_and_postgres_are_external_and_set_by_each_overlay(kustomize):
     for overlay in OVERLAYS:
         docs = render(kustomize, overlay)
-        kinds = {(d["kind"], d["metadata"]["name"].split("-")[0]) for d in docs}
-        assert not any(k == "StatefulSet" for k, _ in kinds), "Kafka/PostgreSQL are not deployed by k8s/"
+        stateful = {d["metadata"]["name"] for d in docs if d["kind"] == "StatefulSet"}
+        assert stateful == {"epd-connector"}, "Kafka/PostgreSQL are not deployed by k8s/"
         config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("epd-config"))
         assert config["data"]["EPD_KAFKA_BOOTSTRAP"]
     local = render(kustomize, "local")
@@ -103,10 +97,53 @@ def test_kafka_and_postgres_are_external_and_set_by_each_overlay(kustomize):
 
 def test_only_kustomize_sources_are_committed_under_k8s():
     """Rendered manifests are never committed: every file is in base/ or an overlay and is listed
-    by the kustomization beside it."""
+    by the kustomization beside it (as a resource, or as a file a generator reads)."""
     tracked = subprocess.run(["git", "ls-files", "k8s"], cwd=REPO, capture_output=True, text=True, check=True)
     for path in tracked.stdout.split():
         folder, name = (REPO / path).parent, (REPO / path).name
         assert folder.name == "base" or folder.parent.name == "overlays", path
         if name != "kustomization.yaml":
-            assert name in yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"], path
+            kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+            generated = [
+                f
+                for kind in ("configMapGenerator", "secretGenerator")
+                for generator in kustomization.get(kind, [])
+                for f in generator.get("files", [])
+            ]
+            assert name in kustomization["resources"] + generated, path
+
+
+@pytest.mark.parametrize(
+    ("copy", "source"),
+    [("plant.yaml", "services/connector/config/baotou-smelter.yaml"), ("processes.yaml", "deploy/demo/processes.yaml")],
+)
+def test_the_local_overlay_config_files_are_copies_of_their_sources(copy, source):
+    """kustomize reads files only inside the kustomization's folder: the local overlay keeps copies."""
+    assert (REPO / "k8s/overlays/local" / copy).read_text() == (REPO / source).read_text()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_connector_keeps_its_spool_on_a_retained_persistent_volume(kustomize, overlay):
+    """A replaced connector pod finds its spool (unsent batches, its stream id): a StatefulSet whose
+    spool is a claim kept when the set is deleted or scaled down, never an emptyDir."""
+    docs = render(kustomize, overlay)
+    (connector,) = [
+        d
+        for d in docs
+        if d["metadata"]["name"] == "epd-connector"
+        and d["kind"] != "Service"
+        and d["kind"] not in ("ServiceAccount", "NetworkPolicy")
+    ]
+    assert connector["kind"] == "StatefulSet" and connector["spec"]["replicas"] == 1
+    assert connector["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
+    (claim,) = connector["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    pod = connector["spec"]["template"]["spec"]
+    assert claim["metadata"]["name"] not in {v["name"] for v in pod.get("volumes", [])}  # not an emptyDir
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["EPD_CONNECTOR_SPOOL_DIR"] == mounts[claim["metadata"]["name"]]

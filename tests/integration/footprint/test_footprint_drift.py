@@ -22,7 +22,7 @@ from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
-from epd_common.topics import INTENSITY_WINDOWS
+from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER
 from epd_footprint import admin
 from epd_footprint import schemas as s
 from epd_footprint.consumer import run_consumer
@@ -81,7 +81,7 @@ async def chain(fresh_db, kafka_bootstrap, topic_prefix):
     await register(pool)
     await admin.set_policy(pool, s.PolicyIn(scope="product", scope_id="lace-oxides", threshold="0.5"))
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     conn = await asyncpg.connect(fresh_db)
     yield conn, INTENSITY_WINDOWS.topic(topic_prefix)
     await conn.close()
@@ -266,7 +266,7 @@ async def test_a_cascade_reaches_series_already_evaluated_for_the_period(
     await register(pool, telemetry=("baotou-1/acid-roasting", "baotou-1/leaching"))
     await admin.set_policy(pool, s.PolicyIn(scope="product", scope_id="lace-oxides", threshold="0.5"))
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     topic = INTENSITY_WINDOWS.topic(topic_prefix)
     conn = await asyncpg.connect(fresh_db)
     try:

@@ -15,7 +15,7 @@ from footprint_chain import register, roasting_window
 
 from epd_common.db import create_pool
 from epd_common.kafka import TopicProducer, ensure_topics, make_producer
-from epd_common.topics import INTENSITY_WINDOWS
+from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER
 
 TOKEN = "main-test-operator-token"
 
@@ -32,7 +32,7 @@ async def test_service_process_applies_windows_serves_api_and_stops_cleanly(
     pool = await create_pool(fresh_db, max_size=2)
     await register(pool)
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     port = _free_port()
     env = {
         **os.environ,

@@ -21,7 +21,7 @@ from intensity_day import EXAMPLE_CONFIG, plant_day
 from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of
 
 from epd_common.kafka import ensure_topics
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
+from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
 from epd_intensity.factors import load_library
 from epd_intensity.oracle import compute_windows
 from epd_intensity.processes import load_processes
@@ -82,7 +82,9 @@ async def wait_for(predicate, timeout_s=90.0, worker=None):
 
 async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
     readings, oracle = day
-    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    await ensure_topics(
+        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
+    )
     await produce(kafka_bootstrap, topic_prefix, readings)
     worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
     worker.start()
@@ -131,7 +133,9 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topi
 
 async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
     readings, oracle = day
-    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    await ensure_topics(
+        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
+    )
     rng = random.Random(5)
     worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
     chunks = sorted(rng.sample(range(1, len(readings)), 3))
@@ -163,7 +167,9 @@ async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
     id joins, takes partitions, and leaves on SIGTERM. Readings dropped from faust's buffers on
     revoke would show as final windows missing readings (same ids, other bytes)."""
     readings, oracle = day
-    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    await ensure_topics(
+        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
+    )
     await produce(kafka_bootstrap, topic_prefix, readings)
     first = Worker(kafka_bootstrap, topic_prefix, tmp_path / "a")
     second = Worker(kafka_bootstrap, topic_prefix, tmp_path / "b")

@@ -53,7 +53,12 @@ async def read_feed(bootstrap: str, topic: str) -> list:
 async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
     fresh_db, kafka_bootstrap, topic_prefix, unique, tmp_path
 ):
-    await ensure_topics(kafka_bootstrap, [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS], prefix=topic_prefix)
+    await ensure_topics(
+        kafka_bootstrap,
+        [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
+        replication=topics.SINGLE_BROKER,
+        prefix=topic_prefix,
+    )
     pool = await asyncpg.create_pool(fresh_db, min_size=2, max_size=12)
     await seed_registry(pool)
     products = [f"magnet-{i:03d}" for i in range(PRODUCTS)]

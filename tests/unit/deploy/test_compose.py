@@ -57,11 +57,35 @@ def test_variables_set_in_compose_are_declared_in_env_example():
 def test_infrastructure_ports_match_the_local_stack():
     env = env_example()
     svcs = compose()["services"]
-    assert f"{env['EPD_KAFKA_PORT']}:9092" in svcs["kafka"]["ports"]
-    assert f"{env['EPD_PG_PORT']}:5432" in svcs["postgres"]["ports"]
-    assert f"{env['EPD_MQTT_PORT']}:1883" in svcs["mosquitto"]["ports"]
+    assert f"127.0.0.1:{env['EPD_KAFKA_PORT']}:9092" in svcs["kafka"]["ports"]
+    assert f"127.0.0.1:{env['EPD_PG_PORT']}:5432" in svcs["postgres"]["ports"]
+    assert f"127.0.0.1:{env['EPD_MQTT_PORT']}:1883" in svcs["mosquitto"]["ports"]
     assert svcs["kafka"]["image"].startswith("apache/kafka:4.")
     assert svcs["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_every_port_is_published_on_the_loopback_only():
+    """A development setup with placeholder secrets and a password-less broker: nothing on the LAN."""
+    for name, svc in compose()["services"].items():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_published_services_listen_on_the_container_address_and_write_only_to_volumes():
+    """.env.example's hosts are 127.0.0.1 (a process on this machine): inside a container that would
+    leave the published port unreachable. The image's /app is read-only to the service user."""
+    env, svcs = env_example(), compose()["services"]
+    hosts = {
+        "connector": "EPD_CONNECTOR_HTTP_HOST",
+        "footprint": "EPD_FOOTPRINT_ADMIN_HOST",
+        "gateway": "EPD_GATEWAY_HOST",
+    }
+    for name, variable in hosts.items():
+        assert env[variable] == "127.0.0.1"
+        assert svcs[name]["environment"][variable] == "0.0.0.0", name
+    assert svcs["gateway"]["environment"]["EPD_GATEWAY_TLS_DIR"].startswith("/var/lib/epd/")
+    assert svcs["intensity"]["environment"]["EPD_INTENSITY_DATA_DIR"].startswith("/var/lib/epd/")
+    assert env["EPD_ENVIRONMENT"] == "local" and svcs["gateway"]["env_file"] == ".env.example"
 
 
 def test_every_service_waits_for_kafka_postgres_and_migrations():

@@ -8,7 +8,16 @@ from tests.conftest import REPO
 
 ALIAS = re.compile(r'validation_alias="(EPD_[A-Z0-9_]+)"')
 # Shared fields of epd_common.settings.ServiceSettings (prefix EPD_ + field name).
-SHARED = {"EPD_KAFKA_BOOTSTRAP", "EPD_PG_DSN", "EPD_LOG_LEVEL", "EPD_LOG_JSON", "EPD_TOPIC_PREFIX"}
+SHARED = {
+    "EPD_KAFKA_BOOTSTRAP",
+    "EPD_PG_DSN",
+    "EPD_LOG_LEVEL",
+    "EPD_LOG_JSON",
+    "EPD_TOPIC_PREFIX",
+    "EPD_ENVIRONMENT",
+    "EPD_KAFKA_REPLICATION_FACTOR",
+    "EPD_KAFKA_MIN_INSYNC_REPLICAS",
+}
 
 
 def declared() -> set[str]:

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from google.protobuf.message import Message
 
-from .topics import ALL_TOPICS, TopicSpec
+from .errors import CommonError
+from .topics import ALL_TOPICS, Replication, TopicSpec
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
@@ -108,22 +109,43 @@ async def commit_processed(consumer: AIOKafkaConsumer, batch: dict[TopicPartitio
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, replication: int = 1, prefix: str = ""
+    bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, *, replication: Replication, prefix: str = ""
 ) -> None:
-    """Create the registry's topics if missing (idempotent). `prefix` isolates test runs."""
+    """Create the registry's topics if missing (idempotent), each with `replication` (its factor and
+    min.insync.replicas): a service passes `settings.topic_replication`. `prefix` isolates test runs.
+    A topic that exists is left as it is."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(prefix + s.name, s.partitions, replication, topic_configs=s.topic_config())
+            NewTopic(
+                prefix + s.name,
+                s.partitions,
+                replication.factor,
+                topic_configs={**s.topic_config(), **replication.topic_config()},
+            )
             for s in specs
             if prefix + s.name not in existing
         ]
         if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
+            # The broker answers per topic and aiokafka raises for none of them: a replication factor
+            # the cluster cannot hold would otherwise pass unnoticed (and the topic be auto-created later
+            # with the broker's defaults).
+            response = await admin.create_topics(new)
+            failed = [
+                f"{t['topic']}: {t.get('error_message') or for_code(t['error_code']).__name__}"
+                for t in response.to_object()["topic_errors"]
+                if t["error_code"] not in (0, TopicAlreadyExistsError.errno)
+            ]
+            if failed:
+                raise TopicsNotCreated(
+                    f"Kafka refused to create {'; '.join(failed)} (replication factor {replication.factor},"
+                    f" min.insync.replicas {replication.min_insync}: see EPD_ENVIRONMENT, EPD_KAFKA_REPLICATION_FACTOR)"
+                )
     finally:
         await admin.close()
+
+
+class TopicsNotCreated(CommonError):
+    """The broker refused to create a topic (e.g. more replicas than brokers)."""

@@ -58,6 +58,31 @@ class MalformedRecord(CommonError):
     """A record value that does not parse as the topic's message type."""
 
 
+@dataclass(frozen=True)
+class Replication:
+    """How a topic survives broker loss: `factor` brokers hold each partition, and a write with acks=all
+    is acknowledged once `min_insync` of them have it (so up to factor - min_insync brokers may be down
+    while producers keep writing, and an acknowledged write survives the loss of min_insync - 1).
+
+    Chosen per environment by `ServiceSettings.topic_replication` (EPD_ENVIRONMENT,
+    EPD_KAFKA_REPLICATION_FACTOR, EPD_KAFKA_MIN_INSYNC_REPLICAS); every topic the platform creates,
+    the faust changelogs included, gets it."""
+
+    factor: int
+    min_insync: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_insync <= self.factor:
+            raise ValueError(f"need 1 <= min.insync.replicas ({self.min_insync}) <= replication factor ({self.factor})")
+
+    def topic_config(self) -> dict[str, str]:
+        return {"min.insync.replicas": str(self.min_insync)}
+
+
+# One broker: the local stack (make stack-up) and the tests' own single-node clusters.
+SINGLE_BROKER = Replication(factor=1, min_insync=1)
+
+
 TELEMETRY_RAW = TopicSpec("epd.telemetry.raw.v1", telemetry_pb2.SignedTelemetryBatch, "plant_id", 3)
 TELEMETRY_READINGS = TopicSpec("epd.telemetry.readings.v1", telemetry_pb2.Reading, "plant_id", 3)
 TELEMETRY_REJECTED = TopicSpec("epd.telemetry.rejected.v1", telemetry_pb2.RejectedReading, "plant_id", 3)

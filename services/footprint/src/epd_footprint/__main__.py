@@ -36,7 +36,12 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
         ),
     )
     prefix = settings.topic_prefix
-    await ensure_topics(settings.kafka_bootstrap, [INTENSITY_WINDOWS_DEAD_LETTERS], prefix=prefix)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        [INTENSITY_WINDOWS_DEAD_LETTERS],
+        replication=settings.topic_replication,
+        prefix=prefix,
+    )
     consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(prefix))
     producer = make_producer(settings.kafka_bootstrap)  # dead letters only
     dead_letters = KafkaDeadLetters(

@@ -29,7 +29,12 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     """Run until `stop` is set (tests call this in-process with their own settings)."""
     ingest_topics: list[TopicSpec[Any]] = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
     if settings.create_topics:
-        await ensure_topics(settings.kafka_bootstrap, ingest_topics, prefix=settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            ingest_topics,
+            replication=settings.topic_replication,
+            prefix=settings.topic_prefix,
+        )
     pool = await create_pool(settings.pg_dsn, max_size=4)
     producer = make_producer(settings.kafka_bootstrap)
     consumer = make_consumer(settings.kafka_bootstrap, settings.consumer_group)

@@ -44,7 +44,12 @@ def main() -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(
-        ensure_topics(settings.kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=settings.topic_prefix)
+        ensure_topics(
+            settings.kafka_bootstrap,
+            (TELEMETRY_READINGS, INTENSITY_WINDOWS),
+            replication=settings.topic_replication,
+            prefix=settings.topic_prefix,
+        )
     )
     metrics = IntensityMetrics()
     start_metrics_server(settings.metrics_port)

@@ -43,6 +43,7 @@ async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
     await ensure_topics(
         settings.kafka_bootstrap,
         [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS, topics.FOOTPRINT_CHANGES_DEAD_LETTERS],
+        replication=settings.topic_replication,
         prefix=prefix,
     )
     async with contextlib.AsyncExitStack() as resources:

@@ -75,9 +75,14 @@ class KafkaCluster:
         broker_port: int = 19092,
         libs: pathlib.Path | None = None,
         heap: str = "512m",
+        properties: dict[str, str] | None = None,
     ) -> None:
         self.base = base
-        self.libs = libs or (REPO / ".run" / "kafka" / "libs")
+        # Broker settings that replace (or add to) the defaults below, e.g. for a test that needs
+        # auto.create.topics.enable=false.
+        self.properties = dict(properties or {})
+        # The jars are shared by every cluster of a checkout (EPD_RUN_DIR: a worktree uses its main checkout's).
+        self.libs = libs or (pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run")) / "kafka" / "libs")
         self.heap = heap
         # Ports: node i listens on broker_port + 100*i (broker) and +1 (controller).
         self.nodes = [KafkaNode(i + 1, broker_port + 100 * i, broker_port + 100 * i + 1, base) for i in range(nodes)]
@@ -118,6 +123,8 @@ class KafkaCluster:
         else:
             voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
             lines.append(f"controller.quorum.voters={voters}")
+        lines = [line for line in lines if line.split("=", 1)[0] not in self.properties]
+        lines += [f"{key}={value}" for key, value in self.properties.items()]
         return "\n".join(lines) + "\n"
 
     def _format(self, node: KafkaNode, cluster_id: str) -> None:

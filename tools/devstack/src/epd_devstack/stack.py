@@ -16,10 +16,18 @@ from .prometheus import Prometheus
 RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
 
 
+def kafka_port(brokers: int) -> int:
+    """The first broker's port. The three-broker cluster (failure tests, `make stack-up BROKERS=3`) has
+    ports of its own, so it runs beside the one-broker stack: node i on port + 100*i, controller + 1."""
+    if brokers == 1:
+        return int(os.environ.get("EPD_KAFKA_PORT", "19092"))
+    return int(os.environ.get("EPD_KAFKA_CLUSTER_PORT", "29092"))
+
+
 def components(brokers: int = 1) -> dict:
     kafka_base = RUN / ("kafka/cluster" if brokers == 1 else f"kafka/cluster{brokers}")
     return {
-        "kafka": KafkaCluster(kafka_base, nodes=brokers, broker_port=int(os.environ.get("EPD_KAFKA_PORT", "19092"))),
+        "kafka": KafkaCluster(kafka_base, nodes=brokers, broker_port=kafka_port(brokers), libs=RUN / "kafka" / "libs"),
         "postgres": Postgres(RUN / "postgres", port=int(os.environ.get("EPD_PG_PORT", "55432"))),
         "mosquitto": Mosquitto(RUN / "mosquitto", port=int(os.environ.get("EPD_MQTT_PORT", "11883"))),
     }

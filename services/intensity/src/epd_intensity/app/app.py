@@ -62,6 +62,9 @@ def create_app(
 ) -> faust.App:
     prefix = settings.topic_prefix
     partitions = TELEMETRY_READINGS.partitions
+    # Every topic faust creates (changelog, corrections, its assignor's leader topic) is replicated as
+    # the environment says (EPD_ENVIRONMENT, EPD_KAFKA_REPLICATION_FACTOR, EPD_KAFKA_MIN_INSYNC_REPLICAS).
+    replication = settings.topic_replication
     app = faust.App(
         prefix + settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap.replace(',', ';')}",
@@ -69,7 +72,7 @@ def create_app(
         autodiscover=False,
         datadir=str(settings.data_dir),
         topic_partitions=partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication.factor,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
@@ -90,13 +93,19 @@ def create_app(
     readings = app.topic(TELEMETRY_READINGS.topic(prefix), key_serializer="raw", value_serializer="raw", acks=False)
     windows = app.topic(INTENSITY_WINDOWS.topic(prefix), key_serializer="raw", value_serializer="raw")
     corrections = app.topic(
-        prefix + CORRECTIONS_TOPIC, key_serializer="raw", value_serializer="raw", partitions=partitions, internal=True
+        prefix + CORRECTIONS_TOPIC,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=True,
+        config=replication.topic_config(),
     )
     table = app.Table(
         STATE_TABLE,
         default=None,
         partitions=partitions,
         schema=faust.Schema(key_serializer="json", value_serializer="json"),
+        extra_topic_configs=replication.topic_config(),
     )
     assert isinstance(table, faust.Table)  # app.Table is typed as the abstract TableT
     lateness = None if settings.allowed_lateness_s is None else timedelta(seconds=settings.allowed_lateness_s)

@@ -130,6 +130,7 @@ class DemoSystem:
         """The demo's settings for operator commands: `set -a; . .run/demo/env; set +a; epd status`."""
         assert self.seeded is not None
         keys = (
+            "EPD_ENVIRONMENT",
             "EPD_KAFKA_BOOTSTRAP",
             "EPD_PG_DSN",
             "EPD_TOPIC_PREFIX",
