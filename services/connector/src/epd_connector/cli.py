@@ -1,5 +1,5 @@
 """`epd connector ...`: generate a plant key pair; register a plant (YAML + public key) through the footprint
-admin API; replay a CSV through the connector."""
+admin API; replay a CSV through the connector; push credentials and the MQTT ACL (inputs_cli.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.errors import ConnectorError
+from epd_connector.inputs_cli import mqtt_acl, push
 from epd_connector.registration import (
     DEFAULT_ADMIN_URL,
     RegistrationError,
@@ -31,7 +32,11 @@ from epd_connector.signing import (
     public_key_to_pem,
 )
 
-app = typer.Typer(name="connector", help="Site connector: plant keys and registration.", no_args_is_help=True)
+app = typer.Typer(
+    name="connector", help="Site connector: plant keys, registration, input credentials.", no_args_is_help=True
+)
+app.add_typer(push, name="push-credential")
+app.command("mqtt-acl")(mqtt_acl)
 
 
 @app.command()

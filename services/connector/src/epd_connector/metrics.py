@@ -20,3 +20,8 @@ SEND_LATENCY = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 SOURCE_CONNECTED = Gauge("epd_connector_source_connected", "1 while the source is connected", ["source"])
+# Plant input refused for who sent it, before it was read: reason is one of push_auth's codes (HTTP) or
+# not_authorized / tls_failed / subscribe_refused (MQTT connects and subscriptions the broker refused).
+INPUT_REFUSED = Counter(
+    "epd_connector_input_refused_total", "Plant input refused: no, wrong or revoked credential", ["source", "reason"]
+)
