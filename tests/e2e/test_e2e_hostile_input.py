@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 import httpx
 import paho.mqtt.publish as mqtt_publish
 import psutil
+import pytest
+from paho.mqtt import MQTTException
 from prometheus_client.parser import text_string_to_metric_families
 
 from epd_common import topics
 from epd_common.kafka import make_producer
+from epd_devstack import stack
 from epd_devstack.demo.services import wait_for
 from epd_devstack.demo.system import PORTS, DemoSystem
 from tests.support.demo import cli, db
@@ -115,7 +118,16 @@ def test_hostile_http_bodies_get_their_answer_and_leave_memory_bounded(system: D
 
 def test_hostile_mqtt_payloads_are_refused_at_the_edge_and_good_readings_still_arrive(system: DemoSystem):
     port = PORTS["connector-baotou-smelter"]
-    mqtt_port = int(system.env["EPD_MQTT_PORT"])
+    broker = stack.components(1)["mosquitto"]  # TLS, the plant's own user (its ACL grants GOOD_TOPIC)
+    plant = GOOD_TOPIC.split("/")[1]
+    as_plant = {
+        "hostname": "127.0.0.1",
+        "port": broker.port,
+        "auth": {"username": plant, "password": broker.password(plant)},
+        "tls": {"ca_certs": str(broker.ca.cert_file)},
+    }
+    with pytest.raises(MQTTException):  # anonymous: the broker refuses the connection
+        mqtt_publish.single(GOOD_TOPIC, b"{}", qos=1, hostname="127.0.0.1", port=broker.port, tls=as_plant["tls"])
     refused_before = metric(port, "epd_connector_source_errors_total", source="mqtt")
     now = datetime.now(UTC).isoformat()
     hostile = [
@@ -127,7 +139,7 @@ def test_hostile_mqtt_payloads_are_refused_at_the_edge_and_good_readings_still_a
         b"x" * 1_000_000,
     ]
     for payload in hostile:
-        mqtt_publish.single(GOOD_TOPIC, payload, qos=1, hostname="127.0.0.1", port=mqtt_port)
+        mqtt_publish.single(GOOD_TOPIC, payload, qos=1, **as_plant)
     wait_for(
         lambda: metric(port, "epd_connector_source_errors_total", source="mqtt") >= refused_before + len(hostile),
         timeout=60,
@@ -135,7 +147,7 @@ def test_hostile_mqtt_payloads_are_refused_at_the_edge_and_good_readings_still_a
     )
     accepted_before = metric(PORTS["ingest"], "epd_ingest_readings_accepted_total")
     good = json.dumps({"value": "1.25", "ts": datetime.now(UTC).isoformat()}).encode()
-    mqtt_publish.single(GOOD_TOPIC, good, qos=1, hostname="127.0.0.1", port=mqtt_port)
+    mqtt_publish.single(GOOD_TOPIC, good, qos=1, **as_plant)
     wait_for(
         lambda: metric(PORTS["ingest"], "epd_ingest_readings_accepted_total") > accepted_before,
         timeout=120,

@@ -1,9 +1,11 @@
-"""Bad HTTP pushes get a 4xx with a body over real HTTP, and the endpoint keeps serving good ones."""
+"""Bad HTTP pushes (with a valid push token) get a 4xx with a body over real HTTP, and the endpoint keeps
+serving good ones."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
+from inputs_support import push_credential
 from telemetry_support import plant_yaml, running_connector
 from test_connector_sources import _wait_http, free_port
 
@@ -46,6 +48,7 @@ CASES = [  # (content type, body, status, error)
 @pytest.fixture
 async def connector_url(tmp_path, unique, kafka_bootstrap, topic_prefix):
     path = plant_yaml(tmp_path, f"h{unique[:6]}", unique)
+    creds, token = push_credential(tmp_path, f"h{unique[:6]}")
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
@@ -56,20 +59,22 @@ async def connector_url(tmp_path, unique, kafka_bootstrap, topic_prefix):
         key_file=key,
         sources="http",
         http_port=port,
+        http_credentials_file=creds,
     ):
         await _wait_http(port)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
 
 
 async def test_bad_pushes_get_4xx_with_a_body(connector_url):
-    async with httpx.AsyncClient(timeout=30) as client:
+    url, auth = connector_url
+    async with httpx.AsyncClient(timeout=30, headers=auth) as client:
         for ctype, body, status, error in CASES:
-            resp = await client.post(f"{connector_url}/v1/readings", content=body, headers={"content-type": ctype})
+            resp = await client.post(f"{url}/v1/readings", content=body, headers={"content-type": ctype})
             assert resp.status_code == status, (body[:60], resp.status_code, resp.text[:200])
             doc = resp.json()
-            assert doc["error"] == error and doc["detail"], doc
+            assert doc["code"] == error and doc["message"], doc
         ok = await client.post(
-            f"{connector_url}/v1/readings",
+            f"{url}/v1/readings",
             json={"observed_at": "2025-01-01T00:00:00Z", "values": {"h2so4": "1.5", "electricity": 2}},
         )
         assert ok.status_code == 202 and ok.json() == {"accepted": 2}

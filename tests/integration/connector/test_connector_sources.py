@@ -1,14 +1,17 @@
-"""Readings from every connector source (CSV files, HTTP push, real Mosquitto, real asyncua server)
-arrive signed on the raw topic and, through the ingest service, normalised on the readings topic."""
+"""Readings from every connector source (CSV files, HTTP push with a push token, a real Mosquitto over
+TLS as the plant's broker user, real asyncua server) arrive signed on the raw topic and, through the
+ingest service, normalised on the readings topic."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from inputs_support import push_credential, secured_broker
 from prometheus_client import REGISTRY
 from telemetry_support import create_topics, plant_yaml, read_topic, register, running_connector, running_ingest
 
@@ -16,6 +19,7 @@ from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_connector import metrics
 from epd_connector.config import load_plant_config
+from epd_connector.mqtt_access import plant_user
 from epd_connector.simulator.feeds import CsvFeed, HttpFeed, MqttFeed, OpcUaFeed
 
 # meter -> (sent values in the meter's unit, expected quantities in the canonical unit)
@@ -82,9 +86,22 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
         key_file=key_file,
         sources=source,
         http_port=port,
-        mqtt_port=11883,
         opcua_url=f"opc.tcp://127.0.0.1:{port}/epd/",
     )
+    token = None
+    broker = None
+    inputs = contextlib.ExitStack()
+    if source == "http":
+        kw["http_credentials_file"], token = push_credential(tmp_path, plant_id)
+    elif source == "mqtt":
+        broker = inputs.enter_context(secured_broker(tmp_path, [plant_user(plant)]))
+        env = broker.client_env(plant_id)
+        kw.update(
+            mqtt_port=broker.port,
+            mqtt_username=plant_id,
+            mqtt_password=env["EPD_CONNECTOR_MQTT_PASSWORD"],
+            mqtt_ca_file=broker.ca.cert_file,
+        )
     feed = None
     if source == "files":
         csv_feed = CsvFeed(plant, tmp_path / "replay.csv")
@@ -100,12 +117,20 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
     try:
         async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"), running_connector(**kw):
             if source == "http":
-                feed = HttpFeed(plant, f"http://127.0.0.1:{port}")
+                feed = HttpFeed(plant, f"http://127.0.0.1:{port}", token=token)
                 await feed.start()
                 await _wait_http(port)
             elif source == "mqtt":
                 await wait_connected("mqtt")
-                feed = MqttFeed(plant, "127.0.0.1", 11883)
+                assert broker is not None
+                feed = MqttFeed(
+                    plant,
+                    "127.0.0.1",
+                    broker.port,
+                    username=plant_id,
+                    password=broker.password(plant_id),
+                    ca_file=broker.ca.cert_file,
+                )
                 await feed.start()
             elif source == "opcua":
                 await wait_connected("opcua")
@@ -127,6 +152,7 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
     finally:
         if feed is not None and source != "files":
             await feed.stop()
+        inputs.close()  # the broker of the mqtt case
     assert raw and all(len(b.signature) == 64 and b.plant_id == plant_id for b in raw)
     check_normalised(readings, plant_id, times)
 

@@ -28,7 +28,7 @@ SECRET_ENV = {
 }
 # Workloads that read PostgreSQL (through EPD_PG_DSN, or the portal's read-only EPD_PORTAL_PG_DSN).
 PG_CLIENTS = {name for name, keys in SECRET_ENV.items() if keys & {"EPD_PG_DSN", "EPD_PORTAL_PG_DSN"}}
-SECRET_FILES = {"epd-connector": {"epd-connector-key"}}
+SECRET_FILES = {"epd-connector": {"epd-connector-key", "epd-connector-push-credentials", "epd-connector-push-tls"}}
 PRODUCTION_ONLY_FILES = {"epd-gateway": {"epd-gateway-tls"}}
 KAFKA_CLIENTS = {"epd-connector", "epd-ingest", "epd-intensity", "epd-footprint", "epd-publisher"}
 # Ports a workload may reach beyond DNS, Kafka and PostgreSQL.

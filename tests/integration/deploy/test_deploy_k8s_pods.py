@@ -26,6 +26,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from k8s_pod import Objects, Sandbox, container_env, probe, service_links, start, stop
 from k8s_render import OVERLAYS, SERVICES, by_kind, render, workloads
 
+from epd_connector.push_credentials import new_credential, render_file
 from epd_connector.signing import generate_private_key, private_key_to_pem
 from epd_devstack.databases import drop_database, sibling_dsn
 from epd_devstack.procs import log_tail
@@ -57,6 +58,8 @@ def stand_ins(tmp_path, dsn: str) -> dict[tuple[str, str], dict[str, str]]:
         # the portal's read-only login (made by the devstack, granted epd_portal_reader by the migrations)
         ("Secret", "epd-portal-secrets"): {"EPD_PORTAL_PG_DSN": portal_dsn(dsn), "EPD_RECORDS_KEY_SECRET": records},
         ("Secret", "epd-connector-key"): {"plant-key.pem": private_key_to_pem(generate_private_key()).decode()},
+        ("Secret", "epd-connector-push-credentials"): {"push-credentials.json": push_credentials()},
+        ("Secret", "epd-connector-push-tls"): {"tls.crt": cert.read_text(), "tls.key": key.read_text()},
         ("Secret", "epd-gateway-tls"): {"tls.crt": cert.read_text(), "tls.key": key.read_text()},
         ("ConfigMap", "epd-connector-plant"): {
             "plant.yaml": (REPO / "services/connector/config/baotou-smelter.yaml").read_text()
@@ -68,6 +71,12 @@ def stand_ins(tmp_path, dsn: str) -> dict[tuple[str, str], dict[str, str]]:
 def portal_dsn(dsn: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(netloc=f"epd_portal:epd_portal@{parts.hostname}:{parts.port}"))
+
+
+def push_credentials() -> str:
+    """One plant credential, hashed as `epd connector push-credential add` stores it."""
+    _, credential = new_credential("baotou-smelter", "plant historian")
+    return render_file([credential]).decode()
 
 
 def to_this_machine(env: dict[str, str], kafka: str, database_dsn: str) -> dict[str, str]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from epd_common.http_server import ServiceServer, serve_until
+from epd_common.http_limits import coded_error
+from epd_common.http_server import ServiceServer, json_errors, serve_until
 from epd_common.kafka import make_producer
 from epd_common.lifecycle import run_tasks, run_until_signalled
 from epd_common.logs import configure_logging
@@ -58,20 +60,19 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
     sender_task = asyncio.create_task(sender.run(sender_stop), name="sender")
     work: dict[str, Coroutine[Any, Any, None]] = {"batch-timer": rt.run_timer(stop), "sender": watch(sender_task, stop)}
     if "http" in sources:
-        from epd_connector.sources.http_push import make_app
-
-        config = uvicorn.Config(
-            make_app(rt, settings.http_max_bytes),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_level="warning",
-            lifespan="off",
-        )
-        work["http"] = serve_until(ServiceServer(config), stop)
+        work["http"] = serve_until(ServiceServer(push_server_config(settings, rt)), stop)
     if "mqtt" in sources:
         from epd_connector.sources.mqtt import MqttSource
 
-        work["mqtt"] = MqttSource(rt, settings.mqtt_host, settings.mqtt_port).run(stop)
+        work["mqtt"] = MqttSource(
+            rt,
+            settings.mqtt_host,
+            settings.mqtt_port,
+            username=settings.mqtt_username,
+            password=settings.mqtt_password.get_secret_value(),
+            tls=settings.mqtt_tls,
+            ca_file=settings.mqtt_ca_file,
+        ).run(stop)
     if "opcua" in sources:
         from epd_connector.sources.opcua import OpcUaSource
 
@@ -92,6 +93,32 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
         await asyncio.gather(sender_task, return_exceptions=True)
         if runtime is None:
             rt.close()
+
+
+def push_server_config(settings: ConnectorSettings, rt: ConnectorRuntime) -> uvicorn.Config:
+    """The push listener: its authentication (push_auth.py) and, when configured, TLS (with client
+    certificates required when a client CA is set: the handshake itself refuses other clients)."""
+    from epd_connector.push_auth import PushAuthenticator
+    from epd_connector.sources.http_push import make_app
+
+    auth = None
+    if "credential" in settings.http_auth:
+        assert settings.http_credentials_file is not None  # ConnectorSettings checks it
+        auth = PushAuthenticator(settings.http_credentials_file, rt.plant.plant_id)
+    tls: dict[str, Any] = {}
+    if settings.http_tls_cert_file is not None:
+        tls = {"ssl_certfile": str(settings.http_tls_cert_file), "ssl_keyfile": str(settings.http_tls_key_file)}
+        if settings.http_tls_client_ca_file is not None:
+            tls |= {"ssl_ca_certs": str(settings.http_tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return uvicorn.Config(
+        make_app(rt, auth=auth, max_body_bytes=settings.http_max_bytes),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        lifespan="off",
+        http=json_errors(coded_error),  # HTTP-layer 400s (a NUL in a header) in the endpoint's {code, message}
+        **tls,
+    )
 
 
 async def watch(task: asyncio.Task[None], stop: asyncio.Event) -> None:

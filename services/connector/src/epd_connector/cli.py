@@ -1,5 +1,5 @@
 """`epd connector ...`: generate a plant key pair; register a plant (YAML + public key) through the footprint
-admin API; replay a CSV through the connector."""
+admin API; replay a CSV through the connector; push credentials and the MQTT ACL (inputs_cli.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from epd_connector import key_commands
 from epd_connector.admin_calls import AdminApi, refused
 from epd_connector.config import ConfigError, load_plant_config
 from epd_connector.errors import ConnectorError
+from epd_connector.inputs_cli import mqtt_acl, push
 from epd_connector.keys import key_id_for, write_key_pair
 from epd_connector.registration import (
     RegistrationError,
@@ -24,7 +25,11 @@ from epd_connector.registration import (
 )
 from epd_connector.signing import KeyLoadError, generate_private_key, load_public_key
 
-app = typer.Typer(name="connector", help="Site connector: plant keys and registration.", no_args_is_help=True)
+app = typer.Typer(
+    name="connector", help="Site connector: plant keys, registration, input credentials.", no_args_is_help=True
+)
+app.add_typer(push, name="push-credential")
+app.command("mqtt-acl")(mqtt_acl)
 key_commands.register(app)
 
 

@@ -24,3 +24,8 @@ KEY_CHANGES = Counter("epd_connector_key_changes_total", "Signing key switched t
 KEY_RELOAD_FAILURES = Counter(
     "epd_connector_key_reload_failures_total", "Changed key file not taken (unreadable, or against a pinned key id)"
 )
+# Plant input refused for who sent it, before it was read: reason is one of push_auth's codes (HTTP) or
+# not_authorized / tls_failed / subscribe_refused (MQTT connects and subscriptions the broker refused).
+INPUT_REFUSED = Counter(
+    "epd_connector_input_refused_total", "Plant input refused: no, wrong or revoked credential", ["source", "reason"]
+)

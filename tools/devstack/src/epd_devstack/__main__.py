@@ -45,7 +45,8 @@ def main() -> int:
             comps = stack.components(args.brokers)
             print(f"EPD_KAFKA_BOOTSTRAP={comps['kafka'].bootstrap}")
             print(f"EPD_PG_DSN={comps['postgres'].dsn}")
-            print(f"EPD_MQTT_URL=mqtt://127.0.0.1:{comps['mosquitto'].port}")
+            print(f"EPD_MQTT_URL=mqtts://127.0.0.1:{comps['mosquitto'].port}")
+            print(f"EPD_CONNECTOR_MQTT_CA_FILE={comps['mosquitto'].ca.cert_file}")
     except StartupError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 1

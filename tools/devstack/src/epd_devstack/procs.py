@@ -24,6 +24,13 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A loopback port free right now (for processes started next, in tests and the demo)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

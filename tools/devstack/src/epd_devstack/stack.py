@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 from .kafka import REPO, KafkaCluster
+from .local_ca import LocalCA
 from .mosquitto import Mosquitto
 from .postgres import Postgres
-from .procs import StartupError
+from .procs import StartupError, stop_pid_file
 from .prometheus import Prometheus
 
 RUN = pathlib.Path(os.environ.get("EPD_RUN_DIR", REPO / ".run"))
@@ -29,8 +30,13 @@ def components(brokers: int = 1) -> dict:
     return {
         "kafka": KafkaCluster(kafka_base, nodes=brokers, broker_port=kafka_port(brokers), libs=RUN / "kafka" / "libs"),
         "postgres": Postgres(RUN / "postgres", port=int(os.environ.get("EPD_PG_PORT", "55432"))),
-        "mosquitto": Mosquitto(RUN / "mosquitto", port=int(os.environ.get("EPD_MQTT_PORT", "11883"))),
+        "mosquitto": Mosquitto(RUN / "mqtt", port=int(os.environ.get("EPD_MQTT_PORT", "18883")), ca=local_ca()),
     }
+
+
+def local_ca() -> LocalCA:
+    """The local stack's CA (.run/ca): every local TLS listener's certificate comes from it."""
+    return LocalCA(RUN / "ca")
 
 
 def migrate(dsn: str) -> None:
@@ -68,6 +74,7 @@ def down() -> None:
     comps = components(1)
     prometheus().stop()
     comps["mosquitto"].stop()
+    stop_pid_file(RUN / "mosquitto" / "mosquitto.pid")  # the anonymous broker of checkouts before TLS
     comps["postgres"].stop()
 
 

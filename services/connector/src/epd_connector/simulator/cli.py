@@ -30,7 +30,18 @@ def simulate(
     out: Path = typer.Option(Path("simulated.csv"), help="CSV file for --to files"),
     url: str = typer.Option("http://127.0.0.1:8081", help="connector URL for --to http"),
     mqtt_host: str = typer.Option("127.0.0.1", help="broker for --to mqtt"),
-    mqtt_port: int = typer.Option(11883, help="broker port for --to mqtt"),
+    mqtt_port: int = typer.Option(18883, help="broker port for --to mqtt"),
+    mqtt_username: str = typer.Option("", help="the plant's broker user for --to mqtt (default: the plant id)"),
+    mqtt_password: str = typer.Option(
+        "", envvar="EPD_SIMULATE_MQTT_PASSWORD", show_default=False, help="its password (better: the variable)"
+    ),
+    mqtt_tls: bool = typer.Option(True, "--mqtt-tls/--mqtt-plain", help="TLS to the broker"),
+    push_token: str = typer.Option(
+        "", envvar="EPD_SIMULATE_PUSH_TOKEN", show_default=False, help="push token for --to http (better: the variable)"
+    ),
+    ca: Path | None = typer.Option(None, help="CA file that verifies the broker or the connector (default: system)"),
+    client_cert: Path | None = typer.Option(None, help="client certificate for --to http with mTLS (PEM)"),
+    client_key: Path | None = typer.Option(None, help="its private key (PEM)"),
     opcua_endpoint: str = typer.Option("opc.tcp://127.0.0.1:4840/epd/", help="server endpoint for --to opcua"),
 ) -> None:
     """Simulate a plant's meters and feed them to a connector source."""
@@ -49,8 +60,22 @@ def simulate(
         raise typer.Exit(2)
     feeds = {
         "opcua": lambda: OpcUaFeed(plant, opcua_endpoint),
-        "mqtt": lambda: MqttFeed(plant, mqtt_host, mqtt_port),
-        "http": lambda: HttpFeed(plant, url),
+        "mqtt": lambda: MqttFeed(
+            plant,
+            mqtt_host,
+            mqtt_port,
+            username=mqtt_username or plant.plant_id,
+            password=mqtt_password,
+            tls=mqtt_tls,
+            ca_file=ca,
+        ),
+        "http": lambda: HttpFeed(
+            plant,
+            url,
+            token=push_token or None,
+            ca_file=ca,
+            client_cert=(client_cert, client_key) if client_cert and client_key else None,
+        ),
         "files": lambda: CsvFeed(plant, out),
     }
     if to not in feeds:

@@ -2,6 +2,8 @@
 
 Each feed takes the plant YAML's bindings, so what it writes is exactly what the connector reads:
 an asyncua server exposing every meter node, MQTT publishes, HTTP pushes to a connector, or CSV.
+MQTT and HTTP authenticate as a plant's systems would: the plant's broker user over TLS, a push token
+(over HTTPS when the URL says so), each verified against the given CA file or the system trust store.
 """
 
 from __future__ import annotations
@@ -89,15 +91,35 @@ class OpcUaFeed:
 
 
 class MqttFeed:
-    def __init__(self, plant: PlantConfig, host: str, port: int) -> None:
+    def __init__(
+        self,
+        plant: PlantConfig,
+        host: str,
+        port: int,
+        *,
+        username: str,
+        password: str,
+        tls: bool = True,
+        ca_file: Path | None = None,
+    ) -> None:
         self._plant = plant
         self._host, self._port = host, port
+        self._username, self._password = username, password
+        self._tls, self._ca_file = tls, ca_file
         self._client: Any = None
 
     async def start(self) -> None:
         import aiomqtt
 
-        self._client = aiomqtt.Client(self._host, self._port)
+        from epd_connector.sources.mqtt import tls_context
+
+        self._client = aiomqtt.Client(
+            self._host,
+            self._port,
+            username=self._username,
+            password=self._password,
+            tls_context=tls_context(self._ca_file) if self._tls else None,
+        )
         await self._client.__aenter__()
 
     async def send(self, readings: Sequence[telemetry_pb2.RawReading]) -> None:
@@ -117,15 +139,30 @@ class MqttFeed:
 
 
 class HttpFeed:
-    def __init__(self, plant: PlantConfig, url: str) -> None:
+    def __init__(
+        self,
+        plant: PlantConfig,
+        url: str,
+        *,
+        token: str | None,
+        ca_file: Path | None = None,
+        client_cert: tuple[Path, Path] | None = None,
+    ) -> None:
         self._plant = plant
         self._url = url.rstrip("/") + "/v1/readings"
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._ca_file, self._client_cert = ca_file, client_cert
         self._client: Any = None
 
     async def start(self) -> None:
+        import ssl
+
         import httpx
 
-        self._client = httpx.AsyncClient(timeout=30)
+        ctx = ssl.create_default_context(cafile=str(self._ca_file) if self._ca_file else None)
+        if self._client_cert is not None:
+            ctx.load_cert_chain(str(self._client_cert[0]), str(self._client_cert[1]))
+        self._client = httpx.AsyncClient(timeout=30, verify=ctx, headers=self._headers)
 
     async def send(self, readings: Sequence[telemetry_pb2.RawReading]) -> None:
         items = []

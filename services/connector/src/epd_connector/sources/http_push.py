@@ -5,9 +5,12 @@ POST /v1/readings with either
   "observed_at": "2025-01-01T00:00:00Z"}, ...]}` or `{"observed_at": ..., "values": {<field>: <value>}}`
   (values as decimal strings or JSON numbers; numbers are read as decimals, never floats), or
 - `application/x-protobuf`: an epd.v1.TelemetryBatch whose readings name configured meter ids.
-Answers 202 `{"accepted": n}`; 400 unparsable body, 413 too large, 415 other content types, 422 a
-reading that names no configured meter or has a bad value or timestamp; every error has a body.
-The whole request is refused on any bad reading, so a plant never has to guess what got through.
+Answers 202 `{"accepted": n}`; 400 unparsable body or a request head over 16 KiB, 401/403 no, wrong
+or revoked credential, another plant's credential or a meter outside the credential's scope
+(`epd_connector.push_auth`, checked before the body is read), 413 too large, 415 other content types,
+422 a reading that names no configured meter or has a bad value or timestamp. Every error has a body
+`{"code": <reason code>, "message": <text>}` (the platform's error shape, epd_common.http_limits.coded_error).
+The whole request is refused on any bad reading or meter, so a plant never has to guess what got through.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from fastapi.responses import JSONResponse
 from google.protobuf.message import DecodeError
 
 from epd.v1 import telemetry_pb2
-from epd_common.http_limits import json_depth
+from epd_common.http_limits import RequestHeadLimit, coded_error, json_depth
 from epd_connector import metrics
 from epd_connector.config import MeterConfig
 from epd_connector.errors import ConnectorError
+from epd_connector.push_auth import PushAuthenticator, Refusal, meters_refused
 from epd_connector.runtime import ConnectorRuntime
 from epd_connector.sources.values import EdgeError, decimal_text, timestamp
 
@@ -32,17 +36,38 @@ MAX_READINGS = 10_000
 MAX_JSON_DEPTH = 16
 
 
-def _error(status: int, reason: str, detail: Any) -> JSONResponse:
+def _error(status: int, reason: str, message: str) -> JSONResponse:
     metrics.SOURCE_ERRORS.labels("http", reason).inc()
-    return JSONResponse(status_code=status, content={"error": reason, "detail": detail})
+    return JSONResponse(status_code=status, content=coded_error(reason, message))
+
+
+def _refusal(refusal: Refusal) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="epd-connector"'} if refusal.status == 401 else None
+    return JSONResponse(
+        status_code=refusal.status, content=coded_error(refusal.reason, refusal.message), headers=headers
+    )
+
+
+async def _discard(request: Request, limit: int) -> None:
+    """Read and drop a refused body (up to `limit`), so a client that writes before it reads gets the answer."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 def _reject_constant(name: str) -> Any:
     raise EdgeError(f"{name} is not valid JSON; send non-finite values as strings")
 
 
-def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> FastAPI:
+def make_app(runtime: ConnectorRuntime, *, auth: PushAuthenticator | None, max_body_bytes: int = 1_048_576) -> FastAPI:
+    """`auth` None: the TLS layer authenticated the client (mTLS with a client CA of this plant only)."""
     app = FastAPI(title="EPD connector push", docs_url=None, redoc_url=None)
+    app.add_middleware(RequestHeadLimit, max_bytes=16 * 1024, body=coded_error)
     by_field: dict[str, MeterConfig] = {}
     for m in runtime.plant.meters:
         by_field[m.meter_id] = m
@@ -55,6 +80,13 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
 
     @app.post("/v1/readings")
     async def push(request: Request) -> JSONResponse:
+        credential = None
+        if auth is not None:
+            checked = await auth.authenticate(request.headers.get("authorization"))
+            if isinstance(checked, Refusal):
+                await _discard(request, max_body_bytes)
+                return _refusal(checked)
+            credential = checked
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             return _error(413, "too_large", f"body of {declared} bytes exceeds {max_body_bytes}")
@@ -77,6 +109,8 @@ def make_app(runtime: ConnectorRuntime, max_body_bytes: int = 1_048_576) -> Fast
             return _error(422, "invalid_reading", str(exc))
         if len(readings) > MAX_READINGS:
             return _error(413, "too_many_readings", f"{len(readings)} readings exceed {MAX_READINGS}")
+        if credential is not None and (outside := meters_refused(credential, [r.meter_id for r in readings])):
+            return _refusal(outside)
         await runtime.submit(readings, "http")
         return JSONResponse(status_code=202, content={"accepted": len(readings)})
 

@@ -12,13 +12,12 @@ import datetime as dt
 import os
 import pathlib
 import secrets
-import socket
 import subprocess
 import time
 
 from .. import stack
 from ..databases import create_migrated_database, drop_database
-from ..procs import port_open
+from ..procs import free_port, port_open
 from . import seed as seeding
 from .services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module
 
@@ -48,12 +47,6 @@ PORTS = {
     "connector-baotou-smelter": 9108,
     "connector-baotou-metals": 9109,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _hours(span: str) -> float:
@@ -218,6 +211,7 @@ class DemoSystem:
             ),
             timeout=120,
         )
+        mqtt = stack.components(1)["mosquitto"]
         for plant in seeding.PLANTS:
             name = f"connector-{plant}"
             self.group.start(
@@ -226,6 +220,7 @@ class DemoSystem:
                     python_module("epd_connector"),
                     {
                         **e,
+                        **mqtt.client_env(plant),  # the plant's broker user, over TLS
                         "EPD_CONNECTOR_PLANT_CONFIG": str(seeding.plant_config(plant)),
                         "EPD_CONNECTOR_KEY_FILE": str(self.run_dir / "keys" / f"{plant}.pem"),
                         "EPD_CONNECTOR_SOURCES": "mqtt",
@@ -243,6 +238,7 @@ class DemoSystem:
         # Start on a whole hour: a first window of a few minutes, where counters give no delta for
         # their first reading, would distort the first evaluation of every product.
         start = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+        mqtt = stack.components(1)["mosquitto"]
         for i, plant in enumerate(seeding.PLANTS):
             args = [
                 "simulate",
@@ -261,7 +257,11 @@ class DemoSystem:
                 "--bad-probability",
                 str(self.opts.bad_probability),
                 "--mqtt-port",
-                self.env["EPD_MQTT_PORT"],
+                str(mqtt.port),
+                "--mqtt-username",
+                plant,
+                "--ca",
+                str(mqtt.ca.cert_file),
             ]
             if plant == self.opts.drift_plant:
                 for d in self.opts.drift:
@@ -273,7 +273,7 @@ class DemoSystem:
                         epd(*args),
                         stdout=fh,
                         stderr=subprocess.STDOUT,
-                        env={**os.environ, **self.env},
+                        env={**os.environ, **self.env, "EPD_SIMULATE_MQTT_PASSWORD": mqtt.password(plant)},
                         cwd=seeding.REPO,
                     )
                 )
