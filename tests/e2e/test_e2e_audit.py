@@ -87,15 +87,20 @@ def test_a_reading_is_proven_inside_a_published_number(system, tmp_path):
         lambda: (v := snapshotted(system)) and "re-calcine" in v and v, timeout=300, what="the calcine's version"
     )
     calcine = versions["re-calcine"]["pf_id"]
-    # Readings of the roasting process in hours the version's evidence windows were built from; an hour
-    # whose logged readings intensity partly refused (too late) cannot be proven, so try a few.
+    # Readings of the roasting process in hours the version's evidence windows were built from, never
+    # revised afterwards; an hour whose logged readings intensity partly refused (too late) cannot be
+    # proven, so try a few.
     hours = db(
         system,
         """SELECT DISTINCT ON (h.window_start) encode(r.reading_hash, 'hex') AS hash, h.window_start
            FROM epd_evidence e JOIN footprint_applied_windows w USING (window_id, revision)
            JOIN footprint_applied_windows h ON h.process_id = w.process_id
                 AND h.window_end - h.window_start = interval '1 hour' AND h.applied_at <= w.applied_at
-                AND h.window_start >= w.window_start
+                AND h.window_start >= w.window_start AND h.window_end <= w.window_end
+                -- an hour revised (late readings) after the version's window has leaves the proof
+                -- cannot split by revision: take hours whose every revision the window saw
+                AND NOT EXISTS (SELECT FROM footprint_applied_windows later
+                                WHERE later.window_id = h.window_id AND later.applied_at > w.applied_at)
            JOIN evidence_readings r ON r.process_id = h.process_id
                 AND r.observed_ns >= extract(epoch FROM h.window_start)::bigint * 1000000000
                 AND r.observed_ns < extract(epoch FROM h.window_end)::bigint * 1000000000

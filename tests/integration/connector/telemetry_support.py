@@ -102,9 +102,10 @@ async def register_at(url: str, plant_path: Path, tmp: Path) -> Path:
     return key_file
 
 
-async def push(port: int, at: datetime, values: dict[str, str]) -> None:
-    """One HTTP push of readings observed at `at` to the connector's HTTP source."""
-    async with httpx.AsyncClient(timeout=60) as client:
+async def push(port: int, at: datetime, values: dict[str, str], token: str) -> None:
+    """One HTTP push of readings observed at `at` to the connector's HTTP source, with the plant's
+    push credential (inputs_support.push_credential)."""
+    async with httpx.AsyncClient(timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
         resp = await client.post(
             f"http://127.0.0.1:{port}/v1/readings", json={"observed_at": at.isoformat(), "values": values}
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from inputs_support import push_credential
 from prometheus_client import REGISTRY
 from telemetry_support import (
     create_topics,
@@ -69,6 +70,7 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
 ):
     pid = f"rot{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique, pin_key_id=False)
+    credentials, token = push_credential(tmp_path, pid)
     await create_topics(kafka_bootstrap, topic_prefix)
     base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     sent: dict[int, str] = {}  # observed second -> the phase it was pushed in
@@ -77,7 +79,7 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
     async def send(phase: str, minutes: range) -> set[tuple[str, int]]:
         for m in minutes:
             at = base + timedelta(minutes=m)
-            await push(port, at, {"electricity": str(m + 1), "h2so4": "0.5"})
+            await push(port, at, {"electricity": str(m + 1), "h2so4": "0.5"}, token)
             sent[int(at.timestamp())] = phase
         return {
             (f"{pid}.{meter}", int((base + timedelta(minutes=m)).timestamp()))
@@ -100,6 +102,7 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
                 key_file=key_file,
                 sources="http",
                 http_port=port,
+                http_credentials_file=credentials,
             ),
         ):
             await wait_http(port)

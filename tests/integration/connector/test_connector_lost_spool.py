@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, datetime, timedelta
 
+from inputs_support import push_credential
 from telemetry_support import (
     create_topics,
     plant_yaml,
@@ -30,6 +31,7 @@ async def test_a_connector_that_lost_its_spool_sends_new_batch_ids(
 ):
     pid = f"ls{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique, pin_key_id=False)
+    credentials, token = push_credential(tmp_path, pid)
     key_file = await register(fresh_db, path, tmp_path)
     await create_topics(kafka_bootstrap, topic_prefix)
     spool_dir = tmp_path / "spool"
@@ -46,13 +48,14 @@ async def test_a_connector_that_lost_its_spool_sends_new_batch_ids(
             key_file=key_file,
             sources="http",
             http_port=port,
+            http_credentials_file=credentials,
             spool_dir=spool_dir,
         ) as rt:
             streams.append((rt.spool.stream_id, rt.batcher.next_sequence))
             await wait_http(port)
             for m in minutes:
                 at = base + timedelta(minutes=m)
-                await push(port, at, {"electricity": str(m + 1), "h2so4": "0.5"})
+                await push(port, at, {"electricity": str(m + 1), "h2so4": "0.5"}, token)
                 want.update({(f"{pid}.electricity", int(at.timestamp())), (f"{pid}.h2so4", int(at.timestamp()))})
             got = await read_topic(
                 kafka_bootstrap,
