@@ -14,8 +14,10 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError, UnsupportedVersionError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
-from ingest_support import NOW, PLANT, Plant, raw
+from ingest_support import KEY_ID, METERS, NOW, PLANT, Plant, raw
 
+from epd_connector.signing import generate_private_key
+from epd_ingest.registry import meter_from_mapping
 from epd_ingest.sender import PipelinedSender
 from epd_ingest.service import IngestService
 from epd_ingest.state_store import IngestStateStore
@@ -119,3 +121,41 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
     assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 3}]
     await service.flush()  # nothing left: no empty save
     assert len(store.written) == 2 and (PLANT, "roasting.coal") in {(p, m) for p, m, *_ in second.meter_rows}
+
+
+async def test_a_batch_of_a_key_registered_a_moment_ago_reloads_the_registry_once(plant: Plant):
+    """The new key's announcement has not arrived: the poll holding its batch reloads the registry first,
+    so the batch is accepted; more unknown keys within UNKNOWN_KEY_REFRESH_SECONDS do not reload again."""
+    new_key, reloads = generate_private_key(), []
+
+    async def refresh() -> None:  # what PgPlantRegistry.refresh does once the key row exists
+        reloads.append(1)
+        plant.registry.register(
+            PLANT, {KEY_ID: plant.key.public_key(), "k2": new_key.public_key()}, [meter_from_mapping(m) for m in METERS]
+        )
+
+    service = IngestService(
+        FakeConsumer(),
+        FakeTopicProducer(),
+        plant.registry,
+        HeldStore(plant.config),
+        config=plant.config,  # type: ignore[arg-type]
+        refresh_registry=refresh,
+        refresh_seconds=3600,
+        clock=lambda: NOW,
+    )  # type: ignore[arg-type]
+    service.state = plant.state
+
+    def poll(offset: int, key_id: str, key) -> dict:
+        value = plant.bytes(raw("roasting.coal", "1", "t", at=NOW - timedelta(minutes=offset)), key=key, key_id=key_id)
+        rec = ConsumerRecord("raw", 0, offset, 0, 0, b"k", value, None, len(b"k"), len(value), [])
+        return {TopicPartition("raw", 0): [rec]}
+
+    await service._refresh_for_unknown_keys(poll(1, KEY_ID, plant.key))
+    assert reloads == []  # a known key reloads nothing
+    first = poll(2, "k2", new_key)
+    await service._refresh_for_unknown_keys(first)
+    await service.handle(first)
+    assert reloads == [1] and service.accepted == 1
+    await service._refresh_for_unknown_keys(poll(3, "k3", generate_private_key()))
+    assert reloads == [1]  # rate-limited

@@ -35,6 +35,7 @@ from epd_ingest.pipeline import DEFAULT_CONFIG, IngestConfig, IngestState, proce
 from epd_ingest.registry import PlantRegistry
 from epd_ingest.sender import PipelinedSender
 from epd_ingest.state_store import IngestStateStore, StateSnapshot
+from epd_ingest.validate import Finding, parse_envelope
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,15 @@ SAVE_SECONDS = Histogram("epd_ingest_state_save_seconds", "Time to save the inge
 LAG = Gauge("epd_ingest_lag_seconds", "Age of the last processed raw record (broker timestamp) when processed")
 REGISTRY_REFRESHES = Counter(
     "epd_ingest_registry_refreshes_total",
-    "Plant registry snapshots loaded: announced by the database, or periodic",
+    "Plant registry snapshots loaded: announced by the database, periodic, or for a batch of an unknown plant or key",
     ["trigger"],
 )
 
 MAX_UNSAVED_POLLS = 20  # polls processed while one save is in flight before the loop waits for it
+# A batch of a plant or key the snapshot does not know reloads the registry first (a key registered a
+# moment ago whose announcement has not arrived yet), at most this often: unknown keys cannot force
+# a reload per batch.
+UNKNOWN_KEY_REFRESH_SECONDS = 5.0
 
 # Bounded label values: the names of the RejectionReason enum, nothing plant-supplied.
 _REASONS = {
@@ -95,6 +100,7 @@ class IngestService:
         self._refresh_seconds = refresh_seconds
         self._registry_changed = registry_changed
         self._next_refresh = time.monotonic() + refresh_seconds
+        self._next_unknown_key_refresh = 0.0
         self.raw_topic = topics.TELEMETRY_RAW.topic(prefix)
         self.readings_topic = topics.TELEMETRY_READINGS.topic(prefix)
         self.rejected_topic = topics.TELEMETRY_REJECTED.topic(prefix)
@@ -131,6 +137,7 @@ class IngestService:
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
             await self._maybe_refresh()  # a change announced while polling applies to what the poll brought
             if polled:
+                await self._refresh_for_unknown_keys(polled)
                 await self.handle(polled)
             await lag.maybe_update()
         await self.flush()
@@ -146,6 +153,28 @@ class IngestService:
                 log.exception("plant registry refresh failed; keeping the previous snapshot")
             else:
                 REGISTRY_REFRESHES.labels("announced" if changed else "periodic").inc()
+
+    async def _refresh_for_unknown_keys(self, polled: dict[TopicPartition, list]) -> None:
+        """Reload the registry before handling a poll that holds a batch of a plant or key it does not
+        know, unless that was done less than UNKNOWN_KEY_REFRESH_SECONDS ago."""
+        if self._refresh is None or time.monotonic() < self._next_unknown_key_refresh:
+            return
+        if not any(self._unknown_signer(rec.value) for records in polled.values() for rec in records):
+            return
+        self._next_unknown_key_refresh = time.monotonic() + UNKNOWN_KEY_REFRESH_SECONDS
+        try:
+            await self._refresh()  # type: ignore[misc]
+        except Exception:
+            log.exception("plant registry refresh failed; keeping the previous snapshot")
+        else:
+            REGISTRY_REFRESHES.labels("unknown_key").inc()
+
+    def _unknown_signer(self, value: bytes | None) -> bool:
+        signed = parse_envelope(value or b"", self._config.limits)
+        if isinstance(signed, Finding):  # oversized or malformed: validation rejects it with its reason
+            return False
+        plant = self._registry.plant(signed.plant_id)
+        return plant is None or signed.key_id not in plant.keys
 
     async def handle(self, polled: dict[TopicPartition, list]) -> None:
         async with self._lock:
