@@ -50,6 +50,8 @@ async def _locked_key(conn: asyncpg.Connection, plant_id: str, key_id: str) -> a
         f"SELECT {_COLUMNS} FROM plant_keys WHERE plant_id = $1 AND key_id = $2 FOR UPDATE", plant_id, key_id
     )
     if row is None:
+        if await conn.fetchval("SELECT 1 FROM plants WHERE plant_id = $1", plant_id) is None:
+            raise AdminError(404, "unknown_plant", f"plant {plant_id} is not registered")
         raise AdminError(404, "unknown_key", f"plant {plant_id} has no key {key_id}")
     return row
 
