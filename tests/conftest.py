@@ -4,9 +4,11 @@ not running, the session starts it (never skips). Each test gets unique topic an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -89,14 +91,21 @@ async def pg_pool(pg_dsn):
     await pool.close()
 
 
-@pytest.fixture
-async def fresh_db(pg_dsn, unique):
-    """A new database with every migration applied, dropped after the test: full isolation."""
+@contextlib.asynccontextmanager
+async def scratch_database(pg_dsn: str, name: str | None = None) -> AsyncIterator[str]:
+    """A new database with every migration applied (a copy of the migrated template), dropped after."""
     from epd_devstack.databases import create_migrated_database, drop_database
 
-    name = f"t_{unique}"
+    name = name or f"t_{uuid.uuid4().hex[:10]}"
     dsn = await create_migrated_database(pg_dsn, name)
     try:
         yield dsn
     finally:
         await drop_database(pg_dsn, name)
+
+
+@pytest.fixture
+async def fresh_db(pg_dsn, unique):
+    """A new database with every migration applied, dropped after the test: full isolation."""
+    async with scratch_database(pg_dsn, f"t_{unique}") as dsn:
+        yield dsn

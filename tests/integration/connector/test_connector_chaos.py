@@ -5,6 +5,7 @@ SIGKILLed mid-stream and restarted. After ingest, every reading is on the readin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -120,16 +121,25 @@ async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(
         EPD_CONNECTOR_EXIT_WHEN_DRAINED="true",
         EPD_LOG_LEVEL="WARNING",
     )
+    state_file = tmp_path / "replay.csv.state.json"  # written atomically (tmp + rename) at each checkpoint
+
+    def rows_done() -> int:
+        return json.loads(state_file.read_text())["rows_done"] if state_file.exists() else 0
+
     first = await asyncio.create_subprocess_exec(sys.executable, "-m", "epd_connector", env=env)
     try:
-        await asyncio.sleep(3.0)
-        assert first.returncode is None, "the connector finished before it could be killed"
+        # Killed mid-stream: right after its first checkpoint, however long its start took (a fixed
+        # 3 s failed on a busy machine, before the first checkpoint, and idled on a fast one).
+        async with asyncio.timeout(120):
+            while not rows_done():
+                assert first.returncode is None, "the connector exited before its first checkpoint"
+                await asyncio.sleep(0.05)
         first.send_signal(signal.SIGKILL)
         await first.wait()
     finally:
         if first.returncode is None:
             first.kill()
-    state = (tmp_path / "replay.csv.state.json").read_text()
+    state = state_file.read_text()
     assert '"rows_done": 200' not in state  # killed mid-stream
     second = await asyncio.create_subprocess_exec(sys.executable, "-m", "epd_connector", env=env)
     try:

@@ -17,6 +17,8 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 
 from epd.v1 import footprint_pb2
@@ -62,6 +64,30 @@ async def wait_applied(conn: asyncpg.Connection, count: int) -> None:
     async with asyncio.timeout(60):
         while await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") < count:  # noqa: ASYNC110 - a table
             await asyncio.sleep(0.2)
+
+
+async def wait_caught_up(bootstrap: str, topic: str, *groups: str) -> None:
+    """Until each group has committed every record now on `topic`: its workers have applied them all
+    (run_consumer commits a batch after applying it). Then "nothing changed" means something."""
+    probe = make_consumer(bootstrap, None)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await probe.start()
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        parts = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        assert parts, described
+        end = await probe.end_offsets(parts)
+        async with asyncio.timeout(60):
+            for group in groups:
+                while True:
+                    committed = await admin.list_consumer_group_offsets(group)
+                    if all(tp in committed and committed[tp].offset >= end[tp] for tp in parts if end[tp]):
+                        break
+                    await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+        await probe.stop()
 
 
 async def snapshot(conn: asyncpg.Connection) -> dict:
@@ -124,7 +150,7 @@ async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fr
     # Replay the same windows twice, through a new consumer group: nothing changes.
     async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}-replay"):
         await produce(kafka_bootstrap, topic, windows)
-        await asyncio.sleep(3)
+        await wait_caught_up(kafka_bootstrap, topic, f"g{unique}-replay")
     assert await snapshot(conn) == before
     assert await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") == 4
 
@@ -151,7 +177,7 @@ async def test_two_workers_never_create_two_versions_of_one_series(chain, fresh_
     ):
         await produce(kafka_bootstrap, topic, windows)
         await wait_applied(conn, 6)
-        await asyncio.sleep(2)
+        await wait_caught_up(kafka_bootstrap, topic, f"a{unique}", f"b{unique}")
     per_series = await conn.fetch(
         "SELECT series_id, count(*) AS n FROM epd_versions WHERE status = 'provisional' GROUP BY series_id"
     )

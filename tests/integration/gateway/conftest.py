@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -10,7 +12,7 @@ import httpx
 import pytest
 from gateway_seed import base
 
-from tests.conftest import shared_spec
+from tests.conftest import scratch_database, shared_spec
 from tests.support.gateway_process import KEY_SECRET, Gateway, start, stop  # noqa: F401 - fixtures use them
 
 
@@ -35,14 +37,18 @@ async def add_clients(dsn: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-@pytest.fixture
-async def gateway_db(fresh_db):
-    conn = await asyncpg.connect(fresh_db)
+async def seed_base(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
     try:
         await base(conn)
     finally:
         await conn.close()
-    return fresh_db
+    return dsn
+
+
+@pytest.fixture
+async def gateway_db(fresh_db):
+    return await seed_base(fresh_db)
 
 
 async def launch(dsn: str, tmp: Path, **extra: str):
@@ -51,13 +57,28 @@ async def launch(dsn: str, tmp: Path, **extra: str):
     return proc, Gateway(f"https://127.0.0.1:{port}", tmp / "tls" / "cert.pem", dsn, port, clients, env)
 
 
-@pytest.fixture
-async def gateway(gateway_db, tmp_path):
-    proc, gw = await launch(gateway_db, tmp_path)
+@contextlib.asynccontextmanager
+async def running(dsn: str, tmp: Path) -> AsyncIterator[Gateway]:
+    proc, gw = await launch(dsn, tmp)
     try:
         yield gw
     finally:
         await asyncio.to_thread(stop, proc)
+
+
+@pytest.fixture
+async def gateway(gateway_db, tmp_path):
+    async with running(gateway_db, tmp_path) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="module")
+async def read_only_gateway(pg_dsn, tmp_path_factory):
+    """One gateway on one database (the base seed) for a whole module, whose tests must only read:
+    they share the database and the gateway process. The module seeds its records once, in a
+    module-scoped fixture of its own; each test still gets its own token and client."""
+    async with scratch_database(pg_dsn) as dsn, running(await seed_base(dsn), tmp_path_factory.mktemp("gw")) as gw:
+        yield gw
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
 """Every ListFootprints filter, OR within a filter and AND across filters; responses validate against
 the PACT v3.0.3 schemas; filter values that match nothing give 200 with an empty list, malformed
-requests 400 {code, message}. The spec's words are quoted where a test rests on them."""
+requests 400 {code, message}. The spec's words are quoted where a test rests on them.
+
+Every test here only reads: they share one seeded database and gateway (read_only_gateway)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import pytest
 from conftest import check_error, check_list
 from gateway_seed import MAGNET, ORGS, OXIDE, T0, add_product, add_version
@@ -13,21 +16,30 @@ from gateway_seed import MAGNET, ORGS, OXIDE, T0, add_product, add_version
 PREFIX = "urn:pact:epd.example.cn:product-id:"
 
 
-@pytest.fixture
-async def seeded(gateway, db):
-    s1 = await add_product(db, "ndpr-oxide", OXIDE)
-    old = await add_version(db, s1, 1, status="deprecated")
-    new = await add_version(db, s1, 2, preceding=old)
-    s3 = await add_product(db, "dy-oxide", OXIDE, org="org-b")
-    later = await add_version(db, s3, valid_from=T0 + timedelta(days=365), valid_until=T0 + timedelta(days=6 * 365))
-    s4 = await add_product(db, "ndfeb-magnet", MAGNET, org="org-b")
-    magnet = await add_version(db, s4)
-    s5 = await add_product(db, "ce-oxide", OXIDE)
-    default_validity = await add_version(db, s5, valid_from=None, valid_until=None)  # T0 .. T0 + 3 years
+@pytest.fixture(scope="module")
+async def records(read_only_gateway) -> dict[str, str]:
+    db = await asyncpg.connect(read_only_gateway.dsn)
+    try:
+        s1 = await add_product(db, "ndpr-oxide", OXIDE)
+        old = await add_version(db, s1, 1, status="deprecated")
+        new = await add_version(db, s1, 2, preceding=old)
+        s3 = await add_product(db, "dy-oxide", OXIDE, org="org-b")
+        later = await add_version(db, s3, valid_from=T0 + timedelta(days=365), valid_until=T0 + timedelta(days=6 * 365))
+        s4 = await add_product(db, "ndfeb-magnet", MAGNET, org="org-b")
+        magnet = await add_version(db, s4)
+        s5 = await add_product(db, "ce-oxide", OXIDE)
+        default_validity = await add_version(db, s5, valid_from=None, valid_until=None)  # T0 .. T0 + 3 years
+    finally:
+        await db.close()
     ids = {"old": old, "new": new, "later": later, "magnet": magnet, "default": default_validity}
-    token = await gateway.token("all")
-    async with gateway.client(headers={"authorization": f"Bearer {token}"}) as http:
-        yield http, {k: str(v) for k, v in ids.items()}
+    return {k: str(v) for k, v in ids.items()}
+
+
+@pytest.fixture
+async def seeded(read_only_gateway, records):
+    token = await read_only_gateway.token("all")
+    async with read_only_gateway.client(headers={"authorization": f"Bearer {token}"}) as http:
+        yield http, records
 
 
 async def ids_for(http, pact, params) -> set[str]:

@@ -1,6 +1,8 @@
 """PACT v3 rules that clients rely on, against the real gateway: every error is a `{code, message}`
 JSON body, even those the HTTP layer produces; `limit` and `Link` as the spec says; one signature
-rule for every format (x-epd-signature over the exact body), which `epd verify` checks."""
+rule for every format (x-epd-signature over the exact body), which `epd verify` checks.
+
+Every test here only reads: they share one seeded database and gateway (read_only_gateway)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import ssl
 import subprocess
 import sys
 
+import asyncpg
 import pytest
 from conftest import check_error, check_list
 from gateway_seed import MAGNET, OXIDE, add_product, add_version
@@ -19,13 +22,28 @@ from epd_records.signing import verify_payload
 from tests.conftest import REPO
 
 
+@pytest.fixture(scope="module")
+def gateway(read_only_gateway):
+    return read_only_gateway
+
+
+@pytest.fixture(scope="module")
+async def records(gateway) -> list[str]:
+    """Three oxides client a's agreement recognises, and a magnet it does not."""
+    db = await asyncpg.connect(gateway.dsn)
+    try:
+        ids = [await add_version(db, await add_product(db, f"oxide-{i}", OXIDE)) for i in range(3)]
+        await add_version(db, await add_product(db, "magnet", MAGNET))
+    finally:
+        await db.close()
+    return [str(i) for i in ids]
+
+
 @pytest.fixture
-async def http(gateway, db):
-    ids = [await add_version(db, await add_product(db, f"oxide-{i}", OXIDE)) for i in range(3)]
-    await add_version(db, await add_product(db, "magnet", MAGNET))
+async def http(gateway, records):
     token = await gateway.token("a")
     async with gateway.client(headers={"authorization": f"Bearer {token}"}) as client:
-        yield client, [str(i) for i in ids]
+        yield client, records
 
 
 def raw_request(gateway, request: bytes) -> tuple[int, dict[str, str], bytes]:
