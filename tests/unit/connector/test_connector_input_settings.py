@@ -51,3 +51,14 @@ def test_unauthenticated_inputs_stop_the_start(settings, message):
 def test_authenticated_inputs_start(settings):
     s = ConnectorSettings(**BASE, **settings)
     assert "pw" not in repr(s)
+
+
+def test_empty_variables_are_unset_for_files_and_for_the_shared_replication_settings(monkeypatch):
+    """.env.example lists both kinds empty: the connector's file paths and ServiceSettings' replication
+    (each validator keeps its own name, so the connector's never replaces the shared one)."""
+    for name in ("EPD_KAFKA_REPLICATION_FACTOR", "EPD_KAFKA_MIN_INSYNC_REPLICAS", "EPD_CONNECTOR_HTTP_TLS_CERT_FILE"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("EPD_ENVIRONMENT", "local")
+    settings = ConnectorSettings(**BASE, sources="http", **CREDS)
+    assert settings.kafka_replication_factor is None and settings.kafka_min_insync_replicas is None
+    assert settings.http_tls_cert_file is None and settings.topic_replication.factor == 1

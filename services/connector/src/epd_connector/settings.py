@@ -63,7 +63,8 @@ class ConnectorSettings(ServiceSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # (named apart from ServiceSettings._empty_is_unset, which a same-named validator would replace)
         # `NAME=` (as .env.example lists unset files) means unset, not the current directory
         return None if value == "" else value
 
