@@ -251,3 +251,54 @@ def test_a_proof_that_does_not_hold_says_which_step(proof, change, match):
     with pytest.raises(Exception, match=match) as err:
         verify_proof(broken, jwks)
     assert err.type.__name__ in ("ProofError", "SignatureError")
+
+
+@pytest.fixture
+def hourly_proof(make_version, party):
+    """A version whose evidence window is one hour: the window part is the hour itself."""
+    readings = hashes(5)
+    hour_root = merkle_root(readings)
+    links = [("w-1h", 2, hour_root), ("w-other", 0, hashes(40)[39])]
+    fv = make_version()
+    for w, r, m in links:
+        fv.evidence.add(window_id=w, revision=r, merkle_root=m)
+    fv.evidence_root = evidence_root(links)
+    ring = new_key_ring()
+    record = signed_pact_record(fv, party, PUBLIC, ring).footprint
+    leaves = [evidence_leaf(*link) for link in links]
+    doc = {
+        "format": PROOF_FORMAT,
+        "reading": {"hash": readings[1]},
+        "hour": {
+            "window_id": "w-1h",
+            "revision": 2,
+            "merkle_root": hour_root,
+            "path": merkle_path(readings, readings[1]),
+        },
+        "window": {"window_id": "w-1h", "revision": 2, "merkle_root": hour_root, "path": []},
+        "version": {"pf_id": record["id"], "evidence_root": fv.evidence_root, "path": merkle_path(leaves, leaves[0])},
+        "record": record,
+    }
+    return doc, ring.public_jwks()
+
+
+def test_a_proof_whose_window_is_the_hour_itself_holds(hourly_proof):
+    doc, jwks = hourly_proof
+    steps = verify_proof(doc, jwks)
+    assert len(steps) == 5 and "is the version's window w-1h revision 2" in steps[1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["window"].update(revision=3),  # another revision of the hour
+        lambda d: d["window"].update(window_id="w-other"),  # another window
+        lambda d: d["window"].update(path=[{"side": "left", "hash": hashes(2)[1]}]),  # not empty
+    ],
+)
+def test_the_hour_is_the_window_only_when_id_revision_root_and_empty_path_all_agree(hourly_proof, change):
+    doc, jwks = hourly_proof
+    broken = copy.deepcopy(doc)
+    change(broken)
+    with pytest.raises(ProofError):
+        verify_proof(broken, jwks)

@@ -187,7 +187,10 @@ async def _version_windows(
 
 async def _hour_roots(conn: asyncpg.Connection, process: str, link: asyncpg.Record) -> list[str] | None:
     """The hourly roots the version's window was built from: per hour, the latest revision applied no
-    later than that window (else the latest), whichever set gives the window's root; None if neither."""
+    later than that window (else the latest), whichever set gives the window's root; None if neither.
+    A version's window of one hour is that hour itself: its own root."""
+    if link["window_end"] - link["window_start"] == HOUR:
+        return [link["merkle_root"]]
     hours = await conn.fetch(
         """SELECT window_start, revision, merkle_root, applied_at FROM footprint_applied_windows
            WHERE process_id = $1 AND window_end - window_start = interval '1 hour'
@@ -257,8 +260,12 @@ async def prove(
             "start": link["window_start"].isoformat(),
             "end": link["window_end"].isoformat(),
             "merkle_root": link["merkle_root"],
-            "leaf_count": len(set(roots)),
-            "path": merkle_path(roots, hour["merkle_root"]),
+            # the version's window is the hour itself: nothing between them
+            **(
+                {"leaf_count": 1, "path": []}
+                if (link["window_id"], link["revision"]) == (hour["window_id"], hour["revision"])
+                else {"leaf_count": len(set(roots)), "path": merkle_path(roots, hour["merkle_root"])}
+            ),
         },
         "version": {
             "pf_id": str(link["pf_id"]),

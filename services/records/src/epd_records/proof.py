@@ -2,7 +2,8 @@
 
 A proof says: this meter reading is a leaf of its hourly window (`hour.path` leads from the reading
 hash to `hour.merkle_root`); that hour is a leaf of the window the version was computed from
-(`window.path` leads from the hour's root to `window.merkle_root`); that window is a leaf of the
+(`window.path` leads from the hour's root to `window.merkle_root`, or the window is the hour itself:
+same window id and revision, same root, an empty path); that window is a leaf of the
 version's evidence tree (`version.path` leads from the window's evidence leaf to
 `version.evidence_root`); and `record`, the version's PACT record signed by the programme, carries
 that evidence root and lists that window. Tree shape and leaves: epd_records.merkle. The format is
@@ -61,9 +62,17 @@ def verify_proof(proof: Mapping[str, Any], jwks: Mapping[str, Any]) -> list[str]
         f"reading {reading_hash[:16]}... is a leaf of hourly window {hour.get('window_id')} ({hour_root[:16]}...)"
     )
     window_root = _root(window, "merkle_root", "window.merkle_root")
-    if fold_path(hour_root, window.get("path", [])) != window_root:
+    the_hour_itself = (
+        (window.get("window_id"), window.get("revision")) == (hour.get("window_id"), hour.get("revision"))
+        and window.get("path") == []
+        and window_root == hour_root
+    )
+    if the_hour_itself:
+        steps.append(f"that hour is the version's window {window.get('window_id')} revision {window.get('revision')}")
+    elif fold_path(hour_root, window.get("path", [])) != window_root:
         raise ProofError("the hour is not in the version's window: window.path does not lead to window.merkle_root")
-    steps.append(f"that hour is a leaf of window {window.get('window_id')} revision {window.get('revision')}")
+    else:
+        steps.append(f"that hour is a leaf of window {window.get('window_id')} revision {window.get('revision')}")
     if not isinstance(window.get("window_id"), str) or not isinstance(window.get("revision"), int):
         raise ProofError("window.window_id and window.revision are required")
     leaf = evidence_leaf(window["window_id"], window["revision"], window_root)
