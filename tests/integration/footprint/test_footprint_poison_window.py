@@ -13,7 +13,7 @@ from footprint_chain import roasting_window
 from epd_common.db import TRANSIENT_ERRORS
 from epd_common.dead_letters import KafkaDeadLetters, PoisonGuard
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
-from epd_common.topics import INTENSITY_WINDOWS, INTENSITY_WINDOWS_DEAD_LETTERS
+from epd_common.topics import INTENSITY_WINDOWS, INTENSITY_WINDOWS_DEAD_LETTERS, SINGLE_BROKER
 from epd_footprint.consumer import run_consumer
 from epd_footprint.errors import FootprintError
 
@@ -36,7 +36,7 @@ class Service:
 
 async def test_a_poison_window_is_dead_lettered_and_the_consumer_moves_on(kafka_bootstrap, topic_prefix, unique):
     topic, letters = INTENSITY_WINDOWS.topic(topic_prefix), INTENSITY_WINDOWS_DEAD_LETTERS
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS, letters], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS, letters], replication=SINGLE_BROKER, prefix=topic_prefix)
     windows = [roasting_window(day, Decimal("1.2")) for day in range(4)]  # one process: one partition, in order
     poison = windows[1].window_id
     producer = make_producer(kafka_bootstrap)

@@ -194,7 +194,9 @@ async def test_readings_from_a_transactional_producer_are_all_applied(kafka_boot
     """Four transactions: each commit marker takes an offset of the partition that no consumer delivers. The
     worker's progress follows the consumer's position, so it steps over them instead of waiting for them."""
     readings, oracle = day
-    await ensure_topics(kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), prefix=topic_prefix)
+    await ensure_topics(
+        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
+    )
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic_prefix}readings", enable_idempotence=True
     )

@@ -27,7 +27,7 @@ async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
     fresh_db, kafka_bootstrap, topic_prefix, unique
 ):
     changes, letters = topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_CHANGES_DEAD_LETTERS
-    await ensure_topics(kafka_bootstrap, [changes, letters], prefix=topic_prefix)
+    await ensure_topics(kafka_bootstrap, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
     producer = make_producer(kafka_bootstrap)
     await producer.start()
