@@ -14,3 +14,8 @@ class AgreementError(PublisherError):
 
 class EndpointError(PublisherError):
     """A partner endpoint cannot be registered or used as given (format, signing, secrets)."""
+
+
+class UnmatchedChange(PublisherError):
+    """A change-feed event that matches no outbox row in PostgreSQL: not written by the footprint
+    service (forged on the topic, or altered), so it is never signed or delivered."""

@@ -39,6 +39,11 @@ SUBSCRIBER_DUPLICATES = Counter(
 SUBSCRIBER_MALFORMED = Counter(
     "epd_publisher_subscriber_malformed_total", "Change-feed records that are not FootprintChanged", ["subscriber"]
 )
+SUBSCRIBER_UNMATCHED = Counter(
+    "epd_publisher_subscriber_unmatched_total",
+    "Change-feed events that match no outbox row (forged or altered): set aside, never delivered",
+    ["subscriber"],
+)
 OUTBOX_MALFORMED = Counter(
     "epd_publisher_outbox_malformed_total", "Outbox rows whose payload is not a FootprintChanged (not published)"
 )

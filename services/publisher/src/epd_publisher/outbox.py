@@ -16,12 +16,15 @@ Ordering rules (DESIGN.md section 6):
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from google.protobuf.message import DecodeError
 
+from epd.v1 import footprint_pb2
 from epd_common.db import transaction
 
 #: First key of the two-key advisory lock; the second is hashtext(product_id).
@@ -176,3 +179,20 @@ class PgOutbox:
 
     async def oldest_unpublished_age(self) -> float:
         return await oldest_unpublished_age(self._pool)
+
+
+async def matches_outbox(pool: asyncpg.Pool, event: footprint_pb2.FootprintChanged) -> bool:
+    """Is `event` what the footprint service wrote: an outbox row with its event id whose payload is the
+    same message, field for field? (The relay re-encodes payloads, so messages are compared, not bytes.)"""
+    try:
+        event_id = uuid.UUID(event.event_id)
+    except ValueError:
+        return False
+    payload = await pool.fetchval("SELECT payload FROM outbox WHERE event_id = $1", event_id)
+    if payload is None:
+        return False
+    try:
+        written = footprint_pb2.FootprintChanged.FromString(bytes(payload))
+    except DecodeError:
+        return False
+    return bool(written == event)

@@ -32,6 +32,7 @@ from epd_publisher.delivery.webhooks import Ed25519Signer, HmacSigner
 from epd_publisher.endpoint_secrets import EndpointSecrets, SecretColumn, SecretKeyError
 from epd_publisher.errors import AgreementError, EndpointError
 from epd_publisher.fanout import PartnerTargets
+from epd_publisher.outbox import matches_outbox
 from epd_publisher.pg_partners import PgFanoutStore
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
 from epd_records.recognition import DeliveryFormat, RecognitionAgreement, unknown_pcr_rules
@@ -165,10 +166,14 @@ def fanout_subscriber(
     dead_letters: DeadLetterSink | None,
     attempts: int = 5,
     lag: ConsumerLag | None = None,
+    authenticate: bool = True,
 ) -> Subscriber:
     """The partner fan-out as a change-feed subscriber (position ``partner-fanout``): each event's deliveries
     in the transaction of its position. An event whose fan-out fails ``attempts`` times (not for a database
-    outage) goes to ``dead_letters`` with the reason and the fan-out moves on."""
+    outage) goes to ``dead_letters`` with the reason and the fan-out moves on. Only events equal to an
+    outbox row are fanned out (pg_deliveries.matches_outbox): anything else on the topic was not written
+    by the footprint service and is never signed or delivered (``authenticate=False`` only for tests of
+    the fan-out's own failures)."""
 
     async def on_event(event: footprint_pb2.FootprintChanged, conn: asyncpg.Connection) -> None:
         store = PgFanoutStore(conn)
@@ -183,6 +188,7 @@ def fanout_subscriber(
         handler_retries=attempts,
         dead_letters=dead_letters,
         transient=TRANSIENT_ERRORS,
+        authentic=(lambda event: matches_outbox(pool, event)) if authenticate else None,
     )
 
 

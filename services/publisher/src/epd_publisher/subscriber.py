@@ -9,6 +9,10 @@
 - Order: the feed is keyed by product id, so a product's events share a partition; partitions are
   processed concurrently, each strictly in offset order, so the callback sees a product's events in
   sequence order.
+- Authenticity (optional, ``authentic``): an event the check refuses (the publisher's: it matches no outbox
+  row in PostgreSQL) is counted, logged, set aside on the dead-letter topic when there is one, and
+  applied never: it does not advance its product's sequence, so a forged event with a huge sequence
+  cannot hide the product's real later events.
 - Poison messages (``epd_common.dead_letters``): a callback that fails ``handler_retries`` times is, with a
   ``dead_letters`` sink, set aside on the dead-letter topic with the reason and the subscriber moves on
   (its offset is committed with the batch; the product's later events apply as usual). Errors of the
@@ -33,12 +37,15 @@ from epd_common.dead_letters import DeadLetterSink, PoisonGuard, SourceRecord
 from epd_common.kafka import commit_processed
 from epd_common.lag import ConsumerLag
 from epd_publisher import metrics
+from epd_publisher.errors import UnmatchedChange
 
 log = logging.getLogger(__name__)
 
 #: ``handler(event, ctx)``: ctx is what the store provides (a connection inside the position's
 #: transaction for PgSequenceStore, None for MemorySequenceStore).
 Handler = Callable[[footprint_pb2.FootprintChanged, Any], Awaitable[None]]
+#: ``authentic(event)``: may the event be applied (True), or is it not what the source wrote (False)?
+Authenticity = Callable[[footprint_pb2.FootprintChanged], Awaitable[bool]]
 
 
 class SequenceStore(Protocol):
@@ -102,8 +109,11 @@ class Subscriber:
         dead_letters: DeadLetterSink | None = None,
         transient: tuple[type[BaseException], ...] = (),
         retry_delay_s: float = 0.2,
+        authentic: Authenticity | None = None,
     ) -> None:
         self._consumer = consumer
+        self._authentic = authentic
+        self._dead_letters = dead_letters
         self._lag = lag  # exports epd_consumer_lag_messages for this consumer when given
         self._store = store
         self._handler = handler
@@ -116,6 +126,7 @@ class Subscriber:
         self.applied = 0
         self.skipped = 0
         self.dead_lettered = 0
+        self.unmatched = 0
 
     def _seen(self, key: tuple[str, int]) -> bool:
         if key in self._recent:
@@ -133,6 +144,8 @@ class Subscriber:
         if self._seen(key):
             self.skipped += 1
             metrics.SUBSCRIBER_DUPLICATES.labels(self._name).inc()
+            return
+        if self._authentic is not None and not await self._is_authentic(event, record):
             return
         ran: list[bool] = []
 
@@ -153,6 +166,31 @@ class Subscriber:
         else:
             self.skipped += 1
             metrics.SUBSCRIBER_DUPLICATES.labels(self._name).inc()
+
+    async def _is_authentic(self, event: footprint_pb2.FootprintChanged, record: Any) -> bool:
+        """Run the authenticity check (retried like the handler: a database outage stops the subscriber);
+        an event it refuses is counted, logged and set aside."""
+        verdict: list[bool] = []
+
+        async def check() -> None:
+            assert self._authentic is not None
+            verdict.append(await self._authentic(event))
+
+        if not await self._guard.run(SourceRecord.of(record), check):
+            self.dead_lettered += 1
+            return False
+        if verdict[-1]:
+            return True
+        self.unmatched += 1
+        metrics.SUBSCRIBER_UNMATCHED.labels(self._name).inc()
+        log.error(
+            "change-feed event matches no outbox row; not applied",
+            extra={"subscriber": self._name, "event_id": event.event_id[:64], "offset": record.offset},
+        )
+        if self._dead_letters is not None:
+            reason = UnmatchedChange(f"event {event.event_id[:64]!r} matches no outbox row")
+            await self._dead_letters.send(SourceRecord.of(record), reason, 1)
+        return False
 
     async def _partition(self, records: list) -> None:
         for record in records:
