@@ -1,7 +1,8 @@
 """The audit log on a fresh database: writes through the admin API (real HTTP) are logged with who and
 why, other writers with their own name or their database role; the log is append-only through SQL;
 `epd audit log --verify` holds, then names the row an owner changed (triggers disabled), the link a
-recomputed hash breaks and the row deleted; hostile `--since` is exit 2 with a message."""
+recomputed hash breaks and the row deleted; concurrent writers make one linear chain; hostile `--since` is
+exit 2 with a message."""
 
 from __future__ import annotations
 
@@ -94,6 +95,8 @@ async def test_changes_are_logged_with_who_and_why_and_the_chain_holds(logged):
     assert table.exit_code == 0, table.output
     assert "UPDATE" in table.output and "partners" not in table.output and "organisations" not in table.output
     assert "from row 2, taking its stored prev_hash as given" in table.output
+    later = await cli(dsn, "--since", "2999-01-01T00:00:00Z", "--verify")
+    assert later.exit_code == 0 and "no rows from there to check" in later.output, later.output
 
 
 async def test_the_log_refuses_changes_through_sql(logged):
@@ -164,3 +167,27 @@ async def test_hostile_since_is_a_clear_error(since):
     result = await cli("postgresql://nobody@127.0.0.1:1/none", "--since", since)
     assert result.exit_code == 2, result.output
     assert "--since" in result.output and "Traceback" not in result.output
+
+
+async def test_concurrent_writers_make_one_linear_chain(fresh_db):
+    """Twelve transactions at once, each writing two audited rows: all commit, the chain has no fork and
+    no gap, and each transaction's rows carry its own actor."""
+    pool = await create_pool(fresh_db, max_size=6)
+
+    async def write(i: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('epd.actor', $1, true)", f"writer-{i}")
+            await conn.execute("INSERT INTO organisations (organisation_id, name) VALUES ($1, 'o')", f"o{i}")
+            await asyncio.sleep(0)
+            await conn.execute("UPDATE organisations SET name = 'renamed' WHERE organisation_id = $1", f"o{i}")
+
+    try:
+        await asyncio.gather(*(write(i) for i in range(12)))
+        rows = await pool.fetch("SELECT seq, actor, operation, row_key->>'organisation_id' AS org FROM audit_log")
+    finally:
+        await pool.close()
+    assert sorted(r["seq"] for r in rows) == list(range(1, 25))
+    assert all(r["actor"] == f"writer-{r['org'][1:]}" for r in rows)
+    result = await cli(fresh_db, "--verify", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[-1])["checked"] == 24

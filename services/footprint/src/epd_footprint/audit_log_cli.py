@@ -148,6 +148,9 @@ def _print(shown: list[LogRow], verdict: audit_log.Verdict | None) -> None:
     console.print(table)
     if verdict is None:
         return
+    if verdict.checked == 0 and not verdict.from_start:
+        console.print(f"no rows from there to check; head row {verdict.head_seq} {verdict.head_hash.hex()}")
+        return
     where = (
         "from row 1" if verdict.from_start else f"from row {verdict.first_seq}, taking its stored prev_hash as given"
     )
