@@ -8,6 +8,8 @@ from typing import Literal, cast
 
 import asyncpg
 
+from . import audit_context
+
 Isolation = Literal["read_committed", "read_uncommitted", "serializable", "repeatable_read"]
 
 #: Errors that say the database, or the way to it, failed, not the statement or the data: retry later,
@@ -26,8 +28,17 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10, *, actor: str | None = None) -> asyncpg.Pool:
+    """`actor`: who the audit log names for this pool's changes (default: the database role); a task that
+    calls `audit_context.act_as` (a request) is named instead on the connections it acquires."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=60,
+        setup=audit_context.apply,
+        server_settings=audit_context.server_settings(actor) if actor else None,
+    )
 
 
 @contextlib.asynccontextmanager

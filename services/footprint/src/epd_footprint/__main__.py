@@ -27,7 +27,7 @@ log = logging.getLogger("epd_footprint")
 
 
 async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
-    pool = await create_pool(settings.pg_dsn)
+    pool = await create_pool(settings.pg_dsn, actor="service:footprint")
     service = FootprintService(
         pg_transactions(pool),
         sizes=settings.window_sizes.split(","),

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from epd_common import audit_context
 from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit, coded_error
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
@@ -45,6 +46,9 @@ def create_app(
     async def operator(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if creds is None or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
             raise admin.AdminError(401, "unauthorized", "operator bearer token required")
+        # Who the audit log names for this request's changes (epd_common.audit_context): the one shared
+        # operator token; name the person here once callers authenticate as themselves.
+        audit_context.act_as("admin-token")
 
     app = FastAPI(title="epd footprint admin", dependencies=[Depends(operator)], docs_url=None, redoc_url=None)
 
@@ -118,6 +122,7 @@ def create_app(
     async def revoke_plant_key(
         body: s.KeyRevokeIn, plant_id: str = Path(pattern=s.ID_PATTERN), key_id: str = Path(pattern=s.ID_PATTERN)
     ) -> dict:
+        audit_context.because(body.reason)
         return await plant_keys.revoke_key(pool, plant_id, key_id, body)
 
     @app.post("/processes", status_code=201)
@@ -179,11 +184,13 @@ def create_app(
     @app.post("/versions/{pf_id}/reject")
     async def reject(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
         log.info("version rejected", extra={"pf_id": str(pf_id), "reason": body.reason})
+        audit_context.because(body.reason)
         return await admin.reject_version(pool, pf_id, body.reason)
 
     @app.post("/versions/{pf_id}/withdraw")
     async def withdraw(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
         log.info("version withdrawn", extra={"pf_id": str(pf_id), "reason": body.reason})
+        audit_context.because(body.reason)
         return await admin.withdraw_version(pool, pf_id, body.reason)
 
     @app.post("/versions/expire")

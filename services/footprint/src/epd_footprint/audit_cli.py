@@ -1,4 +1,5 @@
-"""`epd audit ...`: reproduce a version, prove a reading is inside one, check a proof offline.
+"""`epd audit ...`: reproduce a version, prove a reading is inside one, check a proof offline, read the
+audit log and check its hash chain (`log`, audit_log_cli.py).
 
 `reproduce` and `prove` read PostgreSQL (EPD_PG_DSN); `prove` signs the record it embeds with the
 programme's record-signing key (EPD_RECORDS_KEY_SECRET, EPD_PROGRAMME_*), as the gateway would serve
@@ -29,9 +30,13 @@ from epd_records.proof import verify_proof
 from epd_records.signing import KeyRing
 
 from .audit import AuditError, load_reproduction, prove
+from .audit_log_cli import log_command
 from .engine.numbers import decimal_text
 
-app = typer.Typer(help="Reproduce EPD versions and prove readings are inside them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reproduce EPD versions, prove readings are inside them, read the audit log.", no_args_is_help=True
+)
+app.command("log")(log_command)
 
 
 @app.callback()

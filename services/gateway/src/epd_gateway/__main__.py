@@ -18,7 +18,7 @@ log = logging.getLogger("epd_gateway")
 
 
 async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    pool = await create_pool(settings.pg_dsn, max_size=10)
+    pool = await create_pool(settings.pg_dsn, max_size=10, actor="service:gateway")
     try:
         kid = await ensure_key(pool, settings.signing_secret)
         server = https_server(settings, build_deps(settings, pool))

@@ -27,9 +27,10 @@ def _settings():
 
 
 async def _with_pool(dsn: str, fn):
-    import asyncpg
+    from epd_common.audit_context import cli_actor
+    from epd_common.db import create_pool
 
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    pool = await create_pool(dsn, max_size=2, actor=cli_actor())
     try:
         return await fn(pool)
     finally:

@@ -24,6 +24,7 @@ def load_factors(
 ) -> None:
     """Load every set-*.yaml version; loaded versions are immutable: same content is a no-op,
     changed content for a loaded version is refused (exit 2)."""
+    from epd_common.audit_context import cli_actor
     from epd_common.db import create_pool
     from epd_intensity.factors import FactorDataError, load_library
     from epd_intensity.factors.db import FactorSetConflict, load_factor_set
@@ -37,7 +38,7 @@ def load_factors(
         raise typer.Exit(2) from None
 
     async def run() -> int:
-        pool = await create_pool(dsn or settings.pg_dsn)
+        pool = await create_pool(dsn or settings.pg_dsn, actor=cli_actor())
         code = 0
         try:
             for factor_set in library.sets:

@@ -47,7 +47,7 @@ async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
         prefix=prefix,
     )
     async with contextlib.AsyncExitStack() as resources:
-        pool = await create_pool(settings.pg_dsn, max_size=10)
+        pool = await create_pool(settings.pg_dsn, max_size=10, actor="service:publisher")
         resources.push_async_callback(pool.close)
         work: dict[str, Coroutine[Any, Any, None]] = {}
         if settings.relay_enabled:

@@ -11,6 +11,8 @@ import asyncpg
 import typer
 from pydantic import ValidationError
 
+from epd_common.audit_context import cli_actor
+from epd_common.db import create_pool
 from epd_publisher.endpoint_secrets import EndpointSecrets
 from epd_publisher.errors import PublisherError
 from epd_publisher.partners import (
@@ -41,7 +43,7 @@ def _settings() -> PublisherSettings:
 
 
 async def _with_pool(fn, settings: PublisherSettings | None = None):
-    pool = await asyncpg.create_pool((settings or _settings()).pg_dsn, min_size=1, max_size=2)
+    pool = await create_pool((settings or _settings()).pg_dsn, max_size=2, actor=cli_actor())
     try:
         return await fn(pool)
     finally:
