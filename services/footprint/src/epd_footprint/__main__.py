@@ -64,6 +64,8 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
             port=settings.admin_port,
             log_config=None,
             lifespan="off",
+            ssl_certfile=settings.admin_tls_cert_file,
+            ssl_keyfile=settings.admin_tls_key_file,
         )
     )
     try:
