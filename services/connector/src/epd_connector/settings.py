@@ -63,7 +63,7 @@ class ConnectorSettings(ServiceSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
+    def _empty_file_is_unset(cls, value: object) -> object:
         # `NAME=` (as .env.example lists unset files) means unset, not the current directory
         return None if value == "" else value
 
