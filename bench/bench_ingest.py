@@ -202,7 +202,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
                 pid = f"bench{ctx.run_id}r{rnd}"
                 keys[pid] = generate_private_key()
                 body = SiteIn.model_validate(site_request(plant(pid), keys[pid].public_key()))
-                await site.register_site(pool, pid, body)
+                await site.register_site(pool, pid, body, "bootstrap")
         finally:
             await pool.close()
         for pid, key in keys.items():  # interleaved, so drift in machine load hits every kind alike

@@ -29,7 +29,7 @@ from epd_devstack.demo.services import wait_for
 from epd_devstack.demo.system import PORTS, DemoSystem
 from epd_footprint.engine import compute, parse_system
 from tests.conftest import REPO
-from tests.support.demo import cli, db
+from tests.support.demo import admin_key, cli, db
 
 DRIFT = 0.20
 THRESHOLD = 0.10
@@ -122,12 +122,21 @@ def test_drift_reaches_partners_and_approval_publishes(system):
     )
     assert httpx.get(receiver, timeout=5).json()["rejected"] == 0
 
-    # A verifier approves through the CLI (with the settings make run leaves in .run/demo/env):
-    # provisional -> verified -> published, the old one deprecated.
+    # A verifier (a user `epd admin users add` made, with the settings make run leaves in .run/demo/env)
+    # approves through the CLI with their own API key: provisional -> verified -> published, the old one
+    # deprecated; the version records that verifier.
     assert f"EPD_PG_DSN={system.dsn}" in system.env_file.read_text()
+    key = admin_key(system, "e2e verifier", "verifier")
     for v in versions.values():
         if v["status"] == "provisional":
-            cli(system, "footprint", "approve", v["pf_id"], "--verifier", "e2e verifier")
+            cli(system, "footprint", "approve", v["pf_id"], env={"EPD_FOOTPRINT_ADMIN_TOKEN": key})
+    approved = {
+        r["pf_id"]: r["verifier"]
+        for r in db(system, "SELECT pf_id::text AS pf_id, verifier FROM epd_versions WHERE decided_by IS NOT NULL")
+    }
+    assert all(
+        approved[v["pf_id"]].startswith("e2e verifier") for v in versions.values() if v["status"] == "provisional"
+    )
     statuses = {r["pf_id"]: r["status"] for r in db(system, "SELECT pf_id::text AS pf_id, status FROM epd_versions")}
     for v in versions.values():
         assert statuses[v["pf_id"]] == "published" and statuses[v["preceding"]] == "deprecated"

@@ -29,7 +29,7 @@ from epd_common.kafka import make_producer
 from epd_devstack import stack
 from epd_devstack.demo.services import wait_for
 from epd_devstack.demo.system import PORTS, DemoSystem
-from tests.support.demo import cli, db
+from tests.support.demo import admin_key, cli, db
 
 MB20 = 20 * 1024 * 1024
 MIB = 1024 * 1024
@@ -200,7 +200,11 @@ def test_garbage_on_every_topic_is_set_aside_with_its_reason_and_the_pipeline_go
     receiver = f"http://127.0.0.1:{system.opts.receiver_port}/deliveries"
     delivered = len(httpx.get(receiver, timeout=5).json()["deliveries"])
     deprecated = db(system, "SELECT pf_id::text AS pf_id FROM epd_versions WHERE status = 'deprecated' LIMIT 1")
-    cli(system, "footprint", "withdraw", deprecated[0]["pf_id"], "--reason", "e2e: superseded and withdrawn")
+    verifier = {"EPD_FOOTPRINT_ADMIN_TOKEN": admin_key(system, "e2e verifier", "verifier")}
+    reason = "e2e: superseded and withdrawn"
+    cli(system, "footprint", "withdraw", deprecated[0]["pf_id"], "--reason", reason, env=verifier)
+    shown = json.loads(cli(system, "footprint", "show", deprecated[0]["pf_id"], env=verifier))
+    assert shown["status"] == "withdrawn" and shown["decision_reason"] == reason and shown["decided_by_name"]
     started = time.monotonic()
     wait_for(
         lambda: len(httpx.get(receiver, timeout=5).json()["deliveries"]) > delivered,

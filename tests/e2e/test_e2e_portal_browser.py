@@ -24,6 +24,7 @@ from epd_devstack.demo.services import wait_for
 from epd_devstack.demo.system import DemoSystem
 from tests.conftest import REPO
 from tests.e2e.browser import axe_violations, chromium, missing, wait_until
+from tests.support.demo import admin_key
 
 PRODUCT = "re-calcine"  # the roasting plant's product: +20 % electricity makes it drift clearly
 ARTIFACTS = stack.RUN / "artifacts" / "portal"
@@ -131,10 +132,11 @@ def test_a_person_finds_checks_and_a_verifier_approves(system, tmp_path):
         shot(driver, "product-zh")
         driver.find_element(By.CSS_SELECTOR, 'a[hreflang="en"]').click()
 
-        # A verifier logs in and approves the provisional version from the page.
+        # A verifier logs in with their own API key and approves the provisional version from the page.
+        key = admin_key(system, "E2E Verifier", "verifier")
         driver.get(portal + "/operator/login")
         assert_accessible(driver, "the login page")
-        driver.find_element(By.ID, "token").send_keys(system.admin_token)
+        driver.find_element(By.ID, "token").send_keys(key)
         driver.find_element(By.ID, "verifier").send_keys("E2E Verifier")
         driver.find_element(By.CSS_SELECTOR, "form.login button").click()
         wait_until(lambda: driver.current_url.endswith("/operator"), 30, "the operator queue")
@@ -148,6 +150,8 @@ def test_a_person_finds_checks_and_a_verifier_approves(system, tmp_path):
         wait_until(lambda: "notice=approved" in driver.current_url, 60, "the approval")
         current = driver.find_element(By.CSS_SELECTOR, "[data-version]").text
         assert current == "2" and versions(system)[provisional] == "published"
+        recorded = query(system, "SELECT verifier, decided_by FROM epd_versions WHERE pf_id = $1::uuid", provisional)
+        assert recorded[0]["verifier"].startswith("E2E Verifier") and recorded[0]["decided_by"]
         assert chart_points(driver) == len(driver.find_elements(By.CSS_SELECTOR, "#history-values tbody tr")) == 2
         if os.environ.get("EPD_UPDATE_DOCS_SCREENSHOT") == "1":
             driver.find_element(By.CSS_SELECTOR, "header.site form.inline button").click()  # log out first

@@ -8,10 +8,13 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 
+import asyncpg
 import uvicorn
 
 from epd_common.db import create_pool
 from epd_footprint.api import create_app
+from epd_footprint.user_store import add_user
+from epd_footprint.users import parse_roles
 
 TOKEN = "integration-operator-token-0123456789"
 
@@ -43,3 +46,18 @@ async def running_admin_api(dsn: str) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         await pool.close()
+
+
+async def admin_key(pool_or_dsn: asyncpg.Pool | str, name: str, *roles: str) -> str:
+    """A new admin API user with these roles; its API key (as `epd admin users add` prints it)."""
+    if isinstance(pool_or_dsn, str):
+        pool = await create_pool(pool_or_dsn, max_size=1)
+        try:
+            return (await add_user(pool, name, parse_roles(list(roles)))).api_key
+        finally:
+            await pool.close()
+    return (await add_user(pool_or_dsn, name, parse_roles(list(roles)))).api_key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -24,10 +24,10 @@ def db(system: DemoSystem, sql: str, *args):
     return asyncio.run(run())
 
 
-def cli(system: DemoSystem, *args: str) -> str:
+def cli(system: DemoSystem, *args: str, env: dict[str, str] | None = None) -> str:
     res = subprocess.run(
         [sys.executable, "-m", "epd_cli.main", *args],
-        env={**os.environ, **system.env},
+        env={**os.environ, **system.env, **(env or {})},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -35,3 +35,16 @@ def cli(system: DemoSystem, *args: str) -> str:
     )
     assert res.returncode == 0, f"epd {' '.join(args)}: {res.stdout}\n{res.stderr}"
     return res.stdout
+
+
+def admin_key(system: DemoSystem, name: str, *roles: str) -> str:
+    """A new admin API user of the demo system (`epd admin users add`); its API key. Names are unique,
+    so a name that exists gets a suffix."""
+    import json
+
+    for n in range(100):
+        who = name if n == 0 else f"{name} {n}"
+        if not db(system, "SELECT 1 FROM admin_users WHERE name = $1", who):
+            out = cli(system, "admin", "users", "add", who, *(a for r in roles for a in ("--role", r)))
+            return json.loads(out)["api_key"]
+    raise AssertionError(f"no free user name like {name!r}")

@@ -80,8 +80,10 @@ async def register(
     telemetry: tuple[str, ...] = ("baotou-1/acid-roasting",),
     company_ids: tuple[str, ...] = (),
     classifications: tuple[str, ...] = (),
+    by: str = "bootstrap",
 ) -> dict[str, str]:
     """Registry rows, the product system and a published EPD per product (values from the engine).
+    `by`: the admin user recorded as having registered the plants and products.
 
     `company_ids` and `classifications` (of every product) make the versions recordable for partners."""
     await pcrs.add_version(pool, PCR["pcr_id"], pcrs.PcrIn.model_validate(PCR), new=True)
@@ -97,6 +99,7 @@ async def register(
         await admin.add_plant(
             pool,
             s.PlantIn(plant_id=plant, organisation_id="org-baotou", name=plant, province=province, grid_region="north"),
+            by,
         )
     for reg, stage in REGISTRY_PROCESS.values():
         await admin.add_process(pool, s.ProcessIn(process_id=reg, plant_id=reg.split("/")[0], name=reg, stage=stage))
@@ -107,6 +110,7 @@ async def register(
             s.ProductIn(
                 product_id=p["id"], name=p["name"], organisation_id="org-baotou", classifications=list(classifications)
             ),
+            by,
         )
     await admin.add_product_system(
         pool, s.ProductSystemIn(system_id=system_id, document=doc, binding=binding(telemetry))

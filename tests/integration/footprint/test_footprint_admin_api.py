@@ -27,6 +27,7 @@ from epd_common.http_server import ServiceServer as AdminServer
 from epd_footprint.api import create_app
 from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
+from tests.integration.admin_api import admin_key, bearer
 from tests.support.pcrs import pcr
 
 TOKEN = "test-operator-token-123456"
@@ -185,12 +186,13 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
         )
     }
     roast = provisional["roasted-ore"]
+    v = bearer(await admin_key(pool, "verifier-2", "verifier"))
     assert_error(
-        await client.post(f"/versions/{pf_ids['roasted-ore']}/approve", json={"verifier": "v"}),
+        await client.post(f"/versions/{pf_ids['roasted-ore']}/approve", json={"verifier": "v"}, headers=v),
         409,
         "forbidden_transition",
     )
-    resp = await client.post(f"/versions/{roast}/approve", json={"verifier": "verifier-2"})
+    resp = await client.post(f"/versions/{roast}/approve", json={"verifier": "verifier-2"}, headers=v)
     assert resp.status_code == 200, resp.text
     assert resp.json()["deprecated"] == pf_ids["roasted-ore"]
     statuses = dict(
@@ -227,11 +229,13 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     assert last.footprint.superseding_provisional_pf_id == ""
     assert last.footprint.status == footprint_pb2.FOOTPRINT_STATUS_PUBLISHED and last.footprint.verifier == "verifier-2"
     assert last.footprint.valid_until.seconds > last.footprint.valid_from.seconds
-    assert_error(await client.post(f"/versions/{roast}/approve", json={"verifier": "v"}), 409)
+    assert_error(await client.post(f"/versions/{roast}/approve", json={"verifier": "v"}, headers=v), 409)
     # Reject the chloride's provisional version; rejecting it again or a published one is forbidden.
     chloride = provisional["re-chloride"]
-    assert (await client.post(f"/versions/{chloride}/reject", json={"reason": "meter fault"})).status_code == 200
-    assert_error(await client.post(f"/versions/{chloride}/reject", json={"reason": "again"}), 409)
+    assert (
+        await client.post(f"/versions/{chloride}/reject", json={"reason": "meter fault"}, headers=v)
+    ).status_code == 200
+    assert_error(await client.post(f"/versions/{chloride}/reject", json={"reason": "again"}, headers=v), 409)
     assert (
         await conn.fetchval("SELECT change_type FROM outbox WHERE pf_id = $1 ORDER BY outbox_id DESC LIMIT 1", chloride)
         == "rejected"
@@ -244,13 +248,16 @@ async def test_import_drift_approve_reject_withdraw_expire(api, fresh_db):
     )
     assert reinstated.change_type == footprint_pb2.FOOTPRINT_CHANGE_TYPE_SUCCESSOR_CHANGED
     assert reinstated.footprint.superseding_provisional_pf_id == ""
-    assert_error(await client.post(f"/versions/{chloride}/withdraw", json={"reason": "x\x00"}), 422)
+    assert_error(await client.post(f"/versions/{chloride}/withdraw", json={"reason": "x\x00"}, headers=v), 422)
     assert (
-        await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "plant closed"})
+        await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "plant closed"}, headers=v)
     ).status_code == 200
-    assert_error(await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "again"}), 409)
     assert_error(
-        await client.post("/versions/00000000-0000-0000-0000-000000000001/approve", json={"verifier": "v"}), 404
+        await client.post(f"/versions/{pf_ids['ndpr-metal']}/withdraw", json={"reason": "again"}, headers=v), 409
+    )
+    assert_error(
+        await client.post("/versions/00000000-0000-0000-0000-000000000001/approve", json={"verifier": "v"}, headers=v),
+        404,
     )
     # Expiry: an old EPD (valid 2015-2020) expires; current ones stay.
     await client.post("/products", json={"product_id": "old-oxide", "name": "old"})
@@ -318,8 +325,8 @@ async def test_cli_registers_and_reports_api_errors(api, tmp_path):
     assert code == 1 and '"already_exists"' in out
     code, out = await _epd("register", "organisation", str(tmp_path / "bad.yaml"), url=url)
     assert code == 1 and '"invalid_request"' in out
-    code, out = await _epd("approve", "00000000-0000-0000-0000-000000000000", "--verifier", "v", url=url)
-    assert code == 1 and '"unknown_version"' in out
+    code, out = await _epd("approve", "00000000-0000-0000-0000-000000000000", url=url)
+    assert code == 1 and '"forbidden_role"' in out  # the bootstrap operator token cannot approve
     code, out = await _epd("drift-events", url=url)
     assert code == 0 and out.strip() == "[]"
     # Product category rules: add one (YAML, dates as YAML dates), version it, list it.

@@ -27,9 +27,11 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from epd_common import crypto
-from epd_footprint import admin
+from epd_footprint import decisions
 from epd_footprint.pg_store import pg_transactions
 from epd_footprint.service import FootprintService
+from epd_footprint.user_store import add_user
+from epd_footprint.users import Role, User
 from epd_gateway.repository import Repository
 from epd_publisher.partners import EndpointSpec, add_endpoint, add_partner
 from epd_records.recognition import DeliveryFormat, PcrRule, RecognitionAgreement, Standard
@@ -211,8 +213,10 @@ async def test_pushed_records_equal_pulled_records(fresh_db, kafka_bootstrap, to
                 assert {"roasted-ore", "re-chloride"} <= set(provisional)
                 await wait_settled(pool, publisher)
                 # A verifier approves one and rejects another.
-                await admin.approve_version(pool, provisional["roasted-ore"], "verifier-2")
-                await admin.reject_version(pool, provisional["re-chloride"], "meter fault")
+                made = await add_user(pool, "verifier-2", frozenset({Role.VERIFIER}))
+                verifier = User(made.user_id, made.name, frozenset({Role.VERIFIER}))
+                await decisions.approve_version(pool, provisional["roasted-ore"], verifier)
+                await decisions.reject_version(pool, provisional["re-chloride"], "meter fault", verifier)
                 await wait_settled(pool, publisher)
 
                 pulled = {

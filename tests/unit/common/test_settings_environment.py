@@ -154,3 +154,13 @@ def test_a_settings_error_never_shows_the_value(environment):
     with pytest.raises(ValidationError) as err:
         GatewaySettings()
     assert "EPD_RECORDS_KEY_SECRET" in str(err.value) and "short-secret" not in str(err.value)
+
+
+def test_no_service_shadows_the_shared_empty_value_validator():
+    """A service's own validator named like the base class's replaced it: EPD_KAFKA_REPLICATION_FACTOR=
+    (as .env.example lists it) then failed every connector at start-up."""
+    from epd_connector.settings import ConnectorSettings
+
+    for cls in [*SERVICE_SETTINGS, ConnectorSettings]:
+        shared = cls.__pydantic_decorators__.field_validators["_empty_is_unset"].info.fields
+        assert {"kafka_replication_factor", "kafka_min_insync_replicas"} <= set(shared), cls.__name__

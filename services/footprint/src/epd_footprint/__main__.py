@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import asyncpg
 import uvicorn
 
 from epd_common.db import TRANSIENT_ERRORS, create_pool
@@ -24,6 +25,26 @@ from .service import FootprintService
 from .settings import FootprintSettings
 
 log = logging.getLogger("epd_footprint")
+
+
+def admin_config(settings: FootprintSettings, pool: asyncpg.Pool) -> uvicorn.Config:
+    """The admin API's server: TLS when EPD_FOOTPRINT_ADMIN_TLS_CERT_FILE/_KEY_FILE are set (the settings
+    refuse plain HTTP off loopback unless EPD_FOOTPRINT_ADMIN_ALLOW_PLAINTEXT says a proxy terminates TLS)."""
+    app = create_app(
+        pool,
+        settings.admin_token,
+        max_body_bytes=settings.admin_max_body_bytes,
+        max_json_depth=settings.admin_max_json_depth,
+    )
+    return uvicorn.Config(
+        app,
+        host=settings.admin_host,
+        port=settings.admin_port,
+        log_config=None,
+        lifespan="off",
+        ssl_certfile=settings.admin_tls_cert_file,
+        ssl_keyfile=settings.admin_tls_key_file,
+    )
 
 
 async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
@@ -52,20 +73,7 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
         prefix=prefix,
     )
     guard = PoisonGuard(dead_letters, attempts=settings.window_attempts, transient=TRANSIENT_ERRORS)
-    server = ServiceServer(
-        uvicorn.Config(
-            create_app(
-                pool,
-                settings.admin_token,
-                max_body_bytes=settings.admin_max_body_bytes,
-                max_json_depth=settings.admin_max_json_depth,
-            ),
-            host=settings.admin_host,
-            port=settings.admin_port,
-            log_config=None,
-            lifespan="off",
-        )
-    )
+    server = ServiceServer(admin_config(settings, pool))
     try:
         await producer.start()
         await consumer.start()

@@ -17,7 +17,7 @@ from .binding import BindingError, parse_binding
 from .domain.lifecycle import Status
 from .engine import LiveSystem, ProductSystemError, parse_system
 from .errors import FootprintError
-from .versions import NewVersion, VersionError, approve, create_version, expire_due, move
+from .versions import NewVersion, create_version, expire_due
 
 SERIES_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:footprint-series")
 
@@ -40,11 +40,12 @@ async def add_organisation(pool: asyncpg.Pool, o: s.OrganisationIn) -> dict:
     return {"organisation_id": o.organisation_id}
 
 
-async def add_plant(pool: asyncpg.Pool, p: s.PlantIn) -> dict:
+async def add_plant(pool: asyncpg.Pool, p: s.PlantIn, by: str) -> dict:
+    """`by`: the user id recorded as who registered the plant (separation of duties)."""
     async with transaction(pool) as conn:
         await conn.execute(
-            """INSERT INTO plants (plant_id, organisation_id, name, province, grid_region, latitude, longitude)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            """INSERT INTO plants (plant_id, organisation_id, name, province, grid_region, latitude, longitude,
+                   registered_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
             p.plant_id,
             p.organisation_id,
             p.name,
@@ -52,6 +53,7 @@ async def add_plant(pool: asyncpg.Pool, p: s.PlantIn) -> dict:
             p.grid_region,
             p.latitude,
             p.longitude,
+            by,
         )
     return {"plant_id": p.plant_id}
 
@@ -110,17 +112,18 @@ async def add_meter(pool: asyncpg.Pool, m: s.MeterIn) -> dict:
     return {"meter_id": m.meter_id}
 
 
-async def add_product(pool: asyncpg.Pool, p: s.ProductIn) -> dict:
+async def add_product(pool: asyncpg.Pool, p: s.ProductIn, by: str) -> dict:
     async with transaction(pool) as conn:
         await conn.execute(
-            """INSERT INTO products (product_id, name, declared_unit, classifications, purity, organisation_id)
-               VALUES ($1, $2, $3, $4, $5, $6)""",
+            """INSERT INTO products (product_id, name, declared_unit, classifications, purity, organisation_id,
+                   registered_by) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             p.product_id,
             p.name,
             p.declared_unit,
             list(p.classifications),
             p.purity,
             p.organisation_id,
+            by,
         )
     return {"product_id": p.product_id}
 
@@ -253,8 +256,9 @@ async def drift_events(pool: asyncpg.Pool, product_id: str | None, limit: int) -
 async def version(pool: asyncpg.Pool, pf_id: uuid.UUID) -> dict:
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT pf_id, series_id, version, status, preceding_pf_id, reason, verifier, "
-            "valid_from, valid_until FROM epd_versions WHERE pf_id = $1",
+            "SELECT v.pf_id, v.series_id, v.version, v.status, v.preceding_pf_id, v.reason, v.verifier, "
+            "v.valid_from, v.valid_until, v.decided_by, u.name AS decided_by_name, v.decision_reason "
+            "FROM epd_versions v LEFT JOIN admin_users u ON u.user_id = v.decided_by WHERE v.pf_id = $1",
             pf_id,
         )
         if row is None:
@@ -265,30 +269,6 @@ async def version(pool: asyncpg.Pool, pf_id: uuid.UUID) -> dict:
     }
     out["results"] = {f"{r['module']}|{r['indicator']}": str(r["value"]) for r in results}
     return out
-
-
-async def approve_version(pool: asyncpg.Pool, pf_id: uuid.UUID, verifier: str) -> dict:
-    async with transaction(pool) as conn:
-        old = await approve(conn, pf_id, verifier, datetime.now(UTC))
-    return {"pf_id": str(pf_id), "status": "published", "deprecated": str(old) if old else None}
-
-
-async def reject_version(pool: asyncpg.Pool, pf_id: uuid.UUID, reason: str) -> dict:
-    """A verifier rejects a provisional version: it is withdrawn, with change type 'rejected'."""
-    async with transaction(pool) as conn:
-        status = await conn.fetchval("SELECT status FROM epd_versions WHERE pf_id = $1", pf_id)
-        if status is None:
-            raise VersionError("unknown_version", f"no EPD version {pf_id}")
-        if status != "provisional":
-            raise VersionError("forbidden_transition", f"only a provisional version can be rejected; it is {status}")
-        await move(conn, pf_id, Status.WITHDRAWN, "rejected")  # figures and reason stay immutable
-    return {"pf_id": str(pf_id), "status": "withdrawn"}
-
-
-async def withdraw_version(pool: asyncpg.Pool, pf_id: uuid.UUID, reason: str) -> dict:
-    async with transaction(pool) as conn:
-        await move(conn, pf_id, Status.WITHDRAWN, "withdrawn")
-    return {"pf_id": str(pf_id), "status": "withdrawn"}
 
 
 async def expire_versions(pool: asyncpg.Pool, now: datetime | None = None) -> dict:

@@ -1,11 +1,13 @@
 """`epd footprint ...` operator commands: thin HTTP calls to the admin API (EPD_FOOTPRINT_ADMIN_URL,
 EPD_FOOTPRINT_ADMIN_TOKEN). JSON files or inline options in, the API's JSON out; a 4xx prints its
-`{code, message}` and exits 1."""
+`{code, message}` and exits 1. The token is the user's API key (`epd admin users add`) or the bootstrap
+operator token; an https URL is checked against EPD_FOOTPRINT_ADMIN_CA_FILE when set (a private CA)."""
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,18 @@ def _client() -> httpx.Client:
     if not token:
         typer.echo("EPD_FOOTPRINT_ADMIN_TOKEN is not set", err=True)
         raise typer.Exit(2)
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    ca = os.environ.get("EPD_FOOTPRINT_ADMIN_CA_FILE", "")
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30, verify=ssl_context(ca) if ca else True
+    )
+
+
+def ssl_context(ca_file: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        typer.echo(f"EPD_FOOTPRINT_ADMIN_CA_FILE: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def call(method: str, path: str, body: Any = None, params: dict | None = None) -> None:
@@ -80,16 +93,24 @@ def register(app: typer.Typer) -> None:
         call("GET", "/drift-events", params={k: v for k, v in {"product_id": product, "limit": limit}.items() if v})
 
     @app.command("approve")
-    def approve(pf_id: str, verifier: str = typer.Option(..., "--verifier")) -> None:
-        """Verifier approval: provisional -> verified -> published; the preceding one is deprecated."""
-        call("POST", f"/versions/{pf_id}/approve", {"verifier": verifier})
+    def approve(
+        pf_id: str,
+        verifier: str = typer.Option(None, "--verifier", help="Deprecated, ignored: the API key's user is recorded"),
+    ) -> None:
+        """Verifier approval (a verifier's API key): provisional -> verified -> published; the preceding one is
+        deprecated. The version records the authenticated verifier."""
+        if verifier:
+            typer.echo("--verifier is ignored: the approval records the user of the API key", err=True)
+        call("POST", f"/versions/{pf_id}/approve", {})
 
     @app.command("reject")
     def reject(pf_id: str, reason: str = typer.Option(..., "--reason")) -> None:
+        """Verifier rejection of a provisional version; the reason is stored (shown by `show`)."""
         call("POST", f"/versions/{pf_id}/reject", {"reason": reason})
 
     @app.command("withdraw")
     def withdraw(pf_id: str, reason: str = typer.Option(..., "--reason")) -> None:
+        """Verifier withdrawal; the reason is stored (shown by `show`)."""
         call("POST", f"/versions/{pf_id}/withdraw", {"reason": reason})
 
     @app.command("expire")
@@ -99,6 +120,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show(pf_id: str) -> None:
+        """A version: status, figures, verifier, who decided (decided_by, decided_by_name) and why."""
         call("GET", f"/versions/{pf_id}")
 
     pcr_app = typer.Typer(help="Product category rules (PCR): add, version, list.", no_args_is_help=True)

@@ -1,4 +1,8 @@
-"""Internal admin API (FastAPI) for operators: bearer operator token, JSON errors `{code, message}`.
+"""Internal admin API (FastAPI): people with roles (auth.py, users.py), JSON errors `{code, message}`.
+
+Every route needs a bearer API key of an admin user (or the legacy bootstrap operator token); reads are
+open to every role, registry writes need `operator`, approve/reject/withdraw need `verifier` (401/403
+with `{code, message}`).
 
 Every failure is a 4xx with a body: validation (422), unknown ids (404), duplicates (409), forbidden
 lifecycle transitions (409). Database constraint errors are mapped, never surfaced as 500.
@@ -6,7 +10,6 @@ lifecycle transitions (409). Database constraint errors are mapped, never surfac
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 
@@ -20,8 +23,10 @@ from epd_common import audit_context
 from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit, coded_error
 from epd_common.http_metrics import RedMiddleware, red_metrics
 
-from . import admin, pcrs, plant_keys, site
+from . import admin, decisions, pcrs, plant_keys, site
 from . import schemas as s
+from .auth import Authenticator, require
+from .users import Action, User
 from .versions import VersionError
 
 log = logging.getLogger(__name__)
@@ -39,18 +44,25 @@ HTTP_REQUESTS, HTTP_DURATION = red_metrics(
 def create_app(
     pool: asyncpg.Pool, token: str, *, max_body_bytes: int = 4 * 1024 * 1024, max_json_depth: int = 64
 ) -> FastAPI:
-    if len(token) < 16:
-        raise ValueError("EPD_FOOTPRINT_ADMIN_TOKEN must be at least 16 characters")
+    auth = Authenticator(pool, token)
     bearer = HTTPBearer(auto_error=False)
 
-    async def operator(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if creds is None or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
-            raise admin.AdminError(401, "unauthorized", "operator bearer token required")
-        # Who the audit log names for this request's changes (epd_common.audit_context): the one shared
-        # operator token; name the person here once callers authenticate as themselves.
-        audit_context.act_as("admin-token")
+    async def caller(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> User:
+        user = await auth.authenticate(creds.credentials if creds is not None else None)
+        # Who the audit log names for this request's changes (epd_common.audit_context).
+        audit_context.act_as("admin-token" if user.bootstrap else f"{user.name} ({user.user_id})")
+        return user
 
-    app = FastAPI(title="epd footprint admin", dependencies=[Depends(operator)], docs_url=None, redoc_url=None)
+    async def operator(user: User = Depends(caller)) -> User:
+        require(user, Action.WRITE)
+        return user
+
+    async def verifier(user: User = Depends(caller)) -> User:
+        require(user, Action.DECIDE)
+        return user
+
+    write = [Depends(operator)]
+    app = FastAPI(title="epd footprint admin", dependencies=[Depends(caller)], docs_url=None, redoc_url=None)
 
     @app.exception_handler(admin.AdminError)
     async def _admin_error(_: Request, exc: admin.AdminError) -> JSONResponse:
@@ -90,21 +102,23 @@ def create_app(
     async def _data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
         return _error(422, "invalid_value", "a value is out of range or malformed")
 
-    @app.post("/organisations", status_code=201)
+    @app.post("/organisations", status_code=201, dependencies=write)
     async def organisations(body: s.OrganisationIn) -> dict:
         return await admin.add_organisation(pool, body)
 
     @app.post("/plants", status_code=201)
-    async def plants(body: s.PlantIn) -> dict:
-        return await admin.add_plant(pool, body)
+    async def plants(body: s.PlantIn, user: User = Depends(operator)) -> dict:
+        return await admin.add_plant(pool, body, user.user_id)
 
-    @app.put("/plants/{plant_id}/site")
-    async def plant_site(body: s.SiteIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
+    @app.put("/plants/{plant_id}/site", dependencies=write)
+    async def plant_site(
+        body: s.SiteIn, plant_id: str = Path(pattern=s.ID_PATTERN), user: User = Depends(caller)
+    ) -> dict:
         """The plant, its processes, products, meters and key in one transaction: what is missing is created,
         equal rows are accepted, a differing row is a 409 and nothing changes."""
-        return await site.register_site(pool, plant_id, body)
+        return await site.register_site(pool, plant_id, body, user.user_id)
 
-    @app.post("/plants/{plant_id}/keys", status_code=201)
+    @app.post("/plants/{plant_id}/keys", status_code=201, dependencies=write)
     async def add_plant_key(body: s.PlantKeyIn, plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
         return await admin.add_plant_key(pool, plant_id, body)
 
@@ -112,41 +126,41 @@ def create_app(
     async def plant_key_list(plant_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
         return await plant_keys.list_keys(pool, plant_id)
 
-    @app.post("/plants/{plant_id}/keys/{key_id}/retire")
+    @app.post("/plants/{plant_id}/keys/{key_id}/retire", dependencies=write)
     async def retire_plant_key(
         body: s.KeyRetireIn, plant_id: str = Path(pattern=s.ID_PATTERN), key_id: str = Path(pattern=s.ID_PATTERN)
     ) -> dict:
         return await plant_keys.retire_key(pool, plant_id, key_id, body)
 
-    @app.post("/plants/{plant_id}/keys/{key_id}/revoke")
+    @app.post("/plants/{plant_id}/keys/{key_id}/revoke", dependencies=write)
     async def revoke_plant_key(
         body: s.KeyRevokeIn, plant_id: str = Path(pattern=s.ID_PATTERN), key_id: str = Path(pattern=s.ID_PATTERN)
     ) -> dict:
         audit_context.because(body.reason)
         return await plant_keys.revoke_key(pool, plant_id, key_id, body)
 
-    @app.post("/processes", status_code=201)
+    @app.post("/processes", status_code=201, dependencies=write)
     async def processes(body: s.ProcessIn) -> dict:
         return await admin.add_process(pool, body)
 
-    @app.post("/meters", status_code=201)
+    @app.post("/meters", status_code=201, dependencies=write)
     async def meters(body: s.MeterIn) -> dict:
         return await admin.add_meter(pool, body)
 
     @app.post("/products", status_code=201)
-    async def products(body: s.ProductIn) -> dict:
-        return await admin.add_product(pool, body)
+    async def products(body: s.ProductIn, user: User = Depends(operator)) -> dict:
+        return await admin.add_product(pool, body, user.user_id)
 
-    @app.post("/product-systems", status_code=201)
+    @app.post("/product-systems", status_code=201, dependencies=write)
     async def product_systems(body: s.ProductSystemIn) -> dict:
         return await admin.add_product_system(pool, body)
 
-    @app.post("/pcrs", status_code=201)
+    @app.post("/pcrs", status_code=201, dependencies=write)
     async def add_pcr(body: pcrs.PcrIn) -> dict:
         """A new product category rule with its first version."""
         return await pcrs.add_version(pool, body.pcr_id, body, new=True)
 
-    @app.post("/pcrs/{pcr_id}/versions", status_code=201)
+    @app.post("/pcrs/{pcr_id}/versions", status_code=201, dependencies=write)
     async def add_pcr_version(body: pcrs.PcrVersionIn, pcr_id: str = Path(pattern=s.ID_PATTERN)) -> dict:
         """The next version of a PCR (numbered above every earlier one); earlier versions stay as they are."""
         return await pcrs.add_version(pool, pcr_id, body, new=False)
@@ -159,11 +173,11 @@ def create_app(
     async def get_pcr(pcr_id: str = Path(pattern=s.ID_PATTERN)) -> list[dict]:
         return await pcrs.list_pcrs(pool, pcr_id)
 
-    @app.post("/epds/import", status_code=201)
+    @app.post("/epds/import", status_code=201, dependencies=write)
     async def import_epd(body: s.EpdImportIn) -> dict:
         return await admin.import_epd(pool, body)
 
-    @app.put("/policies")
+    @app.put("/policies", dependencies=write)
     async def policies(body: s.PolicyIn) -> dict:
         return await admin.set_policy(pool, body)
 
@@ -178,22 +192,25 @@ def create_app(
         return await admin.version(pool, pf_id)
 
     @app.post("/versions/{pf_id}/approve")
-    async def approve(pf_id: uuid.UUID, body: s.ApproveIn) -> dict:
-        return await admin.approve_version(pool, pf_id, body.verifier)
+    async def approve(pf_id: uuid.UUID, body: s.ApproveIn | None = None, user: User = Depends(verifier)) -> dict:
+        """Records the authenticated verifier; a body `verifier` (deprecated) is ignored."""
+        if body is not None and body.verifier is not None and body.verifier != user.name:
+            log.warning("approve: body verifier ignored", extra={"pf_id": str(pf_id), "user_id": user.user_id})
+        return await decisions.approve_version(pool, pf_id, user)
 
     @app.post("/versions/{pf_id}/reject")
-    async def reject(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
-        log.info("version rejected", extra={"pf_id": str(pf_id), "reason": body.reason})
+    async def reject(pf_id: uuid.UUID, body: s.ReasonIn, user: User = Depends(verifier)) -> dict:
+        log.info("version rejected", extra={"pf_id": str(pf_id), "user_id": user.user_id})
         audit_context.because(body.reason)
-        return await admin.reject_version(pool, pf_id, body.reason)
+        return await decisions.reject_version(pool, pf_id, body.reason, user)
 
     @app.post("/versions/{pf_id}/withdraw")
-    async def withdraw(pf_id: uuid.UUID, body: s.ReasonIn) -> dict:
-        log.info("version withdrawn", extra={"pf_id": str(pf_id), "reason": body.reason})
+    async def withdraw(pf_id: uuid.UUID, body: s.ReasonIn, user: User = Depends(verifier)) -> dict:
+        log.info("version withdrawn", extra={"pf_id": str(pf_id), "user_id": user.user_id})
         audit_context.because(body.reason)
-        return await admin.withdraw_version(pool, pf_id, body.reason)
+        return await decisions.withdraw_version(pool, pf_id, body.reason, user)
 
-    @app.post("/versions/expire")
+    @app.post("/versions/expire", dependencies=write)
     async def expire() -> dict:
         return await admin.expire_versions(pool)
 

@@ -271,7 +271,9 @@ class PolicyIn(Model):
 
 
 class ApproveIn(Model):
-    verifier: Text
+    """Deprecated: the approval records the authenticated verifier; a `verifier` given here is ignored."""
+
+    verifier: OptText = None
 
 
 class ReasonIn(Model):

@@ -151,7 +151,8 @@ async def _key(conn: asyncpg.Connection, plant_id: str, key_id: str, key: bytes)
     return False
 
 
-async def register_site(pool: asyncpg.Pool, plant_id: str, site: s.SiteIn) -> dict:
+async def register_site(pool: asyncpg.Pool, plant_id: str, site: s.SiteIn, by: str) -> dict:
+    """`by`: the user id recorded as who registered the plant and products this creates."""
     try:
         key = site.key.key_bytes()
     except ValueError as exc:
@@ -196,6 +197,8 @@ async def register_site(pool: asyncpg.Pool, plant_id: str, site: s.SiteIn) -> di
         ]
         meters = await _ensure(conn, METERS, meter_rows)
         key_created = await _key(conn, plant_id, site.key.key_id, key)
+        await conn.execute("UPDATE plants SET registered_by = $2 WHERE plant_id = ANY($1::text[])", plant, by)
+        await conn.execute("UPDATE products SET registered_by = $2 WHERE product_id = ANY($1::text[])", products, by)
     return {
         "plant_id": plant_id,
         "created": {
