@@ -23,6 +23,20 @@ from epd_records.recognition import DeliveryFormat
 HANG = 90.0
 
 
+async def seed_webhook_partner(pool: asyncpg.Pool) -> None:
+    """The registry, product magnet-a and partner jp-body with one PACT webhook endpoint."""
+    await seed_registry(pool)
+    await add_product(pool, "magnet-a", MAGNET)
+    await add_partner(pool, "jp-body", "Japan body", "JP", agreement("jp-body"))
+    spec = EndpointSpec("jp-hook", "jp-body", "https://hooks.partner.example/in", DeliveryFormat.WEBHOOK_PACT)
+    await add_endpoint(
+        pool,
+        EndpointSpec(**{**spec.__dict__, "secret": SECRET}),
+        lambda host: ["93.184.216.34"],
+        secrets=endpoint_secrets(),
+    )
+
+
 async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
     fresh_db, kafka_bootstrap, topic_prefix, unique
 ):
@@ -32,16 +46,7 @@ async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
     producer = make_producer(kafka_bootstrap)
     await producer.start()
     try:
-        await seed_registry(pool)
-        await add_product(pool, "magnet-a", MAGNET)
-        await add_partner(pool, "jp-body", "Japan body", "JP", agreement("jp-body"))
-        spec = EndpointSpec("jp-hook", "jp-body", "https://hooks.partner.example/in", DeliveryFormat.WEBHOOK_PACT)
-        await add_endpoint(
-            pool,
-            EndpointSpec(**{**spec.__dict__, "secret": SECRET}),
-            lambda host: ["93.184.216.34"],
-            secrets=endpoint_secrets(),
-        )
+        await seed_webhook_partner(pool)
         await commit_version(pool, "magnet-a")
         good = footprint_pb2.FootprintChanged.FromString(await pool.fetchval("SELECT payload FROM outbox"))
         poison = footprint_pb2.FootprintChanged()

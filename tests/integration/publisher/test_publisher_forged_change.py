@@ -11,16 +11,15 @@ import uuid
 
 import asyncpg
 from prometheus_client import REGISTRY
-from publisher_helpers import MAGNET, add_product, commit_version, endpoint_secrets, seed_registry
-from test_publisher_delivery import SECRET, agreement
+from publisher_helpers import commit_version
+from test_publisher_fanout_poison import seed_webhook_partner
 
 from epd.v1 import footprint_pb2
 from epd_common import topics
 from epd_common.dead_letters import KafkaDeadLetters
 from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_publisher.clock import ManualClock
-from epd_publisher.partners import FANOUT_SUBSCRIBER, EndpointSpec, add_endpoint, add_partner, fanout_subscriber
-from epd_records.recognition import DeliveryFormat
+from epd_publisher.partners import FANOUT_SUBSCRIBER, fanout_subscriber
 
 HANG = 90.0
 
@@ -38,16 +37,7 @@ async def test_forged_and_altered_changes_are_set_aside_and_the_real_one_is_deli
     producer = make_producer(kafka_bootstrap)
     await producer.start()
     try:
-        await seed_registry(pool)
-        await add_product(pool, "magnet-a", MAGNET)
-        await add_partner(pool, "jp-body", "Japan body", "JP", agreement("jp-body"))
-        spec = EndpointSpec("jp-hook", "jp-body", "https://hooks.partner.example/in", DeliveryFormat.WEBHOOK_PACT)
-        await add_endpoint(
-            pool,
-            EndpointSpec(**{**spec.__dict__, "secret": SECRET}),
-            lambda host: ["93.184.216.34"],
-            secrets=endpoint_secrets(),
-        )
+        await seed_webhook_partner(pool)
         sequence, _ = await commit_version(pool, "magnet-a")
         real = footprint_pb2.FootprintChanged.FromString(await pool.fetchval("SELECT payload FROM outbox"))
         forged = footprint_pb2.FootprintChanged()

@@ -192,19 +192,24 @@ def test_evidence_root():
 # -- inclusion proofs, offline ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def proof(make_version, party):
-    readings = hashes(7)
-    hours = [merkle_root(readings), *hashes(30)[7:12]]
-    window_root = merkle_root(hours)
-    links = [("w-30d", 4, window_root), ("w-other", 0, hashes(40)[39])]
+def signed_with_evidence(make_version, party, links):
+    """A version carrying `links` as its evidence, its signed record, its evidence leaves and the ring."""
     fv = make_version()
     for w, r, m in links:
         fv.evidence.add(window_id=w, revision=r, merkle_root=m)
     fv.evidence_root = evidence_root(links)
     ring = new_key_ring()
     record = signed_pact_record(fv, party, PUBLIC, ring).footprint
-    leaves = [evidence_leaf(*link) for link in links]
+    return fv, record, [evidence_leaf(*link) for link in links], ring
+
+
+@pytest.fixture
+def proof(make_version, party):
+    readings = hashes(7)
+    hours = [merkle_root(readings), *hashes(30)[7:12]]
+    window_root = merkle_root(hours)
+    links = [("w-30d", 4, window_root), ("w-other", 0, hashes(40)[39])]
+    fv, record, leaves, ring = signed_with_evidence(make_version, party, links)
     doc = {
         "format": PROOF_FORMAT,
         "reading": {"hash": readings[3]},
@@ -259,13 +264,7 @@ def hourly_proof(make_version, party):
     readings = hashes(5)
     hour_root = merkle_root(readings)
     links = [("w-1h", 2, hour_root), ("w-other", 0, hashes(40)[39])]
-    fv = make_version()
-    for w, r, m in links:
-        fv.evidence.add(window_id=w, revision=r, merkle_root=m)
-    fv.evidence_root = evidence_root(links)
-    ring = new_key_ring()
-    record = signed_pact_record(fv, party, PUBLIC, ring).footprint
-    leaves = [evidence_leaf(*link) for link in links]
+    fv, record, leaves, ring = signed_with_evidence(make_version, party, links)
     doc = {
         "format": PROOF_FORMAT,
         "reading": {"hash": readings[1]},
