@@ -9,8 +9,12 @@ import os
 import pathlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from epd_common.kafka import KafkaConnection
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -58,12 +62,24 @@ def stack():
         and port_open("127.0.0.1", comps["mosquitto"].port)
     ):
         comps = devstack.up(1)
+    # Tests, and the services they start, connect as the cluster's admin principal (a super user);
+    # the services' own principals and grants are tested in test_kafka_access and end to end.
+    for name, value in comps["kafka"].env().items():
+        os.environ.setdefault(name, value)
     return comps
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(stack) -> str:
-    return os.environ.get("EPD_KAFKA_BOOTSTRAP", stack["kafka"].bootstrap)
+    return os.environ["EPD_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def kafka(stack) -> KafkaConnection:
+    """The local cluster as its admin principal (or as EPD_KAFKA_* say)."""
+    from epd_common.settings import ServiceSettings
+
+    return ServiceSettings().kafka
 
 
 @pytest.fixture(scope="session")

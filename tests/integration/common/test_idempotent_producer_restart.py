@@ -19,8 +19,8 @@ async def test_producer_survives_broker_restart_without_loss_or_duplicates(tmp_p
     cluster = KafkaCluster(tmp_path / "kafka", nodes=1, broker_port=19592)
     await asyncio.to_thread(cluster.start)
     try:
-        await ensure_topics(cluster.bootstrap, [topics.TELEMETRY_READINGS], replication=topics.SINGLE_BROKER)
-        producer = make_producer(cluster.bootstrap, retry_backoff_ms=200)
+        await ensure_topics(cluster.connection(), [topics.TELEMETRY_READINGS], replication=topics.SINGLE_BROKER)
+        producer = make_producer(cluster.connection(), retry_backoff_ms=200)
         await producer.start()
         sender = TopicProducer(producer)
         futures = []
@@ -45,7 +45,7 @@ async def test_producer_survives_broker_restart_without_loss_or_duplicates(tmp_p
         assert restarted.is_set()
         await producer.stop()
 
-        consumer = make_consumer(cluster.bootstrap, f"g{unique}", topics.TELEMETRY_READINGS.name)
+        consumer = make_consumer(cluster.connection(), f"g{unique}", topics.TELEMETRY_READINGS.name)
         await consumer.start()
         seen: list[str] = []
         try:

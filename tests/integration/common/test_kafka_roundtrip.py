@@ -46,19 +46,19 @@ def sample(spec: topics.TopicSpec, key: str, seq: int):
 
 
 @pytest.mark.parametrize("spec", topics.ALL_TOPICS, ids=lambda s: s.name)
-async def test_message_type_round_trips_keyed_and_in_order(kafka_bootstrap, topic_prefix, unique, spec):
-    await ensure_topics(kafka_bootstrap, [spec], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
+async def test_message_type_round_trips_keyed_and_in_order(kafka, topic_prefix, unique, spec):
+    await ensure_topics(kafka, [spec], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     topic = topic_prefix + spec.name
     keys = [f"key-{i}" for i in range(5)]
     sent = [(k, sample(spec, k, seq)) for seq in range(40) for k in keys]
-    producer = make_producer(kafka_bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await TopicProducer(producer).send_all(spec, sent, topic=topic)
     finally:
         await producer.stop()
 
-    consumer = make_consumer(kafka_bootstrap, f"g-{unique}", topic)
+    consumer = make_consumer(kafka, f"g-{unique}", topic)
     await consumer.start()
     got: dict[str, list] = defaultdict(list)
     partitions_of_key: dict[str, set[int]] = defaultdict(set)

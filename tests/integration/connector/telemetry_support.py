@@ -17,7 +17,7 @@ from aiokafka import TopicPartition
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
-from epd_common.kafka import ensure_topics, make_consumer
+from epd_common.kafka import KafkaConnection, ensure_topics, make_consumer
 from epd_connector.config import load_plant_config
 from epd_connector.registration import put_site, site_request
 from epd_connector.signing import generate_private_key, private_key_to_pem, sign_batch
@@ -135,13 +135,13 @@ async def wait_http(port: int, within: float = 60.0) -> None:
 
 @contextlib.asynccontextmanager
 async def running_ingest(
-    bootstrap: str, dsn: str, prefix: str, group: str, refresh_seconds: float = 1.0
+    kafka: KafkaConnection, dsn: str, prefix: str, group: str, refresh_seconds: float = 1.0
 ) -> AsyncIterator[None]:
     from epd_ingest.__main__ import serve
     from epd_ingest.settings import IngestSettings
 
     settings = IngestSettings(
-        kafka_bootstrap=bootstrap,
+        kafka=kafka,
         pg_dsn=dsn,
         topic_prefix=prefix,
         consumer_group=group,
@@ -175,10 +175,10 @@ async def running_connector(**settings_kw) -> AsyncIterator[object]:
         rt.close()
 
 
-async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, within: float = 60.0) -> list:
+async def read_topic(kafka: KafkaConnection, spec, prefix: str, group: str, until, within: float = 60.0) -> list:
     """Decode records of one topic from the start until `until(records)` holds or `within` seconds
     have passed; returns what arrived either way."""
-    consumer = make_consumer(bootstrap, group, spec.topic(prefix))
+    consumer = make_consumer(kafka, group, spec.topic(prefix))
     await consumer.start()
     out: list = []
     try:
@@ -193,17 +193,17 @@ async def read_topic(bootstrap: str, spec, prefix: str, group: str, until, withi
     return out
 
 
-async def settle(bootstrap: str, spec, prefix: str, group: str, expected: int, within: float = 60.0) -> list:
+async def settle(kafka: KafkaConnection, spec, prefix: str, group: str, expected: int, within: float = 60.0) -> list:
     """Read until `expected` records arrived, then a little longer to catch any surplus (duplicates)."""
-    got = await read_topic(bootstrap, spec, prefix, group, lambda rs: len(rs) >= expected, within)
-    more = await read_topic(bootstrap, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
+    got = await read_topic(kafka, spec, prefix, group, lambda rs: len(rs) >= expected, within)
+    more = await read_topic(kafka, spec, prefix, group + "-extra", lambda rs: len(rs) > len(got), 3.0)
     return more if len(more) > len(got) else got
 
 
-async def read_to_end(bootstrap: str, spec, prefix: str, within: float = 60.0) -> list:
+async def read_to_end(kafka: KafkaConnection, spec, prefix: str, within: float = 60.0) -> list:
     """Every record of one topic up to its end offsets at the time of the call: what is there, without
     waiting for what may still come."""
-    consumer = make_consumer(bootstrap, None)
+    consumer = make_consumer(kafka, None)
     await consumer.start()
     out: list = []
     try:
@@ -225,5 +225,5 @@ def by_meter_time(readings: list[telemetry_pb2.Reading]) -> list[tuple[str, int]
     return [(r.meter_id, r.observed_at.seconds * 1_000_000_000 + r.observed_at.nanos) for r in readings]
 
 
-async def create_topics(bootstrap: str, prefix: str) -> None:
-    await ensure_topics(bootstrap, TELEMETRY, replication=topics.SINGLE_BROKER, prefix=prefix)
+async def create_topics(kafka: KafkaConnection, prefix: str) -> None:
+    await ensure_topics(kafka, TELEMETRY, replication=topics.SINGLE_BROKER, prefix=prefix)

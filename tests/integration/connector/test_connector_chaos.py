@@ -67,9 +67,9 @@ async def test_kafka_outage_of_30s_loses_and_duplicates_nothing(tmp_path, stack,
         plant = load_plant_config(path)
         key_file = await register(fresh_db, path, tmp_path)
         expected = await write_csv(plant, tmp_path / "replay.csv", 120)
-        await create_topics(cluster.bootstrap, "")
+        await create_topics(cluster.connection(), "")
         async with running_connector(
-            kafka_bootstrap=cluster.bootstrap,
+            kafka=cluster.connection(),
             plant_config=path,
             key_file=key_file,
             sources="files",
@@ -92,25 +92,25 @@ async def test_kafka_outage_of_30s_loses_and_duplicates_nothing(tmp_path, stack,
                 while await rt.spool_call(rt.spool.depth):  # noqa: ASYNC110
                     await asyncio.sleep(0.5)
         assert depth_during_outage > 0  # batches really waited in the spool
-        async with running_ingest(cluster.bootstrap, fresh_db, "", f"ingest-{unique}"):
-            readings = await settle(cluster.bootstrap, topics.TELEMETRY_READINGS, "", f"r-{unique}", len(expected))
+        async with running_ingest(cluster.connection(), fresh_db, "", f"ingest-{unique}"):
+            readings = await settle(cluster.connection(), topics.TELEMETRY_READINGS, "", f"r-{unique}", len(expected))
         assert_exactly_once(readings, expected)
     finally:
         await asyncio.to_thread(cluster.stop)
 
 
 async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(
-    kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path
+    kafka, fresh_db, topic_prefix, unique, tmp_path
 ):
     pid = f"kil{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique)
     plant = load_plant_config(path)
     key_file = await register(fresh_db, path, tmp_path)
     expected = await write_csv(plant, tmp_path / "replay.csv", 200)
-    await create_topics(kafka_bootstrap, topic_prefix)
+    await create_topics(kafka, topic_prefix)
     env = dict(
         os.environ,
-        EPD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        EPD_KAFKA_BOOTSTRAP=kafka.bootstrap,
         EPD_TOPIC_PREFIX=topic_prefix,
         EPD_CONNECTOR_PLANT_CONFIG=str(path),
         EPD_CONNECTOR_KEY_FILE=str(key_file),
@@ -147,6 +147,6 @@ async def test_connector_sigkill_and_restart_loses_and_duplicates_nothing(
     finally:
         if second.returncode is None:
             second.kill()
-    async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"):
-        readings = await settle(kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix, f"r-{unique}", len(expected))
+    async with running_ingest(kafka, fresh_db, topic_prefix, f"ingest-{unique}"):
+        readings = await settle(kafka, topics.TELEMETRY_READINGS, topic_prefix, f"r-{unique}", len(expected))
     assert_exactly_once(readings, expected)

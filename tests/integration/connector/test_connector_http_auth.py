@@ -45,12 +45,12 @@ async def wait_up(url: str, verify: ssl.SSLContext | bool = True, cert: tuple[st
 
 
 @contextlib.asynccontextmanager
-async def connector(tmp_path, unique, kafka_bootstrap, topic_prefix, **kw) -> AsyncIterator[str]:
+async def connector(tmp_path, unique, kafka, topic_prefix, **kw) -> AsyncIterator[str]:
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
     async with running_connector(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka=kafka,
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"h{unique[:6]}.yaml",
         key_file=key,
@@ -68,7 +68,7 @@ def plant(tmp_path, unique):
     return f"h{unique[:6]}"
 
 
-async def test_pushes_are_answered_by_their_credential(tmp_path, unique, plant, kafka_bootstrap, topic_prefix):
+async def test_pushes_are_answered_by_their_credential(tmp_path, unique, plant, kafka, topic_prefix):
     creds, token = push_credential(tmp_path, plant)
     other_token = push_credential(tmp_path, f"o{unique[:6]}", name="other-plant")[1]
     revoked_token = push_credential(tmp_path, plant, name="old-scada")[1]
@@ -83,7 +83,7 @@ async def test_pushes_are_answered_by_their_credential(tmp_path, unique, plant, 
         (f"Bearer {revoked_token}", 401, "credential_revoked"),
         (f"Bearer {other_token}", 403, "wrong_plant"),
     ]
-    async with connector(tmp_path, unique, kafka_bootstrap, topic_prefix, http_credentials_file=creds) as url:
+    async with connector(tmp_path, unique, kafka, topic_prefix, http_credentials_file=creds) as url:
         await wait_up(url)
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
             for header, status, code in cases:
@@ -125,7 +125,7 @@ async def raw_push(url: str, authorization: bytes) -> tuple[int, bytes]:
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
-async def test_hostile_credentials_get_4xx_with_a_body(tmp_path, unique, plant, kafka_bootstrap, topic_prefix):
+async def test_hostile_credentials_get_4xx_with_a_body(tmp_path, unique, plant, kafka, topic_prefix):
     creds, token = push_credential(tmp_path, plant)
     hostile = [
         b"Bearer " + b"A" * 8_000,  # oversized, within the 16 KiB head limit
@@ -137,7 +137,7 @@ async def test_hostile_credentials_get_4xx_with_a_body(tmp_path, unique, plant, 
         b"Bearer " + token.encode() + b"." + token.encode(),
         b"Bearer " + token.encode()[:-1] + b"\x01",
     ]
-    async with connector(tmp_path, unique, kafka_bootstrap, topic_prefix, http_credentials_file=creds) as url:
+    async with connector(tmp_path, unique, kafka, topic_prefix, http_credentials_file=creds) as url:
         await wait_up(url)
         for header in hostile:
             status, answer = await raw_push(url, header)
@@ -148,7 +148,7 @@ async def test_hostile_credentials_get_4xx_with_a_body(tmp_path, unique, plant, 
         assert status == 202, answer
 
 
-async def test_mtls_admits_only_certificates_of_the_plants_ca(tmp_path, unique, plant, kafka_bootstrap, topic_prefix):
+async def test_mtls_admits_only_certificates_of_the_plants_ca(tmp_path, unique, plant, kafka, topic_prefix):
     ca = LocalCA(tmp_path / "ca").ensure()
     server = ca.issue_server(tmp_path / "tls", "connector", ["127.0.0.1"])
     good = ca.issue_client(tmp_path / "tls", "scada-1")
@@ -163,7 +163,7 @@ async def test_mtls_admits_only_certificates_of_the_plants_ca(tmp_path, unique, 
             c.load_cert_chain(str(cert.cert), str(cert.key))
         return c
 
-    async with connector(tmp_path, unique, kafka_bootstrap, topic_prefix, http_auth="mtls", **tls) as url:
+    async with connector(tmp_path, unique, kafka, topic_prefix, http_auth="mtls", **tls) as url:
         await wait_up(url, ctx(good))
         for cert in (None, stranger):  # no client certificate, or one of another CA: the handshake fails
             async with httpx.AsyncClient(base_url=url, verify=ctx(cert), timeout=60) as client:

@@ -46,14 +46,14 @@ CASES = [  # (content type, body, status, error)
 
 
 @pytest.fixture
-async def connector_url(tmp_path, unique, kafka_bootstrap, topic_prefix):
+async def connector_url(tmp_path, unique, kafka, topic_prefix):
     path = plant_yaml(tmp_path, f"h{unique[:6]}", unique)
     creds, token = push_credential(tmp_path, f"h{unique[:6]}")
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
     async with running_connector(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka=kafka,
         topic_prefix=topic_prefix,
         plant_config=path,
         key_file=key,

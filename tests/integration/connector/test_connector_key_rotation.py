@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
-from epd_common.kafka import make_producer
+from epd_common.kafka import KafkaConnection, make_producer
 from epd_connector.cli import app as connector_cli
 from epd_connector.keys import key_id_for
 from epd_connector.signing import load_private_key
@@ -52,10 +52,10 @@ async def epd_connector(*args: str) -> str:
     return result.output
 
 
-async def accepted(bootstrap: str, prefix: str, group: str, want: set[tuple[str, int]]) -> None:
+async def accepted(kafka: KafkaConnection, prefix: str, group: str, want: set[tuple[str, int]]) -> None:
     """Until every (meter, observed second) in `want` is on the readings topic (a 60 s deadline)."""
     got = await read_topic(
-        bootstrap,
+        kafka,
         topics.TELEMETRY_READINGS,
         prefix,
         group,
@@ -66,12 +66,12 @@ async def accepted(bootstrap: str, prefix: str, group: str, want: set[tuple[str,
 
 
 async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_the_new_key(
-    kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path, monkeypatch
+    kafka, fresh_db, topic_prefix, unique, tmp_path, monkeypatch
 ):
     pid = f"rot{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique, pin_key_id=False)
     credentials, token = push_credential(tmp_path, pid)
-    await create_topics(kafka_bootstrap, topic_prefix)
+    await create_topics(kafka, topic_prefix)
     base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
     sent: dict[int, str] = {}  # observed second -> the phase it was pushed in
     port = free_port()
@@ -94,9 +94,9 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
         monkeypatch.setenv("EPD_FOOTPRINT_ADMIN_URL", url)
         monkeypatch.setenv("EPD_FOOTPRINT_ADMIN_TOKEN", TOKEN)
         async with (
-            running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}", refresh_seconds=3600),
+            running_ingest(kafka, fresh_db, topic_prefix, f"ingest-{unique}", refresh_seconds=3600),
             running_connector(
-                kafka_bootstrap=kafka_bootstrap,
+                kafka=kafka,
                 topic_prefix=topic_prefix,
                 plant_config=path,
                 key_file=key_file,
@@ -107,13 +107,13 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
         ):
             await wait_http(port)
             want = await send("old key", range(3))
-            await accepted(kafka_bootstrap, topic_prefix, f"a1-{unique}", want)
+            await accepted(kafka, topic_prefix, f"a1-{unique}", want)
 
             out = await epd_connector("rotate-key", str(path), "--key-file", str(key_file), "--overlap-seconds", "0")
             new_id = key_id_for(load_private_key(key_file.read_bytes()).public_key())
             assert new_id != old_id and f"{old_id} retires at" in out, out
             want |= await send("new key", range(3, 6))
-            await accepted(kafka_bootstrap, topic_prefix, f"a2-{unique}", want)
+            await accepted(kafka, topic_prefix, f"a2-{unique}", want)
             between = datetime.now(UTC)  # after the old key retired, before it is revoked
 
             before = announced_refreshes()
@@ -131,7 +131,7 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
                     pid, old_key, old_id, [_reading(pid, base, 31)], f"backdated-{unique}", created_at=between
                 ),
             }
-            producer = make_producer(kafka_bootstrap)
+            producer = make_producer(kafka)
             await producer.start()
             try:
                 for payload in stolen.values():
@@ -140,13 +140,13 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
                 await producer.stop()
             want |= await send("new key", range(6, 9))  # the pipeline goes on with the new key
             rejected = await read_topic(
-                kafka_bootstrap,
+                kafka,
                 topics.TELEMETRY_REJECTED,
                 topic_prefix,
                 f"r-{unique}",
                 lambda rs: set(stolen) <= {r.batch_id for r in rs},
             )
-            await accepted(kafka_bootstrap, topic_prefix, f"a3-{unique}", want)
+            await accepted(kafka, topic_prefix, f"a3-{unique}", want)
 
     refused = {r.batch_id: r for r in rejected}
     assert set(refused) == set(stolen), refused
@@ -156,12 +156,12 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
     assert retired.reason == RR.REJECTION_REASON_KEY_RETIRED, (RR.Name(retired.reason), retired.detail)
 
     # Exactly once each, nothing else refused, and every connector batch signed with the key of its phase.
-    readings = await read_to_end(kafka_bootstrap, topics.TELEMETRY_READINGS, topic_prefix)
+    readings = await read_to_end(kafka, topics.TELEMETRY_READINGS, topic_prefix)
     assert sorted((r.meter_id, r.observed_at.seconds) for r in readings) == sorted(want)
-    assert sorted(r.batch_id for r in await read_to_end(kafka_bootstrap, topics.TELEMETRY_REJECTED, topic_prefix)) == (
+    assert sorted(r.batch_id for r in await read_to_end(kafka, topics.TELEMETRY_REJECTED, topic_prefix)) == (
         sorted(stolen)
     )
-    raw = await read_to_end(kafka_bootstrap, topics.TELEMETRY_RAW, topic_prefix)
+    raw = await read_to_end(kafka, topics.TELEMETRY_RAW, topic_prefix)
     for envelope in raw:
         batch = telemetry_pb2.TelemetryBatch.FromString(envelope.batch)
         if batch.batch_id in stolen:

@@ -73,14 +73,14 @@ def client(broker, username: str | None, password: str | None, **kw) -> aiomqtt.
 
 
 @pytest.fixture
-async def connector(tmp_path, plants, broker, kafka_bootstrap, topic_prefix):
+async def connector(tmp_path, plants, broker, kafka, topic_prefix):
     """Plant A's connector, subscribed through the broker as plant A's user."""
-    await create_topics(kafka_bootstrap, topic_prefix)
+    await create_topics(kafka, topic_prefix)
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     env = broker.client_env(plants[0].plant_id)
     async with running_connector(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka=kafka,
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"{plants[0].plant_id}.yaml",
         key_file=key,
@@ -95,7 +95,7 @@ async def connector(tmp_path, plants, broker, kafka_bootstrap, topic_prefix):
 
 
 async def test_a_plant_as_itself_is_delivered_and_another_plants_topic_is_not(
-    connector, broker, plants, kafka_bootstrap, topic_prefix, unique
+    connector, broker, plants, kafka, topic_prefix, unique
 ):
     a, b = plants
     # Plant B's user, valid and over TLS, publishes on plant A's topic: the ACL drops it at the broker.
@@ -104,7 +104,7 @@ async def test_a_plant_as_itself_is_delivered_and_another_plants_topic_is_not(
     async with client(broker, a.plant_id, broker.password(a.plant_id)) as own:
         await own.publish(topic(a), payload("1.5"), qos=1)
     batches = await read_topic(
-        kafka_bootstrap, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}", lambda bs: "1.5" in values(bs)
+        kafka, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}", lambda bs: "1.5" in values(bs)
     )
     # One broker, one subscriber, in order: had B's message been delivered, it would have come first.
     assert values(batches) == ["1.5"], values(batches)
@@ -156,16 +156,14 @@ async def test_plaintext_and_untrusted_certificates_are_refused(broker, plants, 
 
 
 @pytest.mark.parametrize(("case", "reason"), [("password", "not_authorized"), ("ca", "tls_failed")])
-async def test_a_refused_connector_counts_the_refusal(
-    case, reason, tmp_path, plants, broker, kafka_bootstrap, topic_prefix
-):
+async def test_a_refused_connector_counts_the_refusal(case, reason, tmp_path, plants, broker, kafka, topic_prefix):
     key = tmp_path / "k.pem"
     key.write_bytes(private_key_to_pem(generate_private_key()))
     a = plants[0].plant_id
     other_ca = LocalCA(tmp_path / "other-ca").ensure()
     before = sample("epd_connector_input_refused_total", source="mqtt", reason=reason)
     async with running_connector(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka=kafka,
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"{a}.yaml",
         key_file=key,

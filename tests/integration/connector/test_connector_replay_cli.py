@@ -9,7 +9,7 @@ import sys
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
-from epd_common.kafka import ensure_topics, make_consumer
+from epd_common.kafka import KafkaConnection, ensure_topics, make_consumer
 from epd_connector.config import load_plant_config
 from tests.conftest import REPO
 
@@ -27,8 +27,8 @@ def epd(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-async def raw_readings(bootstrap: str, topic: str) -> list[tuple[str, int]]:
-    consumer = make_consumer(bootstrap, None, topic)
+async def raw_readings(kafka: KafkaConnection, topic: str) -> list[tuple[str, int]]:
+    consumer = make_consumer(kafka, None, topic)
     await consumer.start()
     seen = []
     try:
@@ -42,9 +42,9 @@ async def raw_readings(bootstrap: str, topic: str) -> list[tuple[str, int]]:
     return seen
 
 
-async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka_bootstrap, topic_prefix):
-    env = {"EPD_KAFKA_BOOTSTRAP": kafka_bootstrap, "EPD_TOPIC_PREFIX": topic_prefix}
-    await ensure_topics(kafka_bootstrap, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
+async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka, topic_prefix):
+    env = {"EPD_KAFKA_BOOTSTRAP": kafka.bootstrap, "EPD_TOPIC_PREFIX": topic_prefix}
+    await ensure_topics(kafka, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     csv = tmp_path / "mine.csv"
     sim = epd(
         "simulate",
@@ -79,12 +79,12 @@ async def test_replay_sends_every_row_once_and_resumes(tmp_path, kafka_bootstrap
     )
     first = epd(*args, env=env)
     assert first.returncode == 0, first.stderr
-    readings = await raw_readings(kafka_bootstrap, topics.TELEMETRY_RAW.topic(topic_prefix))
+    readings = await raw_readings(kafka, topics.TELEMETRY_RAW.topic(topic_prefix))
     meters = len(load_plant_config(PLANT).meters)
     assert len(readings) == len(set(readings)) == meters * 120  # 2 h of 60 s steps, every meter, once
     again = epd(*args, env=env)
     assert again.returncode == 0, again.stderr
-    assert len(await raw_readings(kafka_bootstrap, topics.TELEMETRY_RAW.topic(topic_prefix))) == len(readings)
+    assert len(await raw_readings(kafka, topics.TELEMETRY_RAW.topic(topic_prefix))) == len(readings)
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path):

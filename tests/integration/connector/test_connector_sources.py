@@ -71,16 +71,16 @@ def check_normalised(readings: list[telemetry_pb2.Reading], plant_id: str, times
 
 
 @pytest.mark.parametrize("source", ["files", "http", "mqtt", "opcua"])
-async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path):
+async def test_source_readings_arrive_normalised(source, kafka, fresh_db, topic_prefix, unique, tmp_path):
     plant_id = f"p{unique[:6]}-{source}"
     path = plant_yaml(tmp_path, plant_id, unique)
     plant = load_plant_config(path)
     key_file = await register(fresh_db, path, tmp_path)
-    await create_topics(kafka_bootstrap, topic_prefix)
+    await create_topics(kafka, topic_prefix)
     steps, times = raw_readings(plant_id)
     port = free_port()
     kw = dict(
-        kafka_bootstrap=kafka_bootstrap,
+        kafka=kafka,
         topic_prefix=topic_prefix,
         plant_config=path,
         key_file=key_file,
@@ -115,7 +115,7 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
         await feed.start()
     metrics.SOURCE_CONNECTED.labels(source).set(0)
     try:
-        async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"), running_connector(**kw):
+        async with running_ingest(kafka, fresh_db, topic_prefix, f"ingest-{unique}"), running_connector(**kw):
             if source == "http":
                 feed = HttpFeed(plant, f"http://127.0.0.1:{port}", token=token)
                 await feed.start()
@@ -140,14 +140,14 @@ async def test_source_readings_arrive_normalised(source, kafka_bootstrap, fresh_
                     await asyncio.sleep(0.5 if source == "opcua" else 0)  # one data change per publish cycle
             stamps = {int(t.timestamp()) for t in times}
             readings = await read_topic(
-                kafka_bootstrap,
+                kafka,
                 topics.TELEMETRY_READINGS,
                 topic_prefix,
                 f"read-{unique}",
                 lambda rs: sum(r.observed_at.seconds in stamps for r in rs) >= 9,
             )
             raw = await read_topic(
-                kafka_bootstrap, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}", lambda rs: len(rs) >= 1, 10
+                kafka, topics.TELEMETRY_RAW, topic_prefix, f"raw-{unique}", lambda rs: len(rs) >= 1, 10
             )
     finally:
         if feed is not None and source != "files":

@@ -21,11 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from k8s_pod import Objects, Sandbox, container_env, probe, service_links, start, stop
 from k8s_render import OVERLAYS, SERVICES, by_kind, render, workloads
 
+from epd_common.kafka import KafkaConnection, make_admin
 from epd_connector.push_credentials import new_credential, render_file
 from epd_connector.signing import generate_private_key, private_key_to_pem
 from epd_devstack.databases import drop_database, sibling_dsn
@@ -102,9 +102,9 @@ async def empty_database(admin_dsn: str, name: str) -> str:
     return sibling_dsn(admin_dsn, name)
 
 
-async def delete_topics(bootstrap: str) -> None:
+async def delete_topics(kafka: KafkaConnection) -> None:
     """Each overlay starts on an empty cluster (the other overlay or the kill test left topics)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if not t.startswith("__")]
@@ -161,8 +161,8 @@ class Pod:
             await self.sandbox.close()
 
 
-async def topic_facts(bootstrap: str) -> dict[str, tuple[set[int], str | None]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def topic_facts(kafka: KafkaConnection) -> dict[str, tuple[set[int], str | None]]:
+    admin = make_admin(kafka)
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if not t.startswith("__")]

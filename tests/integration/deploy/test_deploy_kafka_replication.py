@@ -7,13 +7,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from conftest import restart_missing_brokers
 
 from epd.v1 import telemetry_pb2
 from epd_common import topics
-from epd_common.kafka import TopicProducer, TopicsNotCreated, ensure_topics, make_consumer, make_producer
+from epd_common.kafka import (
+    KafkaConnection,
+    TopicProducer,
+    TopicsNotCreated,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from epd_common.settings import ServiceSettings
 
 TOTAL = 6000
@@ -24,10 +31,10 @@ def production() -> ServiceSettings:
     return ServiceSettings(environment="production")
 
 
-async def describe(bootstrap: str, names: list[str]) -> dict[str, dict]:
+async def describe(kafka: KafkaConnection, names: list[str]) -> dict[str, dict]:
     """Per topic: the replica count of each partition, its leaders, and min.insync.replicas (value, source).
     Waits until the metadata shows every partition with a leader (a topic just created may not yet)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         async with asyncio.timeout(60):
@@ -54,10 +61,10 @@ async def describe(bootstrap: str, names: list[str]) -> dict[str, dict]:
 async def test_production_topics_have_three_replicas_and_min_insync_two(three_brokers, topic_prefix):
     settings = production()
     await ensure_topics(
-        three_brokers.bootstrap, topics.ALL_TOPICS, replication=settings.topic_replication, prefix=topic_prefix
+        three_brokers.connection(), topics.ALL_TOPICS, replication=settings.topic_replication, prefix=topic_prefix
     )
     names = [s.topic(topic_prefix) for s in topics.ALL_TOPICS]
-    for name, facts in (await describe(three_brokers.bootstrap, names)).items():
+    for name, facts in (await describe(three_brokers.connection(), names)).items():
         assert facts["replicas"] == {3}, name
         assert facts["min_insync"] == ("2", TOPIC_CONFIG), name
 
@@ -67,7 +74,10 @@ async def test_a_replication_the_cluster_cannot_hold_fails_loudly(three_brokers,
     settings = ServiceSettings(environment="production", kafka_replication_factor=4)
     with pytest.raises(TopicsNotCreated, match="replication factor 4"):
         await ensure_topics(
-            three_brokers.bootstrap, [topics.TELEMETRY_RAW], replication=settings.topic_replication, prefix=topic_prefix
+            three_brokers.connection(),
+            [topics.TELEMETRY_RAW],
+            replication=settings.topic_replication,
+            prefix=topic_prefix,
         )
 
 
@@ -76,11 +86,11 @@ async def test_a_broker_killed_under_load_loses_nothing(three_brokers, topic_pre
     spec = topics.TELEMETRY_READINGS
     topic = spec.topic(topic_prefix)
     await ensure_topics(
-        three_brokers.bootstrap, [spec], replication=production().topic_replication, prefix=topic_prefix
+        three_brokers.connection(), [spec], replication=production().topic_replication, prefix=topic_prefix
     )
-    leaders = (await describe(three_brokers.bootstrap, [topic]))[topic]["leaders"]
+    leaders = (await describe(three_brokers.connection(), [topic]))[topic]["leaders"]
     victim = next(n for n in three_brokers.nodes if n.node_id == leaders[0])  # leads partition 0 at least
-    producer = make_producer(three_brokers.bootstrap, retry_backoff_ms=200)
+    producer = make_producer(three_brokers.connection(), retry_backoff_ms=200)
     await producer.start()
     try:
         sender = TopicProducer(producer)
@@ -98,7 +108,7 @@ async def test_a_broker_killed_under_load_loses_nothing(three_brokers, topic_pre
     finally:
         await producer.stop()
 
-    consumer = make_consumer(three_brokers.bootstrap, f"g{unique}", topic)
+    consumer = make_consumer(three_brokers.connection(), f"g{unique}", topic)
     await consumer.start()
     seen: list[str] = []
     try:

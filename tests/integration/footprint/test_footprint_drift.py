@@ -18,12 +18,11 @@ from decimal import Decimal
 import asyncpg
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from footprint_chain import PRODUCTS, leaching_window, register, roasting_window
 
 from epd.v1 import footprint_pb2
 from epd_common.db import create_pool
-from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.kafka import KafkaConnection, TopicProducer, ensure_topics, make_admin, make_consumer, make_producer
 from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER
 from epd_footprint import admin
 from epd_footprint import schemas as s
@@ -35,10 +34,10 @@ CASCADED = {"re-chloride", "ndpr-oxide", "ndpr-metal", "ndfeb-magnet"}
 
 
 @contextlib.asynccontextmanager
-async def running_worker(dsn: str, bootstrap: str, topic: str, group: str):
+async def running_worker(dsn: str, kafka: KafkaConnection, topic: str, group: str):
     pool = await create_pool(dsn, max_size=4)
     service = FootprintService(pg_transactions(pool))
-    consumer = make_consumer(bootstrap, group, topic)
+    consumer = make_consumer(kafka, group, topic)
     await consumer.start()
     stop = asyncio.Event()
     task = asyncio.create_task(run_consumer(service, consumer, stop))
@@ -51,8 +50,8 @@ async def running_worker(dsn: str, bootstrap: str, topic: str, group: str):
         await pool.close()
 
 
-async def produce(bootstrap: str, topic: str, windows) -> None:
-    producer = make_producer(bootstrap)
+async def produce(kafka: KafkaConnection, topic: str, windows) -> None:
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await TopicProducer(producer).send_all(INTENSITY_WINDOWS, [(w.process_id, w) for w in windows], topic=topic)
@@ -66,11 +65,11 @@ async def wait_applied(conn: asyncpg.Connection, count: int) -> None:
             await asyncio.sleep(0.2)
 
 
-async def wait_caught_up(bootstrap: str, topic: str, *groups: str) -> None:
+async def wait_caught_up(kafka: KafkaConnection, topic: str, *groups: str) -> None:
     """Until each group has committed every record now on `topic`: its workers have applied them all
     (run_consumer commits a batch after applying it). Then "nothing changed" means something."""
-    probe = make_consumer(bootstrap, None)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = make_consumer(kafka, None)
+    admin = make_admin(kafka)
     await probe.start()
     await admin.start()
     try:
@@ -102,22 +101,22 @@ async def snapshot(conn: asyncpg.Connection) -> dict:
 
 
 @pytest.fixture
-async def chain(fresh_db, kafka_bootstrap, topic_prefix):
+async def chain(fresh_db, kafka, topic_prefix):
     pool = await create_pool(fresh_db, max_size=4)
     await register(pool)
     await admin.set_policy(pool, s.PolicyIn(scope="product", scope_id="lace-oxides", threshold="0.5"))
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     conn = await asyncpg.connect(fresh_db)
     yield conn, INTENSITY_WINDOWS.topic(topic_prefix)
     await conn.close()
 
 
-async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fresh_db, kafka_bootstrap, unique):
+async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fresh_db, kafka, unique):
     conn, topic = chain
     windows = [roasting_window(day, Decimal("1.2")) for day in range(4)]
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
-        await produce(kafka_bootstrap, topic, windows)
+    async with running_worker(fresh_db, kafka, topic, f"g{unique}"):
+        await produce(kafka, topic, windows)
         await wait_applied(conn, 4)
         rows = await conn.fetch(
             """SELECT s.product_id, v.pf_id, v.version, v.status, v.reason, v.preceding_pf_id
@@ -148,17 +147,17 @@ async def test_sustained_20_percent_roasting_electricity_cascades_once(chain, fr
         assert all(e["direction"] == "deterioration" and e["percent"] > 10 for e in events)
         before = await snapshot(conn)
     # Replay the same windows twice, through a new consumer group: nothing changes.
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}-replay"):
-        await produce(kafka_bootstrap, topic, windows)
-        await wait_caught_up(kafka_bootstrap, topic, f"g{unique}-replay")
+    async with running_worker(fresh_db, kafka, topic, f"g{unique}-replay"):
+        await produce(kafka, topic, windows)
+        await wait_caught_up(kafka, topic, f"g{unique}-replay")
     assert await snapshot(conn) == before
     assert await conn.fetchval("SELECT count(*) FROM footprint_applied_windows") == 4
 
 
-async def test_five_percent_drift_creates_nothing(chain, fresh_db, kafka_bootstrap, unique):
+async def test_five_percent_drift_creates_nothing(chain, fresh_db, kafka, unique):
     conn, topic = chain
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
-        await produce(kafka_bootstrap, topic, [roasting_window(day, Decimal("1.05")) for day in range(5)])
+    async with running_worker(fresh_db, kafka, topic, f"g{unique}"):
+        await produce(kafka, topic, [roasting_window(day, Decimal("1.05")) for day in range(5)])
         await wait_applied(conn, 5)
     assert await conn.fetchval("SELECT count(*) FROM epd_versions WHERE status = 'provisional'") == 0
     assert await conn.fetchval("SELECT count(*) FROM footprint_drift_events") == 0
@@ -166,18 +165,18 @@ async def test_five_percent_drift_creates_nothing(chain, fresh_db, kafka_bootstr
     assert await conn.fetchval("SELECT max(consecutive) FROM footprint_drift_state") == 0
 
 
-async def test_two_workers_never_create_two_versions_of_one_series(chain, fresh_db, kafka_bootstrap, unique):
+async def test_two_workers_never_create_two_versions_of_one_series(chain, fresh_db, kafka, unique):
     conn, topic = chain
     windows = [roasting_window(day, Decimal("1.2")) for day in range(6)]
     # Different groups: both workers see every window. Same group: split partitions, rebalances.
     async with (
-        running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"),
-        running_worker(fresh_db, kafka_bootstrap, topic, f"b{unique}"),
-        running_worker(fresh_db, kafka_bootstrap, topic, f"a{unique}"),
+        running_worker(fresh_db, kafka, topic, f"a{unique}"),
+        running_worker(fresh_db, kafka, topic, f"b{unique}"),
+        running_worker(fresh_db, kafka, topic, f"a{unique}"),
     ):
-        await produce(kafka_bootstrap, topic, windows)
+        await produce(kafka, topic, windows)
         await wait_applied(conn, 6)
-        await wait_caught_up(kafka_bootstrap, topic, f"a{unique}", f"b{unique}")
+        await wait_caught_up(kafka, topic, f"a{unique}", f"b{unique}")
     per_series = await conn.fetch(
         "SELECT series_id, count(*) AS n FROM epd_versions WHERE status = 'provisional' GROUP BY series_id"
     )
@@ -235,9 +234,9 @@ def _dt(day: int):
     return datetime(2025, 1, day, tzinfo=UTC)
 
 
-async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain, fresh_db, kafka_bootstrap, unique):
+async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain, fresh_db, kafka, unique):
     conn, topic = chain
-    producer = make_producer(kafka_bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     bad = roasting_window(0, Decimal("1.2"))
     bad.activities[0].quantity = "1e400"
@@ -252,7 +251,7 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
         )
     finally:
         await producer.stop()
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
+    async with running_worker(fresh_db, kafka, topic, f"g{unique}"):
         await wait_applied(conn, 1)
         async with asyncio.timeout(30):
             while await conn.fetchval("SELECT count(*) FROM footprint_rejected_windows") < 3:  # noqa: ASYNC110
@@ -262,18 +261,18 @@ async def test_bad_records_become_rejected_rows_and_do_not_stop_the_worker(chain
     assert uuid.UUID(str(await conn.fetchval("SELECT series_id FROM footprint_drift_state LIMIT 1")))
 
 
-async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_db, kafka_bootstrap, unique):
+async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_db, kafka, unique):
     """N consecutive evaluations are N successive periods: four revisions of one window (or windows of
     several upstream processes for one period) advance the streak once."""
     conn, topic = chain
     same_period = [roasting_window(0, Decimal("1.2"), revision=r) for r in range(4)]
-    async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
-        await produce(kafka_bootstrap, topic, same_period)
+    async with running_worker(fresh_db, kafka, topic, f"g{unique}"):
+        await produce(kafka, topic, same_period)
         await wait_applied(conn, 4)
         assert await conn.fetchval("SELECT count(*) FROM epd_versions WHERE status = 'provisional'") == 0
         assert await conn.fetchval("SELECT max(consecutive) FROM footprint_drift_state") == 1
         # Two more periods complete the streak of three.
-        await produce(kafka_bootstrap, topic, [roasting_window(day, Decimal("1.2")) for day in (1, 2)])
+        await produce(kafka, topic, [roasting_window(day, Decimal("1.2")) for day in (1, 2)])
         await wait_applied(conn, 6)
         provisional = await conn.fetch(
             "SELECT s.product_id FROM epd_versions v JOIN epd_series s USING (series_id) WHERE v.status = 'provisional'"
@@ -281,9 +280,7 @@ async def test_many_windows_of_one_period_count_as_one_evaluation(chain, fresh_d
     assert {r["product_id"] for r in provisional} == {"roasted-ore"} | CASCADED
 
 
-async def test_a_cascade_reaches_series_already_evaluated_for_the_period(
-    fresh_db, kafka_bootstrap, topic_prefix, unique
-):
+async def test_a_cascade_reaches_series_already_evaluated_for_the_period(fresh_db, kafka, topic_prefix, unique):
     """Leaching's window for day 2 arrives before roasting's days 1 and 2 (processes emit their rolling
     windows at their own pace): the downstream series hold day 2 in their streaks, so roasting's day-2
     window evaluates only the roasted ore, which fires and cascades to them. The service must create
@@ -292,18 +289,18 @@ async def test_a_cascade_reaches_series_already_evaluated_for_the_period(
     await register(pool, telemetry=("baotou-1/acid-roasting", "baotou-1/leaching"))
     await admin.set_policy(pool, s.PolicyIn(scope="product", scope_id="lace-oxides", threshold="0.5"))
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     topic = INTENSITY_WINDOWS.topic(topic_prefix)
     conn = await asyncpg.connect(fresh_db)
     try:
-        async with running_worker(fresh_db, kafka_bootstrap, topic, f"g{unique}"):
+        async with running_worker(fresh_db, kafka, topic, f"g{unique}"):
             applied = 0
             for batch in (
                 [roasting_window(0, Decimal("1.2"))],
                 [leaching_window(2)],
                 [roasting_window(1, Decimal("1.2")), roasting_window(2, Decimal("1.2"))],
             ):
-                await produce(kafka_bootstrap, topic, batch)  # one after the other: two keys, two partitions
+                await produce(kafka, topic, batch)  # one after the other: two keys, two partitions
                 applied += len(batch)
                 await wait_applied(conn, applied)
             rows = await conn.fetch(

@@ -26,18 +26,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_service_process_applies_windows_serves_api_and_stops_cleanly(
-    fresh_db, kafka_bootstrap, topic_prefix, unique
-):
+async def test_service_process_applies_windows_serves_api_and_stops_cleanly(fresh_db, kafka, topic_prefix, unique):
     pool = await create_pool(fresh_db, max_size=2)
     await register(pool)
     await pool.close()
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [INTENSITY_WINDOWS], replication=SINGLE_BROKER, prefix=topic_prefix)
     port = _free_port()
     env = {
         **os.environ,
         "EPD_PG_DSN": fresh_db,
-        "EPD_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "EPD_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "EPD_TOPIC_PREFIX": topic_prefix,
         "EPD_FOOTPRINT_ADMIN_TOKEN": TOKEN,
         "EPD_FOOTPRINT_ADMIN_PORT": str(port),
@@ -60,7 +58,7 @@ async def test_service_process_applies_windows_serves_api_and_stops_cleanly(
                             break
                     except httpx.TransportError:
                         await asyncio.sleep(0.2)
-            producer = make_producer(kafka_bootstrap)
+            producer = make_producer(kafka)
             await producer.start()
             try:
                 windows = [roasting_window(d, Decimal("1.2")) for d in range(3)]

@@ -34,18 +34,18 @@ class Service:
         self.handled.append(window.window_id)
 
 
-async def test_a_poison_window_is_dead_lettered_and_the_consumer_moves_on(kafka_bootstrap, topic_prefix, unique):
+async def test_a_poison_window_is_dead_lettered_and_the_consumer_moves_on(kafka, topic_prefix, unique):
     topic, letters = INTENSITY_WINDOWS.topic(topic_prefix), INTENSITY_WINDOWS_DEAD_LETTERS
-    await ensure_topics(kafka_bootstrap, [INTENSITY_WINDOWS, letters], replication=SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [INTENSITY_WINDOWS, letters], replication=SINGLE_BROKER, prefix=topic_prefix)
     windows = [roasting_window(day, Decimal("1.2")) for day in range(4)]  # one process: one partition, in order
     poison = windows[1].window_id
-    producer = make_producer(kafka_bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     send, group = TopicProducer(producer), f"footprint-{unique}"
 
     async def consume(until_handled: str) -> Service:
         service = Service(poison)
-        consumer = make_consumer(kafka_bootstrap, group, topic)
+        consumer = make_consumer(kafka, group, topic)
         await consumer.start()
         dead = KafkaDeadLetters(send, letters, consumer=group, component="footprint", prefix=topic_prefix)
         guard = PoisonGuard(dead, attempts=2, transient=TRANSIENT_ERRORS, first_delay_s=0.01)
@@ -67,7 +67,7 @@ async def test_a_poison_window_is_dead_lettered_and_the_consumer_moves_on(kafka_
         first = await consume(windows[2].window_id)
         assert first.handled == [windows[0].window_id, windows[2].window_id]
 
-        reader = make_consumer(kafka_bootstrap, None, letters.topic(topic_prefix))
+        reader = make_consumer(kafka, None, letters.topic(topic_prefix))
         await reader.start()
         try:
             async with asyncio.timeout(HANG):

@@ -30,9 +30,7 @@ def reading(
     return r
 
 
-async def test_each_bad_reading_class_is_rejected_with_its_reason(
-    kafka_bootstrap, fresh_db, topic_prefix, unique, tmp_path
-):
+async def test_each_bad_reading_class_is_rejected_with_its_reason(kafka, fresh_db, topic_prefix, unique, tmp_path):
     pid = f"bad{unique[:6]}"
     path = plant_yaml(tmp_path, pid, unique)
     plant = load_plant_config(path)
@@ -110,26 +108,26 @@ async def test_each_bad_reading_class_is_rejected_with_its_reason(
         ),
         ("garbage bytes", b"\xff\x00garbage\x07not a protobuf" * 3, RR.REJECTION_REASON_MALFORMED),
     ]
-    await create_topics(kafka_bootstrap, topic_prefix)
-    producer = make_producer(kafka_bootstrap)
+    await create_topics(kafka, topic_prefix)
+    producer = make_producer(kafka)
     await producer.start()
     raw_topic = topics.TELEMETRY_RAW.topic(topic_prefix)
     good = signed(pid, key, plant.key_id, [reading(acid, "0.5", 55, "t")])
     try:
-        async with running_ingest(kafka_bootstrap, fresh_db, topic_prefix, f"ingest-{unique}"):
+        async with running_ingest(kafka, fresh_db, topic_prefix, f"ingest-{unique}"):
             await (await producer.send(raw_topic, dup_batch, key=pid.encode()))  # first copy is accepted
             for _, payload, _ in cases:
                 await (await producer.send(raw_topic, payload, key=pid.encode()))
             await (await producer.send(raw_topic, good, key=pid.encode()))
             accepted = await read_topic(
-                kafka_bootstrap,
+                kafka,
                 topics.TELEMETRY_READINGS,
                 topic_prefix,
                 f"a-{unique}",
                 lambda rs: any(r.meter_id == acid for r in rs),
             )
             rejected = await read_topic(
-                kafka_bootstrap,
+                kafka,
                 topics.TELEMETRY_REJECTED,
                 topic_prefix,
                 f"r-{unique}",

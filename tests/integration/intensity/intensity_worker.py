@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from epd.v1 import intensity_pb2
-from epd_common.kafka import make_consumer, make_producer
+from epd_common.kafka import KafkaConnection, make_consumer, make_producer
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
 
 ROOT = Path(__file__).parents[3]
@@ -27,11 +27,11 @@ def free_port() -> int:
 
 
 class Worker:
-    def __init__(self, bootstrap: str, prefix: str, data_dir: Path, lateness_s: int | None = None) -> None:
+    def __init__(self, kafka: KafkaConnection, prefix: str, data_dir: Path, lateness_s: int | None = None) -> None:
         self.metrics_port = free_port()
         self.env = {
             **os.environ,
-            "EPD_KAFKA_BOOTSTRAP": bootstrap,
+            **kafka.env(),
             "EPD_TOPIC_PREFIX": prefix,
             "EPD_INTENSITY_APP_ID": "intensity",
             "EPD_INTENSITY_DATA_DIR": str(data_dir),
@@ -91,8 +91,8 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
 
-async def produce(bootstrap: str, prefix: str, readings) -> None:
-    producer = make_producer(bootstrap)
+async def produce(kafka: KafkaConnection, prefix: str, readings) -> None:
+    producer = make_producer(kafka)
     await producer.start()
     try:
         futures = [
@@ -104,9 +104,9 @@ async def produce(bootstrap: str, prefix: str, readings) -> None:
         await producer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, idle_s: float = 3.0, expect: int = 0, timeout_s: float = 120.0):
+async def read_all(kafka: KafkaConnection, topic: str, idle_s: float = 3.0, expect: int = 0, timeout_s: float = 120.0):
     """Every record of a topic, once at least `expect` arrived and none came for `idle_s`."""
-    consumer = make_consumer(bootstrap, None, topic)
+    consumer = make_consumer(kafka, None, topic)
     await consumer.start()
     records = []
     try:

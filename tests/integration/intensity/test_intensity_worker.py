@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "intensity"))
 from intensity_day import EXAMPLE_CONFIG, plant_day
 from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of
 
-from epd_common.kafka import ensure_topics
+from epd_common.kafka import ensure_topics, make_admin
 from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
 from epd_intensity.factors import load_library
 from epd_intensity.oracle import compute_windows
@@ -54,9 +53,9 @@ def day():
     return readings, oracle
 
 
-async def committed_offsets(bootstrap, group):
+async def committed_offsets(kafka, group):
     """The group's committed offset per readings partition (one plant: one partition has data)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -80,27 +79,25 @@ async def wait_for(predicate, timeout_s=90.0, worker=None):
     return False
 
 
-async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
+async def test_plant_day_gives_exactly_the_oracles_windows(kafka, topic_prefix, tmp_path, day):
     readings, oracle = day
-    await ensure_topics(
-        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
-    )
-    await produce(kafka_bootstrap, topic_prefix, readings)
-    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
+    await produce(kafka, topic_prefix, readings)
+    worker = Worker(kafka, topic_prefix, tmp_path / "w")
     worker.start()
     try:
         assert await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker), worker.log.read_text()[
             -3000:
         ]
-        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
+        records = await read_all(kafka, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
         metrics = worker.metrics()
         # faust does not commit the readings topic (acks=False); the worker commits its applied
         # offsets for the group, so consumer lag shows the real backlog: here, none.
-        committed = await committed_offsets(kafka_bootstrap, topic_prefix + "intensity")
+        committed = await committed_offsets(kafka, topic_prefix + "intensity")
         deadline = time.monotonic() + 30
         while sum(committed.values()) < len(readings) and time.monotonic() < deadline:
             await asyncio.sleep(1)
-            committed = await committed_offsets(kafka_bootstrap, topic_prefix + "intensity")
+            committed = await committed_offsets(kafka, topic_prefix + "intensity")
         assert sum(committed.values()) == len(readings), committed
     finally:
         worker.stop()
@@ -124,25 +121,23 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka_bootstrap, topi
     assert metrics['epd_intensity_undefined_intensities_total{size="hourly"}'] >= 1
     assert metrics['epd_intensity_late_revisions_total{size="hourly"}'] > 0
     # Too-late and refused readings are in the correction log with their outcome, never dropped.
-    corrections = await read_all(kafka_bootstrap, topic_prefix + CORRECTIONS, idle_s=1.0)
+    corrections = await read_all(kafka, topic_prefix + CORRECTIONS, idle_s=1.0)
     outcomes = Counter(dict(r.headers)["epd-outcome"].decode() for r in corrections)
     assert outcomes == Counter({"too_late": oracle.outcomes["too_late"], "unknown_activity": 1, "unknown_process": 1})
     late_ids = {r.reading_id for r, _ in oracle.corrections}
     assert {TELEMETRY_READINGS.decode(r.value).reading_id for r in corrections} >= late_ids
 
 
-async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstrap, topic_prefix, tmp_path, day):
+async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka, topic_prefix, tmp_path, day):
     readings, oracle = day
-    await ensure_topics(
-        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
-    )
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
     rng = random.Random(5)
-    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    worker = Worker(kafka, topic_prefix, tmp_path / "w")
     chunks = sorted(rng.sample(range(1, len(readings)), 3))
     produced = 0
     try:
         for cut in [*chunks, len(readings)]:
-            await produce(kafka_bootstrap, topic_prefix, readings[produced:cut])
+            await produce(kafka, topic_prefix, readings[produced:cut])
             produced = cut
             worker.start()
             # Kill somewhere while it works through the backlog (or right after recovery).
@@ -150,9 +145,7 @@ async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstr
             await asyncio.sleep(rng.uniform(0.0, 2.0))
             if cut != len(readings):
                 worker.kill()
-        records = await read_all(
-            kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0
-        )
+        records = await read_all(kafka, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0)
     finally:
         worker.stop()
     windows = windows_of(records)
@@ -160,28 +153,22 @@ async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka_bootstr
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
 
 
-async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
-    kafka_bootstrap, topic_prefix, tmp_path, day
-):
+async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(kafka, topic_prefix, tmp_path, day):
     """Two rebalances while the first worker is mid-batch (no kill): a second member with the same app
     id joins, takes partitions, and leaves on SIGTERM. Readings dropped from faust's buffers on
     revoke would show as final windows missing readings (same ids, other bytes)."""
     readings, oracle = day
-    await ensure_topics(
-        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
-    )
-    await produce(kafka_bootstrap, topic_prefix, readings)
-    first = Worker(kafka_bootstrap, topic_prefix, tmp_path / "a")
-    second = Worker(kafka_bootstrap, topic_prefix, tmp_path / "b")
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
+    await produce(kafka, topic_prefix, readings)
+    first = Worker(kafka, topic_prefix, tmp_path / "a")
+    second = Worker(kafka, topic_prefix, tmp_path / "b")
     try:
         first.start()
         assert await wait_for(lambda: first.readings_seen() > 0, 60, first), first.log.read_text()[-3000:]
         second.start()
         await wait_for(lambda: second.readings_seen() > 0, 30, second)
         second.stop()
-        records = await read_all(
-            kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0
-        )
+        records = await read_all(kafka, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.final), idle_s=6.0)
     finally:
         second.stop()
         first.stop()
@@ -190,15 +177,13 @@ async def test_a_second_worker_joining_and_leaving_mid_backlog_loses_no_reading(
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
 
 
-async def test_readings_from_a_transactional_producer_are_all_applied(kafka_bootstrap, topic_prefix, tmp_path, day):
+async def test_readings_from_a_transactional_producer_are_all_applied(kafka, topic_prefix, tmp_path, day):
     """Four transactions: each commit marker takes an offset of the partition that no consumer delivers. The
     worker's progress follows the consumer's position, so it steps over them instead of waiting for them."""
     readings, oracle = day
-    await ensure_topics(
-        kafka_bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix
-    )
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka_bootstrap, transactional_id=f"{topic_prefix}readings", enable_idempotence=True
+        **kafka.client_kwargs(), transactional_id=f"{topic_prefix}readings", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -211,12 +196,12 @@ async def test_readings_from_a_transactional_producer_are_all_applied(kafka_boot
                     )
     finally:
         await producer.stop()
-    worker = Worker(kafka_bootstrap, topic_prefix, tmp_path / "w")
+    worker = Worker(kafka, topic_prefix, tmp_path / "w")
     worker.start()
     try:
         seen = await wait_for(lambda: worker.readings_seen() >= len(readings), worker=worker)
         assert seen, f"{worker.readings_seen()} of {len(readings)} readings: {worker.log.read_text()[-2000:]}"
-        records = await read_all(kafka_bootstrap, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
+        records = await read_all(kafka, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history))
     finally:
         worker.stop()
     windows = windows_of(records)

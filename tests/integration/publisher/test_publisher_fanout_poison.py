@@ -37,13 +37,11 @@ async def seed_webhook_partner(pool: asyncpg.Pool) -> None:
     )
 
 
-async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
-    fresh_db, kafka_bootstrap, topic_prefix, unique
-):
+async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(fresh_db, kafka, topic_prefix, unique):
     changes, letters = topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_CHANGES_DEAD_LETTERS
-    await ensure_topics(kafka_bootstrap, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
-    producer = make_producer(kafka_bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await seed_webhook_partner(pool)
@@ -60,7 +58,7 @@ async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
 
         async def run_fanout() -> int:
             """Run the fan-out until the good event's delivery exists; returns the events set aside."""
-            consumer = make_consumer(kafka_bootstrap, group, changes.topic(topic_prefix))
+            consumer = make_consumer(kafka, group, changes.topic(topic_prefix))
             await consumer.start()
             dead = KafkaDeadLetters(send, letters, consumer=group, component="publisher", prefix=topic_prefix)
             subscriber = fanout_subscriber(  # the poison is no outbox row: its failure is the fan-out's own here
@@ -83,7 +81,7 @@ async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(
         assert await pool.fetchval("SELECT event_id::text FROM deliveries") == good.event_id
 
         # The dead letter: the record as it was, where it was, why.
-        reader = make_consumer(kafka_bootstrap, None, letters.topic(topic_prefix))
+        reader = make_consumer(kafka, None, letters.topic(topic_prefix))
         await reader.start()
         try:
             async with asyncio.timeout(HANG):

@@ -29,12 +29,12 @@ def unmatched() -> float:
 
 
 async def test_forged_and_altered_changes_are_set_aside_and_the_real_one_is_delivered(
-    fresh_db, kafka_bootstrap, topic_prefix, unique
+    fresh_db, kafka, topic_prefix, unique
 ):
     changes, letters = topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_CHANGES_DEAD_LETTERS
-    await ensure_topics(kafka_bootstrap, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
+    await ensure_topics(kafka, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
-    producer = make_producer(kafka_bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     try:
         await seed_webhook_partner(pool)
@@ -55,7 +55,7 @@ async def test_forged_and_altered_changes_are_set_aside_and_the_real_one_is_deli
         before = unmatched()
 
         group = f"fanout-{unique}"
-        consumer = make_consumer(kafka_bootstrap, group, changes.topic(topic_prefix))
+        consumer = make_consumer(kafka, group, changes.topic(topic_prefix))
         await consumer.start()
         dead = KafkaDeadLetters(send, letters, consumer=group, component="publisher", prefix=topic_prefix)
         subscriber = fanout_subscriber(consumer, pool, ManualClock(), dead_letters=dead, attempts=2)
@@ -80,7 +80,7 @@ async def test_forged_and_altered_changes_are_set_aside_and_the_real_one_is_deli
         )
         assert position == sequence  # the forged sequence never counted
 
-        reader = make_consumer(kafka_bootstrap, None, letters.topic(topic_prefix))
+        reader = make_consumer(kafka, None, letters.topic(topic_prefix))
         await reader.start()
         got: list = []
         try:

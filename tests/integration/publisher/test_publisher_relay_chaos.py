@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from publisher_helpers import SECRET_KEY, add_product, commit_version, seed_registry
 
 from epd_common import topics
-from epd_common.kafka import ensure_topics, make_consumer
+from epd_common.kafka import KafkaConnection, ensure_topics, make_consumer
 from epd_publisher.subscriber import PgSequenceStore, Subscriber
 
 PRODUCTS, VERSIONS, KILLS = 200, 10, 10
@@ -29,8 +29,8 @@ def start_relay(env: dict, log_path) -> subprocess.Popen:
     )
 
 
-async def read_feed(bootstrap: str, topic: str) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
+async def read_feed(kafka: KafkaConnection, topic: str) -> list:
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(3)]
@@ -51,10 +51,10 @@ async def read_feed(bootstrap: str, topic: str) -> list:
 
 
 async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
-    fresh_db, kafka_bootstrap, topic_prefix, unique, tmp_path
+    fresh_db, kafka, topic_prefix, unique, tmp_path
 ):
     await ensure_topics(
-        kafka_bootstrap,
+        kafka,
         [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
         replication=topics.SINGLE_BROKER,
         prefix=topic_prefix,
@@ -70,7 +70,7 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
     async def record(event, conn) -> None:
         seen[event.product_id].append((event.product_sequence, event.version))
 
-    consumer = make_consumer(kafka_bootstrap, f"chaos-{unique}", topics.FOOTPRINT_CHANGES.topic(topic_prefix))
+    consumer = make_consumer(kafka, f"chaos-{unique}", topics.FOOTPRINT_CHANGES.topic(topic_prefix))
     await consumer.start()
     stop = asyncio.Event()
     subscriber = Subscriber(consumer, PgSequenceStore(pool, f"chaos-{unique}"), record, name="chaos")
@@ -79,7 +79,7 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
     env = dict(
         os.environ,
         EPD_PG_DSN=fresh_db,
-        EPD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        EPD_KAFKA_BOOTSTRAP=kafka.bootstrap,
         EPD_TOPIC_PREFIX=topic_prefix,
         EPD_PUBLISHER_DELIVERY_ENABLED="false",
         EPD_PUBLISHER_METRICS_PORT="0",
@@ -143,7 +143,7 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
 
     # The raw feed holds every (product, version); the first appearance of each follows the product's order
     # (a relay killed between the acks and its commit re-sends a suffix, which subscribers skip).
-    feed = await read_feed(kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(topic_prefix))
+    feed = await read_feed(kafka, topics.FOOTPRINT_CHANGES.topic(topic_prefix))
     first: dict[str, list[int]] = defaultdict(list)
     for rec in feed:
         ev = topics.FOOTPRINT_CHANGES.decode(rec.value)
@@ -155,7 +155,7 @@ async def test_relay_survives_sigkills_without_loss_duplicates_or_reordering(
     for p in products:
         assert first[p] == list(range(1, VERSIONS + 1)), p
     # The compacted records topic received the footprints too.
-    records = await read_feed(kafka_bootstrap, topics.FOOTPRINT_RECORDS.topic(topic_prefix))
+    records = await read_feed(kafka, topics.FOOTPRINT_RECORDS.topic(topic_prefix))
     latest = {}
     for rec in records:
         fv = topics.FOOTPRINT_RECORDS.decode(rec.value)

@@ -175,7 +175,7 @@ async def pull_all(gateway_url: str, cert, client: tuple[str, str]) -> dict[str,
 
 
 @pytest.mark.slow
-async def test_pushed_records_equal_pulled_records(fresh_db, kafka_bootstrap, topic_prefix, tmp_path):
+async def test_pushed_records_equal_pulled_records(fresh_db, kafka, topic_prefix, tmp_path):
     pool = await asyncpg.create_pool(fresh_db, min_size=1, max_size=4)
     receivers = {p: Receiver() for p in PARTNERS}
     try:
@@ -188,7 +188,7 @@ async def test_pushed_records_equal_pulled_records(fresh_db, kafka_bootstrap, to
             env = dict(
                 os.environ,
                 EPD_PG_DSN=fresh_db,
-                EPD_KAFKA_BOOTSTRAP=kafka_bootstrap,
+                EPD_KAFKA_BOOTSTRAP=kafka.bootstrap,
                 EPD_TOPIC_PREFIX=topic_prefix,
                 EPD_PUBLISHER_METRICS_PORT="0",
                 EPD_PUBLISHER_POLL_INTERVAL_S="0.05",

@@ -44,7 +44,7 @@ def test_help_lists_every_command_commands_before_groups():
     names = [n for n in listed if n in {"topics", *_lazy()}]
     assert names == [
         "topics", "status", "verify", "simulate",
-        "feed", "admin", "audit", "connector", "footprint", "gateway", "intensity", "publisher",
+        "feed", "kafka", "admin", "audit", "connector", "footprint", "gateway", "intensity", "publisher",
     ]  # fmt: skip
     for name in names[1:]:
         sub = CliRunner().invoke(app, [name, "--help"])

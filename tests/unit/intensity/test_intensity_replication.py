@@ -26,7 +26,9 @@ def test_changelog_and_corrections_topics_follow_the_environment(
         return created
 
     monkeypatch.setattr(faust.App, "topic", topic)
-    settings = IntensitySettings(environment=environment, data_dir=tmp_path, topic_prefix="t.")
+    settings = IntensitySettings(
+        environment=environment, data_dir=tmp_path, topic_prefix="t.", kafka_username="w", kafka_password="p" * 16
+    )
     app = create_app(settings, processes, library, IntensityMetrics(CollectorRegistry()))
     assert app.conf.topic_replication_factor == factor  # faust's default for every topic it declares
     changelog = app.tables[STATE_TABLE].changelog_topic

@@ -29,7 +29,7 @@ def tail(
 async def _tail(settings: ServiceSettings, from_beginning: bool, follow: bool, limit: int, console: Console) -> None:
     # No group: tailing never moves a registry's committed position.
     consumer = make_consumer(
-        settings.kafka_bootstrap,
+        settings.kafka,
         None,
         FOOTPRINT_CHANGES.topic(settings.topic_prefix),
         auto_offset_reset="earliest" if from_beginning else "latest",

@@ -24,6 +24,7 @@ _OWN = {
     "status": "epd_cli.status:status",
     "verify": "epd_cli.verify:verify",
     "feed": "epd_cli.feed:app",
+    "kafka": "epd_cli.kafka_cli:app",
 }
 
 

@@ -8,8 +8,10 @@ its effect is durable (`commit_processed`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ssl
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -46,14 +48,73 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_DEFAULTS, **overrides})
+SecurityProtocol = Literal["SASL_SSL", "PLAINTEXT"]
 
 
-def make_consumer(bootstrap: str, group_id: str | None, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+@dataclasses.dataclass(frozen=True)
+class KafkaConnection:
+    """Where the cluster is and who this client is: SASL_SSL with SCRAM-SHA-512 over TLS verified
+    against `ca_file` (None: the system trust store). PLAINTEXT exists for a broker of a test that
+    checks refusals and is refused by settings outside EPD_ENVIRONMENT=local."""
+
+    bootstrap: str
+    security_protocol: SecurityProtocol = "SASL_SSL"
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.security_protocol == "SASL_SSL" and not (self.username and self.password):
+            raise KafkaNotConfigured(
+                "Kafka needs a principal: set EPD_KAFKA_USERNAME and EPD_KAFKA_PASSWORD (SASL_SSL, SCRAM-SHA-512)"
+            )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """The aiokafka arguments of a producer, consumer or admin client."""
+        if self.security_protocol == "PLAINTEXT":
+            return {"bootstrap_servers": self.bootstrap}
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+            "ssl_context": self.ssl_context(),
+        }
+
+    def as_user(self, username: str, password: str) -> KafkaConnection:
+        return dataclasses.replace(self, username=username, password=password)
+
+    def env(self) -> dict[str, str]:
+        """The environment that gives a service process this connection."""
+        return {
+            "EPD_KAFKA_BOOTSTRAP": self.bootstrap,
+            "EPD_KAFKA_SECURITY_PROTOCOL": self.security_protocol,
+            "EPD_KAFKA_USERNAME": self.username,
+            "EPD_KAFKA_PASSWORD": self.password,
+            "EPD_KAFKA_CA_FILE": self.ca_file or "",
+        }
+
+
+def make_producer(connection: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**connection.client_kwargs(), **{**PRODUCER_DEFAULTS, **overrides})
+
+
+def make_consumer(
+    connection: KafkaConnection, group_id: str | None, *topics: str, **overrides: Any
+) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, group_id=group_id, **{**CONSUMER_DEFAULTS, **overrides}
+        *topics, **connection.client_kwargs(), group_id=group_id, **{**CONSUMER_DEFAULTS, **overrides}
     )
+
+
+def make_admin(connection: KafkaConnection, **overrides: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**{**connection.client_kwargs(), **overrides})
 
 
 class TopicProducer:
@@ -109,12 +170,16 @@ async def commit_processed(consumer: AIOKafkaConsumer, batch: dict[TopicPartitio
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, *, replication: Replication, prefix: str = ""
+    connection: KafkaConnection,
+    specs: Iterable[TopicSpec] = ALL_TOPICS,
+    *,
+    replication: Replication,
+    prefix: str = "",
 ) -> None:
     """Create the registry's topics if missing (idempotent), each with `replication` (its factor and
     min.insync.replicas): a service passes `settings.topic_replication`. `prefix` isolates test runs.
     A topic that exists is left as it is."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = make_admin(connection)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -138,6 +203,11 @@ async def ensure_topics(
                 for t in response.to_object()["topic_errors"]
                 if t["error_code"] not in (0, TopicAlreadyExistsError.errno)
             ]
+            if any(t["error_code"] in _NOT_AUTHORISED for t in response.to_object()["topic_errors"]):
+                raise TopicsNotCreated(
+                    f"Kafka refused to create {'; '.join(failed)}: this principal may not create them; create the"
+                    " topics and grants with `epd kafka grant-services` as the programme's Kafka admin"
+                )
             if failed:
                 raise TopicsNotCreated(
                     f"Kafka refused to create {'; '.join(failed)} (replication factor {replication.factor},"
@@ -145,6 +215,13 @@ async def ensure_topics(
                 )
     finally:
         await admin.close()
+
+
+_NOT_AUTHORISED = (29, 31)  # TOPIC_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED
+
+
+class KafkaNotConfigured(CommonError):
+    """SASL_SSL without a principal."""
 
 
 class TopicsNotCreated(CommonError):

@@ -13,13 +13,16 @@ creates single-replica topics for the one-broker local stack.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from epd_common.topics import Replication
+
+if TYPE_CHECKING:  # aiokafka loads only in what connects (the CLI imports settings for every command)
+    from epd_common.kafka import KafkaConnection
 
 # Topic replication by environment, unless EPD_KAFKA_REPLICATION_FACTOR / _MIN_INSYNC_REPLICAS say otherwise.
 REPLICATION_FACTOR = {"local": 1, "production": 3}
@@ -44,6 +47,13 @@ class ServiceSettings(BaseSettings):
     )
 
     kafka_bootstrap: str = Field(default="127.0.0.1:19092", description="Kafka bootstrap servers")
+    # Every service is its own Kafka principal (SCRAM-SHA-512 over TLS; epd_common.kafka_access lists what
+    # each may do). PLAINTEXT only with EPD_ENVIRONMENT=local, for a broker without security.
+    kafka_security_protocol: Literal["SASL_SSL", "PLAINTEXT"] = Field(default="SASL_SSL")
+    kafka_username: str = Field(default="", max_length=200)
+    kafka_password: str = Field(default="", max_length=500, repr=False)
+    # The CA that signed the brokers' certificates (PEM); empty: the system trust store.
+    kafka_ca_file: str = Field(default="")
     pg_dsn: str = Field(default="postgresql://epd:epd@127.0.0.1:55432/epd", description="PostgreSQL DSN")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=True, description="JSON log lines (false: plain text for a console)")
@@ -61,6 +71,19 @@ class ServiceSettings(BaseSettings):
         return None if value == "" else value  # .env.example lists them empty
 
     @property
+    def kafka(self) -> KafkaConnection:
+        """This service's connection to the cluster (raises KafkaNotConfigured without a principal)."""
+        from epd_common.kafka import KafkaConnection
+
+        return KafkaConnection(
+            self.kafka_bootstrap,
+            self.kafka_security_protocol,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file or None,
+        )
+
+    @property
     def topic_replication(self) -> Replication:
         """The replication of every topic this service creates (epd_common.kafka.ensure_topics, faust)."""
         factor = self.kafka_replication_factor or REPLICATION_FACTOR[self.environment]
@@ -75,6 +98,11 @@ class ServiceSettings(BaseSettings):
                 f" ({factor}): no write could ever be acknowledged"
             )
         if self.environment != "local":
+            if self.kafka_security_protocol == "PLAINTEXT":
+                raise ValueError(
+                    f"EPD_KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused (EPD_ENVIRONMENT={self.environment}):"
+                    " the cluster's clients authenticate with SASL_SSL"
+                )
             refused = self.shipped_secrets()
             if refused:
                 raise ValueError(

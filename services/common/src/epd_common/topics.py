@@ -95,6 +95,9 @@ FOOTPRINT_RECORDS = TopicSpec(
 # Dead-letter topics (epd_common.dead_letters): records a consumer gave up on, with the reason, keyed as
 # the source record. One per consumed topic whose consumer sets records aside: the footprint service's
 # windows consumer and the publisher's partner fan-out. Kept 30 days.
+#: The intensity worker's own topic of late-reading corrections (raw bytes, no proto): it alone uses it.
+INTENSITY_CORRECTIONS = "epd.intensity.corrections.v1"
+
 DEAD_LETTER_RETENTION_MS = 30 * 24 * 3600 * 1000
 INTENSITY_WINDOWS_DEAD_LETTERS = TopicSpec(
     "epd.intensity.windows.dead-letters.v1",

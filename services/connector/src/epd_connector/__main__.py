@@ -54,9 +54,7 @@ async def serve(settings: ConnectorSettings, stop: asyncio.Event, runtime: Conne
     sources = settings.source_list()
     rt = runtime or build_runtime(settings)
     sender_stop = asyncio.Event()
-    sender = Sender(
-        rt, lambda: make_producer(settings.kafka_bootstrap, retry_backoff_ms=200), prefix=settings.topic_prefix
-    )
+    sender = Sender(rt, lambda: make_producer(settings.kafka, retry_backoff_ms=200), prefix=settings.topic_prefix)
     sender_task = asyncio.create_task(sender.run(sender_stop), name="sender")
     work: dict[str, Coroutine[Any, Any, None]] = {"batch-timer": rt.run_timer(stop), "sender": watch(sender_task, stop)}
     if "http" in sources:

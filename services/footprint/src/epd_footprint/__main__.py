@@ -58,17 +58,18 @@ async def serve(settings: FootprintSettings, stop: asyncio.Event) -> None:
     )
     prefix = settings.topic_prefix
     await ensure_topics(
-        settings.kafka_bootstrap,
+        settings.kafka,
         [INTENSITY_WINDOWS_DEAD_LETTERS],
         replication=settings.topic_replication,
         prefix=prefix,
     )
-    consumer = make_consumer(settings.kafka_bootstrap, settings.group_id, INTENSITY_WINDOWS.topic(prefix))
-    producer = make_producer(settings.kafka_bootstrap)  # dead letters only
+    group = prefix + settings.group_id  # prefixed like its topics (and its grant)
+    consumer = make_consumer(settings.kafka, group, INTENSITY_WINDOWS.topic(prefix))
+    producer = make_producer(settings.kafka)  # dead letters only
     dead_letters = KafkaDeadLetters(
         TopicProducer(producer),
         INTENSITY_WINDOWS_DEAD_LETTERS,
-        consumer=settings.group_id,
+        consumer=group,
         component="footprint",
         prefix=prefix,
     )

@@ -30,14 +30,15 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
     ingest_topics: list[TopicSpec[Any]] = [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED]
     if settings.create_topics:
         await ensure_topics(
-            settings.kafka_bootstrap,
+            settings.kafka,
             ingest_topics,
             replication=settings.topic_replication,
             prefix=settings.topic_prefix,
         )
     pool = await create_pool(settings.pg_dsn, max_size=4)
-    producer = make_producer(settings.kafka_bootstrap)
-    consumer = make_consumer(settings.kafka_bootstrap, settings.consumer_group)
+    producer = make_producer(settings.kafka)
+    group = settings.topic_prefix + settings.consumer_group  # prefixed like its topics (and its grant)
+    consumer = make_consumer(settings.kafka, group)
     registry = PgPlantRegistry(pool, listen_dsn=settings.pg_dsn)
     try:
         await registry.refresh()
@@ -48,7 +49,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
             consumer,
             TopicProducer(producer),
             registry,
-            IngestStateStore(pool, settings.consumer_group, config),
+            IngestStateStore(pool, group, config),
             prefix=settings.topic_prefix,
             config=config,
             refresh_registry=registry.refresh,

@@ -45,7 +45,7 @@ def main() -> int:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(
         ensure_topics(
-            settings.kafka_bootstrap,
+            settings.kafka,
             (TELEMETRY_READINGS, INTENSITY_WINDOWS),
             replication=settings.topic_replication,
             prefix=settings.topic_prefix,

@@ -41,7 +41,7 @@ log = logging.getLogger("epd_publisher")
 async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
     prefix = settings.topic_prefix
     await ensure_topics(
-        settings.kafka_bootstrap,
+        settings.kafka,
         [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS, topics.FOOTPRINT_CHANGES_DEAD_LETTERS],
         replication=settings.topic_replication,
         prefix=prefix,
@@ -51,7 +51,7 @@ async def serve(settings: PublisherSettings, stop: asyncio.Event) -> None:
         resources.push_async_callback(pool.close)
         work: dict[str, Coroutine[Any, Any, None]] = {}
         if settings.relay_enabled:
-            producer = make_producer(settings.kafka_bootstrap)
+            producer = make_producer(settings.kafka)
             await producer.start()
             resources.push_async_callback(producer.stop)
             relay = Relay(
@@ -82,12 +82,10 @@ async def delivery(
 ) -> None:
     """The partner side: fan-out of the change feed, the delivery sender, the PACT answer forwarder."""
     prefix, clock = settings.topic_prefix, SystemClock()
-    consumer = make_consumer(
-        settings.kafka_bootstrap, prefix + settings.fanout_group, topics.FOOTPRINT_CHANGES.topic(prefix)
-    )
+    consumer = make_consumer(settings.kafka, prefix + settings.fanout_group, topics.FOOTPRINT_CHANGES.topic(prefix))
     await consumer.start()
     resources.push_async_callback(consumer.stop)
-    dead_letter_producer = make_producer(settings.kafka_bootstrap)
+    dead_letter_producer = make_producer(settings.kafka)
     await dead_letter_producer.start()
     resources.push_async_callback(dead_letter_producer.stop)
     dead_letters = KafkaDeadLetters(

@@ -43,7 +43,9 @@ def main() -> int:
                 print("  " + comp.describe())
         else:
             comps = stack.components(args.brokers)
-            print(f"EPD_KAFKA_BOOTSTRAP={comps['kafka'].bootstrap}")
+            # The admin principal (a super user): for provisioning from an operator's shell, never a service.
+            for name, value in comps["kafka"].env().items():
+                print(f"{name}={value}")
             print(f"EPD_PG_DSN={comps['postgres'].dsn}")
             print(f"EPD_MQTT_URL=mqtts://127.0.0.1:{comps['mosquitto'].port}")
             print(f"EPD_CONNECTOR_MQTT_CA_FILE={comps['mosquitto'].ca.cert_file}")

@@ -2,6 +2,12 @@
 
 One node runs broker and controller together (`--standalone` format). The three-node variant uses
 static `controller.quorum.voters` and is meant for failure tests (stop one broker, keep producing).
+
+Secured like a production cluster: clients and brokers speak SASL_SSL with SCRAM-SHA-512 (a server
+certificate of the local CA), controllers SASL_SSL with PLAIN (KRaft cannot use SCRAM there), and the
+StandardAuthorizer denies whatever no ACL allows. The programme's admin principal `epd-admin` (a super
+user, bootstrapped into the metadata at format time) creates the service principals and their grants
+(`epd_common.kafka_access`); every password is random, in `<base>/users/<name>.password`.
 """
 
 from __future__ import annotations
@@ -11,15 +17,25 @@ import base64
 import dataclasses
 import os
 import pathlib
+import secrets
 import shutil
 import subprocess
 import uuid
+from typing import TYPE_CHECKING
 
+from .local_ca import LocalCA
 from .procs import StartupError, log_tail, port_open, read_pid, spawn, stop_pid_file, wait_until
+
+if TYPE_CHECKING:
+    from epd_common.kafka import KafkaConnection
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 POM = REPO / "deploy" / "kafka" / "pom.xml"
 LOG4J = REPO / "deploy" / "kafka" / "log4j2.properties"
+
+
+ADMIN = "epd-admin"  # the programme's Kafka admin: a super user, for provisioning only
+CONTROLLER = "epd-controller"  # brokers and controllers among themselves on the controller listener
 
 
 def java_bin() -> str:
@@ -76,8 +92,10 @@ class KafkaCluster:
         libs: pathlib.Path | None = None,
         heap: str = "512m",
         properties: dict[str, str] | None = None,
+        ca: LocalCA | None = None,
     ) -> None:
         self.base = base
+        self.ca = ca or LocalCA(base / "ca")
         # Broker settings that replace (or add to) the defaults below, e.g. for a test that needs
         # auto.create.topics.enable=false.
         self.properties = dict(properties or {})
@@ -91,17 +109,108 @@ class KafkaCluster:
     def bootstrap(self) -> str:
         return ",".join(f"127.0.0.1:{n.broker_port}" for n in self.nodes)
 
+    # --- principals -------------------------------------------------------------------------
+
+    def password(self, name: str) -> str:
+        """The password of principal `name` on this cluster (created at first use, mode 0600)."""
+        users = self.base / "users"
+        users.mkdir(parents=True, exist_ok=True)
+        path = users / f"{name}.password"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(24))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+    def connection(self, name: str = ADMIN) -> KafkaConnection:
+        """A client connection as principal `name` (default: the admin super user)."""
+        from epd_common.kafka import KafkaConnection
+
+        return KafkaConnection(self.bootstrap, "SASL_SSL", name, self.password(name), str(self.ca.cert_file))
+
+    def env(self, name: str = ADMIN) -> dict[str, str]:
+        """The EPD_KAFKA_* environment of a process connecting as `name`."""
+        return self.connection(name).env()
+
+    def provision(self, prefix: str = "") -> None:
+        """Create the topics under `prefix`, every service principal (its password from `password`) and
+        its grants for them: what `epd kafka grant-services` does on a cluster of the programme."""
+        from epd_common import kafka_access
+        from epd_common.kafka import ensure_topics
+        from epd_common.topics import Replication
+
+        replication = Replication(min(3, len(self.nodes)), min(2, len(self.nodes)))
+
+        async def apply() -> None:
+            await ensure_topics(self.connection(), replication=replication, prefix=prefix)
+            async with kafka_access.KafkaAccess(self.connection()) as access:
+                for service in kafka_access.SERVICES:
+                    await access.set_password(service, self.password(service))
+                    await access.grant(kafka_access.service_grants(service, prefix))
+
+        asyncio.run(apply())
+
+    def _tls(self) -> tuple[pathlib.Path, str]:
+        """The brokers' keystore (PKCS#12: key and certificate of the local CA) and its password."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        issued = self.ca.ensure().issue_server(self.base / "tls", "kafka-broker", ["127.0.0.1", "localhost"])
+        keystore = self.base / "tls" / "kafka-broker.p12"
+        password = self.password("keystore")
+        if not keystore.exists() or keystore.stat().st_mtime < issued.cert.stat().st_mtime:
+            key = serialization.load_pem_private_key(issued.key.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(issued.cert.read_bytes())
+            data = pkcs12.serialize_key_and_certificates(
+                b"kafka-broker",
+                key,  # type: ignore[arg-type]
+                cert,
+                [x509.load_pem_x509_certificate(self.ca.cert_file.read_bytes())],
+                serialization.BestAvailableEncryption(password.encode()),
+            )
+            keystore.write_bytes(data)
+            keystore.chmod(0o600)
+        return keystore, password
+
+    def _security(self) -> list[str]:
+        keystore, store_password = self._tls()
+        admin, controller = self.password(ADMIN), self.password(CONTROLLER)
+        return [
+            "listener.security.protocol.map=CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name=SASL_SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram."
+            f'ScramLoginModule required username="{ADMIN}" password="{admin}";',
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain."
+            f'PlainLoginModule required username="{CONTROLLER}" password="{controller}"'
+            f' user_{CONTROLLER}="{controller}";',
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={keystore}",
+            f"ssl.keystore.password={store_password}",
+            f"ssl.key.password={store_password}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={self.ca.cert_file}",
+            "ssl.client.auth=none",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{ADMIN};User:{CONTROLLER}",
+        ]
+
     def _properties(self, node: KafkaNode) -> str:
         single = len(self.nodes) == 1
         rf = min(3, len(self.nodes))
         lines = [
             "process.roles=broker,controller",
             f"node.id={node.node_id}",
-            f"listeners=PLAINTEXT://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.broker_port}",
+            f"listeners=SASL_SSL://127.0.0.1:{node.broker_port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners=SASL_SSL://127.0.0.1:{node.broker_port}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            *self._security(),
             f"log.dirs={node.dir / 'data'}",
             f"offsets.topic.replication.factor={rf}",
             "offsets.topic.num.partitions=6",
@@ -131,8 +240,14 @@ class KafkaCluster:
         node.dir.mkdir(parents=True, exist_ok=True)
         props = node.dir / "server.properties"
         props.write_text(self._properties(node))
+        props.chmod(0o600)  # it holds the admin's and the keystore's passwords
+        marker = node.dir / "data" / "secured"
         if (node.dir / "data" / "meta.properties").exists():
-            return
+            if marker.exists():
+                return
+            # Formatted by a checkout before Kafka was secured: no admin principal in its metadata. The
+            # local stack's topics are scratch data; start over.
+            shutil.rmtree(node.dir / "data")
         mode = ["--standalone"] if len(self.nodes) == 1 else []
         cmd = [
             java_bin(),
@@ -147,10 +262,13 @@ class KafkaCluster:
             cluster_id,
             "-c",
             str(props),
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={ADMIN},password={self.password(ADMIN)}]",
         ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise StartupError(f"kafka storage format failed:\n{res.stdout}\n{res.stderr}")
+        marker.write_text("SASL_SSL SCRAM-SHA-512, StandardAuthorizer\n")
 
     def start_node(self, node: KafkaNode) -> subprocess.Popen | None:
         if read_pid(node.pid_file) is not None:
@@ -179,6 +297,8 @@ class KafkaCluster:
         cluster_id = id_file.read_text().strip()
         procs = []
         for node in self.nodes:
+            if read_pid(node.pid_file) is not None and not (node.dir / "data" / "secured").exists():
+                self.stop_node(node)  # still the plaintext broker of a checkout before Kafka was secured
             self._format(node, cluster_id)
             procs.append((node, self.start_node(node)))
         for node, proc in procs:
@@ -190,13 +310,14 @@ class KafkaCluster:
                 log_file=node.log_file,
             )
         self.wait_for_metadata(timeout)
+        self.provision()
 
     def wait_for_metadata(self, timeout: float = 60.0) -> None:
         """Ready means a client gets cluster metadata listing every broker."""
-        from aiokafka.admin import AIOKafkaAdminClient
+        from epd_common.kafka import make_admin
 
         async def probe() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            admin = make_admin(self.connection(), request_timeout_ms=5000)
             try:
                 await admin.start()
                 cluster = await admin.describe_cluster()

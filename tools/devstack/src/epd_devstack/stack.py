@@ -28,7 +28,9 @@ def kafka_port(brokers: int) -> int:
 def components(brokers: int = 1) -> dict:
     kafka_base = RUN / ("kafka/cluster" if brokers == 1 else f"kafka/cluster{brokers}")
     return {
-        "kafka": KafkaCluster(kafka_base, nodes=brokers, broker_port=kafka_port(brokers), libs=RUN / "kafka" / "libs"),
+        "kafka": KafkaCluster(
+            kafka_base, nodes=brokers, broker_port=kafka_port(brokers), libs=RUN / "kafka" / "libs", ca=local_ca()
+        ),
         "postgres": Postgres(RUN / "postgres", port=int(os.environ.get("EPD_PG_PORT", "55432"))),
         "mosquitto": Mosquitto(RUN / "mqtt", port=int(os.environ.get("EPD_MQTT_PORT", "18883")), ca=local_ca()),
     }

@@ -38,7 +38,8 @@ from faust.transport.consumer import Consumer
 from faust.types import TP, EventT
 from mode.types.signals import BaseSignalT
 
-from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
+from epd_common.kafka import KafkaConnection
+from epd_common.topics import INTENSITY_CORRECTIONS, INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
 from epd_intensity.factors.model import FactorLibrary
 from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
@@ -53,8 +54,20 @@ from .table_store import TableStore, changelog_sender
 from .transport import transport_class
 
 log = logging.getLogger(__name__)
-CORRECTIONS_TOPIC = "epd.intensity.corrections.v1"  # declared here: not a registry topic (no proto of its own)
+CORRECTIONS_TOPIC = INTENSITY_CORRECTIONS  # not a registry topic (no proto of its own): the worker's own
 STATE_TABLE = "intensity-state"
+
+
+def _credentials(connection: KafkaConnection) -> faust.SASLCredentials | None:
+    """The worker's principal for faust's clients (its consumer, producer and admin alike)."""
+    if connection.security_protocol == "PLAINTEXT":
+        return None
+    return faust.SASLCredentials(
+        username=connection.username,
+        password=connection.password,
+        ssl_context=connection.ssl_context(),
+        mechanism="SCRAM-SHA-512",
+    )
 
 
 def create_app(
@@ -68,6 +81,7 @@ def create_app(
     app = faust.App(
         prefix + settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap.replace(',', ';')}",
+        broker_credentials=_credentials(settings.kafka),
         store="memory://",
         autodiscover=False,
         datadir=str(settings.data_dir),
