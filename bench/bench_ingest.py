@@ -26,7 +26,7 @@ from harness import BenchContext, BenchRow
 from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.db import create_pool
-from epd_common.kafka import TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.kafka import KafkaConnection, TopicProducer, ensure_topics, make_consumer, make_producer
 from epd_connector.config import parse_plant_config
 from epd_connector.registration import site_request
 from epd_connector.signing import generate_private_key, sign_batch
@@ -90,8 +90,8 @@ def signed_batches(pid: str, key, n: int) -> list[bytes]:
     return out
 
 
-async def fill(bootstrap: str, topic: str, pid: str, data: list[bytes]) -> None:
-    producer = make_producer(bootstrap)
+async def fill(kafka: KafkaConnection, topic: str, pid: str, data: list[bytes]) -> None:
+    producer = make_producer(kafka)
     await producer.start()
     futures = [await producer.send(topic, d, key=pid.encode()) for d in data]
     await asyncio.gather(*futures)
@@ -104,11 +104,11 @@ async def joined(consumer) -> None:
         await consumer.getmany(timeout_ms=100)
 
 
-async def ingest_loop(bootstrap: str, dsn: str, prefix: str, pid: str, data: list[bytes]) -> float:
+async def ingest_loop(kafka: KafkaConnection, dsn: str, prefix: str, pid: str, data: list[bytes]) -> float:
     pool = await create_pool(dsn, max_size=4)
     registry = PgPlantRegistry(pool)
     await registry.refresh()
-    producer, consumer = make_producer(bootstrap), make_consumer(bootstrap, f"{prefix}ingest")
+    producer, consumer = make_producer(kafka), make_consumer(kafka, f"{prefix}ingest")
     await producer.start()
     await consumer.start()
     service = IngestService(
@@ -120,7 +120,7 @@ async def ingest_loop(bootstrap: str, dsn: str, prefix: str, pid: str, data: lis
     )
     service.subscribe()
     await joined(consumer)
-    await fill(bootstrap, topics.TELEMETRY_RAW.topic(prefix), pid, data)
+    await fill(kafka, topics.TELEMETRY_RAW.topic(prefix), pid, data)
     start = time.perf_counter()
     while service.processed < len(data):
         polled = await consumer.getmany(timeout_ms=500, max_records=500)
@@ -135,15 +135,15 @@ async def ingest_loop(bootstrap: str, dsn: str, prefix: str, pid: str, data: lis
     return len(data) * 100 / elapsed
 
 
-async def raw_loop(bootstrap: str, prefix: str, pid: str, data: list[bytes], same_sender: bool) -> float:
+async def raw_loop(kafka: KafkaConnection, prefix: str, pid: str, data: list[bytes], same_sender: bool) -> float:
     producer, consumer = (
-        make_producer(bootstrap),
-        make_consumer(bootstrap, f"{prefix}raw", topics.TELEMETRY_RAW.topic(prefix)),
+        make_producer(kafka),
+        make_consumer(kafka, f"{prefix}raw", topics.TELEMETRY_RAW.topic(prefix)),
     )
     await producer.start()
     await consumer.start()
     await joined(consumer)
-    await fill(bootstrap, topics.TELEMETRY_RAW.topic(prefix), pid, data)
+    await fill(kafka, topics.TELEMETRY_RAW.topic(prefix), pid, data)
     out_topic = topics.TELEMETRY_READINGS.topic(prefix)
     sender = PipelinedSender(producer)
     seen = produced = 0
@@ -210,15 +210,15 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             for kind in KINDS:
                 prefix = f"{pid}{kind.replace('-', '')}."
                 await ensure_topics(
-                    ctx.kafka_bootstrap,
+                    ctx.kafka,
                     [topics.TELEMETRY_RAW, topics.TELEMETRY_READINGS, topics.TELEMETRY_REJECTED],
                     replication=topics.SINGLE_BROKER,
                     prefix=prefix,
                 )
                 if kind == "ingest":
-                    rates[kind].append(await ingest_loop(ctx.kafka_bootstrap, dsn, prefix, pid, data))
+                    rates[kind].append(await ingest_loop(ctx.kafka, dsn, prefix, pid, data))
                 else:
-                    rates[kind].append(await raw_loop(ctx.kafka_bootstrap, prefix, pid, data, kind != "raw"))
+                    rates[kind].append(await raw_loop(ctx.kafka, prefix, pid, data, kind != "raw"))
     finally:
         await drop_database(ctx.pg_dsn, name)
     metric = "readings/s (batches of 100 readings)"

@@ -20,7 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from harness import BenchContext, BenchRow
 
-from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, ensure_topics
+from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, KafkaConnection, ensure_topics
 from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
 from epd_intensity.app.processor import Processor
 from epd_intensity.factors import load_library
@@ -43,11 +43,11 @@ def readings(days: int) -> list:
     return out
 
 
-async def worker_rate(bootstrap: str, prefix: str, data: list) -> float:
-    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
-    await produce(bootstrap, prefix, data)
+async def worker_rate(kafka: KafkaConnection, prefix: str, data: list) -> float:
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
+    await produce(kafka, prefix, data)
     with tempfile.TemporaryDirectory() as tmp:
-        worker = Worker(bootstrap, prefix, Path(tmp))
+        worker = Worker(kafka, prefix, Path(tmp))
         worker.start()
         try:
             first_t = first_n = None
@@ -67,16 +67,16 @@ async def worker_rate(bootstrap: str, prefix: str, data: list) -> float:
             worker.stop()
 
 
-async def raw_rate(bootstrap: str, prefix: str, data: list, with_processor: bool = False) -> float:
+async def raw_rate(kafka: KafkaConnection, prefix: str, data: list, with_processor: bool = False) -> float:
     """Consume, decode each Reading, produce one record per reading (pipelined), commit per batch.
     `with_processor`: instead, run each reading through the worker's Processor (state in a dict,
     no changelog) and produce what it emits (windows; corrections to the same topic), the work of
     the faust worker without faust and without durable state."""
-    await ensure_topics(bootstrap, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
-    await produce(bootstrap, prefix, data)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
+    await produce(kafka, prefix, data)
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
     consumer = AIOKafkaConsumer(
-        TELEMETRY_READINGS.topic(prefix), bootstrap_servers=bootstrap, group_id=prefix + "raw", **CONSUMER_DEFAULTS
+        TELEMETRY_READINGS.topic(prefix), **kafka.client_kwargs(), group_id=prefix + "raw", **CONSUMER_DEFAULTS
     )
     await producer.start()
     await consumer.start()
@@ -166,9 +166,9 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     data = readings(days)
     w, r, p = [], [], []
     for rnd in range(1 if ctx.quick else 3):
-        w.append(await worker_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}w.", data))
-        r.append(await raw_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}raw.", data))
-        p.append(await raw_rate(ctx.kafka_bootstrap, f"bench{ctx.run_id}r{rnd}proc.", data, with_processor=True))
+        w.append(await worker_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}w.", data))
+        r.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}raw.", data))
+        p.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}proc.", data, with_processor=True))
     processes = 100 if ctx.quick else 1000
     app_bytes, naive_bytes = state_memory(processes)
     return [

@@ -15,6 +15,7 @@ from epd_common import topics
 from epd_common.kafka import (
     CONSUMER_DEFAULTS,
     PRODUCER_DEFAULTS,
+    KafkaConnection,
     TopicProducer,
     commit_processed,
     ensure_topics,
@@ -41,13 +42,13 @@ def batches(n: int, readings: int = 100) -> list[telemetry_pb2.SignedTelemetryBa
     return out
 
 
-async def project_helpers(bootstrap: str, topic: str, data: list, group: str) -> float:
-    producer = make_producer(bootstrap)
+async def project_helpers(kafka: KafkaConnection, topic: str, data: list, group: str) -> float:
+    producer = make_producer(kafka)
     await producer.start()
     start = time.perf_counter()
     await TopicProducer(producer).send_all(topics.TELEMETRY_RAW, [(b.plant_id, b) for b in data], topic=topic)
     await producer.stop()
-    consumer = make_consumer(bootstrap, group, topic)
+    consumer = make_consumer(kafka, group, topic)
     await consumer.start()
     seen = 0
     while seen < len(data):
@@ -61,14 +62,14 @@ async def project_helpers(bootstrap: str, topic: str, data: list, group: str) ->
     return len(data) / (time.perf_counter() - start)
 
 
-async def bare_aiokafka(bootstrap: str, topic: str, data: list, group: str) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+async def bare_aiokafka(kafka: KafkaConnection, topic: str, data: list, group: str) -> float:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
     await producer.start()
     start = time.perf_counter()
     futures = [await producer.send(topic, b.SerializeToString(), key=b.plant_id.encode()) for b in data]
     await asyncio.gather(*futures)
     await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, **CONSUMER_DEFAULTS)
+    consumer = AIOKafkaConsumer(topic, **kafka.client_kwargs(), group_id=group, **CONSUMER_DEFAULTS)
     await consumer.start()
     seen = 0
     while seen < len(data):
@@ -90,13 +91,9 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     for rnd in range(3):  # interleave the two so drift in machine load hits both alike
         for name, fn in (("helpers", project_helpers), ("bare", bare_aiokafka)):
             prefix = f"bench{ctx.run_id}r{rnd}{name}."
-            await ensure_topics(
-                ctx.kafka_bootstrap, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=prefix
-            )
+            await ensure_topics(ctx.kafka, [topics.TELEMETRY_RAW], replication=topics.SINGLE_BROKER, prefix=prefix)
             results[name].append(
-                await fn(
-                    ctx.kafka_bootstrap, prefix + topics.TELEMETRY_RAW.name, data, f"bench-{ctx.run_id}-{rnd}-{name}"
-                )
+                await fn(ctx.kafka, prefix + topics.TELEMETRY_RAW.name, data, f"bench-{ctx.run_id}-{rnd}-{name}")
             )
     return [
         BenchRow(

@@ -16,7 +16,14 @@ from aiokafka import AIOKafkaProducer
 from harness import BenchContext, BenchRow
 
 from epd_common import topics
-from epd_common.kafka import PRODUCER_DEFAULTS, TopicProducer, ensure_topics, make_consumer, make_producer
+from epd_common.kafka import (
+    PRODUCER_DEFAULTS,
+    KafkaConnection,
+    TopicProducer,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+)
 from epd_devstack.databases import create_migrated_database, drop_database
 from epd_publisher.outbox import OutboxRow, PgOutbox
 from epd_publisher.relay import Relay, RelayConfig, headers_for
@@ -32,7 +39,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, list[OutboxRow]]:
+async def relay_throughput(pool, kafka: KafkaConnection, prefix: str) -> tuple[float, list[OutboxRow]]:
     rows = [
         OutboxRow(
             r["outbox_id"],
@@ -45,7 +52,7 @@ async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, li
         )
         for r in await pool.fetch("SELECT * FROM outbox ORDER BY outbox_id")
     ]
-    producer = make_producer(bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     relay = Relay(PgOutbox(pool), TopicProducer(producer), RelayConfig(prefix))
     start = time.perf_counter()
@@ -56,8 +63,8 @@ async def relay_throughput(pool, bootstrap: str, prefix: str) -> tuple[float, li
     return len(rows) / elapsed, rows
 
 
-async def bare_throughput(rows: list[OutboxRow], bootstrap: str, prefix: str) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+async def bare_throughput(rows: list[OutboxRow], kafka: KafkaConnection, prefix: str) -> float:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
     await producer.start()
     start = time.perf_counter()
     futures = []
@@ -81,10 +88,10 @@ async def bare_throughput(rows: list[OutboxRow], bootstrap: str, prefix: str) ->
     return len(rows) / elapsed
 
 
-async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> list[float]:
-    producer = make_producer(bootstrap)
+async def e2e_latency(pool, kafka: KafkaConnection, prefix: str, group: str, n: int) -> list[float]:
+    producer = make_producer(kafka)
     await producer.start()
-    consumer = make_consumer(bootstrap, group, topics.FOOTPRINT_CHANGES.topic(prefix), auto_offset_reset="latest")
+    consumer = make_consumer(kafka, group, topics.FOOTPRINT_CHANGES.topic(prefix), auto_offset_reset="latest")
     await consumer.start()
     arrived: asyncio.Queue = asyncio.Queue()
 
@@ -111,10 +118,10 @@ async def e2e_latency(pool, bootstrap: str, prefix: str, group: str, n: int) -> 
     return latencies
 
 
-async def bare_latency(bootstrap: str, topic: str, group: str, n: int) -> list[float]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+async def bare_latency(kafka: KafkaConnection, topic: str, group: str, n: int) -> list[float]:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
     await producer.start()
-    consumer = make_consumer(bootstrap, group, topic, auto_offset_reset="latest")
+    consumer = make_consumer(kafka, group, topic, auto_offset_reset="latest")
     await consumer.start()
     await asyncio.sleep(2.0)
     out = []
@@ -140,7 +147,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     try:
         for pre in (prefix, prefix + "bare."):
             await ensure_topics(
-                ctx.kafka_bootstrap,
+                ctx.kafka,
                 [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
                 replication=topics.SINGLE_BROKER,
                 prefix=pre,
@@ -151,14 +158,14 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         await add_product(pool, "latency-0")
         for i in range(versions):
             await commit_version(pool, f"magnet-{i % 100:03d}")
-        relay_rate, rows = await relay_throughput(pool, ctx.kafka_bootstrap, prefix)
-        bare_rate = await bare_throughput(rows, ctx.kafka_bootstrap, prefix + "bare.")
-        lat = await e2e_latency(pool, ctx.kafka_bootstrap, prefix, f"bench-{ctx.run_id}-e2e", samples)
+        relay_rate, rows = await relay_throughput(pool, ctx.kafka, prefix)
+        bare_rate = await bare_throughput(rows, ctx.kafka, prefix + "bare.")
+        lat = await e2e_latency(pool, ctx.kafka, prefix, f"bench-{ctx.run_id}-e2e", samples)
         await ensure_topics(
-            ctx.kafka_bootstrap, [topics.FOOTPRINT_CHANGES], replication=topics.SINGLE_BROKER, prefix=prefix + "lat."
+            ctx.kafka, [topics.FOOTPRINT_CHANGES], replication=topics.SINGLE_BROKER, prefix=prefix + "lat."
         )
         base = await bare_latency(
-            ctx.kafka_bootstrap, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."), f"bench-{ctx.run_id}-bare", samples
+            ctx.kafka, topics.FOOTPRINT_CHANGES.topic(prefix + "lat."), f"bench-{ctx.run_id}-bare", samples
         )
     finally:
         await pool.close()

@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from epd_common.kafka import KafkaConnection
+
 # Benchmarks run on the local stack: its one broker and the development secrets of .env.example.
 os.environ.setdefault("EPD_ENVIRONMENT", "local")
 
@@ -33,11 +35,20 @@ class BenchRow:
         return self.value / self.baseline_value
 
 
+def _local_kafka() -> KafkaConnection:
+    if os.environ.get("EPD_KAFKA_USERNAME"):
+        from epd_common.settings import ServiceSettings
+
+        return ServiceSettings(environment="local").kafka
+    from epd_devstack import stack
+
+    return stack.components(1)["kafka"].connection()
+
+
 @dataclass
 class BenchContext:
-    kafka_bootstrap: str = dataclasses.field(
-        default_factory=lambda: os.environ.get("EPD_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    )
+    # The secured local cluster as its admin (benchmarks create and read topics of their own).
+    kafka: KafkaConnection = dataclasses.field(default_factory=_local_kafka)
     pg_dsn: str = dataclasses.field(
         default_factory=lambda: os.environ.get("EPD_PG_DSN", "postgresql://epd:epd@127.0.0.1:55432/epd")
     )

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import ssl
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
 import yaml
 
 from epd.v1 import footprint_pb2
-from epd_common.kafka import make_consumer
+from epd_common.kafka import KafkaConnection, make_consumer
 from epd_common.topics import FOOTPRINT_CHANGES
 from epd_devstack.demo.console import scrape
 from epd_devstack.demo.seed import DEMO
-from epd_devstack.demo.services import wait_for
+from epd_devstack.demo.services import epd, run_cli, wait_for
 from epd_devstack.demo.system import PORTS, DemoSystem
 from epd_footprint.engine import compute, parse_system
 from tests.conftest import REPO
@@ -64,9 +66,20 @@ def open_versions(system: DemoSystem) -> dict[str, dict]:
     return {r["product_id"]: dict(r) for r in rows}
 
 
+@functools.cache
+def registry(system: DemoSystem) -> KafkaConnection:
+    """A registry's read-only principal, granted as an operator would (`epd kafka grant-subscriber`)."""
+    made = run_cli(
+        epd("kafka", "grant-subscriber", f"e2e-registry-{uuid.uuid4().hex[:8]}", "--json"),
+        {**system.env, **system.kafka.env()},
+    )
+    granted = json.loads(made)
+    return system.kafka.connection().as_user(granted["username"], granted["password"])
+
+
 def feed_events(system: DemoSystem) -> list[footprint_pb2.FootprintChanged]:
     async def read() -> list:
-        consumer = make_consumer(system.env["EPD_KAFKA_BOOTSTRAP"], None, FOOTPRINT_CHANGES.topic(system.prefix))
+        consumer = make_consumer(registry(system), None, FOOTPRINT_CHANGES.topic(system.prefix))
         await consumer.start()
         out = []
         try:

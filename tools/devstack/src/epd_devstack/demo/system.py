@@ -19,7 +19,7 @@ from .. import stack
 from ..databases import create_migrated_database, drop_database
 from ..procs import free_port, port_open
 from . import seed as seeding
-from .services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module
+from .services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module, run_cli
 
 
 @dataclasses.dataclass
@@ -78,6 +78,8 @@ class DemoSystem:
             "EPD_PORTAL_PG_DSN": base["EPD_PORTAL_PG_DSN"].rsplit("/", 1)[0] + f"/{self.opts.database}",
         }
         self._main_dsn = main_dsn
+        # Each Kafka client below is its own principal with its grants; the admin only provisions.
+        self.kafka = stack.components(1)["kafka"]
 
     # --- URLs shown to the operator
     @property
@@ -101,6 +103,11 @@ class DemoSystem:
             stack.prometheus().start()
         log(f"fresh database {self.opts.database}, topic prefix {self.prefix}")
         asyncio.run(self._fresh_database())
+        log("Kafka: topics, service principals and their ACLs (epd kafka grant-services, as epd-admin)")
+        run_cli(
+            epd("kafka", "grant-services", "--password-dir", str(self.kafka.base / "users")),
+            {**self.env, **self.kafka.env()},
+        )
         self._start_services(log)
         log("seeding registry, products, EPDs and a partner")
         self.seeded = seeding.seed(
@@ -133,6 +140,8 @@ class DemoSystem:
             "EPD_RECORDS_KEY_SECRET",
         )
         lines = [f"{k}={self.env[k]}" for k in keys if k in self.env]
+        # The operator's Kafka principal is the admin (`epd kafka grant-subscriber`, `epd feed tail`).
+        lines += [f"{k}={v}" for k, v in self.kafka.env().items() if k != "EPD_KAFKA_BOOTSTRAP"]
         lines += [
             f"EPD_DEMO_GATEWAY_CLIENT_ID={self.seeded.client_id}",
             f"EPD_DEMO_GATEWAY_CLIENT_SECRET={self.seeded.client_secret}",
@@ -162,7 +171,7 @@ class DemoSystem:
             ServiceSpec(
                 "footprint",
                 python_module("epd_footprint"),
-                {**e, "EPD_FOOTPRINT_WINDOW_SIZES": "HOURLY"},
+                {**e, **self.kafka.env("epd-footprint"), "EPD_FOOTPRINT_WINDOW_SIZES": "HOURLY"},
                 ready_port=int(e["EPD_FOOTPRINT_ADMIN_PORT"]),
             )
         )
@@ -171,7 +180,12 @@ class DemoSystem:
     def _start_pipeline(self, log) -> None:
         e = self.env
         self.group.start(
-            ServiceSpec("publisher", python_module("epd_publisher"), e, ready_port=int(e["EPD_PUBLISHER_METRICS_PORT"]))
+            ServiceSpec(
+                "publisher",
+                python_module("epd_publisher"),
+                {**e, **self.kafka.env("epd-publisher")},
+                ready_port=int(e["EPD_PUBLISHER_METRICS_PORT"]),
+            )
         )
         self.group.start(
             ServiceSpec(
@@ -190,7 +204,7 @@ class DemoSystem:
             ServiceSpec(
                 "ingest",
                 python_module("epd_ingest"),
-                {**e, "EPD_INGEST_REGISTRY_REFRESH_SECONDS": "5"},
+                {**e, **self.kafka.env("epd-ingest"), "EPD_INGEST_REGISTRY_REFRESH_SECONDS": "5"},
                 ready_port=int(e["EPD_INGEST_METRICS_PORT"]),
             )
         )
@@ -200,10 +214,10 @@ class DemoSystem:
                 python_module("epd_intensity"),
                 {
                     **e,
+                    **self.kafka.env("epd-intensity"),
                     "EPD_INTENSITY_PROCESS_CONFIG": str(seeding.DEMO / "processes.yaml"),
                     "EPD_INTENSITY_ALLOWED_LATENESS_S": "600",
                     "EPD_INTENSITY_DATA_DIR": str(self.run_dir / "intensity"),
-                    "EPD_INTENSITY_APP_ID": f"{self.prefix}intensity",
                     # faust's own web server is not used by the demo: any free port keeps it out of the way.
                     "EPD_INTENSITY_WEB_PORT": str(free_port()),
                 },
@@ -220,6 +234,7 @@ class DemoSystem:
                     python_module("epd_connector"),
                     {
                         **e,
+                        **self.kafka.env("epd-connector"),
                         **mqtt.client_env(plant),  # the plant's broker user, over TLS
                         "EPD_CONNECTOR_PLANT_CONFIG": str(seeding.plant_config(plant)),
                         "EPD_CONNECTOR_KEY_FILE": str(self.run_dir / "keys" / f"{plant}.pem"),
