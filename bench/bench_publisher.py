@@ -30,6 +30,7 @@ from epd_publisher.relay import Relay, RelayConfig, headers_for
 from epd_publisher.subscriber import MemorySequenceStore, Subscriber
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # publisher_helpers imports tests.support
 sys.path.insert(0, str(REPO / "tests" / "integration" / "publisher"))
 from publisher_helpers import add_product, commit_version, seed_registry  # noqa: E402
 
