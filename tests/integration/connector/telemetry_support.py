@@ -141,7 +141,7 @@ async def running_ingest(
     from epd_ingest.settings import IngestSettings
 
     settings = IngestSettings(
-        kafka=kafka,
+        **kafka.settings_fields(),
         pg_dsn=dsn,
         topic_prefix=prefix,
         consumer_group=group,

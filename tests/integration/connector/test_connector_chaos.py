@@ -69,7 +69,7 @@ async def test_kafka_outage_of_30s_loses_and_duplicates_nothing(tmp_path, stack,
         expected = await write_csv(plant, tmp_path / "replay.csv", 120)
         await create_topics(cluster.connection(), "")
         async with running_connector(
-            kafka=cluster.connection(),
+            **cluster.connection().settings_fields(),
             plant_config=path,
             key_file=key_file,
             sources="files",

@@ -50,7 +50,7 @@ async def connector(tmp_path, unique, kafka, topic_prefix, **kw) -> AsyncIterato
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
     async with running_connector(
-        kafka=kafka,
+        **kafka.settings_fields(),
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"h{unique[:6]}.yaml",
         key_file=key,

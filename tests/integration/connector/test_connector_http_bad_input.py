@@ -53,7 +53,7 @@ async def connector_url(tmp_path, unique, kafka, topic_prefix):
     key.write_bytes(private_key_to_pem(generate_private_key()))
     port = free_port()
     async with running_connector(
-        kafka=kafka,
+        **kafka.settings_fields(),
         topic_prefix=topic_prefix,
         plant_config=path,
         key_file=key,

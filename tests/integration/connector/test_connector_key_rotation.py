@@ -96,7 +96,7 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
         async with (
             running_ingest(kafka, fresh_db, topic_prefix, f"ingest-{unique}", refresh_seconds=3600),
             running_connector(
-                kafka=kafka,
+                **kafka.settings_fields(),
                 topic_prefix=topic_prefix,
                 plant_config=path,
                 key_file=key_file,

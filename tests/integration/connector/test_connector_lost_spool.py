@@ -40,7 +40,7 @@ async def test_a_connector_that_lost_its_spool_sends_new_batch_ids(kafka, fresh_
     async def run_connector(minutes: range, group: str) -> None:
         port = free_port()
         async with running_connector(
-            kafka=kafka,
+            **kafka.settings_fields(),
             topic_prefix=topic_prefix,
             plant_config=path,
             key_file=key_file,

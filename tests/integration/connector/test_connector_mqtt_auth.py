@@ -80,7 +80,7 @@ async def connector(tmp_path, plants, broker, kafka, topic_prefix):
     key.write_bytes(private_key_to_pem(generate_private_key()))
     env = broker.client_env(plants[0].plant_id)
     async with running_connector(
-        kafka=kafka,
+        **kafka.settings_fields(),
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"{plants[0].plant_id}.yaml",
         key_file=key,
@@ -163,7 +163,7 @@ async def test_a_refused_connector_counts_the_refusal(case, reason, tmp_path, pl
     other_ca = LocalCA(tmp_path / "other-ca").ensure()
     before = sample("epd_connector_input_refused_total", source="mqtt", reason=reason)
     async with running_connector(
-        kafka=kafka,
+        **kafka.settings_fields(),
         topic_prefix=topic_prefix,
         plant_config=tmp_path / f"{a}.yaml",
         key_file=key,

@@ -80,7 +80,7 @@ async def test_source_readings_arrive_normalised(source, kafka, fresh_db, topic_
     steps, times = raw_readings(plant_id)
     port = free_port()
     kw = dict(
-        kafka=kafka,
+        **kafka.settings_fields(),
         topic_prefix=topic_prefix,
         plant_config=path,
         key_file=key_file,

@@ -60,6 +60,11 @@ async def test_each_role_does_its_part_and_nothing_else(api):
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT registered_by FROM plants WHERE plant_id = 'p-1'") == op.user_id
         assert await conn.fetchval("SELECT registered_by FROM products WHERE product_id = 'oxide'") == op.user_id
+    # GET /me names the key's user (what the portal shows as logged in); no key, no answer.
+    me = (await client.get("/me", headers=bearer(ver.api_key))).json()
+    assert me == {"user_id": ver.user_id, "name": "Li Verifier", "roles": ["verifier"], "may_decide": True}
+    assert (await client.get("/me", headers=bearer(aud.api_key))).json()["may_decide"] is False
+    refused(await client.get("/me"), 401, "unauthorized")
     # The bootstrap token still registers (as 'bootstrap'), and reads.
     boot = bearer(TOKEN)
     assert (await client.post("/products", json={**product, "product_id": "o2"}, headers=boot)).status_code == 201

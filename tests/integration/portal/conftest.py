@@ -31,8 +31,8 @@ class FakeAdmin:
             return httpx.Response(401, json={"code": "unauthorized", "message": "operator bearer token required"})
         body = json.loads(request.content) if request.content else {}
         self.calls.append((request.method, request.url.path, body))
-        if request.url.path == "/drift-events":
-            return httpx.Response(200, json=[])
+        if request.url.path == "/me":
+            return httpx.Response(200, json={"user_id": "u-li", "name": "Li Verifier", "roles": ["verifier"]})
         return httpx.Response(200, json={"status": "ok"})
 
 

@@ -69,25 +69,27 @@ def csrf_of(html: str) -> str:
 
 
 async def test_operator_logs_in_and_approves_through_the_admin_api(portal):
-    bad = await portal.http.post("/operator/login", data={"token": "wrong-token-wrong-token", "verifier": "V"})
+    bad = await portal.http.post("/operator/login", data={"token": "wrong-token-wrong-token"})
     assert bad.status_code == 401 and "not accepted" in bad.text and "epd_portal_session" not in bad.cookies
-    ok = await portal.http.post("/operator/login", data={"token": ADMIN_TOKEN, "verifier": "Li Verifier"})
+    # No name is typed in: the session names the key's user as the admin API knows it (GET /me).
+    ok = await portal.http.post("/operator/login", data={"token": ADMIN_TOKEN, "verifier": "Someone Else"})
     assert ok.status_code == 303 and ok.headers["location"] == "/operator"
     cookie = ok.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and ADMIN_TOKEN not in cookie  # sealed
     queue = await portal.http.get("/operator")
     assert queue.headers["cache-control"] == "private, no-store" and "Neodymium oxide" in queue.text
+    assert "Li Verifier" in queue.text and "Someone Else" not in queue.text
     page = (await portal.http.get("/products/nd-oxide")).text
     pf = portal.seeded.pf["oxide-3"]
     assert f"/operator/versions/{pf}/approve" in page and 'data-series="versions"' in page
-    forged = await portal.http.post(f"/operator/versions/{pf}/approve", data={"csrf": "forged", "verifier": "X"})
-    assert forged.headers["location"] == "/operator/login" and portal.admin.calls == [("GET", "/drift-events", {})]
+    forged = await portal.http.post(f"/operator/versions/{pf}/approve", data={"csrf": "forged"})
+    assert forged.headers["location"] == "/operator/login" and portal.admin.calls == [("GET", "/me", {})]
     # the login above made the session; a forged token logged it out: log in again
-    await portal.http.post("/operator/login", data={"token": ADMIN_TOKEN, "verifier": "Li Verifier"})
+    await portal.http.post("/operator/login", data={"token": ADMIN_TOKEN})
     csrf = csrf_of((await portal.http.get("/products/nd-oxide")).text)
-    done = await portal.http.post(f"/operator/versions/{pf}/approve", data={"csrf": csrf, "verifier": "Li Verifier"})
+    done = await portal.http.post(f"/operator/versions/{pf}/approve", data={"csrf": csrf, "verifier": "X"})
     assert done.status_code == 303 and done.headers["location"].endswith("notice=approved")
-    assert portal.admin.calls[-1] == ("POST", f"/versions/{pf}/approve", {"verifier": "Li Verifier"})
+    assert portal.admin.calls[-1] == ("POST", f"/versions/{pf}/approve", {})  # the API records the key's user
     rejected = await portal.http.post(f"/operator/versions/{pf}/reject", data={"csrf": csrf, "reason": "noisy meter"})
     assert rejected.status_code == 303
     assert portal.admin.calls[-1] == ("POST", f"/versions/{pf}/reject", {"reason": "noisy meter"})

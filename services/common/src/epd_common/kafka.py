@@ -90,6 +90,16 @@ class KafkaConnection:
     def as_user(self, username: str, password: str) -> KafkaConnection:
         return dataclasses.replace(self, username=username, password=password)
 
+    def settings_fields(self) -> dict[str, str]:
+        """The ServiceSettings fields that give this connection (a service built in-process, e.g. in tests)."""
+        return {
+            "kafka_bootstrap": self.bootstrap,
+            "kafka_security_protocol": self.security_protocol,
+            "kafka_username": self.username,
+            "kafka_password": self.password,
+            "kafka_ca_file": self.ca_file or "",
+        }
+
     def env(self) -> dict[str, str]:
         """The environment that gives a service process this connection."""
         return {

@@ -187,6 +187,16 @@ def create_app(
     ) -> list[dict]:
         return await admin.drift_events(pool, product_id, limit)
 
+    @app.get("/me")
+    async def me(user: User = Depends(caller)) -> dict:
+        """Who the presented key belongs to (the portal names the logged-in person from it)."""
+        return {
+            "user_id": user.user_id,
+            "name": user.name,
+            "roles": sorted(r.value for r in user.roles),
+            "may_decide": user.may(Action.DECIDE),
+        }
+
     @app.get("/versions/{pf_id}")
     async def get_version(pf_id: uuid.UUID) -> dict:
         return await admin.version(pool, pf_id)

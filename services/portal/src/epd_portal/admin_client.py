@@ -27,17 +27,16 @@ class AdminClient:
         except httpx.HTTPError as exc:
             raise AdminApiError(503, f"the footprint admin API cannot be reached: {type(exc).__name__}") from None
 
-    async def token_valid(self, token: str) -> bool:
-        """Whether the admin API accepts this operator token (a read that changes nothing)."""
-        res = await self._call("GET", "/drift-events?limit=1", token)
+    async def whoami(self, token: str) -> dict[str, Any] | None:
+        """The admin API's user for this key (`GET /me`: name, roles), or None when it refuses the key."""
+        res = await self._call("GET", "/me", token)
         if res.status_code == 401:
-            return False
-        if res.status_code != 200:
-            raise AdminApiError(res.status_code, _message(res))
-        return True
+            return None
+        return _ok(res)
 
-    async def approve(self, token: str, pf_id: uuid.UUID, verifier: str) -> dict[str, Any]:
-        return _ok(await self._call("POST", f"/versions/{pf_id}/approve", token, {"verifier": verifier}))
+    async def approve(self, token: str, pf_id: uuid.UUID) -> dict[str, Any]:
+        """The admin API records the authenticated verifier (the key's user), never a name sent along."""
+        return _ok(await self._call("POST", f"/versions/{pf_id}/approve", token))
 
     async def reject(self, token: str, pf_id: uuid.UUID, reason: str) -> dict[str, Any]:
         return _ok(await self._call("POST", f"/versions/{pf_id}/reject", token, {"reason": reason}))

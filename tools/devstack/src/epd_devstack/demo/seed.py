@@ -26,6 +26,7 @@ class SeedResult:
     published_pf_ids: dict[str, str]  # product id -> pf_id of the imported (published) version 1
     client_id: str
     client_secret: str
+    verifier_key: str  # the API key of the demo's verifier (`epd admin users add "Demo Verifier"`)
 
 
 def plant_config(plant: str) -> pathlib.Path:
@@ -144,4 +145,6 @@ def seed(
     )
     printed = run_cli(epd("gateway", "clients", "add", f"demo-client-{now:%H%M%S}", "--partner", "demo-partner"), env)
     creds = json.loads(printed)  # `epd gateway clients add` prints its one-time secret as JSON
-    return SeedResult(published, creds["client_id"], creds["client_secret"])
+    # A verifier to approve drift versions in the portal with (its key is shown once, kept in .run/demo/env).
+    verifier = json.loads(run_cli(epd("admin", "users", "add", "Demo Verifier", "--role", "verifier"), env))
+    return SeedResult(published, creds["client_id"], creds["client_secret"], verifier["api_key"])

@@ -145,6 +145,7 @@ class DemoSystem:
         lines += [
             f"EPD_DEMO_GATEWAY_CLIENT_ID={self.seeded.client_id}",
             f"EPD_DEMO_GATEWAY_CLIENT_SECRET={self.seeded.client_secret}",
+            f"EPD_DEMO_VERIFIER_KEY={self.seeded.verifier_key}",
         ]
         self.env_file.write_text("\n".join(lines) + "\n")
         self.env_file.chmod(0o600)
