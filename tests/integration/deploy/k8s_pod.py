@@ -6,7 +6,7 @@
   Kafka brokers and PostgreSQL are forwarded into the namespace (the pod's "cluster services").
 - Files: its own mount namespace with the root filesystem read-only (readOnlyRootFilesystem) and
   each volume at its mountPath: an emptyDir an empty writable folder, a configMap or secret its keys
-  (or `items`) as files, read-only when the mount says so.
+  (or `items`) as files, a projected volume its sources' items together, read-only when the mount says so.
 - Process: exactly the environment the manifest gives (envFrom, env, secretKeyRef/configMapKeyRef)
   plus what the image sets (PATH, PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE, HOME), service links when
   the pod does not turn them off, and its command and args; `python` and the console scripts are this
@@ -197,14 +197,21 @@ def _volume_dir(volume: dict, objects: Objects, host: pathlib.Path) -> pathlib.P
         claim = host.parents[2] / "claims" / volume["persistentVolumeClaim"]["claimName"]
         claim.mkdir(parents=True, exist_ok=True)
         return claim
-    kind, ref = ("ConfigMap", volume["configMap"]) if "configMap" in volume else ("Secret", volume["secret"])
-    data = objects.data(kind, ref.get("name") or ref["secretName"])
-    items = ref.get("items") or [{"key": k, "path": k} for k in data]
-    for item in items:
-        path = host / item["path"]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(data[item["key"]])
-        path.chmod(ref.get("defaultMode", 0o644))
+    if "projected" in volume:  # several Secrets' and ConfigMaps' items in one folder
+        sources = volume["projected"]["sources"]
+        default_mode = volume["projected"].get("defaultMode", 0o644)
+    else:
+        sources = [{"configMap": volume["configMap"]} if "configMap" in volume else {"secret": volume["secret"]}]
+        default_mode = (volume.get("configMap") or volume.get("secret") or {}).get("defaultMode", 0o644)
+    for source in sources:
+        kind, ref = ("ConfigMap", source["configMap"]) if "configMap" in source else ("Secret", source["secret"])
+        data = objects.data(kind, ref.get("name") or ref["secretName"])
+        items = ref.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            path = host / item["path"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data[item["key"]])
+            path.chmod(item.get("mode", default_mode))
     return host
 
 

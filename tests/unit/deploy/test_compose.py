@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import yaml
 
@@ -142,3 +143,62 @@ def test_the_image_runs_as_a_non_root_user():
     users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
     assert "slim" in dockerfile
+
+
+KAFKA_SERVICES = {"connector", "ingest", "intensity", "footprint", "publisher"}
+
+
+def test_the_broker_is_secured_like_the_local_stack():
+    """SASL_SSL (SCRAM-SHA-512) for clients and brokers, PLAIN on the controller listener, the
+    StandardAuthorizer with no access without an ACL, the two super users; the admin's password is
+    the one the storage is formatted with (deploy/compose/kafka-start.sh: --add-scram)."""
+    kafka = compose()["services"]["kafka"]
+    env = kafka["environment"]
+    assert env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CONTROLLER:SASL_SSL,SASL_SSL:SASL_SSL"
+    assert env["KAFKA_ADVERTISED_LISTENERS"].startswith("SASL_SSL://") and "PLAINTEXT" not in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == env["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == "SCRAM-SHA-512"
+    assert env["KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL"] == "PLAIN"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:epd-admin;User:epd-controller"
+    start = kafka["entrypoint"][0]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in kafka["volumes"] if v.startswith("./")}
+    script = (REPO / mounted[start]).read_text()
+    assert "--add-scram" in script and "name=epd-admin" in script
+    assert env["KAFKA_SSL_KEYSTORE_LOCATION"].startswith(next(k for k, v in mounted.items() if v.endswith("/tls")))
+
+
+def test_each_kafka_service_is_its_own_principal_and_provisioning_runs_first():
+    svcs = compose()["services"]
+    provision = svcs["kafka-provision"]
+    admin = provision["environment"]
+    assert admin["EPD_KAFKA_USERNAME"] == "epd-admin" and provision["entrypoint"][:3] == [
+        "epd",
+        "kafka",
+        "grant-services",
+    ]
+    assert admin["EPD_KAFKA_PASSWORD"] == svcs["kafka"]["environment"]["BROKER_ADMIN_PASSWORD"]
+    password_dir = provision["entrypoint"][provision["entrypoint"].index("--password-dir") + 1]
+    files = {c["target"]: compose()["configs"][c["source"]]["content"] for c in provision["configs"]}
+    passwords = {}
+    for name in KAFKA_SERVICES:
+        env = svcs[name]["environment"]
+        assert env["EPD_KAFKA_USERNAME"] == f"epd-{name}", name
+        assert env["EPD_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert any(v.endswith(f":{env['EPD_KAFKA_CA_FILE']}:ro") for v in svcs[name]["volumes"]), name
+        assert files[f"{password_dir}/epd-{name}.password"] == env["EPD_KAFKA_PASSWORD"], name
+        assert svcs[name]["depends_on"]["kafka-provision"]["condition"] == "service_completed_successfully", name
+        passwords[name] = env["EPD_KAFKA_PASSWORD"]
+    assert len(set(passwords.values())) == len(passwords), "two principals share a password"
+    assert all(p.startswith("change-me-") for p in [*passwords.values(), admin["EPD_KAFKA_PASSWORD"]])
+    for name in {"gateway", "portal", "migrate"}:
+        assert not {"EPD_KAFKA_USERNAME", "EPD_KAFKA_PASSWORD"} & set(svcs[name]["environment"]), name
+
+
+def test_no_private_key_is_committed_for_compose():
+    tracked = subprocess.run(
+        ["git", "ls-files", "deploy/compose"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    for path in tracked.stdout.split():
+        assert "PRIVATE KEY" not in (REPO / path).read_text(errors="replace"), path
+    assert "tls/" in (REPO / "deploy/compose/.gitignore").read_text().split()
