@@ -1,7 +1,11 @@
 """Publisher: relay throughput (versions/s acked with acks=all on the change feed + records topic) against
 bare aiokafka producing the same payloads, and commit → subscriber-callback latency (p50/p99) against a
 bare produce → consume of one message, all on the same broker in the same run. Uses a throwaway
-database with every migration applied."""
+database with every migration applied.
+
+Throughput: 30,000 committed versions relayed in one run (a second or more; 2,000 took 0.1 s),
+three rounds, each relaying the whole outbox again (published marks and relay positions reset) to
+topics of its own, interleaved with the bare producer's run; best of each."""
 
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def relay_throughput(pool, kafka: KafkaConnection, prefix: str) -> tuple[float, list[OutboxRow]]:
+    await pool.execute("UPDATE outbox SET published_at = NULL")  # relay the whole outbox again
+    await pool.execute("DELETE FROM relay_positions")
     rows = [
         OutboxRow(
             r["outbox_id"],
@@ -140,27 +146,40 @@ async def bare_latency(kafka: KafkaConnection, topic: str, group: str, n: int) -
 
 
 async def run(ctx: BenchContext) -> list[BenchRow]:
-    versions, samples = (300, 20) if ctx.quick else (2000, 200)
+    versions, samples = (300, 20) if ctx.quick else (30_000, 200)
     name = f"bench_pub_{ctx.run_id}"
     dsn = await create_migrated_database(ctx.pg_dsn, name)
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=8)
     prefix = f"bench{ctx.run_id}pub."
     try:
-        for pre in (prefix, prefix + "bare."):
-            await ensure_topics(
-                ctx.kafka,
-                [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
-                replication=topics.SINGLE_BROKER,
-                prefix=pre,
-            )
         await seed_registry(pool)
         for p in range(100):
             await add_product(pool, f"magnet-{p:03d}")
         await add_product(pool, "latency-0")
-        for i in range(versions):
-            await commit_version(pool, f"magnet-{i % 100:03d}")
-        relay_rate, rows = await relay_throughput(pool, ctx.kafka, prefix)
-        bare_rate = await bare_throughput(rows, ctx.kafka, prefix + "bare.")
+
+        async def commits(product: str) -> None:  # a product's versions in order, products side by side
+            for _ in range(versions // 100):
+                await commit_version(pool, product)
+
+        await asyncio.gather(*(commits(f"magnet-{p:03d}") for p in range(100)))
+        relay_rates, bare_rates = [], []
+        for rnd in range(3):
+            for pre in (f"{prefix}r{rnd}.", f"{prefix}r{rnd}bare."):
+                await ensure_topics(
+                    ctx.kafka,
+                    [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
+                    replication=topics.SINGLE_BROKER,
+                    prefix=pre,
+                )
+            relay_rate, rows = await relay_throughput(pool, ctx.kafka, f"{prefix}r{rnd}.")
+            relay_rates.append(relay_rate)
+            bare_rates.append(await bare_throughput(rows, ctx.kafka, f"{prefix}r{rnd}bare."))
+        await ensure_topics(
+            ctx.kafka,
+            [topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS],
+            replication=topics.SINGLE_BROKER,
+            prefix=prefix,
+        )
         lat = await e2e_latency(pool, ctx.kafka, prefix, f"bench-{ctx.run_id}-e2e", samples)
         await ensure_topics(
             ctx.kafka, [topics.FOOTPRINT_CHANGES], replication=topics.SINGLE_BROKER, prefix=prefix + "lat."
@@ -174,10 +193,10 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     return [
         BenchRow(
             "publisher relay (outbox → changes + records, acks=all)",
-            "versions/s",
-            relay_rate,
-            "bare aiokafka produce of the same payloads",
-            bare_rate,
+            f"versions/s, best of 3 runs of {len(rows):,} versions",
+            max(relay_rates),
+            "bare aiokafka produce of the same payloads, best of 3 interleaved runs",
+            max(bare_rates),
         ),
         BenchRow(
             "publisher commit → subscriber callback",
