@@ -10,7 +10,7 @@ every 500 readings, as the agent's batches do; the changelog send is a stub, its
 Plants are copies of the example chain (6 processes each) with every meter read once an hour for
 34 days, so the table reaches its steady state (31 days held, older days dropped). Measured with
 tracemalloc as what stays allocated once the Processor and its caches are gone (the table's
-keys and values), scaled to 1,000 processes (state is per process; ~1,000 processes through the
+keys and values; faust's app and the empty table are made before tracing), scaled to 1,000 processes (state is per process; ~1,000 processes through the
 real path would take tens of minutes under tracemalloc). Baseline: the hourly totals of the same
 days the table holds, same run, one compact JSON text (state.totals_to_text) per process-hour in
 a plain dict.
@@ -177,8 +177,8 @@ class _HourRecorder(Processor):
         self.hours[key] = self._days[(pid, hour.replace(hour=0))].hours[hour]
 
 
-def _fill(processor_class, processes: dict, data: list):
-    """The worker's table and store, filled through `processor_class` (batches of 500 readings)."""
+def _empty_table() -> tuple[faust.Table, TableStore]:
+    """The worker's table (as app.py declares it) behind the real TableStore, changelog stubbed."""
     app = faust.App("bench-intensity-state", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
     table = app.Table(
         STATE_TABLE, default=None, partitions=4, schema=faust.Schema(key_serializer="json", value_serializer="json")
@@ -187,8 +187,12 @@ def _fill(processor_class, processes: dict, data: list):
     async def no_changelog(partition: int, key: str, value) -> None:
         raise AssertionError("the bench drops the queue instead")
 
-    store = TableStore(table, no_changelog)
-    processor = processor_class(processes, load_library(), store)
+    return table, TableStore(table, no_changelog)
+
+
+def _fill(processor_class, processes: dict, library, data: list, table, store):
+    """Fill the table through `processor_class` (commits every 500 readings, as the agent's batches)."""
+    processor = processor_class(processes, library, store)
     for i, r in enumerate(data):
         processor.handle(r, 0, i)
         if i % 500 == 499 or i == len(data) - 1:
@@ -199,13 +203,14 @@ def _fill(processor_class, processes: dict, data: list):
 
 def state_memory(plants: int) -> tuple[float, float, int, int, int]:
     """(table bytes, plain-dict bytes, processes, table keys, process-hours) of the same held days."""
-    processes = state_config(plants)
+    processes, library = state_config(plants), load_library()
     data = state_readings(plants)
+    table, store = _empty_table()  # faust's app and an empty table: not state, made before tracing
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        table, processor = _fill(Processor, processes, data)
+        table, processor = _fill(Processor, processes, library, data, table, store)
         del processor
         gc.collect()
         table_bytes = tracemalloc.get_traced_memory()[0] - before
@@ -213,8 +218,10 @@ def state_memory(plants: int) -> tuple[float, float, int, int, int]:
         tracemalloc.stop()
     held_days = {tuple(k.split("|")[1:]) for k in table.data if k.startswith("d|")}
     n_keys = len(table.data)
-    del table
-    _, recorder = _fill(_HourRecorder, processes, data)  # untraced: only the hourly totals are kept
+    del table, store
+    _, recorder = _fill(
+        _HourRecorder, processes, library, data, *_empty_table()
+    )  # untraced: only the hourly totals are kept
     totals = {k: t for k, t in recorder.hours.items() if (k[0], k[1].replace(hour=0).isoformat()) in held_days}
     del recorder
     gc.collect()
