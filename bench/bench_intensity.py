@@ -9,11 +9,11 @@ serialized as app.py's, behind the real TableStore, filled by the real Processor
 every 500 readings, as the agent's batches do; the changelog send is a stub, its queue dropped).
 Plants are copies of the example chain (6 processes each) with every meter read once an hour for
 34 days, so the table reaches its steady state (31 days held, older days dropped). Measured with
-tracemalloc as what stays allocated once the Processor and its caches are gone (the table's
-keys and values; faust's app and the empty table are made before tracing), scaled to 1,000 processes (state is per process; ~1,000 processes through the
-real path would take tens of minutes under tracemalloc). Baseline: the hourly totals of the same
-days the table holds, same run, one compact JSON text (state.totals_to_text) per process-hour in
-a plain dict.
+tracemalloc as what stays allocated once the Processor and its caches are gone (the table's keys
+and values; faust's app and the empty table are made before tracing), scaled to 1,000 processes
+(state is per process; ~1,000 processes through the real path would take tens of minutes under
+tracemalloc). Baseline: the hourly totals of the same days the table holds, same run, one compact
+JSON text (state.totals_to_text) per process-hour in a plain dict.
 
 Both loops poll 500 records at a time (the project's consumer default), as the worker takes batches
 of up to 500; the kinds run interleaved, three rounds, best of each kept."""
