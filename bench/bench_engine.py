@@ -2,8 +2,16 @@
 its peak memory, the time from one changed process to the set of changed footprints, and every
 product's detailed report (2,000 processes) streamed from block solves.
 
-Baseline (same run): a dense numpy solve (inverse of A, then B A^-1) at the largest size the dense
-solve handles comfortably here, against the sparse solve at that same size.
+Baselines (same run, same size as the row they stand against):
+- the dense numpy solve (inverse of A, then B A^-1) only at the size the dense solve handles
+  here (2,000 products), against the engine's solve at that same size;
+- at 10,000 products, scipy's direct sparse solve of the same matrices (`splu` of A, then
+  X = A^-T B^T and X C^T: the engine's outputs without the inverse diagonal, the conditioning
+  estimate and the gate modules). `splu` runs in the natural order: the generated rows come in tier
+  order, so A is nearly triangular as it stands; scipy's default COLAMD ordering took ~15 s here
+  (15x the fill-in), a baseline no one would keep;
+- compile time against building the same A and B straight from their (row, column, value) triples
+  with scipy.sparse.coo_matrix; the compiled system's memory against A and B as plain scipy CSR.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import time
 import tracemalloc
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 from harness import BenchContext, BenchRow
 
 from epd_footprint.engine import (
@@ -106,6 +116,19 @@ def _timed(fn, repeats: int = 3) -> float:
     return best
 
 
+def _retained_mib(fn) -> float:
+    """MiB still allocated by fn's result while it is held (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        held = fn()
+        used = tracemalloc.get_traced_memory()[0] - before
+        del held
+        return used / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def _peak_mib(fn) -> float:
     tracemalloc.start()
     try:
@@ -119,6 +142,27 @@ def _dense_solve(cs) -> None:
     inv = np.linalg.inv(cs.A.toarray())
     x = cs.B.toarray() @ inv
     _ = (cs.C @ x, np.diag(inv))
+
+
+def _scipy_solve(cs) -> None:
+    """The same solve by plain scipy: splu of A in its natural order, X = A^-T B^T, X C^T."""
+    lu = spla.splu(sp.csc_matrix(cs.A), permc_spec="NATURAL")
+    x = lu.solve(cs.B.T.toarray(), trans="T")
+    _ = x @ cs.C.T
+
+
+def _triples(m) -> tuple[list[float], list[int], list[int], tuple[int, int]]:
+    coo = m.tocoo()
+    return coo.data.tolist(), coo.row.tolist(), coo.col.tolist(), coo.shape
+
+
+def _coo_build(triples) -> tuple:
+    """A and B built straight from Python lists of their triples (what compile ends with)."""
+    return tuple(sp.coo_matrix((v, (r, c)), shape=shape).tocsc() for v, r, c, shape in triples)
+
+
+def _csr_mib(*matrices) -> float:
+    return sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in map(sp.csr_matrix, matrices)) / 2**20
 
 
 class _Sink(io.TextIOBase):
@@ -179,26 +223,66 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
     n_small = cs_small.A.shape[0]
     dense_s = _timed(lambda: _dense_solve(cs_small))
     sparse_s = _timed(lambda: solve_system(cs_small))
-    dense_label = f"dense numpy inverse, {small[0]:,} products ({n_small:,} rows)"
+    dense_label = f"dense numpy inverse, same {small[0]:,} products ({n_small:,} rows)"
     rows.append(BenchRow("engine", f"full solve s, {small[0]:,} products", sparse_s, dense_label, dense_s, "lower"))
-    dense_mem = _peak_mib(lambda: _dense_solve(cs_small))
+    rows.append(
+        BenchRow(
+            "engine",
+            f"full solve peak MiB (tracemalloc), {small[0]:,} products",
+            _peak_mib(lambda: solve_system(cs_small)),
+            f"peak MiB, {dense_label}",
+            _peak_mib(lambda: _dense_solve(cs_small)),
+            "lower",
+        )
+    )
 
     system = parse_system(generate(*large))
-    t0 = time.perf_counter()
     cs = compile_system(system)
-    compile_s = time.perf_counter() - t0
     n = cs.A.shape[0]
+    size = f"{large[0]:,} products / {large[1]:,} processes ({n:,} rows, nnz {cs.A.nnz:,})"
     full_s = _timed(lambda: solve_system(cs))
-    label = f"full solve s, {large[0]:,} products / {large[1]:,} processes ({n:,} rows, nnz {cs.A.nnz:,})"
-    rows.append(BenchRow("engine", label, full_s, dense_label, dense_s, "lower"))
-    rows.append(BenchRow("engine", f"compile A,B s, {large[0]:,} products", compile_s, dense_label, dense_s, "lower"))
+    scipy_s = _timed(lambda: _scipy_solve(cs))
+    scipy_label = f"scipy splu (natural order) + X = A^-T B^T, X C^T of the same matrices, {large[0]:,} products"
+    rows.append(
+        BenchRow(
+            "engine",
+            f"full solve s (factor, inverse diagonal, conditioning, X, GWP), {size}",
+            full_s,
+            scipy_label,
+            scipy_s,
+            "lower",
+        )
+    )
     rows.append(
         BenchRow(
             "engine",
             f"full solve peak MiB (tracemalloc), {large[0]:,} products",
             _peak_mib(lambda: solve_system(cs)),
-            f"dense peak MiB, {small[0]:,} products",
-            dense_mem,
+            f"peak MiB, {scipy_label}",
+            _peak_mib(lambda: _scipy_solve(cs)),
+            "lower",
+        )
+    )
+    triples = (_triples(cs.A), _triples(cs.B))
+    compile_s = _timed(lambda: compile_system(system))
+    coo_s = _timed(lambda: _coo_build(triples))
+    rows.append(
+        BenchRow(
+            "engine",
+            f"compile A,B s (parsed system -> matrices, allocation, supply mixes), {large[0]:,} products",
+            compile_s,
+            f"scipy coo_matrix -> CSC of the same A, B triples (Python lists), {large[0]:,} products",
+            coo_s,
+            "lower",
+        )
+    )
+    rows.append(
+        BenchRow(
+            "engine",
+            f"compiled system MiB held (tracemalloc), {large[0]:,} products",
+            _retained_mib(lambda: compile_system(system)),
+            f"A and B as plain scipy CSR (data + indices + indptr), {large[0]:,} products",
+            _csr_mib(cs.A, cs.B),
             "lower",
         )
     )

@@ -4,6 +4,10 @@ per window) against a baseline of the same database writes without the engine, s
 Scenario: the Baotou chain of the integration tests (tests/integration/footprint/footprint_chain.py,
 imported from there so the bench measures the tested setup), six published EPDs, rolling windows of
 the roasting process that stay within the drift threshold (steady state: no versions written).
+
+Each side applies 800 windows a run (seconds; 300 took ~1 s), best of 3 runs, the two sides
+alternating; every run has windows of its own (new days), and every service window must come out
+applied (a run that took another path would measure something else).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ async def _baseline(pool, facts_list, series_ids) -> float:
 
 async def run(ctx: BenchContext) -> list[BenchRow]:
     chain = _chain()
-    n = 30 if ctx.quick else 300
+    n = 30 if ctx.quick else 800
     name = f"bench_fp_{uuid.uuid4().hex[:8]}"
     db = await create_migrated_database(ctx.pg_dsn, name)
     try:
@@ -77,23 +81,44 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         await chain.register(pool)
         service = FootprintService(pg_transactions(pool))
         await service.apply_message(chain.roasting_window(-1, Decimal("1.02")))  # warm-up: builds the live system
-        windows = [chain.roasting_window(day, Decimal("1.02") if day % 2 else Decimal("1.03")) for day in range(n)]
-        start = time.perf_counter()
-        for w in windows:
-            await service.apply_message(w)
-        service_rate = n / (time.perf_counter() - start)
         series_ids = [r["series_id"] for r in await pool.fetch("SELECT series_id FROM epd_series")]
-        base_windows = [read_window(chain.roasting_window(day + 10_000, Decimal(1))) for day in range(n)]
-        base_rate = await _baseline(pool, base_windows, series_ids)
+        runs = {"service": 0, "baseline": 0}
+
+        async def service_run() -> float:
+            first = runs["service"] * n
+            runs["service"] += 1
+            windows = [
+                chain.roasting_window(day, Decimal("1.02") if day % 2 else Decimal("1.03"))
+                for day in range(first, first + n)
+            ]
+            start = time.perf_counter()
+            outcomes = [await service.apply_message(w) for w in windows]
+            rate = n / (time.perf_counter() - start)
+            labels = {o.label for o in outcomes}
+            if labels != {"applied"}:
+                raise RuntimeError(f"service windows not all applied: {sorted(labels)}")
+            return rate
+
+        async def baseline_run() -> float:
+            first = 10_000 + runs["baseline"] * n
+            runs["baseline"] += 1
+            base_windows = [read_window(chain.roasting_window(day, Decimal(1))) for day in range(first, first + n)]
+            return await _baseline(pool, base_windows, series_ids)
+
+        service_rates, base_rates = [], []
+        for _ in range(3):  # alternate the sides so drift in machine load hits both alike
+            service_rates.append(await service_run())
+            base_rates.append(await baseline_run())
+        service_rate, base_rate = max(service_rates), max(base_rates)
         await pool.close()
     finally:
         await drop_database(ctx.pg_dsn, name)
     return [
         BenchRow(
             "footprint windows",
-            f"windows applied/s ({n} windows, 6 EPDs, re-solve + drift rule)",
+            f"windows applied/s, best of 3 runs of {n} windows (6 EPDs, re-solve + drift rule)",
             service_rate,
-            "same DB writes per window, no engine",
+            "same DB writes per window, no engine, best of 3 alternating runs",
             base_rate,
         )
     ]

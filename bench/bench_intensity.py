@@ -1,7 +1,19 @@
 """Intensity processor: readings/s through the faust worker (subprocess, real broker) against a bare
 aiokafka consume -> decode -> produce loop over the same readings on the same broker in the same
 run, and against the same Processor driven by such a loop (what faust and the durable state cost);
-and the memory of 30-day rolling state per 1,000 active processes against a naive layout.
+and the memory the worker's state table holds for 30-day rolling windows, against the same hourly
+data in a plain dict.
+
+State memory: the worker's table as the worker builds it (a faust memory-store Table named and
+serialized as app.py's, behind the real TableStore, filled by the real Processor with a commit
+every 500 readings, as the agent's batches do; the changelog send is a stub, its queue dropped).
+Plants are copies of the example chain (6 processes each) with every meter read once an hour for
+34 days, so the table reaches its steady state (31 days held, older days dropped). Measured with
+tracemalloc as what stays allocated once the Processor and its caches are gone (the table's keys
+and values; faust's app and the empty table are made before tracing), scaled to 1,000 processes
+(state is per process; ~1,000 processes through the real path would take tens of minutes under
+tracemalloc). Baseline: the hourly totals of the same days the table holds, same run, one compact
+JSON text (state.totals_to_text) per process-hour in a plain dict.
 
 Both loops poll 500 records at a time (the project's consumer default), as the worker takes batches
 of up to 500; the kinds run interleaved, three rounds, best of each kept."""
@@ -9,7 +21,8 @@ of up to 500; the kinds run interleaved, three rounds, best of each kept."""
 from __future__ import annotations
 
 import asyncio
-import json
+import gc
+import random
 import sys
 import tempfile
 import time
@@ -17,18 +30,23 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
+import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from harness import BenchContext, BenchRow
 
 from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, KafkaConnection, ensure_topics
 from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
+from epd_intensity.app.app import STATE_TABLE
 from epd_intensity.app.processor import Processor
+from epd_intensity.app.state import totals_to_text
+from epd_intensity.app.table_store import TableStore
 from epd_intensity.factors import load_library
-from epd_intensity.processes import load_processes
+from epd_intensity.processes import load_processes, parse_processes
 
 ROOT = Path(__file__).parents[1]
 sys.path[:0] = [str(ROOT / "tests/unit/intensity"), str(ROOT / "tests/integration/intensity")]
-from intensity_day import EXAMPLE_CONFIG, plant_day  # noqa: E402
+from intensity_builders import at, reading  # noqa: E402
+from intensity_day import EXAMPLE_CONFIG, METERS, plant_day  # noqa: E402
 from intensity_worker import Worker, produce  # noqa: E402
 
 
@@ -113,50 +131,109 @@ async def raw_rate(kafka: KafkaConnection, prefix: str, data: list, with_process
         await producer.stop()
 
 
-def state_memory(processes: int) -> tuple[float, float]:
-    """Bytes of 30-day state per process: the app's layout (per-day sums + hourly roots, as the
-    table holds them) vs a naive layout (every hourly totals of 30 days, as compact JSON text)."""
-    from epd_intensity.app.state import DayState, totals_to_text
+STATE_DAYS = 34  # 31 days held + the allowed lateness + days dropped: the table's steady state
 
-    example = load_processes(EXAMPLE_CONFIG)
-    store: dict = {}
-    proc = Processor(example, load_library(), store, lateness=timedelta(days=2))  # keep the day's hours
-    for i, r in enumerate(plant_day(seed=1)):
-        proc.handle(r, 0, i)
-        proc.commit()
-    hours = [t for k, v in store.items() if k.startswith("d|") for t in DayState.from_dict(v["v"]).hours.values()]
-    sample = hours[:24]  # real hourly totals of the example day
-    assert len(sample) == 24, len(sample)
-    day = DayState(hours={h: t for h, t in zip(range(24), (sample * 24)[:24], strict=True)})
 
-    def measure(build) -> float:
-        tracemalloc.start()
+def state_config(plants: int) -> dict:
+    """`plants` copies of the example chain (6 processes each), as the worker loads its config."""
+    text = EXAMPLE_CONFIG.read_text()
+    processes: dict = {}
+    for k in range(plants):
+        processes |= parse_processes(text.replace("baotou-1", f"plant-{k}"))
+    return processes
+
+
+def state_readings(plants: int, days: int = STATE_DAYS) -> list:
+    """Every meter of every plant read once an hour (random second in the hour, in event-time order
+    per hour), quantities around the example day's."""
+    rng = random.Random(20240301)
+    start = at("2024-03-01T00:00:00")
+    out, n = [], 0
+    for hour in range(days * 24):
+        base = start + timedelta(hours=hour)
+        for k in range(plants):
+            items = []
+            for pid, meters in METERS.items():
+                for activity, typical in meters:
+                    qty = f"{typical * 6 * rng.uniform(0.8, 1.2):.3f}"
+                    items.append((rng.randrange(3600), pid.replace("baotou-1", f"plant-{k}"), activity, qty))
+            for sec, pid, activity, qty in sorted(items):
+                n += 1
+                when = (base + timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+                out.append(reading(pid, activity, qty, when, reading_id=f"s{n}"))
+    return out
+
+
+class _HourRecorder(Processor):
+    """The Processor, keeping each process-hour's latest totals (for the baseline's data only)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hours: dict = {}
+
+    def _emit_hour(self, plant, key, watermark, step) -> None:
+        super()._emit_hour(plant, key, watermark, step)
+        pid, hour = key
+        self.hours[key] = self._days[(pid, hour.replace(hour=0))].hours[hour]
+
+
+def _empty_table() -> tuple[faust.Table, TableStore]:
+    """The worker's table (as app.py declares it) behind the real TableStore, changelog stubbed."""
+    app = faust.App("bench-intensity-state", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
+    table = app.Table(
+        STATE_TABLE, default=None, partitions=4, schema=faust.Schema(key_serializer="json", value_serializer="json")
+    )
+
+    async def no_changelog(partition: int, key: str, value) -> None:
+        raise AssertionError("the bench drops the queue instead")
+
+    return table, TableStore(table, no_changelog)
+
+
+def _fill(processor_class, processes: dict, library, data: list, table, store):
+    """Fill the table through `processor_class` (commits every 500 readings, as the agent's batches)."""
+    processor = processor_class(processes, library, store)
+    for i, r in enumerate(data):
+        processor.handle(r, 0, i)
+        if i % 500 == 499 or i == len(data) - 1:
+            processor.commit()
+            store._queued.clear()  # durable() would send these and wait for their acks
+    return table, processor
+
+
+def state_memory(plants: int) -> tuple[float, float, int, int, int]:
+    """(table bytes, plain-dict bytes, processes, table keys, process-hours) of the same held days."""
+    processes, library = state_config(plants), load_library()
+    data = state_readings(plants)
+    table, store = _empty_table()  # faust's app and an empty table: not state, made before tracing
+    gc.collect()
+    tracemalloc.start()
+    try:
         before = tracemalloc.get_traced_memory()[0]
-        held = build()
-        used = tracemalloc.get_traced_memory()[0] - before
+        table, processor = _fill(Processor, processes, library, data, table, store)
+        del processor
+        gc.collect()
+        table_bytes = tracemalloc.get_traced_memory()[0] - before
+    finally:
         tracemalloc.stop()
-        del held
-        return used / processes
-
-    def app_layout():
-        from epd_intensity.core import combine
-
-        compacted = DayState(
-            total=totals_to_text(combine(day.hours.values())), roots="".join(t.merkle_root for t in day.hours.values())
-        )
-        text = json.dumps(compacted.to_dict())  # each table value is decoded on its own: distinct objects
-        return {f"d|p{p}|{d}": json.loads(text) for p in range(processes) for d in range(31)}
-
-    def naive():
-        texts = [json.dumps(totals_to_text(t)) for t in day.hours.values()]
-        return {
-            f"h|p{p}|{d}|{h}": json.loads(text)
-            for p in range(processes)
-            for d in range(31)
-            for h, text in enumerate(texts)
-        }
-
-    return measure(app_layout), measure(naive)
+    held_days = {tuple(k.split("|")[1:]) for k in table.data if k.startswith("d|")}
+    n_keys = len(table.data)
+    del table, store
+    _, recorder = _fill(
+        _HourRecorder, processes, library, data, *_empty_table()
+    )  # untraced: only the hourly totals are kept
+    totals = {k: t for k, t in recorder.hours.items() if (k[0], k[1].replace(hour=0).isoformat()) in held_days}
+    del recorder
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        plain = {f"{pid}|{hour.isoformat()}": totals_to_text(t) for (pid, hour), t in totals.items()}
+        plain_bytes = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del plain
+    return table_bytes, plain_bytes, len(processes), n_keys, len(totals)
 
 
 async def run(ctx: BenchContext) -> list[BenchRow]:
@@ -169,8 +246,8 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         w.append(await worker_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}w.", data))
         r.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}raw.", data))
         p.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}proc.", data, with_processor=True))
-    processes = 100 if ctx.quick else 1000
-    app_bytes, naive_bytes = state_memory(processes)
+    table_bytes, plain_bytes, processes, keys, hours = state_memory(1 if ctx.quick else 2)
+    per_1000 = 1000 / processes / 2**20
     return [
         BenchRow(
             "intensity",
@@ -188,10 +265,11 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
         ),
         BenchRow(
             "intensity",
-            "MiB of 30-day rolling state per 1,000 processes (31 days held)",
-            app_bytes * 1000 / 2**20,
-            "every hourly totals for 30 days (compact JSON text)",
-            naive_bytes * 1000 / 2**20,
+            f"MiB held by the worker's state table per 1,000 processes (real Processor + TableStore, "
+            f"{processes} processes x {STATE_DAYS} days of hourly readings, {keys} keys, x1000/{processes})",
+            table_bytes * per_1000,
+            f"same held days' {hours:,} hourly totals, one compact JSON text per process-hour in a plain dict",
+            plain_bytes * per_1000,
             better="lower",
         ),
     ]
