@@ -101,14 +101,8 @@ class KafkaConnection:
         }
 
     def env(self) -> dict[str, str]:
-        """The environment that gives a service process this connection."""
-        return {
-            "EPD_KAFKA_BOOTSTRAP": self.bootstrap,
-            "EPD_KAFKA_SECURITY_PROTOCOL": self.security_protocol,
-            "EPD_KAFKA_USERNAME": self.username,
-            "EPD_KAFKA_PASSWORD": self.password,
-            "EPD_KAFKA_CA_FILE": self.ca_file or "",
-        }
+        """The environment that gives a service process this connection (EPD_ + the field name)."""
+        return {f"EPD_{name.upper()}": value for name, value in self.settings_fields().items()}
 
 
 def make_producer(connection: KafkaConnection, **overrides: Any) -> AIOKafkaProducer:
