@@ -123,13 +123,11 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
     assert len(store.written) == 2 and (PLANT, "roasting.coal") in {(p, m) for p, m, *_ in second.meter_rows}
 
 
-async def test_a_batch_of_a_key_registered_a_moment_ago_reloads_the_registry_once(plant: Plant):
-    """The new key's announcement has not arrived: the poll holding its batch reloads the registry first,
-    so the batch is accepted; more unknown keys within UNKNOWN_KEY_REFRESH_SECONDS do not reload again."""
-    new_key, reloads = generate_private_key(), []
-
+def _service_with_refresh(plant: Plant, reloads: list, new_key, fail: bool = False) -> IngestService:
     async def refresh() -> None:  # what PgPlantRegistry.refresh does once the key row exists
         reloads.append(1)
+        if fail:
+            raise OSError("database unreachable")
         plant.registry.register(
             PLANT, {KEY_ID: plant.key.public_key(), "k2": new_key.public_key()}, [meter_from_mapping(m) for m in METERS]
         )
@@ -145,17 +143,61 @@ async def test_a_batch_of_a_key_registered_a_moment_ago_reloads_the_registry_onc
         clock=lambda: NOW,
     )  # type: ignore[arg-type]
     service.state = plant.state
+    service._store.release.set()  # type: ignore[attr-defined]  # saves complete at once here
+    return service
 
-    def poll(offset: int, key_id: str, key) -> dict:
-        value = plant.bytes(raw("roasting.coal", "1", "t", at=NOW - timedelta(minutes=offset)), key=key, key_id=key_id)
-        rec = ConsumerRecord("raw", 0, offset, 0, 0, b"k", value, None, len(b"k"), len(value), [])
-        return {TopicPartition("raw", 0): [rec]}
 
-    await service._refresh_for_unknown_keys(poll(1, KEY_ID, plant.key))
-    assert reloads == []  # a known key reloads nothing
-    first = poll(2, "k2", new_key)
-    await service._refresh_for_unknown_keys(first)
-    await service.handle(first)
+def _signed_poll(plant: Plant, offset: int, key_id: str, key) -> dict:
+    value = plant.bytes(raw("roasting.coal", "1", "t", at=NOW - timedelta(minutes=offset)), key=key, key_id=key_id)
+    rec = ConsumerRecord("raw", 0, offset, 0, 0, b"k", value, None, len(b"k"), len(value), [])
+    return {TopicPartition("raw", 0): [rec]}
+
+
+async def test_a_batch_of_a_key_registered_a_moment_ago_reloads_the_registry_once(plant: Plant):
+    """The new key's announcement has not arrived: its batch is refused by the old snapshot, which reloads
+    the registry and validates the batch again, so it is accepted; more unknown keys within
+    UNKNOWN_KEY_REFRESH_SECONDS do not reload again and are refused."""
+    new_key, reloads = generate_private_key(), []
+    service = _service_with_refresh(plant, reloads, new_key)
+    producer = service._producer.raw  # type: ignore[attr-defined]
+
+    await service.handle(_signed_poll(plant, 1, KEY_ID, plant.key))
+    assert reloads == [] and service.accepted == 1  # a known key reloads nothing
+    await service.handle(_signed_poll(plant, 2, "k2", new_key))
+    assert reloads == [1] and service.accepted == 2
+    assert [t for t, *_ in producer.sent] == [service.readings_topic] * 2
+    await service.handle(_signed_poll(plant, 3, "k3", generate_private_key()))
+    assert reloads == [1] and service.accepted == 2  # rate-limited: refused without a reload
+    assert [t for t, *_ in producer.sent][2:] == [service.rejected_topic]  # the refusal went out, once
+    await service.flush()
+
+
+async def test_batches_of_known_signers_parse_each_envelope_once_and_never_reload(plant: Plant, monkeypatch):
+    """The steady state pays nothing for the unknown-key reload: one envelope parse per record (the
+    validation's own), no registry reload, however long since the last one."""
+    import epd_ingest.pipeline as pipeline
+
+    parses = []
+    real = pipeline.parse_envelope
+
+    def counting(payload, limits):
+        parses.append(1)
+        return real(payload, limits)
+
+    monkeypatch.setattr(pipeline, "parse_envelope", counting)
+    reloads: list = []
+    service = _service_with_refresh(plant, reloads, generate_private_key())
+    for offset in range(1, 4):
+        await service.handle(_signed_poll(plant, offset, KEY_ID, plant.key))
+    assert (len(parses), reloads, service.accepted) == (3, [], 3)
+    await service.flush()
+
+
+async def test_a_failed_reload_keeps_the_refusal_and_the_previous_snapshot(plant: Plant):
+    reloads: list = []
+    service = _service_with_refresh(plant, reloads, generate_private_key(), fail=True)
+    await service.handle(_signed_poll(plant, 1, "k2", generate_private_key()))
+    assert reloads == [1] and service.accepted == 0
+    await service.handle(_signed_poll(plant, 2, KEY_ID, plant.key))  # the old snapshot still works
     assert reloads == [1] and service.accepted == 1
-    await service._refresh_for_unknown_keys(poll(3, "k3", generate_private_key()))
-    assert reloads == [1]  # rate-limited
+    await service.flush()

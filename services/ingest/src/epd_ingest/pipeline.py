@@ -74,6 +74,9 @@ class IngestState:
 class IngestResult:
     accepted: list[telemetry_pb2.Reading] = field(default_factory=list)
     rejected: list[telemetry_pb2.RejectedReading] = field(default_factory=list)
+    # The batch was refused because the registry snapshot does not know its plant or signing key (the
+    # service may reload the registry and process the record again: nothing of the state was touched).
+    unknown_signer: bool = False
 
 
 DEFAULT_CONFIG = IngestConfig()
@@ -121,6 +124,8 @@ def process_batch(
         return result
     verified = verify(envelope, registry, config.limits)
     if isinstance(verified, Finding):
+        plant = registry.plant(envelope.plant_id)
+        result.unknown_signer = plant is None or envelope.key_id not in plant.keys
         result.rejected.append(
             _rejection(verified, signed_batch_bytes, now, plant_id=envelope.plant_id, batch_id=verified.batch_id)
         )

@@ -35,7 +35,6 @@ from epd_ingest.pipeline import DEFAULT_CONFIG, IngestConfig, IngestState, proce
 from epd_ingest.registry import PlantRegistry
 from epd_ingest.sender import PipelinedSender
 from epd_ingest.state_store import IngestStateStore, StateSnapshot
-from epd_ingest.validate import Finding, parse_envelope
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +50,9 @@ REGISTRY_REFRESHES = Counter(
 )
 
 MAX_UNSAVED_POLLS = 20  # polls processed while one save is in flight before the loop waits for it
-# A batch of a plant or key the snapshot does not know reloads the registry first (a key registered a
-# moment ago whose announcement has not arrived yet), at most this often: unknown keys cannot force
-# a reload per batch.
+# A batch refused because the snapshot does not know its plant or key reloads the registry and is
+# validated again (a key registered a moment ago whose announcement has not arrived yet), at most this
+# often: unknown keys cannot force a reload per batch. Batches of known signers never pay for this.
 UNKNOWN_KEY_REFRESH_SECONDS = 5.0
 
 # Bounded label values: the names of the RejectionReason enum, nothing plant-supplied.
@@ -137,7 +136,6 @@ class IngestService:
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
             await self._maybe_refresh()  # a change announced while polling applies to what the poll brought
             if polled:
-                await self._refresh_for_unknown_keys(polled)
                 await self.handle(polled)
             await lag.maybe_update()
         await self.flush()
@@ -154,27 +152,21 @@ class IngestService:
             else:
                 REGISTRY_REFRESHES.labels("announced" if changed else "periodic").inc()
 
-    async def _refresh_for_unknown_keys(self, polled: dict[TopicPartition, list]) -> None:
-        """Reload the registry before handling a poll that holds a batch of a plant or key it does not
-        know, unless that was done less than UNKNOWN_KEY_REFRESH_SECONDS ago."""
+    async def _refresh_for_unknown_signer(self) -> bool:
+        """Reload the registry after a batch was refused for a plant or key it does not know (a key
+        registered a moment ago whose announcement has not arrived yet), unless that was done less than
+        UNKNOWN_KEY_REFRESH_SECONDS ago. True when the snapshot was reloaded (the batch is worth
+        validating again)."""
         if self._refresh is None or time.monotonic() < self._next_unknown_key_refresh:
-            return
-        if not any(self._unknown_signer(rec.value) for records in polled.values() for rec in records):
-            return
+            return False
         self._next_unknown_key_refresh = time.monotonic() + UNKNOWN_KEY_REFRESH_SECONDS
         try:
             await self._refresh()  # type: ignore[misc]
         except Exception:
             log.exception("plant registry refresh failed; keeping the previous snapshot")
-        else:
-            REGISTRY_REFRESHES.labels("unknown_key").inc()
-
-    def _unknown_signer(self, value: bytes | None) -> bool:
-        signed = parse_envelope(value or b"", self._config.limits)
-        if isinstance(signed, Finding):  # oversized or malformed: validation rejects it with its reason
             return False
-        plant = self._registry.plant(signed.plant_id)
-        return plant is None or signed.key_id not in plant.keys
+        REGISTRY_REFRESHES.labels("unknown_key").inc()
+        return True
 
     async def handle(self, polled: dict[TopicPartition, list]) -> None:
         async with self._lock:
@@ -197,6 +189,9 @@ class IngestService:
         for records in polled.values():
             for rec in records:
                 result = process_batch(rec.value or b"", registry, state, now, config)
+                if result.unknown_signer and await self._refresh_for_unknown_signer():
+                    # Refused before touching the state: validate it again against the reloaded registry.
+                    result = process_batch(rec.value or b"", registry, state, now, config)
                 if result.accepted:
                     key = result.accepted[0].plant_id.encode()  # one plant per batch
                     for r in result.accepted:
