@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pathlib
 import random
 import signal
 import socket
@@ -25,6 +26,10 @@ import httpx
 from harness import BenchContext, BenchRow
 
 from epd_devstack.databases import create_migrated_database, drop_database
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.support: the PCR rows every test seeds
+from tests.support.pcrs import register_pcrs  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 NAMES = ("Neodymium oxide", "Praseodymium oxide", "Dysprosium metal", "NdFeB magnet", "Cerium carbonate")
@@ -47,6 +52,8 @@ async def load(dsn: str, n: int) -> None:
                 f"plant-{org}",
                 org,
             )
+        # The series' PCRs exist first (epd_series references pcrs since PCRs became versioned rows).
+        await register_pcrs(conn, *((f"PCR-{k}", "1.0") for k in range(5)))
         series = [uuid.uuid4() for _ in range(n)]
         pfs = [uuid.uuid4() for _ in range(n)]
         org = [("org-a", "org-b")[i % 2] for i in range(n)]
