@@ -172,3 +172,17 @@ def test_a_service_principal_cannot_grant(granted):
     """`epd kafka` as a service principal: the broker refuses, the command says so (no traceback)."""
     made = epd("kafka", "grant-subscriber", "registry-x", env=granted.env("epd-publisher"))
     assert made.returncode == 1 and "Kafka refused" in " ".join(made.stdout.split()), made.stdout + made.stderr
+
+
+async def test_acls_lists_grants_made_by_hand_outside_the_table(granted, unique):
+    """An operator's own ACL (here IDEMPOTENT_WRITE on the cluster) is listed, not a crash."""
+    from epd_common.kafka_access import Grant, KafkaAccess, Operation, Pattern, ResourceType
+
+    name = f"hand-{unique[:8]}"
+    async with KafkaAccess(granted.connection()) as access:
+        await access.grant(
+            [Grant(name, ResourceType.CLUSTER, "kafka-cluster", Pattern.LITERAL, Operation.IDEMPOTENT_WRITE)]
+        )
+    listed = epd("kafka", "acls", "--principal", name, env=granted.env())
+    assert listed.returncode == 0 and f"User:{name} IDEMPOTENT_WRITE CLUSTER kafka-cluster" in listed.stdout, listed
+    assert epd("kafka", "revoke", name, env=granted.env()).returncode == 0

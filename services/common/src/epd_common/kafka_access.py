@@ -50,25 +50,42 @@ _SCRAM_SHA_512 = 2  # the protocol's mechanism id (1: SCRAM-SHA-256)
 PRINCIPAL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 
+# The Kafka protocol's codes, complete: `epd kafka acls` lists ACLs an operator made by hand too.
 class ResourceType(enum.IntEnum):
+    UNKNOWN = 0
+    ANY = 1
     TOPIC = 2
     GROUP = 3
     CLUSTER = 4
+    TRANSACTIONAL_ID = 5
+    DELEGATION_TOKEN = 6
+    USER = 7
 
 
 class Pattern(enum.IntEnum):
+    UNKNOWN = 0
     ANY = 1
+    MATCH = 2
     LITERAL = 3
     PREFIXED = 4
 
 
 class Operation(enum.IntEnum):
+    UNKNOWN = 0
     ANY = 1
     ALL = 2
     READ = 3
     WRITE = 4
     CREATE = 5
+    DELETE = 6
+    ALTER = 7
     DESCRIBE = 8
+    CLUSTER_ACTION = 9
+    DESCRIBE_CONFIGS = 10
+    ALTER_CONFIGS = 11
+    IDEMPOTENT_WRITE = 12
+    CREATE_TOKENS = 13
+    DESCRIBE_TOKENS = 14
 
 
 _ALLOW = 3
