@@ -37,6 +37,21 @@ async def seed_webhook_partner(pool: asyncpg.Pool) -> None:
     )
 
 
+async def run_until_delivered(subscriber, consumer, pool: asyncpg.Pool) -> None:
+    """Run the fan-out subscriber until a delivery row exists, then stop it and its consumer."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(subscriber.run(stop, poll_ms=100))
+    try:
+        async with asyncio.timeout(HANG):
+            while not await pool.fetchval("SELECT count(*) FROM deliveries"):
+                assert not task.done(), task.exception()
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, HANG)
+        await consumer.stop()
+
+
 async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(fresh_db, kafka, topic_prefix, unique):
     changes, letters = topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_CHANGES_DEAD_LETTERS
     await ensure_topics(kafka, [changes, letters], replication=topics.SINGLE_BROKER, prefix=topic_prefix)
@@ -64,17 +79,7 @@ async def test_a_poison_change_event_is_dead_lettered_and_the_fanout_moves_on(fr
             subscriber = fanout_subscriber(  # the poison is no outbox row: its failure is the fan-out's own here
                 consumer, pool, ManualClock(), dead_letters=dead, attempts=2, authenticate=False
             )
-            stop = asyncio.Event()
-            task = asyncio.create_task(subscriber.run(stop, poll_ms=100))
-            try:
-                async with asyncio.timeout(HANG):
-                    while not await pool.fetchval("SELECT count(*) FROM deliveries"):
-                        assert not task.done(), task.exception()
-                        await asyncio.sleep(0.05)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, HANG)
-                await consumer.stop()
+            await run_until_delivered(subscriber, consumer, pool)
             return subscriber.dead_lettered
 
         assert await run_fanout() == 1

@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 from prometheus_client import REGISTRY
 from publisher_helpers import commit_version
-from test_publisher_fanout_poison import seed_webhook_partner
+from test_publisher_fanout_poison import run_until_delivered, seed_webhook_partner
 
 from epd.v1 import footprint_pb2
 from epd_common import topics
@@ -59,17 +59,7 @@ async def test_forged_and_altered_changes_are_set_aside_and_the_real_one_is_deli
         await consumer.start()
         dead = KafkaDeadLetters(send, letters, consumer=group, component="publisher", prefix=topic_prefix)
         subscriber = fanout_subscriber(consumer, pool, ManualClock(), dead_letters=dead, attempts=2)
-        stop = asyncio.Event()
-        task = asyncio.create_task(subscriber.run(stop, poll_ms=100))
-        try:
-            async with asyncio.timeout(HANG):
-                while not await pool.fetchval("SELECT count(*) FROM deliveries"):
-                    assert not task.done(), task.exception()
-                    await asyncio.sleep(0.05)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, HANG)
-            await consumer.stop()
+        await run_until_delivered(subscriber, consumer, pool)
 
         assert [r["event_id"] for r in await pool.fetch("SELECT event_id::text FROM deliveries")] == [real.event_id]
         assert (subscriber.unmatched, subscriber.applied, subscriber.dead_lettered) == (2, 1, 0)
