@@ -46,7 +46,7 @@ def grant_services(
         await ensure_topics(settings.kafka, replication=settings.topic_replication, prefix=settings.topic_prefix)
         async with KafkaAccess(settings.kafka) as access:
             for service in kafka_access.SERVICES:
-                await access.set_password(service, _password_file(password_dir / f"{service}.password"))
+                await access.set_password(service, kafka_access.password_file(password_dir / f"{service}.password"))
                 await access.grant(kafka_access.service_grants(service, settings.topic_prefix))
                 console.print(f"{service}: password set, ACLs granted")
 
@@ -118,14 +118,3 @@ def acls(principal: str = typer.Option(None, "--principal", help="only this prin
             print(grant.describe())
     except AccessError as exc:
         _fail(exc)
-
-
-def _password_file(path: pathlib.Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(kafka_access.new_password())
-        path.chmod(0o600)
-    password = path.read_text().strip()
-    if len(password) < 16:
-        raise AccessError(f"{path}: a Kafka password needs at least 16 characters")
-    return password

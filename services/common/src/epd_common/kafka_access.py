@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import pathlib
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -183,6 +184,20 @@ def check_name(name: str) -> str:
 
 def new_password() -> str:
     return secrets.token_urlsafe(24)
+
+
+def password_file(path: pathlib.Path) -> str:
+    """The password kept in `path`, made (random, mode 0600) when the file does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(new_password())
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    password = path.read_text().strip()
+    if len(password) < 16:
+        raise AccessError(f"{path}: a Kafka password needs at least 16 characters")
+    return password
 
 
 def salted_password(password: str, salt: bytes, iterations: int = SCRAM_ITERATIONS) -> bytes:

@@ -17,7 +17,6 @@ import base64
 import dataclasses
 import os
 import pathlib
-import secrets
 import shutil
 import subprocess
 import uuid
@@ -112,16 +111,11 @@ class KafkaCluster:
     # --- principals -------------------------------------------------------------------------
 
     def password(self, name: str) -> str:
-        """The password of principal `name` on this cluster (created at first use, mode 0600)."""
-        users = self.base / "users"
-        users.mkdir(parents=True, exist_ok=True)
-        path = users / f"{name}.password"
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(24))
-            tmp.chmod(0o600)
-            tmp.replace(path)
-        return path.read_text().strip()
+        """The password of principal `name` on this cluster (created at first use, mode 0600): the files
+        `epd kafka grant-services --password-dir <base>/users` reads."""
+        from epd_common.kafka_access import password_file
+
+        return password_file(self.base / "users" / f"{name}.password")
 
     def connection(self, name: str = ADMIN) -> KafkaConnection:
         """A client connection as principal `name` (default: the admin super user)."""
