@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,14 +56,24 @@ _CLAIM = """
     WHERE pg_try_advisory_xact_lock($2::int, hashtext(p))
 """
 
+# Each claimed product's last published sequence, once per product: the relay position, or (a product
+# relayed before positions were kept) its highest published row. COALESCE evaluates the fallback only
+# when the position is missing. Kept apart from _ROWS so its cost does not grow with the backlog: as a
+# per-row subquery it ran once per read row and scanned the product's unpublished rows each time.
+_LAST_PUBLISHED = """
+    SELECT p.product_id,
+           coalesce(rp.last_sequence,
+                    (SELECT max(q.product_sequence) FROM outbox q
+                      WHERE q.product_id = p.product_id AND q.published_at IS NOT NULL)) AS last_published
+    FROM unnest($1::text[]) AS p(product_id)
+    LEFT JOIN relay_positions rp ON rp.product_id = p.product_id
+"""
+
+# In (product_id, product_sequence) order straight from that unique index: the first $2 rows.
 _ROWS = """
     SELECT o.outbox_id, o.event_id::text, o.product_id, o.product_sequence, o.version, o.payload,
-           o.created_at, o.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS eligible,
-           rp.last_sequence AS last_published,
-           (SELECT max(q.product_sequence) FROM outbox q
-             WHERE q.product_id = o.product_id AND q.published_at IS NOT NULL) AS max_published
+           o.created_at, o.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) AS eligible
     FROM outbox o
-    LEFT JOIN relay_positions rp ON rp.product_id = o.product_id
     WHERE o.product_id = ANY($1::text[]) AND o.published_at IS NULL
     ORDER BY o.product_id, o.product_sequence
     LIMIT $2
@@ -78,7 +88,7 @@ async def claim_products(conn: asyncpg.Connection, max_products: int) -> list[st
     return [r["p"] for r in await conn.fetch(_CLAIM, candidates, LOCK_NAMESPACE)]
 
 
-def publishable_runs(records: list[asyncpg.Record]) -> list[OutboxRow]:
+def publishable_runs(records: list[asyncpg.Record], last_published: Mapping[str, int | None]) -> list[OutboxRow]:
     """The gap-free, eligible run of each product after its last published sequence, in order."""
     out: list[OutboxRow] = []
     current: str | None = None
@@ -87,7 +97,7 @@ def publishable_runs(records: list[asyncpg.Record]) -> list[OutboxRow]:
     for r in records:
         if r["product_id"] != current:
             current, blocked = r["product_id"], False
-            last = r["last_published"] if r["last_published"] is not None else r["max_published"]
+            last = last_published.get(current)
             # Sequences start at 1 (outbox_sequences); a first row numbered 0 is accepted too.
             expected = last + 1 if last is not None else min(1, r["product_sequence"])
         if blocked:
@@ -113,7 +123,8 @@ def publishable_runs(records: list[asyncpg.Record]) -> list[OutboxRow]:
 async def publishable_rows(conn: asyncpg.Connection, products: list[str], max_rows: int) -> list[OutboxRow]:
     if not products:
         return []
-    return publishable_runs(await conn.fetch(_ROWS, products, max_rows))
+    last = {r["product_id"]: r["last_published"] for r in await conn.fetch(_LAST_PUBLISHED, products)}
+    return publishable_runs(await conn.fetch(_ROWS, products, max_rows), last)
 
 
 async def mark_published(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
