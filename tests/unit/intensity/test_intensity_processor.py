@@ -113,6 +113,12 @@ def test_state_is_bounded_over_many_days(example, library):
     assert kinds["d"] <= 6 * 33  # 30 days + lateness + today, per process
     compacted = [v for k, v in store.items() if k.startswith("d|") and "total" in v["v"]]  # version pairs
     assert len(compacted) >= 6 * 28
+    # A compacted day keeps its hourly totals as the value before only until the next commit of its
+    # plant (then durable): the last commit's compactions may still hold them, no older one does.
+    last_commit = max(v["at"][1] for v in compacted)
+    kept = [v for v in compacted if v["prev"] is not None]
+    assert all(v["at"][1] == last_commit for v in kept), [v["at"] for v in kept]
+    assert len(kept) <= 6
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -65,7 +65,6 @@ from .state import (
     day_key,
     plant_key,
     totals_from_text,
-    totals_to_text,
     versioned,
 )
 
@@ -125,6 +124,9 @@ class Processor:
         self._touched: dict[str, int] = {}  # plant -> source partition, changed since the last commit
         self._dirty: dict[str, dict[str, Bucket | DayState]] = {}  # plant -> changed keys
         self._due: dict[str, datetime] = {}  # plant -> earliest watermark at which _close has work
+        # plant -> day keys compacted by its last commit: their value before (the hourly totals) is kept
+        # until that commit is durable, then dropped by the plant's next commit (_trim_compacted)
+        self._compacted: dict[str, set[str]] = {}
         self._reset_pending = False
 
     def discard(self) -> None:
@@ -271,11 +273,12 @@ class Processor:
         select = getattr(self.store, "select_partition", None)
         for plant_id, partition in sorted(self._touched.items()):
             plant = self._plants[plant_id]
+            if select is not None:
+                select(partition)
+            self._trim_compacted(plant_id)  # before _finalise registers this commit's compactions
             drops = self._finalise(plant)
             dirty = self._dirty.pop(plant_id, {})
             upto = plant.offsets[partition]
-            if select is not None:
-                select(partition)
             for key in sorted(dirty.keys() - set(drops)):
                 value = dirty[key]
                 encoded = bucket_to_dict(value) if isinstance(value, Bucket) else value.to_dict()
@@ -289,6 +292,16 @@ class Processor:
         self._touched.clear()
         if self._reset_pending:
             self._drop_caches()
+
+    def _trim_compacted(self, plant_id: str) -> None:
+        """Drop the value before of the day keys the plant's previous commit compacted. That commit is
+        durable (the agent awaits every changelog ack before the next batch), so its plant state holds
+        offsets at or past those writes and `current` can only pick their new value. Compacted days are
+        never written again, so without this each would keep its previous hourly totals until dropped."""
+        for key in sorted(self._compacted.pop(plant_id, set())):
+            stored = self.store.get(key)
+            if stored is not None and stored["prev"] is not None:
+                self.store[key] = {**stored, "prev": None}
 
     def _changed(self, plant: PlantState, key: str, value: Bucket | DayState) -> None:
         self._dirty.setdefault(plant.plant_id, {})[key] = value
@@ -317,11 +330,9 @@ class Processor:
             elif day + DAY + lateness <= wm and (pid, day) not in plant.pending:
                 day_state = self._day((pid, day))
                 if not day_state.compacted:
-                    ordered = [day_state.hours[h] for h in sorted(day_state.hours)]
-                    day_state.total = totals_to_text(combine(ordered))
-                    day_state.roots = "".join(t.merkle_root for t in ordered)
-                    day_state.hours = {}
+                    day_state.compact()
                     self._changed(plant, day_key(pid, day), day_state)
+                    self._compacted.setdefault(plant.plant_id, set()).add(day_key(pid, day))
         return drops
 
     def _plant(self, plant_id: str) -> PlantState:

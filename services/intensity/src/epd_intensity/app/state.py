@@ -15,6 +15,8 @@ the processor relies on that to write the plant state last (see processor.py). K
 Bucket and day keys hold version pairs (`versioned`): the value after the batch that wrote it, the
 value before that batch, and the batch's last source offset; `current` picks the one matching the
 plant state's applied offsets (processor.py: a lost plant write must not leave state ahead of it).
+A compacted day is never written again, so the plant's next commit rewrites it without its value
+before (Processor._trim_compacted): held days cost their sum and roots only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from epd.v1 import intensity_pb2
-from epd_intensity.core import Bucket, WindowTotals
+from epd_intensity.core import Bucket, WindowTotals, combine
 
 WindowKey = tuple[str, intensity_pb2.WindowSize, datetime]  # (process, size, start)
 
@@ -178,6 +180,15 @@ class DayState:
     @property
     def compacted(self) -> bool:
         return self.total is not None
+
+    def compact(self) -> None:
+        """Keep only the day's sum and its hourly roots (the day can no longer change); the hours and
+        their texts go."""
+        ordered = [self.hours[h] for h in sorted(self.hours)]
+        self.total = totals_to_text(combine(ordered))
+        self.roots = "".join(t.merkle_root for t in ordered)
+        self.hours = {}
+        self._texts.clear()
 
     def hour_roots(self) -> list[str]:
         if self.compacted:
