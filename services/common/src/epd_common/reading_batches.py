@@ -1,0 +1,74 @@
+"""Readings in batches on epd.telemetry.readings.v2 (one ReadingBatch per record, keyed by plant).
+
+Ingest packs a plant's accepted readings into as few records as fit under `MAX_BATCH_BYTES`, in their
+order; the intensity worker unpacks them and handles each reading as before. A reading's id, hash and
+evidence are its own: batches only carry them, so where a batch boundary falls changes nothing
+downstream (consumers dedupe per reading).
+
+`unpack` never raises: a record that does not parse as a ReadingBatch is parsed again frame by frame
+(ReadingBatchFrames has the same field numbers and wire types), so one reading whose bytes are broken is
+set aside alone and the others of its batch are still handled; only bytes that are not a batch at all
+(no frame structure) are refused as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+
+from epd.v1 import telemetry_pb2
+
+# Below the producer's batch size (epd_common.kafka.PRODUCER_DEFAULTS max_batch_size, 256 KiB) and far
+# below the broker's message.max.bytes (1 MiB by default), with room for the record's key and headers.
+MAX_BATCH_BYTES = 240 * 1024
+
+_PARSE_ERRORS = (DecodeError, RuntimeWarning, ValueError)
+
+
+def pack(plant_id: str, readings: Sequence[telemetry_pb2.Reading], max_bytes: int = MAX_BATCH_BYTES) -> list[bytes]:
+    """The readings as ReadingBatch record values of at most `max_bytes` each (a single reading larger
+    than that still gets a record of its own), in order; none for no readings."""
+    if not readings:
+        return []
+    batch = telemetry_pb2.ReadingBatch(plant_id=plant_id, readings=readings)
+    if batch.ByteSize() <= max_bytes or len(readings) == 1:
+        return [batch.SerializeToString(deterministic=True)]
+    half = len(readings) // 2
+    return pack(plant_id, readings[:half], max_bytes) + pack(plant_id, readings[half:], max_bytes)
+
+
+@dataclass
+class Unpacked:
+    """What one record carried: the readings that parse, and for each reading that does not, its bytes
+    and why. `malformed` is set when the record is not a batch at all (`readings` is then empty)."""
+
+    readings: list[telemetry_pb2.Reading] = field(default_factory=list)
+    bad: list[tuple[bytes, str]] = field(default_factory=list)
+    malformed: str | None = None
+
+
+def unpack(payload: bytes) -> Unpacked:
+    batch = telemetry_pb2.ReadingBatch()
+    try:
+        batch.ParseFromString(payload)
+    except _PARSE_ERRORS:
+        pass
+    else:
+        return Unpacked(readings=list(batch.readings))
+    frames = telemetry_pb2.ReadingBatchFrames()
+    try:
+        frames.ParseFromString(payload)
+    except _PARSE_ERRORS as exc:
+        return Unpacked(malformed=f"not a ReadingBatch: {exc}")
+    out = Unpacked()
+    for frame in frames.readings:
+        reading = telemetry_pb2.Reading()
+        try:
+            reading.ParseFromString(frame)
+        except _PARSE_ERRORS as exc:
+            out.bad.append((frame, f"reading in a batch is not a Reading: {exc}"))
+        else:
+            out.readings.append(reading)
+    return out
