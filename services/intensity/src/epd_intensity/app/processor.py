@@ -6,7 +6,10 @@ within the allowed lateness, daily and trailing 30-day windows at each day's clo
 is the state: only what can still change is kept (buckets until final, hourly totals of days that
 can still be revised, then per-day sums and hourly Merkle roots for 30 days + lateness).
 
-Batches. `handle` changes only memory; `commit` persists every plant touched since the last
+Batches. A source record carries many readings (epd_common.reading_batches); all of them are handled
+with the record's offset, and a reading is replayed when that offset is at or below the plant's
+applied offset as stored (the caller admits each record once per batch, source_progress.py).
+`handle` changes only memory; `commit` persists every plant touched since the last
 commit (one batch of readings: the agent calls it once per `take_events` batch, a per-reading
 caller after each `handle`). The caller sends the batch's windows and corrections and awaits
 their acknowledgements BEFORE `commit`.
@@ -142,7 +145,9 @@ class Processor:
         process = admitted.process
         plant_id = process.plant_id
         plant = self._plant(plant_id)
-        applied = plant.offsets.get(partition)
+        # Against the offsets AS STORED: the readings of one record (a ReadingBatch) share its offset, so
+        # the in-memory offset the record's first reading set must not make the others look replayed.
+        applied = self._persisted[plant_id].get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
         decision = self.policy.decide(
