@@ -48,6 +48,7 @@ from epd_intensity.core import (
     compute_totals,
     day_start,
     derive,
+    derived_windows_of_hour,
     hour_start,
     merkle_root,
 )
@@ -217,11 +218,11 @@ class Processor:
             plant.pending.add((pid, day))
             self._due.pop(plant.plant_id, None)
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
-        # windows with a revision), oldest first as there.
-        for start in sorted(
-            s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING
-        ):
-            self._rolling(plant, pid, start, watermark, step)
+        # windows with a revision), oldest first as there: 30 lookups, not a scan of every revision.
+        revisions = plant.revisions
+        for size, start in derived_windows_of_hour(hour):
+            if size == ROLLING_30D and (pid, ROLLING_30D, start) in revisions:
+                self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
         hours = self._day((pid, day)).hours
