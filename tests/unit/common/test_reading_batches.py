@@ -40,6 +40,16 @@ def test_records_stay_under_the_size_bound_and_keep_the_order_across_them():
     assert all(len(v) <= MAX_BATCH_BYTES for v in pack("baotou-1", readings))
 
 
+def test_packed_bytes_are_the_deterministic_serialisation_of_the_batch():
+    for readings in ([reading(0)], [reading(n) for n in range(700)], [reading(n, plant="p" * 200) for n in range(3)]):
+        plant = readings[0].plant_id
+        (value,) = pack(plant, readings, max_bytes=10**9)
+        assert value == telemetry_pb2.ReadingBatch(plant_id=plant, readings=readings).SerializeToString(
+            deterministic=True
+        )
+    assert pack("", [reading(1)]) == [telemetry_pb2.ReadingBatch(readings=[reading(1)]).SerializeToString()]
+
+
 def test_packing_is_deterministic_and_nothing_is_packed_for_no_readings():
     readings = [reading(n) for n in range(50)]
     assert pack("baotou-1", readings) == pack("baotou-1", list(readings))

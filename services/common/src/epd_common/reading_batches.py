@@ -29,14 +29,39 @@ _PARSE_ERRORS = (DecodeError, RuntimeWarning, ValueError)
 
 def pack(plant_id: str, readings: Sequence[telemetry_pb2.Reading], max_bytes: int = MAX_BATCH_BYTES) -> list[bytes]:
     """The readings as ReadingBatch record values of at most `max_bytes` each (a single reading larger
-    than that still gets a record of its own), in order; none for no readings."""
+    than that still gets a record of its own), in order; none for no readings.
+
+    Each reading is serialised once and framed as field 1 of a ReadingBatch, the plant id appended as
+    field 2: the bytes `ReadingBatch.SerializeToString(deterministic=True)` gives (fields in number
+    order), without building a batch message, which copies every reading, per record."""
     if not readings:
         return []
-    batch = telemetry_pb2.ReadingBatch(plant_id=plant_id, readings=readings)
-    if batch.ByteSize() <= max_bytes or len(readings) == 1:
-        return [batch.SerializeToString(deterministic=True)]
-    half = len(readings) // 2
-    return pack(plant_id, readings[:half], max_bytes) + pack(plant_id, readings[half:], max_bytes)
+    encoded = plant_id.encode()
+    tail = b"\x12" + _varint(len(encoded)) + encoded if encoded else b""
+    records: list[bytes] = []
+    frames: list[bytes] = []
+    size = len(tail)
+    for reading in readings:
+        body = reading.SerializeToString(deterministic=True)
+        frame = b"\x0a" + _varint(len(body)) + body
+        if frames and size + len(frame) > max_bytes:
+            frames.append(tail)
+            records.append(b"".join(frames))
+            frames, size = [], len(tail)
+        frames.append(frame)
+        size += len(frame)
+    frames.append(tail)
+    records.append(b"".join(frames))
+    return records
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 @dataclass
