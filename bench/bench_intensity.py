@@ -1,6 +1,9 @@
-"""Intensity processor: readings/s through the faust worker (subprocess, real broker) against a bare
-aiokafka consume -> decode -> produce loop over the same readings on the same broker in the same
-run, and against the same Processor driven by such a loop (what faust and the durable state cost);
+"""Intensity processor: readings/s through the faust worker (subprocess, real broker), fed ReadingBatch
+records of READINGS_PER_RECORD readings as ingest writes them (epd.telemetry.readings.v2), against a
+bare aiokafka consume -> decode -> produce loop with one Reading per record (the v1 layout, on a topic
+of the bench's own) over the same readings on the same broker in the same run, and against the same
+Processor driven by such a loop, per reading and over the same batched records (what faust and the
+durable state cost);
 and the memory the worker's state table holds for 30-day rolling windows, against the same hourly
 data in a plain dict.
 
@@ -34,8 +37,10 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from harness import BenchContext, BenchRow
 
+from epd.v1 import telemetry_pb2
 from epd_common.kafka import CONSUMER_DEFAULTS, PRODUCER_DEFAULTS, KafkaConnection, ensure_topics
-from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
+from epd_common.reading_batches import unpack
+from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS, TopicSpec
 from epd_intensity.app.app import STATE_TABLE
 from epd_intensity.app.processor import Processor
 from epd_intensity.app.state import totals_to_text
@@ -48,6 +53,12 @@ sys.path[:0] = [str(ROOT / "tests/unit/intensity"), str(ROOT / "tests/integratio
 from intensity_builders import at, reading  # noqa: E402
 from intensity_day import EXAMPLE_CONFIG, METERS, plant_day  # noqa: E402
 from intensity_worker import Worker, produce  # noqa: E402
+
+# Readings per ReadingBatch record: a connector batch of one plant (ingest sends a poll's readings of a
+# plant together, so a backlog gives bigger records than this, up to reading_batches.MAX_BATCH_BYTES).
+READINGS_PER_RECORD = 100
+# The baseline's layout: one Reading per record, as epd.telemetry.readings.v1 carried them.
+ONE_PER_RECORD = TopicSpec("epd.telemetry.readings.v1", telemetry_pb2.Reading, "plant_id", 3)
 
 
 def readings(days: int) -> list:
@@ -62,8 +73,10 @@ def readings(days: int) -> list:
 
 
 async def worker_rate(kafka: KafkaConnection, prefix: str, data: list) -> float:
+    """The whole backlog is produced first; the rate is taken from the first readings the worker reports
+    handled (start-up and recovery excluded) to the last, from its /metrics."""
     await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
-    await produce(kafka, prefix, data)
+    await produce(kafka, prefix, data, READINGS_PER_RECORD)
     with tempfile.TemporaryDirectory() as tmp:
         worker = Worker(kafka, prefix, Path(tmp))
         worker.start()
@@ -76,25 +89,43 @@ async def worker_rate(kafka: KafkaConnection, prefix: str, data: list) -> float:
                     first_t, first_n = time.perf_counter(), n  # exclude start-up and recovery
                 if n >= len(data):
                     return (n - first_n) / (time.perf_counter() - first_t)
-                # Each scrape of /metrics takes the worker's CPU (its metrics thread shares the
-                # GIL): scrape rarely while far from the end, often near it (the end time is what
-                # the polling interval blurs; the start is taken at a scrape, with its count).
-                await asyncio.sleep(0.05 if n >= 0.85 * len(data) else 0.4)
+                # Each scrape of /metrics takes the worker's CPU (its metrics thread shares the GIL):
+                # scrape often until the first readings are counted and near the end (the two times
+                # the polling interval blurs), rarely in between.
+                await asyncio.sleep(0.05 if first_t is None or n >= 0.85 * len(data) else 0.4)
             raise RuntimeError(f"worker did not finish: {worker.log.read_text()[-2000:]}")
         finally:
             worker.stop()
 
 
-async def raw_rate(kafka: KafkaConnection, prefix: str, data: list, with_processor: bool = False) -> float:
+async def produce_one_per_record(kafka: KafkaConnection, prefix: str, data: list) -> None:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
+    await producer.start()
+    try:
+        topic = ONE_PER_RECORD.topic(prefix)
+        futures = [await producer.send(topic, ONE_PER_RECORD.encode(r), key=r.plant_id.encode()) for r in data]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw_rate(
+    kafka: KafkaConnection, prefix: str, data: list, with_processor: bool = False, batched: bool = False
+) -> float:
     """Consume, decode each Reading, produce one record per reading (pipelined), commit per batch.
     `with_processor`: instead, run each reading through the worker's Processor (state in a dict,
     no changelog) and produce what it emits (windows; corrections to the same topic), the work of
-    the faust worker without faust and without durable state."""
-    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
-    await produce(kafka, prefix, data)
+    the faust worker without faust and without durable state. One Reading per record, unless `batched`:
+    then the worker's own input, ReadingBatch records of READINGS_PER_RECORD readings."""
+    source = TELEMETRY_READINGS if batched else ONE_PER_RECORD
+    await ensure_topics(kafka, (source, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
+    if batched:
+        await produce(kafka, prefix, data, READINGS_PER_RECORD)
+    else:
+        await produce_one_per_record(kafka, prefix, data)
     producer = AIOKafkaProducer(**kafka.client_kwargs(), **PRODUCER_DEFAULTS)
     consumer = AIOKafkaConsumer(
-        TELEMETRY_READINGS.topic(prefix), **kafka.client_kwargs(), group_id=prefix + "raw", **CONSUMER_DEFAULTS
+        source.topic(prefix), **kafka.client_kwargs(), group_id=prefix + "raw", **CONSUMER_DEFAULTS
     )
     await producer.start()
     await consumer.start()
@@ -108,18 +139,21 @@ async def raw_rate(kafka: KafkaConnection, prefix: str, data: list, with_process
             for records in batch.values():
                 for r in records:
                     start = start or time.perf_counter()
-                    reading = TELEMETRY_READINGS.decode(r.value)
-                    seen += 1
-                    if processor is None:
-                        futures.append(await producer.send(out, r.value, key=reading.process_id.encode()))
-                        continue
-                    step = processor.handle(reading, r.partition, r.offset)
-                    for window in step.windows:
-                        futures.append(
-                            await producer.send(out, INTENSITY_WINDOWS.encode(window), key=window.process_id.encode())
-                        )
-                    if step.correction is not None:
-                        futures.append(await producer.send(out, r.value, key=r.key))
+                    for reading in unpack(r.value).readings if batched else (ONE_PER_RECORD.decode(r.value),):
+                        seen += 1
+                        if processor is None:
+                            futures.append(await producer.send(out, r.value, key=reading.process_id.encode()))
+                            continue
+                        step = processor.handle(reading, r.partition, r.offset)
+                        for window in step.windows:
+                            futures.append(
+                                await producer.send(
+                                    out, INTENSITY_WINDOWS.encode(window), key=window.process_id.encode()
+                                )
+                            )
+                        if step.correction is not None:
+                            body = reading.SerializeToString(deterministic=True)
+                            futures.append(await producer.send(out, body, key=r.key))
             await asyncio.gather(*futures)
             if processor is not None:
                 processor.commit()
@@ -237,31 +271,39 @@ def state_memory(plants: int) -> tuple[float, float, int, int, int]:
 
 
 async def run(ctx: BenchContext) -> list[BenchRow]:
-    # Ten plant-days (~33,000 readings) so each side runs for seconds, not fractions of one: shorter
+    # Twenty plant-days (~67,000 readings) so each side runs for seconds, not fractions of one: shorter
     # runs measured broker warm-up and group start more than either loop.
-    days = 1 if ctx.quick else 10
+    days = 1 if ctx.quick else 20
     data = readings(days)
-    w, r, p = [], [], []
+    w, r, p, pb = [], [], [], []
     for rnd in range(1 if ctx.quick else 3):
         w.append(await worker_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}w.", data))
         r.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}raw.", data))
         p.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}proc.", data, with_processor=True))
+        pb.append(await raw_rate(ctx.kafka, f"bench{ctx.run_id}r{rnd}procb.", data, with_processor=True, batched=True))
     table_bytes, plain_bytes, processes, keys, hours = state_memory(1 if ctx.quick else 2)
     per_1000 = 1000 / processes / 2**20
+    metric = (
+        f"readings/s through the faust worker ({len(data)} readings, 1 plant, "
+        f"{READINGS_PER_RECORD} readings per ReadingBatch record)"
+    )
     return [
         BenchRow(
-            "intensity",
-            f"readings/s through the faust worker ({len(data)} readings, 1 plant)",
-            max(w),
-            "bare aiokafka consume->decode->produce loop",
-            max(r),
+            "intensity", metric, max(w), "bare aiokafka consume->decode->produce loop, one Reading per record", max(r)
         ),
         BenchRow(
             "intensity",
-            f"readings/s through the faust worker ({len(data)} readings, 1 plant)",
+            metric,
             max(w),
-            "same Processor in a bare aiokafka loop (state in a dict, no changelog)",
+            "same Processor in a bare aiokafka loop, one Reading per record (state in a dict, no changelog)",
             max(p),
+        ),
+        BenchRow(
+            "intensity",
+            metric,
+            max(w),
+            "same Processor in a bare aiokafka loop over the same ReadingBatch records (state in a dict, no changelog)",
+            max(pb),
         ),
         BenchRow(
             "intensity",

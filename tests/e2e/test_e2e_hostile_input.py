@@ -179,7 +179,7 @@ async def produce_garbage(system: DemoSystem) -> int:
 
 def test_garbage_on_every_topic_is_set_aside_with_its_reason_and_the_pipeline_goes_on(system: DemoSystem):
     ingest_malformed = metric(PORTS["ingest"], "epd_ingest_readings_rejected_total", reason="malformed")
-    undecodable = metric(PORTS["intensity"], "epd_intensity_readings_total", outcome="undecodable")
+    malformed_batches = metric(PORTS["intensity"], "epd_intensity_source_records_total", outcome="malformed")
     fanout_malformed = metric(PORTS["publisher"], "epd_publisher_subscriber_malformed_total")
     windows_rejected = db(system, "SELECT count(*) AS n FROM footprint_rejected_windows")[0]["n"]
     assert asyncio.run(produce_garbage(system)) == len(topics.ALL_TOPICS) * len(garbage())
@@ -188,8 +188,9 @@ def test_garbage_on_every_topic_is_set_aside_with_its_reason_and_the_pipeline_go
         lambda: (
             metric(PORTS["ingest"], "epd_ingest_readings_rejected_total", reason="malformed")
             >= ingest_malformed + per_topic
-            # an empty or null value is an (empty, refused) Reading, not undecodable: two of the four are
-            and metric(PORTS["intensity"], "epd_intensity_readings_total", outcome="undecodable") >= undecodable + 2
+            # an empty or null value is a batch of no readings: malformed as well, all four are
+            and metric(PORTS["intensity"], "epd_intensity_source_records_total", outcome="malformed")
+            >= malformed_batches + per_topic
             and metric(PORTS["publisher"], "epd_publisher_subscriber_malformed_total") >= fanout_malformed + per_topic
             and db(system, "SELECT count(*) AS n FROM footprint_rejected_windows")[0]["n"]
             >= windows_rejected + per_topic

@@ -35,7 +35,8 @@ async def test_producer_survives_broker_restart_without_loss_or_duplicates(tmp_p
 
         restart = asyncio.create_task(restart_midway())
         for i in range(TOTAL):
-            msg = telemetry_pb2.Reading(reading_id=f"r{i}", plant_id=f"p{i % 7}", quantity=str(i))
+            one = telemetry_pb2.Reading(reading_id=f"r{i}", plant_id=f"p{i % 7}", quantity=str(i))
+            msg = telemetry_pb2.ReadingBatch(plant_id=one.plant_id, readings=[one])
             futures.append(await sender.send(topics.TELEMETRY_READINGS, msg.plant_id, msg))
             if i % 100 == 0:
                 await asyncio.sleep(0.05)  # spread sends across the outage
@@ -52,9 +53,11 @@ async def test_producer_survives_broker_restart_without_loss_or_duplicates(tmp_p
             async with asyncio.timeout(60):
                 while len(seen) < TOTAL:
                     for records in (await consumer.getmany(timeout_ms=1000)).values():
-                        seen.extend(topics.TELEMETRY_READINGS.decode(r.value).reading_id for r in records)
+                        seen.extend(topics.TELEMETRY_READINGS.decode(r.value).readings[0].reading_id for r in records)
             extra = await consumer.getmany(timeout_ms=2000)
-            seen.extend(topics.TELEMETRY_READINGS.decode(r.value).reading_id for rs in extra.values() for r in rs)
+            seen.extend(
+                topics.TELEMETRY_READINGS.decode(r.value).readings[0].reading_id for rs in extra.values() for r in rs
+            )
         finally:
             await consumer.stop()
         assert len(seen) == TOTAL, f"{len(seen) - len(set(seen))} duplicates"

@@ -19,8 +19,9 @@ def sample(spec: topics.TopicSpec, key: str, seq: int):
     if m is telemetry_pb2.SignedTelemetryBatch:
         batch = telemetry_pb2.TelemetryBatch(batch_id=f"{key}-{seq}", plant_id=key, sequence=seq, created_at=ts)
         return m(batch=batch.SerializeToString(), signature=b"s" * 64, key_id="k1", plant_id=key)
-    if m is telemetry_pb2.Reading:
-        return m(reading_id=f"{key}-{seq}", plant_id=key, quantity=f"{seq}.5", observed_at=ts)
+    if m is telemetry_pb2.ReadingBatch:
+        one = telemetry_pb2.Reading(reading_id=f"{key}-{seq}", plant_id=key, quantity=f"{seq}.5", observed_at=ts)
+        return m(plant_id=key, readings=[one, one])
     if m is telemetry_pb2.RejectedReading:
         return m(
             rejection_id=f"{key}-{seq}",

@@ -175,6 +175,14 @@ async def running_connector(**settings_kw) -> AsyncIterator[object]:
         rt.close()
 
 
+def decoded(spec, records) -> list:
+    """The records' messages; for the readings topic, the readings its batches carry (in order)."""
+    messages = [spec.decode(r.value) for r in records]
+    if spec.message_type is telemetry_pb2.ReadingBatch:
+        return [reading for batch in messages for reading in batch.readings]
+    return messages
+
+
 async def read_topic(kafka: KafkaConnection, spec, prefix: str, group: str, until, within: float = 60.0) -> list:
     """Decode records of one topic from the start until `until(records)` holds or `within` seconds
     have passed; returns what arrived either way."""
@@ -185,7 +193,7 @@ async def read_topic(kafka: KafkaConnection, spec, prefix: str, group: str, unti
         async with asyncio.timeout(within):
             while not until(out):
                 for recs in (await consumer.getmany(timeout_ms=500)).values():
-                    out.extend(spec.decode(r.value) for r in recs)
+                    out.extend(decoded(spec, recs))
     except TimeoutError:
         pass
     finally:
@@ -215,7 +223,7 @@ async def read_to_end(kafka: KafkaConnection, spec, prefix: str, within: float =
         async with asyncio.timeout(within):
             while any([await consumer.position(tp) < end[tp] for tp in parts]):
                 for recs in (await consumer.getmany(*parts, timeout_ms=500)).values():
-                    out.extend(spec.decode(r.value) for r in recs)
+                    out.extend(decoded(spec, recs))
     finally:
         await consumer.stop()
     return out

@@ -96,7 +96,8 @@ async def test_a_broker_killed_under_load_loses_nothing(three_brokers, topic_pre
         sender = TopicProducer(producer)
         futures = []
         for i in range(TOTAL):
-            msg = telemetry_pb2.Reading(reading_id=f"r{i}", plant_id=f"p{i % 11}", quantity=str(i))
+            one = telemetry_pb2.Reading(reading_id=f"r{i}", plant_id=f"p{i % 11}", quantity=str(i))
+            msg = telemetry_pb2.ReadingBatch(plant_id=one.plant_id, readings=[one])
             futures.append(await sender.send(spec, msg.plant_id, msg, topic=topic))
             if i % 200 == 199:
                 await asyncio.sleep(0.02)  # a steady load across the kill
@@ -115,9 +116,9 @@ async def test_a_broker_killed_under_load_loses_nothing(three_brokers, topic_pre
         async with asyncio.timeout(180):
             while len(seen) < TOTAL:
                 for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    seen.extend(spec.decode(r.value).reading_id for r in records)
+                    seen.extend(spec.decode(r.value).readings[0].reading_id for r in records)
         for records in (await consumer.getmany(timeout_ms=2000)).values():
-            seen.extend(spec.decode(r.value).reading_id for r in records)
+            seen.extend(spec.decode(r.value).readings[0].reading_id for r in records)
     finally:
         await consumer.stop()
         await restart_missing_brokers(three_brokers)

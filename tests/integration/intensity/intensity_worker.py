@@ -14,6 +14,7 @@ from pathlib import Path
 
 from epd.v1 import intensity_pb2
 from epd_common.kafka import KafkaConnection, make_consumer, make_producer
+from epd_common.reading_batches import pack
 from epd_common.topics import INTENSITY_WINDOWS, TELEMETRY_READINGS
 
 ROOT = Path(__file__).parents[3]
@@ -91,15 +92,29 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
 
-async def produce(kafka: KafkaConnection, prefix: str, readings) -> None:
+def batches(readings, per_record: int = 50) -> list[tuple[bytes, bytes]]:
+    """(key, ReadingBatch value) records of the readings as ingest writes them: consecutive readings of
+    one plant together, at most `per_record` in a record, in order."""
+    out: list[tuple[bytes, bytes]] = []
+    run: list = []
+    for r in [*readings, None]:
+        if run and (r is None or r.plant_id != run[0].plant_id or len(run) == per_record):
+            out += [(run[0].plant_id.encode(), value) for value in pack(run[0].plant_id, run)]
+            run = []
+        if r is not None:
+            run.append(r)
+    return out
+
+
+async def produce(kafka: KafkaConnection, prefix: str, readings, per_record: int = 50) -> int:
+    """The readings in ReadingBatch records (`batches`); returns how many records."""
     producer = make_producer(kafka)
     await producer.start()
     try:
-        futures = [
-            await producer.send(TELEMETRY_READINGS.topic(prefix), TELEMETRY_READINGS.encode(r), key=r.plant_id.encode())
-            for r in readings
-        ]
+        records = batches(readings, per_record)
+        futures = [await producer.send(TELEMETRY_READINGS.topic(prefix), v, key=k) for k, v in records]
         await asyncio.gather(*futures)
+        return len(records)
     finally:
         await producer.stop()
 

@@ -17,8 +17,9 @@ from aiokafka import AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "intensity"))
 from intensity_day import EXAMPLE_CONFIG, plant_day
-from intensity_worker import CORRECTIONS, Worker, produce, read_all, windows_of
+from intensity_worker import CORRECTIONS, Worker, batches, produce, read_all, windows_of
 
+from epd.v1 import telemetry_pb2
 from epd_common.kafka import ensure_topics, make_admin
 from epd_common.topics import INTENSITY_WINDOWS, SINGLE_BROKER, TELEMETRY_READINGS
 from epd_intensity.factors import load_library
@@ -82,7 +83,7 @@ async def wait_for(predicate, timeout_s=90.0, worker=None):
 async def test_plant_day_gives_exactly_the_oracles_windows(kafka, topic_prefix, tmp_path, day):
     readings, oracle = day
     await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
-    await produce(kafka, topic_prefix, readings)
+    sent = await produce(kafka, topic_prefix, readings)
     worker = Worker(kafka, topic_prefix, tmp_path / "w")
     worker.start()
     try:
@@ -95,10 +96,10 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka, topic_prefix, 
         # offsets for the group, so consumer lag shows the real backlog: here, none.
         committed = await committed_offsets(kafka, topic_prefix + "intensity")
         deadline = time.monotonic() + 30
-        while sum(committed.values()) < len(readings) and time.monotonic() < deadline:
+        while sum(committed.values()) < sent and time.monotonic() < deadline:
             await asyncio.sleep(1)
             committed = await committed_offsets(kafka, topic_prefix + "intensity")
-        assert sum(committed.values()) == len(readings), committed
+        assert sum(committed.values()) == sent, committed  # records: each a batch of readings
     finally:
         worker.stop()
     windows = windows_of(records)
@@ -125,7 +126,8 @@ async def test_plant_day_gives_exactly_the_oracles_windows(kafka, topic_prefix, 
     outcomes = Counter(dict(r.headers)["epd-outcome"].decode() for r in corrections)
     assert outcomes == Counter({"too_late": oracle.outcomes["too_late"], "unknown_activity": 1, "unknown_process": 1})
     late_ids = {r.reading_id for r, _ in oracle.corrections}
-    assert {TELEMETRY_READINGS.decode(r.value).reading_id for r in corrections} >= late_ids
+    # Each correction is the reading's own bytes, not its batch's.
+    assert {telemetry_pb2.Reading.FromString(r.value).reading_id for r in corrections} >= late_ids
 
 
 async def test_sigkilled_worker_restarts_to_the_same_final_windows(kafka, topic_prefix, tmp_path, day):
@@ -190,10 +192,8 @@ async def test_readings_from_a_transactional_producer_are_all_applied(kafka, top
         quarter = len(readings) // 4 + 1
         for start in range(0, len(readings), quarter):
             async with producer.transaction():
-                for r in readings[start : start + quarter]:
-                    await producer.send(
-                        TELEMETRY_READINGS.topic(topic_prefix), TELEMETRY_READINGS.encode(r), key=r.plant_id.encode()
-                    )
+                for key, value in batches(readings[start : start + quarter]):
+                    await producer.send(TELEMETRY_READINGS.topic(topic_prefix), value, key=key)
     finally:
         await producer.stop()
     worker = Worker(kafka, topic_prefix, tmp_path / "w")
@@ -207,3 +207,45 @@ async def test_readings_from_a_transactional_producer_are_all_applied(kafka, top
     windows = windows_of(records)
     no_conflicts(windows)
     assert final(windows) == {w.window_id: body(w) for w in oracle.final}
+
+
+async def test_a_broken_reading_inside_a_batch_and_a_malformed_record_lose_no_other_reading(
+    kafka, topic_prefix, tmp_path, day
+):
+    """One batch carries a reading whose bytes do not parse, and a record that is no batch at all sits
+    between two batches: each is set aside in the correction log with its reason code, and every other
+    reading (those of the broken reading's own batch included) gives exactly the oracle's windows."""
+    readings, oracle = day
+    await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=topic_prefix)
+    records = batches(readings)
+    middle = len(records) // 2
+    key, value = records[middle]
+    frames = telemetry_pb2.ReadingBatchFrames.FromString(value)
+    broken = b"\x0a\x05ab"  # a reading id of 5 bytes with 2 present
+    frames.readings.insert(len(frames.readings) // 2, broken)
+    records[middle] = (key, frames.SerializeToString())
+    garbage = b"\xff\xfe\x00garbage"
+    records.insert(middle + 1, (key, garbage))
+    producer = AIOKafkaProducer(**kafka.client_kwargs())
+    await producer.start()
+    try:
+        for k, v in records:
+            await producer.send(TELEMETRY_READINGS.topic(topic_prefix), v, key=k)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    worker = Worker(kafka, topic_prefix, tmp_path / "w")
+    worker.start()
+    try:
+        seen = await wait_for(lambda: worker.readings_seen() >= len(readings) + 1, worker=worker)
+        assert seen, f"{worker.readings_seen()} of {len(readings) + 1}: {worker.log.read_text()[-2000:]}"
+        windows = windows_of(await read_all(kafka, INTENSITY_WINDOWS.topic(topic_prefix), expect=len(oracle.history)))
+        metrics = worker.metrics()
+    finally:
+        worker.stop()
+    assert final(windows) == {w.window_id: body(w) for w in oracle.final}
+    assert metrics['epd_intensity_readings_total{outcome="undecodable"}'] == 1
+    assert metrics['epd_intensity_source_records_total{outcome="malformed"}'] == 1
+    corrections = await read_all(kafka, topic_prefix + CORRECTIONS, idle_s=1.0)
+    set_aside = {dict(r.headers)["epd-outcome"].decode(): r.value for r in corrections}
+    assert set_aside["undecodable"] == broken and set_aside["malformed_batch"] == garbage

@@ -201,3 +201,39 @@ async def test_a_failed_reload_keeps_the_refusal_and_the_previous_snapshot(plant
     await service.handle(_signed_poll(plant, 2, KEY_ID, plant.key))  # the old snapshot still works
     assert reloads == [1] and service.accepted == 1
     await service.flush()
+
+
+async def test_a_polls_readings_of_one_plant_go_out_as_one_reading_batch_keyed_by_the_plant(plant: Plant):
+    """Three raw batches in one poll, one of them carrying a refused reading: the accepted readings leave
+    as one ReadingBatch record, in the order of the raw records, each exactly as the pipeline made it
+    (ids and hashes), and the refusal as its own record on the rejected topic."""
+    from epd.v1 import telemetry_pb2
+    from epd_common.reading_batches import unpack
+    from epd_ingest.pipeline import IngestState, process_batch
+
+    values = [
+        plant.bytes(raw("roasting.coal", "1", "t", at=NOW - timedelta(minutes=30))),
+        plant.bytes(
+            raw("roasting.coal", "2", "t", at=NOW - timedelta(minutes=20)),
+            raw("no-such-meter", "2", "t", at=NOW - timedelta(minutes=20)),
+        ),
+        plant.bytes(raw("roasting.coal", "3", "t", at=NOW - timedelta(minutes=10))),
+    ]
+    expected_state = IngestState.for_config(plant.config)
+    expected = [r for v in values for r in process_batch(v, plant.registry, expected_state, NOW, plant.config).accepted]
+    records = [ConsumerRecord("raw", 0, i, 0, 0, b"k", v, None, 1, len(v), []) for i, v in enumerate(values)]
+    store, producer = HeldStore(plant.config), FakeTopicProducer()
+    store.release.set()
+    service = IngestService(FakeConsumer(), producer, plant.registry, store, config=plant.config, clock=lambda: NOW)  # type: ignore[arg-type]
+    service.state = plant.state
+    await service.handle({TopicPartition("raw", 0): records})
+    await service.flush()
+    sent = producer.raw.sent
+    readings = [(v, k) for t, v, k, _ in sent if t == service.readings_topic]
+    rejected = [telemetry_pb2.RejectedReading.FromString(v) for t, v, _, _ in sent if t == service.rejected_topic]
+    assert len(readings) == 1 and readings[0][1] == PLANT.encode()
+    unpacked = unpack(readings[0][0])
+    assert unpacked.readings == expected and len(expected) == 3
+    assert telemetry_pb2.ReadingBatch.FromString(readings[0][0]).plant_id == PLANT
+    assert [r.reason for r in rejected] == [telemetry_pb2.REJECTION_REASON_UNKNOWN_METER]
+    assert service.accepted == 3 and len(store.written[0].evidence[0]) == 3  # one evidence row per reading

@@ -164,3 +164,29 @@ def test_readings_replayed_below_the_applied_offset_move_nothing(example, librar
     assert {s.outcome for s in steps} == {REPLAYED} | {s.outcome for s in steps if s.correction}
     assert not any(s.windows for s in steps)
     assert len(store.log) == writes  # nothing rewritten
+
+
+def test_readings_sharing_their_records_offset_are_all_applied_and_replayed_together(example, library):
+    """A source record is a ReadingBatch: its readings all carry the record's offset. None of them is taken
+    for a replay of the one before, and after the commit the same record is replayed as a whole."""
+    readings = plant_day(seed=6)
+    oracle = compute_windows(readings, example, library)
+    rng = random.Random(6)
+    records, i = [], 0
+    while i < len(readings):  # records of 1..120 readings, several records per commit
+        n = rng.randint(1, 120)
+        records.append(readings[i : i + n])
+        i += n
+    store = LoggedStore()
+    processor, out = Processor(example, library, store), []
+    for offset, record in enumerate(records):
+        steps = [processor.handle(r, 0, offset) for r in record]
+        assert REPLAYED not in {s.outcome for s in steps}
+        out.extend(w for s in steps for w in s.windows)
+        if offset % 7 == 6 or offset == len(records) - 1:
+            processor.commit()
+    assert bodies(out) == bodies(oracle.history)
+    again = Processor(example, library, store)
+    steps = [again.handle(r, 0, offset) for offset, record in enumerate(records) for r in record]
+    assert {s.outcome for s in steps if not s.correction} == {REPLAYED}
+    assert not any(s.windows for s in steps)

@@ -84,7 +84,10 @@ SINGLE_BROKER = Replication(factor=1, min_insync=1)
 
 
 TELEMETRY_RAW = TopicSpec("epd.telemetry.raw.v1", telemetry_pb2.SignedTelemetryBatch, "plant_id", 3)
-TELEMETRY_READINGS = TopicSpec("epd.telemetry.readings.v1", telemetry_pb2.Reading, "plant_id", 3)
+# Validated readings, many per record (epd_common.reading_batches). v2 because the record changed from one
+# Reading to a ReadingBatch: a worker built for v1 subscribes to a topic ingest no longer writes, so it
+# idles instead of misreading a batch (whose bytes can even parse as one Reading with a garbled id).
+TELEMETRY_READINGS = TopicSpec("epd.telemetry.readings.v2", telemetry_pb2.ReadingBatch, "plant_id", 3)
 TELEMETRY_REJECTED = TopicSpec("epd.telemetry.rejected.v1", telemetry_pb2.RejectedReading, "plant_id", 3)
 INTENSITY_WINDOWS = TopicSpec("epd.intensity.windows.v1", intensity_pb2.IntensityWindow, "process_id", 3)
 FOOTPRINT_CHANGES = TopicSpec("epd.footprint.changes.v1", footprint_pb2.FootprintChanged, "product_id", 3)

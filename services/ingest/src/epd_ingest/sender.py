@@ -3,7 +3,8 @@
 Every record goes out as its own Kafka record on the idempotent producer, and all acks of a poll
 are awaited together (`flush`) before the poll's state and offsets are saved. Two costs of the
 plain `producer.send(topic, value, key=key)` are paid once per key and poll instead of once per
-record, because one raw batch yields up to thousands of readings with the same plant key:
+record, because a poll yields many records with the same key (rejections of one plant; reading
+batches of one plant once a poll's readings exceed one record):
 
 - the partition: aiokafka's own DefaultPartitioner (murmur2 of the key, as the Java client) is
   asked once per (topic, key) and poll, so records land exactly where a keyed send would put

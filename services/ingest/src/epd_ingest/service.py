@@ -1,7 +1,9 @@
 """Ingest service (adapter): epd.telemetry.raw.v1 -> process_batch -> readings / rejected topics.
 
-Per poll: run the pure pipeline on every record, pipeline all output sends (one Kafka record per
-reading, PipelinedSender) and await every ack. Only then may the poll's state and next offsets be
+Per poll: run the pure pipeline on every record, then send each plant's accepted readings of the whole
+poll as ReadingBatch records (epd_common.reading_batches: as few as fit under its size bound, in order,
+keyed by plant; the poll is the linger, so batching adds no wait) and every rejection as its own record,
+pipelined (PipelinedSender), and await every ack. Only then may the poll's state and next offsets be
 saved in PostgreSQL (one transaction), and the Kafka offsets be committed after that (for lag
 monitoring; the saved offsets are the truth).
 
@@ -28,7 +30,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
 from epd.v1 import telemetry_pb2
-from epd_common import topics
+from epd_common import reading_batches, topics
 from epd_common.kafka import TopicProducer
 from epd_common.lag import ConsumerLag
 from epd_ingest.pipeline import DEFAULT_CONFIG, IngestConfig, IngestState, process_batch
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 READINGS_ACCEPTED = Counter("epd_ingest_readings_accepted_total", "Readings accepted and produced")
 READINGS_REJECTED = Counter("epd_ingest_readings_rejected_total", "Readings or batches rejected", ["reason"])
 BATCHES = Counter("epd_ingest_batches_total", "Raw records processed")
+BATCHES_SENT = Counter("epd_ingest_reading_batches_total", "ReadingBatch records produced (each carries many readings)")
 SAVE_SECONDS = Histogram("epd_ingest_state_save_seconds", "Time to save the ingest state and offsets in PostgreSQL")
 LAG = Gauge("epd_ingest_lag_seconds", "Age of the last processed raw record (broker timestamp) when processed")
 REGISTRY_REFRESHES = Counter(
@@ -186,6 +189,7 @@ class IngestService:
         accepted = 0
         rejected: list[int] = []
         records_seen = 0
+        by_plant: dict[str, list[telemetry_pb2.Reading]] = {}  # this poll's accepted readings, in order
         for records in polled.values():
             for rec in records:
                 result = process_batch(rec.value or b"", registry, state, now, config)
@@ -193,9 +197,7 @@ class IngestService:
                     # Refused before touching the state: validate it again against the reloaded registry.
                     result = process_batch(rec.value or b"", registry, state, now, config)
                 if result.accepted:
-                    key = result.accepted[0].plant_id.encode()  # one plant per batch
-                    for r in result.accepted:
-                        await sender.send(readings_topic, key, r.SerializeToString(deterministic=True))
+                    by_plant.setdefault(result.accepted[0].plant_id, []).extend(result.accepted)  # one plant per batch
                     accepted += len(result.accepted)
                 for j in result.rejected:
                     await sender.send(
@@ -205,6 +207,11 @@ class IngestService:
                 records_seen += 1
             if records and records[-1].timestamp and records[-1].timestamp > 0:
                 LAG.set(max(0.0, now.timestamp() - records[-1].timestamp / 1000))
+        for plant_id, readings in by_plant.items():
+            key = plant_id.encode()
+            for value in reading_batches.pack(plant_id, readings):
+                await sender.send(readings_topic, key, value)
+                BATCHES_SENT.inc()
         await sender.flush()
         # Every output of this poll is acknowledged: its offsets may now be saved with the state.
         self._unsaved.update({tp: records[-1].offset + 1 for tp, records in polled.items() if records})

@@ -167,6 +167,22 @@ class Reading(_message.Message):
     product_id: str
     def __init__(self, reading_id: _Optional[str] = ..., plant_id: _Optional[str] = ..., process_id: _Optional[str] = ..., meter_id: _Optional[str] = ..., activity_kind: _Optional[_Union[ActivityKind, str]] = ..., activity: _Optional[str] = ..., observed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., quantity: _Optional[str] = ..., unit: _Optional[str] = ..., quality: _Optional[_Union[ReadingQuality, str]] = ..., batch_id: _Optional[str] = ..., reading_hash: _Optional[str] = ..., ingested_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., product_id: _Optional[str] = ...) -> None: ...
 
+class ReadingBatch(_message.Message):
+    __slots__ = ("readings", "plant_id")
+    READINGS_FIELD_NUMBER: _ClassVar[int]
+    PLANT_ID_FIELD_NUMBER: _ClassVar[int]
+    readings: _containers.RepeatedCompositeFieldContainer[Reading]
+    plant_id: str
+    def __init__(self, readings: _Optional[_Iterable[_Union[Reading, _Mapping]]] = ..., plant_id: _Optional[str] = ...) -> None: ...
+
+class ReadingBatchFrames(_message.Message):
+    __slots__ = ("readings", "plant_id")
+    READINGS_FIELD_NUMBER: _ClassVar[int]
+    PLANT_ID_FIELD_NUMBER: _ClassVar[int]
+    readings: _containers.RepeatedScalarFieldContainer[bytes]
+    plant_id: str
+    def __init__(self, readings: _Optional[_Iterable[bytes]] = ..., plant_id: _Optional[str] = ...) -> None: ...
+
 class RejectedReading(_message.Message):
     __slots__ = ("rejection_id", "reason", "detail", "plant_id", "batch_id", "meter_id", "original_payload", "rejected_at")
     REJECTION_ID_FIELD_NUMBER: _ClassVar[int]

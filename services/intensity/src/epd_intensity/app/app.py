@@ -1,10 +1,11 @@
-"""The faust app: readings (keyed by plant) -> intensity windows (keyed by process).
+"""The faust app: reading batches (keyed by plant) -> intensity windows (keyed by process).
 
-Thin adapter around Processor (processor.py), per batch of readings (`take_events`): decode and
-step each, send the windows and corrections (pipelined), await every acknowledgement, then commit
-the processor's state once per touched plant and await the changelog's acknowledgements. The worker's
-position in each source partition is its own, in the state table (source_progress.py), not
-faust's: every reading must be the next one of its partition, or one the consumer reached by stepping
+Thin adapter around Processor (processor.py), per batch of records (`take_events`), each record a
+ReadingBatch of one plant (epd_common.reading_batches): unpack each and step every reading, send the
+windows and corrections (pipelined), await every acknowledgement, then commit the processor's state
+once per touched plant and await the changelog's acknowledgements. The worker's position in each
+source partition is its own, in the state table (source_progress.py), not faust's: every record must
+be the next one of its partition, or one the consumer reached by stepping
 over offsets it never delivers, such as transaction markers (consumer_steps.py; a gap, readings lost on
 a rebalance, seeks the partition back), every assignment starts at the applied offset + 1, and a batch
 that raised is read again. faust does not ack readings (`acks=False`); a timer commits the applied
@@ -20,8 +21,11 @@ DESIGN.md section 6 traps, and what this app does about each:
   replayed window again with the same id and the same bytes; consumers dedupe by id;
 - memory store (no RocksDB here): faust rebuilds the table from its changelog at start.
 Readings that are not accepted into a window (too late, future, refused, undecodable) go to the
-correction log topic `<prefix>epd.intensity.corrections.v1`: the original record value with the
-headers `epd-outcome` and `epd-detail`, keyed by plant. Exact resends (duplicates) are counted only.
+correction log topic `<prefix>epd.intensity.corrections.v1`: the reading's own bytes (not its batch's)
+with the headers `epd-outcome` and `epd-detail`, keyed by plant, and the batch's other readings are
+handled as usual. A record that is not a ReadingBatch, or carries no reading, goes there whole with the
+outcome `malformed_batch`. Exact resends (duplicates) are counted only. Source offsets are per record:
+every reading of a batch is applied with its record's offset (processor.py, `handle`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from faust.types import TP, EventT
 from mode.types.signals import BaseSignalT
 
 from epd_common.kafka import KafkaConnection
-from epd_common.topics import INTENSITY_CORRECTIONS, INTENSITY_WINDOWS, TELEMETRY_READINGS, MalformedRecord
+from epd_common.reading_batches import unpack
+from epd_common.topics import INTENSITY_CORRECTIONS, INTENSITY_WINDOWS, TELEMETRY_READINGS
 from epd_intensity.factors.model import FactorLibrary
 from epd_intensity.factors.selection import FactorMissing
 from epd_intensity.processes import ProcessConfig
@@ -226,7 +231,7 @@ def create_app(
                 await store.durable()  # the batch is done when its state is in the changelog: table_store.py
             except Exception:
                 # Nothing of this batch counts: read it again from what is applied.
-                log.exception("batch of %d readings failed: abandoned, its partitions read again", len(events))
+                log.exception("batch of %d records failed: abandoned, its partitions read again", len(events))
                 metrics.failed_batches.inc()
                 processor.discard()
                 await rewind(progress.abandon(partitions), "failed_batch")
@@ -240,6 +245,7 @@ def create_app(
             _observe(metrics, steps)
 
     async def handle_batch(events: Sequence[EventT[Any]], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
+        """Every record's readings stepped; returns the steps, undecodable readings and replayed readings."""
         pending: list[Any] = []
         steps: list[Step] = []
         undecodable = replayed = 0
@@ -249,31 +255,40 @@ def create_app(
             if admission is Admission.GAP:
                 gaps[message.partition] = progress.rewinds()[message.partition]
                 log.warning(
-                    "reading %d of partition %d arrived before %d: readings lost in between",
+                    "record %d of partition %d arrived before %d: records lost in between",
                     message.offset,
                     message.partition,
                     gaps[message.partition],
                 )
             if admission is not Admission.PROCESS:
-                replayed += admission is Admission.REPLAYED
+                if admission is Admission.REPLAYED:  # counted in readings, as every other outcome
+                    metrics.records.labels(REPLAYED).inc()
+                    replayed += len(unpack(message.value or b"").readings)
                 continue
-            value = message.value or b""  # a null record value decodes as an empty (refused) reading
-            try:
-                reading = TELEMETRY_READINGS.decode(value)
-            except MalformedRecord as exc:
+            value = message.value or b""  # a null record value is an empty batch: malformed
+            unpacked = unpack(value)
+            malformed = unpacked.malformed or (None if unpacked.readings or unpacked.bad else "a batch of no readings")
+            if malformed is not None:
+                metrics.records.labels("malformed").inc()
+                pending.append(await correct(message.key, value, "malformed_batch", malformed))
+                continue
+            metrics.records.labels("batch").inc()
+            for frame, detail in unpacked.bad:  # one reading's broken bytes: set aside alone
                 undecodable += 1
-                pending.append(await correct(message.key, value, "undecodable", str(exc)))
-                continue
-            step = processor.handle(reading, message.partition, message.offset)
-            for window in step.windows:
-                pending.append(
-                    await app.producer.send(
-                        windows_name, window.process_id.encode(), INTENSITY_WINDOWS.encode(window), None, None, None
+                pending.append(await correct(message.key, frame, "undecodable", detail))
+            partition, offset = message.partition, message.offset
+            for reading in unpacked.readings:
+                step = processor.handle(reading, partition, offset)
+                for window in step.windows:
+                    pending.append(
+                        await app.producer.send(
+                            windows_name, window.process_id.encode(), INTENSITY_WINDOWS.encode(window), None, None, None
+                        )
                     )
-                )
-            if step.correction is not None:
-                pending.append(await correct(message.key, value, *step.correction))
-            steps.append(step)
+                if step.correction is not None:
+                    own = reading.SerializeToString(deterministic=True)
+                    pending.append(await correct(message.key, own, *step.correction))
+                steps.append(step)
         for future in pending:
             await future  # acknowledged before the plant state records these offsets
         return steps, undecodable, replayed

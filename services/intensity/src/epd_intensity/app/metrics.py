@@ -17,6 +17,13 @@ class IntensityMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.records = Counter(
+            "epd_intensity_source_records_total",
+            "Records of the readings topic, by outcome (batch: its readings stepped; malformed: not a "
+            "ReadingBatch or no readings, to the correction log; replayed: at or below the applied offset)",
+            ["outcome"],
+            registry=registry,
+        )
         self.windows = Counter(
             "epd_intensity_windows_emitted_total", "Windows emitted, by size", ["size"], registry=registry
         )

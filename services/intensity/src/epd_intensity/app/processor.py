@@ -6,7 +6,10 @@ within the allowed lateness, daily and trailing 30-day windows at each day's clo
 is the state: only what can still change is kept (buckets until final, hourly totals of days that
 can still be revised, then per-day sums and hourly Merkle roots for 30 days + lateness).
 
-Batches. `handle` changes only memory; `commit` persists every plant touched since the last
+Batches. A source record carries many readings (epd_common.reading_batches); all of them are handled
+with the record's offset, and a reading is replayed when that offset is at or below the plant's
+applied offset as stored (the caller admits each record once per batch, source_progress.py).
+`handle` changes only memory; `commit` persists every plant touched since the last
 commit (one batch of readings: the agent calls it once per `take_events` batch, a per-reading
 caller after each `handle`). The caller sends the batch's windows and corrections and awaits
 their acknowledgements BEFORE `commit`.
@@ -45,6 +48,7 @@ from epd_intensity.core import (
     compute_totals,
     day_start,
     derive,
+    derived_windows_of_hour,
     hour_start,
     merkle_root,
 )
@@ -144,7 +148,9 @@ class Processor:
         process = admitted.process
         plant_id = process.plant_id
         plant = self._plant(plant_id)
-        applied = plant.offsets.get(partition)
+        # Against the offsets AS STORED: the readings of one record (a ReadingBatch) share its offset, so
+        # the in-memory offset the record's first reading set must not make the others look replayed.
+        applied = self._persisted[plant_id].get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
         decision = self.policy.decide(
@@ -214,11 +220,11 @@ class Processor:
             plant.pending.add((pid, day))
             self._due.pop(plant.plant_id, None)
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
-        # windows with a revision), oldest first as there.
-        for start in sorted(
-            s for p, size, s in plant.revisions if size == ROLLING_30D and p == pid and s <= hour < s + ROLLING
-        ):
-            self._rolling(plant, pid, start, watermark, step)
+        # windows with a revision), oldest first as there: 30 lookups, not a scan of every revision.
+        revisions = plant.revisions
+        for size, start in derived_windows_of_hour(hour):
+            if size == ROLLING_30D and (pid, ROLLING_30D, start) in revisions:
+                self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
         hours = self._day((pid, day)).hours
