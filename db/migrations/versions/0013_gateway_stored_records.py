@@ -46,7 +46,6 @@ def upgrade() -> None:
             rendered_at         timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (pf_id, accepts_provisional, kid)
         );
-        CREATE INDEX gateway_records_kid ON gateway_records (kid);
 
         CREATE UNLOGGED TABLE gateway_rate_buckets (
             scope      text NOT NULL CHECK (scope IN ('api', 'token')),

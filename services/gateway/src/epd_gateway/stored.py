@@ -30,7 +30,11 @@ from epd_records.status import PactStatus
 #: The read-model row of a version (`q`: VERSION_SELECT as a subquery) as one digest.
 INPUTS_SQL = "md5(q::text)"
 #: The stored record of each `q` row for one viewer variant ({p}) and key ({kid}), when still current.
-STORED_JOIN = "LEFT JOIN gateway_records r ON r.pf_id = q.pf_id AND r.accepts_provisional = {p} AND r.kid = {kid}"
+#: (LATERAL: one primary-key probe per page row, whatever the table's statistics say.)
+STORED_JOIN = (
+    "LEFT JOIN LATERAL (SELECT g.inputs, g.body, g.status, g.classifications FROM gateway_records g "
+    "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} LIMIT 1) r ON true"
+)
 #: What a page row carries: its position, the facts recognition decides on, the stored record if fresh.
 PAGE_COLUMNS = f"""q.pf_id, q.created_at, q.status, q.valid_from IS NOT NULL AS was_published,
     q.superseding_provisional_pf_id IS NOT NULL AS superseded, q.classifications, q.pcr_id, q.pcr_version,
