@@ -151,6 +151,44 @@ async def materialise(dsn: str) -> tuple[int, float]:
         await pool.close()
 
 
+class _Capture:
+    """Stands in for the pool to capture the statement Repository.page would run."""
+
+    def __init__(self) -> None:
+        self.sql, self.args = "", ()
+
+    async def fetch(self, sql: str, *args: object) -> list[object]:
+        self.sql, self.args = sql, args
+        return []
+
+
+async def explain_page(dsn: str) -> list[str]:
+    """EXPLAIN ANALYZE of one list page (100 rows, from the middle of the registry) as the gateway plans it."""
+    from epd_gateway.cursor import Position
+    from epd_gateway.keystore import load_key_ring
+    from epd_gateway.query import Filters
+    from epd_gateway.repository import Repository
+    from epd_records.recognition import RecognitionAgreement
+    from epd_records.status import PUBLIC
+
+    conn = await asyncpg.connect(dsn, server_settings={"plan_cache_mode": "force_generic_plan"})
+    try:
+        agreement = RecognitionAgreement.model_validate_json(
+            await conn.fetchval("SELECT agreement::text FROM partners WHERE partner_id = 'p'")
+        )
+        middle = await conn.fetchrow(
+            "SELECT created_at, pf_id FROM epd_versions ORDER BY created_at OFFSET 50000 LIMIT 1"
+        )
+        capture = _Capture()
+        repo = Repository(capture, "")  # type: ignore[arg-type]
+        kid = (await load_key_ring(conn, KEY_SECRET)).kid  # type: ignore[arg-type]
+        after = Position(middle["created_at"], str(middle["pf_id"])) if middle else None
+        await repo.page(Filters(), agreement, after, 101, PUBLIC, kid)
+        return [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + capture.sql, *capture.args)]
+    finally:
+        await conn.close()
+
+
 def next_path(link: str) -> str:
     """The path and query of a `Link: <url>; rel="next"` (any gateway continues a cursor)."""
     return httpx.URL(link[1 : link.index(">")]).raw_path.decode()
@@ -224,6 +262,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             "EPD_GATEWAY_RATE_BURST": "100000",
             "EPD_LOG_LEVEL": "WARNING",
             "EPD_GATEWAY_PUBLIC_URL": "https://gateway.bench.invalid",
+            "EPD_GATEWAY_KEY_REFRESH_SECONDS": "10",  # the default (the test helper reloads the key per request)
         }
         for i in range(2):
             (tmp / str(i)).mkdir()
@@ -248,6 +287,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             assert await walk(clients[1]) == n
             list_rps, list_p99 = await measure(clients, "/3/footprints?limit=100", seconds, 4, True)
             health_rps, health_p99 = await measure(clients, "/health", seconds, 4, False)
+            plan = await explain_page(dsn)
         finally:
             for http in clients:
                 await http.aclose()
@@ -256,6 +296,7 @@ async def run(ctx: BenchContext) -> list[BenchRow]:
             await asyncio.to_thread(stop, proc)
         await drop_database(ctx.pg_dsn, name)
         shutil.rmtree(tmp, ignore_errors=True)
+    print("   a list page, as PostgreSQL runs it:\n" + "\n".join(f"     {line}" for line in plan))
     print(f"   seeded {n:,} versions in {loaded:.1f} s, rendered and stored {rendered:,} records in {render_s:.1f} s")
     label = f"gateway GET /3/footprints?limit=100 over {n:,} records, 2 processes (HTTPS, walking Link pages)"
     health = "GET /health, same 2 processes"
