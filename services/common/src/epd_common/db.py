@@ -28,16 +28,25 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10, *, actor: str | None = None) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    min_size: int = 1,
+    max_size: int = 10,
+    *,
+    actor: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> asyncpg.Pool:
     """`actor`: who the audit log names for this pool's changes (default: the database role); a task that
-    calls `audit_context.act_as` (a request) is named instead on the connections it acquires."""
+    calls `audit_context.act_as` (a request) is named instead on the connections it acquires. `settings`:
+    more PostgreSQL settings for every connection of the pool."""
+    server = {**(audit_context.server_settings(actor) if actor else {}), **(settings or {})}
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         command_timeout=60,
         setup=audit_context.apply,
-        server_settings=audit_context.server_settings(actor) if actor else None,
+        server_settings=server or None,
     )
 
 

@@ -18,7 +18,11 @@ log = logging.getLogger("epd_gateway")
 
 
 async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    pool = await create_pool(settings.pg_dsn, max_size=10, actor="service:gateway")
+    # The listing's statements join eight tables: planning them costs more than running them, so each
+    # connection plans a prepared statement once (generic plan; asyncpg prepares and caches them).
+    pool = await create_pool(
+        settings.pg_dsn, max_size=10, actor="service:gateway", settings={"plan_cache_mode": "force_generic_plan"}
+    )
     try:
         kid = await ensure_key(pool, settings.signing_secret)
         server = https_server(settings, build_deps(settings, pool))

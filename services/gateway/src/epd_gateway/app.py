@@ -33,6 +33,7 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
                     deps.request_wakeup,
                     settings.request_poll_seconds,
                     settings.events_retention_days,
+                    (deps.api_limits.purge, deps.token_limits.purge, deps.drop_retired_records),
                 )
             )
         try:

@@ -49,7 +49,7 @@ def require(scope: str):
             )
         except tokens.TokenError as exc:
             raise ApiError(401, str(exc), "TokenExpired" if exc.expired else "AccessDenied", _CHALLENGE) from None
-        wait = deps.api_limits.take(principal.client_id)
+        wait = await deps.api_limits.take(principal.client_id)
         if wait > 0:
             raise ApiError(429, "rate limit exceeded", "BadRequest", {"Retry-After": retry_after(wait)})
         if scope not in principal.scopes:

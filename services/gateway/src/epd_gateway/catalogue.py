@@ -1,6 +1,7 @@
 """What a client may see, mapped and signed: recognition, the viewer's status, the record model's
-signed PACT record (`epd_records.record`, the same record the publisher pushes), over the
-repository. Every route goes through here.
+signed PACT record (`epd_records.record`, the same record the publisher pushes), served from the
+stored bytes (`stored`) and rendered, signed and stored once when there are none that are current.
+Every route goes through here.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import asyncpg
 from prometheus_client import Counter
 
 from epd.v1 import footprint_pb2
 from epd_gateway.cursor import Position
 from epd_gateway.query import Filters
-from epd_gateway.record_cache import CachedRecord, SignedRecordCache, response_json
-from epd_gateway.repository import Repository, Row
+from epd_gateway.repository import Repository
+from epd_gateway.stored import StoredRecord, facts_key, recognition_view, stored_record
 from epd_records import readmodel
 from epd_records.errors import RecordError
 from epd_records.party import PartyInfo, ProgrammeInfo
@@ -27,6 +29,8 @@ from epd_records.status import Viewer, served_status
 
 log = logging.getLogger(__name__)
 UNMAPPABLE = Counter("epd_gateway_unmappable_records_total", "Records skipped because they cannot be mapped")
+RECORDS = Counter("epd_gateway_records_total", "Records a page or a read needed, by where they came from", ["source"])
+_STORED, _RENDERED = RECORDS.labels("stored"), RECORDS.labels("rendered")
 
 
 @dataclass(frozen=True)
@@ -34,29 +38,35 @@ class Served:
     version: footprint_pb2.FootprintVersion
     party: PartyInfo
     viewer: Viewer
-    record: CachedRecord
+    record: StoredRecord
 
 
 @dataclass(frozen=True)
 class Page:
-    records: list[CachedRecord]
+    records: list[StoredRecord]
     more: bool  # visible records remain after this page
     position: Position | None  # where the next page starts (None: from the beginning of the walk)
 
 
+class _Recognition:
+    """`recognises` over page rows, decided once per distinct set of facts (for one request)."""
+
+    def __init__(self, agreement: RecognitionAgreement) -> None:
+        self.agreement, self._decided = agreement, dict[tuple[object, ...], bool]()
+
+    def __call__(self, row: asyncpg.Record) -> bool:
+        key = facts_key(row)
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = self._decided[key] = bool(recognises(self.agreement, recognition_view(row)))
+        return decided
+
+
 class Catalogue:
-    def __init__(
-        self, repository: Repository, programme: ProgrammeInfo, cache: SignedRecordCache | None = None
-    ) -> None:
+    def __init__(self, repository: Repository, programme: ProgrammeInfo) -> None:
         self.repo, self.programme = repository, programme
-        self.cache = cache if cache is not None else SignedRecordCache(10_000)
 
-    def _cached(self, row: Row, viewer: Viewer, kid: str) -> CachedRecord | None:
-        return self.cache.get((str(row.view.pf_id), viewer.accepts_provisional, kid), row.digest)
-
-    def _build(
-        self, row: Row, version: footprint_pb2.FootprintVersion, viewer: Viewer, ring: KeyRing
-    ) -> tuple[PartyInfo, CachedRecord] | None:
+    def _sign(self, version: footprint_pb2.FootprintVersion, viewer: Viewer, ring: KeyRing) -> StoredRecord | None:
         """Map and sign; None (and a counted, logged skip) when it cannot be mapped."""
         try:
             party = readmodel.party(version, self.programme)
@@ -67,42 +77,57 @@ class Catalogue:
             return None
         status = served_status(version, viewer)
         assert status is not None  # signed_pact_record refuses versions the viewer may not see
-        entry = CachedRecord(
-            row.digest,
-            response_json(signed.footprint),
-            signed.signature,
-            status,
-            frozenset(c.lower() for c in signed.footprint.get("productClassifications", [])),
-        )
-        self.cache.put((str(version.pf_id), viewer.accepts_provisional, ring.kid), entry)
-        return party, entry
+        return StoredRecord.of(signed.footprint, status)
+
+    async def render(
+        self, pf_ids: Sequence[uuid.UUID], viewer: Viewer, ring: KeyRing
+    ) -> dict[uuid.UUID, tuple[footprint_pb2.FootprintVersion, StoredRecord | None]]:
+        """Render, sign and store the records of these versions as they are now."""
+        out, rendered = {}, []
+        for pf_id, inputs, version in await self.repo.versions(pf_ids):
+            record = self._sign(version, viewer, ring) if served_status(version, viewer) else None
+            out[pf_id] = (version, record)
+            if record is not None:
+                rendered.append((pf_id, inputs, record))
+        await self.repo.store(viewer, ring.kid, rendered)
+        _RENDERED.inc(len(rendered))
+        return out
 
     async def get(self, agreement: RecognitionAgreement, pf_id: uuid.UUID, ring: KeyRing) -> Served | None:
-        row = await self.repo.get(pf_id)
-        if row is None or not recognises(agreement, row.view):
-            return None
         viewer = viewer_of(agreement)
-        version = (await self.repo.versions([row]))[pf_id]
-        made = self._build(row, version, viewer, ring)
-        return None if made is None else Served(version, made[0], viewer, made[1])
+        row = await self.repo.get(pf_id, viewer, ring.kid)
+        if row is None or not _Recognition(agreement)(row):
+            return None
+        record = stored_record(row)
+        if record is None:
+            version, record = (await self.render([pf_id], viewer, ring)).get(pf_id, (None, None))
+        else:
+            _STORED.inc()
+            found = await self.repo.versions([pf_id])
+            version = found[0][2] if found else None
+        if version is None or record is None:
+            return None
+        try:
+            party = readmodel.party(version, self.programme)
+        except RecordError:
+            return None
+        return Served(version, party, viewer, record)
 
     async def _records(
-        self, rows: Sequence[Row], agreement: RecognitionAgreement, ring: KeyRing
-    ) -> list[tuple[Row, CachedRecord]]:
-        """The signed records of the rows the agreement recognises, in row order: cached ones as
-        they are, the others built with one results and one evidence query."""
-        viewer = viewer_of(agreement)
-        visible = [r for r in rows if recognises(agreement, r.view)]
-        found = {r.view.pf_id: self._cached(r, viewer, ring.kid) for r in visible}
-        misses = [r for r in visible if found[r.view.pf_id] is None]
+        self, rows: Sequence[asyncpg.Record], recognised: _Recognition, viewer: Viewer, ring: KeyRing
+    ) -> list[tuple[asyncpg.Record, StoredRecord]]:
+        """The signed records of the rows the agreement recognises, in row order: stored ones as they
+        are, the others rendered, signed and stored (one read-model, results and evidence query)."""
+        visible = [r for r in rows if recognised(r)]
+        found = {r["pf_id"]: stored_record(r) for r in visible}
+        _STORED.inc(sum(1 for x in found.values() if x is not None))
+        misses = [pf for pf, record in found.items() if record is None]
         if misses:
-            versions = await self.repo.versions(misses)
-            for r in misses:
-                made = self._build(r, versions[r.record["pf_id"]], viewer, ring)
-                found[r.view.pf_id] = made[1] if made else None
-        return [(r, entry) for r in visible if (entry := found[r.view.pf_id]) is not None]
+            for pf, (_, record) in (await self.render(misses, viewer, ring)).items():
+                found[pf] = record
+        return [(r, entry) for r in visible if (entry := found[r["pf_id"]]) is not None]
 
-    def _matches(self, entry: CachedRecord, filters: Filters) -> bool:
+    def _matches(self, entry: StoredRecord, filters: Filters) -> bool:
         if filters.classifications is not None and not set(filters.classifications) & entry.classifications:
             return False
         return filters.statuses is None or entry.status in filters.statuses
@@ -124,22 +149,40 @@ class Catalogue:
         resumes there (PACT allows pages shorter than `limit`). `limit` 0 answers whether any
         visible record remains, without one.
         """
-        out: list[CachedRecord] = []
+        out: list[StoredRecord] = []
         if filters.matches_nothing:
             return Page(out, False, None)
+        viewer, recognised = viewer_of(agreement), _Recognition(agreement)
         last, position, scanned = after, after, 0
         batch = min(max(limit + 1, 50), 1000)
         while scanned < max_scan:
-            rows = await self.repo.page(filters, agreement, position, batch)
+            rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
             scanned += len(rows)
-            for row, entry in await self._records(rows, agreement, ring):
+            for row, entry in await self._records(rows, recognised, viewer, ring):
                 if self._matches(entry, filters):
                     if len(out) == limit:
                         return Page(out, True, last)
                     out.append(entry)
-                    last = row.position
+                    last = _position(row)
             if rows:
-                position = rows[-1].position
+                position = _position(rows[-1])
             if len(rows) < batch:
                 return Page(out, False, None)
         return Page(out, True, position)
+
+    async def materialise(self, viewer: Viewer, ring: KeyRing, batch: int = 500) -> int:
+        """Render and store every record this viewer variant may see that has no current stored
+        record (a fresh registry, a key rotation); returns how many were rendered."""
+        position, count = None, 0
+        while True:
+            rows = await self.repo.page(Filters(), None, position, batch, viewer, ring.kid)
+            misses = [r["pf_id"] for r in rows if r["body"] is None]
+            if misses:
+                count += sum(1 for _, record in (await self.render(misses, viewer, ring)).values() if record)
+            if len(rows) < batch:
+                return count
+            position = _position(rows[-1])
+
+
+def _position(row: asyncpg.Record) -> Position:
+    return Position(row["created_at"], str(row["pf_id"]))

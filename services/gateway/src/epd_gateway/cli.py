@@ -1,4 +1,5 @@
-"""`epd gateway rotate-key` and `epd gateway clients add`: signing keys and OAuth2 clients.
+"""`epd gateway rotate-key`, `epd gateway materialise` and `epd gateway clients add`: signing keys, stored
+records and OAuth2 clients.
 
 Settings from the environment (EPD_PG_DSN, EPD_RECORDS_KEY_SECRET)."""
 
@@ -47,6 +48,30 @@ def rotate_key() -> None:
     settings = _settings()
     kid = asyncio.run(_with_pool(settings.pg_dsn, lambda pool: rotate(pool, settings.signing_secret)))
     typer.echo(json.dumps({"kid": kid}))
+
+
+@app.command("materialise")
+def materialise() -> None:
+    """Render, sign and store every record that has no current stored one (after a key rotation or a bulk
+    load), for both viewer variants, and delete records signed by retired keys; prints the counts.
+
+    The gateway renders missing records on first read anyway: this only moves that work ahead."""
+    from epd_gateway.catalogue import Catalogue
+    from epd_gateway.keystore import load_key_ring
+    from epd_gateway.repository import Repository
+    from epd_gateway.wiring import programme_info
+    from epd_records.status import Viewer
+
+    settings = _settings()
+
+    async def run(pool):
+        ring = await load_key_ring(pool, settings.signing_secret)
+        repository = Repository(pool, programme_info(settings).product_id_prefix)
+        catalogue = Catalogue(repository, programme_info(settings))
+        rendered = {str(p): await catalogue.materialise(Viewer(p), ring) for p in (False, True)}
+        return {"kid": ring.kid, "rendered": rendered, "retired_deleted": await repository.drop_retired(ring.kid)}
+
+    typer.echo(json.dumps(asyncio.run(_with_pool(settings.pg_dsn, run))))
 
 
 @clients.command("add")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from epd_gateway.catalogue import Catalogue
-from epd_gateway.ratelimit import TokenBuckets
+from epd_gateway.ratelimit import RateLimiter
 from epd_gateway.repository import Repository
 from epd_records.signing import KeyRing
 
@@ -24,8 +24,12 @@ class Deps:
     catalogue: Catalogue
     keys: KeySource
     cursor_key: bytes
-    api_limits: TokenBuckets
-    token_limits: TokenBuckets
+    api_limits: RateLimiter
+    token_limits: RateLimiter
     clock: Callable[[], float] = field(default=time.time)
     # Set when a RequestCreated event arrives, so the request worker answers without waiting a poll.
     request_wakeup: asyncio.Event | None = None
+
+    async def drop_retired_records(self) -> int:
+        """Delete stored records signed by a retired key (they are never served again)."""
+        return await self.repository.drop_retired((await self.keys.get()).kid)

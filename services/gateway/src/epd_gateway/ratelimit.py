@@ -1,36 +1,70 @@
-"""In-process token buckets keyed by client (one gateway process; a shared store such as Redis would be
-needed behind a load balancer with several replicas — documented in the README)."""
+"""Token buckets every gateway replica shares: one row per (scope, client key) in PostgreSQL
+(gateway_rate_buckets, migration 0013), refilled and taken from in one statement against the
+database's clock, so two replicas behind a load balancer draw on one budget per client.
+
+A bucket holds up to `burst` tokens and gains `rate` per second; a request takes one. The row lock of
+the UPSERT orders concurrent takes of one client; the table is UNLOGGED, so a take waits for no WAL
+flush. Rows of clients idle for longer than a full refill are deleted now and then (`purge`).
+"""
 
 from __future__ import annotations
 
 import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable
+from datetime import datetime
+from typing import Literal, Protocol
+
+import asyncpg
+
+Scope = Literal["api", "token"]
+MAX_KEY_CHARS = 300
+
+# The bucket's tokens now: what it held plus the refill since its last take, at most the burst.
+_REFILLED = (
+    "least($4::float8, b.tokens + $3::float8 * greatest(0, extract(epoch FROM excluded.updated_at - b.updated_at)))"
+)
+# $1 scope, $2 key, $3 rate per second, $4 burst, $5 now (NULL: the database clock). A new bucket is full.
+_TAKE = f"""
+    INSERT INTO gateway_rate_buckets AS b (scope, key, tokens, allowed, updated_at)
+    VALUES ($1, $2, $4::float8 - 1, true, coalesce($5::timestamptz, clock_timestamp()))
+    ON CONFLICT (scope, key) DO UPDATE SET
+        tokens = {_REFILLED} - CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END,
+        allowed = {_REFILLED} >= 1,
+        updated_at = greatest(b.updated_at, excluded.updated_at)
+    RETURNING allowed, tokens"""
+_PURGE = """
+    DELETE FROM gateway_rate_buckets
+    WHERE scope = $1 AND updated_at < clock_timestamp() - make_interval(secs => $2)"""
 
 
-class TokenBuckets:
+class RateLimiter(Protocol):
+    async def take(self, key: str) -> float:
+        """0 when allowed, else the seconds to wait (for Retry-After)."""
+        ...
+
+    async def purge(self) -> int:
+        """Forget idle clients; returns how many."""
+        ...
+
+
+class SharedBuckets:
     """`take(key)` returns 0 when allowed, else the seconds to wait (for Retry-After)."""
 
     def __init__(
-        self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+        self, pool: asyncpg.Pool, scope: Scope, rate_per_second: float, burst: int, clock: datetime | None = None
     ) -> None:
-        self.rate, self.burst, self._clock, self._max = rate_per_second, burst, clock, max_keys
-        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.pool, self.scope, self.rate, self.burst = pool, scope, rate_per_second, burst
+        self.now: datetime | None = clock  # tests pin the time; None is the database's clock
 
-    def take(self, key: str) -> float:
-        now = self._clock()
-        tokens, last = self._state.pop(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._state[key] = (tokens - 1, now)
-            wait = 0.0
-        else:
-            self._state[key] = (tokens, now)
-            wait = (1 - tokens) / self.rate
-        while len(self._state) > self._max:  # bound memory under key floods (e.g. random client ids)
-            self._state.popitem(last=False)
-        return wait
+    async def take(self, key: str) -> float:
+        # Keys are client ids or `ip:<address>`: bounded, but cut anyway so no input can make the row fail.
+        row = await self.pool.fetchrow(_TAKE, self.scope, key[:MAX_KEY_CHARS], self.rate, self.burst, self.now)
+        assert row is not None  # the UPSERT always returns its row
+        return 0.0 if row["allowed"] else (1 - row["tokens"]) / self.rate
+
+    async def purge(self) -> int:
+        """Delete buckets untouched for longer than a full refill (they would be full again)."""
+        status = await self.pool.execute(_PURGE, self.scope, self.burst / self.rate + 1)
+        return int(status.split()[-1])
 
 
 def retry_after(wait: float) -> str:

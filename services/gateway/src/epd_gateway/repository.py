@@ -3,7 +3,8 @@
 Versions come through the record model's read model (`epd_records.readmodel`), the same query and
 mapping the footprint service uses for the outbox: what a partner pulls is what it was pushed.
 Listing walks the stable order (created_at, pf_id) from a position (keyset pagination); SQL narrows
-by the filters and, as a superset, by the caller's agreement; Python (`recognises`) decides.
+by the filters and, as a superset, by the caller's agreement; Python (`recognises`) decides. Each
+page row comes with its stored signed record (`stored`, table gateway_records) when that is fresh.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from typing import Any
 
 import asyncpg
 
-from epd.v1 import footprint_pb2
+from epd.v1.footprint_pb2 import FootprintVersion
+from epd_gateway import stored
 from epd_gateway.cursor import Position
 from epd_gateway.query import Filters
-from epd_gateway.record_cache import inputs_digest
 from epd_records import readmodel
 from epd_records.pact import CLASS_SCHEMES
 from epd_records.recognition import RecognitionAgreement, classification_key
-from epd_records.status import PactStatus
+from epd_records.status import PactStatus, Viewer
 
 _VSTART = "coalesce(v.valid_from, v.reference_period_end)"
 _VEND = f"coalesce(v.valid_until, {_VSTART} + interval '3 years')"
@@ -36,26 +37,6 @@ _VISIBLE = (
     "OR (v.status = 'withdrawn' AND (v.valid_from IS NOT NULL OR {p})) OR (v.status = 'provisional' AND {p}))"
 )
 _ACTIVE = f"(v.status IN ('provisional', 'verified') OR (v.status = 'published' AND NOT ({{p}} AND {_SUPERSEDED})))"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One VERSION_SELECT row: enough to decide who sees it (`view`) and whether a cached record still
-    stands (`digest`); the results and evidence are read only for records that must be (re)built."""
-
-    record: asyncpg.Record
-    view: footprint_pb2.FootprintVersion  # the version without results and evidence
-    position: Position
-    digest: bytes  # of every column (results and evidence never change for a version)
-
-
-def _row(record: asyncpg.Record) -> Row:
-    return Row(
-        record,
-        readmodel.footprint_version(record, (), ()),
-        Position(record["created_at"], str(record["pf_id"])),
-        inputs_digest(record.values()),
-    )
 
 
 class Stored(StrEnum):
@@ -175,39 +156,72 @@ class Repository:
     def __init__(self, pool: asyncpg.Pool, product_prefix: str) -> None:
         self.pool, self.prefix = pool, product_prefix
 
-    async def versions(self, rows: Sequence[Row]) -> dict[uuid.UUID, footprint_pb2.FootprintVersion]:
-        """The full versions of `rows` (one results and one evidence query for all of them)."""
-        if not rows:
-            return {}
-        ids = [r.record["pf_id"] for r in rows]
-        async with self.pool.acquire() as conn:
-            results = readmodel.by_version(await conn.fetch(readmodel.RESULTS_SELECT, ids))
-            evidence = readmodel.by_version(await conn.fetch(readmodel.EVIDENCE_SELECT, ids))
-        return {
-            pf: readmodel.footprint_version(r.record, results.get(pf, []), evidence.get(pf, []))
-            for pf, r in zip(ids, rows, strict=True)
-        }
-
     async def page(
-        self, filters: Filters, agreement: RecognitionAgreement, after: Position | None, size: int
-    ) -> list[Row]:
-        """Rows in list order after `after`, narrowed in SQL by the filters and (as a superset) by the agreement."""
+        self,
+        filters: Filters,
+        agreement: RecognitionAgreement | None,
+        after: Position | None,
+        size: int,
+        viewer: Viewer,
+        kid: str,
+    ) -> list[asyncpg.Record]:
+        """Page rows (stored.PAGE_COLUMNS) in list order after `after`, narrowed in SQL by the filters and
+        (as a superset) by the agreement, or by what the viewer may see when there is none."""
         arg = _Args()
-        provisional = f"{arg(agreement.accepts_provisional)}::boolean"
-        clauses = [
-            *_filter_clauses(filters, self.prefix, provisional, arg),
-            *_agreement_clauses(agreement, provisional, arg),
-        ]
+        provisional = f"{arg(viewer.accepts_provisional)}::boolean"
+        clauses = _filter_clauses(filters, self.prefix, provisional, arg)
+        if agreement is None:
+            clauses.append(_VISIBLE.format(p=provisional))
+        else:
+            clauses.extend(_agreement_clauses(agreement, provisional, arg))
         if after is not None:
             clauses.append(f"(v.created_at, v.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
         sql = (
-            f"{readmodel.VERSION_SELECT} WHERE {' AND '.join(clauses)} ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}"
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE {' AND '.join(clauses)} "
+            f"ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}) q "
+            f"{stored.STORED_JOIN.format(p=provisional, kid=arg(kid))} ORDER BY q.created_at, q.pf_id"
         )
-        return [_row(r) for r in await self.pool.fetch(sql, *arg.values)]
+        return list(await self.pool.fetch(sql, *arg.values))
 
-    async def get(self, pf_id: uuid.UUID) -> Row | None:
-        record = await self.pool.fetchrow(f"{readmodel.VERSION_SELECT} WHERE v.pf_id = $1", pf_id)
-        return None if record is None else _row(record)
+    async def get(self, pf_id: uuid.UUID, viewer: Viewer, kid: str) -> asyncpg.Record | None:
+        """One version's page row (stored.PAGE_COLUMNS), whoever may see it."""
+        return await self.pool.fetchrow(
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE v.pf_id = $1) q "
+            f"{stored.STORED_JOIN.format(p='$2::boolean', kid='$3')}",
+            pf_id,
+            viewer.accepts_provisional,
+            kid,
+        )
+
+    async def versions(self, pf_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str, FootprintVersion]]:
+        """(pf_id, inputs digest, full version) of the versions that exist: the digest and the version
+        from one snapshot of the read-model row, then one results and one evidence query for all."""
+        if not pf_ids:
+            return []
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT q.*, {stored.INPUTS_SQL} AS inputs__ FROM ({readmodel.VERSION_SELECT} "
+                "WHERE v.pf_id = ANY($1::uuid[])) q",
+                list(pf_ids),
+            )
+            ids = [r["pf_id"] for r in rows]
+            results = readmodel.by_version(await conn.fetch(readmodel.RESULTS_SELECT, ids))
+            evidence = readmodel.by_version(await conn.fetch(readmodel.EVIDENCE_SELECT, ids))
+        out = []
+        for r in rows:
+            pf = r["pf_id"]
+            out.append((pf, r["inputs__"], readmodel.footprint_version(r, results.get(pf, []), evidence.get(pf, []))))
+        return out
+
+    async def store(self, viewer: Viewer, kid: str, rendered: list[tuple[uuid.UUID, str, stored.StoredRecord]]) -> None:
+        """Store rendered records (UPSERT: the same inputs are the same bytes, whoever rendered them)."""
+        if rendered:
+            await self.pool.execute(stored.UPSERT, *stored.upsert_args(viewer.accepts_provisional, kid, rendered))
+
+    async def drop_retired(self, kid: str) -> int:
+        """Delete stored records signed by any key but `kid` (after a rotation); returns how many."""
+        status = await self.pool.execute("DELETE FROM gateway_records WHERE kid <> $1", kid)
+        return int(status.split()[-1])
 
     async def client(self, client_id: str) -> ClientRecord | None:
         row = await self.pool.fetchrow(

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,7 +116,10 @@ async def run_worker(
     wakeup: asyncio.Event,
     poll_seconds: float,
     retention_days: float,
+    housekeeping: Sequence[Callable[[], Awaitable[int]]] = (),
 ) -> None:
+    """Answer RequestCreated events as they come; every PURGE_EVERY_S delete old events and run
+    `housekeeping` (idle rate-limit buckets, records stored under a retired key)."""
     purged_at = float("-inf")
     while True:
         try:
@@ -124,6 +128,8 @@ async def run_worker(
             if time.monotonic() - purged_at >= PURGE_EVERY_S:
                 while await catalogue.repo.purge_events(retention_days):
                     pass
+                for purge in housekeeping:
+                    await purge()
                 purged_at = time.monotonic()
         except asyncio.CancelledError:
             raise

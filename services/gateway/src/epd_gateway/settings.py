@@ -28,15 +28,11 @@ class GatewaySettings(ProgrammeSettings):
     key_refresh_seconds: float = Field(default=10.0, ge=0, le=3600, validation_alias="EPD_GATEWAY_KEY_REFRESH_SECONDS")
     cursor_ttl_seconds: int = Field(default=900, ge=180, le=86400, validation_alias="EPD_GATEWAY_CURSOR_TTL_SECONDS")
     page_limit_max: int = Field(default=1000, ge=1, le=10000, validation_alias="EPD_GATEWAY_PAGE_LIMIT_MAX")
-    # Token buckets (in-process, per client): sustained requests per second and burst.
+    # Token buckets (per client, shared by every replica in PostgreSQL): sustained requests per second and burst.
     rate_per_second: float = Field(default=50.0, gt=0, validation_alias="EPD_GATEWAY_RATE_PER_SECOND")
     rate_burst: int = Field(default=100, ge=1, validation_alias="EPD_GATEWAY_RATE_BURST")
     token_rate_per_second: float = Field(default=0.5, gt=0, validation_alias="EPD_GATEWAY_TOKEN_RATE_PER_SECOND")
     token_rate_burst: int = Field(default=5, ge=1, validation_alias="EPD_GATEWAY_TOKEN_RATE_BURST")
-    # Signed PACT records kept in memory (each ~2-3 KB of JSON); size it to the recognised registry.
-    record_cache_size: int = Field(
-        default=20_000, ge=0, le=10_000_000, validation_alias="EPD_GATEWAY_RECORD_CACHE_SIZE"
-    )
     # A request whose target or header section is larger is refused with a 400 before any other work.
     max_request_head_bytes: int = Field(
         default=16_384, ge=2048, le=1_048_576, validation_alias="EPD_GATEWAY_MAX_REQUEST_HEAD_BYTES"

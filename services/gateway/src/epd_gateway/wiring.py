@@ -14,8 +14,7 @@ from epd_gateway.catalogue import Catalogue
 from epd_gateway.deps import Deps
 from epd_gateway.keystore import cached_key_ring
 from epd_gateway.observability import export_certificate_expiry
-from epd_gateway.ratelimit import TokenBuckets
-from epd_gateway.record_cache import SignedRecordCache
+from epd_gateway.ratelimit import SharedBuckets
 from epd_gateway.repository import Repository
 from epd_gateway.settings import GatewaySettings
 from epd_gateway.tls import self_signed
@@ -31,11 +30,11 @@ def build_deps(settings: GatewaySettings, pool: asyncpg.Pool) -> Deps:
     repository = Repository(pool, programme.product_id_prefix)
     return Deps(
         repository=repository,
-        catalogue=Catalogue(repository, programme, SignedRecordCache(settings.record_cache_size)),
+        catalogue=Catalogue(repository, programme),
         keys=cached_key_ring(pool, settings.signing_secret, settings.key_refresh_seconds, settings.key_max_age_days),
         cursor_key=crypto.derive_key(settings.signing_secret, "cursor"),
-        api_limits=TokenBuckets(settings.rate_per_second, settings.rate_burst),
-        token_limits=TokenBuckets(settings.token_rate_per_second, settings.token_rate_burst),
+        api_limits=SharedBuckets(pool, "api", settings.rate_per_second, settings.rate_burst),
+        token_limits=SharedBuckets(pool, "token", settings.token_rate_per_second, settings.token_rate_burst),
     )
 
 

@@ -101,7 +101,7 @@ async def token(request: Request) -> JSONResponse:
     creds = _basic(request.headers.get("authorization"))
     # Limited per source address before any work (a claimed client id is not a key: anyone could lock a
     # client out with it), and per client once its secret checked.
-    wait = deps.token_limits.take(f"ip:{request.client.host if request.client else '-'}")
+    wait = await deps.token_limits.take(f"ip:{request.client.host if request.client else '-'}")
     if wait > 0:
         return _oauth_error(429, "slow_down", "too many token requests", {"Retry-After": retry_after(wait)})
     if creds is None:
@@ -131,7 +131,7 @@ async def token(request: Request) -> JSONResponse:
             "unknown client, wrong secret or disabled client",
             {"WWW-Authenticate": 'Basic realm="epd-gateway"'},
         )
-    wait = deps.token_limits.take(f"client:{client.client_id}")
+    wait = await deps.token_limits.take(f"client:{client.client_id}")
     if wait > 0:
         return _oauth_error(429, "slow_down", "too many token requests", {"Retry-After": retry_after(wait)})
     requested = form.get("scope", [""])[0].split()
