@@ -115,7 +115,11 @@ async def run(system: ScaleSystem, p: Params, log) -> dict:
     live = dt.timedelta(seconds=p.live_minutes * 60 * p.speed)
     backlog = dt.timedelta(hours=p.backlog_hours)
     span = (live + backlog) * len(p.workers)
-    t0 = (dt.datetime.now(dt.UTC) - span - dt.timedelta(minutes=15)).replace(minute=0, second=0, microsecond=0)
+    # Hourly windows close on whole hours: the first one falls half-way into the first live phase (a run
+    # shorter than an hour of simulated time would otherwise close none), and the run ends before now.
+    offset = min(live, span) / 2
+    latest = dt.datetime.now(dt.UTC) - span - dt.timedelta(minutes=15)
+    t0 = (latest + offset).replace(minute=0, second=0, microsecond=0) - offset
     drift = (parse_drift("roasting.electricity=+20%@1h"),)
     feeds = [
         Feed(pl, t0, t0 + span, step, seed=i + 1, drifts=drift if pl.plant_id == "baotou-smelter" else ())
