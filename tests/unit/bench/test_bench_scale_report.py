@@ -34,7 +34,7 @@ def test_window_and_version_latencies_start_at_the_reading_that_closed_the_windo
 def test_each_fault_recovers_before_the_next_one():
     series = LagSeries()
     prefix = "x."
-    for t in range(0, 300):
+    for t in range(300):
         lag = 10.0
         if 100 <= t < 130:  # the intensity worker killed at 100 s
             lag = 5000.0
