@@ -6,7 +6,7 @@ BROKERS ?= 1
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: help bootstrap venv portal-messages stack-up stack-down stack-status proto proto-check lint typecheck test test-unit test-integration test-e2e bench run stop
+.PHONY: help bootstrap venv portal-messages stack-up stack-down stack-status proto proto-check lint typecheck test test-unit test-integration test-e2e bench bench-scale run stop
 
 help:
 	@echo "make run          the whole system with simulated plants (local stack, services, console)"
@@ -16,6 +16,8 @@ help:
 	@echo "make proto        regenerate protobuf code;  make proto-check  fail when it is stale"
 	@echo "make lint         ruff check, ruff format --check, mypy, proto-check"
 	@echo "make bench        run every benchmark, write bench/results.md"
+	@echo "make bench-scale  the scale scenario on its own three brokers, write bench/scale_results.md"
+	@echo "                  (SCALE_ARGS=\"--quick\" for a few minutes; --plants --meters --minutes ...)"
 	@echo "make portal-messages  update the portal's message catalogs from its sources"
 
 bootstrap:
@@ -81,6 +83,11 @@ test-e2e: stack-up
 
 bench: stack-up
 	@$(PY) bench/run.py
+
+# Its own three-broker cluster and database (bench/scale); the shared stack gives only PostgreSQL.
+SCALE_ARGS ?=
+bench-scale: stack-up
+	@$(PY) -m bench.scale $(SCALE_ARGS)
 
 run: venv
 	@$(PY) -m epd_devstack run $(RUN_ARGS)

@@ -77,6 +77,11 @@ def test_stream_worker_autoscaling_is_bounded_by_partitions(kustomize, overlay):
     assert set(hpas) == set(STREAM_SOURCES)
     for target, hpa in hpas.items():
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= STREAM_SOURCES[target].partitions
+        # on the consumer group's lag on the topic it consumes (an external metric), never on CPU
+        metrics = hpa["spec"]["metrics"]
+        assert [m["type"] for m in metrics] == ["External"], f"{target} scales on {metrics}"
+        assert metrics[0]["external"]["metric"]["name"] == "kafka_consumergroup_lag"
+        assert metrics[0]["external"]["metric"]["selector"]["matchLabels"]["topic"] == STREAM_SOURCES[target].name
 
 
 def test_kafka_and_postgres_are_external_and_set_by_each_overlay(kustomize):
