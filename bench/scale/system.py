@@ -27,7 +27,7 @@ from epd_devstack import stack
 from epd_devstack.databases import create_migrated_database, drop_database
 from epd_devstack.demo import seed as seeding
 from epd_devstack.demo.services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module, run_cli
-from epd_devstack.kafka import KafkaCluster, new_cluster_id
+from epd_devstack.kafka import KafkaCluster
 from epd_devstack.procs import free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -108,14 +108,6 @@ class ScaleSystem:
     # --- infrastructure -----------------------------------------------------------------------
 
     def start_cluster(self) -> None:
-        # A cluster id that starts with '-' is taken for an option by kafka-storage's argument parser
-        # (epd_devstack.kafka.new_cluster_id draws one in 32): draw until it does not.
-        id_file = self.kafka.base / "cluster.id"
-        if not id_file.exists():
-            id_file.parent.mkdir(parents=True, exist_ok=True)
-            while (cluster_id := new_cluster_id()).startswith("-"):
-                pass
-            id_file.write_text(cluster_id)
         self.kafka.start(timeout=300)
 
     def topic_specs(self) -> list[TopicSpec]:

@@ -3,6 +3,9 @@ no port of one is a port of the other (it once started its first broker on the s
 
 from __future__ import annotations
 
+import uuid
+
+from epd_devstack import kafka as devstack_kafka
 from epd_devstack import stack
 
 
@@ -22,3 +25,10 @@ def test_the_three_broker_cluster_shares_no_port_with_the_one_broker_stack(monke
 
 def test_both_clusters_share_the_jars_of_the_run_directory():
     assert stack.components(3)["kafka"].libs == stack.components(1)["kafka"].libs == stack.RUN / "kafka" / "libs"
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch):
+    # kafka-storage format takes an id starting with '-' for an option: such draws are drawn again
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x00" * 16)])
+    monkeypatch.setattr(devstack_kafka.uuid, "uuid4", lambda: next(draws))
+    assert devstack_kafka.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"

@@ -59,7 +59,11 @@ def ensure_jars(libs: pathlib.Path) -> None:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random KRaft cluster id (URL-safe base64 of 16 bytes) that does not start with '-':
+    kafka-storage's argument parser takes such an id for an option (one draw in 64 did)."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
 
 
 @dataclasses.dataclass
