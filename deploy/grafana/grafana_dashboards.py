@@ -214,6 +214,7 @@ RED = Dashboard(
                     "Readings and windows/s",
                     (
                         Q(rate("epd_intensity_readings_total"), "readings"),
+                        Q(rate("epd_intensity_source_records_total"), "records (ReadingBatch)"),
                         Q(rate("epd_intensity_windows_emitted_total"), "windows"),
                     ),
                     unit="reqps",
@@ -225,6 +226,11 @@ RED = Dashboard(
                         Q(
                             rate("epd_intensity_readings_total", "outcome", '{outcome!~"accepted|late_revision"}'),
                             "{{outcome}}",
+                            incident=True,
+                        ),
+                        Q(
+                            rate("epd_intensity_source_records_total", "outcome", '{outcome="malformed"}'),
+                            "malformed records",
                             incident=True,
                         ),
                     ),
