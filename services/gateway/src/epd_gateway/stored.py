@@ -93,22 +93,11 @@ def stored_record(row: readmodel.Row) -> StoredRecord | None:
     return StoredRecord(bytes(body), PactStatus(row["served_status"]), frozenset(row["served_classifications"]))
 
 
-_STATUS_BY_NAME = {
-    "draft": footprint_pb2.FOOTPRINT_STATUS_DRAFT,
-    "provisional": footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,
-    "verified": footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
-    "published": footprint_pb2.FOOTPRINT_STATUS_PUBLISHED,
-    "deprecated": footprint_pb2.FOOTPRINT_STATUS_DEPRECATED,
-    "withdrawn": footprint_pb2.FOOTPRINT_STATUS_WITHDRAWN,
-    "expired": footprint_pb2.FOOTPRINT_STATUS_EXPIRED,
-}
-
-
 def recognition_view(row: readmodel.Row) -> footprint_pb2.FootprintVersion:
     """The part of a version `epd_records.recognition.recognises` reads, from a page row's facts:
     status, whether it was published, a provisional successor, classifications, PCR and standards."""
     fv = footprint_pb2.FootprintVersion(
-        status=_STATUS_BY_NAME.get(row["status"], footprint_pb2.FOOTPRINT_STATUS_UNSPECIFIED),
+        status=readmodel.STATUS_BY_NAME.get(row["status"], footprint_pb2.FOOTPRINT_STATUS_UNSPECIFIED),
         classifications=list(row["classifications"] or ()),
         pcr_id=row["pcr_id"],
         pcr_version=row["pcr_version"],

@@ -110,7 +110,8 @@ EVIDENCE_SELECT = (
     "ORDER BY pf_id, window_id, revision"
 )
 
-_STATUS = {
+# epd_versions.status as stored -> the protobuf status (the gateway's stored records use it too).
+STATUS_BY_NAME = {
     "draft": footprint_pb2.FOOTPRINT_STATUS_DRAFT,
     "provisional": footprint_pb2.FOOTPRINT_STATUS_PROVISIONAL,
     "verified": footprint_pb2.FOOTPRINT_STATUS_VERIFIED,
@@ -148,7 +149,7 @@ def footprint_version(row: Row, results: Iterable[Row], evidence: Iterable[Row])
         product_id=row["product_id"],
         plant_id=row["plant_id"],
         version=row["version"],
-        status=_STATUS.get(row["status"], footprint_pb2.FOOTPRINT_STATUS_UNSPECIFIED),
+        status=STATUS_BY_NAME.get(row["status"], footprint_pb2.FOOTPRINT_STATUS_UNSPECIFIED),
         preceding_pf_ids=[urn(row["preceding_pf_id"])] if row["preceding_pf_id"] else [],
         declared_unit=row["declared_unit"],
         factor_set_version=row["factor_set_version"],
