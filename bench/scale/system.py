@@ -27,7 +27,7 @@ from epd_devstack import stack
 from epd_devstack.databases import create_migrated_database, drop_database
 from epd_devstack.demo import seed as seeding
 from epd_devstack.demo.services import ServiceGroup, ServiceSpec, env_defaults, epd, python_module, run_cli
-from epd_devstack.kafka import KafkaCluster
+from epd_devstack.kafka import KafkaCluster, free_cluster_port
 from epd_devstack.procs import free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -36,26 +36,6 @@ INTENSITY_APP_ID = "epd-intensity"  # EPD_INTENSITY_APP_ID's default: its change
 #: The pipeline's topics, keyed by plant (raw, readings, rejected) or process (windows), made with
 #: this many partitions before the services start; the rest keep the registry's counts.
 SCALED = (TELEMETRY_RAW, TELEMETRY_READINGS, TELEMETRY_REJECTED, INTENSITY_WINDOWS)
-
-
-def free_cluster_port() -> int:
-    """A base port p with p, p+1, p+100, p+101, p+200, p+201 free (KafkaCluster's layout)."""
-    import random
-    import socket
-
-    def free(port: int) -> bool:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-        return True
-
-    for _ in range(200):
-        base = random.randrange(30000, 60000)
-        if all(free(base + 100 * i + j) for i in range(3) for j in range(2)):
-            return base
-    raise RuntimeError("no free ports for a three-broker cluster")
 
 
 @dataclasses.dataclass

@@ -8,34 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-import random
-import socket
 
 import pytest
 
-from epd_devstack.kafka import KafkaCluster
+from epd_devstack.kafka import KafkaCluster, free_cluster_port
 
 HERE = pathlib.Path(__file__).resolve().parent
 _running: dict[str, KafkaCluster] = {}
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_cluster_port(rng: random.Random | None = None) -> int:
-    """A base port p with p, p+1, p+100, p+101, p+200, p+201 free (KafkaCluster's layout)."""
-    rng = rng or random.Random()
-    for _ in range(200):
-        base = rng.randrange(30000, 60000)
-        if all(_free(base + 100 * i + j) for i in range(3) for j in range(2)):
-            return base
-    raise RuntimeError("no free ports for a three-broker cluster")
 
 
 @pytest.fixture(scope="session")

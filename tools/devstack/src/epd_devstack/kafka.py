@@ -17,7 +17,9 @@ import base64
 import dataclasses
 import os
 import pathlib
+import random
 import shutil
+import socket
 import subprocess
 import uuid
 from typing import TYPE_CHECKING
@@ -64,6 +66,26 @@ def new_cluster_id() -> str:
     while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
         pass
     return cluster_id
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port(nodes: int = 3) -> int:
+    """A random base port p whose layout (p + 100 i and p + 100 i + 1 per node, as KafkaCluster gives
+    them) is free: for clusters started beside the stack (failure tests, the scale scenario)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(30000, 60000)
+        if all(_port_free(base + 100 * i + j) for i in range(nodes) for j in range(2)):
+            return base
+    raise RuntimeError(f"no free ports for a {nodes}-broker cluster")
 
 
 @dataclasses.dataclass
