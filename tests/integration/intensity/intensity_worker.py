@@ -28,7 +28,15 @@ def free_port() -> int:
 
 
 class Worker:
-    def __init__(self, kafka: KafkaConnection, prefix: str, data_dir: Path, lateness_s: int | None = None) -> None:
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        prefix: str,
+        data_dir: Path,
+        lateness_s: int | None = None,
+        changelog_delay_s: float | None = None,
+        delayed_batches: int = 10,
+    ) -> None:
         self.metrics_port = free_port()
         self.env = {
             **os.environ,
@@ -45,6 +53,11 @@ class Worker:
         }
         if lateness_s is not None:
             self.env["EPD_INTENSITY_ALLOWED_LATENESS_S"] = str(lateness_s)
+        if changelog_delay_s is not None:  # slow_changelog/sitecustomize.py holds each batch's changelog writes
+            self.env["EPD_TEST_CHANGELOG_DELAY_S"] = str(changelog_delay_s)
+            self.env["EPD_TEST_CHANGELOG_DELAYED_BATCHES"] = str(delayed_batches)
+            hook = str(Path(__file__).parent / "slow_changelog")
+            self.env["PYTHONPATH"] = os.pathsep.join([hook, self.env.get("PYTHONPATH", "")])
         self.log = data_dir / "worker.log"
         self.proc: subprocess.Popen | None = None
 

@@ -30,6 +30,7 @@ every reading of a batch is applied with its record's offset (processor.py, `han
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
@@ -54,6 +55,7 @@ from .consumer_steps import ConsumerSteps
 from .metrics import SIZES, IntensityMetrics
 from .monitor import LeanMonitor
 from .processor import REPLAYED, Processor, Step
+from .rebalance_gate import RebalanceGate
 from .source_progress import Admission, SourceProgress
 from .table_store import TableStore, changelog_sender
 from .transport import transport_class
@@ -138,8 +140,18 @@ def create_app(
     # Topic.send adds per-message bookkeeping this agent does not use (it awaits each send itself).
     windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()
 
+    gate = RebalanceGate()  # no batch across a rebalance (rebalance_gate.py says why)
+
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
+        gate.close()
+        waited = time.monotonic()
+        while True:  # faust reassigns (and recovers the table) only when this returns
+            try:
+                await asyncio.wait_for(gate.idle(), timeout=10.0)
+                break
+            except TimeoutError:
+                log.warning("partitions revoked: still waiting for the open batch (%.0f s)", time.monotonic() - waited)
         processor.reset()  # the table is the truth after recovery
         steps.forget()  # where the consumer stands is known again after its next seek or delivery
 
@@ -148,6 +160,7 @@ def create_app(
         """Tables are recovered; faust seeks to the committed offsets right after this signal:
         make those the applied offsets + 1 (source_progress.py), whatever faust committed."""
         progress.forget()
+        gate.open()  # the agent's next batch reads a recovered table (the records it gets are admitted below)
         source = sorted(
             (tp for tp in app.consumer.assignment() if tp.topic == readings_name), key=lambda t: t.partition
         )
@@ -222,22 +235,28 @@ def create_app(
         # The stream (and noack's) is a faust.Stream; its declared type, StreamT, has neither method.
         unacked = cast(faust.Stream, cast(faust.Stream, stream).noack())
         async for events in unacked.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
+            if not gate.begin():  # partitions revoked: read again from the applied offsets once assigned
+                metrics.records.labels("revoked").inc(len(events))
+                continue
             partitions = {event.message.partition for event in events}
             gaps: dict[int, int | None] = {}
             try:
-                steps, undecodable, replayed = await handle_batch(events, gaps)
-                processor.commit()
-                progress.commit()  # after the plant states: on each partition's changelog, the last write
-                await store.durable()  # the batch is done when its state is in the changelog: table_store.py
-            except Exception:
-                # Nothing of this batch counts: read it again from what is applied.
-                log.exception("batch of %d records failed: abandoned, its partitions read again", len(events))
-                metrics.failed_batches.inc()
-                processor.discard()
-                await rewind(progress.abandon(partitions), "failed_batch")
-                raise
-            if gaps:
-                await rewind(gaps, "gap")
+                try:
+                    steps, undecodable, replayed = await handle_batch(events, gaps)
+                    processor.commit()
+                    progress.commit()  # after the plant states: on each partition's changelog, the last write
+                    await store.durable()  # the batch is done when its state is in the changelog: table_store.py
+                except Exception:
+                    # Nothing of this batch counts: read it again from what is applied.
+                    log.exception("batch of %d records failed: abandoned, its partitions read again", len(events))
+                    metrics.failed_batches.inc()
+                    processor.discard()
+                    await rewind(progress.abandon(partitions), "failed_batch")
+                    raise
+                if gaps:
+                    await rewind(gaps, "gap")
+            finally:
+                gate.end()  # a revocation waiting in _rebalancing goes on from here
             if undecodable:
                 metrics.readings.labels("undecodable").inc(undecodable)
             if replayed:

@@ -20,7 +20,8 @@ class IntensityMetrics:
         self.records = Counter(
             "epd_intensity_source_records_total",
             "Records of the readings topic, by outcome (batch: its readings stepped; malformed: not a "
-            "ReadingBatch or no readings, to the correction log; replayed: at or below the applied offset)",
+            "ReadingBatch or no readings, to the correction log; replayed: at or below the applied offset; "
+            "revoked: taken while partitions were revoked, read again once assigned)",
             ["outcome"],
             registry=registry,
         )
