@@ -13,6 +13,7 @@ offsets for the group. A batch ends when its changelog writes are acknowledged (
 The faust transport (transport.py) and Monitor (monitor.py) are tuned for throughput; both say why.
 DESIGN.md section 6 traps, and what this app does about each:
 - one agent, `concurrency=1` (more would commit past in-flight events with tables);
+- no batch across a rebalance (rebalance_gate.py): faust's revoke waits only for streams with acks;
 - event-time bucket keys in ONE plain table, not faust windowed tables (those expire by wall
   clock); the watermark is the core's, per plant, kept in the same table;
 - the table's changelog has as many partitions as the readings topic (TELEMETRY_READINGS) and
