@@ -79,6 +79,7 @@ class OracleComparison:
     extra: tuple[str, ...]  # windows the run sent that the oracle does not have
     different: tuple[str, ...]  # same window, other bytes (a reading lost or counted twice)
     conflicting: tuple[str, ...]  # one window id sent twice with different bytes
+    detail: tuple[str, ...] = ()  # for the first differing windows: what the oracle and the run emitted
 
     @property
     def exact(self) -> bool:

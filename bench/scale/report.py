@@ -131,6 +131,7 @@ def render(r: Report) -> str:
         for label, ids in (("missing", o.missing), ("extra", o.extra), ("different", o.different)):
             if ids:
                 lines.append(f"  - {label}, first: {', '.join(ids[:3])}")
+        lines += [f"  - {d}" for d in o.detail]
     lines += ["", "## Bottleneck", "", r.bottleneck]
     if r.sizing:
         z = r.sizing

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
@@ -97,4 +98,48 @@ def compare_with_oracle(
             w.ParseFromString(value)
             yield _key(w), w.revision, w.window_id, w.SerializeToString(deterministic=True)
 
-    return compare_windows(sent(), oracle)
+    comparison = compare_windows(sent(), oracle)
+    if comparison.exact:
+        return comparison
+    return dataclasses.replace(comparison, detail=_differences(comparison, result.history, sent_windows))
+
+
+def _brief(w: intensity_pb2.IntensityWindow) -> str:
+    return (
+        f"rev {w.revision}: {w.evidence.reading_count} readings, {w.total_co2e_kg or '-'} kg,"
+        f" computed at {w.computed_at.ToDatetime():%H:%M:%S}"
+    )
+
+
+def _differences(
+    comparison: OracleComparison,
+    history: Iterable[intensity_pb2.IntensityWindow],
+    sent_windows: list[bytes],
+    most: int = 5,
+) -> tuple[str, ...]:
+    """Each differing window's emissions, the oracle's and the run's in the order sent (a post-mortem aid)."""
+    wanted = set(comparison.different[:most])
+    keys = {_key(w) for w in history if w.window_id in wanted}
+    if comparison.conflicting:
+        conflicting = set(comparison.conflicting[:most])
+        for value in sent_windows:
+            w = intensity_pb2.IntensityWindow.FromString(value)
+            if w.window_id in conflicting:
+                keys.add(_key(w))
+    oracle: dict[WindowKey, list[str]] = {}
+    for w in history:
+        if _key(w) in keys:
+            oracle.setdefault(_key(w), []).append(_brief(w))
+    run: dict[WindowKey, list[str]] = {}
+    for value in sent_windows:
+        w = intensity_pb2.IntensityWindow.FromString(value)
+        if _key(w) in keys:
+            run.setdefault(_key(w), []).append(_brief(w))
+    return tuple(
+        f"{k[0]} size {k[1]} from {dt.datetime.fromtimestamp(k[2], dt.UTC):%Y-%m-%d %H:%M}: oracle ["
+        + "; ".join(oracle.get(k, []))
+        + "], run ["
+        + "; ".join(run.get(k, []))
+        + "]"
+        for k in sorted(keys)
+    )

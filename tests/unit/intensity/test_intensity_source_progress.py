@@ -97,7 +97,10 @@ def test_a_transaction_marker_the_consumer_steps_over_does_not_freeze_the_partit
     progress = SourceProgress(Store(), steps)
     steps.fetched(0, [0, 1, 2], steps.seeks(0))
     steps.fetched(0, [4, 5, 6], steps.seeks(0))  # the next fetch: the consumer's position was 3 (the marker)
-    assert [progress.admit(0, o) for o in (0, 1, 2, 4, 5, 6)] == [Admission.PROCESS] * 6
+    assert [progress.admit(0, o) for o in (0, 1, 2)] == [Admission.PROCESS] * 3
+    assert progress.admit(0, 4) is Admission.STEP and progress.claimed_from(0) == 3
+    progress.confirm_step(0, 4)  # the broker, read from 3, gives 4 first
+    assert [progress.admit(0, o) for o in (5, 6)] == [Admission.PROCESS] * 2
     progress.commit()
     assert progress.resume_offset(0) == 7 and steps.stepped_from(0, 4) is None  # released once applied
 
@@ -128,12 +131,42 @@ def test_after_a_rewind_onto_a_marker_the_first_reading_the_consumer_delivers_fr
     progress = SourceProgress(Store({progress_key(0): 9}), steps)
     steps.sought(0, 10)  # assigned: faust seeks to the committed offset, applied + 1
     steps.fetched(0, [11, 12], steps.seeks(0))  # 10 is the marker: a step
-    assert progress.admit(0, 11) is Admission.PROCESS
+    assert progress.admit(0, 11) is Admission.STEP
+    progress.confirm_step(0, 11)
     assert progress.abandon({0}) == {0: 10}
     assert progress.admit(0, 12) is Admission.STALE  # queued before the seek, not re-read from 10
     steps.sought(0, 10)
     steps.fetched(0, [11, 12], steps.seeks(0))
-    assert [progress.admit(0, o) for o in (11, 12)] == [Admission.PROCESS] * 2
+    assert progress.admit(0, 11) is Admission.STEP
+    progress.confirm_step(0, 11)
+    assert progress.admit(0, 12) is Admission.PROCESS
+
+
+def test_a_step_the_broker_does_not_confirm_is_a_gap_and_the_readings_are_read_again():
+    """A rewind seek raced a fetch: the steps say the consumer went from 664 to 791 without handing out
+    anything, but it did hand out 664..790 (faust dropped them behind its read offset). Read from 664,
+    the broker gives 664: not a step. Skipping them lost half an hour of readings in a scale run."""
+    steps = ConsumerSteps("readings")
+    progress = SourceProgress(Store({progress_key(9): 663}), steps)
+    steps.sought(9, 664)
+    steps.fetched(9, [791, 792], steps.seeks(9))
+    assert progress.admit(9, 791) is Admission.STEP and progress.claimed_from(9) == 664
+    assert progress.refuse_step(9) is Admission.GAP and progress.rewinds() == {9: 664}
+    assert progress.admit(9, 792) is Admission.STALE  # still waiting for 664
+    assert [progress.admit(9, o) for o in (664, 665)] == [Admission.PROCESS] * 2
+    progress.commit()
+    assert progress.resume_offset(9) == 666
+
+
+def test_a_refused_step_while_already_rewound_keeps_waiting():
+    steps = ConsumerSteps("readings")
+    progress = SourceProgress(Store({progress_key(0): 9}), steps)
+    assert progress.admit(0, 12) is Admission.GAP and progress.rewinds() == {0: 10}
+    steps.sought(0, 10)
+    steps.fetched(0, [12], steps.seeks(0))
+    assert progress.admit(0, 12) is Admission.STEP
+    assert progress.refuse_step(0) is Admission.STALE and progress.rewinds() == {0: 10}
+    assert progress.admit(0, 10) is Admission.PROCESS and progress.rewinds() == {}
 
 
 def test_a_fetch_that_a_seek_overlapped_is_not_trusted_for_where_it_started():

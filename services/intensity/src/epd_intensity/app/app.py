@@ -55,6 +55,7 @@ from epd_intensity.settings import IntensitySettings
 from .consumer_steps import ConsumerSteps
 from .metrics import SIZES, IntensityMetrics
 from .monitor import LeanMonitor
+from .offset_probe import OffsetProbe
 from .processor import REPLAYED, Processor, Step
 from .rebalance_gate import RebalanceGate
 from .source_progress import Admission, SourceProgress
@@ -137,6 +138,9 @@ def create_app(
     progress = SourceProgress(store, steps)
     readings_name = readings.get_topic_name()
     assert readings_name == steps.topic
+    # Checks each step the consumer claims (offset_probe.py); reads as faust's consumer does without
+    # transactions (its aiokafka driver: read_committed only in a transaction).
+    probe = OffsetProbe(settings.kafka, readings_name, "read_uncommitted")
     # Windows and corrections go straight to faust's producer (the topics above declare them):
     # Topic.send adds per-message bookkeeping this agent does not use (it awaits each send itself).
     windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()
@@ -264,6 +268,27 @@ def create_app(
                 metrics.readings.labels(REPLAYED).inc(replayed)
             _observe(metrics, steps)
 
+    async def check_step(partition: int, offset: int) -> Admission:
+        """Admit a reading past offsets the consumer says it stepped over only if the broker agrees."""
+        expected = progress.claimed_from(partition)
+        try:
+            first = await probe.first_from(partition, expected)
+        except Exception:  # any failure: not confirmed, the partition is read again
+            log.exception("could not read partition %d from %d to check a step", partition, expected)
+            first = None
+        if first == offset:
+            progress.confirm_step(partition, offset)
+            return Admission.PROCESS
+        log.warning(
+            "partition %d: the consumer went from %d to %d, but reading from %d gives %s: not a step",
+            partition,
+            expected,
+            offset,
+            expected,
+            first,
+        )
+        return progress.refuse_step(partition)
+
     async def handle_batch(events: Sequence[EventT[Any]], gaps: dict[int, int | None]) -> tuple[list[Step], int, int]:
         """Every record's readings stepped; returns the steps, undecodable readings and replayed readings."""
         pending: list[Any] = []
@@ -272,6 +297,8 @@ def create_app(
         for event in events:
             message = event.message
             admission = progress.admit(message.partition, message.offset)
+            if admission is Admission.STEP:
+                admission = await check_step(message.partition, message.offset)
             if admission is Admission.GAP:
                 gaps[message.partition] = progress.rewinds()[message.partition]
                 log.warning(

@@ -13,7 +13,10 @@ worker does not trust faust's consumer position or its committed offset; it keep
 - every reading delivered must be the next one: the next offset (applied + 1, or the one after the
   batch's last), or one the CONSUMER reached from there by stepping over offsets it never delivers
   (consumer_steps.py: transaction markers, aborted or compacted records). Offsets are not contiguous;
-  the consumer's position is the rule. A reading further on than that is a GAP: readings the consumer
+  the consumer's position is the rule. Such a step is a claim (STEP) until the caller has read from
+  the expected offset itself (offset_probe.py) and found the same first record (`confirm_step`);
+  otherwise (`refuse_step`) it is a GAP: a step inferred from a fetch that a seek raced once skipped
+  readings the consumer had handed out. A reading further on than that is a GAP: readings the consumer
   delivered were lost before the agent, so the worker seeks the partition back to the next expected
   offset (`rewinds`) and drops what arrives for it (STALE) until the reading the consumer delivers
   from there comes (the expected offset, or the first one past offsets it steps over); a reading at
@@ -43,6 +46,7 @@ class Admission(Enum):
     REPLAYED = "replayed"  # at or below what is already done: skip
     GAP = "gap"  # readings missing before it: seek back (`rewinds`), do not process
     STALE = "stale"  # delivered while waiting for a rewound partition's next reading: drop
+    STEP = "step"  # past offsets the consumer says it stepped over: `confirm_step` or `refuse_step` first
 
 
 class SourceProgress:
@@ -52,6 +56,7 @@ class SourceProgress:
         self._applied: dict[int, int | None] = {}  # cache of the stored applied offsets
         self._position: dict[int, int] = {}  # last reading admitted in the open batch
         self._rewind: dict[int, int] = {}  # partition -> the offset it was sought back to
+        self._claims: dict[int, int] = {}  # partition -> expected offset of a step not yet confirmed
 
     def applied(self, partition: int) -> int | None:
         if partition not in self._applied:
@@ -69,14 +74,34 @@ class SourceProgress:
             return Admission.REPLAYED
         waiting = self._rewind.get(partition)
         expected = waiting if waiting is not None else (None if last is None else last + 1)
-        if expected is None or offset == expected or self._stepped_over(partition, expected, offset):
+        if expected is None or offset == expected:
             self._rewind.pop(partition, None)
             self._position[partition] = offset
             return Admission.PROCESS
-        if waiting is not None:
+        if self._stepped_over(partition, expected, offset):
+            self._claims[partition] = expected
+            return Admission.STEP
+        return self._gap(partition, expected)
+
+    def _gap(self, partition: int, expected: int) -> Admission:
+        if partition in self._rewind:
             return Admission.STALE
         self._rewind[partition] = expected
         return Admission.GAP
+
+    def claimed_from(self, partition: int) -> int:
+        """The expected offset of the partition's step waiting for `confirm_step` or `refuse_step`."""
+        return self._claims[partition]
+
+    def confirm_step(self, partition: int, offset: int) -> None:
+        """Read from the expected offset, the broker's first record is `offset`: admit it (PROCESS)."""
+        del self._claims[partition]
+        self._rewind.pop(partition, None)
+        self._position[partition] = offset
+
+    def refuse_step(self, partition: int) -> Admission:
+        """The broker holds records the step would skip: a GAP (or STALE while already rewound)."""
+        return self._gap(partition, self._claims.pop(partition))
 
     def _stepped_over(self, partition: int, expected: int, offset: int) -> bool:
         """Whether the consumer reached ``offset`` from at most ``expected`` without delivering anything:
@@ -112,6 +137,7 @@ class SourceProgress:
         """The open batch failed: nothing of it counts. Returns where to seek each of its partitions
         (None: nothing applied yet, the caller seeks to the earliest offset and calls `skip_to`)."""
         self._position.clear()
+        self._claims.clear()
         seeks: dict[int, int | None] = {}
         for partition in sorted(partitions):
             applied = self.applied(partition)
@@ -125,3 +151,4 @@ class SourceProgress:
         self._applied.clear()
         self._position.clear()
         self._rewind.clear()
+        self._claims.clear()
