@@ -200,10 +200,15 @@ async def end_offsets(connection: KafkaConnection, topic: str) -> dict[int, int]
 
 
 async def listed_groups(connection: KafkaConnection) -> set[str]:
+    """The groups the broker lists the principal (ListGroups), each of which it may describe (DescribeGroups)."""
     admin = make_admin(connection)
     await admin.start()
     try:
-        return {group[0] for group in await admin.list_consumer_groups()}
+        names = {group[0] for group in await admin.list_consumer_groups()}
+        for name in names:
+            (described,) = [g.to_object() for g in await admin.describe_consumer_groups([name])]
+            assert [g["error_code"] for g in described["groups"]] == [0], described
+        return names
     finally:
         await admin.close()
 
