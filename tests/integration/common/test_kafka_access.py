@@ -186,3 +186,70 @@ async def test_acls_lists_grants_made_by_hand_outside_the_table(granted, unique)
     listed = epd("kafka", "acls", "--principal", name, env=granted.env())
     assert listed.returncode == 0 and f"User:{name} IDEMPOTENT_WRITE CLUSTER kafka-cluster" in listed.stdout, listed
     assert epd("kafka", "revoke", name, env=granted.env()).returncode == 0
+
+
+async def end_offsets(connection: KafkaConnection, topic: str) -> dict[int, int]:
+    """The partitions' high watermarks (ListOffsets, no group): what the lag is measured against."""
+    consumer = AIOKafkaConsumer(**connection.client_kwargs(), group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(3)]
+        return {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def listed_groups(connection: KafkaConnection) -> set[str]:
+    """The groups the broker lists the principal (ListGroups), each of which it may describe (DescribeGroups)."""
+    admin = make_admin(connection)
+    await admin.start()
+    try:
+        names = {group[0] for group in await admin.list_consumer_groups()}
+        for name in names:
+            (described,) = [g.to_object() for g in await admin.describe_consumer_groups([name])]
+            assert [g["error_code"] for g in described["groups"]] == [0], described
+        return names
+    finally:
+        await admin.close()
+
+
+async def test_the_lag_exporter_sees_group_offsets_and_high_watermarks_and_reads_and_writes_nothing(
+    granted, topic_prefix, unique
+):
+    """What k8s/base/kafka-lag-exporter.yaml's principal needs for kafka_consumergroup_lag (ListGroups,
+    OffsetFetch, ListOffsets) and nothing more: no record read, none produced, no other group's offsets."""
+    raw = topics.TELEMETRY_RAW.topic(topic_prefix)
+    group = f"{topic_prefix}epd-ingest"
+    for plant in ("p1", "p2"):
+        message = topics.TELEMETRY_RAW.message_type(plant_id=plant)
+        await produce(granted.connection("epd-connector"), topics.TELEMETRY_RAW, message, topic_prefix)
+    assert await read_one(granted.connection("epd-ingest"), raw, group=group)  # commits its position
+    exporter = granted.connection("epd-kafka-lag-exporter")
+
+    assert group in await listed_groups(exporter)
+    committed = {tp.partition: meta.offset for tp, meta in (await group_offsets(exporter, group)).items()}
+    watermarks = await end_offsets(exporter, raw)
+    assert sum(watermarks.values()) == 2 and committed, (watermarks, committed)
+    assert all(0 <= offset <= watermarks[p] for p, offset in committed.items()), (committed, watermarks)
+    # The broker lists it only the programme's groups: a registry's group is neither listed nor readable.
+    name = f"registry-{unique[:8]}"
+    made = epd("kafka", "grant-subscriber", name, "--json", env={**granted.env(), "EPD_TOPIC_PREFIX": topic_prefix})
+    assert made.returncode == 0, made.stdout + made.stderr
+    subscriber = granted.connection().as_user(name, json.loads(made.stdout)["password"])
+    change = footprint_pb2.FootprintChanged(product_id="p1", product_sequence=1)
+    await produce(granted.connection("epd-publisher"), topics.FOOTPRINT_CHANGES, change, topic_prefix)
+    feed = topics.FOOTPRINT_CHANGES.topic(topic_prefix)
+    assert await read_one(subscriber, feed, group=f"{name}-mirror")
+    assert f"{name}-mirror" not in await listed_groups(exporter)
+    with pytest.raises(GroupAuthorizationFailedError):
+        await group_offsets(exporter, f"{name}-mirror")
+    assert epd("kafka", "revoke", name, env=granted.env()).returncode == 0
+
+    # Describing is all: no record of any topic, nothing produced, no member of a service's group.
+    for topic in (raw, feed):
+        with pytest.raises(REFUSED):
+            await read_one(exporter, topic)
+    with pytest.raises(REFUSED):
+        await read_one(exporter, raw, group=group)
+    with pytest.raises(WRITE_REFUSED):
+        await produce(exporter, topics.TELEMETRY_RAW, topics.TELEMETRY_RAW.message_type(plant_id="x"), topic_prefix)

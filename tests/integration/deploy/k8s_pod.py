@@ -10,7 +10,8 @@
 - Process: exactly the environment the manifest gives (envFrom, env, secretKeyRef/configMapKeyRef)
   plus what the image sets (PATH, PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE, HOME), service links when
   the pod does not turn them off, and its command and args; `python` and the console scripts are this
-  workspace's (the image's /app holds the same code), the working directory is the repository.
+  workspace's (the image's /app holds the same code; the caller's PYTHONPATH too, so a worktree's
+  packages are the ones imported), the working directory is the repository.
 
 Needs root (namespaces, mounts), as the tests on these machines have.
 """
@@ -257,6 +258,8 @@ def start(
         "PYTHONDONTWRITEBYTECODE": "1",
         "HOME": str(REPO),  # the image's user has /app as home: read-only
     }
+    if os.environ.get("PYTHONPATH"):  # a worktree's packages ahead of the venv's install of the main checkout
+        image_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     script = mount_script(pod, container, objects, workdir)
     command = ["nsenter", f"--net={sandbox.netns}", "--", "unshare", "--mount", "--propagation", "private"]
     command += ["sh", "-c", script, "pod", *argv]

@@ -13,6 +13,8 @@ from tests.conftest import REPO
 
 OVERLAYS = ["local", "production"]
 SERVICES = ["connector", "ingest", "intensity", "footprint", "publisher", "gateway", "portal"]
+# Deployments of a third-party image (not this workspace's code: the pods test does not start them).
+EXPORTERS = ["kafka-lag-exporter"]
 
 
 @functools.cache

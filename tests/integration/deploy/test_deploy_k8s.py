@@ -4,12 +4,13 @@ Offline after the first install; the rendered manifests are never written into t
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import kubernetes_validate
 import pytest
 import yaml
-from k8s_render import OVERLAYS, SERVICES
+from k8s_render import EXPORTERS, OVERLAYS, SERVICES
 from k8s_render import kustomize as install_kustomize
 from k8s_render import render as render_overlay
 
@@ -50,7 +51,7 @@ def test_the_validator_rejects_a_broken_object(kustomize):
 def test_workloads_are_hardened_probed_and_bounded(kustomize, overlay):
     docs = render(kustomize, overlay)
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
-    assert set(deployments) == {f"epd-{s}" for s in SERVICES}
+    assert set(deployments) == {f"epd-{s}" for s in SERVICES + EXPORTERS}
     accounts = {d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"}
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
     configs = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"}
@@ -152,3 +153,31 @@ def test_the_connector_keeps_its_spool_on_a_retained_persistent_volume(kustomize
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["EPD_CONNECTOR_SPOOL_DIR"] == mounts[claim["metadata"]["name"]]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_lag_exporter_runs_non_root_on_the_port_prometheus_scrapes(kustomize, overlay):
+    """The HPAs' metric source is in every overlay: non-root, its Service, container, listen address and
+    scrape annotation on one port, and every $(VAR) of its flags defined (or Kubernetes passes it literally)."""
+    docs = render(kustomize, overlay)
+    (dep,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "epd-kafka-lag-exporter"]
+    template = dep["spec"]["template"]
+    pod = template["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    (port,) = container["ports"]
+    (service,) = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == dep["metadata"]["name"]]
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["targetPort"] == port["name"] == "metrics"
+    assert int(annotations["prometheus.io/port"]) == service_port["port"] == port["containerPort"]
+    flags = dict(arg.removeprefix("--").partition("=")[::2] for arg in container["args"])
+    assert flags["web.listen-address"] == f":{port['containerPort']}" and flags["web.telemetry-path"] == "/metrics"
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("epd-config"))
+    defined = set(config["data"]) | {e["name"] for e in container["env"]}
+    referenced = {ref for arg in container["args"] for ref in re.findall(r"\$\((\w+)\)", arg)}
+    assert referenced == {"EPD_KAFKA_BOOTSTRAP", "EPD_KAFKA_USERNAME", "EPD_KAFKA_PASSWORD", "EPD_KAFKA_CA_FILE"}
+    assert referenced <= defined, referenced - defined
+    assert "," not in config["data"]["EPD_KAFKA_BOOTSTRAP"], "--kafka.server takes one address per flag"

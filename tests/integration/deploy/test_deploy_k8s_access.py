@@ -30,12 +30,14 @@ SECRET_ENV = {
     "epd-portal": {"EPD_PORTAL_PG_DSN", "EPD_RECORDS_KEY_SECRET"},
     "epd-migrate": {"EPD_PG_DSN"},
     "epd-kafka-provision": {"EPD_KAFKA_PASSWORD"},  # the Kafka admin's (epd-admin)
+    "epd-kafka-lag-exporter": {"EPD_KAFKA_PASSWORD"},
 }
 # Workloads that read PostgreSQL (through EPD_PG_DSN, or the portal's read-only EPD_PORTAL_PG_DSN).
 PG_CLIENTS = {name for name, keys in SECRET_ENV.items() if keys & {"EPD_PG_DSN", "EPD_PORTAL_PG_DSN"}}
 SECRET_FILES = {"epd-connector": {"epd-connector-key", "epd-connector-push-credentials", "epd-connector-push-tls"}}
 PRODUCTION_ONLY_FILES = {"epd-gateway": {"epd-gateway-tls"}}
-# The services' Kafka principals (epd_common.kafka_access.SERVICES) are their workloads' names.
+# The services' Kafka principals (epd_common.kafka_access.SERVICES, the lag exporter's among them) are their
+# workloads' names.
 KAFKA_SERVICES = set(kafka_access.SERVICES)
 KAFKA_CLIENTS = KAFKA_SERVICES | {"epd-kafka-provision"}
 KAFKA_ADMIN = "epd-admin"

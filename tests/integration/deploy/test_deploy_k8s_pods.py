@@ -1,6 +1,7 @@
-"""The k8s manifests run as written: for each overlay, the migration Job and then every Deployment are
-started here as their pods would run them (k8s_pod.py: own network namespace with the pod address,
-read-only root filesystem, the volumes, exactly the manifest's environment, command and args), and
+"""The k8s manifests run as written: for each overlay, the migration Job and then every Deployment of this
+workspace's image (not the third-party lag exporter, whose principal's login is checked) are started
+here as their pods would run them (k8s_pod.py: own network namespace with the pod address, read-only
+root filesystem, the volumes, exactly the manifest's environment, command and args), and
 each Deployment's readiness and liveness probes must answer on the port and path the manifest names.
 
 What points at cluster services is replaced by this machine's: Kafka is the deploy tests' three-broker
@@ -28,7 +29,7 @@ import asyncpg
 import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from k8s_pod import Objects, Sandbox, container_env, probe, service_links, start, stop
-from k8s_render import OVERLAYS, SERVICES, by_kind, render, workloads
+from k8s_render import EXPORTERS, OVERLAYS, SERVICES, by_kind, render, workloads
 
 from epd_common import kafka_access
 from epd_common.kafka import KafkaConnection, make_admin
@@ -69,6 +70,7 @@ def stand_ins(tmp_path, dsn: str, kafka: KafkaCluster) -> dict[tuple[str, str], 
             "EPD_KAFKA_PASSWORD": kafka.password("epd-publisher"),
         },
         ("Secret", "epd-kafka-provision-secrets"): {"EPD_KAFKA_PASSWORD": kafka.password(ADMIN)},
+        ("Secret", "epd-kafka-lag-exporter-secrets"): {"EPD_KAFKA_PASSWORD": kafka.password("epd-kafka-lag-exporter")},
         ("ConfigMap", "epd-kafka-ca"): {"ca.pem": kafka.ca.cert_file.read_text()},
         ("Secret", "epd-gateway-secrets"): {"EPD_PG_DSN": dsn, "EPD_RECORDS_KEY_SECRET": records},
         ("Secret", "epd-migrate-secrets"): {"EPD_PG_DSN": dsn},
@@ -230,7 +232,9 @@ async def test_every_workload_runs_as_written_and_answers_its_probes(overlay, th
             assert code == 0, f"the Job {name} failed\n{job.log()}"
         await each_service_logs_in_with_its_secret(objects, three_brokers)
 
-        deployments = {n: w for n, w in workloads(docs).items() if w["object"]["kind"] != "Job"}
+        # The lag exporter's image is not this workspace's: its principal's login is checked above only.
+        exporters = {f"epd-{e}" for e in EXPORTERS}
+        deployments = {n: w for n, w in workloads(docs).items() if w["object"]["kind"] != "Job" and n not in exporters}
         assert set(deployments) == {f"epd-{s}" for s in SERVICES}
         for name, workload in deployments.items():
             pods.append(Pod(name, workload, objects, tmp_path, kafka, dsn, links))

@@ -9,6 +9,8 @@ import pytest
 
 from epd_common import topics
 from epd_common.kafka_access import (
+    LAG_EXPORTER,
+    SERVICE_GROUPS,
     SERVICES,
     AccessError,
     Operation,
@@ -100,3 +102,20 @@ def test_the_salted_password_is_rfc5802_hi_with_sha512():
     first = hmac.new(b"pencil", b"salt" + (1).to_bytes(4, "big"), hashlib.sha512).digest()
     assert salted_password("pencil", b"salt", iterations=1) == first
     assert salted_password("pencil", b"salt") != salted_password("pencil", b"pepper")
+
+
+def test_the_lag_exporter_only_describes_the_pipelines_topics_and_the_services_groups():
+    """Enough to list the groups and fetch their committed offsets and the topics' high watermarks; no
+    READ (no Fetch of a record), no WRITE, nothing on the cluster, nothing outside the prefix."""
+    grants = service_grants(LAG_EXPORTER, "p.")
+    assert LAG_EXPORTER in SERVICES  # `epd kafka grant-services` provisions it with the services
+    assert {g.operation for g in grants} == {Operation.DESCRIBE}
+    described = {spec.name for spec in topics.ALL_TOPICS} | {topics.INTENSITY_CORRECTIONS}
+    assert topic_ops(grants, "p.") == {name: {"DESCRIBE"} for name in described}
+    groups = {(g.name, g.pattern) for g in grants if g.resource == ResourceType.GROUP}
+    assert groups == {(f"p.{group}", Pattern.PREFIXED) for group in SERVICE_GROUPS.values()}
+    assert {g.resource for g in grants} == {ResourceType.TOPIC, ResourceType.GROUP}
+    # the lag of the two autoscaled workers' groups on the topics they consume is visible
+    assert ("p.epd-ingest", Pattern.PREFIXED) in groups and ("p.epd-intensity", Pattern.PREFIXED) in groups
+    with pytest.raises(AccessError, match="is not a subscriber name"):  # nor may a registry take its name
+        subscriber_grants(LAG_EXPORTER)

@@ -7,6 +7,7 @@ import subprocess
 
 import yaml
 
+from epd_common import kafka_access
 from tests.conftest import REPO
 
 SERVICES = {"connector", "ingest", "intensity", "footprint", "publisher", "gateway"}
@@ -190,6 +191,8 @@ def test_each_kafka_service_is_its_own_principal_and_provisioning_runs_first():
         assert svcs[name]["depends_on"]["kafka-provision"]["condition"] == "service_completed_successfully", name
         passwords[name] = env["EPD_KAFKA_PASSWORD"]
     assert len(set(passwords.values())) == len(passwords), "two principals share a password"
+    # every principal grant-services provisions has its password given (none made up inside the container)
+    assert {f"{password_dir}/{p}.password" for p in kafka_access.SERVICES} == set(files)
     assert all(p.startswith("change-me-") for p in [*passwords.values(), admin["EPD_KAFKA_PASSWORD"]])
     for name in {"gateway", "portal", "migrate"}:
         assert not {"EPD_KAFKA_USERNAME", "EPD_KAFKA_PASSWORD"} & set(svcs[name]["environment"]), name

@@ -2,7 +2,7 @@
 and EPD_KAFKA_PASSWORD of the admin principal, a super user; `make stack-up` prints them with
 `python -m epd_devstack env`). What each principal may do is `epd_common.kafka_access`.
 
-- `grant-services`: the topics, and each service's SCRAM user and ACLs for EPD_TOPIC_PREFIX.
+- `grant-services`: the topics, and each service's (and the lag exporter's) SCRAM user and ACLs for EPD_TOPIC_PREFIX.
 - `grant-subscriber NAME`: a registry's read-only principal (change feed and records); prints its password once.
 - `revoke NAME`: its password and every ACL removed; new connections are refused.
 - `acls [--principal NAME]`: what is granted.
@@ -39,7 +39,7 @@ def grant_services(
         help="one <principal>.password per service (created with a random password when missing, mode 0600)",
     ),
 ) -> None:
-    """Create the topics, each service principal with its password and its least-privilege ACLs."""
+    """Create the topics, each service principal (and the lag exporter's) with its password and its ACLs."""
     settings = ServiceSettings()
 
     async def run() -> None:

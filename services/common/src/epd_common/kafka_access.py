@@ -110,8 +110,13 @@ class Grant:
 
 # --- the table -----------------------------------------------------------------------------------
 
-#: Every service principal: what it writes and reads (DESIGN.md section 2), nothing else.
-SERVICES = ("epd-connector", "epd-ingest", "epd-intensity", "epd-footprint", "epd-publisher")
+#: The Kafka lag exporter the stream workers' autoscalers read (k8s/base/kafka-lag-exporter.yaml): it only
+#: describes the pipeline's topics and the services' groups (their committed offsets, the topics' high
+#: watermarks), and reads and writes no record.
+LAG_EXPORTER = "epd-kafka-lag-exporter"
+#: Every principal `epd kafka grant-services` provisions: each service with what it writes and reads
+#: (DESIGN.md section 2), nothing else, and the lag exporter.
+SERVICES = ("epd-connector", "epd-ingest", "epd-intensity", "epd-footprint", "epd-publisher", LAG_EXPORTER)
 
 _R, _W, _C, _D = Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DESCRIBE
 
@@ -140,6 +145,8 @@ SUBSCRIBER_TOPICS = (topics.FOOTPRINT_CHANGES, topics.FOOTPRINT_RECORDS)
 
 def service_grants(principal: str, prefix: str = "") -> list[Grant]:
     """The ACLs of one service principal for the topics under `prefix` (EPD_TOPIC_PREFIX)."""
+    if principal == LAG_EXPORTER:
+        return lag_exporter_grants(prefix)
     if principal not in _SERVICE_TOPICS:
         raise AccessError(f"unknown service principal {principal!r} (known: {', '.join(SERVICES)})")
     reads, writes = _SERVICE_TOPICS[principal]
@@ -158,6 +165,17 @@ def service_grants(principal: str, prefix: str = "") -> list[Grant]:
             (prefix + topics.INTENSITY_CORRECTIONS, Pattern.LITERAL),
         )
         out |= {Grant(principal, ResourceType.TOPIC, name, pattern, Operation.ALL) for name, pattern in internal}
+    return sorted(out)
+
+
+def lag_exporter_grants(prefix: str = "") -> list[Grant]:
+    """DESCRIBE only: the pipeline's topics (metadata, high watermarks: ListOffsets) and the services' groups
+    (listed, their committed offsets: OffsetFetch). The broker lists only the topics and groups a principal
+    may describe, so the exporter sees the programme's and nothing else; DESCRIBE grants no Fetch or Produce."""
+    names = [spec.name for spec in topics.ALL_TOPICS] + [topics.INTENSITY_CORRECTIONS]
+    out = {Grant(LAG_EXPORTER, ResourceType.TOPIC, prefix + name, Pattern.LITERAL, _D) for name in names}
+    groups = SERVICE_GROUPS.values()
+    out |= {Grant(LAG_EXPORTER, ResourceType.GROUP, prefix + group, Pattern.PREFIXED, _D) for group in groups}
     return sorted(out)
 
 
