@@ -16,6 +16,7 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
+from epd_common.reading_values import out_of_range
 from epd_ingest import plausibility as plaus
 from epd_ingest import units
 from epd_ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
@@ -227,8 +228,9 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     meter = ctx.meters.get(raw.meter_id)
     if meter is None:
         return Finding(RR.REJECTION_REASON_UNKNOWN_METER, f"meter {raw.meter_id[:64]!r} is not registered")
-    if raw.kind != _UNSPECIFIED and raw.kind != meter.reading_kind:
-        return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {raw.kind} differs from the meter's")
+    kind = raw.kind
+    if kind != _UNSPECIFIED and kind != meter.reading_kind:
+        return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {kind} differs from the meter's")
     quality = raw.quality
     if quality == _BAD:
         return plaus.check_quality(quality)  # type: ignore[return-value]
@@ -247,20 +249,22 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
             ctx.config.max_future_skew,  # type: ignore[return-value]
             ctx.config.max_lateness,
         )
-    value = plaus.parse_value(raw.value)
+    text, raw_unit = raw.value, raw.unit
+    value = plaus.parse_value(text)
     if isinstance(value, Finding):
         return value
     try:
-        unit, factor = units.conversion(raw.unit, meter.activity_kind)
+        unit, factor = units.conversion(raw_unit, meter.activity_kind)
     except units.UnknownUnitError as exc:
         return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
     except units.IncompatibleUnitError as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
     if factor is not None:
-        converted = plaus.check_range(value * factor, f"value {raw.value[:32]!r} {raw.unit[:16]} in {unit}")
-        if isinstance(converted, Finding):
-            return converted
-        value = converted
+        value *= factor
+        if (problem := out_of_range(value)) is not None:  # the detail is formatted only for a refusal
+            return Finding(
+                RR.REJECTION_REASON_OUT_OF_RANGE, f"value {text[:32]!r} {raw_unit[:16]} in {unit}: {problem}"
+            )
     if value < 0:
         return plaus.check_sign(value)  # type: ignore[return-value]
     dedupe = ctx.state.dedupe

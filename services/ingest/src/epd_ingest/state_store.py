@@ -76,20 +76,16 @@ class RowColumns:
     @classmethod
     def of(cls, rows: Sequence[tuple], width: int, hashed: bool = False) -> RowColumns:
         """`rows` of `width` text key columns, the stamp, then (when `hashed`) the hash."""
+        if not rows:
+            return cls(tuple([] for _ in range(width)), "", "", b"", 0)
+        columns = list(zip(*rows, strict=True))
         index: dict[tuple, int] = {}
-        positions = []
-        for row in rows:
-            key = row[:width]
-            i = index.get(key)
-            if i is None:
-                i = index[key] = len(index) + 1
-            positions.append(i)
-        keys = tuple([k[c] for k in index] for c in range(width))
-        stamps = ",".join([str(row[width]) for row in rows])
-        hashes = b"".join([row[width + 1] for row in rows]) if hashed else b""
+        positions = [index.setdefault(key, len(index) + 1) for key in zip(*columns[:width], strict=True)]
+        keys = tuple(list(col) for col in zip(*index, strict=True))
+        hashes = b"".join(columns[width + 1]) if hashed else b""
         if len(hashes) != (HASH_BYTES * len(rows) if hashed else 0):
             raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
-        return cls(keys, ",".join(map(str, positions)), stamps, hashes, len(rows))
+        return cls(keys, ",".join(map(str, positions)), ",".join(map(str, columns[width])), hashes, len(rows))
 
     def rows(self) -> list[tuple]:
         """The rows back, as `of` took them (for tests and logs)."""
@@ -145,14 +141,14 @@ class IngestStateStore:
         self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
     ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
+        readings = RowColumns.of(changes.readings, 2)
         meter_rows: list[MeterRow] = []
-        for p, m in {(p, m) for p, m, _ in changes.readings}:
+        for p, m in zip(*readings.keys, strict=True):  # the meters with new readings, each once
             _, floor = state.dedupe.meter_snapshot(p, m)
             point = state.counters.get((p, m))
             meter_rows.append(
                 (p, m, floor, None if point is None else point.value, None if point is None else point.observed_at)
             )
-        readings = RowColumns.of(changes.readings, 2)
         evidence = RowColumns.of(changes.evidence, 3, hashed=True)
         return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches), evidence)
 
