@@ -33,3 +33,21 @@ def test_the_connector_refuses_them_at_the_edge(value, why):
 
 def test_non_finite_values_still_pass_the_edge_for_ingest_to_reject_with_their_reason():
     assert decimal_text("NaN") == "NaN" and decimal_text(12.5) == "12.5"
+
+
+def test_the_short_text_shortcut_agrees_with_counting_the_digits():
+    """out_of_range skips counting the digits when str(value) is short enough to hold no more than 28."""
+    texts = [
+        *(("0." + "1" * n) for n in range(20, 34)),
+        *(("1" * n + "e-20") for n in range(20, 34)),
+        *(("-1." + "0" * n + "1") for n in range(20, 34)),
+        "1.5" + "0" * 40,
+        "123456789.123456789012345678",
+        "1E+14",
+        "-7.25E-11",
+    ]
+    for text in texts:
+        value = Decimal(text)
+        digits = len(bytes(value.as_tuple().digits).rstrip(b"\x00"))
+        counted = digits > 28 and 1e-12 <= abs(value) <= 1e15
+        assert ("significant digits" in (out_of_range(value) or "")) is counted, text

@@ -114,9 +114,9 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
     store.release.set()
     await service.flush()
     first, second = store.written
-    assert (first.offsets, len(first.readings[0])) == ({0: 1}, 1)
-    assert (second.offsets, len(second.readings[0])) == ({0: 3}, 2)  # polls 2 and 3 in one save
-    assert second.readings[1] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
+    assert (first.offsets, first.readings.count) == ({0: 1}, 1)
+    assert (second.offsets, second.readings.count) == ({0: 3}, 2)  # polls 2 and 3 in one save
+    assert [r[1] for r in second.readings.rows()] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
     # Kafka offsets are committed only after their save, and never ahead of it.
     assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 3}]
     await service.flush()  # nothing left: no empty save
@@ -236,4 +236,4 @@ async def test_a_polls_readings_of_one_plant_go_out_as_one_reading_batch_keyed_b
     assert unpacked.readings == expected and len(expected) == 3
     assert telemetry_pb2.ReadingBatch.FromString(readings[0][0]).plant_id == PLANT
     assert [r.reason for r in rejected] == [telemetry_pb2.REJECTION_REASON_UNKNOWN_METER]
-    assert service.accepted == 3 and len(store.written[0].evidence[0]) == 3  # one evidence row per reading
+    assert service.accepted == 3 and store.written[0].evidence.count == 3  # one evidence row per reading

@@ -1,10 +1,14 @@
-"""DedupeState snapshot/restore (used by the PostgreSQL state store) and the cached unit factors."""
+"""DedupeState snapshot/restore (used by the PostgreSQL state store), the rows a save passes as parameters,
+and the cached unit factors."""
 
 from decimal import Decimal
+
+import pytest
 
 from epd.v1 import telemetry_pb2
 from epd_ingest import units
 from epd_ingest.dedupe import DedupeState, Seen
+from epd_ingest.state_store import RowColumns
 
 
 def test_restored_window_answers_like_the_original():
@@ -23,3 +27,13 @@ def test_cached_factor_conversion_is_exact():
     kind = telemetry_pb2.ACTIVITY_KIND_ELECTRICITY
     assert units.normalise(Decimal("1.5"), "MWh", kind) == units.Normalised(Decimal("1500.0"), "kWh")
     assert units.normalise(Decimal("0.001"), "MWh", kind).quantity == Decimal(1)
+
+
+def test_save_rows_as_parameters_round_trip():
+    rows = [("p", "m1", 5, b"a" * 32), ("p", "m2", 6, b"b" * 32), ("p", "m1", 7, b"c" * 32)]
+    cols = RowColumns.of(rows, 2, hashed=True)
+    assert cols.keys == (["p", "p"], ["m1", "m2"]) and cols.indexes == "1,2,1" and cols.stamps == "5,6,7"
+    assert cols.rows() == rows
+    assert RowColumns.of([], 2).rows() == [] and RowColumns.of([r[:3] for r in rows], 2).rows() == [r[:3] for r in rows]
+    with pytest.raises(ValueError):  # the evidence hashes are sliced by 32 bytes: no other size gets in
+        RowColumns.of([*rows, ("p", "m1", 8, b"short")], 2, hashed=True)

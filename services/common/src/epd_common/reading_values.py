@@ -26,7 +26,11 @@ def out_of_range(value: Decimal) -> str | None:
         return f"|value| is above {MAX_ABS_VALUE}"
     if magnitude < MIN_ABS_VALUE:
         return f"|value| is below {MIN_ABS_VALUE} (and not zero)"
-    # trailing zeros are not significant (normalize() would round to the context's 28 digits first)
+    # Every digit of the coefficient is in str(value), so a short text cannot have too many (the usual
+    # case, and cheap); otherwise count them. Trailing zeros are not significant (normalize() would
+    # round to the context's 28 digits first).
+    if len(str(value)) <= MAX_SIGNIFICANT_DIGITS:
+        return None
     if len(bytes(value.as_tuple().digits).rstrip(b"\x00")) > MAX_SIGNIFICANT_DIGITS:
         return f"value has more than {MAX_SIGNIFICANT_DIGITS} significant digits"
     return None

@@ -40,6 +40,10 @@ class DedupeState:
     max_batch_ids: int = 100_000
     _meters: dict[tuple[str, str], _MeterWindow] = field(default_factory=dict, repr=False)
     _batches: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
+    _window_ns: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._window_ns = int(self.window.total_seconds() * 1_000_000_000)
 
     def check_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> Seen:
         w = self._meters.get((plant_id, meter_id))
@@ -63,7 +67,7 @@ class DedupeState:
             stamps.append(ts_ns)  # the usual case: readings arrive in time order
         else:
             bisect.insort(stamps, ts_ns)
-        cutoff = stamps[-1] - int(self.window.total_seconds() * 1_000_000_000)
+        cutoff = stamps[-1] - self._window_ns
         floor = cutoff if w.floor is None or cutoff > w.floor else w.floor
         if stamps[0] < cutoff or len(stamps) > self.max_per_meter:  # evict (rare: once per stamp at most)
             drop = max(bisect.bisect_left(stamps, cutoff), len(stamps) - self.max_per_meter)

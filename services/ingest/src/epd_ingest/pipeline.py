@@ -16,6 +16,7 @@ from decimal import Decimal
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
+from epd_common.reading_values import out_of_range
 from epd_ingest import plausibility as plaus
 from epd_ingest import units
 from epd_ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
@@ -88,7 +89,11 @@ def reading_id(plant_id: str, meter_id: str, ts_ns: int) -> str:
 
 def reading_hash(raw: telemetry_pb2.RawReading) -> str:
     """SHA-256 hex of the RawReading's deterministic serialisation (the evidence hash)."""
-    return hashlib.sha256(raw.SerializeToString(deterministic=True)).hexdigest()
+    return _reading_digest(raw).hex()
+
+
+def _reading_digest(raw: telemetry_pb2.RawReading) -> bytes:
+    return hashlib.sha256(raw.SerializeToString(deterministic=True)).digest()
 
 
 def _rejection(
@@ -167,7 +172,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class _BatchContext:
     """What every reading of one batch shares, computed once per batch (integers for the clock
-    checks, the ingestion timestamp message) so the per-reading path stays cheap."""
+    checks, the ingestion timestamp message, per meter a Reading holding the fields every reading of
+    that meter in this batch has) so the per-reading path stays cheap."""
 
     __slots__ = (
         "batch_id",
@@ -180,6 +186,7 @@ class _BatchContext:
         "plant_id",
         "skew_us",
         "state",
+        "templates",
     )
 
     def __init__(self, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig) -> None:
@@ -194,6 +201,25 @@ class _BatchContext:
         self.lateness_us = config.max_lateness // _US
         self.ingested_at = timestamp_pb2.Timestamp()
         self.ingested_at.FromDatetime(now)
+        self.templates: dict[str, telemetry_pb2.Reading] = {}
+
+    def reading(self, meter: MeterSpec) -> telemetry_pb2.Reading:
+        """A new Reading with the fields of `meter` and of this batch set (copied from one made per meter)."""
+        template = self.templates.get(meter.meter_id)
+        if template is None:
+            template = self.templates[meter.meter_id] = telemetry_pb2.Reading(
+                plant_id=self.plant_id,
+                process_id=meter.process_id,
+                meter_id=meter.meter_id,
+                activity_kind=meter.activity_kind,
+                activity=meter.activity,
+                batch_id=self.batch_id,
+                product_id=meter.product_id,
+            )
+            template.ingested_at.CopyFrom(self.ingested_at)
+        reading = telemetry_pb2.Reading()
+        reading.CopyFrom(template)
+        return reading
 
 
 def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchContext) -> telemetry_pb2.Reading | Finding:
@@ -202,14 +228,17 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     meter = ctx.meters.get(raw.meter_id)
     if meter is None:
         return Finding(RR.REJECTION_REASON_UNKNOWN_METER, f"meter {raw.meter_id[:64]!r} is not registered")
-    if raw.kind != _UNSPECIFIED and raw.kind != meter.reading_kind:
-        return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {raw.kind} differs from the meter's")
+    kind = raw.kind
+    if kind != _UNSPECIFIED and kind != meter.reading_kind:
+        return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {kind} differs from the meter's")
     quality = raw.quality
     if quality == _BAD:
         return plaus.check_quality(quality)  # type: ignore[return-value]
     ts = raw.observed_at
     seconds, nanos = ts.seconds, ts.nanos
-    if not (plaus.MIN_TS <= seconds <= plaus.MAX_TS and 0 <= nanos < _NS) or not raw.HasField("observed_at"):
+    if not (plaus.MIN_TS <= seconds <= plaus.MAX_TS and 0 <= nanos < _NS) or (
+        not seconds and not nanos and not raw.HasField("observed_at")  # absent reads as 0, 0
+    ):
         return plaus.timestamp_of(ts, raw.HasField("observed_at"))  # type: ignore[return-value]
     # Same microsecond precision as the datetime the checks were defined on (plausibility.check_time).
     observed_us = seconds * 1_000_000 + nanos // 1000
@@ -220,20 +249,22 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
             ctx.config.max_future_skew,  # type: ignore[return-value]
             ctx.config.max_lateness,
         )
-    value = plaus.parse_value(raw.value)
+    text, raw_unit = raw.value, raw.unit
+    value = plaus.parse_value(text)
     if isinstance(value, Finding):
         return value
     try:
-        unit, factor = units.conversion(raw.unit, meter.activity_kind)
+        unit, factor = units.conversion(raw_unit, meter.activity_kind)
     except units.UnknownUnitError as exc:
         return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
     except units.IncompatibleUnitError as exc:
         return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
     if factor is not None:
-        converted = plaus.check_range(value * factor, f"value {raw.value[:32]!r} {raw.unit[:16]} in {unit}")
-        if isinstance(converted, Finding):
-            return converted
-        value = converted
+        value *= factor
+        if (problem := out_of_range(value)) is not None:  # the detail is formatted only for a refusal
+            return Finding(
+                RR.REJECTION_REASON_OUT_OF_RANGE, f"value {text[:32]!r} {raw_unit[:16]} in {unit}: {problem}"
+            )
     if value < 0:
         return plaus.check_sign(value)  # type: ignore[return-value]
     dedupe = ctx.state.dedupe
@@ -264,27 +295,19 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return fast
 
     dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
-    ctx.state.changes.readings.append((plant_id, meter.meter_id, ts_ns))
-    evidence = reading_hash(raw)
-    ctx.state.changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, bytes.fromhex(evidence)))
+    changes = ctx.state.changes
+    changes.readings.append((plant_id, meter.meter_id, ts_ns))
+    digest = _reading_digest(raw)
+    changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, digest))
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
-    reading = telemetry_pb2.Reading(
-        reading_id=reading_id(plant_id, meter.meter_id, ts_ns),
-        plant_id=plant_id,
-        process_id=meter.process_id,
-        meter_id=meter.meter_id,
-        activity_kind=meter.activity_kind,
-        activity=meter.activity,
-        quantity=units.format_decimal(quantity),
-        unit=unit,
-        quality=quality,
-        batch_id=ctx.batch_id,
-        reading_hash=evidence,
-        product_id=meter.product_id,
-    )
+    reading = ctx.reading(meter)
+    reading.reading_id = reading_id(plant_id, meter.meter_id, ts_ns)
+    reading.quantity = units.format_decimal(quantity)
+    reading.unit = unit
+    reading.quality = quality
+    reading.reading_hash = digest.hex()
     reading.observed_at.CopyFrom(ts)
-    reading.ingested_at.CopyFrom(ctx.ingested_at)
     return reading
 
 

@@ -40,7 +40,9 @@ def parse_value(text: str) -> Decimal | Finding:
         return Finding(RR.REJECTION_REASON_MALFORMED, f"value {text[:32]!r} is not a decimal number")
     if not value.is_finite():
         return Finding(RR.REJECTION_REASON_NOT_FINITE, f"value {text[:32]!r} is not finite")
-    return check_range(value, f"value {text[:32]!r}")
+    if (problem := out_of_range(value)) is not None:  # check_range's finding, its detail formatted only here
+        return Finding(RR.REJECTION_REASON_OUT_OF_RANGE, f"value {text[:32]!r}: {problem}")
+    return value
 
 
 def check_range(value: Decimal, what: str) -> Decimal | Finding:

@@ -14,11 +14,21 @@ Readings again with the same deterministic reading ids (and the same rejection i
 consumers dedupe by id. Nothing accepted is lost (offsets only move with the state that
 produced them), and nothing is counted twice by id. A crash after `write` but before the Kafka
 commit loses nothing either: the saved offsets win.
+
+Cost (bench/bench_ingest.py): the reading and evidence rows are a save's bulk, one each per accepted
+reading. They go as few parameters as possible, since asyncpg inspects every element of an array
+parameter: the distinct meters as small arrays, each row's meter index and stamp as one text of
+integers, the evidence hashes as one bytea of 32-byte slices. They are inserted plainly, because
+`ON CONFLICT DO NOTHING` makes PostgreSQL insert each row speculatively (about twice the work); a
+save finding rows that are already stored (a save repeated after an unclear commit, two writers
+for a while during a rebalance) fails with a unique violation and is then written again whole,
+with `ON CONFLICT DO NOTHING`: the rows stored are the same either way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -29,6 +39,9 @@ from epd_ingest.counters import CounterPoint
 from epd_ingest.pipeline import IngestConfig, IngestState, StateChanges
 
 PRUNE_EVERY = 200  # saves between prunes of rows below the meters' floors
+HASH_BYTES = 32
+_PLAIN = ""
+_ON_CONFLICT = " ON CONFLICT DO NOTHING"
 
 # (plant id, meter id, dedupe floor ns, counter value, counter observed at) of one changed meter
 MeterRow = tuple[str, str, int | None, Decimal | None, datetime | None]
@@ -36,15 +49,53 @@ MeterRow = tuple[str, str, int | None, Decimal | None, datetime | None]
 
 @dataclass(frozen=True)
 class StateSnapshot:
-    """The rows one save writes: new reading stamps (three columns), changed meters, batch ids, offsets."""
+    """The rows one save writes: new reading stamps and evidence rows (RowColumns), changed meters,
+    batch ids, offsets."""
 
     topic: str
     offsets: dict[int, int]
     now: datetime
-    readings: tuple[list[str], list[str], list[int]]
+    readings: RowColumns
     meter_rows: list[MeterRow]
     batches: dict[str, str]
-    evidence: tuple[list[str], list[str], list[str], list[int], list[bytes]] = ([], [], [], [], [])
+    evidence: RowColumns = field(default_factory=lambda: RowColumns.of([], 2))
+
+
+@dataclass(frozen=True)
+class RowColumns:
+    """Rows of (text key columns..., observed ns[, 32-byte hash]) as statement parameters: the distinct
+    keys column by column, then each row's key index (1-based) and its stamp as comma-separated
+    integers, and the hashes concatenated (b"" when the rows have none)."""
+
+    keys: tuple[list[str], ...]
+    indexes: str
+    stamps: str
+    hashes: bytes
+    count: int
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple], width: int, hashed: bool = False) -> RowColumns:
+        """`rows` of `width` text key columns, the stamp, then (when `hashed`) the hash."""
+        if not rows:
+            return cls(tuple([] for _ in range(width)), "", "", b"", 0)
+        columns = list(zip(*rows, strict=True))
+        index: dict[tuple, int] = {}
+        positions = [index.setdefault(key, len(index) + 1) for key in zip(*columns[:width], strict=True)]
+        keys = tuple(list(col) for col in zip(*index, strict=True))
+        hashes = b"".join(columns[width + 1]) if hashed else b""
+        if len(hashes) != (HASH_BYTES * len(rows) if hashed else 0):
+            raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
+        return cls(keys, ",".join(map(str, positions)), ",".join(map(str, columns[width])), hashes, len(rows))
+
+    def rows(self) -> list[tuple]:
+        """The rows back, as `of` took them (for tests and logs)."""
+        if not self.count:
+            return []
+        out = []
+        for n, (i, ns) in enumerate(zip(self.indexes.split(","), self.stamps.split(","), strict=True)):
+            row = (*(col[int(i) - 1] for col in self.keys), int(ns))
+            out.append((*row, self.hashes[n * HASH_BYTES : (n + 1) * HASH_BYTES]) if self.hashes else row)
+        return out
 
 
 class IngestStateStore:
@@ -90,34 +141,53 @@ class IngestStateStore:
         self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
     ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
+        readings = RowColumns.of(changes.readings, 2)
         meter_rows: list[MeterRow] = []
-        for p, m in {(p, m) for p, m, _ in changes.readings}:
+        for p, m in zip(*readings.keys, strict=True):  # the meters with new readings, each once
             _, floor = state.dedupe.meter_snapshot(p, m)
             point = state.counters.get((p, m))
             meter_rows.append(
                 (p, m, floor, None if point is None else point.value, None if point is None else point.observed_at)
             )
-        rows = changes.readings
-        readings = ([p for p, _, _ in rows], [m for _, m, _ in rows], [ns for _, _, ns in rows])
-        ev = changes.evidence
-        evidence = ([e[0] for e in ev], [e[1] for e in ev], [e[2] for e in ev], [e[3] for e in ev], [e[4] for e in ev])
+        evidence = RowColumns.of(changes.evidence, 3, hashed=True)
         return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches), evidence)
 
     async def write(self, snap: StateSnapshot) -> None:
         """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
+        try:
+            await self._write(snap, _PLAIN)
+        except asyncpg.UniqueViolationError:  # rows already stored: the same save, idempotently
+            await self._write(snap, _ON_CONFLICT)
+        self._saves += 1
+        if self._saves % PRUNE_EVERY == 0:
+            async with self._pool.acquire() as conn:
+                await self._prune(conn, snap.now)
+
+    async def _write(self, snap: StateSnapshot, conflicts: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            if snap.readings[0]:
+            if snap.readings.count:
+                r = snap.readings
                 await conn.execute(
                     "INSERT INTO ingest_seen_readings (plant_id, meter_id, observed_ns)"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
-                    *snap.readings,
+                    " SELECT ($1::text[])[i], ($2::text[])[i], ns FROM"
+                    " unnest(string_to_array($3, ',')::int[], string_to_array($4, ',')::bigint[]) AS r(i, ns)"
+                    + conflicts,
+                    *r.keys,
+                    r.indexes,
+                    r.stamps,
                 )
-            if snap.evidence[0]:
+            if snap.evidence.count:
+                e = snap.evidence
                 await conn.execute(
                     "INSERT INTO evidence_readings (process_id, plant_id, meter_id, observed_ns, reading_hash)"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bytea[])"
-                    " ON CONFLICT DO NOTHING",
-                    *snap.evidence,
+                    " SELECT ($1::text[])[i], ($2::text[])[i], ($3::text[])[i], ns,"
+                    " substring($6::bytea from (n * 32 - 31)::int for 32)"
+                    " FROM unnest(string_to_array($4, ',')::int[], string_to_array($5, ',')::bigint[])"
+                    " WITH ORDINALITY AS r(i, ns, n)" + conflicts,
+                    *e.keys,
+                    e.indexes,
+                    e.stamps,
+                    e.hashes,
                 )
             if snap.meter_rows:
                 await conn.execute(
@@ -149,9 +219,6 @@ class IngestStateStore:
                     parts,
                     [snap.offsets[p] for p in parts],
                 )
-            self._saves += 1
-            if self._saves % PRUNE_EVERY == 0:
-                await self._prune(conn, snap.now)
 
     async def _prune(self, conn: PoolConnectionProxy, now: datetime) -> None:
         await conn.execute(
