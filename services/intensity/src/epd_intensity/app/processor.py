@@ -49,7 +49,6 @@ from epd_intensity.core import (
     day_start,
     derive,
     derived_windows_of_hour,
-    hour_start,
     merkle_root,
 )
 from epd_intensity.core.ids import DAY, HOUR, ROLLING, SIZE_SPANS
@@ -76,6 +75,8 @@ HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
 REPLAYED = "replayed"  # at or below the plant's applied offset: already fully processed
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
+_VALUE = {outcome: outcome.value for outcome in Outcome}  # Enum.value is a property: looked up per reading
+_DUPLICATE = Outcome.DUPLICATE.value
 
 
 class Step:
@@ -153,31 +154,33 @@ class Processor:
         applied = self._persisted[plant_id].get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
+        event_time = admitted.event_time
         decision = self.policy.decide(
-            admitted.event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at
+            event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at, admitted.hour
         )
-        if decision in (Outcome.TOO_LATE, Outcome.FUTURE):
-            detail = f"event time {admitted.event_time.isoformat()} vs watermark {plant.watermark}"
-            return Step(decision.value, correction=(decision.value, detail))
-        key = (process.process_id, hour_start(admitted.event_time))
+        if decision is Outcome.TOO_LATE or decision is Outcome.FUTURE:
+            outcome = _VALUE[decision]
+            detail = f"event time {event_time.isoformat()} vs watermark {plant.watermark}"
+            return Step(outcome, correction=(outcome, detail))
+        key = (process.process_id, admitted.hour)
         bucket = self._bucket(key)
         if admitted.reading_id in bucket.reading_hashes:
-            return Step(Outcome.DUPLICATE.value)  # a resent reading: ignored, nothing moves
+            return Step(_DUPLICATE)  # a resent reading: ignored, nothing moves
         bucket.add(admitted)
         plant.buckets.add(key)
         self._changed(plant, bucket_key(*key), bucket)
-        step = Step(decision.value)
+        step = Step(_VALUE[decision])
         before = plant.watermark
-        if decision == Outcome.LATE_REVISION:
+        if decision is Outcome.LATE_REVISION:
             assert before is not None  # the policy decides LATE_REVISION only against a watermark
             self._emit_hour(plant, key, before, step)
         else:
             if key not in plant.open:
                 plant.open.add(key)
                 self._due.pop(plant_id, None)
-        after = admitted.event_time if before is None or admitted.event_time > before else before
+        after = event_time if before is None or event_time > before else before
         plant.watermark = after
-        if after != before or decision == Outcome.LATE_REVISION:
+        if after != before or decision is Outcome.LATE_REVISION:
             self._close(plant, after, step)
         plant.offsets[partition] = offset
         self._touched[plant_id] = partition
