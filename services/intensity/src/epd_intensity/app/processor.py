@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 from epd_intensity.core import (
@@ -42,6 +43,7 @@ from epd_intensity.core import (
     Outcome,
     Refused,
     WatermarkPolicy,
+    WindowTotals,
     admit,
     build_window,
     combine,
@@ -49,8 +51,8 @@ from epd_intensity.core import (
     day_start,
     derive,
     derived_windows_of_hour,
-    merkle_root,
 )
+from epd_intensity.core.evidence import root_of_leaves
 from epd_intensity.core.ids import DAY, HOUR, ROLLING, SIZE_SPANS
 from epd_intensity.core.rolling import DAILY, ROLLING_30D, rolling_start_for_day
 from epd_intensity.factors.model import FactorLibrary, FactorSet
@@ -67,7 +69,6 @@ from .state import (
     current,
     day_key,
     plant_key,
-    totals_from_text,
     versioned,
 )
 
@@ -225,8 +226,8 @@ class Processor:
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
         # windows with a revision), oldest first as there: 30 lookups, not a scan of every revision.
         revisions = plant.revisions
-        for size, start in derived_windows_of_hour(hour):
-            if size == ROLLING_30D and (pid, ROLLING_30D, start) in revisions:
+        for start in _rolling_starts(day):
+            if (pid, ROLLING_30D, start) in revisions:
                 self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
@@ -237,22 +238,22 @@ class Processor:
 
     def _rolling(self, plant: PlantState, pid: str, start: datetime, watermark: datetime, step: Step) -> None:
         """Exact 30-day sums from per-day sums; the Merkle root over every hourly root, as derive does."""
-        sums, roots = [], []
+        sums: list[WindowTotals] = []
+        leaves: dict[str, bytes] = {}  # hourly root -> its leaf: merkle_root's sorted, de-duplicated leaves
         for i in range(ROLLING // DAY):
             day_state = self._stored_day((pid, start + DAY * i))
             if day_state is None:
                 continue
-            if day_state.total is not None:  # compacted
-                sums.append(totals_from_text(day_state.total))
-            elif day_state.hours:
-                sums.append(combine(day_state.hours.values()))
-            roots.extend(day_state.hour_roots())
+            day_sum = day_state.day_sum()
+            if day_sum is not None:
+                sums.append(day_sum)
+            leaves.update(day_state.hour_leaves())
 
         def make(rev: int) -> intensity_pb2.IntensityWindow | None:
             if not sums:
                 return None
-            totals = combine(sums)
-            totals.merkle_root = merkle_root(roots)
+            totals = combine(sums, with_root=False)
+            totals.merkle_root = root_of_leaves([leaves[root] for root in sorted(leaves)])
             return build_window(totals, self.processes[pid], ROLLING_30D, start, rev, watermark)
 
         self._emit(plant, (pid, ROLLING_30D, start), make, step)
@@ -376,6 +377,12 @@ class Processor:
                 return None
             state = self._days[key] = DayState.from_dict(stored)
         return state
+
+
+@lru_cache(maxsize=1024)  # asked per hourly emission; the days a worker revises are few
+def _rolling_starts(day: datetime) -> tuple[datetime, ...]:
+    """Starts of the 30-day windows containing the hours of `day`, oldest first (derived_windows_of_hour)."""
+    return tuple(start for size, start in derived_windows_of_hour(day) if size == ROLLING_30D)
 
 
 def _earliest_close(plant: PlantState) -> datetime:

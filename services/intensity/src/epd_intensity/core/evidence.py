@@ -22,6 +22,11 @@ def leaf(reading_hash: str) -> bytes:
     """The leaf digest of one hash; raises ValueError for a malformed hash."""
     if not is_reading_hash(reading_hash):
         raise ValueError(f"not a lowercase hex SHA-256: {reading_hash[:70]!r}")
+    return valid_leaf(reading_hash)
+
+
+def valid_leaf(reading_hash: str) -> bytes:
+    """`leaf` of a hash already known to be lowercase hex SHA-256 (is_reading_hash)."""
     return hashlib.sha256(b"\x00" + bytes.fromhex(reading_hash)).digest()
 
 
