@@ -149,7 +149,7 @@ class Processor:
             return Step(admitted.outcome.value, correction=(admitted.outcome.value, admitted.detail))
         process = admitted.process
         plant_id = process.plant_id
-        plant = self._plant(plant_id)
+        plant = self._plants.get(plant_id) or self._plant(plant_id)  # the cached state, else loaded
         # Against the offsets AS STORED: the readings of one record (a ReadingBatch) share its offset, so
         # the in-memory offset the record's first reading set must not make the others look replayed.
         applied = self._persisted[plant_id].get(partition)
@@ -164,7 +164,7 @@ class Processor:
             detail = f"event time {event_time.isoformat()} vs watermark {plant.watermark}"
             return Step(outcome, correction=(outcome, detail))
         key = (process.process_id, admitted.hour)
-        bucket = self._bucket(key)
+        bucket = self._buckets.get(key) or self._bucket(key)
         if admitted.reading_id in bucket.reading_hashes:
             return Step(_DUPLICATE)  # a resent reading: ignored, nothing moves
         bucket.add(admitted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from epd.v1 import intensity_pb2
 
@@ -47,5 +48,10 @@ def window_id(process_id: str, start: datetime, size: intensity_pb2.WindowSize, 
         raise ValueError(f"unknown window size {size}")
     if revision < 0:
         raise ValueError("revision must be non-negative")
-    name = f"{process_id}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}|{SIZE_NAMES[size]}|{revision}"
+    name = f"{process_id}|{_stamp(utc(start))}|{SIZE_NAMES[size]}|{revision}"
     return str(uuid.uuid5(WINDOW_NAMESPACE, name))
+
+
+@lru_cache(maxsize=4096)  # a window start is named for every process and revision of it
+def _stamp(start: datetime) -> str:
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
