@@ -182,7 +182,9 @@ class Processor:
         after = event_time if before is None or event_time > before else before
         plant.watermark = after
         if after != before or decision is Outcome.LATE_REVISION:
-            self._close(plant, after, step)
+            due = self._due.get(plant_id)
+            if due is None or after >= due:  # else _close has nothing to do (most readings)
+                self._close(plant, after, step)
         plant.offsets[partition] = offset
         self._touched[plant_id] = partition
         return step

@@ -11,11 +11,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def is_reading_hash(value: str) -> bool:
-    return isinstance(value, str) and bool(_HEX64.fullmatch(value))
+    return isinstance(value, str) and bool(HEX64.fullmatch(value))
 
 
 def leaf(reading_hash: str) -> bytes:

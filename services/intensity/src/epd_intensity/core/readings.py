@@ -13,10 +13,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from epd.v1 import telemetry_pb2
 from epd_intensity.core.activities import ActivitySpec, classify
 from epd_intensity.core.decimals import QuantityError, parse_quantity
-from epd_intensity.core.evidence import is_reading_hash
+from epd_intensity.core.evidence import HEX64
 from epd_intensity.core.outcomes import Outcome
 from epd_intensity.processes import ProcessConfig
 
@@ -61,9 +63,9 @@ def _hour(seconds: int) -> datetime:
     return hour
 
 
-def _time(ts: object) -> tuple[datetime, datetime] | None:
+def _time(ts: Timestamp) -> tuple[datetime, datetime] | None:
     """(moment, its hour's start) of a Timestamp; None when unset (zero) or out of range."""
-    seconds, nanos = getattr(ts, "seconds", 0), getattr(ts, "nanos", 0)
+    seconds, nanos = ts.seconds, ts.nanos
     if not _MIN_SECONDS <= seconds < _MAX_SECONDS or not 0 <= nanos < 1_000_000_000:
         return None
     hour = _hour(seconds)
@@ -86,7 +88,7 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
     if not reading_id or len(reading_id) > 128:
         return Refused(Outcome.MALFORMED, "reading_id empty or longer than 128")
     reading_hash = reading.reading_hash
-    if not is_reading_hash(reading_hash):
+    if not HEX64.fullmatch(reading_hash):  # evidence.is_reading_hash (a protobuf string is a str)
         return Refused(Outcome.MALFORMED, "reading_hash is not lowercase hex SHA-256")
     # An unset observed_at reads as zero seconds: outside the range as well.
     observed = _time(reading.observed_at)
