@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 from epd_intensity.core import (
@@ -133,6 +132,8 @@ class Processor:
         # plant -> day keys compacted by its last commit: their value before (the hourly totals) is kept
         # until that commit is durable, then dropped by the plant's next commit (_trim_compacted)
         self._compacted: dict[str, set[str]] = {}
+        # day -> starts of the 30-day windows holding its hours (asked per hourly emission), for the days seen
+        self._rolling_starts: dict[datetime, tuple[datetime, ...]] = {}
         self._reset_pending = False
 
     def discard(self) -> None:
@@ -228,7 +229,12 @@ class Processor:
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
         # windows with a revision), oldest first as there: 30 lookups, not a scan of every revision.
         revisions = plant.revisions
-        for start in _rolling_starts(day):
+        starts = self._rolling_starts.get(day)
+        if starts is None:
+            if len(self._rolling_starts) >= 64:  # a long replay: keep the cache small
+                self._rolling_starts.clear()
+            starts = self._rolling_starts[day] = _rolling_starts(day)
+        for start in starts:
             if (pid, ROLLING_30D, start) in revisions:
                 self._rolling(plant, pid, start, watermark, step)
 
@@ -381,7 +387,6 @@ class Processor:
         return state
 
 
-@lru_cache(maxsize=1024)  # asked per hourly emission; the days a worker revises are few
 def _rolling_starts(day: datetime) -> tuple[datetime, ...]:
     """Starts of the 30-day windows containing the hours of `day`, oldest first (derived_windows_of_hour)."""
     return tuple(start for size, start in derived_windows_of_hour(day) if size == ROLLING_30D)

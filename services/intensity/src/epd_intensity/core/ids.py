@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from epd.v1 import intensity_pb2
 
@@ -52,6 +51,8 @@ def window_id(process_id: str, start: datetime, size: intensity_pb2.WindowSize, 
     return str(uuid.uuid5(WINDOW_NAMESPACE, name))
 
 
-@lru_cache(maxsize=4096)  # a window start is named for every process and revision of it
 def _stamp(start: datetime) -> str:
-    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """start.strftime("%Y-%m-%dT%H:%M:%SZ") of a UTC datetime, from isoformat (C, several times faster)."""
+    if start.year < 1000:  # isoformat pads the year to 4 digits, strftime's %Y may not
+        return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return start.isoformat()[:19] + "Z"

@@ -28,9 +28,9 @@ _MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BAD = telemetry_pb2.READING_QUALITY_BAD
 # Hour starts by epoch second, made once each (readings of a worker span few hours at a time); the
-# cache is emptied when it grows past a year and a half of hours (a long replay).
+# cache is emptied when it holds six weeks of hours (a long replay), so it stays small.
 _HOURS: dict[int, datetime] = {}
-_MAX_HOURS = 13_000
+_MAX_HOURS = 1_024
 _SECONDS = tuple(timedelta(seconds=s) for s in range(3600))  # offset within the hour
 
 
