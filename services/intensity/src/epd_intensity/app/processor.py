@@ -42,6 +42,7 @@ from epd_intensity.core import (
     Outcome,
     Refused,
     WatermarkPolicy,
+    WindowTotals,
     admit,
     build_window,
     combine,
@@ -49,9 +50,8 @@ from epd_intensity.core import (
     day_start,
     derive,
     derived_windows_of_hour,
-    hour_start,
-    merkle_root,
 )
+from epd_intensity.core.evidence import root_of_leaves
 from epd_intensity.core.ids import DAY, HOUR, ROLLING, SIZE_SPANS
 from epd_intensity.core.rolling import DAILY, ROLLING_30D, rolling_start_for_day
 from epd_intensity.factors.model import FactorLibrary, FactorSet
@@ -68,7 +68,6 @@ from .state import (
     current,
     day_key,
     plant_key,
-    totals_from_text,
     versioned,
 )
 
@@ -76,6 +75,8 @@ HOURLY = intensity_pb2.WINDOW_SIZE_HOURLY
 REPLAYED = "replayed"  # at or below the plant's applied offset: already fully processed
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _NO_SET = FactorSet("", datetime(1970, 1, 1, tzinfo=UTC), "", 0, (), {})
+_VALUE = {outcome: outcome.value for outcome in Outcome}  # Enum.value is a property: looked up per reading
+_DUPLICATE = Outcome.DUPLICATE.value
 
 
 class Step:
@@ -131,6 +132,8 @@ class Processor:
         # plant -> day keys compacted by its last commit: their value before (the hourly totals) is kept
         # until that commit is durable, then dropped by the plant's next commit (_trim_compacted)
         self._compacted: dict[str, set[str]] = {}
+        # day -> starts of the 30-day windows holding its hours (asked per hourly emission), for the days seen
+        self._rolling_starts: dict[datetime, tuple[datetime, ...]] = {}
         self._reset_pending = False
 
     def discard(self) -> None:
@@ -147,38 +150,42 @@ class Processor:
             return Step(admitted.outcome.value, correction=(admitted.outcome.value, admitted.detail))
         process = admitted.process
         plant_id = process.plant_id
-        plant = self._plant(plant_id)
+        plant = self._plants.get(plant_id) or self._plant(plant_id)  # the cached state, else loaded
         # Against the offsets AS STORED: the readings of one record (a ReadingBatch) share its offset, so
         # the in-memory offset the record's first reading set must not make the others look replayed.
         applied = self._persisted[plant_id].get(partition)
         if applied is not None and offset <= applied:
             return Step(REPLAYED)
+        event_time = admitted.event_time
         decision = self.policy.decide(
-            admitted.event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at
+            event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at, admitted.hour
         )
-        if decision in (Outcome.TOO_LATE, Outcome.FUTURE):
-            detail = f"event time {admitted.event_time.isoformat()} vs watermark {plant.watermark}"
-            return Step(decision.value, correction=(decision.value, detail))
-        key = (process.process_id, hour_start(admitted.event_time))
-        bucket = self._bucket(key)
+        if decision is Outcome.TOO_LATE or decision is Outcome.FUTURE:
+            outcome = _VALUE[decision]
+            detail = f"event time {event_time.isoformat()} vs watermark {plant.watermark}"
+            return Step(outcome, correction=(outcome, detail))
+        key = (process.process_id, admitted.hour)
+        bucket = self._buckets.get(key) or self._bucket(key)
         if admitted.reading_id in bucket.reading_hashes:
-            return Step(Outcome.DUPLICATE.value)  # a resent reading: ignored, nothing moves
+            return Step(_DUPLICATE)  # a resent reading: ignored, nothing moves
         bucket.add(admitted)
         plant.buckets.add(key)
         self._changed(plant, bucket_key(*key), bucket)
-        step = Step(decision.value)
+        step = Step(_VALUE[decision])
         before = plant.watermark
-        if decision == Outcome.LATE_REVISION:
+        if decision is Outcome.LATE_REVISION:
             assert before is not None  # the policy decides LATE_REVISION only against a watermark
             self._emit_hour(plant, key, before, step)
         else:
             if key not in plant.open:
                 plant.open.add(key)
                 self._due.pop(plant_id, None)
-        after = admitted.event_time if before is None or admitted.event_time > before else before
+        after = event_time if before is None or event_time > before else before
         plant.watermark = after
-        if after != before or decision == Outcome.LATE_REVISION:
-            self._close(plant, after, step)
+        if after != before or decision is Outcome.LATE_REVISION:
+            due = self._due.get(plant_id)
+            if due is None or after >= due:  # else _close has nothing to do (most readings)
+                self._close(plant, after, step)
         plant.offsets[partition] = offset
         self._touched[plant_id] = partition
         return step
@@ -222,8 +229,13 @@ class Processor:
         # The emitted 30-day windows that contain this hour (derived_windows_of_hour's rolling
         # windows with a revision), oldest first as there: 30 lookups, not a scan of every revision.
         revisions = plant.revisions
-        for size, start in derived_windows_of_hour(hour):
-            if size == ROLLING_30D and (pid, ROLLING_30D, start) in revisions:
+        starts = self._rolling_starts.get(day)
+        if starts is None:
+            if len(self._rolling_starts) >= 64:  # a long replay: keep the cache small
+                self._rolling_starts.clear()
+            starts = self._rolling_starts[day] = _rolling_starts(day)
+        for start in starts:
+            if (pid, ROLLING_30D, start) in revisions:
                 self._rolling(plant, pid, start, watermark, step)
 
     def _daily(self, plant: PlantState, pid: str, day: datetime, watermark: datetime, step: Step) -> None:
@@ -234,22 +246,22 @@ class Processor:
 
     def _rolling(self, plant: PlantState, pid: str, start: datetime, watermark: datetime, step: Step) -> None:
         """Exact 30-day sums from per-day sums; the Merkle root over every hourly root, as derive does."""
-        sums, roots = [], []
+        sums: list[WindowTotals] = []
+        leaves: dict[str, bytes] = {}  # hourly root -> its leaf: merkle_root's sorted, de-duplicated leaves
         for i in range(ROLLING // DAY):
             day_state = self._stored_day((pid, start + DAY * i))
             if day_state is None:
                 continue
-            if day_state.total is not None:  # compacted
-                sums.append(totals_from_text(day_state.total))
-            elif day_state.hours:
-                sums.append(combine(day_state.hours.values()))
-            roots.extend(day_state.hour_roots())
+            day_sum = day_state.day_sum()
+            if day_sum is not None:
+                sums.append(day_sum)
+            leaves.update(day_state.hour_leaves())
 
         def make(rev: int) -> intensity_pb2.IntensityWindow | None:
             if not sums:
                 return None
-            totals = combine(sums)
-            totals.merkle_root = merkle_root(roots)
+            totals = combine(sums, with_root=False)
+            totals.merkle_root = root_of_leaves([leaves[root] for root in sorted(leaves)])
             return build_window(totals, self.processes[pid], ROLLING_30D, start, rev, watermark)
 
         self._emit(plant, (pid, ROLLING_30D, start), make, step)
@@ -373,6 +385,11 @@ class Processor:
                 return None
             state = self._days[key] = DayState.from_dict(stored)
         return state
+
+
+def _rolling_starts(day: datetime) -> tuple[datetime, ...]:
+    """Starts of the 30-day windows containing the hours of `day`, oldest first (derived_windows_of_hour)."""
+    return tuple(start for size, start in derived_windows_of_hour(day) if size == ROLLING_30D)
 
 
 def _earliest_close(plant: PlantState) -> datetime:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from epd.v1 import intensity_pb2
 from epd_intensity.core import Bucket, WindowTotals, combine
+from epd_intensity.core.evidence import leaf
 
 WindowKey = tuple[str, intensity_pb2.WindowSize, datetime]  # (process, size, start)
 
@@ -176,10 +177,32 @@ class DayState:
     # Text of each hour's totals, by the totals object it was made from: a day is written every
     # batch that revises one of its hours, and the other hours' text does not change.
     _texts: dict[datetime, tuple[WindowTotals, str]] = field(default_factory=dict, repr=False, compare=False)
+    # Compacted (never changes again): its sum parsed and its roots' Merkle leaves, made once for the
+    # 30 rolling windows that read them.
+    _sum: WindowTotals | None = field(default=None, repr=False, compare=False)
+    _leaves: dict[str, bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def compacted(self) -> bool:
         return self.total is not None
+
+    def day_sum(self) -> WindowTotals | None:
+        """The day's summed totals without a Merkle root (its hours' roots are what derived windows use);
+        None for a day with no hours."""
+        if self.total is not None:
+            if self._sum is None:
+                self._sum = totals_from_text(self.total)
+            return self._sum
+        return combine(self.hours.values(), with_root=False) if self.hours else None
+
+    def hour_leaves(self) -> dict[str, bytes]:
+        """Merkle leaf (evidence.leaf) of each hourly root, by root."""
+        if self._leaves is not None:
+            return self._leaves
+        leaves = {root: leaf(root) for root in self.hour_roots()}
+        if self.compacted:
+            self._leaves = leaves
+        return leaves
 
     def compact(self) -> None:
         """Keep only the day's sum and its hourly roots (the day can no longer change); the hours and
@@ -189,6 +212,7 @@ class DayState:
         self.roots = "".join(t.merkle_root for t in ordered)
         self.hours = {}
         self._texts.clear()
+        self._sum = self._leaves = None
 
     def hour_roots(self) -> list[str]:
         if self.compacted:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from epd.v1 import intensity_pb2, telemetry_pb2
 
@@ -36,6 +36,11 @@ class ActivitySpec:
     sources: tuple[str, ...]  # factor sources looked up (factors/model.py SOURCE_BY_NAME keys)
     gas: str = ""  # for direct emissions
     product: str = ""  # for outputs
+
+    @cached_property
+    def key(self) -> tuple[int, str, str]:
+        """(kind, code, unit): how buckets and totals key this activity (made once per spec)."""
+        return (self.kind, self.code, self.unit)
 
 
 def source_for_gas(gas: str) -> int:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from epd_intensity.core.decimals import add
-from epd_intensity.core.evidence import leaf, root_of_leaves
+from epd_intensity.core.evidence import is_reading_hash, root_of_leaves, valid_leaf
 from epd_intensity.core.ids import HOUR, hour_start
 from epd_intensity.core.readings import AdmittedReading
 
@@ -47,13 +47,14 @@ class Bucket:
         return len(self.reading_hashes)
 
     def merkle_root(self) -> str:
-        """evidence.merkle_root of the reading hashes (validated leaf by leaf, once each)."""
+        """evidence.merkle_root of the reading hashes, each leaf made once. Every hash is valid: `add` takes
+        admitted readings (admit validates the hash), `from_dict` checks what it loads."""
         leaves = self._leaves
         level = []
         for h in sorted(set(self.reading_hashes.values())):
             digest = leaves.get(h)
             if digest is None:
-                digest = leaves[h] = leaf(h)
+                digest = leaves[h] = valid_leaf(h)
             level.append(digest)
         return root_of_leaves(level)
 
@@ -68,9 +69,13 @@ class Bucket:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Bucket:
+        hashes = dict(data["reading_hashes"])
+        for h in hashes.values():
+            if not is_reading_hash(h):
+                raise ValueError(f"not a lowercase hex SHA-256: {h[:70]!r}")
         return cls(
             data["process_id"],
             datetime.fromisoformat(data["start"]),
             {(int(k), c, u): Decimal(q) for k, c, u, q in data["quantities"]},
-            dict(data["reading_hashes"]),
+            hashes,
         )

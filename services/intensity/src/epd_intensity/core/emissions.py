@@ -10,7 +10,7 @@ from epd_intensity.core.bucket import Bucket
 from epd_intensity.core.decimals import mul, quantise
 from epd_intensity.core.totals import LineKey, WindowTotals
 from epd_intensity.factors.model import SOURCE_BY_NAME, Factor, FactorSet, GwpSet
-from epd_intensity.factors.selection import FactorMissing, region_chain, select_factor
+from epd_intensity.factors.selection import FactorMissing, region_chain, selected
 from epd_intensity.processes import ProcessConfig
 
 
@@ -91,11 +91,11 @@ def compute_totals(bucket: Bucket, process: ProcessConfig, factors: FactorSet) -
             )
             continue
         for source_name in spec.sources:
-            selected = select_factor(factors, code, source_name, regions, year)
-            if isinstance(selected, FactorMissing):
-                missing.append(selected)
+            selection = selected(factors, code, source_name, regions, year)
+            if isinstance(selection, FactorMissing):
+                missing.append(selection)
                 continue
-            _lines(totals.emissions, missing, selected.factor, SOURCE_BY_NAME[source_name], code, quantity, gwp)
+            _lines(totals.emissions, missing, selection.factor, SOURCE_BY_NAME[source_name], code, quantity, gwp)
     _model_lines(totals, missing, process, factors, gwp, regions, year, measured_gases)
     return totals, missing
 
@@ -115,11 +115,11 @@ def _model_lines(
     output = totals.outputs.get(model.product) if model else None
     if model is None or output is None:
         return
-    selected = select_factor(factors, model.activity, "modelled_direct", regions, year)
-    if isinstance(selected, FactorMissing):
-        missing.append(selected)
+    selection = selected(factors, model.activity, "modelled_direct", regions, year)
+    if isinstance(selection, FactorMissing):
+        missing.append(selection)
         return
-    factor = selected.factor
+    factor = selection.factor
     unmeasured = {g: v for g, v in factor.gases.items() if g not in measured}
     if factor.co2e is None and not unmeasured:
         return

@@ -11,17 +11,22 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def is_reading_hash(value: str) -> bool:
-    return isinstance(value, str) and bool(_HEX64.fullmatch(value))
+    return isinstance(value, str) and bool(HEX64.fullmatch(value))
 
 
 def leaf(reading_hash: str) -> bytes:
     """The leaf digest of one hash; raises ValueError for a malformed hash."""
     if not is_reading_hash(reading_hash):
         raise ValueError(f"not a lowercase hex SHA-256: {reading_hash[:70]!r}")
+    return valid_leaf(reading_hash)
+
+
+def valid_leaf(reading_hash: str) -> bytes:
+    """`leaf` of a hash already known to be lowercase hex SHA-256 (is_reading_hash)."""
     return hashlib.sha256(b"\x00" + bytes.fromhex(reading_hash)).digest()
 
 

@@ -47,5 +47,12 @@ def window_id(process_id: str, start: datetime, size: intensity_pb2.WindowSize, 
         raise ValueError(f"unknown window size {size}")
     if revision < 0:
         raise ValueError("revision must be non-negative")
-    name = f"{process_id}|{utc(start).strftime('%Y-%m-%dT%H:%M:%SZ')}|{SIZE_NAMES[size]}|{revision}"
+    name = f"{process_id}|{_stamp(utc(start))}|{SIZE_NAMES[size]}|{revision}"
     return str(uuid.uuid5(WINDOW_NAMESPACE, name))
+
+
+def _stamp(start: datetime) -> str:
+    """start.strftime("%Y-%m-%dT%H:%M:%SZ") of a UTC datetime, from isoformat (C, several times faster)."""
+    if start.year < 1000:  # isoformat pads the year to 4 digits, strftime's %Y may not
+        return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return start.isoformat()[:19] + "Z"

@@ -31,11 +31,12 @@ class WindowTotals:
         return total
 
 
-def combine(children: Iterable[WindowTotals]) -> WindowTotals:
+def combine(children: Iterable[WindowTotals], with_root: bool = True) -> WindowTotals:
     """Exact sums of child windows (already quantised, so sums need no further rounding).
 
     Evidence of a derived window: the sum of reading counts, and a Merkle root over the sorted
     child roots (derivable from base windows alone, without keeping every reading hash).
+    `with_root` False: no root (the caller sets one over other roots, e.g. a 30-day window's hours).
     """
     out = WindowTotals()
     roots: list[str] = []
@@ -53,7 +54,8 @@ def combine(children: Iterable[WindowTotals]) -> WindowTotals:
         roots.append(child.merkle_root)
         versions.update(child.factor_set_versions)
         gwps.update(child.gwp_sets)
-    out.merkle_root = merkle_root(roots)
+    if with_root:
+        out.merkle_root = merkle_root(roots)
     out.factor_set_versions = tuple(sorted(versions))
     out.gwp_sets = tuple(sorted(gwps))
     return out

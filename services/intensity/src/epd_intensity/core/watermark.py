@@ -33,10 +33,12 @@ class WatermarkPolicy:
         watermark: datetime | None,
         lateness: timedelta,
         ingested_at: datetime | None = None,
+        hour: datetime | None = None,
     ) -> Outcome:
+        """`hour`: hour_start(event_time) when the caller has it already (AdmittedReading.hour)."""
         if ingested_at is not None and event_time > ingested_at + self.max_future_skew:
             return Outcome.FUTURE
-        end = hour_start(event_time) + self.window
+        end = (hour_start(event_time) if hour is None else hour) + self.window
         if watermark is None or end > watermark:
             return Outcome.ACCEPTED
         if end + lateness > watermark:

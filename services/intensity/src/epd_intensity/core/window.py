@@ -18,10 +18,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(moment: datetime) -> Timestamp:
-    """Timestamp.FromDatetime's value for an aware datetime, in integer arithmetic (it is called three
-    times per window; FromDatetime goes through a time tuple)."""
+    """Timestamp.FromDatetime's value for an aware datetime, in integer arithmetic (FromDatetime goes
+    through a time tuple)."""
+    timestamp = Timestamp()
+    _set_ts(timestamp, moment)
+    return timestamp
+
+
+def _set_ts(timestamp: Timestamp, moment: datetime) -> None:
+    """Set a window's Timestamp field in place: passing Timestamp messages to the IntensityWindow
+    constructor copies each (several times the cost of the rest of the window's header)."""
     delta = moment - _EPOCH
-    return Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
+    timestamp.seconds = delta.days * 86400 + delta.seconds
+    timestamp.nanos = delta.microseconds * 1000
 
 
 def build_window(
@@ -37,22 +46,25 @@ def build_window(
     `computed_at` should be event time (the watermark that closed or revised the window), not the
     wall clock, so a replay produces byte-identical windows.
     """
+    total = totals.total_co2e
     window = intensity_pb2.IntensityWindow(
         window_id=window_id(process.process_id, start, size, revision),
         process_id=process.process_id,
         plant_id=process.plant_id,
         size=size,
         revision=revision,
-        window_start=_ts(start),
-        window_end=_ts(start + SIZE_SPANS[size]),
-        computed_at=_ts(computed_at),
         factor_set_version=",".join(totals.factor_set_versions),
         gwp_set=",".join(totals.gwp_sets),
         allocation_basis=process.allocation_basis,
         allocation_price_basis=process.allocation.wire_basis,
-        total_co2e_kg=wire(totals.total_co2e),
-        evidence=intensity_pb2.WindowEvidence(reading_count=totals.reading_count, merkle_root=totals.merkle_root),
+        total_co2e_kg=wire(total),
     )
+    _set_ts(window.window_start, start)
+    _set_ts(window.window_end, start + SIZE_SPANS[size])
+    _set_ts(window.computed_at, computed_at)
+    evidence = window.evidence
+    evidence.reading_count = totals.reading_count
+    evidence.merkle_root = totals.merkle_root
     for (kind, code, unit), q in sorted(totals.activities.items()):
         window.activities.add(activity_kind=kind, activity=code, quantity=wire(q), unit=unit)
     for (source, gas, activity, factor_id), (mass, co2e) in sorted(totals.emissions.items()):
@@ -60,7 +72,6 @@ def build_window(
             source=source, gas=gas, mass_kg=wire(mass), co2e_kg=wire(co2e), activity=activity, factor_id=factor_id
         )
     shares = allocation_shares(totals.outputs, process)
-    total = totals.total_co2e
     for product in sorted(process.products):
         output = quantise(totals.outputs.get(product, Decimal(0)))
         share = shares[product]

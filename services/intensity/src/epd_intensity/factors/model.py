@@ -75,6 +75,11 @@ class FactorSet:
     factors: tuple[Factor, ...]
     gwp_sets: dict[str, GwpSet]
     by_activity: dict[str, tuple[Factor, ...]] = field(default_factory=dict, compare=False)
+    # selection.select_factor's answers for this set, by (activity, source, regions, year): a pure
+    # function of the set, asked for every emission line of every hourly window (selection.selected)
+    selections: dict[tuple[str, str, tuple[str, ...], int], object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         index: dict[str, list[Factor]] = {}

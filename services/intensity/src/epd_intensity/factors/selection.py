@@ -12,6 +12,7 @@ year actually used and why, so every emission line can be audited.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from epd_intensity.factors.model import GLOBAL, NATIONAL, Factor, FactorSet
 
@@ -41,6 +42,17 @@ def region_chain(province: str | None, grid_region: str | None) -> tuple[str, ..
         if region and region not in chain:
             chain.append(region)
     return tuple(chain)
+
+
+def selected(
+    factors: FactorSet, activity: str, source: str, regions: tuple[str, ...], year: int
+) -> FactorSelection | FactorMissing:
+    """select_factor, answered once per set and question (FactorSet.selections)."""
+    key = (activity, source, regions, year)
+    answer = factors.selections.get(key)
+    if answer is None:
+        answer = factors.selections[key] = select_factor(factors, activity, source, regions, year)
+    return cast(FactorSelection | FactorMissing, answer)
 
 
 def select_factor(
