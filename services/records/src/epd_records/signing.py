@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Final
 import rfc8785
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import OKPKey
+from joserfc.jwk import KeySet, OKPKey
 from joserfc.jws import JWSRegistry
 
 from epd_records.errors import SignatureError
@@ -84,6 +85,11 @@ class KeyRing:
         """JWKS (RFC 7517) of the current and every retired public key, current first."""
         keys = [self.current, *self.retired]
         return {"keys": [_public(k).as_dict(private=False) for k in keys]}
+
+    @functools.cached_property
+    def public_key_set(self) -> KeySet:
+        """public_jwks() as a joserfc KeySet, built once per ring (rings never change)."""
+        return KeySet.import_key_set(self.public_jwks())  # type: ignore[arg-type]  # joserfc types a JWKS as a TypedDict
 
     def to_storage(self) -> dict[str, Any]:
         """Serialisable form for the admin CLI's key store (holds the current private key)."""
