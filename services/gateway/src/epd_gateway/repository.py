@@ -197,7 +197,7 @@ class Repository:
         if after is not None:
             clauses.append(f"(v.created_at, v.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
         sql = (
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE {' AND '.join(clauses)} "
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE {' AND '.join(clauses)} "
             f"ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}) q "
             f"{stored.STORED_JOIN.format(p=provisional, kid=arg(kid))} ORDER BY q.created_at, q.pf_id"
         )
@@ -206,7 +206,7 @@ class Repository:
     async def get(self, pf_id: uuid.UUID, viewer: Viewer, kid: str) -> asyncpg.Record | None:
         """One version's page row (stored.PAGE_COLUMNS), whoever may see it."""
         return await self.pool.fetchrow(
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE v.pf_id = $1) q "
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE v.pf_id = $1) q "
             f"{stored.STORED_JOIN.format(p='$2::boolean', kid='$3')}",
             pf_id,
             viewer.accepts_provisional,

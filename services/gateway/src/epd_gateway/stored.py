@@ -38,6 +38,11 @@ STORED_JOIN = (
     "JOIN gateway_inputs i ON i.pf_id = g.pf_id AND i.stamp = g.stamp "
     "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} LIMIT 1) r ON true"
 )
+#: The read-model columns a page row needs (PAGE_COLUMNS reads them as `q`), from the read model's joins:
+#: the filters narrow by columns of any of its tables; PostgreSQL drops the joins nothing reads.
+PAGE_SELECT = f"""SELECT v.pf_id, v.created_at, v.status, v.valid_from,
+    {readmodel.SUCCESSOR_SQL} AS superseding_provisional_pf_id, p.classifications, s.pcr_id, s.pcr_version,
+    pcr.standards AS pcr_standards {readmodel.VERSION_FROM}"""
 #: What a page row carries: its position, the facts recognition decides on, the stored record if current.
 PAGE_COLUMNS = """q.pf_id, q.created_at, q.status, q.valid_from IS NOT NULL AS was_published,
     q.superseding_provisional_pf_id IS NOT NULL AS superseded, q.classifications, q.pcr_id, q.pcr_version,
@@ -50,6 +55,9 @@ UPSERT = """
         SET stamp = excluded.stamp, status = excluded.status, classifications = excluded.classifications,
             body = excluded.body, rendered_at = now()
         WHERE g.stamp IS DISTINCT FROM excluded.stamp"""
+
+
+_STATUSES = {status.value: status for status in PactStatus}  # a dict look-up per row, not an Enum call
 
 
 def response_json(value: Any) -> bytes:
@@ -92,7 +100,7 @@ def stored_record(row: readmodel.Row) -> StoredRecord | None:
     body = row["body"]
     if body is None:
         return None
-    return StoredRecord(bytes(body), PactStatus(row["served_status"]), frozenset(row["served_classifications"]))
+    return StoredRecord(body, _STATUSES[row["served_status"]], frozenset(row["served_classifications"]))
 
 
 def recognition_view(row: readmodel.Row) -> footprint_pb2.FootprintVersion:
