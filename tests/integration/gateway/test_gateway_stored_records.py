@@ -37,7 +37,7 @@ async def replicas(dsn: str, tmp: Path, **extra: str) -> AsyncIterator[tuple[Gat
 
 
 async def stored_rows(db) -> dict:
-    rows = await db.fetch("SELECT pf_id, accepts_provisional, kid, inputs, body, rendered_at FROM gateway_records")
+    rows = await db.fetch("SELECT pf_id, accepts_provisional, kid, stamp, body, rendered_at FROM gateway_records")
     return {(r["pf_id"], r["accepts_provisional"]): r for r in rows}
 
 
@@ -83,9 +83,9 @@ async def test_replicas_serve_the_same_stored_bytes_and_never_a_stale_record(gat
         # A stored record from before the change (a replica that rendered from older inputs, late) is not served.
         fresh = (await stored_rows(db))[(other, False)]
         await db.execute(
-            "UPDATE gateway_records SET inputs = $2, body = $3 WHERE pf_id = $1 AND NOT accepts_provisional",
+            "UPDATE gateway_records SET stamp = $2, body = $3 WHERE pf_id = $1 AND NOT accepts_provisional",
             other,
-            rendered[(other, False)]["inputs"],
+            rendered[(other, False)]["stamp"],
             rendered[(other, False)]["body"],
         )
         assert (await read(two, other))["companyName"] == "Renamed Refining Co."

@@ -9,19 +9,24 @@ import json
 
 import jwt
 import pytest
+from joserfc import jws
 from jwcrypto import jwk as jc_jwk
 from jwcrypto import jws as jc_jws
 from jwt.algorithms import OKPAlgorithm
 
 from epd_records.pact import product_footprint
 from epd_records.signing import (
+    ALG,
+    EDDSA_ONLY,
     KeyRing,
     SignatureError,
     canonical_json,
     generate_key,
     new_key_ring,
     rotate,
+    sign_payload,
     sign_record,
+    verify_payload,
     verify_record,
 )
 
@@ -236,3 +241,22 @@ def test_key_ring_rules():
     ):
         with pytest.raises(SignatureError):
             KeyRing.from_storage(junk)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"data":[]}',
+        b"url-safe_payload",
+        b"",
+        '{"name":"稀土 \\u0000"}'.encode(),
+        ("稀土".encode() + bytes(range(128))) * 2000,
+    ],
+)
+def test_sign_payload_makes_the_bytes_joserfc_makes(payload):
+    """sign_payload signs with the Ed25519 primitive itself; the JWS is the one joserfc serialises (detached)."""
+    ring = KeyRing(generate_key())
+    header = {"alg": ALG, "b64": False, "crit": ["b64"], "kid": ring.kid}
+    token = jws.serialize_compact(header, payload, ring.current, registry=EDDSA_ONLY)
+    assert sign_payload(payload, ring) == token.split(".", 1)[0] + ".." + token.rsplit(".", 1)[1]
+    verify_payload(payload, sign_payload(payload, ring), ring.public_jwks())

@@ -7,11 +7,13 @@ publisher signs pushed records with them, `epd gateway rotate-key` rotates them.
 
 `rotate` makes a fresh key current and retires the old one: its private part is deleted, its
 public part stays, so records signed before a rotation keep verifying. `CachedKeys` reloads at
-most every `refresh_seconds`, so running services pick up a rotation done through the CLI.
+most every `refresh_seconds`, so running services pick up a rotation done through the CLI; it derives
+the sealing key (scrypt, deliberately slow) once, and concurrent callers share one reload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -55,7 +57,7 @@ async def _make_current(
     private_jwk: Mapping[str, Any],
     public_jwk: Mapping[str, Any],
 ) -> None:
-    enc_key = crypto.derive_key(key_secret, _PURPOSE)
+    enc_key = sealing_key_of(key_secret)
     nonce, sealed = crypto.encrypt(enc_key, json.dumps(dict(private_jwk)).encode(), kid.encode())
     await conn.execute("DELETE FROM gateway_signing_private")
     await conn.execute("UPDATE gateway_signing_keys SET retired_at = now() WHERE retired_at IS NULL")
@@ -82,7 +84,9 @@ async def current_kid(pool: asyncpg.Pool) -> str | None:
     return kid
 
 
-async def load(pool: asyncpg.Pool, key_secret: str) -> StoredKeys:
+async def load(pool: asyncpg.Pool, key_secret: str, *, sealing_key: bytes | None = None) -> StoredKeys:
+    """The stored keys, the current private key unsealed (`sealing_key`: `sealing_key_of(key_secret)`,
+    when the caller keeps it)."""
     rows = await pool.fetch("""
         SELECT k.kid, k.public_jwk, k.created_at, k.retired_at, p.nonce, p.ciphertext
         FROM gateway_signing_keys k LEFT JOIN gateway_signing_private p USING (kid)
@@ -90,7 +94,7 @@ async def load(pool: asyncpg.Pool, key_secret: str) -> StoredKeys:
     current = next((r for r in rows if r["retired_at"] is None), None)
     if current is None or current["ciphertext"] is None:
         raise SigningKeyError("no current signing key: run `epd gateway rotate-key`")
-    enc_key = crypto.derive_key(key_secret, _PURPOSE)
+    enc_key = sealing_key_of(key_secret) if sealing_key is None else sealing_key
     try:
         private = json.loads(crypto.decrypt(enc_key, current["nonce"], current["ciphertext"], current["kid"].encode()))
     except crypto.DecryptError:
@@ -112,6 +116,11 @@ def _jwk(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 
+def sealing_key_of(key_secret: str) -> bytes:
+    """The AES key the current private key is sealed with (scrypt: tens of milliseconds of CPU)."""
+    return crypto.derive_key(key_secret, _PURPOSE)
+
+
 class CachedKeys(Generic[T]):
     """`build(load(...))`, reloaded from the database at most every `refresh_seconds`.
 
@@ -131,15 +140,23 @@ class CachedKeys(Generic[T]):
         self._value: T | None = None
         self._kid: str | None = None
         self._loaded = 0.0
+        self._sealing: bytes | None = None
+        self._reload = asyncio.Lock()  # one reload at a time; the others wait for its result
 
     async def get(self) -> T:
-        now = time.monotonic()
-        if self._value is None or now - self._loaded >= self._refresh:
-            stored = await load(self._pool, self._secret)
+        started = time.monotonic()
+        if self._value is not None and started - self._loaded < self._refresh:
+            return self._value
+        async with self._reload:
+            if self._value is not None and self._loaded >= started and self._refresh > 0:
+                return self._value  # reloaded while this call waited
+            if self._sealing is None:
+                self._sealing = sealing_key_of(self._secret)
+            stored = await load(self._pool, self._secret, sealing_key=self._sealing)
             value = self._build(stored)
             if stored.kid != self._kid and self._on_new is not None:
                 self._on_new(stored)
-            self._value, self._kid, self._loaded = value, stored.kid, now
+            self._value, self._kid, self._loaded = value, stored.kid, time.monotonic()
         return self._value
 
 

@@ -20,8 +20,14 @@ log = logging.getLogger("epd_gateway")
 async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
     # The listing's statements join eight tables: planning them costs more than running them, so each
     # connection plans a prepared statement once (generic plan; asyncpg prepares and caches them).
+    # The gateway sets no session state (its actor is a connection setting), so a released connection
+    # needs no reset query: one round trip less per statement a request runs.
     pool = await create_pool(
-        settings.pg_dsn, max_size=10, actor="service:gateway", settings={"plan_cache_mode": "force_generic_plan"}
+        settings.pg_dsn,
+        max_size=10,
+        actor="service:gateway",
+        settings={"plan_cache_mode": "force_generic_plan"},
+        reset_sessions=False,
     )
     try:
         kid = await ensure_key(pool, settings.signing_secret)

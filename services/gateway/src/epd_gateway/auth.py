@@ -1,5 +1,5 @@
 """Bearer-token dependency: verifies the access token, the client's standing and its scope, applies
-the per-client rate limit, and loads the client's recognition agreement (one query per request)."""
+the per-client rate limit, and loads the client's recognition agreement (one statement per request)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from epd_gateway import tokens
 from epd_gateway.deps import Deps
 from epd_gateway.errors import ApiError
 from epd_gateway.ratelimit import retry_after
+from epd_gateway.repository import CLIENT_SELECT, client_record
 from epd_gateway.settings import GatewaySettings
 from epd_records.recognition import RecognitionAgreement
 
@@ -49,13 +50,16 @@ def require(scope: str):
             )
         except tokens.TokenError as exc:
             raise ApiError(401, str(exc), "TokenExpired" if exc.expired else "AccessDenied", _CHALLENGE) from None
-        wait = await deps.api_limits.take(principal.client_id)
+        # The client's rate-limit take and the client as it is now, in one statement (read on every request:
+        # disabling it, its partner or a scope takes effect at once).
+        wait, row = await deps.api_limits.take_with(
+            principal.client_id, CLIENT_SELECT.format(id="$6"), principal.client_id
+        )
         if wait > 0:
             raise ApiError(429, "rate limit exceeded", "BadRequest", {"Retry-After": retry_after(wait)})
         if scope not in principal.scopes:
             raise ApiError(403, f"the token lacks the {scope} scope", "AccessDenied")
-        # The client as it is now (read on every request): disabling it, its partner or a scope takes effect at once.
-        client = await deps.repository.client(principal.client_id)
+        client = client_record(row)
         if client is None or not client.usable or client.partner_id != principal.partner_id:
             raise ApiError(403, "the client is disabled or unknown", "AccessDenied")
         if scope not in client.scopes:

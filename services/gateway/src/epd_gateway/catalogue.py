@@ -84,11 +84,11 @@ class Catalogue:
     ) -> dict[uuid.UUID, tuple[footprint_pb2.FootprintVersion, StoredRecord | None]]:
         """Render, sign and store the records of these versions as they are now."""
         out, rendered = {}, []
-        for pf_id, inputs, version in await self.repo.versions(pf_ids):
+        for pf_id, stamp, version in await self.repo.versions(pf_ids):
             record = self._sign(version, viewer, ring) if served_status(version, viewer) else None
             out[pf_id] = (version, record)
-            if record is not None:
-                rendered.append((pf_id, inputs, record))
+            if record is not None and stamp is not None:  # no stamp: not stored, rendered again next time
+                rendered.append((pf_id, stamp, record))
         await self.repo.store(viewer, ring.kid, rendered)
         _RENDERED.inc(len(rendered))
         return out

@@ -36,9 +36,21 @@ _PURGE = """
     WHERE scope = $1 AND updated_at < clock_timestamp() - make_interval(secs => $2)"""
 
 
+#: `_TAKE` with a query that runs in the same statement (its parameters from $6), joined to the bucket's row.
+_TAKE_WITH = (
+    "WITH took AS ({take}) SELECT took.allowed, took.tokens, x.* FROM took "
+    "LEFT JOIN LATERAL (SELECT true AS found__, q.* FROM ({query}) q) x ON true"
+)
+
+
 class RateLimiter(Protocol):
     async def take(self, key: str) -> float:
         """0 when allowed, else the seconds to wait (for Retry-After)."""
+        ...
+
+    async def take_with(self, key: str, query: str, *args: object) -> tuple[float, asyncpg.Record | None]:
+        """`take(key)` and `query` (a SELECT of at most one row, parameters from $6) in one statement and
+        round trip: the wait and the query's row (None when it found none)."""
         ...
 
     async def purge(self) -> int:
@@ -59,6 +71,15 @@ class SharedBuckets:
         # Keys are client ids or `ip:<address>`: bounded, but cut anyway so no input can make the row fail.
         row = await self.pool.fetchrow(_TAKE, self.scope, key[:MAX_KEY_CHARS], self.rate, self.burst, self.now)
         assert row is not None  # the UPSERT always returns its row
+        return self._wait(row)
+
+    async def take_with(self, key: str, query: str, *args: object) -> tuple[float, asyncpg.Record | None]:
+        sql = _TAKE_WITH.format(take=_TAKE, query=query)
+        row = await self.pool.fetchrow(sql, self.scope, key[:MAX_KEY_CHARS], self.rate, self.burst, self.now, *args)
+        assert row is not None  # the UPSERT always returns its row
+        return self._wait(row), (row if row["found__"] else None)
+
+    def _wait(self, row: asyncpg.Record) -> float:
         return 0.0 if row["allowed"] else (1 - row["tokens"]) / self.rate
 
     async def purge(self) -> int:

@@ -4,7 +4,7 @@ Versions come through the record model's read model (`epd_records.readmodel`), t
 mapping the footprint service uses for the outbox: what a partner pulls is what it was pushed.
 Listing walks the stable order (created_at, pf_id) from a position (keyset pagination); SQL narrows
 by the filters and, as a superset, by the caller's agreement; Python (`recognises`) decides. Each
-page row comes with its stored signed record (`stored`, table gateway_records) when that is fresh.
+page row comes with its stored signed record (`stored`, table gateway_records) when that is current.
 """
 
 from __future__ import annotations
@@ -81,6 +81,26 @@ class ClientRecord:
     scopes: frozenset[str]
     usable: bool  # client enabled and partner not disabled
     agreement: Any  # raw JSON of the RecognitionAgreement
+
+
+#: A client and its partner by client id ({id}: the parameter), as `client_record` reads it.
+CLIENT_SELECT = """
+    SELECT c.client_id, c.partner_id, c.secret_hash, c.scopes, c.disabled, p.disabled_at, p.agreement
+    FROM gateway_clients c JOIN partners p USING (partner_id) WHERE c.client_id = {id}"""
+
+
+def client_record(row: asyncpg.Record | None) -> ClientRecord | None:
+    if row is None:
+        return None
+    agreement = row["agreement"]
+    return ClientRecord(
+        row["client_id"],
+        row["partner_id"],
+        row["secret_hash"],
+        frozenset(row["scopes"]),
+        not row["disabled"] and row["disabled_at"] is None,
+        json.loads(agreement) if isinstance(agreement, str) else agreement,
+    )
 
 
 def classification_candidates(urns: Sequence[str]) -> tuple[str, ...]:
@@ -177,7 +197,7 @@ class Repository:
         if after is not None:
             clauses.append(f"(v.created_at, v.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
         sql = (
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE {' AND '.join(clauses)} "
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE {' AND '.join(clauses)} "
             f"ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}) q "
             f"{stored.STORED_JOIN.format(p=provisional, kid=arg(kid))} ORDER BY q.created_at, q.pf_id"
         )
@@ -186,21 +206,21 @@ class Repository:
     async def get(self, pf_id: uuid.UUID, viewer: Viewer, kid: str) -> asyncpg.Record | None:
         """One version's page row (stored.PAGE_COLUMNS), whoever may see it."""
         return await self.pool.fetchrow(
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({readmodel.VERSION_SELECT} WHERE v.pf_id = $1) q "
+            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE v.pf_id = $1) q "
             f"{stored.STORED_JOIN.format(p='$2::boolean', kid='$3')}",
             pf_id,
             viewer.accepts_provisional,
             kid,
         )
 
-    async def versions(self, pf_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, str, FootprintVersion]]:
-        """(pf_id, inputs digest, full version) of the versions that exist: the digest and the version
+    async def versions(self, pf_ids: Sequence[uuid.UUID]) -> list[tuple[uuid.UUID, int | None, FootprintVersion]]:
+        """(pf_id, inputs stamp, full version) of the versions that exist: the stamp and the version
         from one snapshot of the read-model row, then one results and one evidence query for all."""
         if not pf_ids:
             return []
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT q.*, {stored.INPUTS_SQL} AS inputs__ FROM ({readmodel.VERSION_SELECT} "
+                f"SELECT q.*, {stored.STAMP_SQL} AS stamp__ FROM ({readmodel.VERSION_SELECT} "
                 "WHERE v.pf_id = ANY($1::uuid[])) q",
                 list(pf_ids),
             )
@@ -210,10 +230,10 @@ class Repository:
         out = []
         for r in rows:
             pf = r["pf_id"]
-            out.append((pf, r["inputs__"], readmodel.footprint_version(r, results.get(pf, []), evidence.get(pf, []))))
+            out.append((pf, r["stamp__"], readmodel.footprint_version(r, results.get(pf, []), evidence.get(pf, []))))
         return out
 
-    async def store(self, viewer: Viewer, kid: str, rendered: list[tuple[uuid.UUID, str, stored.StoredRecord]]) -> None:
+    async def store(self, viewer: Viewer, kid: str, rendered: list[tuple[uuid.UUID, int, stored.StoredRecord]]) -> None:
         """Store rendered records (UPSERT: the same inputs are the same bytes, whoever rendered them)."""
         if rendered:
             await self.pool.execute(stored.UPSERT, *stored.upsert_args(viewer.accepts_provisional, kid, rendered))
@@ -224,23 +244,7 @@ class Repository:
         return int(status.split()[-1])
 
     async def client(self, client_id: str) -> ClientRecord | None:
-        row = await self.pool.fetchrow(
-            """
-            SELECT c.client_id, c.partner_id, c.secret_hash, c.scopes, c.disabled, p.disabled_at, p.agreement
-            FROM gateway_clients c JOIN partners p USING (partner_id) WHERE c.client_id = $1""",
-            client_id,
-        )
-        if row is None:
-            return None
-        agreement = row["agreement"]
-        return ClientRecord(
-            row["client_id"],
-            row["partner_id"],
-            row["secret_hash"],
-            frozenset(row["scopes"]),
-            not row["disabled"] and row["disabled_at"] is None,
-            json.loads(agreement) if isinstance(agreement, str) else agreement,
-        )
+        return client_record(await self.pool.fetchrow(CLIENT_SELECT.format(id="$1"), client_id))
 
     async def add_client(self, client_id: str, partner_id: str, secret_hash: str, scopes: Sequence[str]) -> None:
         await self.pool.execute(

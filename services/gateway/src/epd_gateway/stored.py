@@ -6,11 +6,13 @@ signature on the key, so those three name a stored record. A record also shows r
 does not own (the owner's name and company ids, the product's name and classifications, the
 plant's province, a provisional successor), and a version's status changes (supersession,
 withdrawal, expiry: `epd_records.status.served_status` reads no clock, the footprint service moves
-a version past its validity to `expired`, a status change like any other). So a stored record keeps
-`inputs`, the MD5 of the text of the version's whole read-model row as it was rendered, and the
-listing query serves it only while the row's digest is still that one and its kid is the current
-key (INPUTS_SQL): anything else is rendered again and stored with INSERT ... ON CONFLICT (UPSERT).
-Results and evidence never change for a version, so they are not part of the digest.
+a version past its validity to `expired`, a status change like any other). The database keeps
+track (migration 0014): triggers on every read-model table give each affected version a new stamp
+(gateway_inputs) in the changing transaction; a record keeps the stamp read in the same statement
+as the inputs it was rendered from, and the listing query serves it only while that is still the
+version's stamp and its kid is the current key (STORED_JOIN): one primary-key probe each, no digest
+of the row on a read. Anything else is rendered again and stored with INSERT ... ON CONFLICT (UPSERT).
+Results and evidence never change for a version, so they are not part of the inputs.
 
 The body is the exact JSON the route sends (json.dumps as Starlette's JSONResponse writes it), so a
 page is the concatenation of stored bytes.
@@ -27,27 +29,35 @@ from epd_records import readmodel
 from epd_records.recognition import PROGRAMME_STANDARDS
 from epd_records.status import PactStatus
 
-#: The read-model row of a version (`q`: VERSION_SELECT as a subquery) as one digest.
-INPUTS_SQL = "md5(q::text)"
+#: The stamp of the inputs of each `q` row (gateway_inputs, migration 0014), read with the row.
+STAMP_SQL = "(SELECT i.stamp FROM gateway_inputs i WHERE i.pf_id = q.pf_id)"
 #: The stored record of each `q` row for one viewer variant ({p}) and key ({kid}), when still current.
 #: (LATERAL: one primary-key probe per page row, whatever the table's statistics say.)
 STORED_JOIN = (
-    "LEFT JOIN LATERAL (SELECT g.inputs, g.body, g.status, g.classifications FROM gateway_records g "
+    "LEFT JOIN LATERAL (SELECT g.body, g.status, g.classifications FROM gateway_records g "
+    "JOIN gateway_inputs i ON i.pf_id = g.pf_id AND i.stamp = g.stamp "
     "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} LIMIT 1) r ON true"
 )
-#: What a page row carries: its position, the facts recognition decides on, the stored record if fresh.
-PAGE_COLUMNS = f"""q.pf_id, q.created_at, q.status, q.valid_from IS NOT NULL AS was_published,
+#: The read-model columns a page row needs (PAGE_COLUMNS reads them as `q`), from the read model's joins:
+#: the filters narrow by columns of any of its tables; PostgreSQL drops the joins nothing reads.
+PAGE_SELECT = f"""SELECT v.pf_id, v.created_at, v.status, v.valid_from,
+    {readmodel.SUCCESSOR_SQL} AS superseding_provisional_pf_id, p.classifications, s.pcr_id, s.pcr_version,
+    pcr.standards AS pcr_standards {readmodel.VERSION_FROM}"""
+#: What a page row carries: its position, the facts recognition decides on, the stored record if current.
+PAGE_COLUMNS = """q.pf_id, q.created_at, q.status, q.valid_from IS NOT NULL AS was_published,
     q.superseding_provisional_pf_id IS NOT NULL AS superseded, q.classifications, q.pcr_id, q.pcr_version,
-    q.pcr_standards, CASE WHEN r.inputs = {INPUTS_SQL} THEN r.body END AS body, r.status AS served_status,
-    r.classifications AS served_classifications"""
+    q.pcr_standards, r.body, r.status AS served_status, r.classifications AS served_classifications"""
 UPSERT = """
-    INSERT INTO gateway_records AS g (pf_id, accepts_provisional, kid, inputs, status, classifications, body)
-    SELECT r.pf_id, $1, $2, r.inputs, r.status, ARRAY(SELECT jsonb_array_elements_text(r.classes::jsonb)), r.body
-    FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::bytea[]) AS r(pf_id, inputs, status, classes, body)
+    INSERT INTO gateway_records AS g (pf_id, accepts_provisional, kid, stamp, status, classifications, body)
+    SELECT r.pf_id, $1, $2, r.stamp, r.status, ARRAY(SELECT jsonb_array_elements_text(r.classes::jsonb)), r.body
+    FROM unnest($3::uuid[], $4::int8[], $5::text[], $6::text[], $7::bytea[]) AS r(pf_id, stamp, status, classes, body)
     ON CONFLICT (pf_id, accepts_provisional, kid) DO UPDATE
-        SET inputs = excluded.inputs, status = excluded.status, classifications = excluded.classifications,
+        SET stamp = excluded.stamp, status = excluded.status, classifications = excluded.classifications,
             body = excluded.body, rendered_at = now()
-        WHERE g.inputs IS DISTINCT FROM excluded.inputs"""
+        WHERE g.stamp IS DISTINCT FROM excluded.stamp"""
+
+
+_STATUSES = {status.value: status for status in PactStatus}  # a dict look-up per row, not an Enum call
 
 
 def response_json(value: Any) -> bytes:
@@ -72,13 +82,13 @@ class StoredRecord:
         return cls(response_json(footprint), status, classes)
 
 
-def upsert_args(accepts_provisional: bool, kid: str, rendered: list[tuple[Any, str, StoredRecord]]) -> tuple[Any, ...]:
-    """UPSERT's arguments for (pf_id, inputs digest, record) triples."""
+def upsert_args(accepts_provisional: bool, kid: str, rendered: list[tuple[Any, int, StoredRecord]]) -> tuple[Any, ...]:
+    """UPSERT's arguments for (pf_id, inputs stamp, record) triples."""
     return (
         accepts_provisional,
         kid,
         [pf for pf, _, _ in rendered],
-        [inputs for _, inputs, _ in rendered],
+        [stamp for _, stamp, _ in rendered],
         [r.status.value for _, _, r in rendered],
         [json.dumps(sorted(r.classifications)) for _, _, r in rendered],
         [r.body for _, _, r in rendered],
@@ -90,7 +100,7 @@ def stored_record(row: readmodel.Row) -> StoredRecord | None:
     body = row["body"]
     if body is None:
         return None
-    return StoredRecord(bytes(body), PactStatus(row["served_status"]), frozenset(row["served_classifications"]))
+    return StoredRecord(body, _STATUSES[row["served_status"]], frozenset(row["served_classifications"]))
 
 
 def recognition_view(row: readmodel.Row) -> footprint_pb2.FootprintVersion:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
-from joserfc.jwk import KeySet
 
 from epd_gateway.errors import GatewayError
 from epd_records.errors import SignatureError
@@ -99,9 +98,8 @@ def verify(token: str, ring: KeyRing, *, issuer: str, audience: str, now: float 
         now_ = time.time() if now is None else now
         if retired is not None and now_ - retired > RETIRED_KEY_GRACE_SECONDS:
             raise TokenError("token is signed by a retired key; ask for a new token")
-    keys = KeySet.import_key_set(ring.public_jwks())  # type: ignore[arg-type]  # a JWKS dict; joserfc types it as a TypedDict
     try:
-        decoded = jwt.decode(token, keys, registry=EDDSA_ONLY)
+        decoded = jwt.decode(token, ring.public_key_set, registry=EDDSA_ONLY)
     except (JoseError, SignatureError, ValueError) as exc:
         raise TokenError(f"token signature does not verify ({type(exc).__name__})") from None
     claims = decoded.claims
