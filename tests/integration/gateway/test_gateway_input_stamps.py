@@ -1,4 +1,4 @@
-"""The database keeps stored records' staleness (migration 0014): a change to any table of a version's read
+"""The database keeps stored records' staleness (migration 0015): a change to any table of a version's read
 model gives exactly the versions it shows in a new stamp (gateway_inputs), in the changing transaction."""
 
 from __future__ import annotations

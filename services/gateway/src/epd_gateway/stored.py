@@ -7,7 +7,7 @@ does not own (the owner's name and company ids, the product's name and classific
 plant's province, a provisional successor), and a version's status changes (supersession,
 withdrawal, expiry: `epd_records.status.served_status` reads no clock, the footprint service moves
 a version past its validity to `expired`, a status change like any other). The database keeps
-track (migration 0014): triggers on every read-model table give each affected version a new stamp
+track (migration 0015): triggers on every read-model table give each affected version a new stamp
 (gateway_inputs) in the changing transaction; a record keeps the stamp read in the same statement
 as the inputs it was rendered from, and the listing query serves it only while that is still the
 version's stamp and its kid is the current key (STORED_JOIN): one primary-key probe each, no digest
@@ -29,7 +29,7 @@ from epd_records import readmodel
 from epd_records.recognition import PROGRAMME_STANDARDS
 from epd_records.status import PactStatus
 
-#: The stamp of the inputs of each `q` row (gateway_inputs, migration 0014), read with the row.
+#: The stamp of the inputs of each `q` row (gateway_inputs, migration 0015), read with the row.
 STAMP_SQL = "(SELECT i.stamp FROM gateway_inputs i WHERE i.pf_id = q.pf_id)"
 #: The stored record of each `q` row for one viewer variant ({p}) and key ({kid}), when still current.
 #: (LATERAL: one primary-key probe per page row, whatever the table's statistics say.)

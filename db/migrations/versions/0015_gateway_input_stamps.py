@@ -19,14 +19,14 @@ gateway_inputs is derived bookkeeping, rewritten by every change of the audited 
 gateway_records it is not audit-logged (0011_audit_log would add a row per stamp to every change it logs).
 The portal's reader may read it with gateway_records, to tell whether a stored record is current.
 
-Revision ID: 0014_gateway_input_stamps
-Revises: 0013_gateway_stored_records
+Revision ID: 0015_gateway_input_stamps
+Revises: 0014_evidence_hash_index
 """
 
 from sql import script
 
-revision = "0014_gateway_input_stamps"
-down_revision = "0013_gateway_stored_records"
+revision = "0015_gateway_input_stamps"
+down_revision = "0014_evidence_hash_index"
 branch_labels = None
 depends_on = None
 
