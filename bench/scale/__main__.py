@@ -125,6 +125,12 @@ def _report(p: Params, prefix: str, raw: dict, check, comparison, argv: list[str
             " topic,"
             f" {check.rejected:,} rejected by ingest (the simulator's deliberately bad readings), {check.lost:,} lost,"
             f" {check.duplicated:,} written twice"
+            + (
+                f" ({check.rejections_repeated:,} rejections written again with their rejection id: dead letters"
+                " are at-least-once, consumers dedupe by that id)"
+                if check.rejections_repeated
+                else ""
+            )
         )
     )
     return Report(

@@ -62,8 +62,9 @@ async def read_topic(connection: KafkaConnection, topic: str, keys: set[bytes] |
 class ReadingCheck:
     sent: int
     accepted: int  # distinct reading ids on the readings topic
-    rejected: int
+    rejected: int  # distinct rejections (rejection ids) on the rejected topic
     duplicated: int  # reading ids written more than once
+    rejections_repeated: int = 0  # dead letters written again (same rejection id): at least once, by design
 
     @property
     def lost(self) -> int:
@@ -75,10 +76,12 @@ async def check_readings(
 ) -> tuple[ReadingCheck, list[telemetry_pb2.Reading]]:
     keys = {p.encode() for p in plants}
     readings = [r for v in await read_topic(connection, TELEMETRY_READINGS.topic(prefix), keys) for r in readings_of(v)]
-    rejected = len(await read_topic(connection, TELEMETRY_REJECTED.topic(prefix), keys))
+    rejections = await read_topic(connection, TELEMETRY_REJECTED.topic(prefix), keys)
+    rejection_ids = {telemetry_pb2.RejectedReading.FromString(v).rejection_id for v in rejections}
     ids = Counter(r.reading_id for r in readings)
     duplicated = sum(n - 1 for n in ids.values() if n > 1)
-    return ReadingCheck(sent, len(ids), rejected, duplicated), readings
+    repeated = len(rejections) - len(rejection_ids)
+    return ReadingCheck(sent, len(ids), len(rejection_ids), duplicated, repeated), readings
 
 
 def _key(w: intensity_pb2.IntensityWindow) -> WindowKey:
