@@ -55,7 +55,7 @@ from epd_intensity.settings import IntensitySettings
 from .consumer_steps import ConsumerSteps
 from .metrics import SIZES, IntensityMetrics
 from .monitor import LeanMonitor
-from .offset_probe import OffsetProbe
+from .offset_probe import OffsetProbe, stop_with
 from .processor import REPLAYED, Processor, Step
 from .rebalance_gate import RebalanceGate
 from .source_progress import Admission, SourceProgress
@@ -141,6 +141,7 @@ def create_app(
     # Checks each step the consumer claims (offset_probe.py); reads as faust's consumer does without
     # transactions (its aiokafka driver: read_committed only in a transaction).
     probe = OffsetProbe(settings.kafka, readings_name, "read_uncommitted")
+    stop_with(app, probe)
     # Windows and corrections go straight to faust's producer (the topics above declare them):
     # Topic.send adds per-message bookkeeping this agent does not use (it awaits each send itself).
     windows_name, corrections_name = windows.get_topic_name(), corrections.get_topic_name()

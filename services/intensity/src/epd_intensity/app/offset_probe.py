@@ -8,14 +8,17 @@ offset). Admitting such a step skipped those readings for good: a scale run with
 broker killed closed an hour with half its readings. So a step is admitted only when this probe,
 a consumer of its own with nothing in flight, reads the same first offset from the expected one
 (source_progress.py, Admission.STEP). Steps are rare (transaction markers, nothing for ingest's
-idempotent producers), so one probe per step costs nothing measurable.
+idempotent producers), so one probe per step costs nothing measurable. Its consumer is started on
+first use and stopped with the app (`stop_with`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from mode.types.signals import BaseSignalT
 
 from epd_common.kafka import KafkaConnection, make_consumer
 
@@ -49,3 +52,13 @@ class OffsetProbe:
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+def stop_with(app: Any, probe: OffsetProbe) -> None:
+    """Stop the probe's consumer when the faust app stops (its `on_before_shutdown` signal, sent once
+    faust's own consumer has stopped), so a worker leaves no client of its own behind."""
+
+    async def _stop_probe(sender: Any, /, *_: Any, signal: BaseSignalT[Any], **__: Any) -> None:
+        await probe.stop()
+
+    app.on_before_shutdown.connect(_stop_probe)
