@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from intensity_builders import at
+from intensity_builders import at, reading
+from intensity_day import EXAMPLE_CONFIG
 
 from epd_intensity.app.processor import _rolling_starts
 from epd_intensity.core import hour_start
-from epd_intensity.core.ids import _stamp
-from epd_intensity.core.readings import _time
+from epd_intensity.core.evidence import is_reading_hash
+from epd_intensity.core.ids import SIZE_NAMES, WINDOW_NAMESPACE, _stamp, window_id
+from epd_intensity.core.readings import Refused, _time, admit
 from epd_intensity.core.rolling import ROLLING_30D, derived_windows_of_hour
 from epd_intensity.core.watermark import WatermarkPolicy
+from epd_intensity.processes import load_processes
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -63,3 +67,36 @@ def test_rolling_starts_are_derived_windows_of_every_hour_of_the_day():
     for hour in range(24):
         moment = day + timedelta(hours=hour)
         assert tuple(s for size, s in derived_windows_of_hour(moment) if size == ROLLING_30D) == expected
+
+
+def test_window_id_equals_uuid5_of_its_name():
+    rng = random.Random(5)
+    start = at("2024-03-10T00:00:00")
+    for _ in range(500):
+        pid = rng.choice(("baotou-1/roasting", "包头-1/焙烧", "p" * 120, ""))
+        size = rng.choice(tuple(SIZE_NAMES))
+        moment, revision = start + timedelta(hours=rng.randrange(10_000)), rng.randrange(1000)
+        name = f"{pid}|{_stamp(moment)}|{SIZE_NAMES[size]}|{revision}"
+        assert window_id(pid, moment, size, revision) == str(uuid.uuid5(WINDOW_NAMESPACE, name))
+
+
+def test_admitted_reading_hashes_are_exactly_lowercase_hex_sha256():
+    processes = load_processes(EXAMPLE_CONFIG)
+    good = "0123456789abcdef" * 4
+    cases = [
+        good,
+        good.upper(),
+        good[:-1],
+        good + "0",
+        good[:-1] + "\n",
+        good[:-1] + "g",
+        good[:-1] + "٣",
+        "",
+        " " + good[1:],
+    ]
+    for value in cases:
+        admitted = admit(
+            reading("baotou-1/roasting", "electricity.grid", "1.0", "2024-03-10T01:00:00", reading_hash=value),
+            processes,
+        )
+        assert isinstance(admitted, Refused) == (not is_reading_hash(value)), value

@@ -82,7 +82,7 @@ _DUPLICATE = Outcome.DUPLICATE.value
 class Step:
     """What one reading did: its outcome, the windows it emitted, its correction-log entry."""
 
-    __slots__ = ("correction", "missing", "outcome", "windows")  # one per reading
+    __slots__ = ("correction", "missing", "outcome", "windows")
 
     def __init__(
         self,
@@ -95,6 +95,11 @@ class Step:
         self.windows = [] if windows is None else windows
         self.correction = correction  # (outcome, detail) for the correction log
         self.missing = [] if missing is None else missing
+
+
+# The steps of readings that emitted nothing (most of them): one shared Step per outcome instead of one
+# per reading. Callers only read steps; a reading that emits gets a Step of its own.
+_QUIET = {outcome.value: Step(outcome.value) for outcome in Outcome} | {REPLAYED: Step(REPLAYED)}
 
 
 class Processor:
@@ -155,7 +160,7 @@ class Processor:
         # the in-memory offset the record's first reading set must not make the others look replayed.
         applied = self._persisted[plant_id].get(partition)
         if applied is not None and offset <= applied:
-            return Step(REPLAYED)
+            return _QUIET[REPLAYED]
         event_time = admitted.event_time
         decision = self.policy.decide(
             event_time, plant.watermark, self._lateness[process.process_id], admitted.ingested_at, admitted.hour
@@ -167,28 +172,34 @@ class Processor:
         key = (process.process_id, admitted.hour)
         bucket = self._buckets.get(key) or self._bucket(key)
         if admitted.reading_id in bucket.reading_hashes:
-            return Step(_DUPLICATE)  # a resent reading: ignored, nothing moves
-        bucket.add(admitted)
+            return _QUIET[_DUPLICATE]  # a resent reading: ignored, nothing moves
+        bucket.take(admitted)
         plant.buckets.add(key)
-        self._changed(plant, bucket_key(*key), bucket)
-        step = Step(_VALUE[decision])
+        dirty = self._dirty.get(plant_id)
+        if dirty is None:
+            dirty = self._dirty[plant_id] = {}
+        dirty[bucket_key(*key)] = bucket  # _changed, inlined (per reading)
+        outcome = _VALUE[decision]
+        step: Step | None = None
         before = plant.watermark
         if decision is Outcome.LATE_REVISION:
             assert before is not None  # the policy decides LATE_REVISION only against a watermark
+            step = Step(outcome)
             self._emit_hour(plant, key, before, step)
-        else:
-            if key not in plant.open:
-                plant.open.add(key)
-                self._due.pop(plant_id, None)
+        elif key not in plant.open:
+            plant.open.add(key)
+            self._due.pop(plant_id, None)
         after = event_time if before is None or event_time > before else before
         plant.watermark = after
-        if after != before or decision is Outcome.LATE_REVISION:
+        if after != before or step is not None:
             due = self._due.get(plant_id)
             if due is None or after >= due:  # else _close has nothing to do (most readings)
+                if step is None:
+                    step = Step(outcome)
                 self._close(plant, after, step)
         plant.offsets[partition] = offset
         self._touched[plant_id] = partition
-        return step
+        return _QUIET[outcome] if step is None or not (step.windows or step.missing) else step
 
     # -- emission (mirrors oracle._Run) ---------------------------------------------------------
     def _emit(

@@ -13,6 +13,7 @@ from epd_intensity.core.ids import HOUR, hour_start
 from epd_intensity.core.readings import AdmittedReading
 
 ActivityKey = tuple[int, str, str]
+_ZERO = Decimal(0)
 
 
 @dataclass
@@ -41,6 +42,13 @@ class Bucket:
         self.reading_hashes[reading.reading_id] = reading.reading_hash
         self.quantities[reading.key] = add(self.quantities.get(reading.key, Decimal(0)), reading.quantity)
         return True
+
+    def take(self, reading: AdmittedReading) -> None:
+        """`add` for a reading the caller has checked: new here, and of this bucket's process and hour
+        (the processor keys buckets by the reading's process and hour and asks for the id first)."""
+        self.reading_hashes[reading.reading_id] = reading.reading_hash
+        quantities, key = self.quantities, reading.key
+        quantities[key] = add(quantities.get(key, _ZERO), reading.quantity)
 
     @property
     def reading_count(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ DAY = timedelta(days=1)
 ROLLING = timedelta(days=30)
 # Fixed namespace: uuid5(NAMESPACE_URL, "urn:epd:intensity-window").
 WINDOW_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:epd:intensity-window")
+_NAMESPACE = WINDOW_NAMESPACE.bytes
 SIZE_NAMES = {
     intensity_pb2.WINDOW_SIZE_HOURLY: "PT1H",
     intensity_pb2.WINDOW_SIZE_DAILY: "P1D",
@@ -48,7 +50,13 @@ def window_id(process_id: str, start: datetime, size: intensity_pb2.WindowSize, 
     if revision < 0:
         raise ValueError("revision must be non-negative")
     name = f"{process_id}|{_stamp(utc(start))}|{SIZE_NAMES[size]}|{revision}"
-    return str(uuid.uuid5(WINDOW_NAMESPACE, name))
+    # str(uuid.uuid5(WINDOW_NAMESPACE, name)) without its UUID object (a window is emitted every few readings):
+    # SHA-1 of namespace + name, first 16 bytes, version 5 and the RFC 4122 variant set in place.
+    raw = bytearray(hashlib.sha1(_NAMESPACE + name.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _stamp(start: datetime) -> str:

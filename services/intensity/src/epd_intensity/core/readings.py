@@ -18,7 +18,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from epd.v1 import telemetry_pb2
 from epd_intensity.core.activities import ActivitySpec, classify
 from epd_intensity.core.decimals import QuantityError, parse_quantity
-from epd_intensity.core.evidence import HEX64
 from epd_intensity.core.outcomes import Outcome
 from epd_intensity.processes import ProcessConfig
 
@@ -27,10 +26,15 @@ _MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 _MAX_SECONDS = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BAD = telemetry_pb2.READING_QUALITY_BAD
+_HEX_DIGITS = "0123456789abcdef"
 # Hour starts by epoch second, made once each (readings of a worker span few hours at a time); the
 # cache is emptied when it holds six weeks of hours (a long replay), so it stays small.
 _HOURS: dict[int, datetime] = {}
 _MAX_HOURS = 1_024
+# (activity, kind, unit) of accepted readings -> (spec, spec.key): one lookup per reading instead of
+# classify's checks and the unit comparison; unknown activities are not kept (they go through classify).
+_KNOWN: dict[tuple[str, int, str], tuple[ActivitySpec, tuple[int, str, str]]] = {}
+_MAX_KNOWN = 1_024
 _SECONDS = tuple(timedelta(seconds=s) for s in range(3600))  # offset within the hour
 
 
@@ -88,7 +92,8 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
     if not reading_id or len(reading_id) > 128:
         return Refused(Outcome.MALFORMED, "reading_id empty or longer than 128")
     reading_hash = reading.reading_hash
-    if not HEX64.fullmatch(reading_hash):  # evidence.is_reading_hash (a protobuf string is a str)
+    # evidence.is_reading_hash (a protobuf string is a str): 64 characters, all lowercase hex digits
+    if len(reading_hash) != 64 or reading_hash.strip(_HEX_DIGITS):
         return Refused(Outcome.MALFORMED, "reading_hash is not lowercase hex SHA-256")
     # An unset observed_at reads as zero seconds: outside the range as well.
     observed = _time(reading.observed_at)
@@ -97,12 +102,18 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
     if reading.quality == _BAD:
         return Refused(Outcome.BAD_QUALITY, "quality BAD")
     activity, kind, unit = reading.activity, reading.activity_kind, reading.unit
-    spec = classify(activity, kind)
-    if spec is None or unit != spec.unit:
-        return Refused(
-            Outcome.UNKNOWN_ACTIVITY,
-            f"activity {activity[:64]!r} kind {kind} unit {unit[:16]!r}",
-        )
+    known = _KNOWN.get((activity, kind, unit))
+    if known is None:
+        spec = classify(activity, kind)
+        if spec is None or unit != spec.unit:
+            return Refused(
+                Outcome.UNKNOWN_ACTIVITY,
+                f"activity {activity[:64]!r} kind {kind} unit {unit[:16]!r}",
+            )
+        if len(_KNOWN) >= _MAX_KNOWN:
+            _KNOWN.clear()
+        known = _KNOWN[(activity, kind, unit)] = (spec, spec.key)
+    spec, key = known
     try:
         quantity = parse_quantity(reading.quantity)
     except QuantityError as exc:
@@ -117,7 +128,7 @@ def admit(reading: telemetry_pb2.Reading, processes: Mapping[str, ProcessConfig]
         reading_hash,
         process,
         spec,
-        spec.key,
+        key,
         quantity,
         observed[0],
         None if ingested is None else ingested[0],
