@@ -78,7 +78,7 @@ async def worker_rate(kafka: KafkaConnection, prefix: str, data: list) -> float:
     await ensure_topics(kafka, (TELEMETRY_READINGS, INTENSITY_WINDOWS), replication=SINGLE_BROKER, prefix=prefix)
     await produce(kafka, prefix, data, READINGS_PER_RECORD)
     with tempfile.TemporaryDirectory() as tmp:
-        worker = Worker(kafka, prefix, Path(tmp))
+        worker = Worker(kafka, prefix, Path(tmp), batch_max=None)  # the service's default batches
         worker.start()
         try:
             first_t = first_n = None

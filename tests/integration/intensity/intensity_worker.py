@@ -36,6 +36,7 @@ class Worker:
         lateness_s: int | None = None,
         changelog_delay_s: float | None = None,
         delayed_batches: int = 10,
+        batch_max: int | None = 20,
     ) -> None:
         self.metrics_port = free_port()
         self.env = {
@@ -51,6 +52,8 @@ class Worker:
             # A SIGKILLed worker holds its partitions for a session: keep it at the broker minimum.
             "EPD_INTENSITY_SESSION_TIMEOUT_S": "6",
         }
+        if batch_max is not None:  # tests: small batches, so kills and rebalances meet many batch boundaries
+            self.env["EPD_INTENSITY_BATCH_MAX"] = str(batch_max)
         if lateness_s is not None:
             self.env["EPD_INTENSITY_ALLOWED_LATENESS_S"] = str(lateness_s)
         if changelog_delay_s is not None:  # slow_changelog/sitecustomize.py holds each batch's changelog writes

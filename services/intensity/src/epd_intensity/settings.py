@@ -25,10 +25,12 @@ class IntensitySettings(ServiceSettings):
     data_dir: Path = Field(default=Path(".run/intensity"), validation_alias="EPD_INTENSITY_DATA_DIR")
     # Records are processed in batches (faust take_events): up to this many, or what arrived within
     # this time; state is written once per batch per plant. Each record is a ReadingBatch (ingest: a
-    # plant's readings of one poll, up to reading_batches.MAX_BATCH_BYTES, ~800 readings), so 20 records
-    # are thousands of readings: bounded so a batch's windows stay few and its metrics move (bench: 500
-    # records took a whole 33,000-reading backlog in one batch, 5 paid the state write too often).
-    batch_max: int = Field(default=20, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_MAX")
+    # plant's readings of one poll, up to reading_batches.MAX_BATCH_BYTES, ~800 readings; live, a poll's
+    # few). 100 records of the bench's 100 readings cost ~38 us of worker CPU a reading against ~44 us
+    # for 20 (each batch rewrites its changed buckets and days as version pairs and waits for its acks);
+    # bounded so a backlog of full records (80,000 readings, a few seconds) still makes metrics move and
+    # a rebalance waits seconds, not minutes (bench: 500 records took a whole 33,000-reading backlog).
+    batch_max: int = Field(default=100, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_MAX")
     batch_within_ms: int = Field(default=100, ge=1, le=10000, validation_alias="EPD_INTENSITY_BATCH_WITHIN_MS")
     # Longest a fetch waits at the broker for new readings: bounds the stall after each fetched chunk
     # (app/transport.py says why); one empty poll per wait while idle.
