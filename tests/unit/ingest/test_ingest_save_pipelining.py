@@ -114,9 +114,9 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
     store.release.set()
     await service.flush()
     first, second = store.written
-    assert (first.offsets, first.readings.count) == ({0: 1}, 1)
-    assert (second.offsets, second.readings.count) == ({0: 3}, 2)  # polls 2 and 3 in one save
-    assert [r[1] for r in second.readings.rows()] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
+    assert (first.offsets, first.evidence.count) == ({0: 1}, 1)
+    assert (second.offsets, second.evidence.count) == ({0: 3}, 2)  # polls 2 and 3 in one save
+    assert [r[2] for r in second.evidence.rows()] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
     # Kafka offsets are committed only after their save, and never ahead of it.
     assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 3}]
     await service.flush()  # nothing left: no empty save

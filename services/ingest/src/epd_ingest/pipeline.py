@@ -39,18 +39,17 @@ class IngestConfig:
 
 @dataclass
 class StateChanges:
-    """What the state gained since it was last saved: accepted (plant, meter, observed ns), the
-    ids of batches processed (batch id -> plant id), and the evidence rows of the accepted readings
-    (table evidence_readings: `epd audit prove` builds Merkle paths from them). The state store
-    drains it when it saves."""
+    """What the state gained since it was last saved: the ids of batches processed (batch id ->
+    plant id) and the evidence rows of the accepted readings (table evidence_readings: `epd audit
+    prove` builds Merkle paths from them; their (plant, meter, observed ns) are also the dedupe
+    window's new stamps). The state store drains it when it saves."""
 
-    readings: list[tuple[str, str, int]] = field(default_factory=list)
     batches: dict[str, str] = field(default_factory=dict)
     # The evidence of each accepted reading: (process, plant, meter, observed ns, reading hash bytes).
     evidence: list[tuple[str, str, str, int, bytes]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.readings or self.batches or self.evidence)
+        return bool(self.batches or self.evidence)
 
 
 @dataclass
@@ -295,10 +294,8 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return fast
 
     dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
-    changes = ctx.state.changes
-    changes.readings.append((plant_id, meter.meter_id, ts_ns))
     digest = _reading_digest(raw)
-    changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, digest))
+    ctx.state.changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, digest))
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
     reading = ctx.reading(meter)
