@@ -23,7 +23,7 @@ T0 = 1_772_000_000 * 1_000_000_000
 def _accept(state: IngestState, plant: str, meter: str, ns: int) -> bytes:
     digest = hashlib.sha256(f"{plant}/{meter}/{ns}".encode()).digest()
     state.dedupe.record_reading(plant, meter, ns)
-    state.changes.evidence.append((f"{plant}/roasting", plant, meter, ns, digest))
+    state.changes.add_evidence(f"{plant}/roasting", plant, meter, ns, digest)
     return digest
 
 

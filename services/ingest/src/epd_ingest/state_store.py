@@ -90,6 +90,18 @@ class RowColumns:
             raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
         return cls(keys, ",".join(map(str, positions)), ",".join(map(str, columns[width])), hashes, len(rows))
 
+    @classmethod
+    def of_changes(cls, changes: StateChanges) -> RowColumns:
+        """The evidence rows a StateChanges gathered (already column by column)."""
+        keys = changes.evidence_keys
+        return cls(
+            tuple(list(col) for col in zip(*keys, strict=True)) if keys else ([], [], []),
+            ",".join(map(str, changes.evidence_index)),
+            ",".join(map(str, changes.evidence_ns)),
+            bytes(changes.evidence_hashes),
+            len(changes.evidence_ns),
+        )
+
     def rows(self) -> list[tuple]:
         """The rows back, as `of` took them (for tests and logs)."""
         if not self.count:
@@ -148,7 +160,7 @@ class IngestStateStore:
         self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
     ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
-        evidence = RowColumns.of(changes.evidence, 3, hashed=True)
+        evidence = RowColumns.of_changes(changes)
         meter_rows: list[MeterRow] = []
         for p, m in dict.fromkeys(zip(*evidence.keys[1:], strict=True)):  # the meters with new readings, each once
             floor = state.dedupe.floor(p, m)
