@@ -23,8 +23,7 @@ T0 = 1_772_000_000 * 1_000_000_000
 def _accept(state: IngestState, plant: str, meter: str, ns: int) -> bytes:
     digest = hashlib.sha256(f"{plant}/{meter}/{ns}".encode()).digest()
     state.dedupe.record_reading(plant, meter, ns)
-    state.changes.readings.append((plant, meter, ns))
-    state.changes.evidence.append((f"{plant}/roasting", plant, meter, ns, digest))
+    state.changes.add_evidence(f"{plant}/roasting", plant, meter, ns, digest)
     return digest
 
 
@@ -52,7 +51,7 @@ async def test_a_save_loads_back_and_a_repeated_save_stores_the_same_rows(fresh_
         loaded, offsets = await store.load("raw")
         assert offsets == {0: 9, 2: 3}
         assert loaded.counters[("pa", "pa.m0")] == CounterPoint(Decimal("12.5"), NOW)
-        for plant, meter, ns in [r[:3] for r in first.readings.rows() + second.readings.rows()]:
+        for plant, meter, ns in [r[1:4] for r in first.evidence.rows() + second.evidence.rows()]:
             assert loaded.dedupe.check_reading(plant, meter, ns) is Seen.DUPLICATE
         assert loaded.dedupe.check_reading("pa", "pa.m0", T0 + 10**12) is Seen.NEW
         assert loaded.dedupe.batch_seen("batch-0") and loaded.dedupe.batch_seen("batch-100")
@@ -63,8 +62,35 @@ async def test_a_save_loads_back_and_a_repeated_save_stores_the_same_rows(fresh_
             )
             assert sorted(tuple(r) for r in rows) == sorted(first.evidence.rows() + second.evidence.rows())
             assert len(rows) == len(digests) == 200
-            assert await conn.fetchval("SELECT count(*) FROM ingest_seen_readings") == 200
+            # The dedupe window's stamps: one row per save (the repeated save's row is one more), not per reading.
+            assert await conn.fetchval("SELECT count(*) FROM ingest_seen_stamps") == 3
+            assert await conn.fetchval("SELECT sum(cardinality(observed_ns)) FROM ingest_seen_stamps") == 300
             found = await find_reading(conn, digests[123].hex())  # the hash index serves the lookup
             assert bytes(found["reading_hash"]) == digests[123]
+    finally:
+        await pool.close()
+
+
+async def test_a_prune_drops_the_saves_whose_stamps_are_all_below_their_meters_floors(fresh_db):
+    pool = await create_pool(fresh_db, max_size=2)
+    try:
+        config = IngestConfig()
+        store = IngestStateStore(pool, "ingest-g", config)
+        state = IngestState.for_config(config)
+        _poll(state, 0)
+        await store.write(store.snapshot(state, state.take_changes(), "raw", {0: 1}, NOW))
+        # pa.m0 moves on by more than the window: its old stamps fall below its floor; the others' do not.
+        late = T0 + (config.max_lateness.days + 1) * 86_400 * 10**9
+        _accept(state, "pa", "pa.m0", late)
+        await store.write(store.snapshot(state, state.take_changes(), "raw", {0: 2}, NOW))
+        async with pool.acquire() as conn:
+            await store._prune(conn, NOW)
+            assert await conn.fetchval("SELECT count(*) FROM ingest_seen_stamps") == 2  # pb's stamps keep save 1
+            await conn.execute("UPDATE ingest_meter_state SET floor_ns = $1", late)  # every meter past save 1
+            await store._prune(conn, NOW)
+            assert await conn.fetchval("SELECT count(*) FROM ingest_seen_stamps") == 1
+        loaded, _ = await store.load("raw")
+        assert loaded.dedupe.check_reading("pa", "pa.m0", late) is Seen.DUPLICATE
+        assert loaded.dedupe.check_reading("pa", "pa.m0", T0) is Seen.BEYOND_WINDOW
     finally:
         await pool.close()

@@ -53,7 +53,7 @@ def test_state_changes_log_what_was_accepted(plant: Plant):
     process_batch(plant.bytes(b, a, raw("nope", "1", "t")), plant.registry, plant.state, NOW, plant.config)
     changes = plant.state.take_changes()
     ns = [r.observed_at.seconds * 1_000_000_000 for r in (a, b)]
-    assert changes.readings == [("baotou-smelter", "roasting.coal", t) for t in ns]  # time order
+    assert [e[1:4] for e in changes.evidence] == [("baotou-smelter", "roasting.coal", t) for t in ns]  # time order
     assert list(changes.batches.values()) == ["baotou-smelter"]
     assert not plant.state.take_changes()  # drained
 

@@ -3,7 +3,8 @@
 - PipelinedSender puts each record on the partition a keyed send would choose, retries a send
   refused before queueing, and surfaces a failed ack.
 - Saves run in the background, one at a time; polls finished meanwhile are saved together by the
-  next save, always with the state and offsets of fully acknowledged polls; flush saves the rest.
+  next save, always with the state and offsets of fully acknowledged polls, which the save in flight
+  starts when it ends (no further poll needed); flush saves the rest.
 """
 
 import asyncio
@@ -114,9 +115,9 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
     store.release.set()
     await service.flush()
     first, second = store.written
-    assert (first.offsets, first.readings.count) == ({0: 1}, 1)
-    assert (second.offsets, second.readings.count) == ({0: 3}, 2)  # polls 2 and 3 in one save
-    assert [r[1] for r in second.readings.rows()] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
+    assert (first.offsets, first.evidence.count) == ({0: 1}, 1)
+    assert (second.offsets, second.evidence.count) == ({0: 3}, 2)  # polls 2 and 3 in one save
+    assert [r[2] for r in second.evidence.rows()] == ["roasting.coal", "roasting.coal"] and len(second.batches) == 2
     # Kafka offsets are committed only after their save, and never ahead of it.
     assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 3}]
     await service.flush()  # nothing left: no empty save
@@ -237,3 +238,25 @@ async def test_a_polls_readings_of_one_plant_go_out_as_one_reading_batch_keyed_b
     assert telemetry_pb2.ReadingBatch.FromString(readings[0][0]).plant_id == PLANT
     assert [r.reason for r in rejected] == [telemetry_pb2.REJECTION_REASON_UNKNOWN_METER]
     assert service.accepted == 3 and store.written[0].evidence.count == 3  # one evidence row per reading
+
+
+async def test_polls_handled_during_a_save_are_saved_and_committed_when_it_ends_without_another_poll(plant: Plant):
+    store, consumer, producer = HeldStore(plant.config), FakeConsumer(), FakeTopicProducer()
+    service = IngestService(
+        consumer,
+        producer,
+        plant.registry,
+        store,
+        config=plant.config,  # type: ignore[arg-type]
+        clock=lambda: NOW,
+    )
+    service.state = plant.state
+    await service.handle(_poll(plant, 0, 30))  # save 1 starts and is held
+    await service.handle(_poll(plant, 1, 20))  # handled while save 1 is held; then the input goes idle
+    saving = service._saving
+    assert saving is not None
+    store.release.set()
+    await saving  # the save in flight takes the second poll itself, with no handle or flush
+    assert [s.offsets for s in store.written] == [{0: 1}, {0: 2}]
+    assert consumer.commits == [{TopicPartition("raw", 0): 1}, {TopicPartition("raw", 0): 2}]
+    assert [s.evidence.count for s in store.written] == [1, 1]

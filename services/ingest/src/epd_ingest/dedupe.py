@@ -87,14 +87,20 @@ class DedupeState:
         while len(self._batches) > self.max_batch_ids:
             self._batches.popitem(last=False)
 
+    def floor(self, plant_id: str, meter_id: str) -> int | None:
+        """The meter's floor (None for a meter never seen), for persisting the state."""
+        w = self._meters.get((plant_id, meter_id))
+        return None if w is None else w.floor
+
     def meter_snapshot(self, plant_id: str, meter_id: str) -> tuple[list[int], int | None]:
         """(accepted timestamps in the window, floor) of one meter, for persisting the state."""
         w = self._meters.get((plant_id, meter_id))
         return ([], None) if w is None else (list(w.stamps), w.floor)
 
     def restore_meter(self, plant_id: str, meter_id: str, stamps: list[int], floor: int | None) -> None:
-        """Put back a meter's window saved by `meter_snapshot` (stamps below the floor are dropped)."""
-        kept = sorted(s for s in stamps if floor is None or s >= floor)
+        """Put back a meter's window saved by `meter_snapshot` (stamps below the floor are dropped, a
+        stamp given twice is kept once)."""
+        kept = sorted({s for s in stamps if floor is None or s >= floor})
         self._meters[(plant_id, meter_id)] = _MeterWindow(kept, floor)
 
     def tracked_readings(self) -> int:

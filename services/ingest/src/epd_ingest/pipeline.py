@@ -39,18 +39,43 @@ class IngestConfig:
 
 @dataclass
 class StateChanges:
-    """What the state gained since it was last saved: accepted (plant, meter, observed ns), the
-    ids of batches processed (batch id -> plant id), and the evidence rows of the accepted readings
-    (table evidence_readings: `epd audit prove` builds Merkle paths from them). The state store
-    drains it when it saves."""
+    """What the state gained since it was last saved: the ids of batches processed (batch id ->
+    plant id) and the evidence rows of the accepted readings (table evidence_readings: `epd audit
+    prove` builds Merkle paths from them; their (plant, meter, observed ns) are also the dedupe
+    window's new stamps). The state store drains it when it saves."""
 
-    readings: list[tuple[str, str, int]] = field(default_factory=list)
     batches: dict[str, str] = field(default_factory=dict)
-    # The evidence of each accepted reading: (process, plant, meter, observed ns, reading hash bytes).
-    evidence: list[tuple[str, str, str, int, bytes]] = field(default_factory=list)
+    # The evidence of the accepted readings, column by column as the state store sends it (so a save
+    # does not transpose rows): each distinct (process, plant, meter) with its 1-based index, and per
+    # reading, in acceptance order, its key's index, its observed ns and its 32-byte hash.
+    evidence_keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    evidence_index: list[int] = field(default_factory=list)
+    evidence_ns: list[int] = field(default_factory=list)
+    evidence_hashes: bytearray = field(default_factory=bytearray)
+
+    def add_evidence(self, process_id: str, plant_id: str, meter_id: str, observed_ns: int, digest: bytes) -> None:
+        if len(digest) != 32:
+            raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
+        key = (process_id, plant_id, meter_id)
+        i = self.evidence_keys.get(key)
+        if i is None:
+            i = self.evidence_keys[key] = len(self.evidence_keys) + 1
+        self.evidence_index.append(i)
+        self.evidence_ns.append(observed_ns)
+        self.evidence_hashes += digest
+
+    @property
+    def evidence(self) -> list[tuple[str, str, str, int, bytes]]:
+        """(process, plant, meter, observed ns, hash) of each accepted reading, in order (tests, logs)."""
+        keys = list(self.evidence_keys)
+        h = self.evidence_hashes
+        return [
+            (*keys[i - 1], ns, bytes(h[n * 32 : n * 32 + 32]))
+            for n, (i, ns) in enumerate(zip(self.evidence_index, self.evidence_ns, strict=True))
+        ]
 
     def __bool__(self) -> bool:
-        return bool(self.readings or self.batches or self.evidence)
+        return bool(self.batches or self.evidence_ns)
 
 
 @dataclass
@@ -295,10 +320,8 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return fast
 
     dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
-    changes = ctx.state.changes
-    changes.readings.append((plant_id, meter.meter_id, ts_ns))
     digest = _reading_digest(raw)
-    changes.evidence.append((meter.process_id, plant_id, meter.meter_id, ts_ns, digest))
+    ctx.state.changes.add_evidence(meter.process_id, plant_id, meter.meter_id, ts_ns, digest)
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
     reading = ctx.reading(meter)

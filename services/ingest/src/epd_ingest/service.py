@@ -9,9 +9,12 @@ monitoring; the saved offsets are the truth).
 
 The save runs in the background while the next poll is processed: at most one save is in flight,
 and polls that finish while it runs are saved together by the next one (their state changes
-accumulate in IngestState.changes, their offsets here). A poll's snapshot is taken when its save
-starts, right after its acks, so the rows always match the offsets they are saved with. Before
-partitions are revoked, before a restore and when the loop stops, `flush` saves everything.
+accumulate in IngestState.changes, their offsets here), which the save in flight starts itself when
+it ends between polls (else the poll being handled starts it when it ends): a poll's offsets are
+saved and committed without waiting for another poll, also when the input goes idle. A snapshot is
+only taken between polls (never of a half-handled one), so the rows always match the offsets they
+are saved with. Before partitions are revoked, before a restore and when the loop stops, `flush`
+saves everything.
 At most MAX_UNSAVED_POLLS polls wait unsaved (then the loop waits for the save in flight), which
 bounds what a crash makes ingest reprocess; see state_store.py for the crash semantics.
 Kafka, PostgreSQL and the clock are passed in.
@@ -234,8 +237,11 @@ class IngestService:
                 return
             saving, self._saving = self._saving, None
             saving.result()  # a failed save stops the service (the next start reprocesses from the saved offsets)
-        if not self._unsaved_polls:
-            return
+        if self._unsaved_polls:
+            self._saving = asyncio.create_task(self._persist(*self._take_unsaved()))
+
+    def _take_unsaved(self) -> tuple[StateSnapshot, dict[TopicPartition, int]]:
+        """The snapshot of every poll handled and not saved yet, with their offsets (between polls only)."""
         offsets, self._unsaved, self._unsaved_polls = self._unsaved, {}, 0
         snapshot = self._store.snapshot(
             self.state,
@@ -244,16 +250,22 @@ class IngestService:
             {tp.partition: o for tp, o in offsets.items()},
             self._unsaved_now or self._clock(),
         )
-        self._saving = asyncio.create_task(self._persist(snapshot, offsets))
+        return snapshot, offsets
 
     async def _persist(self, snapshot: StateSnapshot, offsets: dict[TopicPartition, int]) -> None:
-        started = time.perf_counter()
-        await self._store.write(snapshot)
-        SAVE_SECONDS.observe(time.perf_counter() - started)
-        try:
-            await self._consumer.commit(offsets)
-        except KafkaError as exc:  # e.g. during a rebalance; the offsets saved with the state are the truth
-            log.warning("Kafka offset commit failed (%s); the saved offsets stand", exc)
+        while True:
+            started = time.perf_counter()
+            await self._store.write(snapshot)
+            SAVE_SECONDS.observe(time.perf_counter() - started)
+            try:
+                await self._consumer.commit(offsets)
+            except KafkaError as exc:  # e.g. during a rebalance; the offsets saved with the state are the truth
+                log.warning("Kafka offset commit failed (%s); the saved offsets stand", exc)
+            # Polls handled meanwhile are saved now, not at the next poll, unless a poll is being handled
+            # (its end starts the next save) or a flush or restore holds the lock (it saves them itself).
+            if not self._unsaved_polls or self._lock.locked():
+                return
+            snapshot, offsets = self._take_unsaved()
 
     async def flush(self) -> None:
         """Save everything not saved yet and wait for it (before a revoke, a restore and on stop).

@@ -1,4 +1,4 @@
-"""PostgreSQL persistence of the ingest state (tables of migration 0003_ingest).
+"""PostgreSQL persistence of the ingest state (tables of migrations 0003_ingest, 0016_ingest_seen_stamps).
 
 A save writes what changed since the previous save (new accepted timestamps, meter floors and
 counter points, seen batch ids, the evidence rows of the accepted readings: process, meter,
@@ -15,14 +15,18 @@ consumers dedupe by id. Nothing accepted is lost (offsets only move with the sta
 produced them), and nothing is counted twice by id. A crash after `write` but before the Kafka
 commit loses nothing either: the saved offsets win.
 
-Cost (bench/bench_ingest.py): the reading and evidence rows are a save's bulk, one each per accepted
-reading. They go as few parameters as possible, since asyncpg inspects every element of an array
-parameter: the distinct meters as small arrays, each row's meter index and stamp as one text of
-integers, the evidence hashes as one bytea of 32-byte slices. They are inserted plainly, because
-`ON CONFLICT DO NOTHING` makes PostgreSQL insert each row speculatively (about twice the work); a
-save finding rows that are already stored (a save repeated after an unclear commit, two writers
-for a while during a rebalance) fails with a unique violation and is then written again whole,
-with `ON CONFLICT DO NOTHING`: the rows stored are the same either way.
+Cost (bench/bench_ingest.py): the evidence rows are a save's bulk, one per accepted reading. The
+dedupe window's stamps are the same readings' (plant, meter, observed ns): they are stored as ONE
+row per save (ingest_seen_stamps: the save's meters and, per reading, its meter's index and stamp,
+as arrays), since nothing looks a stamp up in PostgreSQL (the window is in memory; `load` reads it
+whole). Both come from the same few parameters, since asyncpg inspects every element of an array
+parameter: the distinct meters as small arrays, each reading's meter index and stamp as one text of
+integers (parsed once by PostgreSQL for both tables), the evidence hashes as one bytea of 32-byte
+slices. Evidence rows are inserted plainly, because `ON CONFLICT DO NOTHING` makes PostgreSQL insert
+each row speculatively (about twice the work); a save finding rows that are already stored (a save
+repeated after an unclear commit, two writers for a while during a rebalance) fails with a unique
+violation and is then written again whole, with `ON CONFLICT DO NOTHING`: the evidence rows stored
+are the same either way, and a stamp saved twice is one stamp when loaded.
 """
 
 from __future__ import annotations
@@ -49,16 +53,15 @@ MeterRow = tuple[str, str, int | None, Decimal | None, datetime | None]
 
 @dataclass(frozen=True)
 class StateSnapshot:
-    """The rows one save writes: new reading stamps and evidence rows (RowColumns), changed meters,
-    batch ids, offsets."""
+    """The rows one save writes: the evidence rows of the new readings (RowColumns; their stamps are
+    also the dedupe window's), changed meters, batch ids, offsets."""
 
     topic: str
     offsets: dict[int, int]
     now: datetime
-    readings: RowColumns
     meter_rows: list[MeterRow]
     batches: dict[str, str]
-    evidence: RowColumns = field(default_factory=lambda: RowColumns.of([], 2))
+    evidence: RowColumns = field(default_factory=lambda: RowColumns.of([], 3, hashed=True))
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,18 @@ class RowColumns:
             raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
         return cls(keys, ",".join(map(str, positions)), ",".join(map(str, columns[width])), hashes, len(rows))
 
+    @classmethod
+    def of_changes(cls, changes: StateChanges) -> RowColumns:
+        """The evidence rows a StateChanges gathered (already column by column)."""
+        keys = changes.evidence_keys
+        return cls(
+            tuple(list(col) for col in zip(*keys, strict=True)) if keys else ([], [], []),
+            ",".join(map(str, changes.evidence_index)),
+            ",".join(map(str, changes.evidence_ns)),
+            bytes(changes.evidence_hashes),
+            len(changes.evidence_ns),
+        )
+
     def rows(self) -> list[tuple]:
         """The rows back, as `of` took them (for tests and logs)."""
         if not self.count:
@@ -109,8 +124,12 @@ class IngestStateStore:
         state = IngestState.for_config(self._config)
         async with self._pool.acquire() as conn:
             stamps: dict[tuple[str, str], list[int]] = {}
-            for row in await conn.fetch("SELECT plant_id, meter_id, observed_ns FROM ingest_seen_readings"):
-                stamps.setdefault((row[0], row[1]), []).append(row[2])
+            for plants, meters, indexes, saved in await conn.fetch(
+                "SELECT plant_ids, meter_ids, meter_index, observed_ns FROM ingest_seen_stamps"
+            ):
+                pairs = [stamps.setdefault(key, []) for key in zip(plants, meters, strict=True)]
+                for i, ns in zip(indexes, saved, strict=True):
+                    pairs[i - 1].append(ns)
             meters = await conn.fetch(
                 "SELECT plant_id, meter_id, floor_ns, counter_value, counter_observed_at FROM ingest_meter_state"
             )
@@ -141,16 +160,15 @@ class IngestStateStore:
         self, state: IngestState, changes: StateChanges, topic: str, offsets: dict[int, int], now: datetime
     ) -> StateSnapshot:
         """Copy out (synchronously) what `write` will store, so the state may move on meanwhile."""
-        readings = RowColumns.of(changes.readings, 2)
+        evidence = RowColumns.of_changes(changes)
         meter_rows: list[MeterRow] = []
-        for p, m in zip(*readings.keys, strict=True):  # the meters with new readings, each once
-            _, floor = state.dedupe.meter_snapshot(p, m)
+        for p, m in dict.fromkeys(zip(*evidence.keys[1:], strict=True)):  # the meters with new readings, each once
+            floor = state.dedupe.floor(p, m)
             point = state.counters.get((p, m))
             meter_rows.append(
                 (p, m, floor, None if point is None else point.value, None if point is None else point.observed_at)
             )
-        evidence = RowColumns.of(changes.evidence, 3, hashed=True)
-        return StateSnapshot(topic, dict(offsets), now, readings, meter_rows, dict(changes.batches), evidence)
+        return StateSnapshot(topic, dict(offsets), now, meter_rows, dict(changes.batches), evidence)
 
     async def write(self, snap: StateSnapshot) -> None:
         """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
@@ -165,25 +183,18 @@ class IngestStateStore:
 
     async def _write(self, snap: StateSnapshot, conflicts: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            if snap.readings.count:
-                r = snap.readings
-                await conn.execute(
-                    "INSERT INTO ingest_seen_readings (plant_id, meter_id, observed_ns)"
-                    " SELECT ($1::text[])[i], ($2::text[])[i], ns FROM"
-                    " unnest(string_to_array($3, ',')::int[], string_to_array($4, ',')::bigint[]) AS r(i, ns)"
-                    + conflicts,
-                    *r.keys,
-                    r.indexes,
-                    r.stamps,
-                )
             if snap.evidence.count:
                 e = snap.evidence
                 await conn.execute(
-                    "INSERT INTO evidence_readings (process_id, plant_id, meter_id, observed_ns, reading_hash)"
-                    " SELECT ($1::text[])[i], ($2::text[])[i], ($3::text[])[i], ns,"
+                    "WITH r AS MATERIALIZED (SELECT string_to_array($4, ',')::int[] AS i,"
+                    " string_to_array($5, ',')::bigint[] AS ns),"
+                    " evidence AS (INSERT INTO evidence_readings"
+                    " (process_id, plant_id, meter_id, observed_ns, reading_hash)"
+                    " SELECT ($1::text[])[k], ($2::text[])[k], ($3::text[])[k], t,"
                     " substring($6::bytea from (n * 32 - 31)::int for 32)"
-                    " FROM unnest(string_to_array($4, ',')::int[], string_to_array($5, ',')::bigint[])"
-                    " WITH ORDINALITY AS r(i, ns, n)" + conflicts,
+                    " FROM r, unnest(r.i, r.ns) WITH ORDINALITY AS e(k, t, n)" + conflicts + ")"
+                    " INSERT INTO ingest_seen_stamps (plant_ids, meter_ids, meter_index, observed_ns)"
+                    " SELECT $2::text[], $3::text[], i, ns FROM r",
                     *e.keys,
                     e.indexes,
                     e.stamps,
@@ -221,9 +232,12 @@ class IngestStateStore:
                 )
 
     async def _prune(self, conn: PoolConnectionProxy, now: datetime) -> None:
+        # A save's row goes once every stamp in it is below its meter's floor (a meter without a
+        # saved floor keeps its rows).
         await conn.execute(
-            "DELETE FROM ingest_seen_readings s USING ingest_meter_state m WHERE s.plant_id = m.plant_id"
-            " AND s.meter_id = m.meter_id AND m.floor_ns IS NOT NULL AND s.observed_ns < m.floor_ns"
+            "DELETE FROM ingest_seen_stamps s WHERE NOT EXISTS (SELECT FROM unnest(s.meter_index, s.observed_ns)"
+            " AS r(i, ns) LEFT JOIN ingest_meter_state m ON m.plant_id = s.plant_ids[r.i]"
+            " AND m.meter_id = s.meter_ids[r.i] WHERE m.floor_ns IS NULL OR r.ns >= m.floor_ns)"
         )
         await conn.execute(
             "DELETE FROM ingest_seen_batches WHERE seen_at < $1",
