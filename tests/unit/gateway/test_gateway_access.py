@@ -125,7 +125,7 @@ def test_cursor_is_bound_to_filters_and_expires_and_resists_tampering():
 def test_a_remembered_token_is_still_checked_against_the_clock_and_the_keys(monkeypatch):
     ring = new_key_ring()
     token = issue(ring, now=1_000_000, ttl_seconds=600)
-    verified = tokens._verify_signed  # noqa: SLF001 - counting the full verifications
+    verified = tokens._verify_signed  # counting the full verifications
     calls = []
     monkeypatch.setattr(tokens, "_verify_signed", lambda *a, **kw: calls.append(1) or verified(*a, **kw))
     for now in (1_000_100, 1_000_200, 1_000_300):
@@ -134,7 +134,7 @@ def test_a_remembered_token_is_still_checked_against_the_clock_and_the_keys(monk
     with pytest.raises(tokens.TokenError) as err:  # remembered, and expired all the same
         tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_600 + 5)
     assert err.value.expired
-    with pytest.raises(tokens.TokenError, match="invalid|iat"):  # a clock before its issue: refused
+    with pytest.raises(tokens.TokenError, match=r"invalid|iat"):  # a clock before its issue: refused
         tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_000 - 10)
     for issuer, audience in ((ISS, "other"), ("https://evil", AUD)):  # other claims: verified in full, refused
         with pytest.raises(tokens.TokenError):
@@ -150,7 +150,7 @@ def test_remembered_tokens_are_bounded():
     ring = new_key_ring()
     for i in range(tokens.VERIFIED_CACHE_SIZE + 10):
         tokens.verify(issue(ring, client_id=f"c{i}"), ring, issuer=ISS, audience=AUD, now=1_000_100)
-    assert len(tokens._VERIFIED) <= tokens.VERIFIED_CACHE_SIZE  # noqa: SLF001
+    assert len(tokens._VERIFIED) <= tokens.VERIFIED_CACHE_SIZE
 
 
 def test_retry_after_rounds_up():
