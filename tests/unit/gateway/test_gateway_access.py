@@ -122,6 +122,37 @@ def test_cursor_is_bound_to_filters_and_expires_and_resists_tampering():
             cursor.decode(key, bad, digest, now=1)
 
 
+def test_a_remembered_token_is_still_checked_against_the_clock_and_the_keys(monkeypatch):
+    ring = new_key_ring()
+    token = issue(ring, now=1_000_000, ttl_seconds=600)
+    verified = tokens._verify_signed  # counting the full verifications
+    calls = []
+    monkeypatch.setattr(tokens, "_verify_signed", lambda *a, **kw: calls.append(1) or verified(*a, **kw))
+    for now in (1_000_100, 1_000_200, 1_000_300):
+        assert tokens.verify(token, ring, issuer=ISS, audience=AUD, now=now).client_id == "c"
+    assert len(calls) == 1  # verified once, remembered after
+    with pytest.raises(tokens.TokenError) as err:  # remembered, and expired all the same
+        tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_600 + 5)
+    assert err.value.expired
+    with pytest.raises(tokens.TokenError, match=r"invalid|iat"):  # a clock before its issue: refused
+        tokens.verify(token, ring, issuer=ISS, audience=AUD, now=1_000_000 - 10)
+    for issuer, audience in ((ISS, "other"), ("https://evil", AUD)):  # other claims: verified in full, refused
+        with pytest.raises(tokens.TokenError):
+            tokens.verify(token, ring, issuer=issuer, audience=audience, now=1_000_100)
+    with pytest.raises(tokens.TokenError):  # another ring (a foreign key): verified in full, refused
+        tokens.verify(token, new_key_ring(), issuer=ISS, audience=AUD, now=1_000_100)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(tampered, ring, issuer=ISS, audience=AUD, now=1_000_100)
+
+
+def test_remembered_tokens_are_bounded():
+    ring = new_key_ring()
+    for i in range(tokens.VERIFIED_CACHE_SIZE + 10):
+        tokens.verify(issue(ring, client_id=f"c{i}"), ring, issuer=ISS, audience=AUD, now=1_000_100)
+    assert len(tokens._VERIFIED) <= tokens.VERIFIED_CACHE_SIZE
+
+
 def test_retry_after_rounds_up():
     assert [retry_after(0.01), retry_after(1.0), retry_after(1.2)] == ["1", "1", "2"]
 

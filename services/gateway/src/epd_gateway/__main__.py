@@ -40,9 +40,14 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
+    import uvloop
+
     settings = GatewaySettings()  # EPD_RECORDS_KEY_SECRET is required
     configure_logging(settings.log_level, settings.log_json, service="gateway")
     start_metrics_server(settings.metrics_port)
+    # uvloop: the C event loop and transports cost less per request and per byte moved (TLS, asyncpg)
+    # than asyncio's Python ones.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     run_until_signalled(lambda stop: serve(settings, stop))
 
 

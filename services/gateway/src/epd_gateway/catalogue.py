@@ -118,14 +118,19 @@ class Catalogue:
     ) -> list[tuple[asyncpg.Record, StoredRecord]]:
         """The signed records of the rows the agreement recognises, in row order: stored ones as they
         are, the others rendered, signed and stored (one read-model, results and evidence query)."""
-        visible = [r for r in rows if recognised(r)]
-        found = {r["pf_id"]: stored_record(r) for r in visible}
-        _STORED.inc(sum(1 for x in found.values() if x is not None))
-        misses = [pf for pf, record in found.items() if record is None]
+        out: list[tuple[asyncpg.Record, StoredRecord | None]] = []
+        misses = []
+        for row in rows:  # one pass: a page is a hundred rows, and every step here is per row
+            if recognised(row):
+                record = stored_record(row)
+                if record is None:
+                    misses.append(row["pf_id"])
+                out.append((row, record))
+        _STORED.inc(len(out) - len(misses))
         if misses:
-            for pf, (_, record) in (await self.render(misses, viewer, ring)).items():
-                found[pf] = record
-        return [(r, entry) for r in visible if (entry := found[r["pf_id"]]) is not None]
+            rendered = await self.render(misses, viewer, ring)
+            out = [(row, record or rendered.get(row["pf_id"], (None, None))[1]) for row, record in out]
+        return [(row, record) for row, record in out if record is not None]
 
     def _matches(self, entry: StoredRecord, filters: Filters) -> bool:
         if filters.classifications is not None and not set(filters.classifications) & entry.classifications:
@@ -153,17 +158,19 @@ class Catalogue:
         if filters.matches_nothing:
             return Page(out, False, None)
         viewer, recognised = viewer_of(agreement), _Recognition(agreement)
-        last, position, scanned = after, after, 0
+        last: asyncpg.Record | None = None  # the row of the last record taken (its position, when needed)
+        position, scanned = after, 0
         batch = min(max(limit + 1, 50), 1000)
+        narrowed = filters.classifications is not None or filters.statuses is not None
         while scanned < max_scan:
             rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
             scanned += len(rows)
             for row, entry in await self._records(rows, recognised, viewer, ring):
-                if self._matches(entry, filters):
+                if not narrowed or self._matches(entry, filters):
                     if len(out) == limit:
-                        return Page(out, True, last)
+                        return Page(out, True, _position(last) if last is not None else after)
                     out.append(entry)
-                    last = _position(row)
+                    last = row
             if rows:
                 position = _position(rows[-1])
             if len(rows) < batch:
