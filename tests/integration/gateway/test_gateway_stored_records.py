@@ -136,7 +136,7 @@ async def test_materialise_renders_ahead_and_drops_retired_keys(gateway_db, db, 
             r = await http.get("/3/footprints")
         assert r.status_code == 200 and len(r.json()["data"]) == 3
         assert await stored_rows(db) == before  # served from what was rendered ahead
-        # The bodies (~3 KB) are in the rows (0016_gateway_records_inline): a page reads no TOAST chunks.
+        # The bodies (~3 KB) are in the rows (0017_gateway_records_inline): a page reads no TOAST chunks.
         toasted = await db.fetchval(
             "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'gateway_records'::regclass"
         )

@@ -10,14 +10,14 @@ chunks go with the next vacuum).
 
 No new table, column or grant: the portal's reader keeps its SELECT on gateway_records (0013).
 
-Revision ID: 0016_gateway_records_inline
-Revises: 0015_gateway_input_stamps
+Revision ID: 0017_gateway_records_inline
+Revises: 0016_ingest_seen_stamps
 """
 
 from sql import script
 
-revision = "0016_gateway_records_inline"
-down_revision = "0015_gateway_input_stamps"
+revision = "0017_gateway_records_inline"
+down_revision = "0016_ingest_seen_stamps"
 branch_labels = None
 depends_on = None
 
