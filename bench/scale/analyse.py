@@ -122,6 +122,9 @@ def stage_figures(
     )
 
 
+TRACE_OFFSETS_S = (0, 15, 30, 45, 60, 75, 90, 120, 150, 180)  # the lag shown after each fault
+
+
 def faults(timeline: Timeline, series: LagSeries, prefix: str, floor: float = 100) -> list[Fault]:
     """Each fault's lag recovery: ingest's and intensity's lag together (a broker's loss shows in both),
     back under twice its p99 of the minute before, until the next fault or the backlog phase."""
@@ -132,7 +135,17 @@ def faults(timeline: Timeline, series: LagSeries, prefix: str, floor: float = 10
     for i, (what, at, _) in enumerate(ordered):
         backlog = min((a for n, ph, a, b in timeline.phases if ph.speed is None and a > at), default=math.inf)
         until = min(ordered[i + 1][1] if i + 1 < len(ordered) else math.inf, backlog)
-        out.append(Fault(what, at - live_start, maths.lag_recovery(lag, at, until, floor)))
+        before = [v for t, v in lag if at - 60 <= t < at]
+        trace = maths.lag_trace(lag, at, [t for t in TRACE_OFFSETS_S if at + t < until] or [0.0])
+        out.append(
+            Fault(
+                what,
+                at - live_start,
+                maths.lag_recovery(lag, at, until, floor),
+                maths.recovery_threshold(before, floor),
+                trace,
+            )
+        )
     return out
 
 

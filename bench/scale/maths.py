@@ -61,12 +61,44 @@ def recovery_threshold(before: Sequence[float], floor: float) -> float:
     return max(floor, 2 * percentile(before, 99)) if before else floor
 
 
-def lag_recovery(samples: Sequence[tuple[float, float]], fault_at: float, until: float, floor: float) -> float | None:
-    """Seconds from a fault until the lag is back under the threshold of the minute before it and stays
-    there until (not including) `until`; None when it had not recovered by then."""
+RECOVERY_HOLD_S = 15.0  # the lag must stay back for this long to count as recovered
+
+
+def lag_recovery(
+    samples: Sequence[tuple[float, float]], fault_at: float, until: float, floor: float, hold: float = RECOVERY_HOLD_S
+) -> float | None:
+    """Seconds from a fault until the lag is back under the threshold of the minute before it (after
+    its peak since the fault) and stays there for `hold` seconds, or to `until` (the next fault or the
+    backlog phase) when that comes first; None when it had not recovered by `until`.
+
+    Not "for good until the next fault": a consumer group's committed-offset lag is a sawtooth (offsets
+    are committed per batch and per poll), so one late tooth minutes after the recovery must not undo it."""
     before = [v for t, v in samples if fault_at - 60 <= t < fault_at]
     window = [(t, v) for t, v in samples if fault_at <= t < until]
-    return drain_time(window, fault_at, recovery_threshold(before, floor))
+    if not window:
+        return None
+    threshold = recovery_threshold(before, floor)
+    peak = max(range(len(window)), key=lambda i: window[i][1])
+    for i in range(peak, len(window)):
+        t, v = window[i]
+        if v > threshold:
+            continue
+        held = [w for s, w in window[i:] if s <= t + hold]
+        reaches = window[-1][0] >= t + hold or until - t <= hold
+        if reaches and all(w <= threshold for w in held):
+            return t - fault_at
+    return None
+
+
+def lag_trace(
+    samples: Sequence[tuple[float, float]], fault_at: float, offsets: Sequence[float]
+) -> list[tuple[float, float | None]]:
+    """The lag at each offset after a fault (the last sample at or before it; None before any)."""
+    out: list[tuple[float, float | None]] = []
+    for offset in offsets:
+        seen = [v for t, v in samples if fault_at <= t <= fault_at + offset]
+        out.append((offset, seen[-1] if seen else None))
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .maths import OracleComparison, Sizing, Spread
+from .maths import RECOVERY_HOLD_S, OracleComparison, Sizing, Spread
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Fault:
     what: str
     at_s: float  # seconds into the phase
     recovery_s: float | None
+    threshold: float = math.nan  # lag (records) counted as recovered: twice the p99 of the minute before
+    trace: Sequence[tuple[float, float | None]] = ()  # (seconds after the fault, lag in records)
 
 
 @dataclass
@@ -112,11 +114,14 @@ def render(r: Report) -> str:
         lines.append("None injected (--no-chaos).")
     for f in r.faults:
         rec = (
-            f"lag back under its pre-fault level after {_n(f.recovery_s, 1)} s"
+            f"lag back under its pre-fault level after {_n(f.recovery_s, 1)} s (held {RECOVERY_HOLD_S:.0f} s)"
             if f.recovery_s is not None
             else ("lag NOT back under its pre-fault level before the next fault or the backlog phase")
         )
         lines.append(f"- {f.what} at {f.at_s:.0f} s into the live phase: {rec}")
+        if f.trace:
+            points = ", ".join(f"+{t:.0f} s {_n(v)}" for t, v in f.trace)
+            lines.append(f"  - lag (ingest + intensity, records; recovered at or below {_n(f.threshold)}): {points}")
     lines += ["", "## Nothing lost, nothing counted twice", "", f"- Readings: {r.readings}"]
     if r.oracle is None:
         lines.append("- Windows: not compared (--no-oracle)")

@@ -54,6 +54,24 @@ def test_lag_recovery_is_measured_against_the_minute_before_the_fault():
     assert maths.recovery_threshold([], 100) == 100
 
 
+def test_lag_recovery_holds_for_a_while_and_a_later_tooth_does_not_undo_it():
+    before = [(float(t), 10.0) for t in range(40, 100)]  # threshold 20
+    dip = [(100.0, 500.0), (105.0, 15.0), (110.0, 300.0)]  # back under for 5 s only: not recovered there
+    settle = [(float(t), 5.0) for t in range(115, 140)]  # back under from 115 s and held past 130 s
+    tooth = [(150.0, 80.0), (151.0, 5.0)]  # a committed-offset sawtooth tooth long after
+    samples = before + dip + settle + tooth + [(160.0, 5.0)]
+    assert maths.lag_recovery(samples, 100.0, 170.0, floor=5) == 15.0
+    # a 60 s hold: the tooth at 150 s breaks the hold from 115 s; from 151 s it holds to the next fault (170 s)
+    assert maths.lag_recovery(samples, 100.0, 170.0, floor=5, hold=60.0) == 51.0
+    assert maths.lag_recovery(before, 100.0, 170.0, floor=5) is None  # no sample after the fault
+
+
+def test_lag_trace_takes_the_last_sample_at_or_before_each_offset():
+    samples = [(99.0, 1.0), (100.0, 10.0), (112.0, 50.0), (131.0, 7.0)]
+    assert maths.lag_trace(samples, 100.0, [0, 15, 30, 45]) == [(0, 10.0), (15, 50.0), (30, 50.0), (45, 7.0)]
+    assert maths.lag_trace(samples, 200.0, [0]) == [(0, None)]
+
+
 def _w(process: str, start: float, revision: int, body: bytes) -> tuple[maths.WindowKey, int, str, bytes]:
     return (process, 1, start), revision, f"{process}@{start}#{revision}", body
 
