@@ -97,7 +97,8 @@ def _poll(plant: Plant, offset: int, minute: int) -> dict:
     return {TopicPartition("raw", 0): [rec]}
 
 
-async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(plant: Plant):
+def _held_service(plant: Plant) -> tuple[HeldStore, FakeConsumer, FakeTopicProducer, IngestService]:
+    """An ingest service over a store whose saves wait for `store.release`."""
     store, consumer, producer = HeldStore(plant.config), FakeConsumer(), FakeTopicProducer()
     service = IngestService(
         consumer,
@@ -108,6 +109,11 @@ async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(pl
         clock=lambda: NOW,
     )
     service.state = plant.state
+    return store, consumer, producer, service
+
+
+async def test_saves_coalesce_while_one_is_in_flight_and_flush_saves_the_rest(plant: Plant):
+    store, consumer, producer, service = _held_service(plant)
     await service.handle(_poll(plant, 0, 30))  # save 1 starts and is held
     await service.handle(_poll(plant, 1, 20))
     await service.handle(_poll(plant, 2, 10))
@@ -241,16 +247,7 @@ async def test_a_polls_readings_of_one_plant_go_out_as_one_reading_batch_keyed_b
 
 
 async def test_polls_handled_during_a_save_are_saved_and_committed_when_it_ends_without_another_poll(plant: Plant):
-    store, consumer, producer = HeldStore(plant.config), FakeConsumer(), FakeTopicProducer()
-    service = IngestService(
-        consumer,
-        producer,
-        plant.registry,
-        store,
-        config=plant.config,  # type: ignore[arg-type]
-        clock=lambda: NOW,
-    )
-    service.state = plant.state
+    store, consumer, _producer, service = _held_service(plant)
     await service.handle(_poll(plant, 0, 30))  # save 1 starts and is held
     await service.handle(_poll(plant, 1, 20))  # handled while save 1 is held; then the input goes idle
     saving = service._saving
