@@ -16,6 +16,8 @@ sys.path.insert(0, str(HERE))
 
 from harness import BenchContext, BenchRow, render_table  # noqa: E402
 
+from epd_devstack.kafka import delete_topics_with_prefixes  # noqa: E402
+
 
 def _load(path: pathlib.Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -38,6 +40,8 @@ async def main(selected: list[str]) -> int:
         except Exception as exc:  # one broken benchmark must not hide the others' rows
             failures.append(f"{path.stem}: {type(exc).__name__}: {exc}")
             print(f"   FAILED: {exc}", flush=True)
+    # Every benchmark names its topics bench<run_id>...: they go with the run (the stack broker stays).
+    await delete_topics_with_prefixes(ctx.kafka, {f"bench{ctx.run_id}"})
     memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
     machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {memory}, Python {platform.python_version()}"
     header = f"Benchmarks run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine}."

@@ -4,6 +4,7 @@ not running, the session starts it (never skips). Each test gets unique topic an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pathlib
@@ -50,7 +51,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def stack():
-    """The running local stack; started here when a test run finds it down."""
+    """The running local stack; started here when a test run finds it down. The topics this session
+    made under its prefixes are deleted at its end (tests/support/topic_cleanup.py)."""
     from epd_devstack import stack as devstack
     from epd_devstack.procs import port_open
 
@@ -66,7 +68,12 @@ def stack():
     # the services' own principals and grants are tested in test_kafka_access and end to end.
     for name, value in comps["kafka"].env().items():
         os.environ.setdefault(name, value)
-    return comps
+    yield comps
+    from epd_common.settings import ServiceSettings
+    from epd_devstack.kafka import delete_topics_with_prefixes
+    from tests.support.topic_cleanup import SESSION_PREFIXES
+
+    asyncio.run(delete_topics_with_prefixes(ServiceSettings().kafka, SESSION_PREFIXES))
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +102,9 @@ def unique() -> str:
 
 @pytest.fixture
 def topic_prefix(unique) -> str:
-    return f"t{unique}."
+    from tests.support.topic_cleanup import remember
+
+    return remember(f"t{unique}.")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from epd_devstack.demo.system import DemoOptions, DemoSystem
+from tests.support.topic_cleanup import remember
 
 FIRST = "test_e2e_portal_browser.py"
 
@@ -27,6 +28,7 @@ def pytest_collection_modifyitems(config, items):
 def system(stack):
     """The system `make run` starts, with +20 % electricity at the roasting plant from hour 2."""
     demo = DemoSystem(DemoOptions(speed=600, duration="8h", drift=("roasting.electricity=+20%@2h",)))
+    remember(demo.prefix)  # its topics go when the session ends
     try:
         demo.start(log=lambda msg: print(msg, flush=True))
         yield demo
