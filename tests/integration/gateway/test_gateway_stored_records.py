@@ -4,41 +4,13 @@ each client's rate-limit budget (stored records and token buckets live in Postgr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-from conftest import add_clients
+from gateway_replicas import replicas, stored_rows
 from gateway_seed import OXIDE, add_product, add_version, agreement
 from typer.testing import CliRunner
 
-from tests.support.gateway_process import Gateway, start, stop
-
-
-@contextlib.asynccontextmanager
-async def replicas(dsn: str, tmp: Path, **extra: str) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    """Two gateway processes behind one public name (tokens of either are good at both)."""
-    clients = await add_clients(dsn)
-    env = {"EPD_GATEWAY_PUBLIC_URL": "https://gateway.test.invalid", **extra}
-    procs, gateways = [], []
-    try:
-        for name in ("one", "two"):
-            (tmp / name).mkdir()
-            proc, penv, port = await asyncio.to_thread(start, dsn, tmp / name, **env)
-            procs.append(proc)
-            gateways.append(
-                Gateway(f"https://127.0.0.1:{port}", tmp / name / "tls" / "cert.pem", dsn, port, clients, penv)
-            )
-        yield gateways[0], gateways[1]
-    finally:
-        for proc in procs:
-            await asyncio.to_thread(stop, proc)
-
-
-async def stored_rows(db) -> dict:
-    rows = await db.fetch("SELECT pf_id, accepts_provisional, kid, stamp, body, rendered_at FROM gateway_records")
-    return {(r["pf_id"], r["accepts_provisional"]): r for r in rows}
+from tests.support.gateway_process import Gateway
 
 
 async def test_replicas_serve_the_same_stored_bytes_and_never_a_stale_record(gateway_db, db, tmp_path):
@@ -142,11 +114,20 @@ async def test_materialise_renders_ahead_and_drops_retired_keys(gateway_db, db, 
         )
         assert toasted == 0 and min(len(r["body"]) for r in before.values()) > 2100
 
+        # --documents: the versions with no current documents, with all their records and documents (both
+        # variants: 3 x 2 records, already stored, and 3 x 2 x 2 documents, counted in the first pass).
+        docs = json.loads(
+            (await asyncio.to_thread(CliRunner().invoke, app, ["materialise", "--documents"], env=env)).stdout
+        )
+        assert docs["documents"] == {"False": 18, "True": 0} and docs["rendered"] == {"False": 0, "True": 0}
+        assert await db.fetchval("SELECT count(*) FROM gateway_documents") == 12
+        assert await stored_rows(db) == before  # the records' bytes were current: not written again
+
         rotated = await asyncio.to_thread(CliRunner().invoke, app, ["rotate-key"], env=env)
         assert rotated.exit_code == 0, rotated.output
         again = json.loads((await asyncio.to_thread(CliRunner().invoke, app, ["materialise"], env=env)).stdout)
         assert again["kid"] == json.loads(rotated.stdout)["kid"]
-        assert again["rendered"] == {"False": 3, "True": 3} and again["retired_deleted"] == 6
+        assert again["rendered"] == {"False": 3, "True": 3} and again["retired_deleted"] == 6 + 12
         assert {r["kid"] for r in (await stored_rows(db)).values()} == {again["kid"]}
 
 

@@ -19,7 +19,6 @@ async def gateway_body(dsn: str, pf_id, fmt: str) -> bytes:
     from epd_gateway.catalogue import Catalogue
     from epd_gateway.keystore import load_key_ring
     from epd_gateway.repository import Repository
-    from epd_records.ilcd import ilcd_epd_xml
     from epd_records.party import ProgrammeInfo
     from epd_records.recognition import RecognitionAgreement
 
@@ -34,13 +33,14 @@ async def gateway_body(dsn: str, pf_id, fmt: str) -> bytes:
             }
         )
         ring = await load_key_ring(pool, KEY_SECRET)
-        served = await Catalogue(Repository(pool, ""), ProgrammeInfo("National Rare-Earth EPD Programme")).get(
-            agreement, pf_id, ring
-        )
-        assert served is not None
+        catalogue = Catalogue(Repository(pool, ""), ProgrammeInfo("National Rare-Earth EPD Programme"))
         if fmt == "pact":
-            return b'{"data":' + served.record.body + b"}"
-        return ilcd_epd_xml(served.version, served.party, served.viewer)
+            record = await catalogue.get(agreement, pf_id, ring)
+            assert record is not None
+            return b'{"data":' + record.body + b"}"
+        document = await catalogue.document(agreement, pf_id, "ilcd", ring)
+        assert document is not None
+        return document.body
     finally:
         await pool.close()
 

@@ -1,4 +1,4 @@
-"""FastAPI application factory: routes, PACT error bodies, the request worker in the lifespan."""
+"""FastAPI application factory: routes, PACT error bodies, the request worker and render-ahead in the lifespan."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from epd_common.http_limits import RequestBodyLimit, RequestHeadLimit
 from epd_common.http_metrics import RedMiddleware
-from epd_gateway import errors, requests
+from epd_gateway import errors, render_ahead, requests
 from epd_gateway.deps import Deps
 from epd_gateway.observability import HTTP_DURATION, HTTP_REQUESTS
 from epd_gateway.routes import auth, events, footprints, health
@@ -22,7 +22,7 @@ from epd_gateway.settings import GatewaySettings
 def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if run_request_worker:
             deps.request_wakeup = deps.request_wakeup or asyncio.Event()
             task = asyncio.create_task(
@@ -36,10 +36,14 @@ def create_app(settings: GatewaySettings, deps: Deps, *, run_request_worker: boo
                     (deps.api_limits.purge, deps.token_limits.purge, deps.drop_retired_records),
                 )
             )
+            tasks.append(task)
+        if run_request_worker and settings.render_ahead_seconds > 0:
+            ahead = render_ahead.RenderAhead(deps.catalogue, deps.keys, deps.repository.pool)
+            tasks.append(asyncio.create_task(render_ahead.run(ahead, settings.render_ahead_seconds)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

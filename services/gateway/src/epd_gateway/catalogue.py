@@ -15,13 +15,15 @@ import asyncpg
 from prometheus_client import Counter
 
 from epd.v1 import footprint_pb2
+from epd_gateway import documents
 from epd_gateway.cursor import Position
+from epd_gateway.documents import StoredDocuments
 from epd_gateway.query import Filters
 from epd_gateway.repository import Repository
 from epd_gateway.stored import StoredRecord, facts_key, recognition_view, stored_record
 from epd_records import readmodel
 from epd_records.errors import RecordError
-from epd_records.party import PartyInfo, ProgrammeInfo
+from epd_records.party import ProgrammeInfo
 from epd_records.recognition import RecognitionAgreement, recognises, viewer_of
 from epd_records.record import signed_pact_record
 from epd_records.signing import KeyRing
@@ -31,14 +33,13 @@ log = logging.getLogger(__name__)
 UNMAPPABLE = Counter("epd_gateway_unmappable_records_total", "Records skipped because they cannot be mapped")
 RECORDS = Counter("epd_gateway_records_total", "Records a page or a read needed, by where they came from", ["source"])
 _STORED, _RENDERED = RECORDS.labels("stored"), RECORDS.labels("rendered")
-
-
-@dataclass(frozen=True)
-class Served:
-    version: footprint_pb2.FootprintVersion
-    party: PartyInfo
-    viewer: Viewer
-    record: StoredRecord
+DOCUMENTS = Counter(
+    "epd_gateway_documents_total",
+    "ILCD+EPD and openEPD documents served or stored, by where they came from",
+    ["format", "source"],
+)
+#: Everything that sets viewers apart (epd_records.status): each is rendered and stored on its own.
+VIEWERS = (Viewer(accepts_provisional=False), Viewer(accepts_provisional=True))
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class _Recognition:
 class Catalogue:
     def __init__(self, repository: Repository, programme: ProgrammeInfo) -> None:
         self.repo, self.programme = repository, programme
+        self.documents = StoredDocuments(repository.pool)
 
     def _sign(self, version: footprint_pb2.FootprintVersion, viewer: Viewer, ring: KeyRing) -> StoredRecord | None:
         """Map and sign; None (and a counted, logged skip) when it cannot be mapped."""
@@ -93,25 +95,75 @@ class Catalogue:
         _RENDERED.inc(len(rendered))
         return out
 
-    async def get(self, agreement: RecognitionAgreement, pf_id: uuid.UUID, ring: KeyRing) -> Served | None:
+    async def get(self, agreement: RecognitionAgreement, pf_id: uuid.UUID, ring: KeyRing) -> StoredRecord | None:
+        """One version's signed PACT record for this agreement (None: it may not see it): the stored
+        bytes while current, else rendered, signed and stored."""
         viewer = viewer_of(agreement)
         row = await self.repo.get(pf_id, viewer, ring.kid)
         if row is None or not _Recognition(agreement)(row):
             return None
         record = stored_record(row)
-        if record is None:
-            version, record = (await self.render([pf_id], viewer, ring)).get(pf_id, (None, None))
-        else:
+        if record is not None:
             _STORED.inc()
-            found = await self.repo.versions([pf_id])
-            version = found[0][2] if found else None
-        if version is None or record is None:
+            return record
+        return (await self.render([pf_id], viewer, ring)).get(pf_id, (None, None))[1]
+
+    async def document(
+        self, agreement: RecognitionAgreement, pf_id: uuid.UUID, kind: documents.Format, ring: KeyRing
+    ) -> documents.Document | None:
+        """One version as an ILCD+EPD or openEPD document for this agreement: the stored bytes while
+        current, else rendered, signed and stored. None when the agreement may not see it; MappingError
+        when the version cannot be expressed in that format."""
+        viewer = viewer_of(agreement)
+        row = await self.repo.get(pf_id, viewer, ring.kid)
+        if row is None or not _Recognition(agreement)(row):
             return None
+        document = await self.documents.current(pf_id, kind, viewer, ring.kid)
+        if document is not None:
+            DOCUMENTS.labels(kind, "stored").inc()
+            return document
+        found = await self.repo.versions([pf_id])
+        if not found or not served_status(found[0][2], viewer):
+            return None
+        _, stamp, version = found[0]
         try:
             party = readmodel.party(version, self.programme)
         except RecordError:
             return None
-        return Served(version, party, viewer, record)
+        document = documents.render(kind, version, party, viewer, ring)
+        if stamp is not None:  # no stamp: not stored, rendered again next time
+            await self.documents.store(viewer, ring.kid, [(pf_id, stamp, document)])
+        DOCUMENTS.labels(kind, "rendered").inc()
+        return document
+
+    async def render_ahead(self, pf_ids: Sequence[uuid.UUID], ring: KeyRing) -> int:
+        """Render, sign and store every record and document of these versions that either viewer
+        variant may see, as they are now (the gateway's render-ahead, before anyone asks); returns how
+        many were stored. A version that cannot be mapped to a format is logged and skipped there."""
+        found = [(pf_id, stamp, version) for pf_id, stamp, version in await self.repo.versions(pf_ids) if stamp]
+        stored_count = 0
+        for viewer in VIEWERS:
+            records, docs = [], []
+            for pf_id, stamp, version in found:
+                if not served_status(version, viewer):
+                    continue
+                record = self._sign(version, viewer, ring)
+                if record is None:
+                    continue
+                records.append((pf_id, stamp, record))
+                party = readmodel.party(version, self.programme)  # _sign mapped it already
+                for kind in documents.FORMATS:
+                    try:
+                        docs.append((pf_id, stamp, documents.render(kind, version, party, viewer, ring)))
+                    except RecordError as exc:
+                        log.info("no %s document for %s: %s", kind, pf_id, exc)
+            await self.repo.store(viewer, ring.kid, records)
+            await self.documents.store(viewer, ring.kid, docs)
+            for kind in documents.FORMATS:
+                DOCUMENTS.labels(kind, "rendered_ahead").inc(sum(1 for _, _, d in docs if d.format == kind))
+            RECORDS.labels("rendered_ahead").inc(len(records))
+            stored_count += len(records) + len(docs)
+        return stored_count
 
     async def _records(
         self, rows: Sequence[asyncpg.Record], recognised: _Recognition, viewer: Viewer, ring: KeyRing
@@ -177,14 +229,18 @@ class Catalogue:
                 return Page(out, False, None)
         return Page(out, True, position)
 
-    async def materialise(self, viewer: Viewer, ring: KeyRing, batch: int = 500) -> int:
+    async def materialise(self, viewer: Viewer, ring: KeyRing, batch: int = 500, documents: bool = False) -> int:
         """Render and store every record this viewer variant may see that has no current stored
-        record (a fresh registry, a key rotation); returns how many were rendered."""
+        record (a fresh registry, a key rotation); returns how many were rendered. With `documents`,
+        the versions with no current ILCD+EPD or openEPD document instead, with all their records
+        and documents (render_ahead); returns how many were stored."""
         position, count = None, 0
         while True:
             rows = await self.repo.page(Filters(), None, position, batch, viewer, ring.kid)
-            misses = [r["pf_id"] for r in rows if r["body"] is None]
-            if misses:
+            if documents:
+                lacking = await self.documents.missing([r["pf_id"] for r in rows], viewer, ring.kid)
+                count += await self.render_ahead(lacking, ring) if lacking else 0
+            elif misses := [r["pf_id"] for r in rows if r["body"] is None]:
                 count += sum(1 for _, record in (await self.render(misses, viewer, ring)).values() if record)
             if len(rows) < batch:
                 return count

@@ -51,11 +51,17 @@ def rotate_key() -> None:
 
 
 @app.command("materialise")
-def materialise() -> None:
+def materialise(
+    documents: bool = typer.Option(
+        False, "--documents", help="also the ILCD+EPD and openEPD documents of versions that have none current"
+    ),
+) -> None:
     """Render, sign and store every record that has no current stored one (after a key rotation or a bulk
-    load), for both viewer variants, and delete records signed by retired keys; prints the counts.
+    load), for both viewer variants, and delete records and documents signed by retired keys; prints the
+    counts.
 
-    The gateway renders missing records on first read anyway: this only moves that work ahead."""
+    The gateway renders what changes ahead of the first read, and anything missing on first read anyway:
+    this moves the work for what it has never seen (a bulk load, a new key) ahead."""
     from epd_gateway.catalogue import Catalogue
     from epd_gateway.keystore import load_key_ring
     from epd_gateway.repository import Repository
@@ -69,7 +75,13 @@ def materialise() -> None:
         repository = Repository(pool, programme_info(settings).product_id_prefix)
         catalogue = Catalogue(repository, programme_info(settings))
         rendered = {str(p): await catalogue.materialise(Viewer(p), ring) for p in (False, True)}
-        return {"kid": ring.kid, "rendered": rendered, "retired_deleted": await repository.drop_retired(ring.kid)}
+        out = {"kid": ring.kid, "rendered": rendered}
+        if documents:
+            out["documents"] = {
+                str(p): await catalogue.materialise(Viewer(p), ring, documents=True) for p in (False, True)
+            }
+        retired = await repository.drop_retired(ring.kid) + await catalogue.documents.drop_retired(ring.kid)
+        return {**out, "retired_deleted": retired}
 
     typer.echo(json.dumps(asyncio.run(_with_pool(settings.pg_dsn, run))))
 

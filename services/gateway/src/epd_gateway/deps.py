@@ -31,5 +31,6 @@ class Deps:
     request_wakeup: asyncio.Event | None = None
 
     async def drop_retired_records(self) -> int:
-        """Delete stored records signed by a retired key (they are never served again)."""
-        return await self.repository.drop_retired((await self.keys.get()).kid)
+        """Delete stored records and documents signed by a retired key (they are never served again)."""
+        kid = (await self.keys.get()).kid
+        return await self.repository.drop_retired(kid) + await self.catalogue.documents.drop_retired(kid)

@@ -43,6 +43,9 @@ class GatewaySettings(ProgrammeSettings):
     )
     max_json_depth: int = Field(default=32, ge=4, le=512, validation_alias="EPD_GATEWAY_MAX_JSON_DEPTH")
     request_poll_seconds: float = Field(default=1.0, gt=0, le=60, validation_alias="EPD_GATEWAY_REQUEST_POLL_SECONDS")
+    # How often the gateway looks for versions whose inputs changed and renders their records and
+    # documents ahead of the first read (render_ahead.py); 0 turns that off (first reads render).
+    render_ahead_seconds: float = Field(default=2.0, ge=0, le=3600, validation_alias="EPD_GATEWAY_RENDER_AHEAD_SECONDS")
     # Incoming /3/events are kept this long, then deleted (answered or not).
     events_retention_days: float = Field(
         default=7.0, gt=0, le=3650, validation_alias="EPD_GATEWAY_EVENTS_RETENTION_DAYS"

@@ -8,7 +8,6 @@ also carries its own signature (epd_records.record), which survives re-serialisa
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -20,18 +19,16 @@ from pydantic import StringConstraints
 from epd_gateway import cursor
 from epd_gateway.auth import Caller, require
 from epd_gateway.deps import Deps
+from epd_gateway.documents import OPENEPD_TYPE
 from epd_gateway.errors import ApiError, responses
 from epd_gateway.query import FILTER_NAMES, MAX_VALUE_CHARS, MAX_VALUES, FilterError, normalise, parse_filters
 from epd_gateway.settings import GatewaySettings
 from epd_records.errors import MappingError
-from epd_records.ilcd import ilcd_epd_xml
-from epd_records.openepd import openepd_document
 from epd_records.signing import sign_payload
 
 router = APIRouter(tags=["footprint"])
 CURSOR_PARAM = "x-epd-cursor"
 DEFAULT_LIMIT = 100
-OPENEPD_TYPE = "application/vnd.openepd+json"
 _SIGNATURE_HEADERS = {
     "x-epd-signature": {
         "description": "detached JWS (EdDSA, b64:false) over the exact response body",
@@ -129,7 +126,7 @@ async def list_footprints(
 _FILTER_KEYS = frozenset(name.lower() for name in FILTER_NAMES)
 
 
-def _format(request: Request, fmt: str | None) -> str:
+def _format(request: Request, fmt: Literal["pact", "ilcd", "openepd"] | None) -> Literal["pact", "ilcd", "openepd"]:
     if fmt:
         return fmt
     accept = request.headers.get("accept", "").lower()
@@ -149,19 +146,22 @@ async def get_footprint(
 ) -> Response:
     deps: Deps = request.app.state.deps
     ring = await deps.keys.get()
-    served = await deps.catalogue.get(caller.agreement, id, ring)
-    if served is None:
-        raise ApiError(404, "the requested footprint could not be found", "NotFound")
     kind = _format(request, format)
     headers = {"vary": "accept"}
+    if kind == "pact":
+        record = await deps.catalogue.get(caller.agreement, id, ring)
+        if record is None:
+            raise _not_found()
+        body = b'{"data":' + record.body + b"}"
+        return _signed(body, "application/json", ring.kid, sign_payload(body, ring), headers)
     try:
-        if kind == "pact":
-            body, media = b'{"data":' + served.record.body + b"}", "application/json"
-        elif kind == "ilcd":
-            body, media = ilcd_epd_xml(served.version, served.party, served.viewer), "application/xml"
-        else:
-            document = openepd_document(served.version, served.party, served.viewer)
-            body, media = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), OPENEPD_TYPE
+        document = await deps.catalogue.document(caller.agreement, id, kind, ring)
     except MappingError as exc:
         raise ApiError(404, f"the footprint cannot be expressed as {kind}: {exc}"[:300], "NotFound") from None
-    return _signed(body, media, ring.kid, sign_payload(body, ring), headers)
+    if document is None:
+        raise _not_found()
+    return _signed(document.body, document.media_type, ring.kid, document.signature, headers)
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "the requested footprint could not be found", "NotFound")
