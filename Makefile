@@ -16,7 +16,7 @@ help:
 	@echo "make proto        regenerate protobuf code;  make proto-check  fail when it is stale"
 	@echo "make lint         ruff check, ruff format --check, mypy, proto-check"
 	@echo "make bench        run every benchmark, write bench/results.md"
-	@echo "make bench-scale  the scale scenario on its own three brokers, write bench/scale_results.md"
+	@echo "make bench-scale  the scale scenario on its own three brokers, write bench/scale_results.md (and below the table in bench/results.md)"
 	@echo "                  (SCALE_ARGS=\"--quick\" for a few minutes; --plants --meters --minutes ...)"
 	@echo "make portal-messages  update the portal's message catalogs from its sources"
 

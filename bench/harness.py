@@ -1,13 +1,15 @@
 """Benchmark harness: every `bench/bench_*.py` module defines `async def run(ctx) -> list[BenchRow]`.
 
 Each row carries its own baseline measured in the same run (machines here are shared and noisy;
-only same-run ratios compare). `make bench` runs them all and writes bench/results.md.
+only same-run ratios compare). `make bench` runs them all and writes bench/results.md (its table; the
+scale scenario's latest report follows it there).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import pathlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -75,3 +77,28 @@ def render_table(rows: list[BenchRow], header: str) -> str:
             f"| {r.benchmark} | {r.metric} | {r.value:,.4g} | {r.baseline} | {r.baseline_value:,.4g} | {r.ratio:.3f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+#: bench/results.md holds `make bench`'s table, then, below this line, the latest `make bench-scale` report
+#: (the same text as bench/scale_results.md). Each command rewrites only its own part.
+SCALE_MARKER = "<!-- below: the latest `make bench-scale` report (also bench/scale_results.md) -->"
+
+
+def _split(path: pathlib.Path) -> tuple[str, str]:
+    text = path.read_text() if path.exists() else ""
+    table, marker, scale = text.partition(SCALE_MARKER)
+    return table.rstrip("\n"), scale.strip("\n") if marker else ""
+
+
+def _join(table: str, scale: str) -> str:
+    return table + "\n" if not scale else f"{table}\n\n{SCALE_MARKER}\n\n{scale}\n"
+
+
+def write_bench_table(path: pathlib.Path, table: str) -> None:
+    """`make bench`: the table, keeping the scale report below it."""
+    path.write_text(_join(table.rstrip("\n"), _split(path)[1]))
+
+
+def write_scale_report(path: pathlib.Path, report: str) -> None:
+    """`make bench-scale`: its report below the benchmark table, which stays as it is."""
+    path.write_text(_join(_split(path)[0], report.strip("\n")))

@@ -14,7 +14,7 @@ import psutil
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import BenchContext, BenchRow, render_table  # noqa: E402
+from harness import BenchContext, BenchRow, render_table, write_bench_table  # noqa: E402
 
 from epd_devstack.kafka import delete_topics_with_prefixes  # noqa: E402
 
@@ -48,7 +48,7 @@ async def main(selected: list[str]) -> int:
     table = render_table(rows, header)
     if failures:
         table += "\nFailed benchmarks:\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
-    (HERE / "results.md").write_text(table)
+    write_bench_table(HERE / "results.md", table)
     print(table)
     return 1 if failures else 0
 

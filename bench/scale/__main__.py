@@ -12,18 +12,22 @@ import os
 import pathlib
 import platform
 import shlex
+import signal
 import sys
 import time
 
 import psutil
 
+from bench.harness import write_scale_report
 from epd_devstack import stack
 
 from . import analyse, maths, verify
 from .report import Report, render
-from .scenario import LATENESS_S, Params, run, start_system
+from .scenario import LATENESS_S, Params, new_system, run, start_system
 
 HERE = pathlib.Path(__file__).resolve().parent
+DEFAULT_OUT = HERE.parent / "scale_results.md"
+RESULTS = HERE.parent / "results.md"
 QUICK = {"plants": 20, "meters": 16, "speed": 60.0, "live_minutes": 3.0, "backlog_hours": 2.0, "oracle_plants": 20}
 
 
@@ -40,7 +44,7 @@ def parse(argv: list[str]) -> tuple[Params, pathlib.Path]:
     ap.add_argument("--no-chaos", action="store_true")
     ap.add_argument("--drain-timeout", type=float, help="seconds to wait for a backlog to drain before restarting")
     ap.add_argument("--quick", action="store_true", help="a run of a few minutes: " + str(QUICK))
-    ap.add_argument("--out", type=pathlib.Path, default=HERE.parent / "scale_results.md")
+    ap.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT)
     ap.add_argument("--run-dir", type=pathlib.Path, default=stack.RUN / "bench-scale")
     ap.add_argument("--keep", action="store_true", help="leave the cluster and services running")
     a = ap.parse_args(argv)
@@ -71,8 +75,14 @@ def main(argv: list[str]) -> int:
     def log(msg: str) -> None:
         print(f"[{time.time() - began:6.0f}s] {msg}", flush=True)
 
-    system = start_system(p, log)
+    # Ctrl-C and SIGTERM (a CI job's timeout, `kill`) end the run through `finally`, which stops the brokers
+    # and services it started, also during start-up. SIGINT gets the same handler: asyncio.run's own (cancel
+    # the main task) was swallowed by a phase, and the run went on.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupted)
+    system = new_system(p)
     try:
+        start_system(system, log)
         raw = asyncio.run(run(system, p, log))
         log("checking readings and windows against the oracle")
         conn = system.kafka.connection()
@@ -88,12 +98,20 @@ def main(argv: list[str]) -> int:
             log(f"the check failed: {exc!r}")
             raw["timeline"].notes.append(f"The reading and oracle check failed: {exc!r}")
         report = _report(p, system.prefix, raw, check, comparison, argv)
-        out.write_text(render(report))
+        text = render(report)
+        out.write_text(text)
         log(f"report written to {out}")
+        if out == DEFAULT_OUT:  # the home for every benchmark figure; a run elsewhere stays there
+            write_scale_report(RESULTS, text)
+            log(f"and below the benchmark table in {RESULTS}")
     finally:
         if "--keep" not in argv:
             system.stop()
     return 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _sent(raw: dict, plants: set[str]) -> int:

@@ -208,9 +208,14 @@ async def run(system: ScaleSystem, p: Params, log) -> dict:
     }
 
 
-def start_system(p: Params, log) -> ScaleSystem:
+def new_system(p: Params) -> ScaleSystem:
+    """The system, not started yet (so a run stopped during start-up still stops what did start)."""
     system = ScaleSystem(Options(run_dir=__import__("pathlib").Path(p.run_dir)))
     system.run_dir.mkdir(parents=True, exist_ok=True)
+    return system
+
+
+def start_system(system: ScaleSystem, log) -> None:
     log(f"three-broker cluster in {system.kafka.base} (ports {system.kafka.bootstrap})")
     system.start_cluster()
     log(f"database {system.opts.database}, topics ({system.opts.partitions} partitions, replication 3), grants")
@@ -219,4 +224,3 @@ def start_system(p: Params, log) -> ScaleSystem:
     log("seeding the demo plants, products, EPDs and the partner")
     system.seed()
     system.start_publisher()
-    return system
