@@ -26,12 +26,15 @@ class Database:
         self.inputs: dict[uuid.UUID, int] = {}
         self.stored: set[tuple[uuid.UUID, int]] = set()
 
+    reads = 0  # of the lookback
+
     async def fetchval(self, sql: str):
         assert "max(stamp)" in sql
         return max(self.inputs.values(), default=0)
 
     async def fetch(self, sql: str, above: int, kid: str, limit: int):
         assert kid == RING.kid
+        self.reads += 1
         rows = sorted(
             ({"pf_id": pf, "stamp": s} for pf, s in self.inputs.items() if s > above and (pf, s) not in self.stored),
             key=lambda r: r["stamp"],
@@ -83,13 +86,19 @@ async def test_a_stamp_committed_late_within_the_lookback_is_rendered():
     db = Database()
     early, late, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     catalogue = Catalogue(db, {early, late, later})
-    ahead = render_ahead.RenderAhead(catalogue, Keys(), db)  # type: ignore[arg-type]
+    now = [0.0]
+    ahead = render_ahead.RenderAhead(catalogue, Keys(), db, clock=lambda: now[0])  # type: ignore[arg-type]
     await ahead.step()
     db.inputs[early], db.inputs[later] = 1, 3  # stamp 2 drawn, its transaction not yet committed
     await ahead.step()
     assert set(rendered(catalogue)) == {early, later} and ahead.highest == 3
     db.inputs[late] = 2  # commits now, below the highest stamp seen
+    reads = db.reads
+    await ahead.step()  # no newer stamp: only the index probe, until the lookback is due
+    assert db.reads == reads and late not in rendered(catalogue)
+    now[0] += render_ahead.IDLE_LOOK_S
     await ahead.step()
     assert rendered(catalogue)[-1] == late and (late, 2) in db.stored
     calls = len(catalogue.calls)
+    now[0] += render_ahead.IDLE_LOOK_S
     assert (await ahead.step()) == (0, False) and len(catalogue.calls) == calls  # nothing left to do
