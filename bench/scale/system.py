@@ -219,8 +219,11 @@ class ScaleSystem:
         self.group.start(spec, timeout=180)
 
     def restart(self, name: str) -> None:
-        """Start a killed worker again (or stop a wedged one first), as its orchestrator would."""
+        """Start a killed worker again (or stop a wedged one first, after it logged where its tasks
+        wait: SIGUSR1, epd_common.lifecycle), as its orchestrator would."""
         if self.group.procs[name].poll() is None:
+            os.kill(self.group.procs[name].pid, signal.SIGUSR1)
+            time.sleep(2)
             self.group.stop([name])
         self._start(self.specs[name])
 

@@ -1,11 +1,16 @@
-"""run_tasks: a service runs until it is stopped or the first of its tasks fails."""
+"""run_tasks: a service runs until it is stopped or the first of its tasks fails; SIGUSR1 says where its
+tasks wait."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 
 import pytest
 
+from epd_common import lifecycle
 from epd_common.lifecycle import TaskEnded, run_tasks
 
 
@@ -60,3 +65,29 @@ async def test_a_task_that_does_not_drain_is_cancelled():
     stop.set()
     await runner
     assert cancelled.is_set()
+
+
+async def test_sigusr1_logs_where_each_task_waits_and_stops_nothing(caplog):
+    stop, gate = asyncio.Event(), asyncio.Event()
+
+    async def waits_for_an_ack_that_never_comes() -> None:
+        await gate.wait()
+
+    stuck = asyncio.create_task(waits_for_an_ack_that_never_comes(), name="poll-loop")
+    await asyncio.sleep(0)
+    lifecycle.stop_on_signals(stop)
+    try:
+        with caplog.at_level(logging.WARNING, logger="epd_common.lifecycle"):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            for _ in range(100):  # the loop runs the handler on its next iteration
+                if "poll-loop" in caplog.text:
+                    break
+                await asyncio.sleep(0.01)
+        assert "task poll-loop" in caplog.text and "waits_for_an_ack_that_never_comes" in caplog.text
+        assert "await gate.wait()" in caplog.text  # the line it is suspended at
+        assert not stop.is_set() and not stuck.done()
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            loop.remove_signal_handler(sig)
+        stuck.cancel()

@@ -9,6 +9,7 @@ and its supervisor restarts it instead of leaving a half-working service.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -24,10 +25,23 @@ class TaskEnded(CommonError):
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """Inside a running loop: SIGTERM and SIGINT set `stop` (the service then drains and exits)."""
+    """Inside a running loop: SIGTERM and SIGINT set `stop` (the service then drains and exits);
+    SIGUSR1 logs where every task is waiting (`log_task_stacks`) and changes nothing."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, log_task_stacks)
+
+
+def log_task_stacks() -> None:
+    """Log each asyncio task's name and the coroutine frames it is suspended in: for a service that
+    stopped making progress without failing (`kill -USR1 <pid>`), where it waits. A thread dump
+    would only show the event loop idle in select()."""
+    tasks = asyncio.all_tasks()
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        frames = io.StringIO()
+        task.print_stack(limit=30, file=frames)
+        log.warning("task %s (%d tasks):\n%s", task.get_name(), len(tasks), frames.getvalue().rstrip())
 
 
 def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:
