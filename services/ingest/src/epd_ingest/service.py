@@ -192,16 +192,16 @@ class IngestService:
         accepted = 0
         rejected: list[int] = []
         records_seen = 0
-        by_plant: dict[str, list[telemetry_pb2.Reading]] = {}  # this poll's accepted readings, in order
+        by_plant: dict[str, list[bytes]] = {}  # this poll's accepted readings (encoded), in order
         for records in polled.values():
             for rec in records:
                 result = process_batch(rec.value or b"", registry, state, now, config)
                 if result.unknown_signer and await self._refresh_for_unknown_signer():
                     # Refused before touching the state: validate it again against the reloaded registry.
                     result = process_batch(rec.value or b"", registry, state, now, config)
-                if result.accepted:
-                    by_plant.setdefault(result.accepted[0].plant_id, []).extend(result.accepted)  # one plant per batch
-                    accepted += len(result.accepted)
+                if result.encoded:
+                    by_plant.setdefault(result.plant_id, []).extend(result.encoded)  # one plant per batch
+                    accepted += len(result.encoded)
                 for j in result.rejected:
                     await sender.send(
                         rejected_topic, (j.plant_id or "unknown").encode(), j.SerializeToString(deterministic=True)
@@ -212,7 +212,7 @@ class IngestService:
                 LAG.set(max(0.0, now.timestamp() - records[-1].timestamp / 1000))
         for plant_id, readings in by_plant.items():
             key = plant_id.encode()
-            for value in reading_batches.pack(plant_id, readings):
+            for value in reading_batches.pack_encoded(plant_id, readings):
                 await sender.send(readings_topic, key, value)
                 BATCHES_SENT.inc()
         await sender.flush()
