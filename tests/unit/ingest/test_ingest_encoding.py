@@ -14,7 +14,7 @@ from reference_pipeline import reference_process_batch
 
 from epd.v1 import telemetry_pb2
 from epd_connector import signing
-from epd_ingest.encoding import ReadingTemplate, enum_field, timestamp, varint
+from epd_ingest.encoding import ReadingTemplate, batch_field, enum_field, ingested_field, timestamp, varint
 from epd_ingest.pipeline import IngestConfig, IngestState, process_batch
 from epd_ingest.registry import InMemoryPlantRegistry, MeterSpec, meter_from_mapping
 
@@ -54,7 +54,7 @@ def test_a_template_encodes_what_the_runtime_serialises(shared, own):
     meter = MeterSpec("m.1", process, kind, activity, telemetry_pb2.READING_KIND_INTERVAL, product_id=product)
     ingested = telemetry_pb2.Reading().ingested_at
     ingested.FromDatetime(NOW)
-    template = ReadingTemplate(plant, meter, batch_id, ingested.SerializeToString())
+    template = ReadingTemplate(plant, meter, batch_field(batch_id), ingested_field(ingested.SerializeToString()))
     rid, digest = "0123456789abcdef" * 2, "f" * 64
     expected = telemetry_pb2.Reading(
         reading_id=rid,
@@ -72,9 +72,10 @@ def test_a_template_encodes_what_the_runtime_serialises(shared, own):
     )
     expected.observed_at.seconds, expected.observed_at.nanos = seconds, nanos
     expected.ingested_at.CopyFrom(ingested)
-    got = template.encode(rid, timestamp(seconds, nanos), quantity, unit, quality, digest)
+    own_fields = (rid.encode(), timestamp(seconds, nanos), quantity.encode(), unit, quality, digest.encode())
+    got = template.encode(*own_fields)
     assert got == expected.SerializeToString(deterministic=True)
-    assert got == template.encode(rid, timestamp(seconds, nanos), quantity, unit, quality, digest)  # cached fields
+    assert got == template.encode(*own_fields)  # the cached fields
 
 
 EXTRA_METERS = [

@@ -12,6 +12,8 @@ every field (tests/unit/ingest/test_ingest_encoding.py).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from epd_ingest.registry import MeterSpec
 
 _MASK64 = (1 << 64) - 1
@@ -68,49 +70,62 @@ _READING_HASH = tag(12, 2) + varint(64)  # SHA-256 in hex
 
 class ReadingTemplate:
     """The encoded fields one meter's readings in one batch share: plant, process, meter, activity
-    kind and activity (fields 2-6), the batch id (11), the ingestion time and the product (13, 14)."""
+    kind and activity (fields 2-6), the batch id (11), the ingestion time and the product (13, 14).
+    The meter's fields are encoded once per meter (cached), the batch's once per batch."""
 
-    __slots__ = ("_batch", "_head", "_qualities", "_tail", "_units")
+    __slots__ = ("_batch", "_head", "_middles", "_tail")
 
-    def __init__(self, plant_id: str, meter: MeterSpec, batch_id: str, ingested_at: bytes) -> None:
-        self._head = (
-            string_field(2, plant_id)
-            + string_field(3, meter.process_id)
-            + string_field(4, meter.meter_id)
-            + enum_field(5, meter.activity_kind)
-            + string_field(6, meter.activity)
-        )
-        self._batch = string_field(11, batch_id)
-        self._tail = message_field(13, ingested_at) + string_field(14, meter.product_id)
-        self._units: dict[str, bytes] = {}
-        self._qualities: dict[int, bytes] = {}
+    def __init__(self, plant_id: str, meter: MeterSpec, batch_field: bytes, ingested_field: bytes) -> None:
+        """`batch_field` and `ingested_field`: the batch's `batch_field` and `ingested_field`."""
+        self._head, product = _meter_fields(plant_id, meter)
+        self._batch = batch_field
+        self._tail = ingested_field + product
+        self._middles: dict[tuple[str, int], bytes] = {}
 
     def encode(
-        self, reading_id: str, observed_at: bytes, quantity: str, unit: str, quality: int, reading_hash: str
+        self, reading_id: bytes, observed_at: bytes, quantity: bytes, unit: str, quality: int, reading_hash: bytes
     ) -> bytes:
         """One Reading's bytes: `observed_at` is the Timestamp's serialised body, `reading_id` 32 and
-        `reading_hash` 64 hex characters."""
-        unit_field = self._units.get(unit)
-        if unit_field is None:
-            unit_field = self._units[unit] = string_field(9, unit)
-        quality_field = self._qualities.get(quality)
-        if quality_field is None:
-            quality_field = self._qualities[quality] = enum_field(_QUALITY, quality)
-        q = quantity.encode()
+        `reading_hash` 64 hex characters (ASCII)."""
+        middle = self._middles.get((unit, quality))
+        if middle is None:  # unit (9), quality (10) and batch id (11): one meter's readings seldom vary in them
+            middle = string_field(9, unit) + enum_field(_QUALITY, quality) + self._batch
+            self._middles[(unit, quality)] = middle
+        n = len(observed_at)
         return b"".join(
             (
                 _READING_ID,
-                reading_id.encode(),
+                reading_id,
                 self._head,
                 _OBSERVED_AT,
-                varint(len(observed_at)),
+                _SMALL[n] if n < 0x80 else varint(n),
                 observed_at,
-                _QUANTITY + varint(len(q)) + q if q else b"",
-                unit_field,
-                quality_field,
-                self._batch,
+                _QUANTITY + varint(len(quantity)) + quantity if quantity else b"",
+                middle,
                 _READING_HASH,
-                reading_hash.encode(),
+                reading_hash,
                 self._tail,
             )
         )
+
+
+def batch_field(batch_id: str) -> bytes:
+    return string_field(11, batch_id)
+
+
+def ingested_field(ingested_at: bytes) -> bytes:
+    """The ingestion time field from its Timestamp's serialised body."""
+    return message_field(13, ingested_at)
+
+
+@lru_cache(maxsize=65_536)
+def _meter_fields(plant_id: str, meter: MeterSpec) -> tuple[bytes, bytes]:
+    """(fields 2-6, field 14) of a meter's readings."""
+    head = (
+        string_field(2, plant_id)
+        + string_field(3, meter.process_id)
+        + string_field(4, meter.meter_id)
+        + enum_field(5, meter.activity_kind)
+        + string_field(6, meter.activity)
+    )
+    return head, string_field(14, meter.product_id)

@@ -9,6 +9,7 @@ downstream consumers drop by id.
 from __future__ import annotations
 
 import hashlib
+from binascii import hexlify
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -218,7 +219,7 @@ class _MeterPath:
 
     def __init__(self, meter: MeterSpec, ctx: _BatchContext) -> None:
         self.meter = meter
-        self.template = encoding.ReadingTemplate(ctx.plant_id, meter, ctx.batch_id, ctx.ingested_at)
+        self.template = encoding.ReadingTemplate(ctx.plant_id, meter, ctx.batch_field, ctx.ingested_field)
         self.id_prefix = f"{ctx.plant_id}\x1f{meter.meter_id}\x1f".encode()  # reading_id's text up to the stamp
         self.units: dict[str, tuple[str, Decimal | None]] = {}
         self.window: MeterWindow | None = None
@@ -231,10 +232,10 @@ class _BatchContext:
     cheap."""
 
     __slots__ = (
-        "batch_id",
+        "batch_field",
         "changes",
         "config",
-        "ingested_at",
+        "ingested_field",
         "lateness_us",
         "meters",
         "now",
@@ -247,7 +248,7 @@ class _BatchContext:
 
     def __init__(self, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig) -> None:
         self.plant_id = vb.batch.plant_id
-        self.batch_id = vb.batch.batch_id
+        self.batch_field = encoding.batch_field(vb.batch.batch_id)
         self.meters = vb.plant.meters
         self.state = state
         self.changes = state.changes  # drained only between polls, never during a batch
@@ -258,7 +259,7 @@ class _BatchContext:
         self.lateness_us = config.max_lateness // _US
         ingested_at = timestamp_pb2.Timestamp()
         ingested_at.FromDatetime(now)
-        self.ingested_at = ingested_at.SerializeToString(deterministic=True)
+        self.ingested_field = encoding.ingested_field(ingested_at.SerializeToString(deterministic=True))
         self.paths: dict[str, _MeterPath] = {}
 
     def path(self, meter_id: str) -> _MeterPath | None:
@@ -353,7 +354,7 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return fast
 
     ctx.state.dedupe.record_in(window, ts_ns)
-    digest = _reading_digest(raw)
+    digest = hashlib.sha256(raw.SerializeToString(deterministic=True)).digest()  # _reading_digest(raw)
     changes = ctx.changes
     changes.evidence_index.append(
         path.evidence_key or _evidence_key(path, changes, meter.process_id, plant_id, meter_id)
@@ -363,12 +364,12 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter_id)] = counter_point
     return path.template.encode(
-        hashlib.sha256(path.id_prefix + str(ts_ns).encode()).hexdigest()[:32],  # reading_id(plant, meter, ts)
+        hexlify(hashlib.sha256(path.id_prefix + str(ts_ns).encode()).digest()[:16]),  # reading_id(plant, meter, ts)
         ts.SerializeToString(deterministic=True),
-        units.format_decimal(quantity),
+        units.format_decimal(quantity).encode(),
         unit,
         quality,
-        digest.hex(),
+        hexlify(digest),
     )
 
 
