@@ -208,6 +208,7 @@ class IngestService:
                     )
                     rejected.append(j.reason)
                 records_seen += 1
+                await asyncio.sleep(0)  # let the save in flight and the clients' I/O progress between records
             if records and records[-1].timestamp and records[-1].timestamp > 0:
                 LAG.set(max(0.0, now.timestamp() - records[-1].timestamp / 1000))
         for plant_id, readings in by_plant.items():
