@@ -9,10 +9,12 @@ downstream consumers drop by id.
 from __future__ import annotations
 
 import hashlib
+import operator
 from binascii import hexlify
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 
 from google.protobuf import timestamp_pb2
 
@@ -186,11 +188,13 @@ def process_batch(
     # Time order per batch (stable, so ties keep their order), so counter deltas and the dedupe
     # high-water mark advance monotonically. ns since the epoch orders exactly like (seconds, nanos)
     # for every valid Timestamp; invalid ones are rejected without touching the state.
-    stamps = [ts.seconds * _NS + ts.nanos for ts in (r.observed_at for r in readings)]
+    times = [r.observed_at for r in readings]
+    stamps = [ts.seconds * _NS + ts.nanos for ts in times]
+    in_order = all(map(operator.le, stamps, islice(stamps, 1, None)))  # the usual case: no sort needed
     encoded = result.encoded
-    for i in sorted(range(len(readings)), key=stamps.__getitem__):
+    for i in range(len(readings)) if in_order else sorted(range(len(readings)), key=stamps.__getitem__):
         raw = readings[i]
-        outcome = _process_reading(raw, stamps[i], ctx)
+        outcome = _process_reading(raw, times[i], stamps[i], ctx)
         if isinstance(outcome, Finding):
             payload = raw.SerializeToString(deterministic=True)
             result.rejected.append(
@@ -235,14 +239,13 @@ class _BatchContext:
         "batch_field",
         "changes",
         "config",
+        "earliest_us",
         "ingested_field",
-        "lateness_us",
+        "latest_us",
         "meters",
         "now",
-        "now_us",
         "paths",
         "plant_id",
-        "skew_us",
         "state",
     )
 
@@ -254,9 +257,9 @@ class _BatchContext:
         self.changes = state.changes  # drained only between polls, never during a batch
         self.config = config
         self.now = now
-        self.now_us = (now - _EPOCH) // _US
-        self.skew_us = config.max_future_skew // _US
-        self.lateness_us = config.max_lateness // _US
+        now_us = (now - _EPOCH) // _US
+        self.latest_us = now_us + config.max_future_skew // _US  # the clock checks' bounds, inclusive
+        self.earliest_us = now_us - config.max_lateness // _US
         ingested_at = timestamp_pb2.Timestamp()
         ingested_at.FromDatetime(now)
         self.ingested_field = encoding.ingested_field(ingested_at.SerializeToString(deterministic=True))
@@ -273,9 +276,12 @@ class _BatchContext:
         return path
 
 
-def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchContext) -> bytes | Finding:
+def _process_reading(
+    raw: telemetry_pb2.RawReading, ts: timestamp_pb2.Timestamp, ts_ns: int, ctx: _BatchContext
+) -> bytes | Finding:
     """Checks in the order of the rejection reasons' precedence (see plausibility.py for each rule);
-    an accepted reading is recorded in the state and returned as its Reading's bytes."""
+    an accepted reading is recorded in the state and returned as its Reading's bytes. `ts` is its
+    observed_at, `ts_ns` that in ns."""
     plant_id = ctx.plant_id
     meter_id = raw.meter_id
     path = ctx.paths.get(meter_id) or ctx.path(meter_id)
@@ -288,15 +294,14 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     quality = raw.quality
     if quality == _BAD:
         return plaus.check_quality(quality)  # type: ignore[return-value]
-    ts = raw.observed_at
     seconds, nanos = ts.seconds, ts.nanos
-    if not (plaus.MIN_TS <= seconds <= plaus.MAX_TS and 0 <= nanos < _NS) or (
+    if not (_MIN_TS <= seconds <= _MAX_TS and 0 <= nanos < _NS) or (
         not seconds and not nanos and not raw.HasField("observed_at")  # absent reads as 0, 0
     ):
         return plaus.timestamp_of(ts, raw.HasField("observed_at"))  # type: ignore[return-value]
     # Same microsecond precision as the datetime the checks were defined on (plausibility.check_time).
     observed_us = seconds * 1_000_000 + nanos // 1000
-    if observed_us > ctx.now_us + ctx.skew_us or observed_us < ctx.now_us - ctx.lateness_us:
+    if observed_us > ctx.latest_us or observed_us < ctx.earliest_us:
         return plaus.check_time(
             _datetime(seconds, nanos),
             ctx.now,
@@ -304,7 +309,7 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
             ctx.config.max_lateness,
         )
     text, raw_unit = raw.value, raw.unit
-    value = plaus.parse_value(text)
+    value = _parse_value(text)
     if isinstance(value, Finding):
         return value
     conversion = path.units.get(raw_unit)
@@ -354,7 +359,7 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
         return fast
 
     ctx.state.dedupe.record_in(window, ts_ns)
-    digest = hashlib.sha256(raw.SerializeToString(deterministic=True)).digest()  # _reading_digest(raw)
+    digest = _sha256(raw.SerializeToString(deterministic=True)).digest()  # _reading_digest(raw)
     changes = ctx.changes
     changes.evidence_index.append(
         path.evidence_key or _evidence_key(path, changes, meter.process_id, plant_id, meter_id)
@@ -364,9 +369,9 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     if counter_point is not None:
         ctx.state.counters[(plant_id, meter_id)] = counter_point
     return path.template.encode(
-        hexlify(hashlib.sha256(path.id_prefix + str(ts_ns).encode()).digest()[:16]),  # reading_id(plant, meter, ts)
+        hexlify(_sha256(path.id_prefix + str(ts_ns).encode()).digest()[:16]),  # reading_id(plant, meter, ts)
         ts.SerializeToString(deterministic=True),
-        units.format_decimal(quantity).encode(),
+        _format_decimal(quantity).encode(),
         unit,
         quality,
         hexlify(digest),
@@ -378,6 +383,10 @@ def _evidence_key(path: _MeterPath, changes: StateChanges, process_id: str, plan
     return path.evidence_key
 
 
+_parse_value = plaus.parse_value
+_format_decimal = units.format_decimal
+_sha256 = hashlib.sha256
+_MIN_TS, _MAX_TS = plaus.MIN_TS, plaus.MAX_TS
 _UNSPECIFIED = RK.READING_KIND_UNSPECIFIED
 _COUNTER = RK.READING_KIND_COUNTER
 _BAD = telemetry_pb2.ReadingQuality.READING_QUALITY_BAD
