@@ -4,7 +4,7 @@ Per poll: run the pure pipeline on every record, then send each plant's accepted
 poll as ReadingBatch records (epd_common.reading_batches: as few as fit under its size bound, in order,
 keyed by plant; the poll is the linger, so batching adds no wait) and every rejection as its own record,
 pipelined (PipelinedSender), and await every ack. Only then may the poll's state and next offsets be
-saved in PostgreSQL (one transaction), and the Kafka offsets be committed after that (for lag
+saved in PostgreSQL (one statement), and the Kafka offsets be committed after that (for lag
 monitoring; the saved offsets are the truth).
 
 The save runs in the background while the next poll is processed: at most one save is in flight,

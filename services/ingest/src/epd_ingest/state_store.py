@@ -3,7 +3,7 @@
 A save writes what changed since the previous save (new accepted timestamps, meter floors and
 counter points, seen batch ids, the evidence rows of the accepted readings: process, meter,
 observation time and reading hash, kept for `epd audit prove`) and the next offsets to consume, in
-ONE transaction; `snapshot`
+ONE statement (so ONE transaction); `snapshot`
 copies those rows out synchronously and `write` stores them, so the service can write in the
 background while it processes the next poll (service.py). `load` rebuilds an IngestState and
 returns the offsets to seek to, so the state always matches the input position.
@@ -200,7 +200,7 @@ class IngestStateStore:
         return StateSnapshot(topic, dict(offsets), now, meter_rows, dict(changes.batches), evidence)
 
     async def write(self, snap: StateSnapshot) -> None:
-        """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
+        """Store one snapshot in ONE statement (state rows and the next offsets together)."""
         try:
             await self._write(snap, _PLAIN)
         except asyncpg.UniqueViolationError:  # rows already stored: the same save, idempotently
