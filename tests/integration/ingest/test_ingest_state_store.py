@@ -94,3 +94,22 @@ async def test_a_prune_drops_the_saves_whose_stamps_are_all_below_their_meters_f
         assert loaded.dedupe.check_reading("pa", "pa.m0", T0) is Seen.BEYOND_WINDOW
     finally:
         await pool.close()
+
+
+async def test_a_save_without_readings_stores_its_batches_and_offsets_and_no_stamps_row(fresh_db):
+    """A poll whose batches were all refused: the one statement of its save still stores the batch ids
+    and the next offsets, and no empty stamps row."""
+    pool = await create_pool(fresh_db, max_size=2)
+    try:
+        config = IngestConfig()
+        store = IngestStateStore(pool, "ingest-g", config)
+        state = IngestState.for_config(config)
+        state.changes.batches["batch-refused"] = "pa"
+        await store.write(store.snapshot(state, state.take_changes(), "raw", {1: 5}, NOW))
+        loaded, offsets = await store.load("raw")
+        assert offsets == {1: 5} and loaded.dedupe.batch_seen("batch-refused")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM ingest_seen_stamps") == 0
+            assert await conn.fetchval("SELECT count(*) FROM evidence_readings") == 0
+    finally:
+        await pool.close()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
 
-from epd_common.reading_values import out_of_range
+from epd_common.reading_values import MAX_ABS_VALUE, MIN_ABS_VALUE, out_of_range
 from epd_connector.sources.values import EdgeError, decimal_text
 
 
@@ -51,3 +52,35 @@ def test_the_short_text_shortcut_agrees_with_counting_the_digits():
         digits = len(bytes(value.as_tuple().digits).rstrip(b"\x00"))
         counted = digits > 28 and 1e-12 <= abs(value) <= 1e15
         assert ("significant digits" in (out_of_range(value) or "")) is counted, text
+
+
+def test_the_bounds_shortcut_agrees_with_comparing_the_magnitude():
+    """out_of_range compares |value| with the bounds only when its leading digit's exponent is at or
+    beyond theirs; every other value is inside them."""
+    rnd = random.Random(5)
+    values = [
+        Decimal(t)
+        for t in (
+            "1e15",
+            "-1e15",
+            "1.000000000000000000001e15",
+            "999999999999999.9",
+            "1e-12",
+            "0.99999e-12",
+            "-1e-12",
+            "1.00e15",
+            "10e14",
+            "0.1e-11",
+            "1E+16",
+            "1e-999",
+        )
+    ]
+    for _ in range(20_000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 30)))
+        values.append(Decimal(f"{rnd.choice('+-')}{digits}e{rnd.randint(-40, 30)}"))
+    for value in values:
+        if value.is_zero():
+            continue
+        problem = out_of_range(value) or ""
+        assert ("above" in problem) is (abs(value) > MAX_ABS_VALUE), value
+        assert ("below" in problem) is (abs(value) < MIN_ABS_VALUE), value

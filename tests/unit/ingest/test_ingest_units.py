@@ -1,5 +1,6 @@
 """pint normalisation to canonical units per activity kind."""
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -64,3 +65,14 @@ def test_format_decimal_has_no_exponent():
     assert units.format_decimal(Decimal("1.5E+3")) == "1500"
     assert units.format_decimal(Decimal("0.00100")) == "0.001"
     assert units.format_decimal(Decimal("0E-7")) == "0"
+
+
+def test_format_decimal_writes_what_format_f_of_the_normalised_value_writes():
+    """format_decimal takes str() where it has no exponent, int() where it has a positive one."""
+    rnd = random.Random(3)
+    factors = [Decimal(1), Decimal(1000), Decimal("0.001"), Decimal("3.6"), Decimal("0.45359237")]
+    for _ in range(20_000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 30)))
+        value = Decimal(f"{rnd.choice(['', '-'])}{digits}e{rnd.randint(-30, 20)}") * rnd.choice(factors)
+        expected = "0" if value == 0 else format(value.normalize(), "f")
+        assert units.format_decimal(value) == expected, value

@@ -34,15 +34,20 @@ def pack(plant_id: str, readings: Sequence[telemetry_pb2.Reading], max_bytes: in
     Each reading is serialised once and framed as field 1 of a ReadingBatch, the plant id appended as
     field 2: the bytes `ReadingBatch.SerializeToString(deterministic=True)` gives (fields in number
     order), without building a batch message, which copies every reading, per record."""
-    if not readings:
+    return pack_encoded(plant_id, [r.SerializeToString(deterministic=True) for r in readings], max_bytes)
+
+
+def pack_encoded(plant_id: str, bodies: Sequence[bytes], max_bytes: int = MAX_BATCH_BYTES) -> list[bytes]:
+    """`pack` of readings already serialised (each `Reading.SerializeToString(deterministic=True)`,
+    as ingest encodes them)."""
+    if not bodies:
         return []
     encoded = plant_id.encode()
     tail = b"\x12" + _varint(len(encoded)) + encoded if encoded else b""
     records: list[bytes] = []
     frames: list[bytes] = []
     size = len(tail)
-    for reading in readings:
-        body = reading.SerializeToString(deterministic=True)
+    for body in bodies:
         n = len(body)
         frame = (_TAGGED[n] if n < _CACHED else b"\x0a" + _varint(n)) + body
         if frames and size + len(frame) > max_bytes:

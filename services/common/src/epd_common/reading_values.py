@@ -17,15 +17,21 @@ MAX_ABS_VALUE = Decimal("1e15")
 MIN_ABS_VALUE = Decimal("1e-12")
 
 
+# A value whose leading digit's exponent (Decimal.adjusted) lies strictly between the bounds' is inside
+# them (|value| in [1e-11, 1e15)); only the others are compared exactly (ingest checks every reading twice).
+_INSIDE_ADJUSTED = range(MIN_ABS_VALUE.adjusted() + 1, MAX_ABS_VALUE.adjusted())
+
+
 def out_of_range(value: Decimal) -> str | None:
     """Why a finite value is outside the range of a reading, or None when it is inside."""
     if value.is_zero():
         return None
-    magnitude = abs(value)
-    if magnitude > MAX_ABS_VALUE:
-        return f"|value| is above {MAX_ABS_VALUE}"
-    if magnitude < MIN_ABS_VALUE:
-        return f"|value| is below {MIN_ABS_VALUE} (and not zero)"
+    if value.adjusted() not in _INSIDE_ADJUSTED:
+        magnitude = abs(value)
+        if magnitude > MAX_ABS_VALUE:
+            return f"|value| is above {MAX_ABS_VALUE}"
+        if magnitude < MIN_ABS_VALUE:
+            return f"|value| is below {MIN_ABS_VALUE} (and not zero)"
     # Every digit of the coefficient is in str(value), so a short text cannot have too many (the usual
     # case, and cheap); otherwise count them. Trailing zeros are not significant (normalize() would
     # round to the context's 28 digits first).

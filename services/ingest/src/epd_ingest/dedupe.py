@@ -28,9 +28,34 @@ class Seen(StrEnum):
 
 
 @dataclass
-class _MeterWindow:
+class MeterWindow:
+    """One meter's accepted timestamps within the window, and its floor."""
+
     stamps: list[int] = field(default_factory=list)  # sorted epoch nanoseconds
     floor: int | None = None  # anything below is refused
+
+    def check(self, ts_ns: int) -> Seen:
+        if self.floor is not None and ts_ns < self.floor:
+            return Seen.BEYOND_WINDOW
+        stamps = self.stamps
+        if not stamps or ts_ns > stamps[-1]:  # the usual case: past the high-water mark
+            return Seen.NEW
+        i = bisect.bisect_left(stamps, ts_ns)
+        return Seen.DUPLICATE if stamps[i] == ts_ns else Seen.NEW
+
+    def record(self, ts_ns: int, window_ns: int, max_stamps: int) -> None:
+        stamps = self.stamps
+        if not stamps or ts_ns > stamps[-1]:
+            stamps.append(ts_ns)  # the usual case: readings arrive in time order
+        else:
+            bisect.insort(stamps, ts_ns)
+        cutoff = stamps[-1] - window_ns
+        floor = cutoff if self.floor is None or cutoff > self.floor else self.floor
+        if stamps[0] < cutoff or len(stamps) > max_stamps:  # evict (rare: once per stamp at most)
+            drop = max(bisect.bisect_left(stamps, cutoff), len(stamps) - max_stamps)
+            floor = max(floor, stamps[drop - 1] + 1)
+            del stamps[:drop]
+        self.floor = floor
 
 
 @dataclass
@@ -38,7 +63,7 @@ class DedupeState:
     window: timedelta = timedelta(days=7)
     max_per_meter: int = 50_000
     max_batch_ids: int = 100_000
-    _meters: dict[tuple[str, str], _MeterWindow] = field(default_factory=dict, repr=False)
+    _meters: dict[tuple[str, str], MeterWindow] = field(default_factory=dict, repr=False)
     _batches: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
     _window_ns: int = field(init=False, repr=False)
 
@@ -47,33 +72,26 @@ class DedupeState:
 
     def check_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> Seen:
         w = self._meters.get((plant_id, meter_id))
+        return Seen.NEW if w is None else w.check(ts_ns)
+
+    def meter(self, plant_id: str, meter_id: str) -> MeterWindow:
+        """The meter's window (empty for a meter not seen yet): checking and recording through it is
+        the same as through `check_reading` and `record_reading` (the pipeline holds one per meter of
+        a batch instead of looking it up per reading)."""
+        w = self._meters.get((plant_id, meter_id))
         if w is None:
-            return Seen.NEW
-        if w.floor is not None and ts_ns < w.floor:
-            return Seen.BEYOND_WINDOW
-        i = bisect.bisect_left(w.stamps, ts_ns)
-        return Seen.DUPLICATE if i < len(w.stamps) and w.stamps[i] == ts_ns else Seen.NEW
+            w = self._meters[(plant_id, meter_id)] = MeterWindow()
+        return w
+
+    def record_in(self, window: MeterWindow, ts_ns: int) -> None:
+        window.record(ts_ns, self._window_ns, self.max_per_meter)
 
     def high_water_ns(self, plant_id: str, meter_id: str) -> int | None:
         w = self._meters.get((plant_id, meter_id))
         return w.stamps[-1] if w and w.stamps else None
 
     def record_reading(self, plant_id: str, meter_id: str, ts_ns: int) -> None:
-        w = self._meters.get((plant_id, meter_id))
-        if w is None:
-            w = self._meters[(plant_id, meter_id)] = _MeterWindow()
-        stamps = w.stamps
-        if not stamps or ts_ns > stamps[-1]:
-            stamps.append(ts_ns)  # the usual case: readings arrive in time order
-        else:
-            bisect.insort(stamps, ts_ns)
-        cutoff = stamps[-1] - self._window_ns
-        floor = cutoff if w.floor is None or cutoff > w.floor else w.floor
-        if stamps[0] < cutoff or len(stamps) > self.max_per_meter:  # evict (rare: once per stamp at most)
-            drop = max(bisect.bisect_left(stamps, cutoff), len(stamps) - self.max_per_meter)
-            floor = max(floor, stamps[drop - 1] + 1)
-            del stamps[:drop]
-        w.floor = floor
+        self.meter(plant_id, meter_id).record(ts_ns, self._window_ns, self.max_per_meter)
 
     def batch_seen(self, batch_id: str) -> bool:
         if batch_id in self._batches:
@@ -101,7 +119,7 @@ class DedupeState:
         """Put back a meter's window saved by `meter_snapshot` (stamps below the floor are dropped, a
         stamp given twice is kept once)."""
         kept = sorted({s for s in stamps if floor is None or s >= floor})
-        self._meters[(plant_id, meter_id)] = _MeterWindow(kept, floor)
+        self._meters[(plant_id, meter_id)] = MeterWindow(kept, floor)
 
     def tracked_readings(self) -> int:
         return sum(len(w.stamps) for w in self._meters.values())

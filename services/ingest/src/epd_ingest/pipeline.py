@@ -9,18 +9,21 @@ downstream consumers drop by id.
 from __future__ import annotations
 
 import hashlib
+import operator
+from binascii import hexlify
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 
 from google.protobuf import timestamp_pb2
 
 from epd.v1 import telemetry_pb2
 from epd_common.reading_values import out_of_range
+from epd_ingest import encoding, units
 from epd_ingest import plausibility as plaus
-from epd_ingest import units
 from epd_ingest.counters import DEFAULT_RESET_FRACTION, CounterEvent, CounterPoint, counter_delta
-from epd_ingest.dedupe import DedupeState, Seen
+from epd_ingest.dedupe import DedupeState, MeterWindow, Seen
 from epd_ingest.plausibility import Finding
 from epd_ingest.registry import MeterSpec, PlantRegistry
 from epd_ingest.validate import Limits, VerifiedBatch, parse_envelope, valid_id, verify
@@ -56,13 +59,17 @@ class StateChanges:
     def add_evidence(self, process_id: str, plant_id: str, meter_id: str, observed_ns: int, digest: bytes) -> None:
         if len(digest) != 32:
             raise ValueError("every evidence hash is a 32-byte SHA-256 digest")
+        self.evidence_index.append(self.key_index(process_id, plant_id, meter_id))
+        self.evidence_ns.append(observed_ns)
+        self.evidence_hashes += digest
+
+    def key_index(self, process_id: str, plant_id: str, meter_id: str) -> int:
+        """The 1-based index of (process, plant, meter), assigned at its first evidence row."""
         key = (process_id, plant_id, meter_id)
         i = self.evidence_keys.get(key)
         if i is None:
             i = self.evidence_keys[key] = len(self.evidence_keys) + 1
-        self.evidence_index.append(i)
-        self.evidence_ns.append(observed_ns)
-        self.evidence_hashes += digest
+        return i
 
     @property
     def evidence(self) -> list[tuple[str, str, str, int, bytes]]:
@@ -98,11 +105,19 @@ class IngestState:
 
 @dataclass
 class IngestResult:
-    accepted: list[telemetry_pb2.Reading] = field(default_factory=list)
+    # The accepted readings, in order, each as its Reading's deterministic serialisation (what the
+    # service frames into ReadingBatch records); all of the batch's plant, `plant_id`.
+    encoded: list[bytes] = field(default_factory=list)
     rejected: list[telemetry_pb2.RejectedReading] = field(default_factory=list)
     # The batch was refused because the registry snapshot does not know its plant or signing key (the
     # service may reload the registry and process the record again: nothing of the state was touched).
     unknown_signer: bool = False
+    plant_id: str = ""
+
+    @property
+    def accepted(self) -> list[telemetry_pb2.Reading]:
+        """The accepted readings as messages (tests, tools; the service sends `encoded`)."""
+        return [telemetry_pb2.Reading.FromString(b) for b in self.encoded]
 
 
 DEFAULT_CONFIG = IngestConfig()
@@ -168,14 +183,18 @@ def process_batch(
         )
         return result
     ctx = _BatchContext(verified, state, now, config)
+    result.plant_id = batch.plant_id
     readings = batch.readings
     # Time order per batch (stable, so ties keep their order), so counter deltas and the dedupe
     # high-water mark advance monotonically. ns since the epoch orders exactly like (seconds, nanos)
     # for every valid Timestamp; invalid ones are rejected without touching the state.
-    stamps = [r.observed_at.seconds * _NS + r.observed_at.nanos for r in readings]
-    for i in sorted(range(len(readings)), key=stamps.__getitem__):
+    times = [r.observed_at for r in readings]
+    stamps = [ts.seconds * _NS + ts.nanos for ts in times]
+    in_order = all(map(operator.le, stamps, islice(stamps, 1, None)))  # the usual case: no sort needed
+    encoded = result.encoded
+    for i in range(len(readings)) if in_order else sorted(range(len(readings)), key=stamps.__getitem__):
         raw = readings[i]
-        outcome = _process_reading(raw, stamps[i], ctx)
+        outcome = _process_reading(raw, times[i], stamps[i], ctx)
         if isinstance(outcome, Finding):
             payload = raw.SerializeToString(deterministic=True)
             result.rejected.append(
@@ -184,7 +203,7 @@ def process_batch(
                 )
             )
         else:
-            result.accepted.append(outcome)
+            encoded.append(outcome)
     state.dedupe.record_batch(batch.batch_id)
     state.changes.batches[batch.batch_id] = batch.plant_id
     return result
@@ -195,79 +214,94 @@ _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class _MeterPath:
+    """What every reading of one meter in one batch shares: the meter, its Reading template, the
+    prefix of its reading ids, its unit conversions, and (looked up at first use) its dedupe window
+    and its index among the evidence keys of the unsaved state changes."""
+
+    __slots__ = ("evidence_key", "id_prefix", "meter", "template", "units", "window")
+
+    def __init__(self, meter: MeterSpec, ctx: _BatchContext) -> None:
+        self.meter = meter
+        self.template = encoding.ReadingTemplate(ctx.plant_id, meter, ctx.batch_field, ctx.ingested_field)
+        self.id_prefix = f"{ctx.plant_id}\x1f{meter.meter_id}\x1f".encode()  # reading_id's text up to the stamp
+        self.units: dict[str, tuple[str, Decimal | None]] = {}
+        self.window: MeterWindow | None = None
+        self.evidence_key = 0
+
+
 class _BatchContext:
     """What every reading of one batch shares, computed once per batch (integers for the clock
-    checks, the ingestion timestamp message, per meter a Reading holding the fields every reading of
-    that meter in this batch has) so the per-reading path stays cheap."""
+    checks, the ingestion timestamp's bytes, a _MeterPath per meter) so the per-reading path stays
+    cheap."""
 
     __slots__ = (
-        "batch_id",
+        "batch_field",
+        "changes",
         "config",
-        "ingested_at",
-        "lateness_us",
+        "earliest_us",
+        "ingested_field",
+        "latest_us",
         "meters",
         "now",
-        "now_us",
+        "paths",
         "plant_id",
-        "skew_us",
         "state",
-        "templates",
     )
 
     def __init__(self, vb: VerifiedBatch, state: IngestState, now: datetime, config: IngestConfig) -> None:
         self.plant_id = vb.batch.plant_id
-        self.batch_id = vb.batch.batch_id
+        self.batch_field = encoding.batch_field(vb.batch.batch_id)
         self.meters = vb.plant.meters
         self.state = state
+        self.changes = state.changes  # drained only between polls, never during a batch
         self.config = config
         self.now = now
-        self.now_us = (now - _EPOCH) // _US
-        self.skew_us = config.max_future_skew // _US
-        self.lateness_us = config.max_lateness // _US
-        self.ingested_at = timestamp_pb2.Timestamp()
-        self.ingested_at.FromDatetime(now)
-        self.templates: dict[str, telemetry_pb2.Reading] = {}
+        now_us = (now - _EPOCH) // _US
+        self.latest_us = now_us + config.max_future_skew // _US  # the clock checks' bounds, inclusive
+        self.earliest_us = now_us - config.max_lateness // _US
+        ingested_at = timestamp_pb2.Timestamp()
+        ingested_at.FromDatetime(now)
+        self.ingested_field = encoding.ingested_field(ingested_at.SerializeToString(deterministic=True))
+        self.paths: dict[str, _MeterPath] = {}
 
-    def reading(self, meter: MeterSpec) -> telemetry_pb2.Reading:
-        """A new Reading with the fields of `meter` and of this batch set (copied from one made per meter)."""
-        template = self.templates.get(meter.meter_id)
-        if template is None:
-            template = self.templates[meter.meter_id] = telemetry_pb2.Reading(
-                plant_id=self.plant_id,
-                process_id=meter.process_id,
-                meter_id=meter.meter_id,
-                activity_kind=meter.activity_kind,
-                activity=meter.activity,
-                batch_id=self.batch_id,
-                product_id=meter.product_id,
-            )
-            template.ingested_at.CopyFrom(self.ingested_at)
-        reading = telemetry_pb2.Reading()
-        reading.CopyFrom(template)
-        return reading
+    def path(self, meter_id: str) -> _MeterPath | None:
+        """The meter's _MeterPath, None for a meter the plant does not have."""
+        path = self.paths.get(meter_id)
+        if path is None:
+            meter = self.meters.get(meter_id)
+            if meter is None:
+                return None
+            path = self.paths[meter_id] = _MeterPath(meter, self)
+        return path
 
 
-def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchContext) -> telemetry_pb2.Reading | Finding:
-    """Checks in the order of the rejection reasons' precedence; see plausibility.py for each rule."""
+def _process_reading(
+    raw: telemetry_pb2.RawReading, ts: timestamp_pb2.Timestamp, ts_ns: int, ctx: _BatchContext
+) -> bytes | Finding:
+    """Checks in the order of the rejection reasons' precedence (see plausibility.py for each rule);
+    an accepted reading is recorded in the state and returned as its Reading's bytes. `ts` is its
+    observed_at, `ts_ns` that in ns."""
     plant_id = ctx.plant_id
-    meter = ctx.meters.get(raw.meter_id)
-    if meter is None:
-        return Finding(RR.REJECTION_REASON_UNKNOWN_METER, f"meter {raw.meter_id[:64]!r} is not registered")
+    meter_id = raw.meter_id
+    path = ctx.paths.get(meter_id) or ctx.path(meter_id)
+    if path is None:
+        return Finding(RR.REJECTION_REASON_UNKNOWN_METER, f"meter {meter_id[:64]!r} is not registered")
+    meter = path.meter
     kind = raw.kind
     if kind != _UNSPECIFIED and kind != meter.reading_kind:
         return Finding(RR.REJECTION_REASON_MALFORMED, f"reading kind {kind} differs from the meter's")
     quality = raw.quality
     if quality == _BAD:
         return plaus.check_quality(quality)  # type: ignore[return-value]
-    ts = raw.observed_at
     seconds, nanos = ts.seconds, ts.nanos
-    if not (plaus.MIN_TS <= seconds <= plaus.MAX_TS and 0 <= nanos < _NS) or (
+    if not (_MIN_TS <= seconds <= _MAX_TS and 0 <= nanos < _NS) or (
         not seconds and not nanos and not raw.HasField("observed_at")  # absent reads as 0, 0
     ):
         return plaus.timestamp_of(ts, raw.HasField("observed_at"))  # type: ignore[return-value]
     # Same microsecond precision as the datetime the checks were defined on (plausibility.check_time).
     observed_us = seconds * 1_000_000 + nanos // 1000
-    if observed_us > ctx.now_us + ctx.skew_us or observed_us < ctx.now_us - ctx.lateness_us:
+    if observed_us > ctx.latest_us or observed_us < ctx.earliest_us:
         return plaus.check_time(
             _datetime(seconds, nanos),
             ctx.now,
@@ -275,15 +309,18 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
             ctx.config.max_lateness,
         )
     text, raw_unit = raw.value, raw.unit
-    value = plaus.parse_value(text)
+    value = _parse_value(text)
     if isinstance(value, Finding):
         return value
-    try:
-        unit, factor = units.conversion(raw_unit, meter.activity_kind)
-    except units.UnknownUnitError as exc:
-        return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
-    except units.IncompatibleUnitError as exc:
-        return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
+    conversion = path.units.get(raw_unit)
+    if conversion is None:
+        try:
+            conversion = path.units[raw_unit] = units.conversion(raw_unit, meter.activity_kind)
+        except units.UnknownUnitError as exc:
+            return Finding(RR.REJECTION_REASON_UNKNOWN_UNIT, str(exc))
+        except units.IncompatibleUnitError as exc:
+            return Finding(RR.REJECTION_REASON_INCOMPATIBLE_UNIT, str(exc))
+    unit, factor = conversion
     if factor is not None:
         value *= factor
         if (problem := out_of_range(value)) is not None:  # the detail is formatted only for a refusal
@@ -292,13 +329,15 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
             )
     if value < 0:
         return plaus.check_sign(value)  # type: ignore[return-value]
-    dedupe = ctx.state.dedupe
-    seen = dedupe.check_reading(plant_id, meter.meter_id, ts_ns)
+    window = path.window
+    if window is None:
+        window = path.window = ctx.state.dedupe.meter(plant_id, meter_id)
+    seen = window.check(ts_ns)
     if seen is not Seen.NEW:
         if seen is Seen.DUPLICATE:
             return Finding(
                 RR.REJECTION_REASON_DUPLICATE,
-                f"{meter.meter_id} at {_datetime(seconds, nanos).isoformat()} already ingested",
+                f"{meter_id} at {_datetime(seconds, nanos).isoformat()} already ingested",
             )
         return Finding(RR.REJECTION_REASON_TOO_LATE, "older than the meter's dedupe window; cannot prove it is new")
 
@@ -310,7 +349,7 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     else:
         quantity, elapsed = value, None
         if meter.max_rate_per_hour is not None:  # elapsed since the meter's last reading, else nominal
-            hwm = dedupe.high_water_ns(plant_id, meter.meter_id)
+            hwm = window.stamps[-1] if window.stamps else None
             elapsed = (
                 timedelta(microseconds=(ts_ns - hwm) // 1000)
                 if hwm is not None and ts_ns > hwm
@@ -319,21 +358,35 @@ def _process_reading(raw: telemetry_pb2.RawReading, ts_ns: int, ctx: _BatchConte
     if elapsed is not None and (fast := plaus.check_rate(quantity, elapsed, meter.max_rate_per_hour, unit)):
         return fast
 
-    dedupe.record_reading(plant_id, meter.meter_id, ts_ns)
-    digest = _reading_digest(raw)
-    ctx.state.changes.add_evidence(meter.process_id, plant_id, meter.meter_id, ts_ns, digest)
+    ctx.state.dedupe.record_in(window, ts_ns)
+    digest = _sha256(raw.SerializeToString(deterministic=True)).digest()  # _reading_digest(raw)
+    changes = ctx.changes
+    changes.evidence_index.append(
+        path.evidence_key or _evidence_key(path, changes, meter.process_id, plant_id, meter_id)
+    )
+    changes.evidence_ns.append(ts_ns)
+    changes.evidence_hashes += digest
     if counter_point is not None:
-        ctx.state.counters[(plant_id, meter.meter_id)] = counter_point
-    reading = ctx.reading(meter)
-    reading.reading_id = reading_id(plant_id, meter.meter_id, ts_ns)
-    reading.quantity = units.format_decimal(quantity)
-    reading.unit = unit
-    reading.quality = quality
-    reading.reading_hash = digest.hex()
-    reading.observed_at.CopyFrom(ts)
-    return reading
+        ctx.state.counters[(plant_id, meter_id)] = counter_point
+    return path.template.encode(
+        hexlify(_sha256(path.id_prefix + str(ts_ns).encode()).digest()[:16]),  # reading_id(plant, meter, ts)
+        ts.SerializeToString(deterministic=True),
+        _format_decimal(quantity).encode(),
+        unit,
+        quality,
+        hexlify(digest),
+    )
 
 
+def _evidence_key(path: _MeterPath, changes: StateChanges, process_id: str, plant_id: str, meter_id: str) -> int:
+    path.evidence_key = changes.key_index(process_id, plant_id, meter_id)
+    return path.evidence_key
+
+
+_parse_value = plaus.parse_value
+_format_decimal = units.format_decimal
+_sha256 = hashlib.sha256
+_MIN_TS, _MAX_TS = plaus.MIN_TS, plaus.MAX_TS
 _UNSPECIFIED = RK.READING_KIND_UNSPECIFIED
 _COUNTER = RK.READING_KIND_COUNTER
 _BAD = telemetry_pb2.ReadingQuality.READING_QUALITY_BAD

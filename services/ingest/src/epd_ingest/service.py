@@ -4,7 +4,7 @@ Per poll: run the pure pipeline on every record, then send each plant's accepted
 poll as ReadingBatch records (epd_common.reading_batches: as few as fit under its size bound, in order,
 keyed by plant; the poll is the linger, so batching adds no wait) and every rejection as its own record,
 pipelined (PipelinedSender), and await every ack. Only then may the poll's state and next offsets be
-saved in PostgreSQL (one transaction), and the Kafka offsets be committed after that (for lag
+saved in PostgreSQL (one statement), and the Kafka offsets be committed after that (for lag
 monitoring; the saved offsets are the truth).
 
 The save runs in the background while the next poll is processed: at most one save is in flight,
@@ -192,27 +192,28 @@ class IngestService:
         accepted = 0
         rejected: list[int] = []
         records_seen = 0
-        by_plant: dict[str, list[telemetry_pb2.Reading]] = {}  # this poll's accepted readings, in order
+        by_plant: dict[str, list[bytes]] = {}  # this poll's accepted readings (encoded), in order
         for records in polled.values():
             for rec in records:
                 result = process_batch(rec.value or b"", registry, state, now, config)
                 if result.unknown_signer and await self._refresh_for_unknown_signer():
                     # Refused before touching the state: validate it again against the reloaded registry.
                     result = process_batch(rec.value or b"", registry, state, now, config)
-                if result.accepted:
-                    by_plant.setdefault(result.accepted[0].plant_id, []).extend(result.accepted)  # one plant per batch
-                    accepted += len(result.accepted)
+                if result.encoded:
+                    by_plant.setdefault(result.plant_id, []).extend(result.encoded)  # one plant per batch
+                    accepted += len(result.encoded)
                 for j in result.rejected:
                     await sender.send(
                         rejected_topic, (j.plant_id or "unknown").encode(), j.SerializeToString(deterministic=True)
                     )
                     rejected.append(j.reason)
                 records_seen += 1
+                await asyncio.sleep(0)  # let the save in flight and the clients' I/O progress between records
             if records and records[-1].timestamp and records[-1].timestamp > 0:
                 LAG.set(max(0.0, now.timestamp() - records[-1].timestamp / 1000))
         for plant_id, readings in by_plant.items():
             key = plant_id.encode()
-            for value in reading_batches.pack(plant_id, readings):
+            for value in reading_batches.pack_encoded(plant_id, readings):
                 await sender.send(readings_topic, key, value)
                 BATCHES_SENT.inc()
         await sender.flush()

@@ -3,7 +3,7 @@
 A save writes what changed since the previous save (new accepted timestamps, meter floors and
 counter points, seen batch ids, the evidence rows of the accepted readings: process, meter,
 observation time and reading hash, kept for `epd audit prove`) and the next offsets to consume, in
-ONE transaction; `snapshot`
+ONE statement (so ONE transaction); `snapshot`
 copies those rows out synchronously and `write` stores them, so the service can write in the
 background while it processes the next poll (service.py). `load` rebuilds an IngestState and
 returns the offsets to seek to, so the state always matches the input position.
@@ -113,6 +113,35 @@ class RowColumns:
         return out
 
 
+# The whole save: evidence rows and the save's stamps row ($1-$6, as RowColumns gives them; no stamps row
+# for a save without readings), changed meters ($7-$11), batch ids ($12-$14), next offsets ($15-$18).
+# Data-modifying WITH clauses all run, to completion, whether or not the final SELECT reads them.
+_SAVE = (
+    "WITH r AS MATERIALIZED (SELECT string_to_array($4, ',')::int[] AS i,"
+    " string_to_array($5, ',')::bigint[] AS ns),"
+    " evidence AS (INSERT INTO evidence_readings"
+    " (process_id, plant_id, meter_id, observed_ns, reading_hash)"
+    " SELECT ($1::text[])[k], ($2::text[])[k], ($3::text[])[k], t,"
+    " substring($6::bytea from (n * 32 - 31)::int for 32)"
+    " FROM r, unnest(r.i, r.ns) WITH ORDINALITY AS e(k, t, n){conflicts}),"
+    " stamps AS (INSERT INTO ingest_seen_stamps (plant_ids, meter_ids, meter_index, observed_ns)"
+    " SELECT $2::text[], $3::text[], i, ns FROM r WHERE cardinality(i) > 0),"
+    " meters AS (INSERT INTO ingest_meter_state"
+    " (plant_id, meter_id, floor_ns, counter_value, counter_observed_at)"
+    " SELECT * FROM unnest($7::text[], $8::text[], $9::bigint[], $10::numeric[], $11::timestamptz[])"
+    " ON CONFLICT (plant_id, meter_id) DO UPDATE SET floor_ns = excluded.floor_ns,"
+    " counter_value = excluded.counter_value, counter_observed_at = excluded.counter_observed_at,"
+    " updated_at = now()),"
+    " batches AS (INSERT INTO ingest_seen_batches (batch_id, plant_id, seen_at)"
+    " SELECT b, p, $14 FROM unnest($12::text[], $13::text[]) AS t(b, p) ON CONFLICT DO NOTHING),"
+    " offsets AS (INSERT INTO ingest_offsets (consumer_group, topic, partition, next_offset)"
+    " SELECT $15, $16, p, o FROM unnest($17::int[], $18::bigint[]) AS t(p, o)"
+    " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+    " SET next_offset = excluded.next_offset, updated_at = now())"
+    " SELECT 1"
+)
+
+
 class IngestStateStore:
     def __init__(self, pool: asyncpg.Pool, consumer_group: str, config: IngestConfig) -> None:
         self._pool = pool
@@ -171,7 +200,7 @@ class IngestStateStore:
         return StateSnapshot(topic, dict(offsets), now, meter_rows, dict(changes.batches), evidence)
 
     async def write(self, snap: StateSnapshot) -> None:
-        """Store one snapshot in ONE transaction (state rows and the next offsets together)."""
+        """Store one snapshot in ONE statement (state rows and the next offsets together)."""
         try:
             await self._write(snap, _PLAIN)
         except asyncpg.UniqueViolationError:  # rows already stored: the same save, idempotently
@@ -182,54 +211,28 @@ class IngestStateStore:
                 await self._prune(conn, snap.now)
 
     async def _write(self, snap: StateSnapshot, conflicts: str) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            if snap.evidence.count:
-                e = snap.evidence
-                await conn.execute(
-                    "WITH r AS MATERIALIZED (SELECT string_to_array($4, ',')::int[] AS i,"
-                    " string_to_array($5, ',')::bigint[] AS ns),"
-                    " evidence AS (INSERT INTO evidence_readings"
-                    " (process_id, plant_id, meter_id, observed_ns, reading_hash)"
-                    " SELECT ($1::text[])[k], ($2::text[])[k], ($3::text[])[k], t,"
-                    " substring($6::bytea from (n * 32 - 31)::int for 32)"
-                    " FROM r, unnest(r.i, r.ns) WITH ORDINALITY AS e(k, t, n)" + conflicts + ")"
-                    " INSERT INTO ingest_seen_stamps (plant_ids, meter_ids, meter_index, observed_ns)"
-                    " SELECT $2::text[], $3::text[], i, ns FROM r",
-                    *e.keys,
-                    e.indexes,
-                    e.stamps,
-                    e.hashes,
-                )
-            if snap.meter_rows:
-                await conn.execute(
-                    "INSERT INTO ingest_meter_state (plant_id, meter_id, floor_ns, counter_value, counter_observed_at)"
-                    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[], $5::timestamptz[])"
-                    " ON CONFLICT (plant_id, meter_id) DO UPDATE SET floor_ns = excluded.floor_ns,"
-                    " counter_value = excluded.counter_value, counter_observed_at = excluded.counter_observed_at,"
-                    " updated_at = now()",
-                    *(list(col) for col in zip(*snap.meter_rows, strict=True)),
-                )
-            if snap.batches:
-                ids = list(snap.batches)
-                await conn.execute(
-                    "INSERT INTO ingest_seen_batches (batch_id, plant_id, seen_at)"
-                    " SELECT b, p, $3 FROM unnest($1::text[], $2::text[]) AS t(b, p) ON CONFLICT DO NOTHING",
-                    ids,
-                    [snap.batches[i] for i in ids],
-                    snap.now,
-                )
-            if snap.offsets:
-                parts = sorted(snap.offsets)
-                await conn.execute(
-                    "INSERT INTO ingest_offsets (consumer_group, topic, partition, next_offset)"
-                    " SELECT $1, $2, p, o FROM unnest($3::int[], $4::bigint[]) AS t(p, o)"
-                    " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
-                    " SET next_offset = excluded.next_offset, updated_at = now()",
-                    self._group,
-                    snap.topic,
-                    parts,
-                    [snap.offsets[p] for p in parts],
-                )
+        # ONE statement (atomic on its own, so no BEGIN and COMMIT): one round trip to PostgreSQL. The
+        # service handles polls on the same event loop, so every round trip of a save waits for the poll
+        # being handled; a save of several statements in a transaction took several polls to finish.
+        e = snap.evidence
+        meter_columns = [list(col) for col in zip(*snap.meter_rows, strict=True)] if snap.meter_rows else [[]] * 5
+        batch_ids = list(snap.batches)
+        parts = sorted(snap.offsets)
+        await self._pool.execute(
+            _SAVE.format(conflicts=conflicts),
+            *e.keys,
+            e.indexes,
+            e.stamps,
+            e.hashes,
+            *meter_columns,
+            batch_ids,
+            [snap.batches[b] for b in batch_ids],
+            snap.now,
+            self._group,
+            snap.topic,
+            parts,
+            [snap.offsets[p] for p in parts],
+        )
 
     async def _prune(self, conn: PoolConnectionProxy, now: datetime) -> None:
         # A save's row goes once every stamp in it is below its meter's floor (a meter without a

@@ -128,8 +128,13 @@ def _factor(unit: str, target: str) -> Decimal:
 
 
 def format_decimal(value: Decimal) -> str:
-    """Plain decimal string for the wire (no exponent, no trailing zeros)."""
-    if value == 0:
+    """Plain decimal string for the wire (no exponent, no trailing zeros): `format(value.normalize(),
+    "f")`, "0" for zero. str() writes the same digits and is cheaper, except where it switches to an
+    exponent: a positive one (an integer; as the int writes it) or below 1e-6 (then format it)."""
+    if value.is_zero():
         return "0"
-    text = format(value.normalize(), "f")
+    normal = value.normalize()
+    text = str(normal)
+    if "E" in text:
+        return str(int(normal)) if "E+" in text else format(normal, "f")
     return text
