@@ -73,7 +73,10 @@ async def test_sigusr1_logs_where_each_task_waits_and_stops_nothing(caplog):
     async def waits_for_an_ack_that_never_comes() -> None:
         await gate.wait()
 
-    stuck = asyncio.create_task(waits_for_an_ack_that_never_comes(), name="poll-loop")
+    async def poll_loop() -> None:
+        await waits_for_an_ack_that_never_comes()
+
+    stuck = asyncio.create_task(poll_loop(), name="poll-loop")
     await asyncio.sleep(0)
     lifecycle.stop_on_signals(stop)
     try:
@@ -83,8 +86,12 @@ async def test_sigusr1_logs_where_each_task_waits_and_stops_nothing(caplog):
                 if "poll-loop" in caplog.text:
                     break
                 await asyncio.sleep(0.01)
-        assert "task poll-loop" in caplog.text and "waits_for_an_ack_that_never_comes" in caplog.text
-        assert "await gate.wait()" in caplog.text  # the line it is suspended at
+        assert "task poll-loop" in caplog.text
+        dump = caplog.text.split("task poll-loop", 1)[1].split("WARNING", 1)[0]  # its own entry
+        # the whole chain, outermost first: the task's coroutine, the one it awaits, Event.wait, its future
+        chain = ["in poll_loop", "in waits_for_an_ack_that_never_comes", "in wait", "awaiting"]
+        positions = [dump.index(part) for part in chain]
+        assert positions == sorted(positions), dump
         assert not stop.is_set() and not stuck.done()
     finally:
         loop = asyncio.get_running_loop()

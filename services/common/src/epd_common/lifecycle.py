@@ -9,7 +9,6 @@ and its supervisor restarts it instead of leaving a half-working service.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -34,14 +33,27 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 
 def log_task_stacks() -> None:
-    """Log each asyncio task's name and the coroutine frames it is suspended in: for a service that
-    stopped making progress without failing (`kill -USR1 <pid>`), where it waits. A thread dump
-    would only show the event loop idle in select()."""
+    """Log each asyncio task's name and the chain of coroutines it is suspended in, outermost first
+    down to the awaited future: for a service that stopped making progress without failing
+    (`kill -USR1 <pid>`), where it waits. A thread dump would only show the event loop idle in
+    select(), and `Task.print_stack` shows only a task's outermost coroutine."""
     tasks = asyncio.all_tasks()
     for task in sorted(tasks, key=lambda t: t.get_name()):
-        frames = io.StringIO()
-        task.print_stack(limit=30, file=frames)
-        log.warning("task %s (%d tasks):\n%s", task.get_name(), len(tasks), frames.getvalue().rstrip())
+        log.warning("task %s (%d tasks):\n%s", task.get_name(), len(tasks), "\n".join(await_chain(task.get_coro())))
+
+
+def await_chain(coro: object, limit: int = 40) -> list[str]:
+    """`file:line in function` for each coroutine or generator `coro` awaits, and what the last awaits."""
+    lines: list[str] = []
+    while coro is not None and len(lines) < limit:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is None:
+            lines.append(f"  awaiting {coro!r:.300}")
+            break
+        code = frame.f_code
+        lines.append(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    return lines
 
 
 def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:
