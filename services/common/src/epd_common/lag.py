@@ -13,12 +13,16 @@ not stop a consumer).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import Gauge
+
+from epd_common.errors import CommonError
+from epd_common.lifecycle import log_task_stacks
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +87,53 @@ class ConsumerLag:
     def snapshot(self) -> Mapping[tuple[str, str], float]:
         """The exported lag per (topic, partition) of this component (for tests and logs)."""
         return {labels: CONSUMER_LAG.labels(self.component, *labels)._value.get() for labels in self._exported}
+
+
+class ConsumerStalled(CommonError):
+    """Records wait on the consumer's partitions and none has arrived for too long."""
+
+
+class StallWatch:
+    """A consumer's liveness: records are known to wait on its assigned partitions (high watermark
+    above its position) and no poll has brought one for `stall_s` seconds.
+
+    A full-size scale run once found ingest polling and getting nothing for minutes after a broker
+    came back, its partitions still assigned and thousands of records behind, until it was restarted;
+    nothing failed, so nothing restarted it. `check` turns that into a failure: it logs where every
+    task waits (`epd_common.lifecycle.log_task_stacks`, the evidence for the client library's hang)
+    and raises, so the service exits non-zero and its supervisor restarts it; the saved state and
+    offsets replay what was not saved. An idle consumer, one with nothing assigned, or one whose
+    positions are not known yet is never stalled."""
+
+    def __init__(
+        self, component: str, consumer: Any, stall_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.component, self._consumer, self._stall_s, self._clock = component, consumer, stall_s, clock
+        self._last = clock()
+
+    def progress(self) -> None:
+        """A poll brought records."""
+        self._last = self._clock()
+
+    async def check(self) -> None:
+        """After a poll that brought nothing: raise ConsumerStalled when records have waited `stall_s`."""
+        if self._clock() - self._last < self._stall_s:
+            return
+        waiting = {}
+        for tp in self._consumer.assignment():
+            try:
+                position = await asyncio.wait_for(self._consumer.position(tp), 1.0)
+            except Exception:  # not known (a reset in progress): not counted
+                continue
+            behind = lag(self._consumer.highwater(tp), position)
+            if behind:
+                waiting[f"{tp.topic}/{tp.partition}"] = behind
+        if not waiting:
+            self.progress()  # nothing to do is not a stall
+            return
+        log_task_stacks()
+        raise ConsumerStalled(
+            f"{self.component}: {sum(waiting.values())} records wait on {len(waiting)} partitions "
+            f"({dict(sorted(waiting.items())[:5])}...) and no poll brought one for {self._stall_s:.0f} s; "
+            "exiting so the supervisor restarts the consumer"
+        )

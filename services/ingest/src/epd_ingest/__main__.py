@@ -55,6 +55,7 @@ async def serve(settings: IngestSettings, stop: asyncio.Event) -> None:
             refresh_registry=registry.refresh,
             refresh_seconds=settings.registry_refresh_seconds,
             registry_changed=registry.changed,
+            stall_seconds=settings.stall_seconds,
         )
 
         async def stop_service() -> None:  # the service has its own stop flag; bridge the signal to it

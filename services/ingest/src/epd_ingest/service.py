@@ -35,7 +35,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from epd.v1 import telemetry_pb2
 from epd_common import reading_batches, topics
 from epd_common.kafka import TopicProducer
-from epd_common.lag import ConsumerLag
+from epd_common.lag import ConsumerLag, StallWatch
 from epd_ingest.pipeline import DEFAULT_CONFIG, IngestConfig, IngestState, process_batch
 from epd_ingest.registry import PlantRegistry
 from epd_ingest.sender import PipelinedSender
@@ -93,8 +93,10 @@ class IngestService:
         refresh_seconds: float = 60.0,
         registry_changed: asyncio.Event | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stall_seconds: float = 300.0,
     ) -> None:
         self._consumer = consumer
+        self._stall_seconds = stall_seconds
         self._producer = producer
         self._sender = PipelinedSender(producer.raw)
         self._registry = registry
@@ -138,11 +140,15 @@ class IngestService:
     async def run(self) -> None:
         self.subscribe()
         lag = ConsumerLag("ingest", self._consumer)  # ops: epd_consumer_lag_messages{component="ingest"}
+        stall = StallWatch("ingest", self._consumer, self._stall_seconds)  # a hung client: exit, be restarted
         while not self._stopping.is_set():
             polled = await self._consumer.getmany(timeout_ms=500, max_records=500)
             await self._maybe_refresh()  # a change announced while polling applies to what the poll brought
             if polled:
                 await self.handle(polled)
+                stall.progress()
+            else:
+                await stall.check()
             await lag.maybe_update()
         await self.flush()
 

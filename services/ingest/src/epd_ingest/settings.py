@@ -20,6 +20,9 @@ class IngestSettings(ServiceSettings):
     max_record_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="EPD_INGEST_MAX_RECORD_BYTES")
     max_readings_per_batch: int = Field(default=10_000, ge=1, validation_alias="EPD_INGEST_MAX_READINGS_PER_BATCH")
     create_topics: bool = Field(default=True, validation_alias="EPD_INGEST_CREATE_TOPICS")
+    # Records known to wait and none polled this long: the consumer is taken as hung, the service logs
+    # where its tasks wait and exits non-zero so its supervisor restarts it (epd_common.lag.StallWatch).
+    stall_seconds: float = Field(default=300.0, ge=30, validation_alias="EPD_INGEST_STALL_SECONDS")
 
     def ingest_config(self) -> IngestConfig:
         return IngestConfig(
