@@ -145,6 +145,7 @@ class Catalogue:
         limit: int,
         ring: KeyRing,
         max_scan: int,
+        first: Sequence[asyncpg.Record] | None = None,
     ) -> Page:
         """Up to `limit` visible records after `after`, and whether more remain (with where they start).
 
@@ -152,7 +153,8 @@ class Catalogue:
         checked here with `recognises` and the mapped record. Scans at most `max_scan` rows per
         call; when the scan stops early the continuation is the last row examined, so a later page
         resumes there (PACT allows pages shorter than `limit`). `limit` 0 answers whether any
-        visible record remains, without one.
+        visible record remains, without one. `first`: the first batch's rows when the caller read them
+        already (`repo.page` with this agreement, `after` and `batch_size(limit)`, in a statement of its own).
         """
         out: list[StoredRecord] = []
         if filters.matches_nothing:
@@ -160,10 +162,13 @@ class Catalogue:
         viewer, recognised = viewer_of(agreement), _Recognition(agreement)
         last: asyncpg.Record | None = None  # the row of the last record taken (its position, when needed)
         position, scanned = after, 0
-        batch = min(max(limit + 1, 50), 1000)
+        batch = batch_size(limit)
         narrowed = filters.classifications is not None or filters.statuses is not None
         while scanned < max_scan:
-            rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
+            if first is not None:
+                rows, first = first, None
+            else:
+                rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
             scanned += len(rows)
             for row, entry in await self._records(rows, recognised, viewer, ring):
                 if not narrowed or self._matches(entry, filters):
@@ -189,6 +194,11 @@ class Catalogue:
             if len(rows) < batch:
                 return count
             position = _position(rows[-1])
+
+
+def batch_size(limit: int) -> int:
+    """Rows a list statement reads for a page of `limit` records."""
+    return min(max(limit + 1, 50), 1000)
 
 
 def _position(row: asyncpg.Record) -> Position:
