@@ -165,8 +165,8 @@ class Catalogue:
         batch = batch_size(limit)
         narrowed = filters.classifications is not None or filters.statuses is not None
         while scanned < max_scan:
-            if first is not None:
-                rows, first = first, None
+            if first is not None:  # in list order whatever plan the embedding statement had
+                rows, first = sorted(first, key=_order), None
             else:
                 rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
             scanned += len(rows)
@@ -199,6 +199,10 @@ class Catalogue:
 def batch_size(limit: int) -> int:
     """Rows a list statement reads for a page of `limit` records."""
     return min(max(limit + 1, 50), 1000)
+
+
+def _order(row: asyncpg.Record) -> tuple[object, ...]:
+    return row["created_at"], row["pf_id"]
 
 
 def _position(row: asyncpg.Record) -> Position:
