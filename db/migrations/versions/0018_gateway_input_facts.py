@@ -64,12 +64,15 @@ def upgrade() -> None:
             ADD COLUMN pcr_version text, ADD COLUMN pcr_standards text[];
         -- A new stamp and the facts as they are now for each of these versions that exists (in pf_id
         -- order: concurrent writers lock alike). It sees the triggering statement's rows. The trigger calls
-        -- it per row, so its statement is planned once: PL/pgSQL (a SQL function's statement is planned at
-        -- every call) with its generic plan (primary-key probes whatever the array holds; left to choose,
-        -- PostgreSQL kept planning each call: a bulk COPY of versions took 4-6 times as long).
+        -- it per row, so its statement is planned once per session: PL/pgSQL (a SQL function's statement is
+        -- planned at every call) with its generic plan, made of index probes (enable_seqscan off) whatever
+        -- the tables held when it was planned: a handful of versions by primary key, their series, product
+        -- and PCR. Left to choose, PostgreSQL planned each call (a bulk COPY of versions into a fresh
+        -- database took 8 times as long), and a generic plan made while the tables were nearly empty
+        -- scanned them (4 times as long, and growing with the table).
         DROP FUNCTION gateway_inputs_changed(uuid[]);
         CREATE FUNCTION gateway_inputs_changed(ids uuid[]) RETURNS void LANGUAGE plpgsql
-        SET plan_cache_mode = force_generic_plan AS $$ BEGIN
+        SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$ BEGIN
             INSERT INTO gateway_inputs AS i (pf_id, stamp, {_COLUMNS})
             SELECT f.pf_id, nextval('gateway_input_stamps'), {_of("f")}
             FROM ({_FACTS} WHERE v.pf_id = ANY(ids)) f ORDER BY f.pf_id
