@@ -3,7 +3,9 @@ in gateway_inputs, kept by the database in the changing transaction."""
 
 from __future__ import annotations
 
-from gateway_seed import MAGNET, OXIDE, PCR, add_product, add_version
+import json
+
+from gateway_seed import MAGNET, OXIDE, PCR, add_product, add_version, agreement
 
 from tests.support.pcrs import register_pcrs
 
@@ -52,3 +54,38 @@ async def test_the_kept_facts_follow_every_change_in_the_changing_transaction(ga
     await db.execute("UPDATE products SET classifications = '{}' WHERE product_id = 'facts-a'")
     await change.rollback()
     assert await facts_agree(db)
+
+
+async def test_an_edited_agreement_changes_the_very_next_page(gateway, db):
+    """Agreements are applied by each page statement to the kept facts, never stored with them: an edit
+    applies to the next request."""
+    oxide = await add_version(db, await add_product(db, "facts-oxide", OXIDE))
+    magnet = await add_version(db, await add_product(db, "facts-magnet", MAGNET, org="org-b"))
+    provisional = await add_version(
+        db, await add_product(db, "facts-new", OXIDE), status="provisional", valid_from=None
+    )
+    token = await gateway.token("a")
+    async with gateway.client(headers={"authorization": f"Bearer {token}"}) as http:
+
+        async def listed() -> set[str]:
+            r = await http.get("/3/footprints", params={"limit": 10})
+            assert r.status_code == 200, r.text
+            return {pf["id"] for pf in r.json()["data"]}
+
+        ids = {pf: str(pf) for pf in (oxide, magnet, provisional)}
+        assert await listed() == {ids[oxide]}
+        assert await listed() == {ids[oxide]}
+        await db.execute(
+            "UPDATE partners SET agreement = $1::jsonb WHERE partner_id = 'partner-a'",
+            json.dumps(agreement("partner-a", [MAGNET])),
+        )
+        assert await listed() == {ids[magnet]}
+        await db.execute(
+            "UPDATE partners SET agreement = $1::jsonb WHERE partner_id = 'partner-a'",
+            json.dumps(agreement("partner-a", [OXIDE, MAGNET], provisional=True)),
+        )
+        assert await listed() == {ids[oxide], ids[magnet], ids[provisional]}
+        assert await listed() == {ids[oxide], ids[magnet], ids[provisional]}
+        await db.execute("UPDATE gateway_clients SET disabled = true WHERE client_id = 'client-a'")
+        r = await http.get("/3/footprints", params={"limit": 10})
+        assert r.status_code == 403, r.text

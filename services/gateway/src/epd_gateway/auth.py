@@ -7,7 +7,6 @@ import functools
 import json
 from dataclasses import dataclass
 
-import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
@@ -36,76 +35,39 @@ def _agreement(raw_json: str) -> RecognitionAgreement:
     return RecognitionAgreement.model_validate_json(raw_json)
 
 
-async def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> tokens.Principal:
-    """The verified access token's principal, or 401."""
-    deps: Deps = request.app.state.deps
-    settings: GatewaySettings = request.app.state.settings
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(401, "a bearer access token is required", "AccessDenied", {"WWW-Authenticate": "Bearer"})
-    ring = await deps.keys.get()
-    try:
-        return tokens.verify(
-            credentials.credentials, ring, issuer=settings.issuer, audience=settings.audience, now=deps.clock()
-        )
-    except tokens.TokenError as exc:
-        raise ApiError(401, str(exc), "TokenExpired" if exc.expired else "AccessDenied", _CHALLENGE) from None
-
-
-async def verified_principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> tokens.Principal:
-    """Dependency: the token only (a route that takes the rate limit itself then calls `standing`)."""
-    return await principal_of(request, credentials)
-
-
-def standing(principal: tokens.Principal, scope: str, wait: float, row: asyncpg.Record | None) -> Caller:
-    """The caller, from the rate-limit take's wait and the client's row read in the same statement; 429 or
-    403 (in this order) otherwise. A usable client's agreement is remembered as `agreement_seen`."""
-    if wait > 0:
-        raise ApiError(429, "rate limit exceeded", "BadRequest", {"Retry-After": retry_after(wait)})
-    if scope not in principal.scopes:
-        raise ApiError(403, f"the token lacks the {scope} scope", "AccessDenied")
-    client = client_record(row)
-    if client is None or not client.usable or client.partner_id != principal.partner_id:
-        raise ApiError(403, "the client is disabled or unknown", "AccessDenied")
-    if scope not in client.scopes:
-        raise ApiError(403, f"the client no longer has the {scope} scope", "AccessDenied")
-    try:
-        agreement = _agreement(json.dumps(client.agreement, sort_keys=True))
-    except (ValidationError, ValueError):
-        raise ApiError(403, "the client's recognition agreement is not usable", "AccessDenied") from None
-    if len(_SEEN) >= _SEEN_MAX:
-        _SEEN.clear()
-    _SEEN[client.client_id] = (json.dumps(client.agreement), agreement)
-    return Caller(principal, agreement)
-
-
-def agreement_seen(client_id: str) -> tuple[str, RecognitionAgreement] | None:
-    """The agreement (JSON, validated) this process last read for the client, if any.
-
-    Not an answer to anything: a statement may assume it only together with a check, in the same
-    statement, that it equals the partner's agreement as stored (jsonb equality), and must read the
-    stored one when it does not. So an edited agreement applies to the next request on every replica."""
-    return _SEEN.get(client_id)
-
-
-_SEEN_MAX = 1024
-_SEEN: dict[str, tuple[str, RecognitionAgreement]] = {}
-
-
 def require(scope: str):
     async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
     ) -> Caller:
-        principal = await principal_of(request, credentials)
-        return await authorise(request, principal, scope)
+        deps: Deps = request.app.state.deps
+        settings: GatewaySettings = request.app.state.settings
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ApiError(401, "a bearer access token is required", "AccessDenied", {"WWW-Authenticate": "Bearer"})
+        ring = await deps.keys.get()
+        try:
+            principal = tokens.verify(
+                credentials.credentials, ring, issuer=settings.issuer, audience=settings.audience, now=deps.clock()
+            )
+        except tokens.TokenError as exc:
+            raise ApiError(401, str(exc), "TokenExpired" if exc.expired else "AccessDenied", _CHALLENGE) from None
+        # The client's rate-limit take and the client as it is now, in one statement (read on every request:
+        # disabling it, its partner or a scope takes effect at once).
+        wait, row = await deps.api_limits.take_with(
+            principal.client_id, CLIENT_SELECT.format(id="$6"), principal.client_id
+        )
+        if wait > 0:
+            raise ApiError(429, "rate limit exceeded", "BadRequest", {"Retry-After": retry_after(wait)})
+        if scope not in principal.scopes:
+            raise ApiError(403, f"the token lacks the {scope} scope", "AccessDenied")
+        client = client_record(row)
+        if client is None or not client.usable or client.partner_id != principal.partner_id:
+            raise ApiError(403, "the client is disabled or unknown", "AccessDenied")
+        if scope not in client.scopes:
+            raise ApiError(403, f"the client no longer has the {scope} scope", "AccessDenied")
+        try:
+            agreement = _agreement(json.dumps(client.agreement, sort_keys=True))
+        except (ValidationError, ValueError):
+            raise ApiError(403, "the client's recognition agreement is not usable", "AccessDenied") from None
+        return Caller(principal, agreement)
 
     return dependency
-
-
-async def authorise(request: Request, principal: tokens.Principal, scope: str) -> Caller:
-    """The client's rate-limit take and the client as it is now, in one statement (read on every request:
-    disabling it, its partner or a scope takes effect at once); `standing` decides."""
-    deps: Deps = request.app.state.deps
-    wait, row = await deps.api_limits.take_with(principal.client_id, CLIENT_SELECT.format(id="$6"), principal.client_id)
-    return standing(principal, scope, wait, row)

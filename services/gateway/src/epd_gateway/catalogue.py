@@ -145,7 +145,6 @@ class Catalogue:
         limit: int,
         ring: KeyRing,
         max_scan: int,
-        first: Sequence[asyncpg.Record] | None = None,
     ) -> Page:
         """Up to `limit` visible records after `after`, and whether more remain (with where they start).
 
@@ -153,8 +152,7 @@ class Catalogue:
         checked here with `recognises` and the mapped record. Scans at most `max_scan` rows per
         call; when the scan stops early the continuation is the last row examined, so a later page
         resumes there (PACT allows pages shorter than `limit`). `limit` 0 answers whether any
-        visible record remains, without one. `first`: the first batch's rows when the caller read them
-        already (`repo.page` with this agreement, `after` and `batch_size(limit)`, in a statement of its own).
+        visible record remains, without one.
         """
         out: list[StoredRecord] = []
         if filters.matches_nothing:
@@ -162,13 +160,10 @@ class Catalogue:
         viewer, recognised = viewer_of(agreement), _Recognition(agreement)
         last: asyncpg.Record | None = None  # the row of the last record taken (its position, when needed)
         position, scanned = after, 0
-        batch = batch_size(limit)
+        batch = min(max(limit + 1, 50), 1000)
         narrowed = filters.classifications is not None or filters.statuses is not None
         while scanned < max_scan:
-            if first is not None:  # in list order whatever plan the embedding statement had
-                rows, first = sorted(first, key=_order), None
-            else:
-                rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
+            rows = await self.repo.page(filters, agreement, position, batch, viewer, ring.kid)
             scanned += len(rows)
             for row, entry in await self._records(rows, recognised, viewer, ring):
                 if not narrowed or self._matches(entry, filters):
@@ -194,15 +189,6 @@ class Catalogue:
             if len(rows) < batch:
                 return count
             position = _position(rows[-1])
-
-
-def batch_size(limit: int) -> int:
-    """Rows a list statement reads for a page of `limit` records."""
-    return min(max(limit + 1, 50), 1000)
-
-
-def _order(row: asyncpg.Record) -> tuple[object, ...]:
-    return row["created_at"], row["pf_id"]
 
 
 def _position(row: asyncpg.Record) -> Position:

@@ -42,16 +42,6 @@ _TAKE_WITH = (
     "LEFT JOIN LATERAL (SELECT true AS found__, q.* FROM ({query}) q) x ON true"
 )
 
-#: `_TAKE`, a query of at most one row (`head`, read once) and a query of rows (`rows`, which may refer to
-#: `took.allowed` and to the CTE `h`), in one statement. Each row repeats the take's and the head's columns (a
-#: few short ones): numbering the rows to carry them once cost a window and a sort of the ~3 KB page rows,
-#: slower than the repeats.
-_TAKE_WITH_ROWS = (
-    "WITH took AS ({take}), h AS (SELECT true AS found__, q.* FROM ({head}) q) "
-    "SELECT took.allowed, took.tokens, h.*, x.* FROM took LEFT JOIN h ON true "
-    "LEFT JOIN LATERAL (SELECT true AS row__, r.* FROM ({rows}) r) x ON true"
-)
-
 
 class RateLimiter(Protocol):
     async def take(self, key: str) -> float:
@@ -61,15 +51,6 @@ class RateLimiter(Protocol):
     async def take_with(self, key: str, query: str, *args: object) -> tuple[float, asyncpg.Record | None]:
         """`take(key)` and `query` (a SELECT of at most one row, parameters from $6) in one statement and
         round trip: the wait and the query's row (None when it found none)."""
-        ...
-
-    async def take_with_rows(
-        self, key: str, head: str, rows: str, *args: object
-    ) -> tuple[float, asyncpg.Record | None, list[asyncpg.Record]]:
-        """`take_with(key, head)` and `rows` (parameters from $6 too; it may refer to `took.allowed` and to the
-        head's row as the CTE `h`), in one statement and round trip: the wait, the head's row (None when it
-        found none) and the rows (each also carries the take's and the head's columns; in the order of a
-        nested loop over the take's one row, which SQL does not promise: a caller that needs an order sorts)."""
         ...
 
     async def purge(self) -> int:
@@ -97,14 +78,6 @@ class SharedBuckets:
         row = await self.pool.fetchrow(sql, self.scope, key[:MAX_KEY_CHARS], self.rate, self.burst, self.now, *args)
         assert row is not None  # the UPSERT always returns its row
         return self._wait(row), (row if row["found__"] else None)
-
-    async def take_with_rows(
-        self, key: str, head: str, rows: str, *args: object
-    ) -> tuple[float, asyncpg.Record | None, list[asyncpg.Record]]:
-        sql = _TAKE_WITH_ROWS.format(take=_TAKE, head=head, rows=rows)
-        out = await self.pool.fetch(sql, self.scope, key[:MAX_KEY_CHARS], self.rate, self.burst, self.now, *args)
-        first = out[0]  # the UPSERT always returns its row
-        return self._wait(first), (first if first["found__"] else None), [r for r in out if r["row__"]]
 
     def _wait(self, row: asyncpg.Record) -> float:
         return 0.0 if row["allowed"] else (1 - row["tokens"]) / self.rate

@@ -90,13 +90,6 @@ CLIENT_SELECT = """
     SELECT c.client_id, c.partner_id, c.secret_hash, c.scopes, c.disabled, p.disabled_at, p.agreement
     FROM gateway_clients c JOIN partners p USING (partner_id) WHERE c.client_id = {id}"""
 
-#: CLIENT_SELECT and whether the partner's agreement is (jsonb equality) the one given ({agreement}).
-CLIENT_SELECT_CHECKING = """
-    SELECT c.client_id, c.partner_id, c.secret_hash, c.scopes, c.disabled, p.disabled_at, p.agreement,
-           p.agreement = {agreement}::jsonb AS agreement_same
-    FROM gateway_clients c JOIN partners p USING (partner_id) WHERE c.client_id = {id}"""
-
-
 def client_record(row: asyncpg.Record | None) -> ClientRecord | None:
     if row is None:
         return None

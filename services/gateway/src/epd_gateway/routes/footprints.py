@@ -18,26 +18,14 @@ from fastapi.responses import Response
 from pydantic import StringConstraints
 
 from epd_gateway import cursor
-from epd_gateway.auth import Caller, agreement_seen, authorise, require, standing, verified_principal
-from epd_gateway.catalogue import batch_size
+from epd_gateway.auth import Caller, require
 from epd_gateway.deps import Deps
 from epd_gateway.errors import ApiError, responses
-from epd_gateway.query import (
-    FILTER_NAMES,
-    MAX_VALUE_CHARS,
-    MAX_VALUES,
-    FilterError,
-    Filters,
-    normalise,
-    parse_filters,
-)
-from epd_gateway.repository import CLIENT_SELECT_CHECKING
+from epd_gateway.query import FILTER_NAMES, MAX_VALUE_CHARS, MAX_VALUES, FilterError, normalise, parse_filters
 from epd_gateway.settings import GatewaySettings
-from epd_gateway.tokens import Principal
 from epd_records.errors import MappingError
 from epd_records.ilcd import ilcd_epd_xml
 from epd_records.openepd import openepd_document
-from epd_records.recognition import viewer_of
 from epd_records.signing import sign_payload
 
 router = APIRouter(tags=["footprint"])
@@ -92,7 +80,7 @@ def _signed(body: bytes, media: str, ring_kid: str, signature: str, headers: dic
 @router.get("/3/footprints", responses={200: _LIST_200, **responses(400, 401, 403, 429)})
 async def list_footprints(
     request: Request,
-    principal: Annotated[Principal, Depends(verified_principal)],
+    caller: Annotated[Caller, Depends(require("footprint:list"))],
     limit: Annotated[int | None, Query(ge=0)] = None,
     productId: Values = None,  # noqa: N803 - the spec's parameter names
     companyId: Values = None,  # noqa: N803
@@ -108,41 +96,22 @@ async def list_footprints(
     deps: Deps = request.app.state.deps
     settings: GatewaySettings = request.app.state.settings
     items = request.query_params.multi_items()
-    problem, filters, after = None, Filters(), None
     try:
         filters = parse_filters(normalise(items))
     except FilterError as exc:
-        problem = ApiError(400, str(exc))
+        raise ApiError(400, str(exc)) from None
     size = min(DEFAULT_LIMIT if limit is None else limit, settings.page_limit_max)
-    digest = cursor.filters_digest(principal.client_id, filters.key())
-    if problem is None and x_epd_cursor is not None:
+    digest = cursor.filters_digest(caller.principal.client_id, filters.key())
+    after = None
+    if x_epd_cursor is not None:
         try:
             after = cursor.decode(deps.cursor_key, x_epd_cursor, digest, now=deps.clock())
         except cursor.CursorError:
-            problem = ApiError(400, "the pagination cursor is invalid or expired")
+            raise ApiError(400, "the pagination cursor is invalid or expired") from None
     ring = await deps.keys.get()
-    max_scan = max(10 * max(size, 1), 2000)
-    seen = agreement_seen(principal.client_id)
-    if problem is not None or seen is None or LIST_SCOPE not in principal.scopes or filters.matches_nothing:
-        caller = await authorise(request, principal, LIST_SCOPE)  # 429 and 403 come before a 400
-        if problem is not None:
-            raise problem
-        page = await deps.catalogue.list(caller.agreement, filters, after, size, ring, max_scan=max_scan)
-    else:
-        # One round trip: the rate-limit take, the client as it is now and the first rows of the page for the
-        # agreement this process last read for the client, read only when the take is allowed and that is still
-        # the partner's agreement (else the page is read again for the stored one).
-        raw, assumed = seen
-        sql, args = deps.repository.page_statement(
-            filters, assumed, after, batch_size(size), viewer_of(assumed), ring.kid, 8, _FUSED_GATE
-        )
-        head = CLIENT_SELECT_CHECKING.format(id="$6", agreement="$7")
-        wait, row, rows = await deps.api_limits.take_with_rows(
-            principal.client_id, head, sql, principal.client_id, raw, *args
-        )
-        caller = standing(principal, LIST_SCOPE, wait, row)
-        first = rows if row is not None and row["agreement_same"] else None
-        page = await deps.catalogue.list(caller.agreement, filters, after, size, ring, max_scan=max_scan, first=first)
+    page = await deps.catalogue.list(
+        caller.agreement, filters, after, size, ring, max_scan=max(10 * max(size, 1), 2000)
+    )
     headers = {}
     if page.more:
         query = [(k, v) for k, v in items if k.lower() in _FILTER_KEYS]
@@ -158,8 +127,6 @@ async def list_footprints(
 
 
 _FILTER_KEYS = frozenset(name.lower() for name in FILTER_NAMES)
-LIST_SCOPE = "footprint:list"
-_FUSED_GATE = "took.allowed AND (SELECT h.agreement_same FROM h)"
 
 
 def _format(request: Request, fmt: str | None) -> str:
