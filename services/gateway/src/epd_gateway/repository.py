@@ -90,6 +90,7 @@ CLIENT_SELECT = """
     SELECT c.client_id, c.partner_id, c.secret_hash, c.scopes, c.disabled, p.disabled_at, p.agreement
     FROM gateway_clients c JOIN partners p USING (partner_id) WHERE c.client_id = {id}"""
 
+
 def client_record(row: asyncpg.Record | None) -> ClientRecord | None:
     if row is None:
         return None
