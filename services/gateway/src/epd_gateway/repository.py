@@ -30,13 +30,15 @@ from epd_records.status import PactStatus, Viewer
 _VSTART = "coalesce(v.valid_from, v.reference_period_end)"
 _VEND = f"coalesce(v.valid_until, {_VSTART} + interval '3 years')"
 _CLASS_URN = "urn:pact:productclassification:"
-# epd_records.status as SQL, for a viewer with or without provisional versions ($n: accepts provisional).
-_SUPERSEDED = f"({readmodel.SUCCESSOR_SQL} IS NOT NULL)"
+# epd_records.status as SQL over a version's facts (gateway_inputs `f`), for a viewer with or without
+# provisional versions ({p}: accepts provisional).
 _VISIBLE = (
-    "(v.status IN ('verified', 'published', 'deprecated', 'expired') "
-    "OR (v.status = 'withdrawn' AND (v.valid_from IS NOT NULL OR {p})) OR (v.status = 'provisional' AND {p}))"
+    "(f.status IN ('verified', 'published', 'deprecated', 'expired') "
+    "OR (f.status = 'withdrawn' AND (f.was_published OR {p})) OR (f.status = 'provisional' AND {p}))"
 )
-_ACTIVE = f"(v.status IN ('provisional', 'verified') OR (v.status = 'published' AND NOT ({{p}} AND {_SUPERSEDED})))"
+_ACTIVE = "(f.status IN ('provisional', 'verified') OR (f.status = 'published' AND NOT ({p} AND f.superseded)))"
+#: Filters that read read-model columns beyond the facts (they join it to the walk).
+_READ_MODEL_FILTERS = ("product_ids", "company_ids", "geographies", "valid_on", "valid_after", "valid_before")
 
 
 class Stored(StrEnum):
@@ -116,12 +118,13 @@ def classification_candidates(urns: Sequence[str]) -> tuple[str, ...]:
 
 
 class _Args:
-    def __init__(self) -> None:
+    def __init__(self, first: int = 1) -> None:
         self.values: list[Any] = []
+        self.first = first
 
     def __call__(self, value: Any) -> str:
         self.values.append(value)
-        return f"${len(self.values)}"
+        return f"${self.first + len(self.values) - 1}"
 
 
 def _filter_clauses(filters: Filters, product_prefix: str, provisional: str, arg: _Args) -> list[str]:
@@ -149,7 +152,7 @@ def _filter_clauses(filters: Filters, product_prefix: str, provisional: str, arg
         # containment, not equality: the mapping strips surrounding whitespace (a superset; Python decides)
         codes = arg(list(classification_candidates(filters.classifications)))
         clauses.append(
-            "EXISTS (SELECT 1 FROM unnest(p.classifications) c, "
+            "EXISTS (SELECT 1 FROM unnest(f.classifications) c, "
             f"unnest({codes}::text[]) k WHERE strpos(lower(c), k) > 0)"
         )
     if filters.statuses is not None and len(filters.statuses) == 1:
@@ -166,8 +169,8 @@ def _agreement_clauses(agreement: RecognitionAgreement, provisional: str, arg: _
     patterns = sorted({f"%{key[0].replace('-', '')}:{key[1]}%" for key in keys if key})
     return [
         _VISIBLE.format(p=provisional),
-        f"EXISTS (SELECT 1 FROM unnest({arg(pcrs)}::text[]) r WHERE strpos(s.pcr_id, r) > 0)",
-        "EXISTS (SELECT 1 FROM unnest(p.classifications) c "
+        f"EXISTS (SELECT 1 FROM unnest({arg(pcrs)}::text[]) r WHERE strpos(f.pcr_id, r) > 0)",
+        "EXISTS (SELECT 1 FROM unnest(f.classifications) c "
         f"WHERE translate(lower(c), '. -', '') LIKE ANY({arg(patterns)}::text[]))",
     ]
 
@@ -187,7 +190,23 @@ class Repository:
     ) -> list[asyncpg.Record]:
         """Page rows (stored.PAGE_COLUMNS) in list order after `after`, narrowed in SQL by the filters and
         (as a superset) by the agreement, or by what the viewer may see when there is none."""
-        arg = _Args()
+        sql, args = self.page_statement(filters, agreement, after, size, viewer, kid)
+        return list(await self.pool.fetch(sql, *args))
+
+    def page_statement(
+        self,
+        filters: Filters,
+        agreement: RecognitionAgreement | None,
+        after: Position | None,
+        size: int,
+        viewer: Viewer,
+        kid: str,
+        first_param: int = 1,
+        gate: str | None = None,
+    ) -> tuple[str, list[Any]]:
+        """`page`'s statement and arguments, its parameters numbered from `first_param`; `gate`: one more
+        condition (a statement that embeds this one decides with it whether the page is read at all)."""
+        arg = _Args(first_param)
         provisional = f"{arg(viewer.accepts_provisional)}::boolean"
         clauses = _filter_clauses(filters, self.prefix, provisional, arg)
         if agreement is None:
@@ -195,18 +214,21 @@ class Repository:
         else:
             clauses.extend(_agreement_clauses(agreement, provisional, arg))
         if after is not None:
-            clauses.append(f"(v.created_at, v.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
+            clauses.append(f"(f.created_at, f.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
+        if gate is not None:
+            clauses.insert(0, gate)
+        joined = stored.READ_MODEL_JOIN if any(getattr(filters, n) is not None for n in _READ_MODEL_FILTERS) else ""
         sql = (
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE {' AND '.join(clauses)} "
-            f"ORDER BY v.created_at, v.pf_id LIMIT {arg(size)}) q "
+            f"SELECT {stored.PAGE_COLUMNS} FROM (SELECT f.* {stored.FACTS_FROM} {joined} "
+            f"WHERE {' AND '.join(clauses)} ORDER BY f.created_at, f.pf_id LIMIT {arg(size)}) q "
             f"{stored.STORED_JOIN.format(p=provisional, kid=arg(kid))} ORDER BY q.created_at, q.pf_id"
         )
-        return list(await self.pool.fetch(sql, *arg.values))
+        return sql, arg.values
 
     async def get(self, pf_id: uuid.UUID, viewer: Viewer, kid: str) -> asyncpg.Record | None:
         """One version's page row (stored.PAGE_COLUMNS), whoever may see it."""
         return await self.pool.fetchrow(
-            f"SELECT {stored.PAGE_COLUMNS} FROM ({stored.PAGE_SELECT} WHERE v.pf_id = $1) q "
+            f"SELECT {stored.PAGE_COLUMNS} FROM (SELECT f.* {stored.FACTS_FROM} WHERE f.pf_id = $1) q "
             f"{stored.STORED_JOIN.format(p='$2::boolean', kid='$3')}",
             pf_id,
             viewer.accepts_provisional,

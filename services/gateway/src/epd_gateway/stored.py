@@ -11,7 +11,9 @@ track (migration 0015): triggers on every read-model table give each affected ve
 (gateway_inputs) in the changing transaction; a record keeps the stamp read in the same statement
 as the inputs it was rendered from, and the listing query serves it only while that is still the
 version's stamp and its kid is the current key (STORED_JOIN): one primary-key probe each, no digest
-of the row on a read. Anything else is rendered again and stored with INSERT ... ON CONFLICT (UPSERT).
+of the row on a read. The listing walks gateway_inputs itself (migration 0018: the stamp sits beside
+the version's recognition facts), so a page reads that table and probes this one. Anything else is
+rendered again and stored with INSERT ... ON CONFLICT (UPSERT).
 Results and evidence never change for a version, so they are not part of the inputs.
 
 The body is the exact JSON the route sends (json.dumps as Starlette's JSONResponse writes it), so a
@@ -31,22 +33,20 @@ from epd_records.status import PactStatus
 
 #: The stamp of the inputs of each `q` row (gateway_inputs, migration 0015), read with the row.
 STAMP_SQL = "(SELECT i.stamp FROM gateway_inputs i WHERE i.pf_id = q.pf_id)"
-#: The stored record of each `q` row for one viewer variant ({p}) and key ({kid}), when still current.
-#: (LATERAL: one primary-key probe per page row, whatever the table's statistics say.)
+#: The stored record of each `q` row for one viewer variant ({p}) and key ({kid}), when rendered from the
+#: row's stamp. (LATERAL: one primary-key probe per page row, whatever the table's statistics say.)
 STORED_JOIN = (
     "LEFT JOIN LATERAL (SELECT g.body, g.status, g.classifications FROM gateway_records g "
-    "JOIN gateway_inputs i ON i.pf_id = g.pf_id AND i.stamp = g.stamp "
-    "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} LIMIT 1) r ON true"
+    "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} AND g.stamp = q.stamp) r ON true"
 )
-#: The read-model columns a page row needs (PAGE_COLUMNS reads them as `q`), from the read model's joins:
-#: the filters narrow by columns of any of its tables; PostgreSQL drops the joins nothing reads.
-PAGE_SELECT = f"""SELECT v.pf_id, v.created_at, v.status, v.valid_from,
-    {readmodel.SUCCESSOR_SQL} AS superseding_provisional_pf_id, p.classifications, s.pcr_id, s.pcr_version,
-    pcr.standards AS pcr_standards {readmodel.VERSION_FROM}"""
+#: Page rows come from gateway_inputs (migration 0018): each version's stamp and the facts recognition and the
+#: status rule decide on, kept by the database in the transaction that changes them. Alias `f`; the read model
+#: is joined to it only for the filters that need its other columns (READ_MODEL_JOIN).
+FACTS_FROM = "FROM gateway_inputs f"
+READ_MODEL_JOIN = readmodel.VERSION_FROM.replace("FROM epd_versions v", "JOIN epd_versions v ON v.pf_id = f.pf_id", 1)
 #: What a page row carries: its position, the facts recognition decides on, the stored record if current.
-PAGE_COLUMNS = """q.pf_id, q.created_at, q.status, q.valid_from IS NOT NULL AS was_published,
-    q.superseding_provisional_pf_id IS NOT NULL AS superseded, q.classifications, q.pcr_id, q.pcr_version,
-    q.pcr_standards, r.body, r.status AS served_status, r.classifications AS served_classifications"""
+PAGE_COLUMNS = """q.pf_id, q.created_at, q.status, q.was_published, q.superseded, q.classifications, q.pcr_id,
+    q.pcr_version, q.pcr_standards, r.body, r.status AS served_status, r.classifications AS served_classifications"""
 UPSERT = """
     INSERT INTO gateway_records AS g (pf_id, accepts_provisional, kid, stamp, status, classifications, body)
     SELECT r.pf_id, $1, $2, r.stamp, r.status, ARRAY(SELECT jsonb_array_elements_text(r.classes::jsonb)), r.body
