@@ -1,4 +1,4 @@
-"""A list page reads one table (migration 0018): each version's recognition facts sit beside its input stamp
+"""A list page reads one table (migration 0019): each version's recognition facts sit beside its input stamp
 in gateway_inputs, kept by the database in the changing transaction."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ track (migration 0015): triggers on every read-model table give each affected ve
 (gateway_inputs) in the changing transaction; a record keeps the stamp read in the same statement
 as the inputs it was rendered from, and the listing query serves it only while that is still the
 version's stamp and its kid is the current key (STORED_JOIN): one primary-key probe each, no digest
-of the row on a read. The listing walks gateway_inputs itself (migration 0018: the stamp sits beside
+of the row on a read. The listing walks gateway_inputs itself (migration 0019: the stamp sits beside
 the version's recognition facts), so a page reads that table and probes this one. Anything else is
 rendered again and stored with INSERT ... ON CONFLICT (UPSERT).
 Results and evidence never change for a version, so they are not part of the inputs.
@@ -39,7 +39,7 @@ STORED_JOIN = (
     "LEFT JOIN LATERAL (SELECT g.body, g.status, g.classifications FROM gateway_records g "
     "WHERE g.pf_id = q.pf_id AND g.accepts_provisional = {p} AND g.kid = {kid} AND g.stamp = q.stamp) r ON true"
 )
-#: Page rows come from gateway_inputs (migration 0018): each version's stamp and the facts recognition and the
+#: Page rows come from gateway_inputs (migration 0019): each version's stamp and the facts recognition and the
 #: status rule decide on, kept by the database in the transaction that changes them. Alias `f`; the read model
 #: is joined to it only for the filters that need its other columns (READ_MODEL_JOIN).
 FACTS_FROM = "FROM gateway_inputs f"

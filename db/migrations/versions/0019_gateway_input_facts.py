@@ -18,14 +18,14 @@ applied to these facts by each page statement, so an edited agreement applies to
 
 The other filters (product, company, geography, validity) still join the read model to this walk.
 
-Revision ID: 0018_gateway_input_facts
-Revises: 0017_gateway_records_inline
+Revision ID: 0019_gateway_input_facts
+Revises: 0018_gateway_documents
 """
 
 from sql import script
 
-revision = "0018_gateway_input_facts"
-down_revision = "0017_gateway_records_inline"
+revision = "0019_gateway_input_facts"
+down_revision = "0018_gateway_documents"
 branch_labels = None
 depends_on = None
 
