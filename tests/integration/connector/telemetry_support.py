@@ -121,6 +121,19 @@ def signed(
     return sign_batch(batch, key, key_id).SerializeToString()
 
 
+def electricity_reading(plant_id: str, at: datetime, value: str = "1") -> telemetry_pb2.RawReading:
+    """One good interval reading of the plant's electricity meter (plant_yaml), observed at `at`."""
+    r = telemetry_pb2.RawReading(
+        meter_id=f"{plant_id}.electricity",
+        value=value,
+        unit="MWh",
+        kind=telemetry_pb2.READING_KIND_INTERVAL,
+        quality=telemetry_pb2.READING_QUALITY_GOOD,
+    )
+    r.observed_at.FromDatetime(at)
+    return r
+
+
 async def wait_http(port: int, within: float = 60.0) -> None:
     """Until the connector's HTTP source answers its health check."""
     async with httpx.AsyncClient() as client, asyncio.timeout(within):

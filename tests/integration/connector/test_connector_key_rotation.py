@@ -17,6 +17,7 @@ from inputs_support import push_credential
 from prometheus_client import REGISTRY
 from telemetry_support import (
     create_topics,
+    electricity_reading,
     plant_yaml,
     push,
     read_to_end,
@@ -173,12 +174,4 @@ async def test_revoking_a_key_while_the_pipeline_runs_loses_nothing_signed_with_
 
 
 def _reading(plant_id: str, base: datetime, minute: int) -> telemetry_pb2.RawReading:
-    r = telemetry_pb2.RawReading(
-        meter_id=f"{plant_id}.electricity",
-        value="1",
-        unit="MWh",
-        kind=telemetry_pb2.READING_KIND_INTERVAL,
-        quality=telemetry_pb2.READING_QUALITY_GOOD,
-    )
-    r.observed_at.FromDatetime(base + timedelta(minutes=minute))
-    return r
+    return electricity_reading(plant_id, base + timedelta(minutes=minute))

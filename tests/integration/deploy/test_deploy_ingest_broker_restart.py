@@ -14,7 +14,6 @@ from aiokafka.partitioner import DefaultPartitioner
 from conftest import restart_missing_brokers
 from test_deploy_kafka_replication import describe, production
 
-from epd.v1 import telemetry_pb2
 from epd_common import topics
 from epd_common.kafka import ensure_topics, make_producer
 from epd_connector.signing import load_private_key
@@ -22,6 +21,7 @@ from epd_ingest.sender import PipelinedSender
 from tests.integration.admin_api import running_admin_api
 from tests.integration.connector.telemetry_support import (
     TELEMETRY,
+    electricity_reading,
     plant_yaml,
     read_topic,
     register_at,
@@ -31,18 +31,6 @@ from tests.integration.connector.telemetry_support import (
 
 PLANTS = 4
 BATCHES_PER_S = 4  # per plant
-
-
-def reading(plant_id: str, at: datetime) -> telemetry_pb2.RawReading:
-    r = telemetry_pb2.RawReading(
-        meter_id=f"{plant_id}.electricity",
-        value="1.5",
-        unit="MWh",
-        kind=telemetry_pb2.READING_KIND_INTERVAL,
-        quality=telemetry_pb2.READING_QUALITY_GOOD,
-    )
-    r.observed_at.FromDatetime(at)
-    return r
 
 
 async def test_ingest_goes_on_after_a_broker_is_killed_and_restarted(three_brokers, fresh_db, tmp_path, unique):
@@ -68,7 +56,7 @@ async def test_ingest_goes_on_after_a_broker_is_killed_and_restarted(three_broke
             at = base + timedelta(minutes=minute)
             minute += 1
             for pid in plants:
-                batch = signed(pid, keys[pid], f"{pid}-k1", [reading(pid, at)])
+                batch = signed(pid, keys[pid], f"{pid}-k1", [electricity_reading(pid, at, value="1.5")])
                 await producer.send(raw, pid.encode(), batch)  # retried while the partition has no leader
                 sent.add((f"{pid}.electricity", int(at.timestamp())))
             await asyncio.sleep(1 / BATCHES_PER_S)

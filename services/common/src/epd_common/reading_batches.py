@@ -43,13 +43,13 @@ def pack_encoded(plant_id: str, bodies: Sequence[bytes], max_bytes: int = MAX_BA
     if not bodies:
         return []
     encoded = plant_id.encode()
-    tail = b"\x12" + _varint(len(encoded)) + encoded if encoded else b""
+    tail = b"\x12" + varint(len(encoded)) + encoded if encoded else b""
     records: list[bytes] = []
     frames: list[bytes] = []
     size = len(tail)
     for body in bodies:
         n = len(body)
-        frame = (_TAGGED[n] if n < _CACHED else b"\x0a" + _varint(n)) + body
+        frame = (_TAGGED[n] if n < _CACHED else b"\x0a" + varint(n)) + body
         if frames and size + len(frame) > max_bytes:
             frames.append(tail)
             records.append(b"".join(frames))
@@ -61,7 +61,11 @@ def pack_encoded(plant_id: str, bodies: Sequence[bytes], max_bytes: int = MAX_BA
     return records
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """Protobuf base-128 varint; negative values as their 64-bit two's complement (int32, int64, enums)."""
+    if 0 <= n < 0x80:
+        return _SMALL[n]
+    n &= _MASK64
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -70,9 +74,13 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+_MASK64 = (1 << 64) - 1
+_SMALL = tuple(bytes((n,)) for n in range(0x80))
+
+
 # Field 1's tag and the length, for the lengths a reading has (a few hundred bytes): made once.
 _CACHED = 1 << 14
-_TAGGED = tuple(b"\x0a" + _varint(n) for n in range(_CACHED))
+_TAGGED = tuple(b"\x0a" + varint(n) for n in range(_CACHED))
 
 
 @dataclass

@@ -118,13 +118,12 @@ def classification_candidates(urns: Sequence[str]) -> tuple[str, ...]:
 
 
 class _Args:
-    def __init__(self, first: int = 1) -> None:
+    def __init__(self) -> None:
         self.values: list[Any] = []
-        self.first = first
 
     def __call__(self, value: Any) -> str:
         self.values.append(value)
-        return f"${self.first + len(self.values) - 1}"
+        return f"${len(self.values)}"
 
 
 def _filter_clauses(filters: Filters, product_prefix: str, provisional: str, arg: _Args) -> list[str]:
@@ -190,23 +189,7 @@ class Repository:
     ) -> list[asyncpg.Record]:
         """Page rows (stored.PAGE_COLUMNS) in list order after `after`, narrowed in SQL by the filters and
         (as a superset) by the agreement, or by what the viewer may see when there is none."""
-        sql, args = self.page_statement(filters, agreement, after, size, viewer, kid)
-        return list(await self.pool.fetch(sql, *args))
-
-    def page_statement(
-        self,
-        filters: Filters,
-        agreement: RecognitionAgreement | None,
-        after: Position | None,
-        size: int,
-        viewer: Viewer,
-        kid: str,
-        first_param: int = 1,
-        gate: str | None = None,
-    ) -> tuple[str, list[Any]]:
-        """`page`'s statement and arguments, its parameters numbered from `first_param`; `gate`: one more
-        condition (a statement that embeds this one decides with it whether the page is read at all)."""
-        arg = _Args(first_param)
+        arg = _Args()
         provisional = f"{arg(viewer.accepts_provisional)}::boolean"
         clauses = _filter_clauses(filters, self.prefix, provisional, arg)
         if agreement is None:
@@ -215,15 +198,13 @@ class Repository:
             clauses.extend(_agreement_clauses(agreement, provisional, arg))
         if after is not None:
             clauses.append(f"(f.created_at, f.pf_id) > ({arg(after.created_at)}, {arg(uuid.UUID(after.pf_id))})")
-        if gate is not None:
-            clauses.insert(0, gate)
         joined = stored.READ_MODEL_JOIN if any(getattr(filters, n) is not None for n in _READ_MODEL_FILTERS) else ""
         sql = (
             f"SELECT {stored.PAGE_COLUMNS} FROM (SELECT f.* {stored.FACTS_FROM} {joined} "
             f"WHERE {' AND '.join(clauses)} ORDER BY f.created_at, f.pf_id LIMIT {arg(size)}) q "
             f"{stored.STORED_JOIN.format(p=provisional, kid=arg(kid))} ORDER BY q.created_at, q.pf_id"
         )
-        return sql, arg.values
+        return list(await self.pool.fetch(sql, *arg.values))
 
     async def get(self, pf_id: uuid.UUID, viewer: Viewer, kid: str) -> asyncpg.Record | None:
         """One version's page row (stored.PAGE_COLUMNS), whoever may see it."""

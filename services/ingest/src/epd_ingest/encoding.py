@@ -14,25 +14,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from epd_common.reading_batches import varint
 from epd_ingest.registry import MeterSpec
-
-_MASK64 = (1 << 64) - 1
-
-
-def varint(n: int) -> bytes:
-    """Protobuf base-128 varint; negative values as their 64-bit two's complement (int32, int64, enums)."""
-    if 0 <= n < 0x80:
-        return _SMALL[n]
-    n &= _MASK64
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL = tuple(bytes((n,)) for n in range(0x80))
 
 
 def tag(field: int, wire_type: int) -> bytes:
@@ -93,14 +76,13 @@ class ReadingTemplate:
         if middle is None:  # unit (9), quality (10) and batch id (11): one meter's readings seldom vary in them
             middle = string_field(9, unit) + enum_field(_QUALITY, quality) + self._batch
             self._middles[(unit, quality)] = middle
-        n = len(observed_at)
         return b"".join(
             (
                 _READING_ID,
                 reading_id,
                 self._head,
                 _OBSERVED_AT,
-                _SMALL[n] if n < 0x80 else varint(n),
+                varint(len(observed_at)),
                 observed_at,
                 _QUANTITY + varint(len(quantity)) + quantity if quantity else b"",
                 middle,
